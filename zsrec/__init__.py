@@ -1,0 +1,23 @@
+"""zsrec: zero-shot recommendations for users the system has barely seen.
+
+Pipeline: candidates (BM25 + popularity) -> prompt (Jinja) -> LLM -> parse -> ranked result.
+"""
+
+from .candidates import CandidateConfig, CandidateGenerator, Candidates
+from .data import Catalog, Dataset, Interactions, Item
+from .errors import ZsrecError
+from .loaders import load_dataset, load_directory, load_movielens_100k, load_movielens_1m, load_recbole, load_table
+from .parsing import ParsedRanking, parse_ranking
+from .prompts import PromptTemplate
+from .ranker import Ranker, RankerConfig
+from .recommender import Recommender
+from .result import RankedResult, RecommendedItem, RunInfo
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CandidateConfig", "CandidateGenerator", "Candidates", "Catalog", "Dataset", "Interactions", "Item",
+    "ParsedRanking", "PromptTemplate", "RankedResult", "Ranker", "RankerConfig", "RecommendedItem",
+    "Recommender", "RunInfo", "ZsrecError", "load_dataset", "load_directory", "load_movielens_100k",
+    "load_movielens_1m", "load_recbole", "load_table", "parse_ranking",
+]

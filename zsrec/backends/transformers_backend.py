@@ -1,0 +1,143 @@
+"""Hugging Face transformers backend: any causal LM with a chat template, on CPU or GPU.
+
+Greedy by default so the same input gives the same ranking; sampling is seeded. Prompts in a batch
+are left-padded so generation starts at the same column for all of them.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import ModelLoadError
+from ..models import ModelSource, gguf_cache_path, resolve_model, save_converted
+from .base import Generation, GenerationConfig
+
+
+def _repeated_line_stop(tokenizer, repeats: int = 3):
+    """Stop a row once its last ``repeats`` lines are identical: small models loop on one line, and the
+    parser drops repeats anyway, so generating more only costs time."""
+    from transformers import StoppingCriteria
+    import torch
+
+    class RepeatedLine(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            done = []
+            for row in input_ids:
+                tail = tokenizer.decode(row[-96:], skip_special_tokens=True)
+                # Only finished lines, list numbering removed: "9. X" and "10. X" are the same line.
+                lines = [re.sub(r"^\s*\d+\s*[.):]\s*", "", ln).strip() for ln in tail.split("\n")][:-1]
+                last = [ln for ln in lines if ln][-repeats:]
+                done.append(len(last) == repeats and len(set(last)) == 1)
+            return torch.tensor(done, device=input_ids.device)
+
+    return RepeatedLine()
+
+
+def _pick_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+class TransformersBackend:
+    name = "transformers"
+
+    def __init__(self, model: str | None = None, device: str = "auto", dtype: str = "auto",
+                 batch_size: int = 8, cache_converted: bool = True, trust_remote_code: bool = False):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        self.source: ModelSource = resolve_model(model)
+        self.model_name = self.source.name
+        self.device = _pick_device(device)
+        self.batch_size = max(1, batch_size)
+        if dtype == "auto":
+            torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
+        else:
+            torch_dtype = getattr(torch, dtype)
+        t0 = time.perf_counter()
+        location, gguf = self.source.location, self.source.gguf_file
+        kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+        cached = gguf_cache_path(self.source) if gguf else None
+        if cached is not None and (cached / "config.json").is_file():
+            location, gguf = str(cached), None
+        try:
+            if gguf:
+                kwargs["gguf_file"] = gguf
+            self.tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
+            self.model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+        except ImportError as e:
+            raise ModelLoadError(f"cannot load {self.model_name}: {e}") from None
+        except (OSError, ValueError, KeyError, RuntimeError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ModelLoadError(f"cannot load model {self.model_name!r}: {first}") from None
+        if gguf and cache_converted and cached is not None:
+            save_converted(self.model, self.tokenizer, cached)
+        self.model.to(self.device).eval()
+        self.load_seconds = time.perf_counter() - t0
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.tokenizer.padding_side = "left"
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ModelLoadError(f"model {self.model_name!r} has no chat template; use an instruction-tuned model")
+        self.context_length = int(
+            getattr(self.model.config, "max_position_embeddings", None)
+            or getattr(self.tokenizer, "model_max_length", 2048)
+        )
+
+    def _chat(self, prompt: str) -> str:
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.tokenizer(self._chat(prompt), add_special_tokens=False)["input_ids"])
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
+        import torch
+
+        out: list[Generation] = []
+        deadline = None if config.timeout is None else time.perf_counter() + config.timeout
+        for start in range(0, len(prompts), self.batch_size):
+            batch = [self._chat(p) for p in prompts[start:start + self.batch_size]]
+            enc = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            torch.manual_seed(config.seed)
+            kwargs: dict[str, Any] = {"max_new_tokens": config.max_new_tokens,
+                                      "pad_token_id": self.tokenizer.pad_token_id,
+                                      "stopping_criteria": [_repeated_line_stop(self.tokenizer)]}
+            if config.temperature > 0:
+                kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
+            else:
+                kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+            if deadline is not None:
+                kwargs["max_time"] = max(0.0, deadline - time.perf_counter())
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                gen = self.model.generate(**enc, **kwargs)
+            elapsed = time.perf_counter() - t0
+            width = enc["input_ids"].shape[1]
+            eos = {self.tokenizer.eos_token_id, self.tokenizer.pad_token_id}
+            for row, mask in zip(gen, enc["attention_mask"]):
+                new = row[width:].tolist()
+                n_new = next((i for i, t in enumerate(new) if t in eos), len(new))
+                if n_new < len(new):
+                    finish = "stop"
+                elif deadline is not None and kwargs.get("max_time") is not None and elapsed >= kwargs["max_time"]:
+                    finish = "timeout"
+                else:
+                    finish = "length"
+                out.append(Generation(
+                    text=self.tokenizer.decode(new[:n_new], skip_special_tokens=True),
+                    prompt_tokens=int(mask.sum()),
+                    completion_tokens=n_new,
+                    finish_reason=finish,
+                ))
+        return out

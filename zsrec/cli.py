@@ -1,0 +1,186 @@
+"""``zsrec`` command line: ``rank`` recommends, ``parse`` turns any LLM's text into a ranking.
+
+Input errors print one line and exit with code 2, never a traceback; progress goes to stderr so that
+``--format json`` output on stdout can be piped.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ZsrecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Zero-shot LLM recommendations for users the system has barely seen.")
+err = Console(stderr=True)
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+def _fail(message: str) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+@app.command()
+def rank(
+    dataset: Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")] = "ml-100k",
+    data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")] = None,
+    history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
+    user: Annotated[Optional[str], typer.Option(help="A user id from the data: their most recent picks form the history.")] = None,
+    n_history: Annotated[int, typer.Option(min=1, help="With --user: how many recent picks to use.")] = 10,
+    k: Annotated[int, typer.Option(min=1, help="How many recommendations to show.")] = 10,
+    n_candidates: Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")] = 20,
+    model: Annotated[Optional[str], typer.Option(help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")] = None,
+    backend: Annotated[str, typer.Option(help="LLM backend.")] = "transformers",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    template: Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")] = "listwise",
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")] = 320,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
+    timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
+    bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = 0.6,
+    popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = 0.4,
+    allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
+    allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+) -> None:
+    """Recommend k items for a new user from a few picks, ranked and explained by an LLM."""
+    from .backends import load_backend
+    from .backends.base import GenerationConfig
+    from .candidates import CandidateConfig
+    from .recommender import Recommender
+
+    try:
+        if history and user is not None:
+            _fail("give --history or --user, not both")
+        if not history and user is None and not allow_empty_history:
+            _fail("no history: pass --history TITLE (repeatable) or --user ID, "
+                  "or --allow-empty-history for cold-start (popularity) recommendations")
+        rec = Recommender.from_dataset(
+            dataset, data_path, skip_bad_rows=skip_bad_rows,
+            backend=lambda: load_backend(backend, model=model, device=device),
+            template=template, k=k,
+            candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
+                                       popularity_weight=popularity_weight),
+            generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
+                                        seed=seed, timeout=timeout),
+        )
+        if rec.dataset.skipped_rows:
+            err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
+        # Input checks first, so a typo costs no model load.
+        if user is not None:
+            rows = [int(i) for i in rec.dataset.interactions.user_history(user)]
+            rec.ranker.check_inputs(rows[-n_history:], rows[:-n_history], k)
+        else:
+            rows, _ = rec.resolve_history(history or [], allow_unmatched=allow_unknown_titles)
+            if not rows and not allow_empty_history:
+                _fail("none of the history titles matched the catalog")
+            rec.ranker.check_inputs(rows, (), k)
+        with err.status(f"Loading model {model or 'smollm2-135m (embedded default)'} ..."):
+            rec.ranker.backend  # noqa: B018 (loads it)
+        with err.status("Ranking ..."):
+            if user is not None:
+                result = rec.recommend_for_user(user, n_history=n_history, k=k)
+            else:
+                result = rec.recommend(history or [], k=k, allow_unmatched=allow_unknown_titles)
+    except ZsrecError as e:
+        _fail(str(e))
+    except ValueError as e:  # invalid option combinations from config checks
+        _fail(str(e))
+    if format is OutputFormat.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        _print_table(result)
+
+
+def _print_table(result) -> None:
+    out = Console()
+    info = result.info
+    if result.unmatched_history:
+        err.print(f"[yellow]left out (no match):[/] {', '.join(result.unmatched_history)}")
+    table = Table(title=f"Top {len(result.items)} for "
+                        + (f"user {result.user_id}" if result.user_id else "this history"),
+                  show_lines=False)
+    for col, kw in (("#", {"justify": "right"}), ("id", {}), ("title", {}), ("score", {"justify": "right"}),
+                    ("by", {}), ("reason", {"overflow": "fold"})):
+        table.add_column(col, **kw)
+    for it in result.items:
+        table.add_row(str(it.rank), it.item_id, it.title, f"{it.score:.2f}", it.source, it.reason or "-")
+    out.print(table)
+    status = (f"fallback to generator order ({info.fallback_reason})" if info.fallback
+              else f"LLM placed {info.parsed} of {info.n_candidates} candidates")
+    t = info.timings
+    out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", highlight=False)
+    if info.history_cut:
+        out.print(f"{info.history_cut} oldest history items were cut to fit the model's context")
+    out.print("time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in t.items()), highlight=False)
+
+
+@app.command()
+def parse(
+    candidates: Annotated[Path, typer.Option(help="JSON list of the candidates in shown order: strings (titles) or objects with id and title.")],
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="LLM output file (default: stdin).")] = None,
+) -> None:
+    """Parse any LLM's ranking text into candidate ids with reasons (JSON on stdout)."""
+    from .parsing import parse_ranking
+
+    try:
+        raw = json.loads(candidates.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"{candidates}: file not found")
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        _fail(f"{candidates}: not valid JSON ({e})")
+    if not isinstance(raw, list) or not raw:
+        _fail(f"{candidates}: expected a non-empty JSON list of candidates")
+    ids, titles = [], []
+    for i, c in enumerate(raw, start=1):
+        if isinstance(c, str):
+            ids.append(str(i))
+            titles.append(c)
+        elif isinstance(c, dict) and ("title" in c or "id" in c):
+            ids.append(str(c.get("id", i)))
+            titles.append(str(c.get("title", c.get("id"))))
+        else:
+            _fail(f"{candidates}: entry {i} is neither a title string nor an object with id/title")
+    try:
+        text = input.read_text(encoding="utf-8", errors="replace") if input else sys.stdin.read()
+    except OSError as e:
+        _fail(f"{input}: {e.strerror or e}")
+    parsed = parse_ranking(text, titles)
+    out = {
+        "ranking": [
+            {"rank": r, "id": ids[pos], "title": titles[pos], "candidate_number": pos + 1,
+             "reason": parsed.reasons.get(pos, ""), "source": "llm" if r <= parsed.from_llm else "appended"}
+            for r, pos in enumerate(parsed.order, start=1)
+        ],
+        "from_llm": parsed.from_llm,
+        "fallback": parsed.fallback,
+        "repairs": parsed.repairs,
+    }
+    typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
+
+
+@app.command()
+def templates() -> None:
+    """List the built-in prompt templates."""
+    from .prompts import available_templates, prompts_dir
+
+    for name in available_templates():
+        typer.echo(f"{name}\t{prompts_dir() / (name + '.j2')}")
+
+
+def main() -> None:  # pragma: no cover - console entry for `python -m zsrec`
+    app()

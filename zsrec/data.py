@@ -1,0 +1,141 @@
+"""The three things a recommender knows about the world: items, a catalog of them, and who touched what.
+
+Kept as plain containers (dataclasses over numpy arrays) so that loaders of any format produce the
+same objects and every later stage reads one shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import UnknownItemError, UnknownUserError
+
+
+@dataclass(frozen=True)
+class Item:
+    """One catalog entry. ``fields`` holds every other text column (genres, year, description...)."""
+
+    id: str
+    title: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def text(self, skip_fields: Iterable[str] = ()) -> str:
+        """All text a retriever or a prompt may use, title first."""
+        skip = set(skip_fields)
+        parts = [self.title] + [v for k, v in self.fields.items() if v and k not in skip]
+        return " ".join(parts)
+
+
+class Catalog:
+    """Items in a fixed order: index ``i`` is the row used by every array in the pipeline."""
+
+    def __init__(self, items: Sequence[Item]):
+        self.items: list[Item] = list(items)
+        self._index: dict[str, int] = {}
+        for i, item in enumerate(self.items):
+            if item.id in self._index:
+                raise ValueError(f"duplicate item id {item.id!r} in catalog")
+            self._index[item.id] = i
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __contains__(self, item_id: object) -> bool:
+        return item_id in self._index
+
+    def index_of(self, item_id: str) -> int:
+        try:
+            return self._index[item_id]
+        except KeyError:
+            raise UnknownItemError(f"unknown item id {item_id!r}", [item_id]) from None
+
+    def get(self, item_id: str) -> Item:
+        return self.items[self.index_of(item_id)]
+
+    @property
+    def ids(self) -> list[str]:
+        return [item.id for item in self.items]
+
+
+@dataclass
+class Interactions:
+    """Who interacted with what and when, as parallel arrays of catalog indices."""
+
+    users: np.ndarray  # object array of user id strings
+    items: np.ndarray  # int64 catalog indices
+    timestamps: np.ndarray  # float64, seconds or any monotone clock
+    ratings: np.ndarray  # float64, NaN where the source has none
+
+    def __post_init__(self) -> None:
+        n = len(self.users)
+        if not (len(self.items) == len(self.timestamps) == len(self.ratings) == n):
+            raise ValueError("interaction arrays differ in length")
+        self._by_user: dict[str, np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[str, int, float, float]]) -> Interactions:
+        rows = list(rows)
+        return cls(
+            users=np.array([r[0] for r in rows], dtype=object),
+            items=np.array([r[1] for r in rows], dtype=np.int64),
+            timestamps=np.array([r[2] for r in rows], dtype=np.float64),
+            ratings=np.array([r[3] for r in rows], dtype=np.float64),
+        )
+
+    def _user_rows(self) -> dict[str, np.ndarray]:
+        if self._by_user is None:
+            # One stable sort by (user, time) instead of a scan per lookup; ties keep file order.
+            order = np.lexsort((np.arange(len(self.users)), self.timestamps, self.users.astype(str)))
+            users_sorted = self.users[order]
+            groups: dict[str, np.ndarray] = {}
+            if len(order):
+                cuts = np.flatnonzero(users_sorted[1:] != users_sorted[:-1]) + 1
+                for chunk in np.split(order, cuts):
+                    groups[str(self.users[chunk[0]])] = chunk
+            self._by_user = groups
+        return self._by_user
+
+    @property
+    def user_ids(self) -> list[str]:
+        return list(self._user_rows())
+
+    def has_user(self, user_id: str) -> bool:
+        return str(user_id) in self._user_rows()
+
+    def user_history(self, user_id: str) -> np.ndarray:
+        """Catalog indices the user touched, oldest first."""
+        rows = self._user_rows().get(str(user_id))
+        if rows is None:
+            raise UnknownUserError(
+                f"unknown user id {user_id!r} ({len(self._user_rows())} users in the data)"
+            )
+        return self.items[rows]
+
+    def item_counts(self, n_items: int, half_life: float | None = None) -> np.ndarray:
+        """Interactions per item; with ``half_life`` (same unit as timestamps) older ones count less."""
+        if half_life is None or len(self) == 0:
+            weights = None
+        else:
+            age = self.timestamps.max() - self.timestamps
+            weights = np.power(0.5, age / half_life)
+        return np.bincount(self.items, weights=weights, minlength=n_items).astype(np.float64)
+
+
+@dataclass
+class Dataset:
+    """A catalog with its interactions, and where they came from (shown in results)."""
+
+    name: str
+    catalog: Catalog
+    interactions: Interactions
+    source: str = ""
+    skipped_rows: int = 0  # malformed rows dropped under ``skip_bad_rows`` (0 otherwise: they raise)

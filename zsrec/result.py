@@ -1,0 +1,54 @@
+"""What a recommendation run returns: the ranked items and how they were made.
+
+The provenance matters as much as the list: a user of a zero-shot ranker must be able to see whether
+the LLM's order was used or the generator's (fallback), what the parser had to repair, how much
+history was cut, and where the time went.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    rank: int
+    item_id: str
+    title: str
+    score: float  # 1.0 for the top pick down to 1/N for the last candidate: the final listwise position
+    reason: str  # the LLM's words, or "" where it gave none
+    source: str  # "llm": placed by the model; "generator": appended in shortlist order
+    generator_rank: int  # where the candidate generator had it
+    generator_score: float
+
+
+@dataclass
+class RunInfo:
+    model: str
+    backend: str
+    template: str
+    n_candidates: int
+    history_used: int
+    history_cut: int  # oldest history items left out to fit the model's context
+    parsed: int  # candidates the LLM placed itself
+    fallback: bool  # True: the order is the generator's, the LLM gave nothing usable
+    fallback_reason: str = ""
+    repairs: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    raw_output: str = ""
+
+
+@dataclass
+class RankedResult:
+    items: list[RecommendedItem]
+    history: list[dict[str, str]]  # the matched history, oldest first: item_id, title, and the query typed
+    info: RunInfo
+    unmatched_history: list[str] = field(default_factory=list)
+    user_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

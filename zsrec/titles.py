@@ -1,0 +1,107 @@
+"""Match titles people type to catalog items: exact, then normalised, then fuzzy above a threshold.
+
+Normalisation handles the ways the same film is written: case, punctuation, MovieLens' trailing
+article ("Usual Suspects, The (1995)"), and a missing year. Where a title without a year fits several
+items, the most popular wins, since that is the one a person most likely means.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rapidfuzz import fuzz, process
+
+from .data import Catalog
+from .errors import UnknownItemError
+
+_YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
+_TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
+
+
+def normalize_title(title: str, keep_year: bool = True) -> str:
+    """Lower-case words only, leading article restored, year kept as a bare token (or dropped)."""
+    title = unicodedata.normalize("NFKD", title)
+    title = "".join(c for c in title if not unicodedata.combining(c))
+    year = ""
+    m = _YEAR.search(title)
+    if m:
+        year, title = m.group(1), title[: m.start()]
+    m = _TRAILING_ARTICLE.match(title.strip())
+    if m:
+        title = f"{m.group(2)} {m.group(1)}"
+    words = re.findall(r"[a-z0-9]+", title.lower())
+    if keep_year and year:
+        words.append(year)
+    return " ".join(words)
+
+
+@dataclass(frozen=True)
+class TitleMatch:
+    query: str
+    index: int  # catalog row
+    how: str  # "exact" | "normalized" | "fuzzy"
+    score: float  # 100 for exact and normalised matches
+
+
+class TitleMatcher:
+    """Built once per catalog; ``match`` is cheap."""
+
+    def __init__(self, catalog: Catalog, popularity: np.ndarray | None = None, fuzzy_threshold: float = 85.0):
+        self.catalog = catalog
+        self.threshold = fuzzy_threshold
+        pop = popularity if popularity is not None else np.zeros(len(catalog))
+        self._exact: dict[str, int] = {}
+        self._norm: dict[str, int] = {}
+        self._norm_noyear: dict[str, int] = {}
+        # Most popular first, so setdefault keeps the most likely item for an ambiguous key.
+        for i in np.argsort(-pop, kind="stable"):
+            i = int(i)
+            title = catalog.items[i].title
+            self._exact.setdefault(title, i)
+            self._norm.setdefault(normalize_title(title), i)
+            self._norm_noyear.setdefault(normalize_title(title, keep_year=False), i)
+        self._choices = {i: normalize_title(item.title) for i, item in enumerate(catalog.items)}
+
+    def match(self, query: str) -> TitleMatch | None:
+        q = query.strip()
+        if q in self._exact:
+            return TitleMatch(query, self._exact[q], "exact", 100.0)
+        if q in self.catalog:  # an item id typed as-is
+            return TitleMatch(query, self.catalog.index_of(q), "exact", 100.0)
+        n = normalize_title(q)
+        if not n:
+            return None
+        if n in self._norm:
+            return TitleMatch(query, self._norm[n], "normalized", 100.0)
+        if not _YEAR.search(q) and n in self._norm_noyear:
+            return TitleMatch(query, self._norm_noyear[n], "normalized", 100.0)
+        best = process.extractOne(n, self._choices, scorer=fuzz.WRatio, score_cutoff=self.threshold)
+        if best is None:
+            return None
+        return TitleMatch(query, int(best[2]), "fuzzy", float(best[1]))
+
+    def suggestions(self, query: str, limit: int = 3) -> list[str]:
+        hits = process.extract(normalize_title(query), self._choices, scorer=fuzz.WRatio, limit=limit)
+        return [self.catalog.items[int(key)].title for _, _, key in hits]
+
+    def match_all(self, queries: Sequence[str], allow_unmatched: bool = False) -> tuple[list[TitleMatch], list[str]]:
+        """Matches in input order and the queries that matched nothing.
+
+        Unless ``allow_unmatched``, any miss raises ``UnknownItemError`` listing every miss with the
+        closest titles, so a typo is never silently dropped from a user's history.
+        """
+        matches, missing = [], []
+        for q in queries:
+            m = self.match(q)
+            if m is None:
+                missing.append(q)
+            else:
+                matches.append(m)
+        if missing and not allow_unmatched:
+            details = "; ".join(f"{q!r} (closest: {', '.join(self.suggestions(q)) or 'none'})" for q in missing)
+            raise UnknownItemError(f"no catalog item matches {details}", missing)
+        return matches, missing
