@@ -103,7 +103,11 @@ class CandidateGenerator:
         mask[seen] = True
         fused = np.where(mask, -np.inf, fused)
         n = min(n, int((~mask).sum()))
-        top = np.argpartition(-fused, n - 1)[:n] if n < len(fused) else np.arange(len(fused))
-        # Stable tie-break on catalog order keeps shortlists reproducible.
-        top = top[np.lexsort((top, -fused[top]))][:n]
+        # Ties at the cut go to the lowest catalog rows (argpartition alone would pick any of them),
+        # so the same input always gives the same shortlist.
+        kth = -np.partition(-fused, n - 1)[n - 1]
+        above = np.flatnonzero(fused > kth)
+        ties = np.flatnonzero(fused == kth)[: n - len(above)]
+        top = np.concatenate([above, ties])
+        top = top[np.lexsort((top, -fused[top]))]
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top])

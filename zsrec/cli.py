@@ -123,10 +123,11 @@ def _print_table(result) -> None:
     status = (f"fallback to generator order ({info.fallback_reason})" if info.fallback
               else f"LLM placed {info.parsed} of {info.n_candidates} candidates")
     t = info.timings
-    out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", highlight=False)
+    out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}",
+              highlight=False, soft_wrap=True)
     if info.history_cut:
-        out.print(f"{info.history_cut} oldest history items were cut to fit the model's context")
-    out.print("time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in t.items()), highlight=False)
+        out.print(f"{info.history_cut} oldest history items were cut to fit the model's context", soft_wrap=True)
+    out.print("time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in t.items()), highlight=False, soft_wrap=True)
 
 
 @app.command()

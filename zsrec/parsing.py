@@ -60,22 +60,33 @@ class _Mention:
     said: str = ""  # the text that named it, for the repair log
 
 
+_ARTICLE = re.compile(r"^(?:the|a|an) ")
+
+
+def _words(text: str, keep_year: bool = True) -> str:
+    """Title words as written (no article moved), for finding titles inside running text."""
+    return normalize_title(re.sub(r",\s*(the|a|an)\b", r" \1", text, flags=re.IGNORECASE), keep_year)
+
+
 class _TitleIndex:
     def __init__(self, titles: Sequence[str]):
         self.titles = list(titles)
-        self.full = [normalize_title(t) for t in titles]
-        self.short = [normalize_title(t, keep_year=False) for t in titles]
-        # Longest first, so "star wars" never claims a line about "star wars episode".
-        keys = {}
-        for i, (f, s) in enumerate(zip(self.full, self.short)):
-            for key in (f, s):
+        # Each title under every form a model may write it: "The Usual Suspects (1995)", "Usual
+        # Suspects, The", with or without the year.
+        forms = [(normalize_title(t), normalize_title(t, keep_year=False), _words(t), _words(t, keep_year=False))
+                 for t in titles]
+        self.short = [_ARTICLE.sub("", f[1]) for f in forms]
+        keys: dict[str, int] = {}
+        for i, group in enumerate(forms):
+            for key in group:
                 if key and key not in keys:
                     keys[key] = i
+        # Longest first, so "star wars" never claims a line about "star wars episode".
         self.keys = sorted(keys.items(), key=lambda kv: -len(kv[0]))
 
     def find_all(self, text: str) -> list[tuple[int, int, int]]:
         """(start, end, candidate position) of each non-overlapping title mention, by start."""
-        norm = f" {normalize_title(text, keep_year=True)} "
+        norm = f" {_words(text)} "
         taken: list[tuple[int, int, int]] = []
         for key, idx in self.keys:
             needle = f" {key} "
@@ -89,7 +100,7 @@ class _TitleIndex:
         return sorted(taken)
 
     def fuzzy(self, head: str) -> tuple[int, float] | None:
-        norm = normalize_title(head, keep_year=False)
+        norm = _ARTICLE.sub("", _words(head, keep_year=False))
         if len(norm) < 4:
             return None
         hit = process.extractOne(norm, self.short, scorer=fuzz.ratio, score_cutoff=85)

@@ -39,6 +39,10 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     return " ".join(words)
 
 
+def _fuzzy_key(title: str, keep_year: bool) -> str:
+    return re.sub(r"^(?:the|a|an) ", "", normalize_title(title, keep_year))
+
+
 @dataclass(frozen=True)
 class TitleMatch:
     query: str
@@ -64,7 +68,10 @@ class TitleMatcher:
             self._exact.setdefault(title, i)
             self._norm.setdefault(normalize_title(title), i)
             self._norm_noyear.setdefault(normalize_title(title, keep_year=False), i)
-        self._choices = {i: normalize_title(item.title) for i, item in enumerate(catalog.items)}
+        # Fuzzy matching compares whole titles (leading article dropped), with the year only when the
+        # query has one: partial-string scorers match any query sharing one word with a long title.
+        self._choices = {i: _fuzzy_key(item.title, True) for i, item in enumerate(catalog.items)}
+        self._choices_noyear = {i: _fuzzy_key(item.title, False) for i, item in enumerate(catalog.items)}
 
     def match(self, query: str) -> TitleMatch | None:
         q = query.strip()
@@ -79,13 +86,15 @@ class TitleMatcher:
             return TitleMatch(query, self._norm[n], "normalized", 100.0)
         if not _YEAR.search(q) and n in self._norm_noyear:
             return TitleMatch(query, self._norm_noyear[n], "normalized", 100.0)
-        best = process.extractOne(n, self._choices, scorer=fuzz.WRatio, score_cutoff=self.threshold)
+        has_year = bool(_YEAR.search(q))
+        best = process.extractOne(_fuzzy_key(q, has_year), self._choices if has_year else self._choices_noyear,
+                                  scorer=fuzz.ratio, score_cutoff=self.threshold)
         if best is None:
             return None
         return TitleMatch(query, int(best[2]), "fuzzy", float(best[1]))
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
-        hits = process.extract(normalize_title(query), self._choices, scorer=fuzz.WRatio, limit=limit)
+        hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit)
         return [self.catalog.items[int(key)].title for _, _, key in hits]
 
     def match_all(self, queries: Sequence[str], allow_unmatched: bool = False) -> tuple[list[TitleMatch], list[str]]:

@@ -1,0 +1,83 @@
+"""Shared fixtures: tiny datasets written in each on-disk layout, and the packaged ML-100K."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zsrec.loaders import load_dataset, packaged_recbole_path
+
+GENRE_FLAGS = {  # ml-100k genre order: unknown, Action, Adventure, Animation, Children's, Comedy, Crime, ...
+    "Animation": 3, "Children's": 4, "Comedy": 5, "Crime": 6, "Drama": 8, "Sci-Fi": 15, "Thriller": 16,
+    "Action": 1, "Adventure": 2,
+}
+
+TINY_ITEMS = [
+    ("1", "Toy Story (1995)", "01-Jan-1995", ["Animation", "Children's", "Comedy"]),
+    ("2", "GoldenEye (1995)", "01-Jan-1995", ["Action", "Adventure", "Thriller"]),
+    ("3", "Fargo (1996)", "14-Feb-1997", ["Crime", "Drama", "Thriller"]),
+    ("4", "Star Wars (1977)", "01-Jan-1977", ["Action", "Adventure", "Sci-Fi"]),
+    ("5", "Usual Suspects, The (1995)", "14-Aug-1995", ["Crime", "Thriller"]),
+    ("6", "Aladdin (1992)", "01-Jan-1992", ["Animation", "Children's", "Comedy"]),
+]
+TINY_RATINGS = [  # user, item, rating, timestamp
+    ("1", "1", 5, 100), ("1", "3", 4, 200), ("1", "4", 5, 300),
+    ("2", "4", 3, 110), ("2", "2", 4, 120),
+    ("3", "4", 5, 130), ("3", "6", 4, 140), ("3", "1", 3, 150),
+    ("4", "5", 4, 160),
+]
+
+
+def write_ml100k(folder: Path, extra_data_lines: list[str] | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for item_id, title, date, genres in TINY_ITEMS:
+        flags = ["0"] * 19
+        for g in genres:
+            flags[GENRE_FLAGS[g]] = "1"
+        rows.append("|".join([item_id, title, date, "", "http://example"] + flags))
+    (folder / "u.item").write_text("\n".join(rows) + "\n", encoding="latin-1")
+    data = [f"{u}\t{i}\t{r}\t{t}" for u, i, r, t in TINY_RATINGS] + (extra_data_lines or [])
+    (folder / "u.data").write_text("\n".join(data) + "\n", encoding="latin-1")
+    return folder
+
+
+def write_ml1m(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "movies.dat").write_text(
+        "\n".join(f"{i}::{t}::{'|'.join(g)}" for i, t, _, g in TINY_ITEMS) + "\n", encoding="latin-1")
+    (folder / "ratings.dat").write_text(
+        "\n".join(f"{u}::{i}::{r}::{t}" for u, i, r, t in TINY_RATINGS) + "\n", encoding="latin-1")
+    return folder
+
+
+def write_recbole(folder: Path, name: str = "tiny") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]
+    for i, t, _, g in TINY_ITEMS:
+        items.append(f"{i}\t{t[:-7]}\t{t[-5:-1]}\t{' '.join(g)}")
+    (folder / f"{name}.item").write_text("\n".join(items) + "\n")
+    inter = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    inter += [f"{u}\t{i}\t{r}\t{t}" for u, i, r, t in TINY_RATINGS]
+    (folder / f"{name}.inter").write_text("\n".join(inter) + "\n")
+    return folder
+
+
+@pytest.fixture
+def ml100k_dir(tmp_path: Path) -> Path:
+    return write_ml100k(tmp_path / "ml-100k")
+
+
+@pytest.fixture(scope="session")
+def ml100k():
+    if packaged_recbole_path("ml-100k") is None:
+        pytest.skip("the recbole package (which ships ML-100K) is not installed")
+    return load_dataset("ml-100k")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Downloads land in a per-test cache; the converted-model cache stays shared (it is slow to build)."""
+    if "ZSREC_CACHE_DIR" not in __import__("os").environ:
+        monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "zsrec-cache"))

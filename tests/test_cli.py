@@ -1,0 +1,91 @@
+"""CLI behaviour that needs no model: bad input gives one line on stderr and exit code 2."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import write_ml100k
+from zsrec.cli import app
+
+runner = CliRunner()
+
+
+def _run(args):
+    result = runner.invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _assert_clean_error(code, stderr, pattern):
+    assert code == 2, stderr
+    assert "Traceback" not in stderr
+    assert pattern in " ".join(stderr.split()), stderr
+
+
+def test_unknown_user(ml100k):
+    code, _, err = _run(["rank", "--user", "99999"])
+    _assert_clean_error(code, err, "unknown user id '99999'")
+
+
+def test_unknown_title(ml100k):
+    code, _, err = _run(["rank", "-H", "Toy Story (1995)", "-H", "Zzyzx Qqq Road"])
+    _assert_clean_error(code, err, "no catalog item matches 'Zzyzx Qqq Road'")
+
+
+def test_empty_history():
+    code, _, err = _run(["rank"])
+    _assert_clean_error(code, err, "no history")
+
+
+def test_history_and_user_together():
+    code, _, err = _run(["rank", "-H", "Fargo", "--user", "1"])
+    _assert_clean_error(code, err, "not both")
+
+
+def test_malformed_data_row(tmp_path):
+    folder = write_ml100k(tmp_path / "d", extra_data_lines=["1\t2\tthree\t4"])
+    code, _, err = _run(["rank", "--data-path", str(folder), "-H", "Fargo"])
+    _assert_clean_error(code, err, "u.data:10: rating 'three' is not a number")
+
+
+def test_template_with_missing_variable(tmp_path, ml100k):
+    bad = tmp_path / "bad.j2"
+    bad.write_text("{{ candidates | length }} {{ user_name }}")
+    code, _, err = _run(["rank", "-H", "Fargo", "--template", str(bad)])
+    _assert_clean_error(code, err, "'user_name' is undefined")
+
+
+def test_unknown_template_and_dataset():
+    code, _, err = _run(["rank", "-H", "Fargo", "--template", "nope"])
+    _assert_clean_error(code, err, "unknown template 'nope'")
+    code, _, err = _run(["rank", "-H", "Fargo", "--dataset", "no-such-data"])
+    _assert_clean_error(code, err, "unknown dataset 'no-such-data'")
+
+
+def test_bad_model_path(ml100k):
+    code, _, err = _run(["rank", "-H", "Fargo", "--model", "/nonexistent/model.gguf"])
+    _assert_clean_error(code, err, "GGUF file not found")
+
+
+def test_parse_command(tmp_path):
+    cands = tmp_path / "c.json"
+    cands.write_text(json.dumps([{"id": "a1", "title": "Fargo (1996)"}, {"id": "b2", "title": "Heat (1995)"}, "Alien (1979)"]))
+    out = runner.invoke(app, ["parse", "--candidates", str(cands)], input="1. Heat - tense crime film\n2. [9]\n")
+    assert out.exit_code == 0
+    data = json.loads(out.stdout)
+    assert [r["id"] for r in data["ranking"]] == ["b2", "a1", "3"]
+    assert data["ranking"][0]["reason"] == "tense crime film" and data["from_llm"] == 1
+    assert any("[9]" in r for r in data["repairs"])
+
+
+@pytest.mark.parametrize("content,msg", [("{not json", "not valid JSON"), ("[]", "non-empty JSON list"), ("[3]", "entry 1")])
+def test_parse_bad_candidates(tmp_path, content, msg):
+    cands = tmp_path / "c.json"
+    cands.write_text(content)
+    code, _, err = _run(["parse", "--candidates", str(cands)])
+    _assert_clean_error(code, err, msg)
+
+
+def test_templates_lists_builtins():
+    code, out, _ = _run(["templates"])
+    assert code == 0 and "listwise" in out and "recency" in out

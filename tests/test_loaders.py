@@ -1,0 +1,140 @@
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import TINY_ITEMS, TINY_RATINGS, write_ml100k, write_ml1m, write_recbole
+from zsrec import loaders
+from zsrec.errors import DataError, DatasetNotFound, UnknownUserError
+from zsrec.loaders import load_dataset, load_directory, load_table
+
+
+def _check_tiny(ds):
+    assert len(ds.catalog) == len(TINY_ITEMS)
+    assert len(ds.interactions) == len(TINY_RATINGS)
+    assert ds.catalog.get("3").title == "Fargo (1996)"
+    assert "Crime" in ds.catalog.get("3").fields["genres"]
+    # user 1's history comes back oldest first, as catalog rows
+    rows = ds.interactions.user_history("1")
+    assert [ds.catalog.items[i].id for i in rows] == ["1", "3", "4"]
+
+
+def test_raw_ml100k(ml100k_dir):
+    ds = load_directory(ml100k_dir)
+    _check_tiny(ds)
+    assert ds.catalog.get("1").fields["genres"] == "Animation Children's Comedy"
+
+
+def test_raw_ml1m(tmp_path):
+    _check_tiny(load_directory(write_ml1m(tmp_path / "ml-1m")))
+
+
+def test_recbole_atomic(tmp_path):
+    ds = load_directory(write_recbole(tmp_path / "tiny"))
+    _check_tiny(ds)
+    # RecBole keeps the year apart; the display title puts it back as people type it
+    assert ds.catalog.get("5").title == "Usual Suspects, The (1995)"
+    assert ds.catalog.get("5").fields["year"] == "1995"
+
+
+def test_csv_and_jsonl_with_column_mapping(tmp_path):
+    (tmp_path / "items.csv").write_text('sku,name,desc\nA,"Red, Shoe",running shoe\nB,Blue Hat,wool hat\n')
+    (tmp_path / "events.jsonl").write_text(
+        '{"who": "u1", "sku": "A", "when": 5}\n{"who": "u1", "sku": "B", "when": 3}\n{"who": "u2", "sku": "B"}\n')
+    ds = load_table(tmp_path / "items.csv", tmp_path / "events.jsonl",
+                    columns={"item_id": "sku", "title": "name", "user_id": "who", "timestamp": "when"})
+    assert ds.catalog.get("A").title == "Red, Shoe"
+    assert ds.catalog.get("A").fields == {"desc": "running shoe"}
+    assert [ds.catalog.items[i].id for i in ds.interactions.user_history("u1")] == ["B", "A"]
+    assert np.isnan(ds.interactions.ratings).all()
+
+
+def test_malformed_row_names_file_and_line(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t1\tfive\t100", "only two\tfields"])
+    with pytest.raises(DataError) as e:
+        load_directory(folder)
+    msg = str(e.value)
+    assert f"{folder / 'u.data'}:{len(TINY_RATINGS) + 1}:" in msg and "rating 'five' is not a number" in msg
+
+
+def test_skip_bad_rows_counts_them(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t1\tfive\t100", "only two\tfields", "9\t999\t3\t5"])
+    ds = load_directory(folder, skip_bad_rows=True)
+    assert ds.skipped_rows == 3
+    assert len(ds.interactions) == len(TINY_RATINGS)
+
+
+def test_unknown_item_in_interactions(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t999\t3\t5"])
+    with pytest.raises(DataError, match=r"item id '999' is not in the catalog"):
+        load_directory(folder)
+
+
+def test_duplicate_item_ids(tmp_path):
+    (tmp_path / "i.csv").write_text("item_id,title\n1,A\n1,B\n")
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    with pytest.raises(DataError, match=r"i.csv:3: duplicate item id '1'"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+
+
+def test_empty_file_and_bad_encoding(tmp_path):
+    (tmp_path / "i.csv").write_text("")
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    with pytest.raises(DataError, match="file is empty"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+    (tmp_path / "i.csv").write_bytes(b"item_id,title\n1,caf\xe9\n")
+    with pytest.raises(DataError, match=r"i.csv:2: not valid utf-8"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+
+
+def test_unknown_user(ml100k_dir):
+    ds = load_directory(ml100k_dir)
+    with pytest.raises(UnknownUserError, match="unknown user id '77'"):
+        ds.interactions.user_history("77")
+
+
+def test_resolution_prefers_explicit_path(ml100k_dir):
+    ds = load_dataset("ml-100k", data_path=ml100k_dir)
+    assert len(ds.catalog) == len(TINY_ITEMS)
+
+
+def test_packaged_ml100k(ml100k):
+    assert len(ml100k.catalog) == 1682 and len(ml100k.interactions) == 100_000
+    assert ml100k.catalog.get("1").title == "Toy Story (1995)"
+    assert "recbole" in ml100k.source
+
+
+def _zip_of(folder: Path) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in folder.iterdir():
+            zf.write(f, f"ml-100k/{f.name}")
+    return buf.getvalue()
+
+
+def test_download_path_unpacks_and_caches(tmp_path, monkeypatch):
+    """The GroupLens path, served from a local file:// URL, unpacks into the cache and loads."""
+    archive = tmp_path / "ml-100k.zip"
+    archive.write_bytes(_zip_of(write_ml100k(tmp_path / "src")))
+    monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(loaders, "packaged_recbole_path", lambda name: None)
+    monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-100k", archive.as_uri())
+    ds = load_dataset("ml-100k")
+    assert len(ds.catalog) == len(TINY_ITEMS)
+    archive.unlink()  # second load comes from the cache, no download
+    assert len(load_dataset("ml-100k").interactions) == len(TINY_RATINGS)
+
+
+def test_download_failure_is_clear(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(loaders, "packaged_recbole_path", lambda name: None)
+    monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-1m", (tmp_path / "missing.zip").as_uri())
+    with pytest.raises(DatasetNotFound, match="pass --data-path"):
+        load_dataset("ml-1m")
+
+
+def test_unknown_dataset_name():
+    with pytest.raises(DatasetNotFound, match="unknown dataset 'nope'"):
+        load_dataset("nope")

@@ -1,0 +1,142 @@
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zsrec.parsing import parse_ranking
+
+T = ["Toy Story (1995)", "Fargo (1996)", "Star Wars (1977)", "Usual Suspects, The (1995)",
+     "Alien: Resurrection (1997)", "Aliens (1986)"]
+
+
+def order(text, titles=T):
+    return [i + 1 for i in parse_ranking(text, titles).order]
+
+
+def test_arrow_chain():
+    r = parse_ranking("[3] > [1] > [2]", T)
+    assert [i + 1 for i in r.order] == [3, 1, 2, 4, 5, 6] and r.from_llm == 3
+    assert "appended 3 candidates" in r.repairs[-1]
+
+
+def test_numbered_list_with_ids_titles_and_reasons():
+    r = parse_ranking("1. [2] Fargo (1996) - a dark crime comedy like your picks\n"
+                      "2. [5] Alien: Resurrection (1997) - more of the aliens you liked\n", T)
+    assert [i + 1 for i in r.order][:2] == [2, 5]
+    assert r.reasons[1] == "a dark crime comedy like your picks"
+    assert r.reasons[4] == "more of the aliens you liked"  # the title's own colon is not the cut
+
+
+def test_titles_instead_of_numbers():
+    r = parse_ranking("1. Fargo - dark comedy\n2. The Usual Suspects - twisty crime\n3. Aliens (1986): sequel action", T)
+    assert [i + 1 for i in r.order][:3] == [2, 4, 6]
+    assert r.reasons == {1: "dark comedy", 3: "twisty crime", 5: "sequel action"}
+    assert any("matched title" in x for x in r.repairs)
+
+
+def test_fuzzy_title():
+    assert order("1. Usual Suspect - twists")[0] == 4
+
+
+def test_json_list_of_objects_in_fence():
+    text = 'Sure!\n```json\n[{"id": 4, "reason": "twisty plot"}, {"id": 9}, {"id": 4}, {"id": "[2]"}]\n```'
+    r = parse_ranking(text, T)
+    assert [i + 1 for i in r.order][:2] == [4, 2] and r.reasons[3] == "twisty plot"
+    assert any("[9]" in x for x in r.repairs) and any("repeated" in x for x in r.repairs)
+
+
+@pytest.mark.parametrize("text,expect", [
+    ('{"ranking": [2, 3, 1]}', [2, 3, 1]),
+    ("[6, 5, 4]", [6, 5, 4]),
+    ('[{"title": "Fargo", "why": "crime"}, {"title": "Star Wars"}]', [2, 3]),
+    ('["[3] Star Wars", "[1] Toy Story"]', [3, 1]),
+])
+def test_json_shapes(text, expect):
+    assert order(text)[: len(expect)] == expect
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("3, 1, 2", [3, 1, 2]),
+    ("3 > 1 > 2", [3, 1, 2]),
+    ("Candidate 5 because it is great\nCandidate 2", [5, 2]),
+    ("#4\n#1", [4, 1]),
+    ("1. 5\n2. 3", [5, 3]),
+    ("I recommend Star Wars and then Toy Story", [3, 1]),
+])
+def test_loose_shapes(text, expect):
+    assert order(text)[: len(expect)] == expect
+
+
+def test_duplicates_and_invented_ids_are_dropped():
+    r = parse_ranking("[2] > [2] > [42] > [0] > [1]", T)
+    assert [i + 1 for i in r.order][:2] == [2, 1] and r.from_llm == 2
+    assert any("[42]" in x and "[0]" in x for x in r.repairs)
+    assert any("repeated ids: [2]" in x for x in r.repairs)
+
+
+def test_truncated_output_keeps_what_was_said():
+    r = parse_ranking("[4] Usual Suspects, The (1995) - great twist ending\n[1] Toy Sto", T)
+    assert [i + 1 for i in r.order][:2] == [4, 1] and r.reasons[3] == "great twist ending"
+
+
+def test_reason_on_next_line():
+    r = parse_ranking("[2] Fargo (1996)\nReason: a crime film with dark humour\n[3] Star Wars", T)
+    assert r.reasons[1] == "a crime film with dark humour"
+
+
+def test_reason_mentioning_another_title_is_kept():
+    r = parse_ranking("[3] Star Wars (1977) - epic space opera unlike Fargo", T)
+    assert r.reasons[2] == "epic space opera unlike Fargo"
+
+
+def test_garbage_falls_back_to_generator_order():
+    for text in ["", "Aladdin.", "I cannot help with that.", None, 12345, "[[[{{{"]:
+        r = parse_ranking(text, T)
+        assert r.order == list(range(len(T))) and r.fallback and r.from_llm == 0
+        assert "kept generator order" in r.repairs[-1]
+
+
+def test_echoed_history_titles_are_not_candidates():
+    r = parse_ranking("1. Heat (1995)\n2. Twister (1996)\n3. [6] Aliens", T)
+    assert r.order[0] == 5 and r.from_llm == 1
+
+
+def test_empty_candidate_list():
+    r = parse_ranking("[1] > [2]", [])
+    assert r.order == [] and r.from_llm == 0
+
+
+def test_cli_json_roundtrip_shape():
+    r = parse_ranking(json.dumps({"recommendations": [{"number": 6, "reason": "sequel to a classic"}]}), T)
+    assert r.order[0] == 5 and r.reasons[5] == "sequel to a classic"
+
+
+id_token = st.integers(min_value=-5, max_value=12).map(lambda i: f"[{i}]")
+messy = st.lists(st.one_of(id_token, st.sampled_from(T + ["\n", " > ", "1.", "-", "{", "]", "```", '"id":', "reason:"]),
+                           st.text(max_size=20)), max_size=40).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.one_of(st.text(max_size=300), messy),
+       titles=st.lists(st.text(max_size=30), max_size=25))
+def test_property_always_a_permutation(text, titles):
+    r = parse_ranking(text, titles)
+    assert sorted(r.order) == list(range(len(titles)))
+    assert 0 <= r.from_llm <= len(titles)
+    assert all(0 <= k < len(titles) for k in r.reasons)
+
+
+@settings(max_examples=200, deadline=None)
+@given(perm=st.permutations(list(range(1, 7))), fmt=st.sampled_from(["chain", "lines", "json"]))
+def test_property_well_formed_answers_are_read_exactly(perm, fmt):
+    if fmt == "chain":
+        text = " > ".join(f"[{i}]" for i in perm)
+    elif fmt == "lines":
+        text = "\n".join(f"{r}. [{i}] {T[i - 1]} - reason number {i}" for r, i in enumerate(perm, 1))
+    else:
+        text = json.dumps([{"id": i, "reason": f"reason number {i}"} for i in perm])
+    r = parse_ranking(text, T)
+    assert [i + 1 for i in r.order] == list(perm) and r.from_llm == 6
+    if fmt != "chain":
+        assert r.reasons == {i - 1: f"reason number {i}" for i in perm}

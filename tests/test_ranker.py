@@ -1,0 +1,117 @@
+"""Ranker logic with a scripted backend: every LLM failure mode still yields a full, flagged ranking."""
+
+from collections.abc import Sequence
+
+import pytest
+
+from zsrec.backends.base import Generation, GenerationConfig
+from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.prompts import PromptTemplate
+from zsrec.ranker import Ranker, RankerConfig
+from zsrec.recommender import Recommender
+
+
+class ScriptedBackend:
+    """Answers each prompt with ``answer(prompt)``; counts words as tokens."""
+
+    name = "scripted"
+    model_name = "scripted"
+
+    def __init__(self, answer, context_length: int = 4096, finish: str = "stop"):
+        self.answer = answer
+        self.context_length = context_length
+        self.finish = finish
+        self.calls: list[list[str]] = []
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(prompt.split())
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
+        self.calls.append(list(prompts))
+        return [Generation(self.answer(p), len(p.split()), 5, self.finish) for p in prompts]
+
+
+def _ranker(ds, backend, n=10, k=5, **cfg):
+    gen = CandidateGenerator(ds.catalog, ds.interactions, CandidateConfig(n_candidates=n))
+    return Ranker(ds.catalog, gen, backend, PromptTemplate("listwise"), RankerConfig(k=k, n_candidates=n, **cfg))
+
+
+def test_llm_order_and_reasons_are_used(ml100k):
+    r = _ranker(ml100k, ScriptedBackend(lambda p: "[3] - it fits the history\n[1] - also good")).rank([0, 49])
+    assert [it.generator_rank for it in r.items] == [3, 1, 2, 4, 5]
+    assert r.items[0].reason == "it fits the history" and r.items[0].source == "llm"
+    assert r.items[2].source == "generator" and r.items[2].reason == ""
+    assert not r.info.fallback and r.info.parsed == 2
+    assert r.items[0].score == 1.0 and r.items[1].score < 1.0
+    assert set(r.info.timings) >= {"candidates", "prompt", "llm", "parse", "total"}
+
+
+def test_garbage_answer_falls_back_with_reason(ml100k):
+    r = _ranker(ml100k, ScriptedBackend(lambda p: "I like turtles")).rank([0])
+    assert r.info.fallback and r.info.fallback_reason == "LLM output named no candidate"
+    assert [it.generator_rank for it in r.items] == [1, 2, 3, 4, 5]
+
+
+def test_backend_exception_falls_back(ml100k):
+    def boom(p):
+        raise RuntimeError("CUDA out of memory")
+
+    r = _ranker(ml100k, ScriptedBackend(boom)).rank([0])
+    assert r.info.fallback and "RuntimeError: CUDA out of memory" in r.info.fallback_reason
+    assert len(r.items) == 5 and r.info.finish_reason == "error"
+
+
+def test_timeout_is_named(ml100k):
+    r = _ranker(ml100k, ScriptedBackend(lambda p: "", finish="timeout")).rank([0])
+    assert r.info.fallback and "timed out" in r.info.fallback_reason
+
+
+def test_long_history_is_cut_to_context(ml100k):
+    history = list(range(200, 260))
+    backend = ScriptedBackend(lambda p: "[1]", context_length=600)
+    r = _ranker(ml100k, backend, generation=GenerationConfig(max_new_tokens=100)).rank(history)
+    assert r.info.history_cut > 0 and r.info.history_used + r.info.history_cut == 60
+    assert len(backend.calls[0][0].split()) <= 600 - 100 - 16
+
+
+def test_rank_many_batches_one_call(ml100k):
+    backend = ScriptedBackend(lambda p: "[2] > [1]")
+    out = _ranker(ml100k, backend).rank_many([[0], [49], [99]])
+    assert len(backend.calls) == 1 and len(backend.calls[0]) == 3
+    assert all(r.items[0].generator_rank == 2 for r in out)
+
+
+def test_backend_loads_lazily_after_input_checks(ml100k):
+    loads = []
+
+    def factory():
+        loads.append(1)
+        return ScriptedBackend(lambda p: "[1]")
+
+    rec = Recommender(ml100k, backend=factory)
+    with pytest.raises(Exception, match="no catalog item matches"):
+        rec.recommend(["Not A Real Film At All 3000"])
+    assert loads == []
+    rec.recommend(["Toy Story (1995)"])
+    assert loads == [1]
+
+
+def test_recommender_history_and_user_paths(ml100k):
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[2] > [1]"), k=3)
+    r = rec.recommend(["toy story", "Fargo (1996)", "Toy Story (1995)"])
+    assert [h["title"] for h in r.history] == ["Toy Story (1995)", "Fargo (1996)"]
+    assert r.history[0]["query"] == "toy story"
+    seen_titles = {"Toy Story (1995)", "Fargo (1996)"}
+    assert not seen_titles & {it.title for it in r.items}
+    r = rec.recommend_for_user("42", n_history=5)
+    all_seen = {ml100k.catalog.items[i].id for i in ml100k.interactions.user_history("42")}
+    assert r.user_id == "42" and r.info.history_used == 5
+    assert not all_seen & {it.item_id for it in r.items}
+
+
+def test_empty_history_is_cold_start(ml100k):
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
+    r = rec.recommend([])
+    assert r.items[0].title == "Star Wars (1977)" and r.history == []
+    with pytest.raises(Exception, match="no history"):
+        rec.recommend([], allow_empty=False)
