@@ -201,6 +201,17 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
 
 # ---------------------------------------------------------------- raw MovieLens
 
+def _movielens_ratings(path: Path, sep: str, catalog: Catalog, sink: _RowSink) -> Interactions:
+    """MovieLens rating rows: user, item, rating, timestamp."""
+    builder = _InteractionBuilder(catalog, sink)
+    for lineno, parts in _split_rows(path, sep, 4, sink, "latin-1"):
+        ts = _number(parts[3], "timestamp", path, lineno, sink)
+        rating = _number(parts[2], "rating", path, lineno, sink)
+        if ts is not None and rating is not None:
+            builder.add(parts[0].strip(), parts[1].strip(), ts, rating, path, lineno)
+    return builder.build(path)
+
+
 def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
     """GroupLens' raw ml-100k: ``u.item`` (pipe-separated, latin-1) and ``u.data`` (tab-separated)."""
     directory = Path(directory)
@@ -221,13 +232,8 @@ def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False) -> D
         items.append(Item(parts[0].strip(), parts[1].strip() or parts[0].strip(), fields))
         lines.append(lineno)
     catalog = _build_catalog(items, sink, item_path, lines)
-    builder = _InteractionBuilder(catalog, sink)
-    for lineno, parts in _split_rows(data_path, "\t", 4, sink, "latin-1"):
-        ts = _number(parts[3], "timestamp", data_path, lineno, sink)
-        rating = _number(parts[2], "rating", data_path, lineno, sink)
-        if ts is not None and rating is not None:
-            builder.add(parts[0].strip(), parts[1].strip(), ts, rating, data_path, lineno)
-    return Dataset("ml-100k", catalog, builder.build(data_path), source=str(directory), skipped_rows=sink.skipped)
+    interactions = _movielens_ratings(data_path, "\t", catalog, sink)
+    return Dataset("ml-100k", catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
 
 
 def load_movielens_1m(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
@@ -244,13 +250,8 @@ def load_movielens_1m(directory: str | Path, skip_bad_rows: bool = False) -> Dat
         items.append(Item(parts[0].strip(), title or parts[0].strip(), fields))
         lines.append(lineno)
     catalog = _build_catalog(items, sink, item_path, lines)
-    builder = _InteractionBuilder(catalog, sink)
-    for lineno, parts in _split_rows(data_path, "::", 4, sink, "latin-1"):
-        ts = _number(parts[3], "timestamp", data_path, lineno, sink)
-        rating = _number(parts[2], "rating", data_path, lineno, sink)
-        if ts is not None and rating is not None:
-            builder.add(parts[0].strip(), parts[1].strip(), ts, rating, data_path, lineno)
-    return Dataset("ml-1m", catalog, builder.build(data_path), source=str(directory), skipped_rows=sink.skipped)
+    interactions = _movielens_ratings(data_path, "::", catalog, sink)
+    return Dataset("ml-1m", catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
 
 
 # ---------------------------------------------------------------- CSV / JSONL with a column mapping
