@@ -37,6 +37,9 @@ def _fail(message: str) -> None:
 def rank(
     dataset: Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")] = "ml-100k",
     data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")] = None,
+    items: Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")] = None,
+    interactions: Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")] = None,
+    column: Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")] = None,
     history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
     user: Annotated[Optional[str], typer.Option(help="A user id from the data: their most recent picks form the history.")] = None,
     n_history: Annotated[int, typer.Option(min=1, help="With --user: how many recent picks to use.")] = 10,
@@ -61,6 +64,7 @@ def rank(
     from .backends import load_backend
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig
+    from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
     try:
@@ -69,8 +73,20 @@ def rank(
         if not history and user is None and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
-        rec = Recommender.from_dataset(
-            dataset, data_path, skip_bad_rows=skip_bad_rows,
+        if (items is None) != (interactions is None):
+            _fail("--items and --interactions go together")
+        if items is not None:
+            mapping = {}
+            for entry in column or []:
+                key, sep, value = entry.partition("=")
+                if not sep or not key.strip() or not value.strip():
+                    _fail(f"--column takes NAME=COLUMN, got {entry!r}")
+                mapping[key.strip()] = value.strip()
+            data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows)
+        else:
+            data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+        rec = Recommender(
+            data,
             backend=lambda: load_backend(backend, model=model, device=device),
             template=template, k=k,
             candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
