@@ -93,7 +93,6 @@ def test_templates_lists_builtins():
 
 def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
     """--items/--interactions with a column mapping reach the ranker (LLM replaced, the data path is the point)."""
-    from zsrec import cli as cli_module
     from zsrec.backends import base
 
     class Echo:

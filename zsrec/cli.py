@@ -101,7 +101,7 @@ def rank(
             rows = [int(i) for i in rec.dataset.interactions.user_history(user)]
             rec.ranker.check_inputs(rows[-n_history:], rows[:-n_history], k)
         else:
-            rows, _ = rec.resolve_history(history or [], allow_unmatched=allow_unknown_titles)
+            rows, _, _ = rec.resolve_history(history or [], allow_unmatched=allow_unknown_titles)
             if not rows and not allow_empty_history:
                 _fail("none of the history titles matched the catalog")
             rec.ranker.check_inputs(rows, (), k)

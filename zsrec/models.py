@@ -63,7 +63,7 @@ def resolve_model(spec: str | None) -> ModelSource:
                 return ModelSource(ggufs[0].name, str(path), ggufs[0].name)
             raise ModelLoadError(f"{spec} has no config.json (not a transformers model folder)")
         return ModelSource(spec, str(path))
-    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", os.sep, 1)[1:]:
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:  # hub ids are "name" or "org/name"
         raise ModelLoadError(f"model path not found: {spec}")
     return ModelSource(spec, spec)  # a hub id such as HuggingFaceTB/SmolLM2-360M-Instruct
 

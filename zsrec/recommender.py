@@ -56,15 +56,18 @@ class Recommender:
         """Load a dataset by name or folder (see ``zsrec.loaders.load_dataset``) and wrap it."""
         return cls(load_dataset(name, data_path, skip_bad_rows=skip_bad_rows), **kwargs)
 
-    def resolve_history(self, history: Sequence[str], allow_unmatched: bool = False) -> tuple[list[int], list[str]]:
-        """Catalog rows for titles (or ids), in the order given (oldest first), and what matched nothing."""
+    def resolve_history(self, history: Sequence[str],
+                        allow_unmatched: bool = False) -> tuple[list[int], list[str], list[str]]:
+        """Catalog rows for titles (or ids) in the order given (oldest first), the text typed for each
+        row, and what matched nothing. A film typed twice counts once, at its first place."""
         matches, missing = self.matcher.match_all(list(history), allow_unmatched=allow_unmatched)
-        rows, seen = [], set()
+        rows: list[int] = []
+        typed: list[str] = []
         for m in matches:
-            if m.index not in seen:  # the same film typed twice counts once, at its first place
-                seen.add(m.index)
+            if m.index not in rows:
                 rows.append(m.index)
-        return rows, missing
+                typed.append(m.query)
+        return rows, typed, missing
 
     def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
                   allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
@@ -74,16 +77,15 @@ class Recommender:
         ``allow_empty`` is False. Titles that match nothing raise ``UnknownItemError`` listing them,
         or with ``allow_unmatched`` are left out and listed in ``result.unmatched_history``.
         """
-        rows, missing = self.resolve_history(history, allow_unmatched)
+        rows, typed, missing = self.resolve_history(history, allow_unmatched)
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
         excluded = [self.dataset.catalog.index_of(i) for i in exclude]
         self.ranker.check_inputs(rows, excluded, k)
         result = self.ranker.rank(rows, excluded, k)
         result.unmatched_history = missing
-        queries = [m for m in history if m not in missing]
-        for entry, typed in zip(result.history, queries):
-            entry["query"] = typed
+        for entry, query in zip(result.history, typed, strict=True):
+            entry["query"] = query
         return result
 
     def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> RankedResult:
