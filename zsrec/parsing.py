@@ -157,6 +157,11 @@ _INLINE_ITEM = re.compile(r"\s\(?\d{1,2}[.)]\s|\s\[\d{1,6}\]")
 MAX_REASON_CHARS = 240
 
 
+def _starts_with_title(text: str, titles: _TitleIndex) -> bool:
+    found = titles.find_all(text)
+    return bool(found) and found[0][0] == 0
+
+
 def _reason_without_titles(text: str, titles: _TitleIndex) -> str:
     """What follows an echoed title: cut at the first separator after which no title is left to read.
 
@@ -164,11 +169,10 @@ def _reason_without_titles(text: str, titles: _TitleIndex) -> str:
     shortest prefix that contains the whole title, not at the first separator.
     """
     text = _LABEL.sub("", text, count=1)
-    if titles.find_all(text)[:1] and titles.find_all(text)[0][0] == 0:
+    if _starts_with_title(text, titles):
         cut = ""
         for m in _PART_SEP.finditer(text):
-            prefix = text[: m.start()]
-            if titles.find_all(prefix)[:1] and titles.find_all(prefix)[0][0] == 0:
+            if _starts_with_title(text[: m.start()], titles):
                 cut = text[m.end():]
                 break
         text = cut
