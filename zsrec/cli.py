@@ -98,8 +98,7 @@ def rank(
             err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
         # Input checks first, so a typo costs no model load.
         if user is not None:
-            rows = [int(i) for i in rec.dataset.interactions.user_history(user)]
-            rec.ranker.check_inputs(rows[-n_history:], rows[:-n_history], k)
+            rec.ranker.check_inputs(*rec.user_split(user, n_history), k)
         else:
             rows, _, _ = rec.resolve_history(history or [], allow_unmatched=allow_unknown_titles)
             if not rows and not allow_empty_history:

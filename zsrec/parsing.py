@@ -17,7 +17,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from .titles import normalize_title
+from .titles import normalize_title, strip_leading_article
 
 _BRACKET_ID = re.compile(r"\[\s*(\d{1,6})\s*\]")
 _LIST_MARKER = re.compile(r"^\s*(?:(?:rank|#)?\s*\d{1,3}\s*[.):]|[-*•·]|#{1,6}|>)\s+", re.IGNORECASE)
@@ -60,9 +60,6 @@ class _Mention:
     said: str = ""  # the text that named it, for the repair log
 
 
-_ARTICLE = re.compile(r"^(?:the|a|an) ")
-
-
 def _words(text: str, keep_year: bool = True) -> str:
     """Title words as written (no article moved), for finding titles inside running text."""
     return normalize_title(re.sub(r",\s*(the|a|an)\b", r" \1", text, flags=re.IGNORECASE), keep_year)
@@ -75,7 +72,7 @@ class _TitleIndex:
         # Suspects, The", with or without the year.
         forms = [(normalize_title(t), normalize_title(t, keep_year=False), _words(t), _words(t, keep_year=False))
                  for t in titles]
-        self.short = [_ARTICLE.sub("", f[1]) for f in forms]
+        self.short = [strip_leading_article(f[1]) for f in forms]
         keys: dict[str, int] = {}
         for i, group in enumerate(forms):
             for key in group:
@@ -100,7 +97,7 @@ class _TitleIndex:
         return sorted(taken)
 
     def fuzzy(self, head: str) -> tuple[int, float] | None:
-        norm = _ARTICLE.sub("", _words(head, keep_year=False))
+        norm = strip_leading_article(_words(head, keep_year=False))
         if len(norm) < 4:
             return None
         hit = process.extractOne(norm, self.short, scorer=fuzz.ratio, score_cutoff=85)

@@ -88,12 +88,16 @@ class Recommender:
             entry["query"] = query
         return result
 
+    def user_split(self, user_id: str, n_history: int | None = 10) -> tuple[list[int], list[int]]:
+        """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw."""
+        rows = [int(i) for i in self.dataset.interactions.user_history(str(user_id))]
+        history = rows[-n_history:] if n_history else rows
+        return history, sorted(set(rows) - set(history))
+
     def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> RankedResult:
         """Recommend for a known user as if they were new: their ``n_history`` most recent picks form the
         history, and everything they ever picked is excluded from the candidates."""
-        rows = [int(i) for i in self.dataset.interactions.user_history(str(user_id))]
-        history = rows[-n_history:] if n_history else rows
-        exclude = sorted(set(rows) - set(history))
+        history, exclude = self.user_split(user_id, n_history)
         self.ranker.check_inputs(history, exclude, k)
         result = self.ranker.rank(history, exclude, k)
         result.user_id = str(user_id)

@@ -19,6 +19,7 @@ from .data import Catalog
 from .errors import UnknownItemError
 
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
+_LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
 
 
@@ -39,8 +40,13 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     return " ".join(words)
 
 
+def strip_leading_article(normalized: str) -> str:
+    """Drop a leading "the/a/an" from a normalised title, so fuzzy scores compare the words that matter."""
+    return _LEADING_ARTICLE.sub("", normalized)
+
+
 def _fuzzy_key(title: str, keep_year: bool) -> str:
-    return re.sub(r"^(?:the|a|an) ", "", normalize_title(title, keep_year))
+    return strip_leading_article(normalize_title(title, keep_year))
 
 
 @dataclass(frozen=True)
