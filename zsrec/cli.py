@@ -40,9 +40,14 @@ def rank(
     items: Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")] = None,
     interactions: Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")] = None,
     column: Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")] = None,
+    encoding: Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")] = "utf-8",
     history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
     user: Annotated[Optional[str], typer.Option(help="A user id from the data: their most recent picks form the history.")] = None,
-    n_history: Annotated[int, typer.Option(min=1, help="With --user: how many recent picks to use.")] = 10,
+    users_file: Annotated[Optional[Path], typer.Option(help="Rank many users: one user id per line, or JSON lines {\"user_id\": ..., \"history\": [titles]}. Writes JSON lines.")] = None,
+    all_users: Annotated[bool, typer.Option(help="Rank every user in the data (JSON lines out).")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="With --users-file/--all-users: write JSON lines here (default: stdout).")] = None,
+    batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call in a many-user run.")] = 8,
+    n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
     k: Annotated[int, typer.Option(min=1, help="How many recommendations to show.")] = 10,
     n_candidates: Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")] = 20,
     model: Annotated[Optional[str], typer.Option(help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")] = None,
@@ -67,10 +72,13 @@ def rank(
     from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
+    many = users_file is not None or all_users
     try:
-        if history and user is not None:
-            _fail("give --history or --user, not both")
-        if not history and user is None and not allow_empty_history:
+        if sum([bool(history), user is not None, users_file is not None, all_users]) > 1:
+            _fail("give one of --history, --user, --users-file or --all-users")
+        if out is not None and not many:
+            _fail("--out goes with --users-file or --all-users")
+        if not history and user is None and not many and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
         if (items is None) != (interactions is None):
@@ -82,7 +90,11 @@ def rank(
                 if not sep or not key.strip() or not value.strip():
                     _fail(f"--column takes NAME=COLUMN, got {entry!r}")
                 mapping[key.strip()] = value.strip()
-            data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows)
+            try:
+                "".encode(encoding)
+            except LookupError:
+                _fail(f"unknown encoding {encoding!r}")
+            data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
         else:
             data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
         rec = Recommender(
@@ -96,6 +108,15 @@ def rank(
         )
         if rec.dataset.skipped_rows:
             err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
+        if many:
+            from .batch import UserRequest, read_users_file
+
+            requests = (read_users_file(users_file) if users_file is not None
+                        else [UserRequest(u) for u in rec.dataset.interactions.user_ids])
+            rec.ranker.check_inputs([], (), k)  # a broken template fails before the model load
+            _load_model(rec, model)
+            _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, out)
+            return
         # Input checks first, so a typo costs no model load.
         if user is not None:
             rec.ranker.check_inputs(*rec.user_split(user, n_history), k)
@@ -104,8 +125,7 @@ def rank(
             if not rows and not allow_empty_history:
                 _fail("none of the history titles matched the catalog")
             rec.ranker.check_inputs(rows, (), k)
-        with err.status(f"Loading model {model or 'smollm2-135m (embedded default)'} ..."):
-            rec.ranker.backend  # noqa: B018 (loads it)
+        _load_model(rec, model)
         with err.status("Ranking ..."):
             if user is not None:
                 result = rec.recommend_for_user(user, n_history=n_history, k=k)
@@ -119,6 +139,42 @@ def rank(
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_table(result)
+
+
+def _load_model(rec, model: str | None) -> None:
+    """Load with a spinner; a model that cannot come up (out of memory, say) is a warning, not an
+    exit: the generator's order is still a ranking, and every result says it fell back."""
+    with err.status(f"Loading model {model or 'smollm2-135m (embedded default)'} ..."):
+        rec.ranker.try_backend()
+    if rec.ranker.load_error:
+        err.print(f"[yellow]warning:[/] {rec.ranker.load_error}; ranking in candidate-generator order",
+                  highlight=False, soft_wrap=True)
+
+
+def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unmatched: bool,
+               out: Path | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .batch import BatchReport
+
+    report = BatchReport()
+    sink = open(out, "w", encoding="utf-8") if out is not None else sys.stdout  # noqa: SIM115
+    columns = (TextColumn("ranking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[fallbacks]} fell back"))
+    try:
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("rank", total=len(requests), fallbacks=0)
+            for outcome in rec.recommend_many(requests, n_history=n_history, k=k, batch_size=batch_size,
+                                              allow_unmatched=allow_unmatched, report=report):
+                sink.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
+                sink.flush()
+                progress.update(task, advance=1, fallbacks=len(report.fallbacks))
+    finally:
+        if out is not None:
+            sink.close()
+    err.print(report.summary(), highlight=False, soft_wrap=True)
+    if report.ranked == 0:
+        raise typer.Exit(1)
 
 
 def _print_table(result) -> None:

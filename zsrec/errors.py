@@ -54,3 +54,9 @@ class PromptTooLongError(ZsrecError):
 
 class ModelLoadError(ZsrecError):
     """The model could not be found or loaded (missing package, bad path, no network for a hub id)."""
+
+
+class ModelUnavailableError(ModelLoadError):
+    """The model exists but cannot be brought up here and now (out of memory, device busy, server
+    down). Unlike a typo in a model name, this is not the user's input: rankings fall back to the
+    generator order, flagged, instead of failing."""

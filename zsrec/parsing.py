@@ -241,6 +241,14 @@ def _json_mentions(text: str, n: int, titles: _TitleIndex) -> list[_Mention] | N
     return None
 
 
+def repair_kind(repair: str) -> str:
+    """A repair's kind without its particulars, for counting over many users:
+    "dropped repeated ids: [2]" -> "dropped repeated ids"."""
+    kind = re.split(r"[:,;]", repair, maxsplit=1)[0]
+    kind = re.sub(r"'[^']*'|\bto \[\d+\]|\d+", " ", kind)
+    return " ".join(kind.split())
+
+
 def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
     """Rank ``len(titles)`` candidates (shown to the model as ``[1]..[N]``) from the model's ``text``."""
     n = len(titles)

@@ -1,10 +1,11 @@
 """Render ranking prompts from Jinja templates, safely, within the model's context.
 
-Templates are data a user may supply, so they run in Jinja's sandbox with undefined variables as
+Templates are data a user may supply, so they run in Jinja's immutable sandbox with undefined variables as
 errors: a typo in a template fails loudly instead of sending the model a prompt with a hole in it.
 Item text comes from catalogs we do not control, so every string is cleaned before it reaches a
-template (control characters removed, bracketed numbers that could pose as candidate ids defused,
-length capped). When the history would overflow the context, the oldest items are cut first, since
+template (control characters and chat-format markup removed, bracketed numbers that could pose as
+candidate ids defused, instructions addressed to the model replaced, length capped), so each item
+stays one line of data in the prompt. When the history would overflow the context, the oldest items are cut first, since
 the recent ones say most about what comes next.
 """
 
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment, SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from .data import Item
 from .errors import PromptTooLongError, TemplateError
@@ -27,6 +28,26 @@ MAX_FIELD_CHARS = 200
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
 _ID_MARKER = re.compile(r"\[\s*(\d+)\s*\]")
+# Chat-format control strings. Tokenizers turn many of these into real special tokens even inside user
+# text, so a title holding "<|im_end|><|im_start|>system" would open a new turn of the conversation.
+_CHAT_MARKUP = re.compile(
+    r"<\|[^<>|]{0,40}\|>|</?s>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>|</?(?:system|user|assistant)>",
+    re.IGNORECASE,
+)
+
+
+# Instructions addressed to the model from inside item text. Structure is defused above; these are the
+# words themselves, which a model that follows instructions would otherwise obey. Deliberately narrow
+# (an imperative plus its object), so real titles such as "Forget Paris" pass untouched.
+_INJECTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override|skip)\b[^.!?;]{0,40}?\b(?:instructions?|prompts?|rules|directions"
+    r"|everything (?:above|before)|the (?:above|list|ranking))\b"
+    r"|\b(?:rank|put|place|list|recommend|choose|pick|select|rate)\s+(?:me|this(?:\s+\w+)?|it|us)\s+"
+    r"(?:first|top|highest|at the top|above (?:all|the others|everything)|(?:as )?(?:#|no\.?\s*|number\s*)1)\b"
+    r"|\b(?:you are now|you must now|new instructions?|system prompt)\b",
+    re.IGNORECASE,
+)
+INJECTION_PLACEHOLDER = "(instruction removed)"
 
 
 def prompts_dir() -> Path:
@@ -43,7 +64,10 @@ def available_templates() -> list[str]:
 def clean_text(text: str, limit: int = MAX_FIELD_CHARS) -> str:
     """One line of plain text that cannot pose as prompt structure."""
     text = _CONTROL.sub(" ", str(text))
+    while _CHAT_MARKUP.search(text):  # until stable: removing one marker must not join the halves of another
+        text = _CHAT_MARKUP.sub(" ", text)
     text = _ID_MARKER.sub(r"(\1)", text)  # "[1]" inside a title must not read as candidate 1
+    text = _INJECTION.sub(INJECTION_PLACEHOLDER, text)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -88,7 +112,7 @@ class PromptTemplate:
                 )
         self.name = spec
         self.path = directory / filename
-        env = SandboxedEnvironment(
+        env = ImmutableSandboxedEnvironment(
             loader=jinja2.FileSystemLoader(str(directory)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,

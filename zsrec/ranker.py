@@ -17,7 +17,7 @@ import numpy as np
 from .backends.base import Generation, GenerationConfig, LLMBackend
 from .candidates import CandidateGenerator, Candidates
 from .data import Catalog
-from .errors import ZsrecError
+from .errors import ModelUnavailableError, ZsrecError
 from .parsing import ParsedRanking, parse_ranking
 from .prompts import Prompt, PromptTemplate
 from .result import RankedResult, RecommendedItem, RunInfo
@@ -49,23 +49,43 @@ class _Job:
 class Ranker:
     def __init__(self, catalog: Catalog, generator: CandidateGenerator,
                  backend: LLMBackend | Callable[[], LLMBackend], template: PromptTemplate,
-                 config: RankerConfig | None = None):
+                 config: RankerConfig | None = None, names: tuple[str, str] = ("", "")):
         self.catalog = catalog
         self.generator = generator
         self._backend = backend
         self.template = template
         self.config = config or RankerConfig()
         self.model_load_seconds = 0.0
+        self.load_error = ""  # set when the model could not be brought up; every ranking then falls back
+        self._names = names  # (backend, model) to report when no backend could be loaded
 
     @property
     def backend(self) -> LLMBackend:
+        """The loaded backend; loads it on first use and raises if it cannot be loaded."""
         if not isinstance(self._backend, LLMBackend):
             t0 = time.perf_counter()
             self._backend = self._backend()
             self.model_load_seconds = time.perf_counter() - t0
         return self._backend
 
-    def _prepare(self, history: Sequence[int], exclude: Sequence[int], k: int, check_context: bool) -> _Job:
+    def try_backend(self) -> LLMBackend | None:
+        """The backend, or None once loading it failed for a reason that is not the user's input (out
+        of memory, a crashed plugin, a server that is down): the run goes on in generator order.
+        Input errors (an unknown model name or path) still raise. A failed load is not retried."""
+        if self.load_error:
+            return None
+        try:
+            return self.backend
+        except ModelUnavailableError as e:
+            self.load_error = f"model could not be loaded: {e}"
+        except ZsrecError:
+            raise
+        except Exception as e:  # noqa: BLE001 (whatever a backend raises while loading)
+            self.load_error = f"model could not be loaded: {_describe(e)}"
+        return None
+
+    def _prepare(self, history: Sequence[int], exclude: Sequence[int], k: int,
+                 backend: LLMBackend | None) -> _Job:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         cands = self.generator.generate(list(history), exclude, self.config.n_candidates)
@@ -74,10 +94,9 @@ class Ranker:
         items = self.catalog.items
         h_items = [items[i] for i in history]
         c_items = [items[i] for i in cands.indices]
-        if check_context:
-            b = self.backend
-            budget = b.context_length - self.config.generation.max_new_tokens - self.config.context_margin
-            prompt = self.template.build(h_items, c_items, k, self.config.item_noun, b.count_tokens, budget)
+        if backend is not None:
+            budget = backend.context_length - self.config.generation.max_new_tokens - self.config.context_margin
+            prompt = self.template.build(h_items, c_items, k, self.config.item_noun, backend.count_tokens, budget)
         else:
             prompt = self.template.build(h_items, c_items, k, self.config.item_noun)
         timings["prompt"] = time.perf_counter() - t0
@@ -85,38 +104,49 @@ class Ranker:
 
     def check_inputs(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> None:
         """Render the prompt without a model, so a broken template fails before a slow model load."""
-        self._prepare(history, exclude, k or self.config.k, check_context=False)
+        self._prepare(history, exclude, k or self.config.k, backend=None)
 
     def rank(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> RankedResult:
         return self.rank_many([history], [exclude], k)[0]
 
     def rank_many(self, histories: Sequence[Sequence[int]], excludes: Sequence[Sequence[int]] | None = None,
                   k: int | None = None) -> list[RankedResult]:
-        """Rank for many users with one batched LLM call; a failing LLM call falls back for that batch."""
+        """Rank for many users with one batched LLM call. Whatever fails (the load, the batch, one
+        prompt), the users it touches get the generator order, flagged with the reason."""
         k = k or self.config.k
         excludes = excludes if excludes is not None else [()] * len(histories)
-        backend = self.backend
-        jobs = [self._prepare(h, e, k, check_context=True) for h, e in zip(histories, excludes)]
+        backend = self.try_backend()
+        jobs = [self._prepare(h, e, k, backend) for h, e in zip(histories, excludes)]
         t0 = time.perf_counter()
-        error = ""
-        try:
-            gens: list[Generation | None] = list(backend.generate([j.prompt.text for j in jobs],
-                                                                  self.config.generation))
-            if len(gens) != len(jobs):
-                raise RuntimeError(f"backend returned {len(gens)} outputs for {len(jobs)} prompts")
-        except ZsrecError:
-            raise
-        except Exception as e:  # any model failure becomes a flagged fallback, never a lost result
-            error = f"LLM call failed: {type(e).__name__}: {str(e).strip()[:300]}"
-            gens = [None] * len(jobs)
+        if backend is None:
+            outcomes: list[tuple[Generation | None, str]] = [(None, self.load_error)] * len(jobs)
+        else:
+            outcomes = self._generate(backend, [j.prompt.text for j in jobs])
         llm_seconds = (time.perf_counter() - t0) / max(1, len(jobs))
         results = []
-        for job, gen in zip(jobs, gens):
+        for job, (gen, error) in zip(jobs, outcomes):
             job.timings["llm"] = llm_seconds
             results.append(self._finish(job, gen, error, k, backend))
         return results
 
-    def _finish(self, job: _Job, gen: Generation | None, error: str, k: int, backend: LLMBackend) -> RankedResult:
+    def _generate(self, backend: LLMBackend, prompts: list[str]) -> list[tuple[Generation | None, str]]:
+        """A generation or an error per prompt. A batch that raises is retried one prompt at a time, so
+        one bad prompt (or a batch too big for memory) does not sink the others; a timeout is not
+        retried, since it would only spend the time again."""
+        try:
+            gens = list(backend.generate(prompts, self.config.generation))
+            if len(gens) != len(prompts):
+                raise RuntimeError(f"backend returned {len(gens)} outputs for {len(prompts)} prompts")
+        except ZsrecError:
+            raise
+        except Exception as e:  # noqa: BLE001 (any model failure becomes a flagged fallback)
+            if len(prompts) > 1 and not isinstance(e, TimeoutError):
+                return [out for p in prompts for out in self._generate(backend, [p])]
+            return [(None, f"LLM call failed: {_describe(e)}")] * len(prompts)
+        return [(g, f"LLM call failed: {g.error}" if g.error else "") for g in gens]
+
+    def _finish(self, job: _Job, gen: Generation | None, error: str, k: int,
+                backend: LLMBackend | None) -> RankedResult:
         t0 = time.perf_counter()
         titles = [self.catalog.items[i].title for i in job.candidates.indices]
         text = gen.text if gen is not None else ""
@@ -128,8 +158,13 @@ class Ranker:
         fallback_reason = error
         if not error and parsed.fallback:
             finish = gen.finish_reason if gen is not None else ""
-            fallback_reason = ("LLM timed out before naming a candidate" if finish == "timeout"
-                               else "LLM output named no candidate")
+            if finish == "timeout":
+                fallback_reason = "LLM timed out before naming a candidate"
+            elif not text.strip():
+                fallback_reason = "LLM returned empty output"
+            else:
+                fallback_reason = "LLM output named no candidate"
+        fallback = parsed.fallback or bool(error)
         n = len(titles)
         items = []
         for rank, pos in enumerate(parsed.order[:k], start=1):
@@ -143,10 +178,11 @@ class Ranker:
                 generator_rank=pos + 1,
                 generator_score=round(float(job.candidates.scores[pos]), 4),
             ))
+        names = (backend.name, backend.model_name) if backend is not None else self._names
         info = RunInfo(
-            model=backend.model_name, backend=backend.name, template=self.template.name,
+            model=names[1], backend=names[0], template=self.template.name,
             n_candidates=n, history_used=job.prompt.history_used, history_cut=job.prompt.history_cut,
-            parsed=parsed.from_llm, fallback=parsed.fallback, fallback_reason=fallback_reason,
+            parsed=parsed.from_llm, fallback=fallback, fallback_reason=fallback_reason,
             repairs=parsed.repairs,
             prompt_tokens=gen.prompt_tokens if gen else (job.prompt.n_tokens or 0),
             completion_tokens=gen.completion_tokens if gen else 0,
@@ -157,3 +193,7 @@ class Ranker:
         history = [{"item_id": self.catalog.items[i].id, "title": self.catalog.items[i].title}
                    for i in np.asarray(job.history, dtype=np.int64)]
         return RankedResult(items=items, history=history, info=info)
+
+
+def _describe(e: BaseException) -> str:
+    return f"{type(e).__name__}: {str(e).strip()[:300]}"

@@ -9,7 +9,8 @@ input (unknown titles, an unknown user, a broken template) is reported before an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,10 @@ from .backends import load_backend
 from .backends.base import GenerationConfig, LLMBackend
 from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
-from .errors import EmptyHistoryError
+from .batch import BatchReport, UserOutcome, UserRequest, as_requests
+from .errors import EmptyHistoryError, PromptTooLongError, ZsrecError
 from .loaders import load_dataset
+from .models import DEFAULT_MODEL
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Ranker, RankerConfig
 from .result import RankedResult
@@ -48,6 +51,7 @@ class Recommender:
             RankerConfig(k=k, n_candidates=cand_cfg.n_candidates,
                          item_noun=item_noun or _item_noun(dataset.name),
                          generation=generation or GenerationConfig()),
+            names=(backend_name, model or DEFAULT_MODEL),
         )
 
     @classmethod
@@ -82,11 +86,7 @@ class Recommender:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
         excluded = [self.dataset.catalog.index_of(i) for i in exclude]
         self.ranker.check_inputs(rows, excluded, k)
-        result = self.ranker.rank(rows, excluded, k)
-        result.unmatched_history = missing
-        for entry, query in zip(result.history, typed, strict=True):
-            entry["query"] = query
-        return result
+        return _annotate(self.ranker.rank(rows, excluded, k), typed, missing)
 
     def user_split(self, user_id: str, n_history: int | None = 10) -> tuple[list[int], list[int]]:
         """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw."""
@@ -103,10 +103,69 @@ class Recommender:
         result.user_id = str(user_id)
         return result
 
+    def recommend_many(self, users: Iterable[UserRequest | str], n_history: int | None = 10,
+                       k: int | None = None, batch_size: int = 8, allow_unmatched: bool = False,
+                       report: BatchReport | None = None) -> Iterator[UserOutcome]:
+        """Rank many users, ``batch_size`` per LLM call, yielding each outcome in input order as it is
+        ready. Users given by id rank from their own recent picks (as ``recommend_for_user``); users
+        given with a typed history rank as ``recommend``. A user with bad input (unknown id, titles
+        that match nothing) gets an outcome with the error and the run goes on; ``report``, if given,
+        counts rankings, fallbacks and errors as they come."""
+        requests = as_requests(users)
+        t0 = time.perf_counter()
+        for start in range(0, len(requests), max(1, batch_size)):
+            chunk = requests[start:start + max(1, batch_size)]
+            outcomes = self._rank_chunk(chunk, n_history, k, allow_unmatched)
+            for outcome in outcomes:
+                if report is not None:
+                    report.add(outcome)
+                    report.seconds = time.perf_counter() - t0
+                yield outcome
+
+    def _rank_chunk(self, chunk: list[UserRequest], n_history: int | None, k: int | None,
+                    allow_unmatched: bool) -> list[UserOutcome]:
+        outcomes = [UserOutcome(r.user_id) for r in chunk]
+        jobs: list[tuple[int, list[int], list[int], list[str], list[str]]] = []
+        for pos, request in enumerate(chunk):
+            try:
+                if request.history is None:
+                    history, exclude = self.user_split(request.user_id, n_history)
+                    typed, missing = [], []
+                else:
+                    history, typed, missing = self.resolve_history(request.history, allow_unmatched)
+                    exclude = []
+            except ZsrecError as e:
+                outcomes[pos].error = str(e)
+                continue
+            jobs.append((pos, history, exclude, typed, missing))
+        try:
+            results = self.ranker.rank_many([j[1] for j in jobs], [j[2] for j in jobs], k)
+        except PromptTooLongError:  # one user's prompt cannot fit: rank one at a time to find who
+            results = []
+            for job in jobs:
+                try:
+                    results.append(self.ranker.rank(job[1], job[2], k))
+                except PromptTooLongError as e:
+                    results.append(None)
+                    outcomes[job[0]].error = str(e)
+        for (pos, _, _, typed, missing), result in zip(jobs, results):
+            if result is not None:
+                result.user_id = chunk[pos].user_id
+                outcomes[pos].result = _annotate(result, typed, missing) if typed or missing else result
+        return outcomes
+
     def with_template(self, template: str | Path) -> Recommender:
         """Same data and (loaded) model, another prompt template."""
         other = object.__new__(Recommender)
         other.__dict__.update(self.__dict__)
         other.ranker = Ranker(self.ranker.catalog, self.generator, self.ranker._backend,
-                              PromptTemplate(template), replace(self.ranker.config))
+                              PromptTemplate(template), replace(self.ranker.config), self.ranker._names)
         return other
+
+
+def _annotate(result: RankedResult, typed: list[str], missing: list[str]) -> RankedResult:
+    """Add what the user typed for each history entry, and what matched nothing."""
+    result.unmatched_history = missing
+    for entry, query in zip(result.history, typed, strict=True):
+        entry["query"] = query
+    return result

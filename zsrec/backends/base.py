@@ -32,7 +32,8 @@ class Generation:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # "stop" | "length" | "timeout"
+    finish_reason: str  # "stop" | "length" | "timeout" | "error"
+    error: str = ""  # why this one prompt failed, where a backend reports failures per prompt
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, ModelUnavailableError
 from ..models import ModelSource, gguf_cache_path, resolve_model, save_converted
 from .base import Generation, GenerationConfig
 
@@ -34,6 +34,11 @@ def _repeated_line_stop(tokenizer, repeats: int = 3):
             return torch.tensor(done, device=input_ids.device)
 
     return RepeatedLine()
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def _pick_device(device: str) -> str:
@@ -74,14 +79,19 @@ class TransformersBackend:
                 kwargs["gguf_file"] = gguf
             self.tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
             self.model = AutoModelForCausalLM.from_pretrained(location, dtype=torch_dtype, **kwargs)
+            self.model.to(self.device).eval()
         except ImportError as e:
             raise ModelLoadError(f"cannot load {self.model_name}: {e}") from None
+        except (MemoryError, torch.OutOfMemoryError) as e:
+            raise ModelUnavailableError(f"out of memory loading {self.model_name!r} on {self.device}: "
+                                        f"{_first_line(e)}") from None
         except (OSError, ValueError, KeyError, RuntimeError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise ModelLoadError(f"cannot load model {self.model_name!r}: {first}") from None
+            if "out of memory" in str(e).lower():
+                raise ModelUnavailableError(f"out of memory loading {self.model_name!r} on {self.device}: "
+                                            f"{_first_line(e)}") from None
+            raise ModelLoadError(f"cannot load model {self.model_name!r}: {_first_line(e)}") from None
         if gguf and cache_converted and cached is not None:
             save_converted(self.model, self.tokenizer, cached)
-        self.model.to(self.device).eval()
         self.load_seconds = time.perf_counter() - t0
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

@@ -1,0 +1,150 @@
+"""Case 5: bad data. Malformed rows, wrong encodings, duplicate ids, unknown ids, empty files: a clear
+error naming the file and line (or, with skip_bad_rows, a count), and from the CLI one line and exit 2,
+never a traceback."""
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import TINY_RATINGS, ScriptedBackend, write_ml100k
+from zsrec.backends import BUILTIN
+from zsrec.batch import read_users_file
+from zsrec.cli import app
+from zsrec.errors import DataError, UnknownUserError
+from zsrec.loaders import load_directory, load_table
+
+
+def test_malformed_row_names_file_and_line(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t1\tfive\t100", "only two\tfields"])
+    with pytest.raises(DataError) as e:
+        load_directory(folder)
+    msg = str(e.value)
+    assert f"{folder / 'u.data'}:{len(TINY_RATINGS) + 1}:" in msg and "rating 'five' is not a number" in msg
+
+
+
+def test_skip_bad_rows_counts_them(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t1\tfive\t100", "only two\tfields", "9\t999\t3\t5"])
+    ds = load_directory(folder, skip_bad_rows=True)
+    assert ds.skipped_rows == 3
+    assert len(ds.interactions) == len(TINY_RATINGS)
+
+
+
+def test_unknown_item_in_interactions(tmp_path):
+    folder = write_ml100k(tmp_path / "bad", extra_data_lines=["9\t999\t3\t5"])
+    with pytest.raises(DataError, match=r"item id '999' is not in the catalog"):
+        load_directory(folder)
+
+
+
+def test_duplicate_item_ids(tmp_path):
+    (tmp_path / "i.csv").write_text("item_id,title\n1,A\n1,B\n")
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    with pytest.raises(DataError, match=r"i.csv:3: duplicate item id '1'"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+
+
+
+def test_empty_file_and_bad_encoding(tmp_path):
+    (tmp_path / "i.csv").write_text("")
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    with pytest.raises(DataError, match="file is empty"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+    (tmp_path / "i.csv").write_bytes(b"item_id,title\n1,caf\xe9\n")
+    with pytest.raises(DataError, match=r"i.csv:2: not valid utf-8"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+
+
+
+def test_unknown_user(ml100k_dir):
+    ds = load_directory(ml100k_dir)
+    with pytest.raises(UnknownUserError, match="unknown user id '77'"):
+        ds.interactions.user_history("77")
+
+
+
+def test_wrong_encoding_can_be_named(tmp_path):
+    (tmp_path / "i.csv").write_bytes("item_id,title\n1,Café Society\n".encode("latin-1"))
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    ds = load_table(tmp_path / "i.csv", tmp_path / "e.csv", encoding="latin-1")
+    assert ds.catalog.get("1").title == "Café Society"
+
+
+def test_jsonl_line_that_is_not_an_object(tmp_path):
+    (tmp_path / "i.jsonl").write_text('{"item_id": "1", "title": "A"}\n[1, 2]\n{"item_id": "2", "title": \n')
+    (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
+    with pytest.raises(DataError, match=r"i.jsonl:2: not a JSON object"):
+        load_table(tmp_path / "i.jsonl", tmp_path / "e.csv")
+    ds = load_table(tmp_path / "i.jsonl", tmp_path / "e.csv", skip_bad_rows=True)
+    assert len(ds.catalog) == 1 and ds.skipped_rows == 2
+
+
+def _cli(args):
+    result = CliRunner().invoke(app, ["rank", *args])
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) <= 3
+    return " ".join(result.stderr.split())
+
+
+def _files(tmp_path, items: bytes, inter: bytes, suffix="csv"):
+    (tmp_path / f"i.{suffix}").write_bytes(items)
+    (tmp_path / f"e.{suffix}").write_bytes(inter)
+    return ["--items", str(tmp_path / f"i.{suffix}"), "--interactions", str(tmp_path / f"e.{suffix}"), "-H", "A"]
+
+
+@pytest.mark.parametrize("items, inter, message", [
+    (b"", b"user_id,item_id\nu,1\n", "i.csv: file is empty"),
+    (b"item_id,title\n1,caf\xe9\n", b"user_id,item_id\nu,1\n", "i.csv:2: not valid utf-8 text"),
+    (b"item_id,title\n1,A\n1,B\n", b"user_id,item_id\nu,1\n", "i.csv:3: duplicate item id '1'"),
+    (b"item_id,title\n1,A\n", b"user_id,item_id\nu,1\nu,7\n", "e.csv:3: item id '7' is not in the catalog"),
+    (b"item_id,title\n1,A\n", b"user_id,item_id,timestamp\nu,1,yesterday\n", "e.csv:2: timestamp 'yesterday' is not a number"),
+    (b"item_id,title\n1,A\n", b"user_id,item_id\nu\n", "e.csv:2: expected 2 fields as in the header, got 1"),
+    (b"title\nA\n", b"user_id,item_id\nu,1\n", "i.csv:2: missing item id column 'item_id'"),
+])
+def test_cli_names_file_and_line(tmp_path, items, inter, message):
+    assert message in _cli(_files(tmp_path, items, inter))
+
+
+class FirstPick(ScriptedBackend):
+    def __init__(self, **_):
+        super().__init__(lambda prompt: "[1]")
+
+
+def test_cli_skip_bad_rows_reports_the_count(tmp_path, monkeypatch):
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_robustness_data:FirstPick")
+    args = _files(tmp_path, b"item_id,title\n1,A\n2,B\n2,C\n", b"user_id,item_id\nu,1\nu,9\nv,2\n")
+    result = CliRunner().invoke(app, ["rank", *args, "--skip-bad-rows", "--backend", "first-pick", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert "skipped 2 malformed rows" in " ".join(result.stderr.split())
+
+
+def test_cli_malformed_movielens_row(tmp_path):
+    folder = write_ml100k(tmp_path / "d", extra_data_lines=["1\t2\tthree\t4"])
+    assert "u.data:10: rating 'three' is not a number" in _cli(["--data-path", str(folder), "-H", "Fargo"])
+
+
+def test_cli_unknown_encoding(tmp_path):
+    args = _files(tmp_path, b"item_id,title\n1,A\n", b"user_id,item_id\nu,1\n")
+    assert "unknown encoding 'klingon'" in _cli([*args, "--encoding", "klingon"])
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "no users listed"),
+    (b"# only a comment\n\n", "no users listed"),
+    (b"1\n2\n1\n", "users.txt:3: user '1' is listed twice (first on line 1)"),
+    (b'{"user_id": "a", "history": ["x"]}\n{"user_id": \n', "users.txt:2: not valid JSON"),
+    (b'{"history": ["x"]}\n', 'users.txt:1: expected an object with a "user_id"'),
+    (b'{"user_id": "a", "history": "Toy Story"}\n', 'users.txt:1: "history" must be a list'),
+    (b"caf\xe9\n", "not valid UTF-8"),
+])
+def test_users_file_errors(tmp_path, content, message):
+    path = tmp_path / "users.txt"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as e:
+        read_users_file(path)
+    assert message in str(e.value)
+    assert message in _cli(["--users-file", str(path)])
+
+
+def test_users_file_missing(tmp_path):
+    assert "nope.txt: file not found" in _cli(["--users-file", str(tmp_path / "nope.txt")])

@@ -1,0 +1,154 @@
+"""Case 4: the LLM fails (raises, answers nothing or nonsense, times out, cannot load). Every user
+still gets a full ranking in generator order, flagged with the reason, and batch runs keep going and
+say which users fell back."""
+
+import json
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from conftest import ScriptedBackend
+from zsrec.backends import BUILTIN
+from zsrec.batch import BatchReport, UserRequest
+from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.cli import app
+from zsrec.errors import ModelLoadError, ModelUnavailableError
+from zsrec.prompts import PromptTemplate
+from zsrec.ranker import Ranker, RankerConfig
+from zsrec.recommender import Recommender
+
+
+def _ranker(ds, backend, n=10, k=5):
+    gen = CandidateGenerator(ds.catalog, ds.interactions, CandidateConfig(n_candidates=n))
+    return Ranker(ds.catalog, gen, backend, PromptTemplate("listwise"), RankerConfig(k=k, n_candidates=n),
+                  names=("scripted", "scripted-model"))
+
+
+def _assert_generator_order(r, k=5):
+    assert [it.generator_rank for it in r.items] == list(range(1, k + 1))
+    assert all(it.source == "generator" for it in r.items)
+
+
+def _raise(exc):
+    def answer(prompt):
+        raise exc
+    return answer
+
+
+@pytest.mark.parametrize("answer, finish, reason", [
+    (lambda p: "I like turtles", "stop", "LLM output named no candidate"),
+    (lambda p: "", "stop", "LLM returned empty output"),
+    (lambda p: "   \n", "length", "LLM returned empty output"),
+    (lambda p: "", "timeout", "LLM timed out before naming a candidate"),
+    (_raise(RuntimeError("CUDA out of memory")), "stop", "LLM call failed: RuntimeError: CUDA out of memory"),
+    (_raise(ConnectionError("server went away")), "stop", "LLM call failed: ConnectionError: server went away"),
+])
+def test_llm_failure_falls_back_with_reason(ml100k, answer, finish, reason):
+    r = _ranker(ml100k, ScriptedBackend(answer, finish=finish)).rank([0, 49])
+    assert r.info.fallback and r.info.fallback_reason == reason
+    assert r.info.parsed == 0
+    _assert_generator_order(r)
+
+
+def test_timeout_after_some_picks_keeps_them(ml100k):
+    r = _ranker(ml100k, ScriptedBackend(lambda p: "[4] - good\n[2", finish="timeout")).rank([0])
+    assert not r.info.fallback and r.info.finish_reason == "timeout"
+    assert r.items[0].generator_rank == 4 and r.info.parsed >= 1
+
+
+@pytest.mark.parametrize("exc", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+                                 MemoryError(), ModelUnavailableError("out of memory loading 'big' on cuda")])
+def test_model_that_cannot_load_falls_back_and_is_not_retried(ml100k, exc):
+    loads = []
+
+    def factory():
+        loads.append(1)
+        raise exc
+
+    ranker = _ranker(ml100k, factory)
+    first, second = ranker.rank_many([[0], [49]]), ranker.rank([99])
+    for r in first + [second]:
+        assert r.info.fallback and r.info.fallback_reason.startswith("model could not be loaded")
+        assert r.info.model == "scripted-model" and r.info.finish_reason == "error"
+        _assert_generator_order(r)
+    assert loads == [1]
+
+
+def test_model_name_typo_is_still_an_error(ml100k):
+    def factory():
+        raise ModelLoadError("cannot load model 'smolm2': not found")
+
+    with pytest.raises(ModelLoadError, match="not found"):
+        _ranker(ml100k, factory).rank([0])
+
+
+def test_one_bad_prompt_does_not_sink_its_batch(ml100k):
+    """The backend raises for the whole batch when one prompt is bad; the ranker retries one by one."""
+    poison = ml100k.catalog.items[49].title
+
+    def answer(prompt):
+        if poison in prompt.split("candidate")[0]:  # the poisoned user's history
+            raise ValueError("cannot tokenize this prompt")
+        return "[2] > [1]"
+
+    backend = ScriptedBackend(answer)
+
+    class AllOrNothing(ScriptedBackend):  # like a padded batch: one failure fails the call
+        def generate(self, prompts, config):
+            return [backend.generate([p], config)[0] for p in prompts]
+
+    out = _ranker(ml100k, AllOrNothing(answer)).rank_many([[0], [49], [99]])
+    assert [r.info.fallback for r in out] == [False, True, False]
+    assert "ValueError: cannot tokenize this prompt" in out[1].info.fallback_reason
+    assert out[0].items[0].generator_rank == 2 and out[2].items[0].generator_rank == 2
+
+
+def test_batch_run_reports_who_fell_back_and_who_was_not_ranked(ml100k):
+    bad_users = {"13", "42"}
+    histories = {u: ml100k.catalog.items[int(ml100k.interactions.user_history(u)[-1])].title for u in bad_users}
+
+    def answer(prompt):
+        return "nothing useful" if any(t in prompt for t in histories.values()) else "[3] > [1] - ok"
+
+    rec = Recommender(ml100k, backend=ScriptedBackend(answer), k=5)
+    users = ["1", "13", "nobody", "42", UserRequest("new", ("Toy Story (1995)",)),
+             UserRequest("typo", ("Zzzqx Nonsense Film",))]
+    report = BatchReport()
+    outcomes = list(rec.recommend_many(users, n_history=3, batch_size=2, report=report))
+    assert [o.user_id for o in outcomes] == ["1", "13", "nobody", "42", "new", "typo"]
+    assert report.users == 6 and report.ranked == 4
+    assert set(report.fallbacks) == bad_users
+    assert set(report.fallbacks.values()) == {"LLM output named no candidate"}
+    assert set(report.errors) == {"nobody", "typo"}
+    assert "unknown user id 'nobody'" in report.errors["nobody"]
+    assert outcomes[4].result.history[0]["query"] == "Toy Story (1995)"
+    assert all(len(o.result.items) == 5 for o in outcomes if o.result is not None)
+    summary = report.summary()
+    assert "ranked 4 of 6 users" in summary and "2 fell back" in summary and "user nobody" in summary
+
+
+def test_cli_batch_run_with_a_failing_model_writes_every_user(ml100k, tmp_path, monkeypatch):
+    monkeypatch.setitem(BUILTIN, "broken", "test_robustness_llm_failures:BrokenBackend")
+    users = tmp_path / "users.txt"
+    users.write_text('1\n\n# a comment\n2\nnobody\n{"user_id": "new", "history": ["Fargo (1996)"]}\n')
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(app, ["rank", "--users-file", str(users), "--backend", "broken",
+                                      "--out", str(out), "--k", "3", "--n-history", "4"])
+    assert result.exit_code == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["user_id"] for r in rows] == ["1", "2", "nobody", "new"]
+    assert "unknown user id" in rows[2]["error"]
+    for r in rows[:2] + rows[3:]:
+        assert r["info"]["fallback"] and "GPU fell off the bus" in r["info"]["fallback_reason"]
+        assert len(r["items"]) == 3
+    err = " ".join(result.stderr.split())
+    assert "warning: model could not be loaded" in err
+    assert "ranked 3 of 4 users" in err and "3 fell back" in err and "1 not ranked" in err
+
+
+class BrokenBackend:
+    """A backend whose load fails the way a real one does when the device is gone."""
+
+    def __init__(self, **_):
+        raise RuntimeError("GPU fell off the bus")
