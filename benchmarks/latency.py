@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -19,24 +18,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import machine
+
 RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = [sys.executable, "-m", "zsrec", "rank", "--dataset", "ml-100k", "--user", "42", "--n-history", "5",
            "--k", "10", "--format", "json"]
-
-
-def _machine() -> dict[str, str]:
-    import torch
-
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
 
 
 def _run(cache: str) -> dict:
@@ -68,7 +54,7 @@ def main() -> None:
     summary["warm_over_cold_wall"] = round(summary["warm"]["wall_s_median"] / summary["cold"]["wall_s_median"], 3)
     out = {"command": " ".join(["python", "-m", "zsrec"] + COMMAND[3:]),
            "benchmark_command": "python benchmarks/latency.py --runs %d" % args.runs,
-           "machine": _machine(), "summary": summary, "runs": runs}
+           "machine": machine(), "summary": summary, "runs": runs}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latency.json").write_text(json.dumps(out, indent=2) + "\n")
     m = out["machine"]

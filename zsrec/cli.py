@@ -51,7 +51,14 @@ def rank(
     k: Annotated[int, typer.Option(min=1, help="How many recommendations to show.")] = 10,
     n_candidates: Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")] = 20,
     model: Annotated[Optional[str], typer.Option(help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")] = None,
-    backend: Annotated[str, typer.Option(help="LLM backend.")] = "transformers",
+    backend: Annotated[str, typer.Option(help="LLM backend: transformers, vllm, openai (a vllm serve / OpenAI-compatible server), or a plugin.")] = "transformers",
+    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="With --backend openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="With --backend openai: requests in flight at once.")] = 8,
+    mode: Annotated[str, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")] = "generate",
+    reasons: Annotated[bool, typer.Option(help="With --mode score: generate reasons for the top k.")] = True,
+    guided: Annotated[bool, typer.Option(help="Constrain the answer to candidate ids with guided decoding (vllm; openai against vllm serve).")] = False,
+    tensor_parallel_size: Annotated[int, typer.Option(min=1, help="With --backend vllm: GPUs per model.")] = 1,
+    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="With --backend vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")] = None,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
     template: Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")] = "listwise",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")] = 320,
@@ -97,10 +104,12 @@ def rank(
             data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
         else:
             data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+        options = _backend_options(backend, device, base_url, concurrency, guided, tensor_parallel_size,
+                                   gpu_memory_utilization)
         rec = Recommender(
             data,
-            backend=lambda: load_backend(backend, model=model, device=device),
-            template=template, k=k,
+            backend=lambda: load_backend(backend, model=model, **options),
+            template=template, k=k, mode=mode, reasons=reasons, guided=guided,
             candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
                                        popularity_weight=popularity_weight),
             generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
@@ -139,6 +148,20 @@ def rank(
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_table(result)
+
+
+def _backend_options(backend: str, device: str, base_url: list[str] | None, concurrency: int, guided: bool,
+                     tensor_parallel_size: int, gpu_memory_utilization: float | None) -> dict:
+    """Each backend's own options from the CLI's flat ones; flags for another backend are an error."""
+    if base_url and backend != "openai":
+        _fail("--base-url goes with --backend openai")
+    if backend == "openai":
+        return {"base_url": base_url or ["http://127.0.0.1:8000/v1"], "concurrency": concurrency,
+                "structured_outputs": guided}
+    if backend == "vllm":
+        return {"device": device, "tensor_parallel_size": tensor_parallel_size,
+                "gpu_memory_utilization": gpu_memory_utilization, "structured_outputs": guided}
+    return {"device": device}
 
 
 def _load_model(rec, model: str | None) -> None:

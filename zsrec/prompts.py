@@ -24,6 +24,8 @@ from .data import Item
 from .errors import PromptTooLongError, TemplateError
 
 DEFAULT_TEMPLATE = "listwise"
+MODES = ("generate", "score", "explain")
+SCORE_LABELS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # one token each after "[" in common tokenizers
 MAX_FIELD_CHARS = 200
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
@@ -127,21 +129,31 @@ class PromptTemplate:
             raise TemplateError(f"{self.path}: cannot read template ({e})") from None
 
     def render(self, history: Sequence[Item], candidates: Sequence[Item], k: int,
-               item_noun: str = "item", extra: dict[str, Any] | None = None) -> str:
+               item_noun: str = "item", extra: dict[str, Any] | None = None, mode: str = "generate") -> str:
+        """``mode`` "score" labels candidates A, B, C... (single tokens whose log-probabilities rank
+        them); "generate" and "explain" number them 1, 2, 3..."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "score" and len(candidates) > len(SCORE_LABELS):
+            raise TemplateError(f"log-prob scoring labels candidates A-Z, so it ranks at most {len(SCORE_LABELS)}; "
+                                f"got {len(candidates)} (use --n-candidates {len(SCORE_LABELS)} or fewer)")
+        labels = [SCORE_LABELS[i] if mode == "score" else str(i + 1) for i in range(len(candidates))]
         ctx: dict[str, Any] = {
             "history": [
                 {**_item_view(it), "position": i + 1, "is_last": i == len(history) - 1}
                 for i, it in enumerate(history)
             ],
-            "candidates": [{**_item_view(it), "number": i + 1} for i, it in enumerate(candidates)],
+            "candidates": [{**_item_view(it), "number": i + 1, "label": labels[i]}
+                           for i, it in enumerate(candidates)],
             "k": min(k, len(candidates)),
             "n_candidates": len(candidates),
             "item_noun": item_noun,
             "item_nouns": item_noun + "s",
+            "mode": mode,
             **(extra or {}),
         }
         try:
-            return self._template.render(ctx).strip() + "\n"
+            text = self._template.render(ctx).strip() + "\n"
         except jinja2.UndefinedError as e:
             raise TemplateError(
                 f"template {self.path}: undefined variable ({e.message}); available: {', '.join(sorted(ctx))}"
@@ -150,11 +162,16 @@ class PromptTemplate:
             raise TemplateError(f"template {self.path}: blocked unsafe access ({e})") from None
         except jinja2.TemplateError as e:
             raise TemplateError(f"template {self.path}: {e}") from None
+        if mode == "score" and not all(f"[{label}]" in text for label in labels):
+            raise TemplateError(f"template {self.path} does not show candidates as [A], [B], ... in score mode; "
+                                "write [{{ c.label }}] instead of [{{ c.number }}] to support --mode score")
+        return text
 
     def build(self, history: Sequence[Item], candidates: Sequence[Item], k: int, item_noun: str = "item",
-              count_tokens: Callable[[str], int] | None = None, max_tokens: int | None = None) -> Prompt:
+              count_tokens: Callable[[str], int] | None = None, max_tokens: int | None = None,
+              mode: str = "generate") -> Prompt:
         """Render, cutting the oldest history items until the prompt fits ``max_tokens``."""
-        text = self.render(history, candidates, k, item_noun)
+        text = self.render(history, candidates, k, item_noun, mode=mode)
         if count_tokens is None or max_tokens is None:
             return Prompt(text, len(history), 0, None)
         n = count_tokens(text)
@@ -164,7 +181,7 @@ class PromptTemplate:
         lo, hi, best = 0, len(history) - 1, None
         while lo <= hi:
             keep = (lo + hi) // 2
-            t = self.render(history[len(history) - keep:] if keep else [], candidates, k, item_noun)
+            t = self.render(history[len(history) - keep:] if keep else [], candidates, k, item_noun, mode=mode)
             tn = count_tokens(t)
             if tn <= max_tokens:
                 best, lo = (keep, t, tn), keep + 1
@@ -172,7 +189,8 @@ class PromptTemplate:
                 hi = keep - 1
         if best is None:
             raise PromptTooLongError(
-                f"the prompt needs {count_tokens(self.render([], candidates, k, item_noun))} tokens without any "
+                f"the prompt needs {count_tokens(self.render([], candidates, k, item_noun, mode=mode))} tokens "
+                "without any "
                 f"history, over the {max_tokens} the model has room for; use fewer candidates (--n-candidates) "
                 "or a model with a longer context"
             )

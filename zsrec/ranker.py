@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .backends.base import Generation, GenerationConfig, LLMBackend
+from .backends.base import Generation, GenerationConfig, LLMBackend, ranking_regex
 from .candidates import CandidateGenerator, Candidates
 from .data import Catalog
 from .errors import ModelUnavailableError, ZsrecError
 from .parsing import ParsedRanking, parse_ranking
-from .prompts import Prompt, PromptTemplate
+from .prompts import SCORE_LABELS, Prompt, PromptTemplate
 from .result import RankedResult, RecommendedItem, RunInfo
 
 
@@ -30,8 +30,13 @@ class RankerConfig:
     item_noun: str = "item"
     generation: GenerationConfig = GenerationConfig()
     context_margin: int = 16  # tokens kept free beside max_new_tokens
+    mode: str = "generate"  # "generate": the LLM writes the ranking; "score": its label log-probs rank
+    reasons: bool = True  # score mode: one generation per user for reasons on the top k
+    guided: bool = False  # constrain answers to candidate ids where the backend supports it
 
     def __post_init__(self) -> None:
+        if self.mode not in ("generate", "score"):
+            raise ValueError(f"mode must be 'generate' or 'score', got {self.mode!r}")
         if self.k < 1:
             raise ValueError("k must be at least 1")
         if self.n_candidates < 1:
@@ -94,11 +99,13 @@ class Ranker:
         items = self.catalog.items
         h_items = [items[i] for i in history]
         c_items = [items[i] for i in cands.indices]
+        mode = self.config.mode
         if backend is not None:
             budget = backend.context_length - self.config.generation.max_new_tokens - self.config.context_margin
-            prompt = self.template.build(h_items, c_items, k, self.config.item_noun, backend.count_tokens, budget)
+            prompt = self.template.build(h_items, c_items, k, self.config.item_noun, backend.count_tokens, budget,
+                                         mode=mode)
         else:
-            prompt = self.template.build(h_items, c_items, k, self.config.item_noun)
+            prompt = self.template.build(h_items, c_items, k, self.config.item_noun, mode=mode)
         timings["prompt"] = time.perf_counter() - t0
         return _Job(list(history), cands, prompt, timings)
 
@@ -118,40 +125,127 @@ class Ranker:
         backend = self.try_backend()
         jobs = [self._prepare(h, e, k, backend) for h, e in zip(histories, excludes)]
         t0 = time.perf_counter()
+        if backend is not None and self.config.mode == "score":
+            return self._rank_scored(backend, jobs, k)
         if backend is None:
             outcomes: list[tuple[Generation | None, str]] = [(None, self.load_error)] * len(jobs)
         else:
-            outcomes = self._generate(backend, [j.prompt.text for j in jobs])
+            regexes = None
+            if self.config.guided and getattr(backend, "supports_regex", False):
+                regexes = [ranking_regex(len(j.candidates.indices), k) for j in jobs]
+            outcomes = self._generate(backend, [j.prompt.text for j in jobs], regexes)
         llm_seconds = (time.perf_counter() - t0) / max(1, len(jobs))
         results = []
         for job, (gen, error) in zip(jobs, outcomes):
             job.timings["llm"] = llm_seconds
-            results.append(self._finish(job, gen, error, k, backend))
+            t1 = time.perf_counter()
+            parsed = parse_ranking(gen.text if gen is not None else "", self._titles(job))
+            job.timings["parse"] = time.perf_counter() - t1
+            results.append(self._finish(job, parsed, gen, error, k, backend))
         return results
 
-    def _generate(self, backend: LLMBackend, prompts: list[str]) -> list[tuple[Generation | None, str]]:
+    def _titles(self, job: _Job) -> list[str]:
+        return [self.catalog.items[i].title for i in job.candidates.indices]
+
+    def _rank_scored(self, backend: LLMBackend, jobs: list[_Job], k: int) -> list[RankedResult]:
+        """Log-prob mode: one forward step per user ranks every candidate by the probability of its
+        label, so the ranking always parses; then (optionally) one generation per user writes
+        reasons for the top k only."""
+        score = getattr(backend, "score", None)
+        if score is None:
+            raise ZsrecError(f"backend {backend.name!r} cannot score log-probabilities; use --mode generate")
+        t0 = time.perf_counter()
+        by_size: dict[int, list[int]] = {}
+        for i, job in enumerate(jobs):
+            by_size.setdefault(len(job.candidates.indices), []).append(i)
+        results_scores: dict[int, tuple[list[float] | None, str]] = {}
+        for n, members in by_size.items():
+            try:
+                got = score([jobs[i].prompt.text for i in members], list(SCORE_LABELS[:n]))
+                for i, row in zip(members, got, strict=True):
+                    results_scores[i] = (list(row), "")
+            except ZsrecError:
+                raise
+            except Exception as e:  # noqa: BLE001 (a scoring failure falls back like a generation failure)
+                for i in members:
+                    results_scores[i] = (None, f"LLM scoring failed: {_describe(e)}")
+        outcomes = [results_scores[i] for i in range(len(jobs))]
+        per_user = (time.perf_counter() - t0) / max(1, len(jobs))
+        parsed_all: list[ParsedRanking] = []
+        errors: list[str] = []
+        for job, (row, error) in zip(jobs, outcomes):
+            job.timings["llm"] = per_user
+            n = len(job.candidates.indices)
+            if row is None:
+                parsed_all.append(ParsedRanking(list(range(n)), repairs=["scoring failed; kept generator order"]))
+                errors.append(error)
+                continue
+            clean = [x if x == x and x != float("inf") else float("-inf") for x in row]  # NaN -> -inf
+            order = sorted(range(n), key=lambda i: (-clean[i], i))
+            scored = sum(x != float("-inf") for x in clean)
+            repairs = [] if scored == n else [f"{n - scored} candidates had no log-probability; kept in generator order"]
+            parsed_all.append(ParsedRanking(order, from_llm=scored, repairs=repairs))
+            errors.append("" if scored else "LLM gave no candidate label a probability")
+        gens = self._explain(backend, jobs, parsed_all, errors, k) if self.config.reasons else [None] * len(jobs)
+        return [self._finish(job, parsed, gen, error, k, backend)
+                for job, parsed, gen, error in zip(jobs, parsed_all, gens, errors)]
+
+    def _explain(self, backend: LLMBackend, jobs: list[_Job], parsed_all: list[ParsedRanking],
+                 errors: list[str], k: int) -> list[Generation | None]:
+        """Reasons for the top k of each scored ranking, in one batched generation; the order is
+        already fixed, so whatever this says or fails to say only fills in reasons."""
+        t0 = time.perf_counter()
+        items = self.catalog.items
+        prompts, owners = [], []
+        for i, (job, parsed, error) in enumerate(zip(jobs, parsed_all, errors)):
+            if error:
+                continue
+            picks = [items[int(job.candidates.indices[p])] for p in parsed.order[:k]]
+            history = [items[h] for h in job.history[len(job.history) - job.prompt.history_used:]]
+            prompts.append(self.template.render(history, picks, k, self.config.item_noun, mode="explain"))
+            owners.append(i)
+        gens: list[Generation | None] = [None] * len(jobs)
+        if not prompts:
+            return gens
+        for i, (gen, err) in zip(owners, self._generate(backend, prompts)):
+            gens[i] = gen
+            parsed = parsed_all[i]
+            if gen is None:
+                parsed.repairs.append(f"no reasons: {err}")
+                continue
+            picks = parsed.order[:k]
+            said = parse_ranking(gen.text, [items[int(jobs[i].candidates.indices[p])].title for p in picks])
+            parsed.reasons = {picks[j]: r for j, r in said.reasons.items()}
+        per_user = (time.perf_counter() - t0) / max(1, len(owners))
+        for i in owners:
+            jobs[i].timings["explain"] = per_user
+        return gens
+
+    def _generate(self, backend: LLMBackend, prompts: list[str],
+                  regexes: list[str] | None = None) -> list[tuple[Generation | None, str]]:
         """A generation or an error per prompt. A batch that raises is retried one prompt at a time, so
         one bad prompt (or a batch too big for memory) does not sink the others; a timeout is not
         retried, since it would only spend the time again."""
         try:
-            gens = list(backend.generate(prompts, self.config.generation))
+            if regexes is not None:
+                gens = list(backend.generate(prompts, self.config.generation, regexes=regexes))  # type: ignore[call-arg]
+            else:
+                gens = list(backend.generate(prompts, self.config.generation))
             if len(gens) != len(prompts):
                 raise RuntimeError(f"backend returned {len(gens)} outputs for {len(prompts)} prompts")
         except ZsrecError:
             raise
         except Exception as e:  # noqa: BLE001 (any model failure becomes a flagged fallback)
             if len(prompts) > 1 and not isinstance(e, TimeoutError):
-                return [out for p in prompts for out in self._generate(backend, [p])]
+                return [out for i, p in enumerate(prompts)
+                        for out in self._generate(backend, [p], None if regexes is None else [regexes[i]])]
             return [(None, f"LLM call failed: {_describe(e)}")] * len(prompts)
         return [(g, f"LLM call failed: {g.error}" if g.error else "") for g in gens]
 
-    def _finish(self, job: _Job, gen: Generation | None, error: str, k: int,
+    def _finish(self, job: _Job, parsed: ParsedRanking, gen: Generation | None, error: str, k: int,
                 backend: LLMBackend | None) -> RankedResult:
-        t0 = time.perf_counter()
-        titles = [self.catalog.items[i].title for i in job.candidates.indices]
+        titles = self._titles(job)
         text = gen.text if gen is not None else ""
-        parsed: ParsedRanking = parse_ranking(text, titles)
-        job.timings["parse"] = time.perf_counter() - t0
         if self.model_load_seconds:
             job.timings["model_load"] = self.model_load_seconds
         job.timings["total"] = sum(v for key, v in job.timings.items() if key != "model_load")
@@ -186,7 +280,9 @@ class Ranker:
             repairs=parsed.repairs,
             prompt_tokens=gen.prompt_tokens if gen else (job.prompt.n_tokens or 0),
             completion_tokens=gen.completion_tokens if gen else 0,
-            finish_reason=gen.finish_reason if gen else "error",
+            finish_reason=(gen.finish_reason if gen else
+                           "scored" if self.config.mode == "score" and not error else "error"),
+            mode=self.config.mode,
             timings={key: round(v, 4) for key, v in job.timings.items()},
             raw_output=text,
         )

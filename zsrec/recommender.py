@@ -38,7 +38,8 @@ class Recommender:
                  template: str | Path = DEFAULT_TEMPLATE, candidates: CandidateConfig | None = None,
                  k: int = 10, generation: GenerationConfig | None = None, item_noun: str | None = None,
                  model: str | None = None, backend_name: str = "transformers",
-                 backend_options: dict[str, Any] | None = None):
+                 backend_options: dict[str, Any] | None = None, mode: str = "generate", reasons: bool = True,
+                 guided: bool = False):
         self.dataset = dataset
         cand_cfg = candidates or CandidateConfig()
         self.generator = CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
@@ -50,7 +51,8 @@ class Recommender:
             dataset.catalog, self.generator, backend, PromptTemplate(template),
             RankerConfig(k=k, n_candidates=cand_cfg.n_candidates,
                          item_noun=item_noun or _item_noun(dataset.name),
-                         generation=generation or GenerationConfig()),
+                         generation=generation or GenerationConfig(), mode=mode, reasons=reasons,
+                         guided=guided),
             names=(backend_name, model or DEFAULT_MODEL),
         )
 

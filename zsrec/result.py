@@ -39,7 +39,8 @@ class RunInfo:
     completion_tokens: int = 0
     finish_reason: str = ""
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
-    raw_output: str = ""
+    raw_output: str = ""  # in score mode: the reasons generation, if any
+    mode: str = "generate"  # "generate" (the LLM wrote the ranking) or "score" (label log-probs ranked)
 
 
 @dataclass

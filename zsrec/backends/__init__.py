@@ -15,6 +15,8 @@ from .base import Generation, GenerationConfig, LLMBackend
 
 BUILTIN: dict[str, str] = {
     "transformers": "zsrec.backends.transformers_backend:TransformersBackend",
+    "openai": "zsrec.backends.openai_backend:OpenAIBackend",
+    "vllm": "zsrec.backends.vllm_backend:VLLMBackend",
 }
 
 

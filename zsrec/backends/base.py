@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from ..errors import ZsrecError
+
 
 @dataclass(frozen=True)
 class GenerationConfig:
@@ -36,6 +38,29 @@ class Generation:
     error: str = ""  # why this one prompt failed, where a backend reports failures per prompt
 
 
+def ranking_regex(n_candidates: int, k: int, reason_chars: int = 160) -> str:
+    """A regular expression for ``k`` answer lines ``[i] free text``, with ``i`` one of the candidate
+    ids: handed to a server's guided decoding, the answer always names real candidates (the reasons
+    stay free text). Repeats are not excluded; the parser drops them."""
+    ids = "|".join(str(i) for i in range(n_candidates, 0, -1))  # longest first: "12" before "1"
+    k = max(1, min(k, n_candidates))
+    return rf"(\[({ids})\][^\n\[\]]{{0,{reason_chars}}}\n){{{k}}}"
+
+
+def option_token_ids(tokenizer, options: Sequence[str], prefix: str) -> list[int]:
+    """The one token each option starts with right after ``prefix``; options must differ in it."""
+    base = tokenizer.encode(prefix, add_special_tokens=False)
+    ids = []
+    for opt in options:
+        full = tokenizer.encode(prefix + opt, add_special_tokens=False)
+        if full[: len(base)] != base or len(full) <= len(base):
+            raise ZsrecError(f"the tokenizer merges {prefix!r} with {opt!r}; log-prob scoring cannot read it")
+        ids.append(full[len(base)])
+    if len(set(ids)) != len(ids):
+        raise ZsrecError("candidate labels share their first token; log-prob scoring cannot tell them apart")
+    return ids
+
+
 @runtime_checkable
 class LLMBackend(Protocol):
     name: str
@@ -47,5 +72,7 @@ class LLMBackend(Protocol):
         ...
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
-        """One generation per prompt, in order."""
+        """One generation per prompt, in order. Backends that can constrain the answer also take
+        ``regexes=`` (one per prompt, see ``ranking_regex``) and set ``supports_regex = True``;
+        backends that can score take ``score(prompts, options, prefix)`` (log-prob mode)."""
         ...

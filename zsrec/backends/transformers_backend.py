@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ModelLoadError, ModelUnavailableError
 from ..models import ModelSource, gguf_cache_path, resolve_model, save_converted
-from .base import Generation, GenerationConfig
+from .base import Generation, GenerationConfig, option_token_ids
 
 
 def _repeated_line_stop(tokenizer, repeats: int = 3):
@@ -150,4 +150,22 @@ class TransformersBackend:
                     completion_tokens=n_new,
                     finish_reason=finish,
                 ))
+        return out
+
+    def score(self, prompts: Sequence[str], options: Sequence[str], prefix: str = "[") -> list[list[float]]:
+        """Log-probabilities of each option's token right after the chat prompt and ``prefix``: one
+        forward pass per batch, no generation."""
+        import torch
+
+        ids = option_token_ids(self.tokenizer, options, prefix)
+        out: list[list[float]] = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = [self._chat(p) + prefix for p in prompts[start:start + self.batch_size]]
+            enc = self.tokenizer(batch, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            # Left padding shifts positions; give each row its own, as generate() does.
+            positions = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                logits = self.model(**enc, position_ids=positions, logits_to_keep=1).logits[:, -1, :]
+            logp = torch.log_softmax(logits.float(), dim=-1)[:, ids]
+            out.extend(logp.tolist())
         return out

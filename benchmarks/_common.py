@@ -1,0 +1,28 @@
+"""What every benchmark records beside its numbers: the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, str]:
+    import torch
+
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+            "torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+
+
+def machine_line(m: dict[str, str]) -> str:
+    return f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads)"
