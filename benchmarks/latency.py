@@ -16,11 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-from _common import machine
+from _common import RESULTS, machine
 
-RESULTS = Path(__file__).resolve().parent / "results"
 COMMAND = [sys.executable, "-m", "zsrec", "rank", "--dataset", "ml-100k", "--user", "42", "--n-history", "5",
            "--k", "10", "--format", "json"]
 

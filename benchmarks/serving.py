@@ -72,6 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=16)
     ap.add_argument("--max-new-tokens", type=int, default=120)
+    ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     data = load_dataset("ml-100k")
     users = sorted(data.interactions.user_ids, key=int)[: args.users]
@@ -100,8 +101,8 @@ def main() -> None:
         r["vs_one_replica"] = round(r["users_per_s"] / base, 2)
     cmd = f"python benchmarks/serving.py --users {args.users} --max-new-tokens {args.max_new_tokens}"
     out = {"benchmark_command": cmd, "machine": machine(), "users": users, "rows": rows}
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "serving.json").write_text(json.dumps(out, indent=2) + "\n")
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "serving.json").write_text(json.dumps(out, indent=2) + "\n")
     md = ["# Users per second through each LLM path (same users, same run)", "",
           f"Made by: `{cmd}`  ", f"Machine: {machine_line(out['machine'])}  ",
           f"{args.users} ML-100K users, 5-item histories, 20 candidates, k=10, up to {args.max_new_tokens} new tokens.",
@@ -110,7 +111,7 @@ def main() -> None:
     for r in rows:
         md.append(f"| {r['path']} | {r['users_per_s']:.2f} | {r['vs_one_replica']:.2f} | {r['wall_s']:.1f} | "
                   f"{r['fallbacks']} | {r['mean_placed_by_llm']:.1f} |")
-    (RESULTS / "serving.md").write_text("\n".join(md) + "\n")
+    (args.out / "serving.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 

@@ -112,3 +112,39 @@ def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
     code, _, err = _run(["rank", "--items", str(tmp_path / "items.csv"), "--interactions", str(tmp_path / "ev.jsonl"),
                          "--column", "sku", "-H", "x"])
     _assert_clean_error(code, err, "--column takes NAME=COLUMN")
+
+
+class FirstPick:
+    name, model_name, context_length = "first-pick", "first-pick", 4096
+
+    def __init__(self, **_):
+        pass
+
+    def count_tokens(self, prompt):
+        return len(prompt.split())
+
+    def generate(self, prompts, config):
+        from zsrec.backends.base import Generation
+
+        return [Generation("[1]", 1, 1, "stop") for _ in prompts]
+
+
+def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
+    from zsrec.backends import BUILTIN
+
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")
+    index = tmp_path / "ml100k.idx"
+    args = ["rank", "-H", "Fargo (1996)", "--backend", "first-pick", "--index", str(index), "--format", "json"]
+    code, first, err = _run(args)
+    assert code == 0, err
+    assert index.is_file()
+    stamp = index.stat().st_mtime_ns
+    code, second, err = _run(args)
+    assert code == 0, err
+    assert index.stat().st_mtime_ns == stamp  # loaded, not rebuilt
+    assert [i["item_id"] for i in json.loads(first)["items"]] == [i["item_id"] for i in json.loads(second)["items"]]
+    code, _, err = _run(args[:-2] + ["--retriever", "rank-bm25"])
+    assert code == 0, err
+    index.write_bytes(b"garbage")
+    code, _, err = _run(args)
+    _assert_clean_error(code, err, "cannot read index")

@@ -4,18 +4,28 @@ The LLM can only rank what it is shown, so this stage decides recall. BM25 finds
 words (genres, title words, descriptions) with what the user touched; popularity keeps the shortlist
 on items people actually pick, which is the best single guess for someone the system barely knows.
 Both scores are min-max scaled over the catalog before the weighted sum, so the weights mean the
-same thing on any catalog. Seen items are masked out with one vectorised assignment.
+same thing on any catalog.
+
+The default index (``zsrec.bm25``) scores a query in one of two ways, with the same result. When its
+words are rare, only the items that share a word get a BM25 score; every other item has the same
+(lowest) BM25 part, so among them the most popular win, and the top n lies within the matched items
+plus the n + |seen| most popular ones: only that set is fused, masked and sorted. When its words are
+common, the postings are summed in C into a score for every item, and the fusion, the seen-item mask
+and the top-n partition are whole-array vector operations. There is no Python loop over the catalog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
-from rank_bm25 import BM25Okapi
+from scipy import sparse
 
+from .bm25 import EMPTY_DOC, SparseBM25
 from .data import Catalog, Interactions
+from .errors import DataError
 from .text import tokenize
 
 
@@ -28,6 +38,9 @@ class CandidateConfig:
     recency_decay: float = 0.8  # weight of each older history item relative to the next one in the query
     # Years match across unrelated items ("1977" links Star Wars to Annie Hall), so they stay out of BM25.
     skip_fields: tuple[str, ...] = ("year",)
+    # "sparse": BM25 as a sparse matrix (zsrec.bm25), fast on large catalogs; "rank-bm25": the reference
+    # library, one Python pass over the catalog per query word. Both give the same scores.
+    retriever: str = "sparse"
 
     def __post_init__(self) -> None:
         if self.n_candidates < 1:
@@ -36,6 +49,8 @@ class CandidateConfig:
             raise ValueError("weights must be non-negative and not both zero")
         if not 0 < self.recency_decay <= 1:
             raise ValueError("recency_decay must be in (0, 1]")
+        if self.retriever not in ("sparse", "rank-bm25"):
+            raise ValueError(f"retriever must be 'sparse' or 'rank-bm25', got {self.retriever!r}")
 
 
 @dataclass(frozen=True)
@@ -57,57 +72,188 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 class CandidateGenerator:
-    """Index a catalog once, then shortlist per user."""
+    """Index a catalog once (or load a saved index), then shortlist per user or per batch of users."""
+
+    DENSE_FRACTION = 0.25  # queries touching more postings than this share of the catalog go dense
 
     def __init__(self, catalog: Catalog, interactions: Interactions | None = None,
-                 config: CandidateConfig | None = None):
+                 config: CandidateConfig | None = None, popularity: np.ndarray | None = None,
+                 index: SparseBM25 | None = None):
         self.catalog = catalog
         self.config = config or CandidateConfig()
-        self._docs = [tokenize(item.text(self.config.skip_fields)) for item in catalog]
-        # rank-bm25 divides by the mean document length; an all-empty catalog would divide by zero.
-        self._bm25 = BM25Okapi([d if d else ["<empty>"] for d in self._docs])
-        counts = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
-                  if interactions is not None else np.zeros(len(catalog)))
-        self.popularity_counts = counts
-        self._pop_scaled = _minmax(np.log1p(counts))
+        if popularity is None:
+            popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
+                          if interactions is not None else np.zeros(len(catalog)))
+        if len(popularity) != len(catalog):
+            raise ValueError("popularity needs one count per catalog item")
+        self.popularity_counts = np.asarray(popularity, dtype=np.float64)
+        self._pop_scaled = _minmax(np.log1p(self.popularity_counts))
+        # Catalog rows by popularity, ties to the lowest row: the order the reference path also uses.
+        self._rows = np.arange(len(catalog))
+        self._pop_terms: dict[float, np.ndarray] = {}
+        self._pop_order = np.lexsort((self._rows, -self._pop_scaled))
+        self._rank_bm25 = None
+        self.index: SparseBM25 | None = None
+        if self.config.retriever == "rank-bm25":
+            from rank_bm25 import BM25Okapi
+
+            docs = [tokenize(item.text(self.config.skip_fields)) for item in catalog]
+            self._rank_bm25 = BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
+        elif index is not None:
+            if index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields):
+                raise DataError(f"the saved index was built for another catalog or settings ({index.n_docs} items, "
+                                f"fields skipped {index.meta.get('skip_fields')}); this catalog has {len(catalog)} "
+                                f"items, skipping {list(self.config.skip_fields)}: delete the file to rebuild it")
+            self.index = index
+        else:
+            self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
+            self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
+
+    def save_index(self, path: str | Path) -> None:
+        """Save the text index (popularity is recomputed from the interactions on load: it is cheap)."""
+        if self.index is None:
+            raise ValueError("only the sparse retriever's index can be saved")
+        self.index.save(path)
+
+    @classmethod
+    def with_saved_index(cls, path: str | Path, catalog: Catalog, interactions: Interactions | None = None,
+                         config: CandidateConfig | None = None, **kwargs) -> CandidateGenerator:
+        try:
+            index = SparseBM25.load(path)
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
+        return cls(catalog, interactions, config, index=index, **kwargs)
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
         """Query term weights: recent items weigh more (the last item counts 1, each older one less)."""
         weights: dict[str, float] = {}
         n = len(history)
+        items = self.catalog.items
         for pos, idx in enumerate(history):
             w = self.config.recency_decay ** (n - 1 - pos)
-            for tok in self._docs[int(idx)]:
+            for tok in tokenize(items[int(idx)].text(self.config.skip_fields)) or [EMPTY_DOC]:
                 weights[tok] = weights.get(tok, 0.0) + w
         return weights
 
     def bm25_scores(self, history: Sequence[int]) -> np.ndarray:
-        scores = np.zeros(len(self.catalog))
-        for tok, w in self.query_weights(history).items():
-            # get_scores over a one-word query is that word's BM25 column; weighting it repeats the word.
-            scores += w * self._bm25.get_scores([tok])
-        return scores
+        """Raw BM25 scores of every catalog item for this history (dense)."""
+        if self._rank_bm25 is not None:
+            scores = np.zeros(len(self.catalog))
+            for tok, w in self.query_weights(history).items():
+                # get_scores over a one-word query is that word's BM25 column; weighting it repeats the word.
+                scores += w * self._rank_bm25.get_scores([tok])
+            return scores
+        assert self.index is not None
+        return self.index.scores(self.query_weights(history))
 
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
                  n: int | None = None) -> Candidates:
         """The top-``n`` unseen items. Empty history: popularity alone (the cold-start branch)."""
+        return self.generate_many([history], [exclude], n)[0]
+
+    def generate_many(self, histories: Sequence[Sequence[int]],
+                      excludes: Sequence[Sequence[int] | np.ndarray] | None = None,
+                      n: int | None = None) -> list[Candidates]:
+        """Shortlists for many users; on the sparse path all queries are scored in one matrix product."""
         n = n or self.config.n_candidates
+        excludes = excludes if excludes is not None else [()] * len(histories)
+        if self._rank_bm25 is not None:
+            return [self._generate_dense(h, e, n) for h, e in zip(histories, excludes)]
+        assert self.index is not None
+        queries = self.index.query_matrix([self.query_weights(h) if len(h) else {} for h in histories])
+        # Sum the postings in C for queries whose words cover much of the catalog; keep the sparse
+        # product (only matched items) for the rest. Both give the same scores.
+        postings = np.add.reduceat(self.index.doc_freq[queries.indices], queries.indptr[:-1]) \
+            if queries.nnz else np.zeros(len(histories))
+        postings = np.where(np.diff(queries.indptr) > 0, postings, 0)
+        dense = postings > self.DENSE_FRACTION * len(self.catalog)
+        sparse_rows = np.flatnonzero(~dense)
+        matched = self.index.match_rows(queries[sparse_rows]) if len(sparse_rows) else None
+        out: list[Candidates] = []
+        for u, (h, e) in enumerate(zip(histories, excludes)):
+            if dense[u]:
+                out.append(self._select_dense(self.index.dense_scores(queries[u]), h, e, n))
+            else:
+                out.append(self._generate_sparse(h, e, n, matched, int(np.searchsorted(sparse_rows, u))))
+        return out
+
+    def _seen(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray) -> np.ndarray:
+        return np.unique(np.asarray(list(history) + list(np.asarray(exclude).tolist()), dtype=np.int64))
+
+    def _pop_term(self, pop_w: float) -> np.ndarray:
+        """``pop_w * popularity`` for every item, computed once per weight."""
+        cached = self._pop_terms.get(pop_w)
+        if cached is None:
+            cached = self._pop_terms[pop_w] = pop_w * self._pop_scaled
+        return cached
+
+    def _weights(self, has_history: bool) -> tuple[float, float]:
         cfg = self.config
-        bm25 = _minmax(self.bm25_scores(history)) if len(history) else np.zeros(len(self.catalog))
-        bm25_w = cfg.bm25_weight if len(history) else 0.0
-        fused = bm25_w * bm25 + cfg.popularity_weight * self._pop_scaled
-        if not len(history) and cfg.popularity_weight == 0:
-            fused = self._pop_scaled.copy()
-        mask = np.zeros(len(self.catalog), dtype=bool)
-        seen = np.asarray(list(history) + list(np.asarray(exclude).tolist()), dtype=np.int64)
-        mask[seen] = True
-        fused = np.where(mask, -np.inf, fused)
-        n = min(n, int((~mask).sum()))
-        # Ties at the cut go to the lowest catalog rows (argpartition alone would pick any of them),
-        # so the same input always gives the same shortlist.
-        kth = -np.partition(-fused, n - 1)[n - 1]
-        above = np.flatnonzero(fused > kth)
-        ties = np.flatnonzero(fused == kth)[: n - len(above)]
-        top = np.concatenate([above, ties])
-        top = top[np.lexsort((top, -fused[top]))]
+        bm25_w = cfg.bm25_weight if has_history else 0.0
+        pop_w = cfg.popularity_weight if (has_history or cfg.popularity_weight > 0) else 1.0
+        return bm25_w, pop_w
+
+    @staticmethod
+    def _top(rows: np.ndarray, fused: np.ndarray, n: int) -> np.ndarray:
+        """Positions (into ``rows``) of the best ``n``, by score, ties to the lowest catalog row.
+        A partition finds the cut in linear time; only the n winners are sorted."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if n < len(fused):
+            pick = np.argpartition(fused, len(fused) - n)[len(fused) - n:]
+            kth = fused[pick].min()
+            inside = int(np.count_nonzero(fused[pick] == kth))
+            if inside != int(np.count_nonzero(fused == kth)):  # ties at the cut: the lowest rows win
+                above = np.flatnonzero(fused > kth)
+                ties = np.flatnonzero(fused == kth)
+                ties = ties[np.argsort(rows[ties], kind="stable")][: n - len(above)]
+                pick = np.concatenate([above, ties])
+        else:
+            pick = np.arange(len(fused))
+        return pick[np.lexsort((rows[pick], -fused[pick]))]
+
+    def _generate_sparse(self, history: Sequence[int], exclude, n: int, matched: sparse.csr_matrix,
+                         row: int) -> Candidates:
+        seen = self._seen(history, exclude)
+        n = min(n, len(self.catalog) - len(seen))
+        start, end = matched.indptr[row], matched.indptr[row + 1]
+        docs, raw = matched.indices[start:end], matched.data[start:end]  # docs sorted
+        lo = float(raw.min()) if len(raw) else 0.0
+        hi = float(raw.max()) if len(raw) else 0.0
+        if len(raw) < len(self.catalog):  # unmatched items score 0
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        span = hi - lo
+        bm25_w, pop_w = self._weights(len(history) > 0)
+        # Unmatched items share one BM25 value, so the most popular of them are the only ones that can
+        # make the cut: take as many as could be needed after removing the seen ones.
+        popular = self._pop_order[: n + len(seen)]
+        if len(docs):
+            pos = np.searchsorted(docs, popular).clip(max=len(docs) - 1)
+            popular = popular[docs[pos] != popular]
+        rows = np.concatenate([docs.astype(np.int64), popular])
+        bm25 = np.empty(len(rows))
+        bm25[: len(docs)] = (raw - lo) / span if span > 0 else 0.0
+        bm25[len(docs):] = (0.0 - lo) / span if span > 0 else 0.0
+        pop = self._pop_scaled[rows]
+        fused = bm25_w * bm25 + pop_w * pop
+        if len(seen):
+            hit = np.searchsorted(seen, rows).clip(max=len(seen) - 1)
+            fused[seen[hit] == rows] = -np.inf
+        top = self._top(rows, fused, n)
+        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top])
+
+    def _select_dense(self, raw: np.ndarray, history: Sequence[int], exclude, n: int) -> Candidates:
+        """Top n from scores of every item, computed exactly as the reference does, in vector ops."""
+        bm25 = _minmax(raw) if len(history) else np.zeros(len(self.catalog))
+        bm25_w, pop_w = self._weights(len(history) > 0)
+        fused = bm25_w * bm25
+        fused += self._pop_term(pop_w)
+        seen = self._seen(history, exclude)
+        fused[seen] = -np.inf
+        top = self._top(self._rows, fused, min(n, len(self.catalog) - len(seen)))
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top])
+
+    def _generate_dense(self, history: Sequence[int], exclude, n: int) -> Candidates:
+        """The reference path: every catalog item scored by rank-bm25."""
+        return self._select_dense(self.bm25_scores(history) if len(history) else np.zeros(len(self.catalog)),
+                                  history, exclude, n)

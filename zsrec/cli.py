@@ -67,6 +67,8 @@ def rank(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = 0.6,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = 0.4,
+    retriever: Annotated[str, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = "sparse",
+    index: Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")] = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
     allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")] = False,
@@ -111,7 +113,8 @@ def rank(
             backend=lambda: load_backend(backend, model=model, **options),
             template=template, k=k, mode=mode, reasons=reasons, guided=guided,
             candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
-                                       popularity_weight=popularity_weight),
+                                       popularity_weight=popularity_weight, retriever=retriever),
+            index=index,
             generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                         seed=seed, timeout=timeout),
         )

@@ -39,10 +39,15 @@ class Recommender:
                  k: int = 10, generation: GenerationConfig | None = None, item_noun: str | None = None,
                  model: str | None = None, backend_name: str = "transformers",
                  backend_options: dict[str, Any] | None = None, mode: str = "generate", reasons: bool = True,
-                 guided: bool = False):
+                 guided: bool = False, index: str | Path | None = None):
         self.dataset = dataset
         cand_cfg = candidates or CandidateConfig()
-        self.generator = CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
+        if index is not None and Path(index).is_file():  # a saved text index: no rebuild per run
+            self.generator = CandidateGenerator.with_saved_index(index, dataset.catalog, dataset.interactions, cand_cfg)
+        else:
+            self.generator = CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
+            if index is not None:
+                self.generator.save_index(index)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
         if backend is None:
             opts = dict(backend_options or {})
