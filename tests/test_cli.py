@@ -148,3 +148,17 @@ def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
     index.write_bytes(b"garbage")
     code, _, err = _run(args)
     _assert_clean_error(code, err, "cannot read index")
+
+
+def test_eval_command_runs_and_resumes(tmp_path, ml100k):
+    args = ["eval", "--users", "10", "--history-len", "1,3", "--methods", "pop,bm25,generator",
+            "--candidates", "generator,sampled", "--out", str(tmp_path)]
+    code, out, err = _run(args)
+    assert code == 0, err
+    assert "Generator recall@20" in out and "| 3 | generator | 10 |" in out
+    lines = (tmp_path / "rankings.jsonl").read_text().splitlines()
+    assert len(lines) == 3 * 3 * 20
+    code, _, err = _run(args)
+    assert code == 0 and len((tmp_path / "rankings.jsonl").read_text().splitlines()) == len(lines)
+    code, _, err = _run(["eval", "--methods", "pop,magic", "--out", str(tmp_path)])
+    _assert_clean_error(code, err, "unknown method 'magic'")

@@ -146,6 +146,13 @@ class CandidateGenerator:
         assert self.index is not None
         return self.index.scores(self.query_weights(history))
 
+    def fused_scores(self, history: Sequence[int]) -> np.ndarray:
+        """The shortlist score of every catalog item for this history (nothing masked), so that any
+        set of items, not only the shortlist, can be put in generator order."""
+        bm25 = _minmax(self.bm25_scores(history)) if len(history) else np.zeros(len(self.catalog))
+        bm25_w, pop_w = self._weights(len(history) > 0)
+        return bm25_w * bm25 + self._pop_term(pop_w)
+
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
                  n: int | None = None) -> Candidates:
         """The top-``n`` unseen items. Empty history: popularity alone (the cold-start branch)."""

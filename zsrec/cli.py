@@ -227,6 +227,63 @@ def _print_table(result) -> None:
     out.print("time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in t.items()), highlight=False, soft_wrap=True)
 
 
+@app.command("eval")
+def evaluate(
+    dataset: Annotated[str, typer.Option(help="Dataset name or folder.")] = "ml-100k",
+    data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset.")] = None,
+    history_len: Annotated[str, typer.Option(help="History lengths, comma-separated.")] = "1,3,5,10",
+    users: Annotated[int, typer.Option(min=1, help="Test users (held out from all training).")] = 200,
+    methods: Annotated[str, typer.Option(help="pop, bm25, generator, sasrec, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "pop,bm25,generator,sasrec,llm,llm+fusion",
+    candidates: Annotated[str, typer.Option(help="Candidate settings, comma-separated: generator, sampled (= sampled-uniform,sampled-pop), sampled-uniform, sampled-pop, full.")] = "generator,sampled,full",
+    seed: Annotated[int, typer.Option(help="Seed for the user split, negative sampling and shuffles.")] = 0,
+    out: Annotated[Path, typer.Option(help="Output folder; an existing run there is continued.")] = Path("results"),
+    model: Annotated[Optional[str], typer.Option(help="LLM for llm methods (default: embedded SmolLM2-135M).")] = None,
+    backend: Annotated[str, typer.Option(help="LLM backend for llm methods.")] = "transformers",
+    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="With --backend openai.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
+    fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
+    permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
+    sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
+    batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call.")] = 16,
+) -> None:
+    """Cold-start evaluation of the LLM ranker against popularity, BM25, the generator and SASRec."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from .backends import load_backend
+    from .backends.base import GenerationConfig
+    from .evaluation.protocol import EvalConfig
+    from .evaluation.runner import Evaluation, parse_methods
+    from .loaders import load_dataset
+
+    try:
+        lens = tuple(int(x) for x in history_len.split(",") if x.strip())
+    except ValueError:
+        _fail(f"--history-len takes numbers like 1,3,5, got {history_len!r}")
+    settings: list[str] = []
+    for s in (x.strip() for x in candidates.split(",") if x.strip()):
+        settings += ["sampled-uniform", "sampled-pop"] if s == "sampled" else [s]
+    try:
+        names = parse_methods(methods)
+        config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
+                            fusion_weight=fusion_weight, permutations=permutations)
+        data = load_dataset(dataset, data_path)
+        opts = _backend_options(backend, "auto", base_url, 8, False, 1, None)
+        run = Evaluation(data, config, names, out, backend_factory=lambda: load_backend(backend, model=model, **opts),
+                         generation=GenerationConfig(max_new_tokens=max_new_tokens), sasrec_epochs=sasrec_epochs,
+                         batch_size=batch_size)
+        run.command = "zsrec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zsrec eval"
+        columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("eval", total=None)
+            summary = run.run(lambda done, total: progress.update(task, completed=done, total=total))
+    except ZsrecError as e:
+        _fail(str(e))
+    except ValueError as e:
+        _fail(str(e))
+    err.print(f"{len(summary['results'])} result rows; report: {out / 'report.md'}, rankings: {out / 'rankings.jsonl'}")
+    typer.echo((out / "report.md").read_text())
+
+
 @app.command()
 def parse(
     candidates: Annotated[Path, typer.Option(help="JSON list of the candidates in shown order: strings (titles) or objects with id and title.")],

@@ -90,10 +90,11 @@ class Ranker:
         return None
 
     def _prepare(self, history: Sequence[int], exclude: Sequence[int], k: int,
-                 backend: LLMBackend | None) -> _Job:
+                 backend: LLMBackend | None, given: Candidates | None = None) -> _Job:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        cands = self.generator.generate(list(history), exclude, self.config.n_candidates)
+        cands = given if given is not None else self.generator.generate(list(history), exclude,
+                                                                         self.config.n_candidates)
         timings["candidates"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         items = self.catalog.items
@@ -117,13 +118,16 @@ class Ranker:
         return self.rank_many([history], [exclude], k)[0]
 
     def rank_many(self, histories: Sequence[Sequence[int]], excludes: Sequence[Sequence[int]] | None = None,
-                  k: int | None = None) -> list[RankedResult]:
+                  k: int | None = None, candidates: Sequence[Candidates] | None = None) -> list[RankedResult]:
         """Rank for many users with one batched LLM call. Whatever fails (the load, the batch, one
-        prompt), the users it touches get the generator order, flagged with the reason."""
+        prompt), the users it touches get the generator order, flagged with the reason.
+        ``candidates`` replaces the generator's shortlists (evaluation ranks given lists, in the
+        order given)."""
         k = k or self.config.k
         excludes = excludes if excludes is not None else [()] * len(histories)
+        given = list(candidates) if candidates is not None else [None] * len(histories)
         backend = self.try_backend()
-        jobs = [self._prepare(h, e, k, backend) for h, e in zip(histories, excludes)]
+        jobs = [self._prepare(h, e, k, backend, g) for h, e, g in zip(histories, excludes, given)]
         t0 = time.perf_counter()
         if backend is not None and self.config.mode == "score":
             return self._rank_scored(backend, jobs, k)

@@ -1,0 +1,44 @@
+"""Each benchmark once at toy size, so the scripts keep working; the numbers are not checked here
+(benchmarks measure, tests do not time)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+pytestmark = pytest.mark.model
+
+
+def _run(args, tmp_path):
+    proc = subprocess.run([sys.executable, *args, "--out", str(tmp_path)], cwd=BENCH, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_speed_benchmark_toy(tmp_path):
+    _run(["speed.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "speed.json").read_text())
+    assert {r["retriever"] for r in out["candidates"]} == {"sparse", "rank-bm25"}
+    assert {r["mode"] for r in out["llm"]["rows"]} == {"generate", "score"}
+    assert (tmp_path / "speed.png").stat().st_size > 1000
+    assert "| ML-100K | sparse |" in (tmp_path / "speed.md").read_text()
+
+
+def test_serving_benchmark_toy(tmp_path):
+    pytest.importorskip("llama_cpp")
+    _run(["serving.py", "--users", "2", "--max-new-tokens", "8"], tmp_path)
+    rows = json.loads((tmp_path / "serving.json").read_text())["rows"]
+    assert len(rows) == 4 and all(r["users"] == 2 for r in rows)
+
+
+def test_quality_benchmark_toy(tmp_path):
+    _run(["quality.py", "--users", "4", "--history-len", "1,3", "--phases", "1,2", "--sasrec-epochs", "3",
+          "--work", str(tmp_path / "work")],
+         tmp_path)
+    summary = json.loads((tmp_path / "quality.json").read_text())
+    methods = {e["method"] for e in summary["results"]}
+    assert {"pop", "bm25", "generator", "sasrec", "llm-score", "llm-score+fusion"} <= methods
+    assert (tmp_path / "quality.png").is_file() and (tmp_path / "quality-rankings.jsonl.gz").is_file()

@@ -1,0 +1,70 @@
+"""The cold-start protocol: which users are tested, what they are shown, and what counts as a hit.
+
+Users are split once, seeded: test users are never seen by anything trained (SASRec, popularity).
+For each test user and history length n, the history is their first n interactions in time order
+and the target is the one that comes next (and, as a second target, any of the next five). Every
+test user counts: a target missing from the candidates is a miss, never a skip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import Dataset
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    history_lens: tuple[int, ...] = (1, 3, 5, 10)
+    n_test_users: int = 200
+    seed: int = 0
+    n_candidates: int = 20  # shortlist / sampled list size
+    settings: tuple[str, ...] = ("generator", "sampled-uniform", "sampled-pop", "full")
+    ks: tuple[int, ...] = (1, 5, 10)
+    next_n: int = 5  # the second target: any of the next n items
+    fusion_weight: float = 0.5  # weight of the LLM's rank in llm+fusion (the rest: generator's rank)
+    permutations: int = 1  # >1: rank each list in that many shuffled orders and Borda-average them
+
+    def __post_init__(self) -> None:
+        if not self.history_lens or min(self.history_lens) < 1:
+            raise ValueError("history lengths must be at least 1")
+        unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
+        if unknown:
+            raise ValueError(f"unknown candidate settings {sorted(unknown)}")
+
+
+@dataclass(frozen=True)
+class Case:
+    user: str
+    n: int  # history length
+    history: tuple[int, ...]  # catalog rows, oldest first
+    target: int
+    next_items: tuple[int, ...]  # the target and up to next_n - 1 after it
+    seen_later: tuple[int, ...] = field(default=())  # everything else the user touched (kept out of negatives)
+
+
+def split_users(dataset: Dataset, config: EvalConfig) -> tuple[list[str], list[str]]:
+    """(train users, test users). Test users are drawn among those with enough history for the
+    longest history length plus a target; everyone else trains the baselines."""
+    inter = dataset.interactions
+    users = sorted(inter.user_ids, key=lambda u: (len(u), u))
+    need = max(config.history_lens) + 1
+    eligible = [u for u in users if len(inter.user_history(u)) >= need]
+    rng = np.random.default_rng(config.seed)
+    take = min(config.n_test_users, len(eligible))
+    test = sorted(rng.choice(eligible, size=take, replace=False).tolist(), key=lambda u: (len(u), u))
+    chosen = set(test)
+    return [u for u in users if u not in chosen], test
+
+
+def make_cases(dataset: Dataset, test_users: Sequence[str], config: EvalConfig) -> list[Case]:
+    cases = []
+    for n in config.history_lens:
+        for user in test_users:
+            rows = [int(i) for i in dataset.interactions.user_history(user)]
+            cases.append(Case(user, n, tuple(rows[:n]), rows[n], tuple(rows[n:n + config.next_n]),
+                              tuple(rows[n + 1:])))
+    return cases

@@ -1,0 +1,92 @@
+"""The evaluation report: summary JSON, a markdown table per candidate setting, and the NDCG@10
+against history length plot (one line per method, one panel per setting)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+SETTING_TITLES = {
+    "generator": "(a) end to end: the generator's shortlist of 20 from the whole catalog (a target outside it is a miss)",
+    "sampled-uniform": "(b) the target plus 19 negatives sampled uniformly, shuffled",
+    "sampled-pop": "(b) the target plus 19 negatives sampled by popularity, shuffled",
+    "full": "(c) the full catalog, for methods that score every item",
+}
+
+
+def _fmt(entry: dict, key: str) -> str:
+    lo, hi = entry[key + "_ci"]
+    return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def markdown(summary: dict, command: str | None = None) -> str:
+    res = summary["results"]
+    lines = ["# Cold-start evaluation", ""]
+    if command:
+        lines += [f"Made by: `{command}`  "]
+    lines += [f"Train users: {summary['train_users']}, test users: {summary['test_users']} (never seen in training). "
+              "Means over test users with 95% bootstrap intervals; p: paired Wilcoxon test of NDCG@10 against "
+              "SASRec / popularity on the same users.", ""]
+    for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
+        lines += [f"## {SETTING_TITLES[setting]}", ""]
+        if setting == "generator":
+            rec = {e["n"]: e["target_in_candidates"] for e in res if e["setting"] == setting}
+            lines += ["Generator recall@20 (target in the shortlist): "
+                      + ", ".join(f"n={n}: {v:.3f}" for n, v in sorted(rec.items())), ""]
+        lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
+                  "novelty | LLM fallback / repaired | s/user | p vs SASRec | p vs pop |",
+                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+        for e in [e for e in res if e["setting"] == setting]:
+            llm = (f"{e['fallback_rate']:.2f} / {e['repair_rate']:.2f}" if "fallback_rate" in e else "")
+            p1 = f"{e['p_vs_sasrec']:.3g}" if "p_vs_sasrec" in e else ""
+            p2 = f"{e['p_vs_pop']:.3g}" if "p_vs_pop" in e else ""
+            lines.append(f"| {e['n']} | {e['method']} | {e['users']} | {_fmt(e, 'ndcg@10')} | {_fmt(e, 'hr@10')} | {_fmt(e, 'mrr')} | "
+                         f"{e['ndcg@1']:.3f} | {e['ndcg@5']:.3f} | {e['hr@1']:.3f} | {e['hr@5']:.3f} | "
+                         f"{e['hr@10_next5']:.3f} | {e['coverage@10']:.3f} | {e['novelty@10']:.2f} | {llm} | "
+                         f"{e['seconds_per_user']:.4f} | {p1} | {p2} |")
+        perm = [e for e in res if e["setting"] == setting and "permutation_ndcg@10_std" in e]
+        if perm:
+            lines += ["", "Position bias (each list ranked in several shuffled orders): "
+                      + "; ".join(f"{e['method']} n={e['n']}: NDCG@10 moves by {e['permutation_ndcg@10_std']:.3f} "
+                                  f"(std across orders), one order {e['single_order_ndcg@10']:.3f}, Borda-averaged "
+                                  f"{e['ndcg@10']:.3f}" for e in perm)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(summary: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+    except ImportError:
+        return False
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    res = summary["results"]
+    settings = [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.8), squeeze=False, sharey=False)
+    for ax, setting in zip(axes[0], settings):
+        for method in dict.fromkeys(e["method"] for e in res if e["setting"] == setting):
+            pts = sorted((e["n"], e["ndcg@10"]) for e in res if e["setting"] == setting and e["method"] == method)
+            ax.plot(*zip(*pts), marker="o", label=method)
+        ax.set_title(setting, fontsize=10)
+        ax.set_xlabel("history length (interactions)")
+        ax.set_ylabel("NDCG@10")
+        ax.grid(True, alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("Cold-start NDCG@10 against history length")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def write_report(rows: list[dict], evaluation: Any, out: Path, command: str | None = None) -> dict:
+    from .runner import summarize
+
+    summary = summarize(rows, evaluation)
+    summary["command"] = command or getattr(evaluation, "command", None)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "report.md").write_text(markdown(summary, summary["command"]) + "\n")
+    plot(summary, out / "ndcg10.png")
+    return summary

@@ -1,0 +1,294 @@
+"""Run the cold-start grid: every method on the same users and the same candidates, resumably.
+
+Each finished (setting, history length, user, method) ranking is one JSON line in
+``rankings.jsonl`` as soon as it exists, so an interrupted run continues where it stopped and every
+number in the report can be recomputed from the file. The report (``summary.json``, ``report.md``,
+``ndcg10.png``) is always rebuilt from the whole file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..candidates import CandidateConfig, CandidateGenerator
+from ..data import Dataset
+from ..prompts import PromptTemplate
+from ..ranker import Ranker, RankerConfig
+from ..backends.base import GenerationConfig
+from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
+from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value
+from .protocol import Case, EvalConfig, make_cases, split_users
+
+BASELINES = ("pop", "bm25", "generator", "sasrec")
+METRIC_KEYS = ("ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "mrr", "ndcg@10_next5", "hr@10_next5")
+
+
+def parse_methods(spec: str) -> list[str]:
+    """"pop,bm25,llm,llm+fusion" -> names; ``llm:recency`` picks a template, ``llm-score`` the
+    log-prob mode; ``X+fusion`` fuses LLM method X with the generator order."""
+    names = [m.strip() for m in spec.split(",") if m.strip()]
+    for m in names:
+        base = m[: -len("+fusion")] if m.endswith("+fusion") else m
+        if base not in BASELINES and not base.split(":")[0] in ("llm", "llm-score"):
+            raise ValueError(f"unknown method {m!r}: use {', '.join(BASELINES)}, llm[:template], llm-score[:template], "
+                             "and X+fusion for an LLM method X")
+        if m.endswith("+fusion") and base not in names:
+            names.insert(names.index(m), base)  # fusion needs the LLM ranking it fuses
+    return list(dict.fromkeys(names))
+
+
+class Evaluation:
+    def __init__(self, dataset: Dataset, config: EvalConfig, methods: Sequence[str], out_dir: str | Path,
+                 backend_factory: Callable[[], Any] | None = None, generation: GenerationConfig | None = None,
+                 sasrec_epochs: int = 60, batch_size: int = 16):
+        self.dataset, self.config, self.methods = dataset, config, list(methods)
+        self.out = Path(out_dir)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.rows_path = self.out / "rankings.jsonl"
+        self.batch_size = batch_size
+        catalog = dataset.catalog
+        self.train_users, self.test_users = split_users(dataset, config)
+        inter = dataset.interactions
+        train_rows = [np.asarray(inter.user_history(u)) for u in self.train_users]
+        self.popularity = np.bincount(np.concatenate(train_rows), minlength=len(catalog)).astype(np.float64) \
+            if train_rows else np.zeros(len(catalog))
+        # Popularity from training users only: test users are never seen by anything fitted.
+        self.generator = CandidateGenerator(catalog, config=CandidateConfig(n_candidates=config.n_candidates),
+                                            popularity=self.popularity)
+        self.cases = make_cases(dataset, self.test_users, config)
+        self._train_sequences = [[int(i) for i in r] for r in train_rows]
+        self._sasrec = None
+        self._sasrec_epochs = sasrec_epochs
+        self._backend_factory = backend_factory
+        self._backend = None
+        self._generation = generation or GenerationConfig(max_new_tokens=160)
+
+    # ---------------------------------------------------------------- candidates
+
+    def candidates(self, setting: str, case: Case) -> np.ndarray:
+        """The list a method ranks, in the order shown to an LLM. Sampled lists are shuffled (seeded),
+        so the target's place says nothing; generator lists keep the generator's order, as users get."""
+        n_items = len(self.dataset.catalog)
+        if setting == "generator":
+            return self.generator.generate(list(case.history), (), self.config.n_candidates).indices
+        if setting == "full":
+            mask = np.ones(n_items, dtype=bool)
+            mask[list(case.history)] = False
+            return np.flatnonzero(mask)
+        rng = np.random.default_rng([self.config.seed, case.n, _user_key(case.user), 1 if "pop" in setting else 0])
+        banned = set(case.history) | set(case.seen_later) | {case.target}
+        allowed = np.array([i for i in range(n_items) if i not in banned])
+        if setting == "sampled-pop":
+            p = self.popularity[allowed] + 1.0
+            negatives = rng.choice(allowed, size=self.config.n_candidates - 1, replace=False, p=p / p.sum())
+        else:
+            negatives = rng.choice(allowed, size=self.config.n_candidates - 1, replace=False)
+        rows = np.concatenate([[case.target], negatives])
+        return rows[rng.permutation(len(rows))]
+
+    # ---------------------------------------------------------------- methods
+
+    def _sasrec_model(self):
+        if self._sasrec is None:
+            from ..sasrec import SASRec, SASRecConfig
+
+            self._sasrec = SASRec(len(self.dataset.catalog), SASRecConfig(epochs=self._sasrec_epochs,
+                                                                          seed=self.config.seed))
+            self._sasrec.fit(self._train_sequences)
+        return self._sasrec
+
+    def method(self, name: str):
+        gen = self.generator
+        if name == "pop":
+            return ScoreMethod(name, lambda cases: np.tile(self.popularity, (len(cases), 1)))
+        if name == "bm25":
+            return ScoreMethod(name, lambda cases: np.stack([gen.bm25_scores(list(c.history)) for c in cases]))
+        if name == "generator":
+            return ScoreMethod(name, lambda cases: np.stack([gen.fused_scores(list(c.history)) for c in cases]))
+        if name == "sasrec":
+            return ScoreMethod(name, lambda cases: self._sasrec_model().scores([list(c.history) for c in cases]))
+        kind, _, template = name.partition(":")
+        if self._backend is None:
+            if self._backend_factory is None:
+                raise ValueError("LLM methods need a backend")
+            self._backend = self._backend_factory()
+        ranker = Ranker(self.dataset.catalog, gen, self._backend, PromptTemplate(template or "listwise"),
+                        RankerConfig(k=self.config.n_candidates, n_candidates=self.config.n_candidates,
+                                     item_noun="movie" if self.dataset.name.startswith("ml-") else "item",
+                                     generation=self._generation, mode="score" if kind == "llm-score" else "generate",
+                                     reasons=False))
+        return LLMMethod(name, ranker, gen, self.config.permutations, self.config.seed)
+
+    # ---------------------------------------------------------------- the run
+
+    def _repair_tail(self) -> None:
+        """An interrupted write can leave half a line at the end; drop it so appends start clean."""
+        if not self.rows_path.is_file():
+            return
+        data = self.rows_path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            self.rows_path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+    def _done(self) -> set[tuple[str, int, str, str]]:
+        self._repair_tail()
+        done = set()
+        if self.rows_path.is_file():
+            for line in self.rows_path.read_text().splitlines():
+                try:
+                    r = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut by an interruption: that ranking is redone
+                done.add((r["setting"], r["n"], r["user"], r["method"]))
+        return done
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        done = self._done()
+        plan = []
+        for setting in self.config.settings:
+            for name in self.methods:
+                base = name[: -len("+fusion")] if name.endswith("+fusion") else name
+                if setting == "full" and base not in BASELINES:
+                    continue  # only score methods rank the whole catalog
+                todo = [c for c in self.cases if (setting, c.n, c.user, name) not in done]
+                if todo:
+                    plan.append((setting, name, todo))
+        total = sum(len(t) for _, _, t in plan)
+        finished = 0
+        with open(self.rows_path, "a", encoding="utf-8") as sink:
+            for setting, name, todo in plan:
+                if name.endswith("+fusion"):
+                    rows = self._fusion_rows(setting, name, todo)
+                    for row in rows:
+                        sink.write(json.dumps(row) + "\n")
+                    sink.flush()
+                    finished += len(rows)
+                    if progress:
+                        progress(finished, total)
+                    continue
+                method = self.method(name)
+                step = self.batch_size if isinstance(method, LLMMethod) else 256
+                for start in range(0, len(todo), step):
+                    chunk = todo[start:start + step]
+                    lists = [self.candidates(setting, c) for c in chunk]
+                    t0 = time.perf_counter()
+                    ranked = method.rank(chunk, lists)
+                    seconds = (time.perf_counter() - t0) / len(chunk)
+                    for case, rows, r in zip(chunk, lists, ranked):
+                        sink.write(json.dumps(self._row(setting, name, case, rows, r, seconds)) + "\n")
+                    sink.flush()
+                    finished += len(chunk)
+                    if progress:
+                        progress(finished, total)
+        return self.report()
+
+    def _row(self, setting: str, name: str, case: Case, rows: np.ndarray, r: Ranked, seconds: float) -> dict:
+        order = r.order
+        row = {"setting": setting, "n": case.n, "user": case.user, "method": name, "target": case.target,
+               "next_items": list(case.next_items), "in_candidates": bool(case.target in set(rows.tolist())),
+               "target_rank": order.index(case.target) + 1 if case.target in order else None,
+               "ranking": order[:20], "seconds": round(seconds, 5)}
+        metrics = _metrics(order, case, self.config)
+        row.update(metrics)
+        info = dict(r.info)
+        if "orders" in info:
+            row["permutation_ndcg@10"] = [ndcg(o, {case.target}, 10) for o in info.pop("orders")]
+        row["info"] = info
+        return row
+
+    def _fusion_rows(self, setting: str, name: str, todo: Sequence[Case]) -> list[dict]:
+        """Fuse the stored LLM rankings with the generator's order of the same candidates."""
+        base = name[: -len("+fusion")]
+        stored = {}
+        for line in self.rows_path.read_text().splitlines():
+            try:
+                r = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if r["setting"] == setting and r["method"] == base:
+                stored[(r["n"], r["user"])] = r
+        out = []
+        for case in todo:
+            r = stored.get((case.n, case.user))
+            if r is None:
+                continue
+            rows = self.candidates(setting, case)
+            gen_order = order_by(self.generator.fused_scores(list(case.history)), rows)
+            fused = fuse(r["ranking"], gen_order, self.config.fusion_weight)
+            out.append(self._row(setting, name, case, rows, Ranked(fused, {"fallback": r["info"].get("fallback")}),
+                                 0.0))
+        return out
+
+    # ---------------------------------------------------------------- the report
+
+    def report(self) -> dict:
+        from .report import write_report
+
+        rows = []
+        for line in self.rows_path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return write_report(rows, self, self.out)
+
+
+def _user_key(user: str) -> int:
+    return int(user) if user.isdigit() else sum(map(ord, user))
+
+
+def _metrics(order: Sequence[int], case: Case, config: EvalConfig) -> dict[str, float]:
+    target, nxt = {case.target}, set(case.next_items)
+    out = {f"ndcg@{k}": ndcg(order, target, k) for k in config.ks}
+    out.update({f"hr@{k}": hit(order, target, k) for k in config.ks})
+    out["mrr"] = mrr(order, target)
+    out["ndcg@10_next5"] = ndcg(order, nxt, 10)
+    out["hr@10_next5"] = hit(order, nxt, 10)
+    return out
+
+
+def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
+    """Per (setting, history length, method): means with 95% bootstrap CIs, coverage, novelty, LLM
+    repair/fallback rates, time per user, and paired tests against SASRec and popularity."""
+    groups: dict[tuple[str, int, str], list[dict]] = defaultdict(list)
+    for r in rows:
+        groups[(r["setting"], r["n"], r["method"])].append(r)
+    n_items = len(evaluation.dataset.catalog)
+    n_train = max(1, len(evaluation.train_users))
+    summary = []
+    for (setting, n, method), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["user"])
+        entry: dict[str, Any] = {"setting": setting, "n": n, "method": method, "users": len(rs)}
+        for key in METRIC_KEYS:
+            vals = [r[key] for r in rs]
+            entry[key] = float(np.mean(vals))
+            entry[key + "_ci"] = bootstrap_ci(vals, seed=evaluation.config.seed)
+        entry["coverage@10"] = coverage([r["ranking"] for r in rs], n_items)
+        entry["novelty@10"] = novelty([r["ranking"] for r in rs], evaluation.popularity, n_train)
+        entry["target_in_candidates"] = float(np.mean([r["in_candidates"] for r in rs]))
+        entry["seconds_per_user"] = float(np.mean([r["seconds"] for r in rs]))
+        infos = [r.get("info") or {} for r in rs]
+        if any("parsed" in i for i in infos):
+            entry["fallback_rate"] = float(np.mean([bool(i.get("fallback")) for i in infos]))
+            entry["repair_rate"] = float(np.mean([i.get("repairs", 0) > 0 for i in infos]))
+            entry["mean_placed_by_llm"] = float(np.mean([i.get("parsed", 0) for i in infos]))
+        perm = [r["permutation_ndcg@10"] for r in rs if "permutation_ndcg@10" in r]
+        if perm:
+            entry["permutation_ndcg@10_std"] = float(np.mean([np.std(p) for p in perm]))
+            entry["single_order_ndcg@10"] = float(np.mean([p[0] for p in perm]))
+        for ref in ("sasrec", "pop"):
+            other = {r["user"]: r for r in groups.get((setting, n, ref), [])}
+            if method != ref and other and all(r["user"] in other for r in rs):
+                entry[f"p_vs_{ref}"] = paired_p_value([r["ndcg@10"] for r in rs],
+                                                      [other[r["user"]]["ndcg@10"] for r in rs])
+        summary.append(entry)
+    return {"config": asdict(evaluation.config), "methods": evaluation.methods,
+            "train_users": len(evaluation.train_users), "test_users": len(evaluation.test_users),
+            "results": summary}
