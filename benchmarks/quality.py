@@ -41,6 +41,7 @@ def main() -> None:
     ap.add_argument("--phases", default="1,2,3")
     ap.add_argument("--max-new-tokens", type=int, default=120)
     ap.add_argument("--sasrec-epochs", type=int, default=60)
+    ap.add_argument("--settings", default="", help="only these candidate settings (comma-separated)")
     ap.add_argument("--work", type=Path, default=RESULTS / "quality")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -58,6 +59,8 @@ def main() -> None:
     summary = None
     for phase in (int(p) for p in args.phases.split(",")):
         methods, settings = PHASES[phase]
+        if args.settings:
+            settings = [x for x in settings if x in args.settings.split(",")]
         config = EvalConfig(history_lens=lens, n_test_users=args.users, settings=tuple(settings))
         run = Evaluation(data, config, methods, args.work, backend_factory=factory,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
