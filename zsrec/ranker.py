@@ -162,18 +162,17 @@ class Ranker:
         by_size: dict[int, list[int]] = {}
         for i, job in enumerate(jobs):
             by_size.setdefault(len(job.candidates.indices), []).append(i)
-        results_scores: dict[int, tuple[list[float] | None, str]] = {}
+        outcomes: list[tuple[list[float] | None, str]] = [(None, "")] * len(jobs)
         for n, members in by_size.items():
             try:
                 got = score([jobs[i].prompt.text for i in members], list(SCORE_LABELS[:n]))
                 for i, row in zip(members, got, strict=True):
-                    results_scores[i] = (list(row), "")
+                    outcomes[i] = (list(row), "")
             except ZsrecError:
                 raise
             except Exception as e:  # noqa: BLE001 (a scoring failure falls back like a generation failure)
                 for i in members:
-                    results_scores[i] = (None, f"LLM scoring failed: {_describe(e)}")
-        outcomes = [results_scores[i] for i in range(len(jobs))]
+                    outcomes[i] = (None, f"LLM scoring failed: {_describe(e)}")
         per_user = (time.perf_counter() - t0) / max(1, len(jobs))
         parsed_all: list[ParsedRanking] = []
         errors: list[str] = []
