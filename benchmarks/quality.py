@@ -8,6 +8,8 @@ report.md, ndcg10.png) is rebuilt from everything finished so far and copied to
 benchmarks/results/quality.{json,md,png}.
 
     python benchmarks/quality.py [--users 200] [--history-len 1,3,5,10] [--phases 1,2,3]
+    python benchmarks/quality.py --phases 3 --methods llm --settings sampled-pop --history-len 5 \
+        --permutations 3 --work benchmarks/results/quality-permutations --name quality-permutations
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from _common import RESULTS, machine
 
 from zsrec.backends import load_backend
+from zsrec.candidates import CandidateConfig
 from zsrec.backends.base import GenerationConfig
 from zsrec.evaluation.protocol import EvalConfig
 from zsrec.evaluation.runner import Evaluation
@@ -42,8 +45,15 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=120)
     ap.add_argument("--sasrec-epochs", type=int, default=60)
     ap.add_argument("--settings", default="", help="only these candidate settings (comma-separated)")
+    ap.add_argument("--methods", default="", help="only these methods of each phase (comma-separated)")
+    ap.add_argument("--permutations", type=int, default=1,
+                    help="rank each list in this many shuffled orders (position bias; use its own --work folder)")
+    ap.add_argument("--bm25-weight", type=float, default=CandidateConfig.bm25_weight,
+                    help="the generator's shortlist weights (default: the library's)")
+    ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
     ap.add_argument("--work", type=Path, default=RESULTS / "quality")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--name", default="quality", help="results are written to OUT/NAME.{json,md,png}")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_dataset("ml-100k")
@@ -61,7 +71,13 @@ def main() -> None:
         methods, settings = PHASES[phase]
         if args.settings:
             settings = [x for x in settings if x in args.settings.split(",")]
-        config = EvalConfig(history_lens=lens, n_test_users=args.users, settings=tuple(settings))
+        if args.methods:
+            methods = [x for x in methods if x in args.methods.split(",")]
+        if not methods or not settings:
+            continue
+        config = EvalConfig(history_lens=lens, n_test_users=args.users, settings=tuple(settings),
+                            permutations=args.permutations, bm25_weight=args.bm25_weight,
+                            popularity_weight=args.popularity_weight)
         run = Evaluation(data, config, methods, args.work, backend_factory=factory,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
                          sasrec_epochs=args.sasrec_epochs)
@@ -69,16 +85,17 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = run.run(lambda done, total, phase=phase: print(f"phase {phase}: {done}/{total}", flush=True))
         print(f"phase {phase} done in {time.perf_counter() - t0:.0f}s", flush=True)
-    assert summary is not None
-    shutil.copy(args.work / "summary.json", args.out / "quality.json")
+    if summary is None:
+        sys.exit("nothing to run: no phase has a method and a setting left after --methods/--settings")
+    shutil.copy(args.work / "summary.json", args.out / f"{args.name}.json")
     text = (args.work / "report.md").read_text()
     m = machine()
     text = text.replace("# Cold-start evaluation\n", f"# Cold-start evaluation\n\nMachine: {m['cpu']}, {m['cores']} "
                         f"cores, torch {m['torch']}; LLM: the default SmolLM2-135M-Instruct on the CPU.\n", 1)
-    (args.out / "quality.md").write_text(text)
+    (args.out / f"{args.name}.md").write_text(text)
     if (args.work / "ndcg10.png").is_file():
-        shutil.copy(args.work / "ndcg10.png", args.out / "quality.png")
-    with open(args.work / "rankings.jsonl", "rb") as src, gzip.open(args.out / "quality-rankings.jsonl.gz", "wb") as dst:
+        shutil.copy(args.work / "ndcg10.png", args.out / f"{args.name}.png")
+    with open(args.work / "rankings.jsonl", "rb") as src, gzip.open(args.out / f"{args.name}-rankings.jsonl.gz", "wb") as dst:
         shutil.copyfileobj(src, dst)
 
 

@@ -42,3 +42,25 @@ def test_quality_benchmark_toy(tmp_path):
     methods = {e["method"] for e in summary["results"]}
     assert {"pop", "bm25", "generator", "sasrec", "llm-score", "llm-score+fusion"} <= methods
     assert (tmp_path / "quality.png").is_file() and (tmp_path / "quality-rankings.jsonl.gz").is_file()
+
+
+def test_shortlist_weights_benchmark_toy(tmp_path):
+    _run(["shortlist_weights.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "shortlist_weights.json").read_text())
+    assert len(out["validation"]) == 6 and out["validation_users"] == 20 and out["test_users"] == 20
+    assert "chosen on validation" in (tmp_path / "shortlist_weights.md").read_text()
+    assert (tmp_path / "shortlist_weights.png").is_file()
+
+
+def test_quality_benchmark_filters_and_names(tmp_path):
+    proc = subprocess.run([sys.executable, "quality.py", "--phases", "1", "--methods", "llm", "--work",
+                           str(tmp_path / "w"), "--out", str(tmp_path)], cwd=BENCH, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode != 0 and "nothing to run" in proc.stderr  # phase 1 has no LLM method
+    _run(["quality.py", "--users", "3", "--history-len", "1", "--phases", "1", "--methods", "pop",
+          "--settings", "full", "--bm25-weight", "1", "--popularity-weight", "0", "--name", "q2",
+          "--work", str(tmp_path / "w")], tmp_path)
+    summary = json.loads((tmp_path / "q2.json").read_text())
+    assert {(e["setting"], e["method"]) for e in summary["results"]} == {("full", "pop")}
+    assert summary["config"]["bm25_weight"] == 1.0
+    assert "Generator shortlist weights: BM25 1, popularity 0." in (tmp_path / "q2.md").read_text()

@@ -25,6 +25,7 @@ from scipy import sparse
 
 from .bm25 import EMPTY_DOC, SparseBM25
 from .data import Catalog, Interactions
+from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import DataError
 from .text import tokenize
 
@@ -32,8 +33,8 @@ from .text import tokenize
 @dataclass(frozen=True)
 class CandidateConfig:
     n_candidates: int = 20
-    bm25_weight: float = 0.6
-    popularity_weight: float = 0.4
+    bm25_weight: float = SHORTLIST_BM25_WEIGHT  # see zsrec/defaults.py for how these were chosen
+    popularity_weight: float = SHORTLIST_POPULARITY_WEIGHT
     popularity_half_life: float | None = None  # in timestamp units; None counts every interaction alike
     recency_decay: float = 0.8  # weight of each older history item relative to the next one in the query
     # Years match across unrelated items ("1977" links Star Wars to Annie Hall), so they stay out of BM25.

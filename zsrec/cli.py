@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import ZsrecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -65,8 +66,8 @@ def rank(
     temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
     timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
-    bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = 0.6,
-    popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = 0.4,
+    bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = SHORTLIST_BM25_WEIGHT,
+    popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
     retriever: Annotated[str, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = "sparse",
     index: Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")] = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -243,6 +244,8 @@ def evaluate(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
     fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
     permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
+    bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the generator's shortlist.")] = SHORTLIST_BM25_WEIGHT,
+    popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
     sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call.")] = 16,
 ) -> None:
@@ -265,7 +268,8 @@ def evaluate(
     try:
         names = parse_methods(methods)
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
-                            fusion_weight=fusion_weight, permutations=permutations)
+                            fusion_weight=fusion_weight, permutations=permutations, bm25_weight=bm25_weight,
+                            popularity_weight=popularity_weight)
         data = load_dataset(dataset, data_path)
         opts = _backend_options(backend, "auto", base_url, 8, False, 1, None)
         run = Evaluation(data, config, names, out, backend_factory=lambda: load_backend(backend, model=model, **opts),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..candidates import CandidateConfig
 from ..data import Dataset
 
 
@@ -27,6 +28,9 @@ class EvalConfig:
     next_n: int = 5  # the second target: any of the next n items
     fusion_weight: float = 0.5  # weight of the LLM's rank in llm+fusion (the rest: generator's rank)
     permutations: int = 1  # >1: rank each list in that many shuffled orders and Borda-average them
+    # The generator's shortlist weights (the library defaults unless given), kept in every report.
+    bm25_weight: float = CandidateConfig.bm25_weight
+    popularity_weight: float = CandidateConfig.popularity_weight
 
     def __post_init__(self) -> None:
         if not self.history_lens or min(self.history_lens) < 1:
@@ -34,6 +38,8 @@ class EvalConfig:
         unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
         if unknown:
             raise ValueError(f"unknown candidate settings {sorted(unknown)}")
+        CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
+                        popularity_weight=self.popularity_weight)  # the same checks as the pipeline's
 
 
 @dataclass(frozen=True)
@@ -68,3 +74,11 @@ def make_cases(dataset: Dataset, test_users: Sequence[str], config: EvalConfig) 
             cases.append(Case(user, n, tuple(rows[:n]), rows[n], tuple(rows[n:n + config.next_n]),
                               tuple(rows[n + 1:])))
     return cases
+
+
+def popularity_counts(dataset: Dataset, users: Sequence[str]) -> np.ndarray:
+    """Interactions per catalog row, counted over ``users`` only (never over the users being tested)."""
+    inter = dataset.interactions
+    rows = [np.asarray(inter.user_history(u)) for u in users]
+    n = len(dataset.catalog)
+    return np.bincount(np.concatenate(rows), minlength=n).astype(np.float64) if rows else np.zeros(n)

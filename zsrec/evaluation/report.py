@@ -28,6 +28,9 @@ def markdown(summary: dict, command: str | None = None) -> str:
     lines += [f"Train users: {summary['train_users']}, test users: {summary['test_users']} (never seen in training). "
               "Means over test users with 95% bootstrap intervals; p: paired Wilcoxon test of NDCG@10 against "
               "SASRec / popularity on the same users.", ""]
+    cfg = summary.get("config", {})
+    if "bm25_weight" in cfg:
+        lines[-1:-1] = [f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}."]
     for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
         lines += [f"## {SETTING_TITLES[setting]}", ""]
         if setting == "generator":

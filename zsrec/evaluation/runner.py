@@ -25,7 +25,7 @@ from ..ranker import Ranker, RankerConfig
 from ..backends.base import GenerationConfig
 from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value
-from .protocol import Case, EvalConfig, make_cases, split_users
+from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
 
 BASELINES = ("pop", "bm25", "generator", "sasrec")
 METRIC_KEYS = ("ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "mrr", "ndcg@10_next5", "hr@10_next5")
@@ -56,15 +56,14 @@ class Evaluation:
         self.batch_size = batch_size
         catalog = dataset.catalog
         self.train_users, self.test_users = split_users(dataset, config)
-        inter = dataset.interactions
-        train_rows = [np.asarray(inter.user_history(u)) for u in self.train_users]
-        self.popularity = np.bincount(np.concatenate(train_rows), minlength=len(catalog)).astype(np.float64) \
-            if train_rows else np.zeros(len(catalog))
+        self.popularity = popularity_counts(dataset, self.train_users)
         # Popularity from training users only: test users are never seen by anything fitted.
-        self.generator = CandidateGenerator(catalog, config=CandidateConfig(n_candidates=config.n_candidates),
+        self.generator = CandidateGenerator(catalog, config=CandidateConfig(n_candidates=config.n_candidates,
+                                                                           bm25_weight=config.bm25_weight,
+                                                                           popularity_weight=config.popularity_weight),
                                             popularity=self.popularity)
         self.cases = make_cases(dataset, self.test_users, config)
-        self._train_sequences = [[int(i) for i in r] for r in train_rows]
+        self._train_sequences = [[int(i) for i in dataset.interactions.user_history(u)] for u in self.train_users]
         self._sasrec = None
         self._sasrec_epochs = sasrec_epochs
         self._backend_factory = backend_factory
