@@ -1,6 +1,6 @@
 """The standard cold-start grid on ML-100K, in phases cheapest first, into one resumable run.
 
-Phase 1: popularity, BM25, the generator and SASRec in every candidate setting (seconds).
+Phase 1: random, popularity, BM25, the generator and SASRec in every candidate setting (seconds).
 Phase 2: the LLM in log-prob scoring mode, alone and fused with the generator (about 1 s per user).
 Phase 3: the LLM generating its ranking, each template, alone and fused (a few s per user).
 Interrupt it at any point and run it again: finished rankings are kept. The report (summary.json,
@@ -31,7 +31,7 @@ from zsrec.evaluation.runner import Evaluation
 from zsrec.loaders import load_dataset
 
 PHASES = {
-    1: (["pop", "bm25", "generator", "sasrec"], ["generator", "sampled-uniform", "sampled-pop", "full"]),
+    1: (["random", "pop", "bm25", "generator", "sasrec"], ["generator", "sampled-uniform", "sampled-pop", "full"]),
     2: (["llm-score", "llm-score+fusion"], ["generator", "sampled-pop"]),
     3: (["llm", "llm+fusion", "llm:recency", "llm:recency+fusion"], ["generator", "sampled-pop"]),
 }
@@ -66,6 +66,12 @@ def main() -> None:
         return backend
 
     cmd = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
+    # Every command that wrote to this run folder, in order, so the report says how it was made.
+    log = args.work / "commands.txt"
+    args.work.mkdir(parents=True, exist_ok=True)
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(cmd.strip() + "\n")
+    commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
     summary = None
     for phase in (int(p) for p in args.phases.split(",")):
         methods, settings = PHASES[phase]
@@ -81,7 +87,7 @@ def main() -> None:
         run = Evaluation(data, config, methods, args.work, backend_factory=factory,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
                          sasrec_epochs=args.sasrec_epochs)
-        run.command = cmd
+        run.command = commands
         t0 = time.perf_counter()
         summary = run.run(lambda done, total, phase=phase: print(f"phase {phase}: {done}/{total}", flush=True))
         print(f"phase {phase} done in {time.perf_counter() - t0:.0f}s", flush=True)

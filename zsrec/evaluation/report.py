@@ -20,14 +20,18 @@ def _fmt(entry: dict, key: str) -> str:
     return f"{entry[key]:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def markdown(summary: dict, command: str | None = None) -> str:
+def markdown(summary: dict, command: str | list[str] | None = None) -> str:
     res = summary["results"]
     lines = ["# Cold-start evaluation", ""]
-    if command:
-        lines += [f"Made by: `{command}`  "]
+    commands = [command] if isinstance(command, str) else list(command or [])
+    if len(commands) == 1:
+        lines += [f"Made by: `{commands[0]}`  "]
+    elif commands:
+        lines += ["Made by these commands, in this order, in one resumable run folder:", ""]
+        lines += [f"- `{c}`" for c in commands] + [""]
     lines += [f"Train users: {summary['train_users']}, test users: {summary['test_users']} (never seen in training). "
               "Means over test users with 95% bootstrap intervals; p: paired Wilcoxon test of NDCG@10 against "
-              "SASRec / popularity on the same users.", ""]
+              "SASRec / popularity / a random order on the same users.", ""]
     cfg = summary.get("config", {})
     if "bm25_weight" in cfg:
         lines[-1:-1] = [f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}."]
@@ -38,16 +42,17 @@ def markdown(summary: dict, command: str | None = None) -> str:
             lines += ["Generator recall@20 (target in the shortlist): "
                       + ", ".join(f"n={n}: {v:.3f}" for n, v in sorted(rec.items())), ""]
         lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
-                  "novelty | LLM fallback / repaired | s/user | p vs SASRec | p vs pop |",
-                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+                  "novelty | LLM fallback / repaired | s/user | p vs SASRec | p vs pop | p vs random |",
+                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
         for e in [e for e in res if e["setting"] == setting]:
             llm = (f"{e['fallback_rate']:.2f} / {e['repair_rate']:.2f}" if "fallback_rate" in e else "")
             p1 = f"{e['p_vs_sasrec']:.3g}" if "p_vs_sasrec" in e else ""
             p2 = f"{e['p_vs_pop']:.3g}" if "p_vs_pop" in e else ""
+            p3 = f"{e['p_vs_random']:.3g}" if "p_vs_random" in e else ""
             lines.append(f"| {e['n']} | {e['method']} | {e['users']} | {_fmt(e, 'ndcg@10')} | {_fmt(e, 'hr@10')} | {_fmt(e, 'mrr')} | "
                          f"{e['ndcg@1']:.3f} | {e['ndcg@5']:.3f} | {e['hr@1']:.3f} | {e['hr@5']:.3f} | "
                          f"{e['hr@10_next5']:.3f} | {e['coverage@10']:.3f} | {e['novelty@10']:.2f} | {llm} | "
-                         f"{e['seconds_per_user']:.4f} | {p1} | {p2} |")
+                         f"{e['seconds_per_user']:.4f} | {p1} | {p2} | {p3} |")
         perm = [e for e in res if e["setting"] == setting and "permutation_ndcg@10_std" in e]
         if perm:
             lines += ["", "Position bias (each list ranked in several shuffled orders): "
@@ -84,7 +89,7 @@ def plot(summary: dict, path: Path) -> bool:
     return True
 
 
-def write_report(rows: list[dict], evaluation: Any, out: Path, command: str | None = None) -> dict:
+def write_report(rows: list[dict], evaluation: Any, out: Path, command: str | list[str] | None = None) -> dict:
     from .runner import summarize
 
     summary = summarize(rows, evaluation)

@@ -27,7 +27,7 @@ from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
 
-BASELINES = ("pop", "bm25", "generator", "sasrec")
+BASELINES = ("random", "pop", "bm25", "generator", "sasrec")
 METRIC_KEYS = ("ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "mrr", "ndcg@10_next5", "hr@10_next5")
 
 
@@ -106,6 +106,10 @@ class Evaluation:
 
     def method(self, name: str):
         gen = self.generator
+        if name == "random":  # the floor: any method with signal must clear it
+            return ScoreMethod(name, lambda cases: np.stack([
+                np.random.default_rng([self.config.seed, 2, c.n, _user_key(c.user)]).random(len(self.dataset.catalog))
+                for c in cases]))
         if name == "pop":
             return ScoreMethod(name, lambda cases: np.tile(self.popularity, (len(cases), 1)))
         if name == "bm25":
@@ -255,7 +259,7 @@ def _metrics(order: Sequence[int], case: Case, config: EvalConfig) -> dict[str, 
 
 def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
     """Per (setting, history length, method): means with 95% bootstrap CIs, coverage, novelty, LLM
-    repair/fallback rates, time per user, and paired tests against SASRec and popularity."""
+    repair/fallback rates, time per user, and paired tests against SASRec, popularity and random order."""
     groups: dict[tuple[str, int, str], list[dict]] = defaultdict(list)
     for r in rows:
         groups[(r["setting"], r["n"], r["method"])].append(r)
@@ -282,7 +286,7 @@ def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
         if perm:
             entry["permutation_ndcg@10_std"] = float(np.mean([np.std(p) for p in perm]))
             entry["single_order_ndcg@10"] = float(np.mean([p[0] for p in perm]))
-        for ref in ("sasrec", "pop"):
+        for ref in ("sasrec", "pop", "random"):
             other = {r["user"]: r for r in groups.get((setting, n, ref), [])}
             if method != ref and other and all(r["user"] in other for r in rs):
                 entry[f"p_vs_{ref}"] = paired_p_value([r["ndcg@10"] for r in rs],
