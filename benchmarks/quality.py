@@ -10,6 +10,7 @@ benchmarks/results/quality.{json,md,png}.
     python benchmarks/quality.py [--users 200] [--history-len 1,3,5,10] [--phases 1,2,3]
     python benchmarks/quality.py --phases 3 --methods llm --settings sampled-pop --history-len 5 \
         --permutations 3 --work benchmarks/results/quality-permutations --name quality-permutations
+    python benchmarks/quality.py --report-only      # rebuild the report of a run folder (--work)
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def main() -> None:
     ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
     ap.add_argument("--work", type=Path, default=RESULTS / "quality")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--report-only", action="store_true", help="rebuild the report from the run folder; run nothing")
     ap.add_argument("--name", default="quality", help="results are written to OUT/NAME.{json,md,png}")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -69,11 +71,12 @@ def main() -> None:
     # Every command that wrote to this run folder, in order, so the report says how it was made.
     log = args.work / "commands.txt"
     args.work.mkdir(parents=True, exist_ok=True)
-    with open(log, "a", encoding="utf-8") as f:
-        f.write(cmd.strip() + "\n")
-    commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not args.report_only:
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(cmd.strip() + "\n")
+    commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     summary = None
-    for phase in (int(p) for p in args.phases.split(",")):
+    for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):
         methods, settings = PHASES[phase]
         if args.settings:
             settings = [x for x in settings if x in args.settings.split(",")]
@@ -91,6 +94,14 @@ def main() -> None:
         t0 = time.perf_counter()
         summary = run.run(lambda done, total, phase=phase: print(f"phase {phase}: {done}/{total}", flush=True))
         print(f"phase {phase} done in {time.perf_counter() - t0:.0f}s", flush=True)
+    if args.report_only:
+        if not (args.work / "rankings.jsonl").is_file():
+            sys.exit(f"nothing to report: {args.work / 'rankings.jsonl'} does not exist")
+        config = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
+                            bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)
+        run = Evaluation(data, config, [], args.work)
+        run.command = commands
+        summary = run.report()
     if summary is None:
         sys.exit("nothing to run: no phase has a method and a setting left after --methods/--settings")
     shutil.copy(args.work / "summary.json", args.out / f"{args.name}.json")

@@ -10,6 +10,7 @@ import pytest
 from conftest import ScriptedBackend
 from zsrec.evaluation import EvalConfig, bootstrap_ci, coverage, hit, make_cases, mrr, ndcg, novelty, split_users
 from zsrec.evaluation.methods import fuse
+from zsrec.evaluation.metrics import order_kept
 from zsrec.evaluation.runner import Evaluation, parse_methods
 
 
@@ -117,6 +118,10 @@ def test_llm_methods_and_fusion_with_a_scripted_model(ml100k, tmp_path):
     assert by[("generator", "llm")]["fallback_rate"] == 0.0 and by[("generator", "llm")]["users"] == 6
     assert "permutation_ndcg@10_std" in by[("sampled-pop", "llm")]
     assert by[("generator", "llm+fusion")]["users"] == 6
+    # "[2] > [1]", the rest appended in the shown order: the output echoes the prompt's order (here
+    # Borda-averaged with a second, shuffled order, which halves the echo of the first)
+    assert by[("sampled-pop", "llm")]["order_kept"] > 0.6 and "order_kept" not in by[("sampled-pop", "pop")]
+    assert "Shown order kept by the LLM" in (tmp_path / "report.md").read_text()
     assert fuse([3, 1, 2], [1, 2, 3], weight=1.0) == [3, 1, 2] and fuse([3, 1, 2], [1, 2, 3], weight=0.0) == [1, 2, 3]
     with pytest.raises(ValueError, match="unknown method"):
         parse_methods("pop,magic")
@@ -143,3 +148,14 @@ def test_sasrec_beats_popularity_on_warm_users(ml100k):
 
     sasrec_hr, pop_hr = hr10(model.scores(train)), hr10(np.tile(pop, (len(seqs), 1)))
     assert sasrec_hr > pop_hr * 1.2, (sasrec_hr, pop_hr)
+
+
+def test_order_kept_is_spearman_between_shown_and_output_order():
+    from scipy.stats import spearmanr
+
+    assert order_kept([5, 6, 7], [5, 6, 7]) == pytest.approx(1.0)
+    assert order_kept([5, 6, 7], [7, 6, 5]) == pytest.approx(-1.0)
+    assert np.isnan(order_kept([5, 6, 7], [5, 6]))  # an item lost: undefined, not a number
+    shown = list(range(20))
+    out = np.random.default_rng(3).permutation(20).tolist()
+    assert order_kept(shown, out) == pytest.approx(spearmanr(shown, [out.index(x) for x in shown]).statistic)

@@ -69,3 +69,16 @@ def paired_p_value(a: Sequence[float], b: Sequence[float]) -> float:
     if not np.any(x != y):
         return 1.0
     return float(wilcoxon(x, y, zero_method="wilcox").pvalue)
+
+
+def order_kept(shown: Sequence[int], output: Sequence[int]) -> float:
+    """Spearman correlation between the order items were shown in and the order they came back in:
+    1 means the ranker echoed the prompt's order (position bias at its worst), 0 means the shown
+    order did not matter. NaN when the output does not hold every shown item."""
+    place = {item: i for i, item in enumerate(output)}
+    if len(shown) < 2 or any(item not in place for item in shown):
+        return math.nan
+    out = np.array([place[item] for item in shown], dtype=np.float64)
+    ranks = np.argsort(np.argsort(out)).astype(np.float64)
+    pos = np.arange(len(shown), dtype=np.float64)
+    return float(np.corrcoef(pos, ranks)[0, 1])

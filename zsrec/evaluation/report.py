@@ -53,6 +53,11 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
                          f"{e['ndcg@1']:.3f} | {e['ndcg@5']:.3f} | {e['hr@1']:.3f} | {e['hr@5']:.3f} | "
                          f"{e['hr@10_next5']:.3f} | {e['coverage@10']:.3f} | {e['novelty@10']:.2f} | {llm} | "
                          f"{e['seconds_per_user']:.4f} | {p1} | {p2} | {p3} |")
+        kept = [e for e in res if e["setting"] == setting and "order_kept" in e]
+        if kept:
+            lines += ["", "Shown order kept by the LLM (Spearman correlation of output order with the order in "
+                      "the prompt; 1 = echoed, 0 = ignored): "
+                      + ", ".join(f"{e['method']} n={e['n']}: {e['order_kept']:.2f}" for e in kept)]
         perm = [e for e in res if e["setting"] == setting and "permutation_ndcg@10_std" in e]
         if perm:
             lines += ["", "Position bias (each list ranked in several shuffled orders): "

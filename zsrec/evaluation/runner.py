@@ -24,7 +24,7 @@ from ..prompts import PromptTemplate
 from ..ranker import Ranker, RankerConfig
 from ..backends.base import GenerationConfig
 from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
-from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value
+from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, order_kept, paired_p_value
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
 
 BASELINES = ("random", "pop", "bm25", "generator", "sasrec")
@@ -92,6 +92,9 @@ class Evaluation:
             negatives = rng.choice(allowed, size=self.config.n_candidates - 1, replace=False)
         rows = np.concatenate([[case.target], negatives])
         return rows[rng.permutation(len(rows))]
+
+    def case_index(self) -> dict[tuple[int, str], Case]:
+        return {(c.n, c.user): c for c in self.cases}
 
     # ---------------------------------------------------------------- methods
 
@@ -282,6 +285,14 @@ def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
             entry["fallback_rate"] = float(np.mean([bool(i.get("fallback")) for i in infos]))
             entry["repair_rate"] = float(np.mean([i.get("repairs", 0) > 0 for i in infos]))
             entry["mean_placed_by_llm"] = float(np.mean([i.get("parsed", 0) for i in infos]))
+            if setting != "full":
+                # Recomputed from the seeded candidate lists, so runs made before this existed get it too.
+                cases = evaluation.case_index()
+                kept = [order_kept(evaluation.candidates(setting, cases[(r["n"], r["user"])]).tolist(), r["ranking"])
+                        for r in rs if (r["n"], r["user"]) in cases]
+                kept = [k for k in kept if not np.isnan(k)]
+                if kept:
+                    entry["order_kept"] = float(np.mean(kept))
         perm = [r["permutation_ndcg@10"] for r in rs if "permutation_ndcg@10" in r]
         if perm:
             entry["permutation_ndcg@10_std"] = float(np.mean([np.std(p) for p in perm]))
