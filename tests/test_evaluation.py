@@ -159,3 +159,12 @@ def test_order_kept_is_spearman_between_shown_and_output_order():
     shown = list(range(20))
     out = np.random.default_rng(3).permutation(20).tolist()
     assert order_kept(shown, out) == pytest.approx(spearmanr(shown, [out.index(x) for x in shown]).statistic)
+
+
+def test_position_bias_is_measured_on_what_the_model_placed(ml100k, tmp_path):
+    config = EvalConfig(history_lens=(3,), n_test_users=6, settings=("sampled-pop",))
+    run = Evaluation(ml100k, config, ["llm"], tmp_path, backend_factory=lambda: ScriptedBackend(lambda p: "[2] > [1]"))
+    entry = run.run()["results"][0]
+    assert entry["placed_mean_shown_position"] == pytest.approx(1.5)  # it placed the 2nd and 1st shown
+    assert entry["order_kept"] > 0.95  # and the parser appended the rest in shown order
+    assert "Mean shown position" in (tmp_path / "report.md").read_text()

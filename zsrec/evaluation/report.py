@@ -58,6 +58,11 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             lines += ["", "Shown order kept by the LLM (Spearman correlation of output order with the order in "
                       "the prompt; 1 = echoed, 0 = ignored): "
                       + ", ".join(f"{e['method']} n={e['n']}: {e['order_kept']:.2f}" for e in kept)]
+            placed = [e for e in kept if "placed_mean_shown_position" in e]
+            if placed:
+                lines += ["", "Mean shown position (1 = first in the prompt) of the candidates the model placed itself, "
+                          "not those the parser appended: "
+                          + ", ".join(f"{e['method']} n={e['n']}: {e['placed_mean_shown_position']:.1f}" for e in placed)]
         perm = [e for e in res if e["setting"] == setting and "permutation_ndcg@10_std" in e]
         if perm:
             lines += ["", "Position bias (each list ranked in several shuffled orders): "

@@ -286,13 +286,7 @@ def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
             entry["repair_rate"] = float(np.mean([i.get("repairs", 0) > 0 for i in infos]))
             entry["mean_placed_by_llm"] = float(np.mean([i.get("parsed", 0) for i in infos]))
             if setting != "full":
-                # Recomputed from the seeded candidate lists, so runs made before this existed get it too.
-                cases = evaluation.case_index()
-                kept = [order_kept(evaluation.candidates(setting, cases[(r["n"], r["user"])]).tolist(), r["ranking"])
-                        for r in rs if (r["n"], r["user"]) in cases]
-                kept = [k for k in kept if not np.isnan(k)]
-                if kept:
-                    entry["order_kept"] = float(np.mean(kept))
+                entry.update(_position_bias(rs, setting, evaluation))
         perm = [r["permutation_ndcg@10"] for r in rs if "permutation_ndcg@10" in r]
         if perm:
             entry["permutation_ndcg@10_std"] = float(np.mean([np.std(p) for p in perm]))
@@ -306,3 +300,31 @@ def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
     return {"config": asdict(evaluation.config), "methods": evaluation.methods,
             "train_users": len(evaluation.train_users), "test_users": len(evaluation.test_users),
             "results": summary}
+
+
+def _position_bias(rows: Sequence[dict], setting: str, evaluation: Evaluation) -> dict[str, float]:
+    """How much the prompt's order shaped an LLM method's output: the Spearman correlation of output
+    with shown order, and the mean shown position of the candidates the model placed itself (not
+    the parser's appends). Recomputed from the seeded candidate lists, so older runs get it too."""
+    cases = evaluation.case_index()
+    kept, placed = [], []
+    for r in rows:
+        case = cases.get((r["n"], r["user"]))
+        if case is None:
+            continue
+        shown = evaluation.candidates(setting, case).tolist()
+        k = order_kept(shown, r["ranking"])
+        if not np.isnan(k):
+            kept.append(k)
+        info = r.get("info") or {}
+        n_placed = int(info.get("parsed", 0))
+        borda = "permutation_ndcg@10" in r  # the stored order mixes several prompts: no single "placed"
+        if 0 < n_placed < len(shown) and not info.get("fallback") and not borda:
+            where = {item: i + 1 for i, item in enumerate(shown)}
+            placed += [where[i] for i in r["ranking"][:n_placed] if i in where]
+    out = {}
+    if kept:
+        out["order_kept"] = float(np.mean(kept))
+    if placed:
+        out["placed_mean_shown_position"] = float(np.mean(placed))
+    return out
