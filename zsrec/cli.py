@@ -234,7 +234,7 @@ def evaluate(
     data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset.")] = None,
     history_len: Annotated[str, typer.Option(help="History lengths, comma-separated.")] = "1,3,5,10",
     users: Annotated[int, typer.Option(min=1, help="Test users (held out from all training).")] = 200,
-    methods: Annotated[str, typer.Option(help="pop, bm25, generator, sasrec, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "pop,bm25,generator,sasrec,llm,llm+fusion",
+    methods: Annotated[str, typer.Option(help="random, pop, bm25, generator, sasrec, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "random,pop,bm25,generator,sasrec,llm,llm+fusion",
     candidates: Annotated[str, typer.Option(help="Candidate settings, comma-separated: generator, sampled (= sampled-uniform,sampled-pop), sampled-uniform, sampled-pop, full.")] = "generator,sampled,full",
     seed: Annotated[int, typer.Option(help="Seed for the user split, negative sampling and shuffles.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; an existing run there is continued.")] = Path("results"),
