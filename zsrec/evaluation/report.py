@@ -83,18 +83,27 @@ def plot(summary: dict, path: Path) -> bool:
 
     res = summary["results"]
     settings = [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings), 3.8), squeeze=False, sharey=False)
+    methods = list(dict.fromkeys(e["method"] for e in res))
+    # One colour per method in every panel, and one legend for all of them.
+    palette = plt.get_cmap("tab20").colors
+    style = {m: dict(color=palette[i % len(palette)], linestyle="--" if m.startswith("llm") else "-",
+                     marker="o") for i, m in enumerate(methods)}
+    if "random" in style:  # the floor: drawn apart from the methods
+        style["random"] = dict(color="black", linestyle=":", marker="x")
+    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings) + 2.2, 3.8), squeeze=False)
     for ax, setting in zip(axes[0], settings):
-        for method in dict.fromkeys(e["method"] for e in res if e["setting"] == setting):
+        for method in methods:
             pts = sorted((e["n"], e["ndcg@10"]) for e in res if e["setting"] == setting and e["method"] == method)
-            ax.plot(*zip(*pts), marker="o", label=method)
+            if pts:
+                ax.plot(*zip(*pts), label=method, **style[method])
         ax.set_title(setting, fontsize=10)
         ax.set_xlabel("history length (interactions)")
         ax.set_ylabel("NDCG@10")
         ax.grid(True, alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
+    handles = [plt.Line2D([], [], **style[m]) for m in methods]
+    fig.legend(handles, methods, loc="center right", fontsize=8)
     fig.suptitle("Cold-start NDCG@10 against history length")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.2 * len(settings) + 2.2), 1))
     fig.savefig(path, dpi=110)
     return True
 
