@@ -20,13 +20,14 @@ import gzip
 import shutil
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from _common import RESULTS, machine
 
 from zsrec.backends import load_backend
-from zsrec.candidates import CandidateConfig
 from zsrec.backends.base import GenerationConfig
+from zsrec.candidates import CandidateConfig
 from zsrec.evaluation.protocol import EvalConfig
 from zsrec.evaluation.runner import Evaluation
 from zsrec.loaders import load_dataset
@@ -75,6 +76,8 @@ def main() -> None:
         with open(log, "a", encoding="utf-8") as f:
             f.write(cmd.strip() + "\n")
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
+    base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
+                      bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)
     summary = None
     for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):
         methods, settings = PHASES[phase]
@@ -84,10 +87,7 @@ def main() -> None:
             methods = [x for x in methods if x in args.methods.split(",")]
         if not methods or not settings:
             continue
-        config = EvalConfig(history_lens=lens, n_test_users=args.users, settings=tuple(settings),
-                            permutations=args.permutations, bm25_weight=args.bm25_weight,
-                            popularity_weight=args.popularity_weight)
-        run = Evaluation(data, config, methods, args.work, backend_factory=factory,
+        run = Evaluation(data, replace(base, settings=tuple(settings)), methods, args.work, backend_factory=factory,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
                          sasrec_epochs=args.sasrec_epochs)
         run.command = commands
@@ -97,9 +97,7 @@ def main() -> None:
     if args.report_only:
         if not (args.work / "rankings.jsonl").is_file():
             sys.exit(f"nothing to report: {args.work / 'rankings.jsonl'} does not exist")
-        config = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
-                            bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)
-        run = Evaluation(data, config, [], args.work)
+        run = Evaluation(data, base, [], args.work)
         run.command = commands
         summary = run.report()
     if summary is None:

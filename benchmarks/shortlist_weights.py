@@ -23,7 +23,6 @@ from pathlib import Path
 from _common import RESULTS, machine, machine_line
 
 from zsrec.candidates import CandidateConfig
-from zsrec.candidates import CandidateGenerator
 from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users
 from zsrec.evaluation.tuning import ShortlistTrial, measure_shortlist, tune_shortlist
 from zsrec.loaders import load_dataset
@@ -53,9 +52,8 @@ def main() -> None:
     current = CandidateConfig()
     # The weights zsrec shipped before this benchmark existed, for the record (text-heavy).
     train, test = split_users(data, config)
-    gen = CandidateGenerator(data.catalog, config=CandidateConfig(bm25_weight=0.6, popularity_weight=0.4),
-                             popularity=popularity_counts(data, train))
-    previous = measure_shortlist(data, make_cases(data, test, config), gen.popularity_counts, gen.config, gen)
+    previous = measure_shortlist(data, make_cases(data, test, config), popularity_counts(data, train),
+                                 CandidateConfig(bm25_weight=0.6, popularity_weight=0.4))
     m = machine()
     cmd = "python benchmarks/shortlist_weights.py " + " ".join(sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,8 @@ import numpy as np
 from ..candidates import CandidateConfig
 from ..data import Dataset
 
+REFERENCES = ("sasrec", "pop", "random")  # every method is paired-tested against these, on the same users
+
 
 @dataclass(frozen=True)
 class EvalConfig:

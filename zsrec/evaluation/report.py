@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .protocol import REFERENCES
+
+REFERENCE_NAMES = {"sasrec": "SASRec", "pop": "pop", "random": "random"}
 SETTING_TITLES = {
     "generator": "(a) end to end: the generator's shortlist of 20 from the whole catalog (a target outside it is a miss)",
     "sampled-uniform": "(b) the target plus 19 negatives sampled uniformly, shuffled",
@@ -31,10 +34,11 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
         lines += [f"- `{c}`" for c in commands] + [""]
     lines += [f"Train users: {summary['train_users']}, test users: {summary['test_users']} (never seen in training). "
               "Means over test users with 95% bootstrap intervals; p: paired Wilcoxon test of NDCG@10 against "
-              "SASRec / popularity / a random order on the same users.", ""]
+              "SASRec / popularity / a random order on the same users."]
     cfg = summary.get("config", {})
     if "bm25_weight" in cfg:
-        lines[-1:-1] = [f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}."]
+        lines += [f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}."]
+    lines += [""]
     for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
         lines += [f"## {SETTING_TITLES[setting]}", ""]
         if setting == "generator":
@@ -42,17 +46,15 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             lines += ["Generator recall@20 (target in the shortlist): "
                       + ", ".join(f"n={n}: {v:.3f}" for n, v in sorted(rec.items())), ""]
         lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
-                  "novelty | LLM fallback / repaired | s/user | p vs SASRec | p vs pop | p vs random |",
-                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"]
+                  "novelty | LLM fallback / repaired | s/user | " + " | ".join(f"p vs {REFERENCE_NAMES[r]}" for r in REFERENCES) + " |",
+                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + "---:|" * len(REFERENCES)]
         for e in [e for e in res if e["setting"] == setting]:
             llm = (f"{e['fallback_rate']:.2f} / {e['repair_rate']:.2f}" if "fallback_rate" in e else "")
-            p1 = f"{e['p_vs_sasrec']:.3g}" if "p_vs_sasrec" in e else ""
-            p2 = f"{e['p_vs_pop']:.3g}" if "p_vs_pop" in e else ""
-            p3 = f"{e['p_vs_random']:.3g}" if "p_vs_random" in e else ""
+            pvals = " | ".join(f"{e[f'p_vs_{ref}']:.3g}" if f"p_vs_{ref}" in e else "" for ref in REFERENCES)
             lines.append(f"| {e['n']} | {e['method']} | {e['users']} | {_fmt(e, 'ndcg@10')} | {_fmt(e, 'hr@10')} | {_fmt(e, 'mrr')} | "
                          f"{e['ndcg@1']:.3f} | {e['ndcg@5']:.3f} | {e['hr@1']:.3f} | {e['hr@5']:.3f} | "
                          f"{e['hr@10_next5']:.3f} | {e['coverage@10']:.3f} | {e['novelty@10']:.2f} | {llm} | "
-                         f"{e['seconds_per_user']:.4f} | {p1} | {p2} | {p3} |")
+                         f"{e['seconds_per_user']:.4f} | {pvals} |")
         kept = [e for e in res if e["setting"] == setting and "order_kept" in e]
         if kept:
             lines += ["", "Shown order kept by the LLM (Spearman correlation of output order with the order in "
@@ -90,7 +92,8 @@ def plot(summary: dict, path: Path) -> bool:
                      marker="o") for i, m in enumerate(methods)}
     if "random" in style:  # the floor: drawn apart from the methods
         style["random"] = dict(color="black", linestyle=":", marker="x")
-    fig, axes = plt.subplots(1, len(settings), figsize=(4.2 * len(settings) + 2.2, 3.8), squeeze=False)
+    width, legend_width = 4.2 * len(settings) + 2.2, 2.0  # inches; the legend gets its own strip
+    fig, axes = plt.subplots(1, len(settings), figsize=(width, 3.8), squeeze=False)
     for ax, setting in zip(axes[0], settings):
         for method in methods:
             pts = sorted((e["n"], e["ndcg@10"]) for e in res if e["setting"] == setting and e["method"] == method)
@@ -103,7 +106,7 @@ def plot(summary: dict, path: Path) -> bool:
     handles = [plt.Line2D([], [], **style[m]) for m in methods]
     fig.legend(handles, methods, loc="center right", fontsize=8)
     fig.suptitle("Cold-start NDCG@10 against history length")
-    fig.tight_layout(rect=(0, 0, 1 - 2.0 / (4.2 * len(settings) + 2.2), 1))
+    fig.tight_layout(rect=(0, 0, 1 - legend_width / width, 1))
     fig.savefig(path, dpi=110)
     return True
 

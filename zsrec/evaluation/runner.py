@@ -25,7 +25,7 @@ from ..ranker import Ranker, RankerConfig
 from ..backends.base import GenerationConfig
 from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, order_kept, paired_p_value
-from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
+from .protocol import REFERENCES, Case, EvalConfig, make_cases, popularity_counts, split_users
 
 BASELINES = ("random", "pop", "bm25", "generator", "sasrec")
 METRIC_KEYS = ("ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "mrr", "ndcg@10_next5", "hr@10_next5")
@@ -291,7 +291,7 @@ def summarize(rows: Sequence[dict], evaluation: Evaluation) -> dict:
         if perm:
             entry["permutation_ndcg@10_std"] = float(np.mean([np.std(p) for p in perm]))
             entry["single_order_ndcg@10"] = float(np.mean([p[0] for p in perm]))
-        for ref in ("sasrec", "pop", "random"):
+        for ref in REFERENCES:
             other = {r["user"]: r for r in groups.get((setting, n, ref), [])}
             if method != ref and other and all(r["user"] in other for r in rs):
                 entry[f"p_vs_{ref}"] = paired_p_value([r["ndcg@10"] for r in rs],
