@@ -162,3 +162,18 @@ def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     assert code == 0 and len((tmp_path / "rankings.jsonl").read_text().splitlines()) == len(lines)
     code, _, err = _run(["eval", "--methods", "pop,magic", "--out", str(tmp_path)])
     _assert_clean_error(code, err, "unknown method 'magic'")
+
+
+def test_batch_size_reaches_the_transformers_backend(monkeypatch, ml100k):
+    """--batch-size is also the backend's forward batch: on a GPU, passes of 8 would waste the batching."""
+    seen = {}
+
+    def fake_load(name, model=None, **options):
+        seen.update(options, name=name)
+        return FirstPick()
+
+    monkeypatch.setattr("zsrec.backends.load_backend", fake_load)
+    code, out, err = _run(["rank", "--dataset", "ml-100k", "--user", "42", "--batch-size", "32", "--device", "cpu",
+                           "--format", "json"])
+    assert code == 0, err
+    assert seen == {"name": "transformers", "device": "cpu", "batch_size": 32}
