@@ -20,9 +20,14 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
-            "torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+    out = {"cpu": cpu, "cores": str(os.cpu_count()), "python": platform.python_version(),
+           "torch": torch.__version__, "torch_threads": str(torch.get_num_threads())}
+    if torch.cuda.is_available():
+        out["gpu"] = torch.cuda.get_device_name(0)
+    return out
 
 
 def machine_line(m: dict[str, str]) -> str:
-    return f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']} ({m['torch_threads']} threads)"
+    gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
+    return (f"{m['cpu']}, {m['cores']} cores{gpu}, Python {m['python']}, torch {m['torch']} "
+            f"({m['torch_threads']} threads)")

@@ -10,6 +10,7 @@ benchmarks/results/quality.{json,md,png}.
     python benchmarks/quality.py [--users 200] [--history-len 1,3,5,10] [--phases 1,2,3]
     python benchmarks/quality.py --phases 3 --methods llm --settings sampled-pop --history-len 5 \
         --permutations 3 --work benchmarks/results/quality-permutations --name quality-permutations
+    python benchmarks/quality.py --phases 2,3 --device cuda --dtype float32 --llm-batch 64   # the LLM on a GPU
     python benchmarks/quality.py --report-only      # rebuild the report of a run folder (--work)
 """
 
@@ -34,8 +35,8 @@ from zsrec.loaders import load_dataset
 
 PHASES = {
     1: (["random", "pop", "bm25", "generator", "sasrec"], ["generator", "sampled-uniform", "sampled-pop", "full"]),
-    2: (["llm-score", "llm-score+fusion"], ["generator", "sampled-pop"]),
-    3: (["llm", "llm+fusion", "llm:recency", "llm:recency+fusion"], ["generator", "sampled-pop"]),
+    2: (["llm-score", "llm-score+fusion"], ["generator", "sampled-pop", "sampled-uniform"]),
+    3: (["llm", "llm+fusion", "llm:recency", "llm:recency+fusion"], ["generator", "sampled-pop", "sampled-uniform"]),
 }
 
 
@@ -53,6 +54,10 @@ def main() -> None:
     ap.add_argument("--bm25-weight", type=float, default=CandidateConfig.bm25_weight,
                     help="the generator's shortlist weights (default: the library's)")
     ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
+    ap.add_argument("--device", default="cpu", help="where the LLM runs: cpu, cuda, auto")
+    ap.add_argument("--dtype", default="auto", help="LLM weights: auto (float32 on the CPU, bfloat16 on a GPU), "
+                    "float32, bfloat16")
+    ap.add_argument("--llm-batch", type=int, default=8, help="prompts per forward pass of the LLM")
     ap.add_argument("--work", type=Path, default=RESULTS / "quality")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--report-only", action="store_true", help="rebuild the report from the run folder; run nothing")
@@ -65,7 +70,8 @@ def main() -> None:
 
     def factory():
         nonlocal backend
-        backend = backend or load_backend("transformers", model=None, device="cpu")
+        backend = backend or load_backend("transformers", model=None, device=args.device, dtype=args.dtype,
+                                          batch_size=args.llm_batch)
         return backend
 
     cmd = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
@@ -73,8 +79,10 @@ def main() -> None:
     log = args.work / "commands.txt"
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
+        m = machine()
+        gpu = f", {m['gpu']}" if args.device != "cpu" and m.get("gpu") else ""
         with open(log, "a", encoding="utf-8") as f:
-            f.write(cmd.strip() + "\n")
+            f.write(f"{cmd.strip()}   # on {m['cpu']}, {m['cores']} cores{gpu}, torch {m['torch']}\n")
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
                       bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)
@@ -89,7 +97,7 @@ def main() -> None:
             continue
         run = Evaluation(data, replace(base, settings=tuple(settings)), methods, args.work, backend_factory=factory,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
-                         sasrec_epochs=args.sasrec_epochs)
+                         sasrec_epochs=args.sasrec_epochs, batch_size=max(16, args.llm_batch))
         run.command = commands
         t0 = time.perf_counter()
         summary = run.run(lambda done, total, phase=phase: print(f"phase {phase}: {done}/{total}", flush=True))
@@ -104,9 +112,9 @@ def main() -> None:
         sys.exit("nothing to run: no phase has a method and a setting left after --methods/--settings")
     shutil.copy(args.work / "summary.json", args.out / f"{args.name}.json")
     text = (args.work / "report.md").read_text()
-    m = machine()
-    text = text.replace("# Cold-start evaluation\n", f"# Cold-start evaluation\n\nMachine: {m['cpu']}, {m['cores']} "
-                        f"cores, torch {m['torch']}; LLM: the default SmolLM2-135M-Instruct on the CPU.\n", 1)
+    text = text.replace("# Cold-start evaluation\n", "# Cold-start evaluation\n\nLLM: the default SmolLM2-135M-Instruct, "
+                        "on the CPU unless a command below names another `--device`; each command says the machine "
+                        "it ran on.\n", 1)
     (args.out / f"{args.name}.md").write_text(text)
     if (args.work / "ndcg10.png").is_file():
         shutil.copy(args.work / "ndcg10.png", args.out / f"{args.name}.png")

@@ -5,13 +5,15 @@ ML-100K's title words and genres (seeded, with Zipf popularity). rank-bm25 (the 
 the sparse-matrix index: build time, resident memory added, per-user latency p50/p99 one user at a
 time and batched, and the time to save and load an index.
 
-LLM stage: the default model on this CPU, generation against log-prob scoring at batch 1, 8 and 32:
-users/s and prompt tokens/s, with the hardware limit beside them (2 x parameters FLOPs per token
-against the machine's measured float32 matmul FLOP/s).
+LLM stage: the default model on each device named (the CPU unless --devices says more), generation
+against log-prob scoring at batch 1, 8 and 32: users/s and prompt tokens/s, with the hardware limit
+beside them (2 x parameters FLOPs per token against the device's measured matmul FLOP/s in the
+model's dtype), and each device's users/s as a ratio of the first device's on the same users.
 
-Writes benchmarks/results/speed.{json,md} and speed.png.
+Writes benchmarks/results/NAME.{json,md} (NAME: speed) and NAME.png.
 
     python benchmarks/speed.py                 # the full run (about 15 minutes on 2 cores)
+    python benchmarks/speed.py --llm-only --devices cpu,cuda --name speed-gpu    # on a GPU machine
     python benchmarks/speed.py --toy           # seconds; what CI runs to keep this script working
 """
 
@@ -21,6 +23,7 @@ import argparse
 import gc
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -131,48 +134,70 @@ def candidate_stage(sizes: list[int], users: int, ref_users: dict[int, int], bat
     return rows
 
 
-def matmul_flops(seconds: float = 2.0) -> float:
+def matmul_flops(device: str = "cpu", dtype=None, seconds: float = 2.0) -> float:
+    """The machine's own matmul rate in the model's dtype: the ceiling the LLM rows are read against."""
     import torch
 
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    size = 1024 if device == "cpu" else 8192
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
     torch.mm(a, b)
+    if device != "cpu":
+        torch.cuda.synchronize()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        torch.mm(a, b)
-        n += 1
-    return 2 * 1024**3 * n / (time.perf_counter() - t0)
+        for _ in range(1 if device == "cpu" else 10):
+            torch.mm(a, b)
+            n += 1
+        if device != "cpu":
+            torch.cuda.synchronize()
+    return 2 * size**3 * n / (time.perf_counter() - t0)
 
 
-def llm_stage(batches: list[int], max_new_tokens: int) -> dict:
+def llm_stage(batches: list[int], max_new_tokens: int, devices: list[str]) -> dict:
+    """Users/s of both LLM modes on each device, on the same users, so devices compare as ratios."""
     from zsrec.backends import load_backend
     from zsrec.backends.base import GenerationConfig
     from zsrec.recommender import Recommender
 
     data = load_dataset("ml-100k")
-    backend = load_backend("transformers", model=None, device="cpu")
-    n_params = sum(p.numel() for p in backend.model.parameters())
     users = sorted(data.interactions.user_ids, key=int)
-    rows = []
-    for mode in ("generate", "score"):
-        for b in batches:
-            backend.batch_size = b
-            rec = Recommender(data, backend=backend, mode=mode, reasons=False,
-                              generation=GenerationConfig(max_new_tokens=max_new_tokens))
-            n_users = max(b, 4) if mode == "generate" else max(2 * b, 16)
-            t0 = time.perf_counter()
-            results = [o.result for o in rec.recommend_many(users[:n_users], n_history=5, batch_size=b)]
-            wall = time.perf_counter() - t0
-            prompt = sum(r.info.prompt_tokens for r in results)
-            completion = sum(r.info.completion_tokens for r in results)
-            rows.append({"mode": mode, "batch": b, "users": n_users, "wall_s": wall, "users_per_s": n_users / wall,
-                         "prompt_tokens_per_s": prompt / wall, "completion_tokens_per_s": completion / wall,
-                         "tokens_per_s": (prompt + completion) / wall})
-            print(json.dumps(rows[-1]), flush=True)
-    peak = matmul_flops()
+    rows, peaks, n_params = [], {}, 0
+    for device in devices:
+        backend = load_backend("transformers", model=None, device=device)
+        n_params = sum(p.numel() for p in backend.model.parameters())
+        dtype = next(backend.model.parameters()).dtype
+        for mode in ("generate", "score"):
+            for b in batches:
+                backend.batch_size = b
+                rec = Recommender(data, backend=backend, mode=mode, reasons=False,
+                                  generation=GenerationConfig(max_new_tokens=max_new_tokens))
+                n_users = max(b, 4) if mode == "generate" else max(2 * b, 16)
+                if device != "cpu":  # the first CUDA call pays for kernel loading; keep it out of the timing
+                    list(rec.recommend_many(users[-b:], n_history=5, batch_size=b))
+                t0 = time.perf_counter()
+                results = [o.result for o in rec.recommend_many(users[:n_users], n_history=5, batch_size=b)]
+                wall = time.perf_counter() - t0
+                prompt = sum(r.info.prompt_tokens for r in results)
+                completion = sum(r.info.completion_tokens for r in results)
+                rows.append({"device": device, "dtype": str(dtype).removeprefix("torch."), "mode": mode, "batch": b,
+                             "users": n_users, "wall_s": wall, "users_per_s": n_users / wall,
+                             "prompt_tokens_per_s": prompt / wall, "completion_tokens_per_s": completion / wall,
+                             "tokens_per_s": (prompt + completion) / wall,
+                             "fallbacks": sum(bool(r.info.fallback) for r in results)})
+                print(json.dumps(rows[-1]), flush=True)
+        peaks[device] = matmul_flops(device, dtype)
+        del backend
+        gc.collect()
+    first = {(r["mode"], r["batch"]): r for r in rows if r["device"] == devices[0]}
     for r in rows:
         r["achieved_gflops"] = 2 * n_params * r["tokens_per_s"] / 1e9
-        r["of_matmul_peak"] = r["achieved_gflops"] * 1e9 / peak
-    return {"parameters": n_params, "matmul_gflops": peak / 1e9, "rows": rows}
+        r["of_matmul_peak"] = r["achieved_gflops"] * 1e9 / peaks[r["device"]]
+        ref = first.get((r["mode"], r["batch"]))
+        if ref is not None:
+            r[f"x_{devices[0]}"] = r["users_per_s"] / ref["users_per_s"]
+    return {"parameters": n_params, "devices": devices, "matmul_gflops": {d: p / 1e9 for d, p in peaks.items()},
+            "rows": rows}
 
 
 def plot(rows: list[dict], path: Path) -> None:
@@ -201,9 +226,33 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def llm_table(llm: dict) -> list[str]:
+    devices = llm["devices"]
+    peaks = ", ".join(f"{d}: {g:,.0f} GFLOP/s" for d, g in llm["matmul_gflops"].items())
+    ratio = f"x {devices[0]}" if len(devices) > 1 else ""
+    md = [f"## LLM stage (default model, {llm['parameters'] / 1e6:.0f}M parameters, {', '.join(devices)})", "",
+          f"Measured matmul peak in the model's dtype: {peaks}. "
+          "Achieved = 2 x parameters x (prompt + completion) tokens/s (attention left out).", "",
+          "| device | dtype | mode | batch | users | users/s | prompt tokens/s | completion tokens/s | "
+          f"achieved GFLOP/s | of peak |{' ' + ratio + ' |' if ratio else ''}",
+          "|---|---|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if ratio else "")]
+    for r in llm["rows"]:
+        line = (f"| {r['device']} | {r['dtype']} | {r['mode']} | {r['batch']} | {r['users']} | {r['users_per_s']:.2f} | "
+                f"{r['prompt_tokens_per_s']:.0f} | {r['completion_tokens_per_s']:.1f} | "
+                f"{r['achieved_gflops']:.1f} | {r['of_matmul_peak']:.2%} |")
+        if ratio:
+            line += f" {r.get('x_' + devices[0], float('nan')):.1f} |"
+        md.append(line)
+    return md
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--toy", action="store_true", help="tiny sizes, for CI")
+    ap.add_argument("--devices", default="cpu", help="LLM stage on each of these devices, e.g. cpu,cuda")
+    ap.add_argument("--batches", default="", help="LLM batch sizes (default 1,8,32; toy 1,2)")
+    ap.add_argument("--llm-only", action="store_true", help="skip the candidate stage")
+    ap.add_argument("--name", default="speed", help="results are written to OUT/NAME.{json,md,png}")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     if args.toy:
@@ -211,37 +260,32 @@ def main() -> None:
     else:
         sizes, users, ref_users, batches, max_new = ([1682, 100_000, 1_000_000], 300,
                                                       {1682: 300, 100_000: 20, 1_000_000: 3}, [1, 8, 32], 120)
-    cand = candidate_stage(sizes, users, ref_users, batch=32)
-    llm = llm_stage(batches, max_new)
-    cmd = "python benchmarks/speed.py" + (" --toy" if args.toy else "")
-    out = {"benchmark_command": cmd, "machine": machine(), "candidates": cand, "llm": llm}
+    if args.batches:
+        batches = [int(b) for b in args.batches.split(",")]
+    cand = [] if args.llm_only else candidate_stage(sizes, users, ref_users, batch=32)
+    llm = llm_stage(batches, max_new, args.devices.split(","))
+    cmd = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
+    out = {"benchmark_command": cmd.strip(), "machine": machine(), "candidates": cand, "llm": llm}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "speed.json").write_text(json.dumps(out, indent=2) + "\n")
-    plot(cand, args.out / "speed.png")
+    (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=2) + "\n")
     md = ["# Speed: candidate generation and the LLM stage (one run, one machine)", "",
-          f"Made by: `{cmd}`  ", f"Machine: {machine_line(out['machine'])}", "",
-          "## Candidate stage (history of 5, all seen items excluded, top 20)", "",
-          "| catalog | retriever | build (s) | memory (MB) | p50 (ms) | p99 (ms) | users/s | batched users/s (32) "
-          "| x rank-bm25 (single / batched) | index save / load (s) |",
-          "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in cand:
-        ratio = (f"{r['speedup_single']:.0f}x / {r['speedup_batched']:.0f}x" if "speedup_single" in r else "")
-        saved = f"{r['save_s']:.2f} / {r['load_s']:.2f}" if "load_s" in r else ""
-        batched = f"{r['batched_users_per_s']:.0f}" if "batched_users_per_s" in r else ""
-        md.append(f"| {r['catalog']} | {r['retriever']} | {r['build_s']:.2f} | {r['memory_mb']:.0f} | "
-                  f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['users_per_s']:.1f} | {batched} | {ratio} | {saved} |")
-    md += ["", "rank-bm25 was timed on fewer users at the larger sizes (it takes seconds per user there); "
-           "see `users` in speed.json.", "",
-           f"## LLM stage (default model, {llm['parameters'] / 1e6:.0f}M parameters, CPU)", "",
-           f"Measured float32 matmul peak on this machine: {llm['matmul_gflops']:.0f} GFLOP/s. "
-           "Achieved = 2 x parameters x (prompt + completion) tokens/s (attention left out).", "",
-           "| mode | batch | users | users/s | prompt tokens/s | completion tokens/s | achieved GFLOP/s | of peak |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in llm["rows"]:
-        md.append(f"| {r['mode']} | {r['batch']} | {r['users']} | {r['users_per_s']:.2f} | "
-                  f"{r['prompt_tokens_per_s']:.0f} | {r['completion_tokens_per_s']:.1f} | "
-                  f"{r['achieved_gflops']:.1f} | {r['of_matmul_peak']:.0%} |")
-    (args.out / "speed.md").write_text("\n".join(md) + "\n")
+          f"Made by: `{cmd.strip()}`  ", f"Machine: {machine_line(out['machine'])}", ""]
+    if cand:
+        plot(cand, args.out / f"{args.name}.png")
+        md += ["## Candidate stage (history of 5, all seen items excluded, top 20)", "",
+               "| catalog | retriever | build (s) | memory (MB) | p50 (ms) | p99 (ms) | users/s | batched users/s (32) "
+               "| x rank-bm25 (single / batched) | index save / load (s) |",
+               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in cand:
+            ratio = (f"{r['speedup_single']:.0f}x / {r['speedup_batched']:.0f}x" if "speedup_single" in r else "")
+            saved = f"{r['save_s']:.2f} / {r['load_s']:.2f}" if "load_s" in r else ""
+            batched = f"{r['batched_users_per_s']:.0f}" if "batched_users_per_s" in r else ""
+            md.append(f"| {r['catalog']} | {r['retriever']} | {r['build_s']:.2f} | {r['memory_mb']:.0f} | "
+                      f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['users_per_s']:.1f} | {batched} | {ratio} | {saved} |")
+        md += ["", "rank-bm25 was timed on fewer users at the larger sizes (it takes seconds per user there); "
+               "see `users` in speed.json.", ""]
+    md += llm_table(llm)
+    (args.out / f"{args.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 
 

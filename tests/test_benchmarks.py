@@ -24,7 +24,9 @@ def test_speed_benchmark_toy(tmp_path):
     assert {r["retriever"] for r in out["candidates"]} == {"sparse", "rank-bm25"}
     assert {r["mode"] for r in out["llm"]["rows"]} == {"generate", "score"}
     assert (tmp_path / "speed.png").stat().st_size > 1000
-    assert "| ML-100K | sparse |" in (tmp_path / "speed.md").read_text()
+    md = (tmp_path / "speed.md").read_text()
+    assert "| ML-100K | sparse |" in md and "| cpu | float32 | generate | 1 |" in md
+    assert {r["device"] for r in out["llm"]["rows"]} == {"cpu"} and out["llm"]["matmul_gflops"]["cpu"] > 0
 
 
 def test_serving_benchmark_toy(tmp_path):
@@ -63,4 +65,7 @@ def test_quality_benchmark_filters_and_names(tmp_path):
     summary = json.loads((tmp_path / "q2.json").read_text())
     assert {(e["setting"], e["method"]) for e in summary["results"]} == {("full", "pop")}
     assert summary["config"]["bm25_weight"] == 1.0
-    assert "Generator shortlist weights: BM25 1, popularity 0." in (tmp_path / "q2.md").read_text()
+    report = (tmp_path / "q2.md").read_text()
+    assert "Generator shortlist weights: BM25 1, popularity 0." in report
+    # each command in the report names the machine it ran on, since one run folder can span machines
+    assert "--name q2 --work" in report and "cores, torch " in report.split("--name q2 --work", 1)[1].split("\n")[0]
