@@ -24,7 +24,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from _common import RESULTS, machine
+from _common import RESULTS, machine, machine_line
 
 from zsrec.backends import load_backend
 from zsrec.backends.base import GenerationConfig
@@ -79,10 +79,8 @@ def main() -> None:
     log = args.work / "commands.txt"
     args.work.mkdir(parents=True, exist_ok=True)
     if not args.report_only:
-        m = machine()
-        gpu = f", {m['gpu']}" if args.device != "cpu" and m.get("gpu") else ""
         with open(log, "a", encoding="utf-8") as f:
-            f.write(f"{cmd.strip()}   # on {m['cpu']}, {m['cores']} cores{gpu}, torch {m['torch']}\n")
+            f.write(f"{cmd.strip()}   # on {machine_line(machine())}\n")
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
                       bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)

@@ -138,19 +138,19 @@ def matmul_flops(device: str = "cpu", dtype=None, seconds: float = 2.0) -> float
     """The machine's own matmul rate in the model's dtype: the ceiling the LLM rows are read against."""
     import torch
 
-    size = 1024 if device == "cpu" else 8192
+    gpu = device != "cpu"
+    size, per_sync = (8192, 10) if gpu else (1024, 1)  # a GPU needs big products, queued, to reach its peak
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
     torch.mm(a, b)
-    if device != "cpu":
-        torch.cuda.synchronize()
+    sync()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        for _ in range(1 if device == "cpu" else 10):
+        for _ in range(per_sync):
             torch.mm(a, b)
-            n += 1
-        if device != "cpu":
-            torch.cuda.synchronize()
+        n += per_sync
+        sync()
     return 2 * size**3 * n / (time.perf_counter() - t0)
 
 

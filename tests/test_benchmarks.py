@@ -68,4 +68,5 @@ def test_quality_benchmark_filters_and_names(tmp_path):
     report = (tmp_path / "q2.md").read_text()
     assert "Generator shortlist weights: BM25 1, popularity 0." in report
     # each command in the report names the machine it ran on, since one run folder can span machines
-    assert "--name q2 --work" in report and "cores, torch " in report.split("--name q2 --work", 1)[1].split("\n")[0]
+    logged = report.split("--name q2 --work", 1)[1].split("\n")[0]
+    assert "   # on " in logged and " cores" in logged and "torch " in logged
