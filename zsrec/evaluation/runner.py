@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,9 @@ class Evaluation:
         rows = np.concatenate([[case.target], negatives])
         return rows[rng.permutation(len(rows))]
 
+    @cached_property
     def case_index(self) -> dict[tuple[int, str], Case]:
+        """Cases by (history length, user); the cases are fixed at construction, so built once."""
         return {(c.n, c.user): c for c in self.cases}
 
     # ---------------------------------------------------------------- methods
@@ -306,7 +309,7 @@ def _position_bias(rows: Sequence[dict], setting: str, evaluation: Evaluation) -
     """How much the prompt's order shaped an LLM method's output: the Spearman correlation of output
     with shown order, and the mean shown position of the candidates the model placed itself (not
     the parser's appends). Recomputed from the seeded candidate lists, so older runs get it too."""
-    cases = evaluation.case_index()
+    cases = evaluation.case_index
     kept, placed = [], []
     for r in rows:
         case = cases.get((r["n"], r["user"]))
