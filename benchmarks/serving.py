@@ -1,6 +1,6 @@
 """Users per second through each LLM path, side by side in one run on the same users.
 
-Starts llama.cpp's OpenAI-compatible server (llama-cpp-python[server]) with the default model as 1
+Starts llama.cpp's OpenAI-compatible server (zsrec.llama_server, from the xllamacpp wheel) with the default model as 1
 and then 2 replicas on 127.0.0.1 (one thread each), and ranks the same users through
 ``--backend openai``; then the in-process transformers backend, in generation and log-prob scoring
 mode. Writes benchmarks/results/serving.{json,md}.
@@ -12,47 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
-import subprocess
-import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from _common import RESULTS, machine, machine_line
 
+from zsrec import llama_server
 from zsrec.backends import load_backend
 from zsrec.backends.base import GenerationConfig
 from zsrec.loaders import load_dataset
-from zsrec.models import default_gguf_path
 from zsrec.recommender import Recommender
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_servers(n: int, logdir: Path) -> tuple[list[subprocess.Popen], list[str]]:
-    procs, urls = [], []
-    for i in range(n):
-        port = _free_port()
-        with open(logdir / f"server-{i}.log", "w") as log:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host",
-                 "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1", "--model_alias",
-                 "smollm2"], stdout=log, stderr=subprocess.STDOUT))
-        urls.append(f"http://127.0.0.1:{port}")
-    for url in urls:
-        for _ in range(600):
-            try:
-                urllib.request.urlopen(url + "/v1/models", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
-    return procs, urls
 
 
 def _run(rec: Recommender, users: list[str], batch_size: int) -> dict:
@@ -80,17 +50,18 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as logdir:
         for replicas in (1, 2):
-            procs, urls = _start_servers(replicas, Path(logdir))
+            servers = []
             try:
-                backend = load_backend("openai", base_url=urls, concurrency=2 * replicas)
+                for i in range(replicas):
+                    servers.append(llama_server.start(Path(logdir) / f"server-{i}.log"))
+                backend = load_backend("openai", base_url=[s.url for s in servers], concurrency=2 * replicas)
                 rec = Recommender(data, backend=backend, generation=gen)
                 rows.append({"path": f"openai backend, {replicas} llama.cpp replica(s) x 1 thread",
                              **_run(rec, users, batch_size=len(users))})
                 backend.close()
             finally:
-                for p in procs:
-                    p.terminate()
-                    p.wait(timeout=30)
+                for server in servers:
+                    server.stop()
     local = load_backend("transformers", model=None, device="cpu")
     rows.append({"path": "transformers backend, generate, batch 8",
                  **_run(Recommender(data, backend=local, generation=gen), users, batch_size=8)})

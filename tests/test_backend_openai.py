@@ -1,86 +1,51 @@
-"""The OpenAI-compatible client against real servers started here on 127.0.0.1: llama.cpp's server
-(from llama-cpp-python[server], the same protocol as ``vllm serve``) with the default model, plus a
+"""The OpenAI-compatible client against real servers started here on 127.0.0.1: llama.cpp's C++ server
+(the prebuilt xllamacpp wheel, the same protocol as ``vllm serve``) with the default model, plus a
 deliberately slow or scripted stdlib server for the cases a healthy server cannot show."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from zsrec import llama_server
 from zsrec.backends.base import GenerationConfig
 from zsrec.backends.openai_backend import OpenAIBackend
 from zsrec.cli import app
 from zsrec.errors import ModelLoadError, ModelUnavailableError
+from zsrec.llama_server import free_port as _free_port
 from zsrec.recommender import Recommender
 
 pytestmark = pytest.mark.model
 
-if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("fastapi") is None:
-    pytest.skip("llama-cpp-python[server] is not installed (pip install 'zsrec[test]')", allow_module_level=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _start_llama_server(port: int, log: Path) -> subprocess.Popen:
-    from zsrec.models import default_gguf_path
-
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(default_gguf_path()), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "4096", "--n_threads", "1", "--n_threads_batch", "1", "--model_alias", "smollm2"]
-    with open(log, "w") as sink:  # a file, not a pipe: llama.cpp logs enough to fill a pipe and stall
-        return subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT)
-
-
-def _wait_ready(proc: subprocess.Popen, url: str, log: Path, seconds: float = 120) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama.cpp server exited: {log.read_text()[-2000:]}")
-        try:
-            urllib.request.urlopen(url + "/v1/models", timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("llama.cpp server did not come up")
+if importlib.util.find_spec("xllamacpp") is None:
+    pytest.skip("xllamacpp (llama.cpp's server, prebuilt) is not installed (pip install 'zsrec[test]')",
+                allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    ports = [_free_port(), _free_port()]
-    logs = [tmp_path_factory.mktemp("llama") / f"server-{p}.log" for p in ports]
-    procs = [_start_llama_server(p, log) for p, log in zip(ports, logs)]
-    urls = [f"http://127.0.0.1:{p}" for p in ports]
+    """Two replicas of llama.cpp's server with the default model, one thread each."""
+    logs = tmp_path_factory.mktemp("llama")
+    started = []
     try:
-        for proc, url, log in zip(procs, urls, logs):
-            _wait_ready(proc, url, log)
-        yield urls
+        for i in range(2):
+            started.append(llama_server.start(logs / f"server-{i}.log"))
+        yield [s.url for s in started]
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for s in started:
+            s.stop()
 
 
 def test_ranks_through_a_real_server(servers, ml100k):
     backend = OpenAIBackend(base_url=servers[0])
-    assert backend.model_name == "smollm2" and backend.count_tokens("hello world") > 2
+    assert backend.model_name == "smollm2" and backend.context_length == 4096
+    assert 2 < backend.count_tokens("hello world") < 40 and backend._tokenize_route == "llama-server"
     rec = Recommender(ml100k, backend=backend, generation=GenerationConfig(max_new_tokens=120))
     r = rec.recommend_for_user("42", n_history=5)
     assert r.info.backend == "openai" and r.info.model == "smollm2"
@@ -145,6 +110,7 @@ def test_server_down_at_start_falls_back_with_the_reason(ml100k):
 class _Scripted(BaseHTTPRequestHandler):
     delay = 0.0
     seen_auth: list[str] = []
+    seen_bodies: list[dict] = []
     answers: list[int] = []  # HTTP status per chat call, then 200
 
     def log_message(self, *args):
@@ -162,7 +128,7 @@ class _Scripted(BaseHTTPRequestHandler):
         self._send(200, {"data": [{"id": "scripted-model", "max_model_len": 2048}]})
 
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).seen_bodies.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
         type(self).seen_auth.append(self.headers.get("Authorization", ""))
         time.sleep(self.delay)
         status = type(self).answers.pop(0) if type(self).answers else 200
@@ -175,7 +141,7 @@ class _Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted():
-    handler = type("Handler", (_Scripted,), {"delay": 0.0, "seen_auth": [], "answers": []})
+    handler = type("Handler", (_Scripted,), {"delay": 0.0, "seen_auth": [], "seen_bodies": [], "answers": []})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -233,3 +199,19 @@ def test_guided_regex_is_sent_only_when_asked(scripted):
     payload = OpenAIBackend(base_url=url, structured_outputs=True).chat_payload("p", cfg, r"\[1\]")
     assert payload["structured_outputs"] == {"regex": r"\[1\]"} and payload["temperature"] == 0
 
+
+
+def test_guided_reaches_the_server_through_the_recommender(scripted, tmp_path):
+    """--guided used to stop at the ranker: the openai backend never said it could constrain."""
+    from conftest import write_ml100k
+    from zsrec.loaders import load_dataset
+
+    handler, url = scripted
+    data = load_dataset("ml-100k", write_ml100k(tmp_path / "ml"))
+    rec = Recommender(data, backend=OpenAIBackend(base_url=url, structured_outputs=True), guided=True, k=2)
+    rec.recommend(["Toy Story (1995)"])
+    chats = [b for b in handler.seen_bodies if "messages" in b]
+    assert chats and chats[-1]["structured_outputs"]["regex"].startswith(r"(\[(")
+    handler.seen_bodies.clear()
+    Recommender(data, backend=OpenAIBackend(base_url=url), k=2).recommend(["Toy Story (1995)"])
+    assert not any("structured_outputs" in b for b in handler.seen_bodies)

@@ -30,7 +30,7 @@ def test_speed_benchmark_toy(tmp_path):
 
 
 def test_serving_benchmark_toy(tmp_path):
-    pytest.importorskip("llama_cpp")
+    pytest.importorskip("xllamacpp")
     _run(["serving.py", "--users", "2", "--max-new-tokens", "8"], tmp_path)
     rows = json.loads((tmp_path / "serving.json").read_text())["rows"]
     assert len(rows) == 4 and all(r["users"] == 2 for r in rows)
@@ -70,3 +70,10 @@ def test_quality_benchmark_filters_and_names(tmp_path):
     # each command in the report names the machine it ran on, since one run folder can span machines
     logged = report.split("--name q2 --work", 1)[1].split("\n")[0]
     assert "   # on " in logged and " cores" in logged and "torch " in logged
+
+
+def test_reasons_benchmark_toy(tmp_path):
+    _run(["reasons.py", "--users", "2", "--modes", "generate", "--batch", "2"], tmp_path)
+    row = json.loads((tmp_path / "reasons.json").read_text())["rows"][0]
+    assert row["items"] == 20 and row["kept_llm"] + row["from_evidence"] == 20 and row["without_reason"] == 0
+    assert "| generate | 20 |" in (tmp_path / "reasons.md").read_text()

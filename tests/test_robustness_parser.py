@@ -47,7 +47,7 @@ def test_property_well_formed_answers_are_read_exactly(perm, fmt):
 
 def test_every_repair_is_reported():
     r = parse_ranking("1. [2] great\n2. [2] again\n3. [9] invented\n4. Aliens - scary in a good way\n5. [1", T)
-    assert [i + 1 for i in r.order[:2]] == [2, 6] and r.from_llm == 2 and r.reasons == {5: "scary in a good way"}
+    assert [i + 1 for i in r.order[:2]] == [2, 6] and r.from_llm == 2 and r.reasons == {1: "great", 5: "scary in a good way"}
     assert r.repairs == ["matched title 'Aliens (1986)' to [6]", "dropped ids not among the 6 candidates: [9]",
                          "dropped repeated ids: [2]", "appended 4 candidates the model left out, in generator order"]
 

@@ -49,6 +49,8 @@ class BatchReport:
     fallbacks: dict[str, str] = field(default_factory=dict)  # user id -> why the generator order was used
     errors: dict[str, str] = field(default_factory=dict)  # user id -> why the user was not ranked
     repairs: Counter[str] = field(default_factory=Counter)  # parser repair kind -> users it was needed for
+    reason_sources: Counter[str] = field(default_factory=Counter)  # "llm" / "evidence" / "none" -> items
+    reason_flags: Counter[str] = field(default_factory=Counter)  # why LLM reasons were replaced -> items
     seconds: float = 0.0
 
     def add(self, outcome: UserOutcome) -> None:
@@ -58,6 +60,9 @@ class BatchReport:
             return
         self.ranked += 1
         self.repairs.update({repair_kind(r) for r in outcome.result.info.repairs})
+        for item in outcome.result.items:
+            self.reason_sources[item.reason_source] += 1
+            self.reason_flags.update(item.reason_flags)
         if outcome.result.info.fallback:
             self.fallbacks[outcome.user_id] = outcome.result.info.fallback_reason
 
@@ -67,6 +72,13 @@ class BatchReport:
                  f"{len(self.fallbacks)} fell back to the generator order, {len(self.errors)} not ranked"]
         if self.repairs:
             lines.append("parser repairs (users): " + ", ".join(f"{k} ({n})" for k, n in self.repairs.most_common()))
+        if self.reason_sources.get("llm") or self.reason_sources.get("evidence"):
+            line = (f"reasons (items): {self.reason_sources.get('llm', 0)} from the LLM (checked), "
+                    f"{self.reason_sources.get('evidence', 0)} written from the data")
+            if self.reason_flags:
+                line += "; LLM reasons replaced because: " + ", ".join(
+                    f"{k} ({n})" for k, n in self.reason_flags.most_common())
+            lines.append(line)
         for title, entries in (("fell back", self.fallbacks), ("not ranked", self.errors)):
             for user, why in list(entries.items())[:show]:
                 lines.append(f"  {title}: user {user}: {why}")
@@ -76,7 +88,8 @@ class BatchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"users": self.users, "ranked": self.ranked, "fallbacks": self.fallbacks,
-                "errors": self.errors, "repairs": dict(self.repairs), "seconds": round(self.seconds, 3)}
+                "errors": self.errors, "repairs": dict(self.repairs), "reason_sources": dict(self.reason_sources),
+                "reason_flags": dict(self.reason_flags), "seconds": round(self.seconds, 3)}
 
 
 def read_users_file(path: str | Path) -> list[UserRequest]:

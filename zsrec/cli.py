@@ -1,7 +1,8 @@
 """``zsrec`` command line: ``rank`` recommends, ``parse`` turns any LLM's text into a ranking.
 
 Input errors print one line and exit with code 2, never a traceback; progress goes to stderr so that
-``--format json`` output on stdout can be piped.
+``--format json`` output on stdout can be piped. Text from users, files and exceptions is printed
+literally: no console here interprets ``[...]`` as markup.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import ZsrecError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# rich_markup_mode=None: plain help, so "[titles]" in a help text stays and long option names are
+# never cut at 80 columns.
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="Zero-shot LLM recommendations for users the system has barely seen.")
-err = Console(stderr=True)
+err = Console(stderr=True, markup=False, highlight=False)
 
 
 class OutputFormat(str, Enum):
@@ -29,8 +33,18 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class ReasonsChoice(str, Enum):
+    llm = "llm"
+    evidence = "evidence"
+    none = "none"
+
+
+def _say(label: str, style: str, message: str) -> None:
+    err.print(Text.assemble((label, style), " ", str(message)), soft_wrap=True)
+
+
 def _fail(message: str) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    _say("error:", "bold red", message)
     raise typer.Exit(2)
 
 
@@ -56,7 +70,8 @@ def rank(
     base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="With --backend openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")] = None,
     concurrency: Annotated[int, typer.Option(min=1, help="With --backend openai: requests in flight at once.")] = 8,
     mode: Annotated[str, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")] = "generate",
-    reasons: Annotated[bool, typer.Option(help="With --mode score: generate reasons for the top k.")] = True,
+    reasons: Annotated[ReasonsChoice, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")] = ReasonsChoice.llm,
+    no_reasons: Annotated[bool, typer.Option("--no-reasons", hidden=True, help="Same as --reasons none.")] = False,
     guided: Annotated[bool, typer.Option(help="Constrain the answer to candidate ids with guided decoding (vllm; openai against vllm serve).")] = False,
     tensor_parallel_size: Annotated[int, typer.Option(min=1, help="With --backend vllm: GPUs per model.")] = 1,
     gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="With --backend vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")] = None,
@@ -74,8 +89,12 @@ def rank(
     allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")] = False,
 ) -> None:
     """Recommend k items for a new user from a few picks, ranked and explained by an LLM."""
+    from .quiet import quiet_engines, stdout_to_stderr
+
+    quiet_engines(verbose)
     from .backends import load_backend
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig
@@ -112,7 +131,7 @@ def rank(
         rec = Recommender(
             data,
             backend=lambda: load_backend(backend, model=model, **options),
-            template=template, k=k, mode=mode, reasons=reasons, guided=guided,
+            template=template, k=k, mode=mode, reasons="none" if no_reasons else reasons.value, guided=guided,
             candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
                                        popularity_weight=popularity_weight, retriever=retriever),
             index=index,
@@ -127,8 +146,9 @@ def rank(
             requests = (read_users_file(users_file) if users_file is not None
                         else [UserRequest(u) for u in rec.dataset.interactions.user_ids])
             rec.ranker.check_inputs([], (), k)  # a broken template fails before the model load
-            _load_model(rec, model)
-            _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, out)
+            with stdout_to_stderr() as stdout:
+                _load_model(rec, model)
+                _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, out, stdout)
             return
         # Input checks first, so a typo costs no model load.
         if user is not None:
@@ -138,15 +158,14 @@ def rank(
             if not rows and not allow_empty_history:
                 _fail("none of the history titles matched the catalog")
             rec.ranker.check_inputs(rows, (), k)
-        _load_model(rec, model)
-        with err.status("Ranking ..."):
-            if user is not None:
-                result = rec.recommend_for_user(user, n_history=n_history, k=k)
-            else:
-                result = rec.recommend(history or [], k=k, allow_unmatched=allow_unknown_titles)
+        with stdout_to_stderr():
+            _load_model(rec, model)
+            with err.status("Ranking ..."):
+                if user is not None:
+                    result = rec.recommend_for_user(user, n_history=n_history, k=k)
+                else:
+                    result = rec.recommend(history or [], k=k, allow_unmatched=allow_unknown_titles)
     except ZsrecError as e:
-        _fail(str(e))
-    except ValueError as e:  # invalid option combinations from config checks
         _fail(str(e))
     if format is OutputFormat.json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
@@ -173,22 +192,24 @@ def _backend_options(backend: str, device: str, base_url: list[str] | None, conc
 
 def _load_model(rec, model: str | None) -> None:
     """Load with a spinner; a model that cannot come up (out of memory, say) is a warning, not an
-    exit: the generator's order is still a ranking, and every result says it fell back."""
-    with err.status(f"Loading model {model or 'smollm2-135m (embedded default)'} ..."):
+    exit: the generator's order is still a ranking, and every result says it fell back. A shortlist
+    of one has nothing to rank, so no model is loaded for it."""
+    if not rec.ranker.needs_model:
+        return
+    with err.status(Text(f"Loading model {model or 'smollm2-135m (embedded default)'} ...")):
         rec.ranker.try_backend()
     if rec.ranker.load_error:
-        err.print(f"[yellow]warning:[/] {rec.ranker.load_error}; ranking in candidate-generator order",
-                  highlight=False, soft_wrap=True)
+        _say("warning:", "yellow", f"{rec.ranker.load_error}; ranking in candidate-generator order")
 
 
 def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unmatched: bool,
-               out: Path | None) -> None:
+               out: Path | None, stdout=None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .batch import BatchReport
 
     report = BatchReport()
-    sink = open(out, "w", encoding="utf-8") if out is not None else sys.stdout  # noqa: SIM115
+    sink = open(out, "w", encoding="utf-8") if out is not None else (stdout or sys.stdout)  # noqa: SIM115
     columns = (TextColumn("ranking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[fallbacks]} fell back"))
     try:
@@ -202,33 +223,59 @@ def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unm
     finally:
         if out is not None:
             sink.close()
-    err.print(report.summary(), highlight=False, soft_wrap=True)
+    err.print(report.summary(), soft_wrap=True)
     if report.ranked == 0:
         raise typer.Exit(1)
 
 
 def _print_table(result) -> None:
-    out = Console()
+    out = Console(markup=False, highlight=False)
     info = result.info
     if result.unmatched_history:
-        err.print(f"[yellow]left out (no match):[/] {', '.join(result.unmatched_history)}")
+        _say("left out (no match):", "yellow", ", ".join(result.unmatched_history))
     table = Table(title=f"Top {len(result.items)} for "
                         + (f"user {result.user_id}" if result.user_id else "this history"),
                   show_lines=False)
-    for col, kw in (("#", {"justify": "right"}), ("id", {}), ("title", {}), ("score", {"justify": "right"}),
-                    ("by", {}), ("reason", {"overflow": "fold"})):
+    scored = info.mode == "score"
+    columns = [("#", {"justify": "right"}), ("id", {}), ("title", {})]
+    if scored:  # the real score: the log-probability of the item's label
+        columns.append(("log-prob", {"justify": "right"}))
+    columns += [("by", {}), ("reason", {"overflow": "fold"})]
+    for col, kw in columns:
         table.add_column(col, **kw)
     for it in result.items:
-        table.add_row(str(it.rank), it.item_id, it.title, f"{it.score:.2f}", it.source, it.reason or "-")
+        cells = [str(it.rank), it.item_id, it.title]
+        if scored:
+            cells.append("-" if it.logprob is None else f"{it.logprob:.2f}")
+        table.add_row(*cells, it.source, it.reason or "-")
     out.print(table)
-    status = (f"fallback to generator order ({info.fallback_reason})" if info.fallback
-              else f"LLM placed {info.parsed} of {info.n_candidates} candidates")
-    t = info.timings
-    out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}",
-              highlight=False, soft_wrap=True)
+    if info.note:
+        status = info.note
+    elif info.fallback:
+        status = f"fallback to generator order ({info.fallback_reason})"
+    else:
+        status = f"LLM placed {info.parsed} of {info.n_candidates} candidates"
+    out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", soft_wrap=True)
     if info.history_cut:
         out.print(f"{info.history_cut} oldest history items were cut to fit the model's context", soft_wrap=True)
-    out.print("time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in t.items()), highlight=False, soft_wrap=True)
+    sources = [it.reason_source for it in result.items]
+    if any(s != "none" for s in sources):
+        replaced = sum(1 for it in result.items if it.reason_flags)
+        out.print(f"reasons: {sources.count('llm')} from the LLM (checked against the data), "
+                  f"{sources.count('evidence')} written from the data"
+                  + (f" ({replaced} LLM reasons failed the checks and were replaced)" if replaced else ""),
+                  soft_wrap=True)
+    out.print(_timings_line(info.timings), soft_wrap=True)
+
+
+def _timings_line(timings: dict[str, float]) -> str:
+    """Per-stage seconds of this ranking and their sum; the model load, paid once per process, apart."""
+    stages = [(name, sec) for name, sec in timings.items() if name not in ("total", "model_load")]
+    line = "time: " + ", ".join(f"{name} {sec:.2f}s" for name, sec in stages)
+    line += f" = {timings.get('total', sum(s for _, s in stages)):.2f}s to rank"
+    if "model_load" in timings:
+        line += f"; model load {timings['model_load']:.2f}s (once per process, not in the ranking time)"
+    return line
 
 
 @app.command("eval")
@@ -251,16 +298,26 @@ def evaluate(
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
     sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
+    device: Annotated[str, typer.Option(help="Where the LLM runs: auto, cpu, cuda, cuda:1 ...")] = "auto",
+    fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")] = False,
 ) -> None:
-    """Cold-start evaluation of the LLM ranker against popularity, BM25, the generator and SASRec."""
+    """Cold-start evaluation of the LLM ranker against popularity, BM25, the generator and SASRec.
+
+    An earlier run in --out is continued: finished rankings are kept. It must have been made with the
+    same users and candidates (users, seed, shortlist and model settings) or the command stops and
+    says what differs; methods, candidate settings and history lengths may be added. The report
+    covers what this command asked for."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .backends import load_backend
     from .backends.base import GenerationConfig
     from .evaluation.protocol import EvalConfig
-    from .evaluation.runner import Evaluation, parse_methods
+    from .evaluation.runner import RUN_OUTPUTS, Evaluation, parse_methods
     from .loaders import load_dataset
+    from .quiet import quiet_engines, stdout_to_stderr
 
+    quiet_engines(verbose)
     try:
         lens = tuple(int(x) for x in history_len.split(",") if x.strip())
     except ValueError:
@@ -274,18 +331,22 @@ def evaluate(
                             fusion_weight=fusion_weight, permutations=permutations, bm25_weight=bm25_weight,
                             popularity_weight=popularity_weight)
         data = load_dataset(dataset, data_path)
-        opts = _backend_options(backend, "auto", base_url, 8, False, 1, None, batch_size)
+        opts = _backend_options(backend, device, base_url, 8, False, 1, None, batch_size)
+        if fresh:
+            for name in RUN_OUTPUTS:
+                (out / name).unlink(missing_ok=True)
         run = Evaluation(data, config, names, out, backend_factory=lambda: load_backend(backend, model=model, **opts),
                          generation=GenerationConfig(max_new_tokens=max_new_tokens), sasrec_epochs=sasrec_epochs,
-                         batch_size=batch_size)
+                         batch_size=batch_size, llm=f"{backend}:{model or 'smollm2-135m'}", report_all=False)
         run.command = "zsrec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zsrec eval"
+        run.check_folder()
         columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err, transient=True) as progress:
+        with stdout_to_stderr(), Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("eval", total=None)
             summary = run.run(lambda done, total: progress.update(task, completed=done, total=total))
     except ZsrecError as e:
         _fail(str(e))
-    except ValueError as e:
+    except ValueError as e:  # parse_methods and EvalConfig's checks
         _fail(str(e))
     err.print(f"{len(summary['results'])} result rows; report: {out / 'report.md'}, rankings: {out / 'rankings.jsonl'}")
     typer.echo((out / "report.md").read_text())
@@ -344,5 +405,21 @@ def templates() -> None:
         typer.echo(f"{name}\t{prompts_dir() / (name + '.j2')}")
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m zsrec`
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """The ``zsrec`` command. A usage error (an unknown option, a value out of range) is one line on
+    stderr and exit code 2, like every other input error."""
+    try:
+        code = app(args=argv, prog_name="zsrec", standalone_mode=False)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as e:
+        message = getattr(e, "format_message", None)
+        if message is None or not hasattr(e, "exit_code"):
+            raise  # a bug: its traceback is what a report needs
+        if type(e).__name__ == "NoArgsIsHelpError":
+            typer.echo(e.ctx.get_help())  # type: ignore[attr-defined]
+            raise SystemExit(2) from None
+        _say("error:", "bold red", message())
+        raise SystemExit(e.exit_code) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

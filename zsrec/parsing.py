@@ -112,7 +112,8 @@ def _clean_reason(text: str) -> str:
             break
         text = stripped.strip()
     text = text.strip(" *_\"'`")
-    return text if len(text.split()) >= 2 else ""
+    # One real word is a reason ("crime"); leftovers such as "(1996)" or "-" are not.
+    return text if re.search(r"[^\W\d_]{2,}", text) else ""
 
 
 def _mentions_in_line(line: str, n: int, titles: _TitleIndex) -> list[_Mention]:
@@ -244,8 +245,9 @@ def _json_mentions(text: str, n: int, titles: _TitleIndex) -> list[_Mention] | N
 def repair_kind(repair: str) -> str:
     """A repair's kind without its particulars, for counting over many users:
     "dropped repeated ids: [2]" -> "dropped repeated ids"."""
-    kind = re.split(r"[:,;]", repair, maxsplit=1)[0]
-    kind = re.sub(r"'[^']*'|\bto \[\d+\]|\d+", " ", kind)
+    kind = re.sub(r"'[^']*'|\"[^\"]*\"", " ", repair)  # quoted titles first: they may hold ':' or ','
+    kind = re.split(r"[:,;]", kind, maxsplit=1)[0]
+    kind = re.sub(r"\bto \[\d+\]|\d+", " ", kind)
     return " ".join(kind.split())
 
 

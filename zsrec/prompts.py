@@ -129,9 +129,11 @@ class PromptTemplate:
             raise TemplateError(f"{self.path}: cannot read template ({e})") from None
 
     def render(self, history: Sequence[Item], candidates: Sequence[Item], k: int,
-               item_noun: str = "item", extra: dict[str, Any] | None = None, mode: str = "generate") -> str:
+               item_noun: str = "item", extra: dict[str, Any] | None = None, mode: str = "generate",
+               evidence: Sequence[str] | None = None) -> str:
         """``mode`` "score" labels candidates A, B, C... (single tokens whose log-probabilities rank
-        them); "generate" and "explain" number them 1, 2, 3..."""
+        them); "generate" and "explain" number them 1, 2, 3... ``evidence`` is one line of counted
+        facts per candidate (``c.evidence``, "" where there is none)."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         if mode == "score" and len(candidates) > len(SCORE_LABELS):
@@ -143,7 +145,8 @@ class PromptTemplate:
                 {**_item_view(it), "position": i + 1, "is_last": i == len(history) - 1}
                 for i, it in enumerate(history)
             ],
-            "candidates": [{**_item_view(it), "number": i + 1, "label": labels[i]}
+            "candidates": [{**_item_view(it), "number": i + 1, "label": labels[i],
+                            "evidence": clean_text(evidence[i], 2 * MAX_FIELD_CHARS) if evidence else ""}
                            for i, it in enumerate(candidates)],
             "k": min(k, len(candidates)),
             "n_candidates": len(candidates),

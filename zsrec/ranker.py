@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .backends.base import Generation, GenerationConfig, LLMBackend, ranking_regex
 from .candidates import CandidateGenerator, Candidates
 from .data import Catalog
-from .errors import ModelUnavailableError, ZsrecError
+from .errors import ModelUnavailableError, OptionError, ZsrecError
 from .parsing import ParsedRanking, parse_ranking
+from .evidence import EvidenceIndex, Fact
+from .evidence import sentence as evidence_sentence
+from .evidence import summary as evidence_summary
 from .prompts import SCORE_LABELS, Prompt, PromptTemplate
+from .reasons import CheckedReason, ReasonChecker, ReasonSource, ReasonsMode
 from .result import RankedResult, RecommendedItem, RunInfo
 
 
@@ -31,16 +35,28 @@ class RankerConfig:
     generation: GenerationConfig = GenerationConfig()
     context_margin: int = 16  # tokens kept free beside max_new_tokens
     mode: str = "generate"  # "generate": the LLM writes the ranking; "score": its label log-probs rank
-    reasons: bool = True  # score mode: one generation per user for reasons on the top k
+    # llm: the model's reasons, checked against the evidence, which fills in where they fail (in score
+    # mode one generation per user writes them); evidence: reasons from the data alone, no generation;
+    # none: no reasons. True and False are read as llm and none.
+    reasons: ReasonsMode | str | bool = ReasonsMode.LLM
     guided: bool = False  # constrain answers to candidate ids where the backend supports it
 
     def __post_init__(self) -> None:
+        if isinstance(self.reasons, bool):
+            object.__setattr__(self, "reasons", ReasonsMode.LLM if self.reasons else ReasonsMode.NONE)
+        try:
+            object.__setattr__(self, "reasons", ReasonsMode(self.reasons))
+        except ValueError:
+            raise OptionError(f"reasons must be one of llm, evidence, none; got {self.reasons!r}") from None
         if self.mode not in ("generate", "score"):
-            raise ValueError(f"mode must be 'generate' or 'score', got {self.mode!r}")
+            raise OptionError(f"mode must be 'generate' or 'score', got {self.mode!r}")
         if self.k < 1:
-            raise ValueError("k must be at least 1")
+            raise OptionError(f"k must be at least 1, got {self.k}")
         if self.n_candidates < 1:
-            raise ValueError("n_candidates must be at least 1")
+            raise OptionError(f"n_candidates must be at least 1, got {self.n_candidates}")
+        if self.k > self.n_candidates:
+            raise OptionError(f"k={self.k} is more than the shortlist holds (n_candidates={self.n_candidates}): "
+                              "ask for fewer items or a longer shortlist")
 
 
 @dataclass
@@ -49,13 +65,20 @@ class _Job:
     candidates: Candidates
     prompt: Prompt
     timings: dict[str, float]
+    logprobs: list[float] | None = None  # score mode: each candidate's label log-probability
+    facts: list[list[Fact]] | None = None  # the evidence for each candidate, when the ranker has an index
 
 
 class Ranker:
     def __init__(self, catalog: Catalog, generator: CandidateGenerator,
                  backend: LLMBackend | Callable[[], LLMBackend], template: PromptTemplate,
-                 config: RankerConfig | None = None, names: tuple[str, str] = ("", "")):
+                 config: RankerConfig | None = None, names: tuple[str, str] = ("", ""),
+                 evidence: EvidenceIndex | Callable[[], EvidenceIndex] | None = None):
+        """``evidence`` (an index or a factory for one) gives every item facts counted from the data
+        and lets reasons be checked against them; without it, items carry no evidence."""
         self.catalog = catalog
+        self._evidence = evidence
+        self._checker: ReasonChecker | None = None
         self.generator = generator
         self._backend = backend
         self.template = template
@@ -63,6 +86,18 @@ class Ranker:
         self.model_load_seconds = 0.0
         self.load_error = ""  # set when the model could not be brought up; every ranking then falls back
         self._names = names  # (backend, model) to report when no backend could be loaded
+
+    @property
+    def evidence(self) -> EvidenceIndex | None:
+        if self._evidence is not None and not isinstance(self._evidence, EvidenceIndex):
+            self._evidence = self._evidence()
+        return self._evidence
+
+    @property
+    def checker(self) -> ReasonChecker:
+        if self._checker is None:
+            self._checker = ReasonChecker(self.catalog)
+        return self._checker
 
     @property
     def backend(self) -> LLMBackend:
@@ -96,6 +131,11 @@ class Ranker:
         cands = given if given is not None else self.generator.generate(list(history), exclude,
                                                                          self.config.n_candidates)
         timings["candidates"] = time.perf_counter() - t0
+        facts = None
+        if self.evidence is not None:
+            t0 = time.perf_counter()
+            facts = self.evidence.facts(history, [int(i) for i in cands.indices])
+            timings["evidence"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         items = self.catalog.items
         h_items = [items[i] for i in history]
@@ -108,10 +148,20 @@ class Ranker:
         else:
             prompt = self.template.build(h_items, c_items, k, self.config.item_noun, mode=mode)
         timings["prompt"] = time.perf_counter() - t0
-        return _Job(list(history), cands, prompt, timings)
+        return _Job(list(history), cands, prompt, timings, facts=facts)
+
+    def check_k(self, k: int) -> None:
+        """More picks than the shortlist holds cannot be shown: say so instead of silently showing fewer."""
+        replace(self.config, k=k)  # the config's own checks, for a k given per call
+
+    @property
+    def needs_model(self) -> bool:
+        """False when every shortlist has at most one item: there is nothing for an LLM to order."""
+        return self.config.n_candidates > 1
 
     def check_inputs(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> None:
         """Render the prompt without a model, so a broken template fails before a slow model load."""
+        self.check_k(k or self.config.k)
         self._prepare(history, exclude, k or self.config.k, backend=None)
 
     def rank(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> RankedResult:
@@ -124,10 +174,26 @@ class Ranker:
         ``candidates`` replaces the generator's shortlists (evaluation ranks given lists, in the
         order given)."""
         k = k or self.config.k
+        if candidates is None:
+            self.check_k(k)
         excludes = excludes if excludes is not None else [()] * len(histories)
         given = list(candidates) if candidates is not None else [None] * len(histories)
-        backend = self.try_backend()
+        backend = self.try_backend() if self.needs_model or candidates is not None else None
         jobs = [self._prepare(h, e, k, backend, g) for h, e, g in zip(histories, excludes, given)]
+        results: list[RankedResult | None] = [None] * len(jobs)
+        for i, job in enumerate(jobs):
+            if len(job.candidates.indices) <= 1:  # nothing to order: no LLM time spent on it
+                n = len(job.candidates.indices)
+                results[i] = self._finish(job, ParsedRanking(list(range(n))), None, "", k, backend,
+                                          note=f"{n} candidate{'s' if n != 1 else ''}: nothing to rank, "
+                                               "the LLM was not asked")
+        todo = [i for i, r in enumerate(results) if r is None]
+        if todo:
+            for i, result in zip(todo, self._rank_jobs(backend, [jobs[i] for i in todo], k)):
+                results[i] = result
+        return [r for r in results if r is not None]
+
+    def _rank_jobs(self, backend: LLMBackend | None, jobs: list[_Job], k: int) -> list[RankedResult]:
         t0 = time.perf_counter()
         if backend is not None and self.config.mode == "score":
             return self._rank_scored(backend, jobs, k)
@@ -184,12 +250,14 @@ class Ranker:
                 errors.append(error)
                 continue
             clean = [x if x == x and x != float("inf") else float("-inf") for x in row]  # NaN -> -inf
+            job.logprobs = clean
             order = sorted(range(n), key=lambda i: (-clean[i], i))
             scored = sum(x != float("-inf") for x in clean)
             repairs = [] if scored == n else [f"{n - scored} candidates had no log-probability; kept in generator order"]
             parsed_all.append(ParsedRanking(order, from_llm=scored, repairs=repairs))
             errors.append("" if scored else "LLM gave no candidate label a probability")
-        gens = self._explain(backend, jobs, parsed_all, errors, k) if self.config.reasons else [None] * len(jobs)
+        explain = self.config.reasons is ReasonsMode.LLM
+        gens = self._explain(backend, jobs, parsed_all, errors, k) if explain else [None] * len(jobs)
         return [self._finish(job, parsed, gen, error, k, backend)
                 for job, parsed, gen, error in zip(jobs, parsed_all, gens, errors)]
 
@@ -205,7 +273,9 @@ class Ranker:
                 continue
             picks = [items[int(job.candidates.indices[p])] for p in parsed.order[:k]]
             history = [items[h] for h in job.history[len(job.history) - job.prompt.history_used:]]
-            prompts.append(self.template.render(history, picks, k, self.config.item_noun, mode="explain"))
+            said = ([evidence_summary(job.facts[p]) for p in parsed.order[:k]] if job.facts is not None else None)
+            prompts.append(self.template.render(history, picks, k, self.config.item_noun, mode="explain",
+                                                evidence=said))
             owners.append(i)
         gens: list[Generation | None] = [None] * len(jobs)
         if not prompts:
@@ -223,6 +293,15 @@ class Ranker:
         for i in owners:
             jobs[i].timings["explain"] = per_user
         return gens
+
+    def _reason(self, said: str, item, history: list, facts: list[Fact]) -> CheckedReason:
+        """The item's reason as the config asks: checked LLM words, evidence, or none."""
+        mode = self.config.reasons
+        if mode is ReasonsMode.NONE:
+            return CheckedReason("", ReasonSource.NONE)
+        if mode is ReasonsMode.EVIDENCE:
+            return CheckedReason(evidence_sentence(facts), ReasonSource.EVIDENCE)
+        return self.checker.check(said, item, history, facts)
 
     def _generate(self, backend: LLMBackend, prompts: list[str],
                   regexes: list[str] | None = None) -> list[tuple[Generation | None, str]]:
@@ -246,14 +325,14 @@ class Ranker:
         return [(g, f"LLM call failed: {g.error}" if g.error else "") for g in gens]
 
     def _finish(self, job: _Job, parsed: ParsedRanking, gen: Generation | None, error: str, k: int,
-                backend: LLMBackend | None) -> RankedResult:
+                backend: LLMBackend | None, note: str = "") -> RankedResult:
         titles = self._titles(job)
         text = gen.text if gen is not None else ""
         if self.model_load_seconds:
             job.timings["model_load"] = self.model_load_seconds
         job.timings["total"] = sum(v for key, v in job.timings.items() if key != "model_load")
         fallback_reason = error
-        if not error and parsed.fallback:
+        if not error and parsed.fallback and not note:
             finish = gen.finish_reason if gen is not None else ""
             if finish == "timeout":
                 fallback_reason = "LLM timed out before naming a candidate"
@@ -261,19 +340,24 @@ class Ranker:
                 fallback_reason = "LLM returned empty output"
             else:
                 fallback_reason = "LLM output named no candidate"
-        fallback = parsed.fallback or bool(error)
+        fallback = (parsed.fallback and not note) or bool(error)
         n = len(titles)
         items = []
+        history_items = [self.catalog.items[i] for i in job.history]
         for rank, pos in enumerate(parsed.order[:k], start=1):
             idx = int(job.candidates.indices[pos])
             item = self.catalog.items[idx]
+            facts = job.facts[pos] if job.facts is not None else []
+            why = self._reason(parsed.reasons.get(pos, ""), item, history_items, facts)
             items.append(RecommendedItem(
                 rank=rank, item_id=item.id, title=item.title,
                 score=round((n - rank + 1) / n, 4),
-                reason=parsed.reasons.get(pos, ""),
+                reason=why.text, reason_source=why.source.value,
+                reason_flags=[f.value for f in why.flags], llm_reason=why.llm_text, evidence=list(facts),
                 source="llm" if rank <= parsed.from_llm else "generator",
                 generator_rank=pos + 1,
                 generator_score=round(float(job.candidates.scores[pos]), 4),
+                logprob=_finite(job.logprobs[pos]) if job.logprobs is not None else None,
             ))
         names = (backend.name, backend.model_name) if backend is not None else self._names
         info = RunInfo(
@@ -283,15 +367,21 @@ class Ranker:
             repairs=parsed.repairs,
             prompt_tokens=gen.prompt_tokens if gen else (job.prompt.n_tokens or 0),
             completion_tokens=gen.completion_tokens if gen else 0,
-            finish_reason=(gen.finish_reason if gen else
+            finish_reason=(gen.finish_reason if gen else "not-called" if note else
                            "scored" if self.config.mode == "score" and not error else "error"),
             mode=self.config.mode,
             timings={key: round(v, 4) for key, v in job.timings.items()},
             raw_output=text,
+            note=note,
         )
         history = [{"item_id": self.catalog.items[i].id, "title": self.catalog.items[i].title}
                    for i in np.asarray(job.history, dtype=np.int64)]
         return RankedResult(items=items, history=history, info=info)
+
+
+def _finite(x: float) -> float | None:
+    """A log-probability for JSON: a label the model gave no probability has none (not -inf)."""
+    return round(float(x), 4) if np.isfinite(x) else None
 
 
 def _describe(e: BaseException) -> str:

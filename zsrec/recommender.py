@@ -21,6 +21,7 @@ from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .errors import EmptyHistoryError, PromptTooLongError, ZsrecError
+from .evidence import EvidenceIndex
 from .loaders import load_dataset
 from .models import DEFAULT_MODEL
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
@@ -38,7 +39,8 @@ class Recommender:
                  template: str | Path = DEFAULT_TEMPLATE, candidates: CandidateConfig | None = None,
                  k: int = 10, generation: GenerationConfig | None = None, item_noun: str | None = None,
                  model: str | None = None, backend_name: str = "transformers",
-                 backend_options: dict[str, Any] | None = None, mode: str = "generate", reasons: bool = True,
+                 backend_options: dict[str, Any] | None = None, mode: str = "generate",
+                 reasons: str | bool = "llm",
                  guided: bool = False, index: str | Path | None = None):
         self.dataset = dataset
         cand_cfg = candidates or CandidateConfig()
@@ -59,6 +61,7 @@ class Recommender:
                          generation=generation or GenerationConfig(), mode=mode, reasons=reasons,
                          guided=guided),
             names=(backend_name, model or DEFAULT_MODEL),
+            evidence=lambda: EvidenceIndex(dataset.catalog, dataset.interactions, self.generator.popularity_counts),
         )
 
     @classmethod
@@ -166,7 +169,8 @@ class Recommender:
         other = object.__new__(Recommender)
         other.__dict__.update(self.__dict__)
         other.ranker = Ranker(self.ranker.catalog, self.generator, self.ranker._backend,
-                              PromptTemplate(template), replace(self.ranker.config), self.ranker._names)
+                              PromptTemplate(template), replace(self.ranker.config), self.ranker._names,
+                              evidence=self.ranker._evidence)
         return other
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .evidence import Fact
+
 
 @dataclass(frozen=True)
 class RecommendedItem:
@@ -17,10 +19,15 @@ class RecommendedItem:
     item_id: str
     title: str
     score: float  # 1.0 for the top pick down to 1/N for the last candidate: the final listwise position
-    reason: str  # the LLM's words, or "" where it gave none
+    reason: str  # the LLM's words where they passed the checks, else a sentence from the evidence
     source: str  # "llm": placed by the model; "generator": appended in shortlist order
     generator_rank: int  # where the candidate generator had it
     generator_score: float
+    logprob: float | None = None  # score mode: the log-probability of the item's label (None otherwise)
+    reason_source: str = "none"  # "llm" (checked), "evidence" (written from the facts), "none" (not asked)
+    reason_flags: list[str] = field(default_factory=list)  # why the LLM's reason was not kept (ReasonFlag values)
+    llm_reason: str = ""  # the LLM's own words, kept when they were replaced
+    evidence: list[Fact] = field(default_factory=list)  # facts counted from the data, strongest first
 
 
 @dataclass
@@ -41,6 +48,7 @@ class RunInfo:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     raw_output: str = ""  # in score mode: the reasons generation, if any
     mode: str = "generate"  # "generate" (the LLM wrote the ranking) or "score" (label log-probs ranked)
+    note: str = ""  # why the LLM was not asked at all (one candidate: nothing to rank), "" otherwise
 
 
 @dataclass

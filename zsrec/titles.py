@@ -100,8 +100,9 @@ class TitleMatcher:
         return TitleMatch(query, int(best[2]), "fuzzy", float(best[1]))
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
-        hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit)
-        return [self.catalog.items[int(key)].title for _, _, key in hits]
+        hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit * 3)
+        titles = dict.fromkeys(self.catalog.items[int(key)].title for _, _, key in hits)  # a title listed twice shows once
+        return list(titles)[:limit]
 
     def match_all(self, queries: Sequence[str], allow_unmatched: bool = False) -> tuple[list[TitleMatch], list[str]]:
         """Matches in input order and the queries that matched nothing.

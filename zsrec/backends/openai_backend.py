@@ -83,7 +83,8 @@ class OpenAIBackend:
                                  + ", ".join(m["id"] for m in served))
         self.model_name = model
         info = next(m for m in served if m["id"] == model)
-        self.context_length = int(context_length or info.get("max_model_len") or 4096)
+        served_ctx = info.get("max_model_len") or (info.get("meta") or {}).get("n_ctx")  # vLLM; llama.cpp
+        self.context_length = int(context_length or served_ctx or 4096)
         self._tokenize_route: str | None = None
 
     # ------------------------------------------------------------ HTTP
@@ -142,21 +143,32 @@ class OpenAIBackend:
                 time.sleep(self.backoff * (2 ** attempt))
         raise RequestFailed(last, retry=False)
 
+    @property
+    def supports_regex(self) -> bool:
+        """Guided decoding reaches the server only when asked for (``--guided``): vLLM constrains the
+        answer to the regex; a server that does not know the field ignores it."""
+        return self.structured_outputs
+
     # ------------------------------------------------------------ the LLMBackend contract
 
     def count_tokens(self, prompt: str) -> int:
-        """The server's own count where it offers one (vLLM ``/tokenize`` with the chat template,
-        llama.cpp ``/extras/tokenize``); otherwise an estimate that errs on the long side."""
+        """The server's own count where it offers one (vLLM ``/tokenize`` with the chat template;
+        llama.cpp's server ``/apply-template`` then ``/tokenize``; llama-cpp-python ``/extras/tokenize``);
+        otherwise an estimate that errs on the long side."""
         url = self.base_urls[0]
         root = url[: -len("/v1")]
         routes = ([self._tokenize_route] if self._tokenize_route else
-                  ["vllm", "llama.cpp"])
+                  ["vllm", "llama-server", "llama.cpp"])
         for route in routes:
             try:
                 if route == "vllm":
                     out = self._request(root, "/tokenize", {"model": self.model_name, "messages": [
                         {"role": "user", "content": prompt}], "add_generation_prompt": True}, 10.0)
                     n = int(out["count"])
+                elif route == "llama-server":
+                    chat = self._request(root, "/apply-template", {"messages": [
+                        {"role": "user", "content": prompt}]}, 10.0)["prompt"]
+                    n = len(self._request(root, "/tokenize", {"content": chat, "add_special": True}, 10.0)["tokens"])
                 elif route == "llama.cpp":
                     out = self._request(root, "/extras/tokenize", {"input": prompt}, 10.0)
                     n = len(out["tokens"]) + 16  # the chat template's own tokens

@@ -42,10 +42,25 @@ def _first_line(e: BaseException) -> str:
 
 
 def _pick_device(device: str) -> str:
+    """The torch device to use; asking for one this machine lacks is the caller's error, not a
+    reason to fall back (a run that silently ranked nobody on the GPU it asked for helps no one)."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ModelLoadError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if parsed.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ModelLoadError(f"device {device!r} asked for, but torch {torch.__version__} sees no CUDA GPU here; "
+                                 "use --device cpu (or auto)")
+        if parsed.index is not None and parsed.index >= count:
+            raise ModelLoadError(f"device {device!r} asked for, but only {count} CUDA GPU(s) are visible")
+    elif parsed.type == "mps" and not torch.backends.mps.is_available():
+        raise ModelLoadError(f"device {device!r} asked for, but MPS is not available here")
     return device
 
 

@@ -27,6 +27,11 @@ from ..backends.base import GenerationConfig
 from .methods import LLMMethod, Ranked, ScoreMethod, fuse, order_by
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, order_kept, paired_p_value
 from .protocol import REFERENCES, Case, EvalConfig, make_cases, popularity_counts, split_users
+from ..errors import ZsrecError
+
+
+class EvaluationFolderError(ZsrecError):
+    """The output folder holds a run made with other settings."""
 
 BASELINES = ("random", "pop", "bm25", "generator", "sasrec")
 METRIC_KEYS = ("ndcg@1", "ndcg@5", "ndcg@10", "hr@1", "hr@5", "hr@10", "mrr", "ndcg@10_next5", "hr@10_next5")
@@ -46,15 +51,25 @@ def parse_methods(spec: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+RUN_FILE = "run.json"  # what fixes a run folder's users and candidates; a resumed run must match it
+RUN_OUTPUTS = ("rankings.jsonl", RUN_FILE, "summary.json", "report.md", "ndcg10.png")
+
+
 class Evaluation:
     def __init__(self, dataset: Dataset, config: EvalConfig, methods: Sequence[str], out_dir: str | Path,
                  backend_factory: Callable[[], Any] | None = None, generation: GenerationConfig | None = None,
-                 sasrec_epochs: int = 60, batch_size: int = 16):
+                 sasrec_epochs: int = 60, batch_size: int = 16, llm: str = "", report_all: bool = True):
+        """``llm`` names the model behind the LLM methods (for the run-folder check); ``report_all``
+        False limits the report to the methods, settings and history lengths of this run, leaving
+        out what an earlier command in the same folder added."""
         self.dataset, self.config, self.methods = dataset, config, list(methods)
         self.out = Path(out_dir)
         self.out.mkdir(parents=True, exist_ok=True)
         self.rows_path = self.out / "rankings.jsonl"
         self.batch_size = batch_size
+        self.llm = llm
+        self.report_all = report_all
+        self._item_ids = dataset.catalog.ids
         catalog = dataset.catalog
         self.train_users, self.test_users = split_users(dataset, config)
         self.popularity = popularity_counts(dataset, self.train_users)
@@ -158,7 +173,37 @@ class Evaluation:
                 done.add((r["setting"], r["n"], r["user"], r["method"]))
         return done
 
+    def identity(self) -> dict[str, Any]:
+        """Everything that decides which users are tested and what each ranking holds. Methods,
+        candidate settings and history lengths are left out: rows are keyed by them, so a later
+        command may add to a folder along those axes."""
+        config = {k: v for k, v in asdict(self.config).items() if k not in ("settings", "history_lens")}
+        return {"dataset": self.dataset.name, "items": len(self.dataset.catalog),
+                "interactions": len(self.dataset.interactions), **config,
+                "max_new_tokens": self._generation.max_new_tokens, "sasrec_epochs": self._sasrec_epochs,
+                "llm": self.llm}
+
+    def check_folder(self) -> None:
+        """Refuse to mix two different runs in one folder: a run resumed with other settings would
+        count users from two splits in one report."""
+        path = self.out / RUN_FILE
+        mine = json.loads(json.dumps(self.identity()))  # tuples as lists, as read back
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, json.JSONDecodeError):
+                raise EvaluationFolderError(f"{path} is unreadable; start fresh (--fresh) or use another --out") from None
+            differ = [k for k in sorted(set(stored) | set(mine)) if stored.get(k) != mine.get(k)]
+            if differ:
+                what = ", ".join(f"{k}={stored.get(k)!r} there, {mine.get(k)!r} now" for k in differ)
+                raise EvaluationFolderError(f"{self.out} holds a run with other settings ({what}); "
+                                            "rerun with --fresh to start over, or use another --out")
+        elif not self.rows_path.is_file() or not self.rows_path.stat().st_size:
+            path.write_text(json.dumps(mine, indent=2) + "\n", encoding="utf-8")
+        # a folder from before run.json existed is left as it is: nothing to compare it with
+
     def run(self, progress: Callable[[int, int], None] | None = None) -> dict:
+        self.check_folder()
         done = self._done()
         plan = []
         for setting in self.config.settings:
@@ -200,10 +245,13 @@ class Evaluation:
 
     def _row(self, setting: str, name: str, case: Case, rows: np.ndarray, r: Ranked, seconds: float) -> dict:
         order = r.order
+        ids = self._item_ids
         row = {"setting": setting, "n": case.n, "user": case.user, "method": name, "target": case.target,
                "next_items": list(case.next_items), "in_candidates": bool(case.target in set(rows.tolist())),
                "target_rank": order.index(case.target) + 1 if case.target in order else None,
-               "ranking": order[:20], "seconds": round(seconds, 5)}
+               "ranking": order[:20], "seconds": round(seconds, 5),
+               # the catalog's own item ids beside the row positions the report recomputes from
+               "target_id": ids[case.target], "ranking_ids": [ids[i] for i in order[:20]]}
         metrics = _metrics(order, case, self.config)
         row.update(metrics)
         info = dict(r.info)
@@ -246,6 +294,10 @@ class Evaluation:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:
                 continue
+        if not self.report_all:
+            asked = set(self.methods)
+            rows = [r for r in rows if r["method"] in asked and r["setting"] in self.config.settings
+                    and r["n"] in self.config.history_lens]
         return write_report(rows, self, self.out)
 
 

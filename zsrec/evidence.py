@@ -1,0 +1,167 @@
+"""Why an item is on a user's list, counted from the data rather than written by a model.
+
+Every candidate gets facts a person can check against the catalog and the interaction log: which of
+the user's picks it was most often picked with, and by what share of the people who made that pick;
+the genres it shares with the history; the title words the text search matched; how popular it is.
+A reason built from these is true by construction, which a 135M-parameter model's prose is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import sparse
+
+from .data import Catalog, Interactions, Item
+from .text import tokenize
+
+MIN_CO_PICKS = 2  # one shared user is an anecdote, not a pattern
+
+
+@dataclass(frozen=True)
+class CoPicked:
+    """``count`` of the ``base`` people who picked the history item also picked this one."""
+
+    with_item: str  # item id of the history item
+    with_title: str
+    count: int
+    base: int
+    kind: str = field(default="co_picked", init=False)
+    text: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        share = self.count / self.base if self.base else 0.0
+        object.__setattr__(self, "text", f"picked by {share:.0%} ({self.count} of {self.base}) of those who "
+                                         f"picked {self.with_title}")
+
+    @property
+    def share(self) -> float:
+        return self.count / self.base if self.base else 0.0
+
+
+@dataclass(frozen=True)
+class SharedGenres:
+    genres: tuple[str, ...]
+    kind: str = field(default="shared_genres", init=False)
+    text: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        named = self.genres[:3]  # the text names three at most; ``genres`` holds them all
+        object.__setattr__(self, "text", f"{_join(named)}, like your picks")
+
+
+@dataclass(frozen=True)
+class MatchedTerms:
+    """Title words this item shares with the history's titles (what the text search matched on)."""
+
+    terms: tuple[str, ...]
+    kind: str = field(default="matched_terms", init=False)
+    text: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", "its title shares " + _join([f'"{t}"' for t in self.terms])
+                           + " with your picks")
+
+
+@dataclass(frozen=True)
+class PopularityRank:
+    rank: int  # 1 = the most picked item in the catalog
+    of: int
+    count: int
+    kind: str = field(default="popularity", init=False)
+    text: str = field(default="", init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", f"the {_ordinal(self.rank)} most picked of {self.of} ({self.count} picks)")
+
+
+Fact = CoPicked | SharedGenres | MatchedTerms | PopularityRank
+
+
+def _join(words: Sequence[str]) -> str:
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def item_genres(item: Item) -> tuple[str, ...]:
+    """The item's genres as a tuple: "A|B", "A, B" and "A B" (MovieLens' space-joined form) alike."""
+    raw = item.fields.get("genres", "") or item.fields.get("genre", "") or item.fields.get("class", "")
+    parts = re.split(r"\s*[|,;]\s*", raw) if re.search(r"[|,;]", raw) else raw.split()
+    return tuple(p.strip() for p in parts if p.strip() and p.strip().lower() not in ("unknown", "(no genres listed)"))
+
+
+def _title_terms(item: Item) -> set[str]:
+    return {t for t in tokenize(item.title) if not t.isdigit() and len(t) > 2}
+
+
+class EvidenceIndex:
+    """Counts built once per catalog: who picked what (a sparse user x item matrix) and popularity."""
+
+    def __init__(self, catalog: Catalog, interactions: Interactions, popularity: np.ndarray | None = None):
+        self.catalog = catalog
+        n_items = len(catalog)
+        users, codes = np.unique(interactions.users.astype(str), return_inverse=True)
+        picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
+                                  shape=(len(users), n_items))
+        picks.sum_duplicates()
+        picks.data[:] = 1.0  # a user who picked an item twice counts once
+        self.picks = picks
+        self.pickers = np.asarray(picks.sum(axis=0)).ravel().astype(np.int64)  # distinct users per item
+        counts = self.pickers if popularity is None else np.asarray(popularity)
+        order = np.lexsort((np.arange(n_items), -counts))
+        self.pop_rank = np.empty(n_items, dtype=np.int64)
+        self.pop_rank[order] = np.arange(1, n_items + 1)
+        self.pop_counts = counts
+        self.genres = [item_genres(it) for it in catalog.items]
+        self.terms = [_title_terms(it) for it in catalog.items]
+
+    def facts(self, history: Sequence[int], candidates: Sequence[int]) -> list[list[Fact]]:
+        """Facts for each candidate, strongest first; every candidate gets at least its popularity."""
+        hist = list(dict.fromkeys(int(h) for h in history))
+        cands = [int(c) for c in candidates]
+        items = self.catalog.items
+        if hist and cands:
+            co = (self.picks[:, hist].T @ self.picks[:, cands]).toarray()  # |history| x |candidates|
+        else:
+            co = np.zeros((len(hist), len(cands)))
+        base = self.pickers[hist] if hist else np.zeros(0, dtype=np.int64)
+        history_genres = set().union(*(self.genres[h] for h in hist)) if hist else set()
+        history_terms = set().union(*(self.terms[h] for h in hist)) if hist else set()
+        out: list[list[Fact]] = []
+        for j, c in enumerate(cands):
+            facts: list[Fact] = []
+            if hist:
+                shares = np.where(base > 0, co[:, j] / np.maximum(base, 1), 0.0)
+                # the strongest link; among equals the most recent pick, since recency predicts the next
+                best = max(range(len(hist)), key=lambda i: (shares[i], co[i, j], i))
+                if co[best, j] >= MIN_CO_PICKS:
+                    h = items[hist[best]]
+                    facts.append(CoPicked(h.id, h.title, int(co[best, j]), int(base[best])))
+            shared = tuple(g for g in self.genres[c] if g in history_genres)
+            if shared:
+                facts.append(SharedGenres(shared))
+            terms = tuple(sorted(self.terms[c] & history_terms))
+            if terms:
+                facts.append(MatchedTerms(terms))
+            facts.append(PopularityRank(int(self.pop_rank[c]), len(self.catalog), int(self.pop_counts[c])))
+            out.append(facts)
+        return out
+
+
+def summary(facts: Sequence[Fact], limit: int = 2) -> str:
+    """The strongest facts as one line, for a prompt or a reason."""
+    return "; ".join(f.text for f in list(facts)[:limit])
+
+
+def sentence(facts: Sequence[Fact]) -> str:
+    """A plain reason written from the evidence alone, for when the model gave no true one."""
+    text = summary(facts, limit=2)
+    return text[:1].upper() + text[1:] + "." if text else ""

@@ -1,0 +1,151 @@
+"""Check an LLM's reason against the data, and replace what does not hold with the evidence.
+
+A small model writes reasons that sound right and are not: sequels that do not exist, genres an item
+does not have, template text echoed back. A reason is kept only when it names no title but the item's
+own and the user's picks, claims no genre the item lacks, is not the prompt's own wording, and rests
+on at least one counted fact (a history title, a shared genre, a matched word). Anything else is
+flagged, and the item gets a plain sentence written from its evidence instead: no item leaves
+without a true reason.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from .data import Catalog, Item
+from .evidence import CoPicked, Fact, MatchedTerms, SharedGenres, item_genres, sentence
+from .parsing import _TitleIndex, _words
+
+
+class ReasonFlag(str, Enum):
+    EMPTY = "empty"  # no reason at all
+    OTHER_TITLE = "names_other_title"  # names a title that is neither this item nor one of the user's picks
+    WRONG_GENRE = "wrong_genre"  # claims a genre the item does not have
+    PLACEHOLDER = "placeholder"  # the prompt's own format text echoed back ("[number] title - reason")
+    WRONG_NUMBER = "wrong_number"  # a count or share that the item's facts do not hold
+    ONLY_NAMES = "only_names"  # nothing but titles and genres: "Lord of Illusions," is not a reason
+    UNGROUNDED = "ungrounded"  # rests on nothing counted: no pick, shared genre or matched word named
+
+
+class ReasonSource(str, Enum):
+    LLM = "llm"
+    EVIDENCE = "evidence"
+    NONE = "none"  # reasons were not asked for
+
+
+class ReasonsMode(str, Enum):
+    LLM = "llm"  # the model's reasons, checked; the evidence fills in where they fail
+    EVIDENCE = "evidence"  # reasons from the evidence alone: no generation
+    NONE = "none"
+
+
+_PLACEHOLDER = re.compile(r"\[\s*(number|n|id)\s*\]|\bone short reason\b|\btitle\s*-\s*reason\b|^\s*reason\s*$",
+                          re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class CheckedReason:
+    text: str
+    source: ReasonSource
+    flags: tuple[ReasonFlag, ...] = ()
+    llm_text: str = ""  # what the model wrote, kept when it was replaced
+
+
+class ReasonChecker:
+    """Built once per catalog: every title a reason might name, and every genre it might claim."""
+
+    def __init__(self, catalog: Catalog):
+        self.catalog = catalog
+        self.titles = _TitleIndex([it.title for it in catalog.items])
+        genres = {g for it in catalog.items for g in item_genres(it)}
+        self.genre_words = {g: re.compile(rf"\b{re.escape(g.lower())}s?\b") for g in genres}
+
+    def flags(self, reason: str, item: Item, history: Sequence[Item], facts: Sequence[Fact]) -> list[ReasonFlag]:
+        text = (reason or "").strip()
+        if not text:
+            return [ReasonFlag.EMPTY]
+        out: list[ReasonFlag] = []
+        if _PLACEHOLDER.search(text):
+            out.append(ReasonFlag.PLACEHOLDER)
+        allowed = {_words(item.title, keep_year=False)} | {_words(h.title, keep_year=False) for h in history}
+        for _, _, idx in self.titles.find_all(text):
+            named = self.catalog.items[idx].title
+            key = _words(named, keep_year=False)
+            if key in allowed or _too_common(key, text, named):
+                continue
+            out.append(ReasonFlag.OTHER_TITLE)
+            break
+        if not _numbers_hold(text, item, history, facts):
+            out.append(ReasonFlag.WRONG_NUMBER)
+        lowered = text.lower()
+        own = {g.lower() for g in item_genres(item)}
+        if any(rx.search(lowered) and g.lower() not in own for g, rx in self.genre_words.items()):
+            out.append(ReasonFlag.WRONG_GENRE)
+        if not _grounded(lowered, history, facts):
+            out.append(ReasonFlag.UNGROUNDED)
+        if not _says_something(text, item, history, self.genre_words):
+            out.append(ReasonFlag.ONLY_NAMES)
+        return out
+
+    def check(self, reason: str, item: Item, history: Sequence[Item], facts: Sequence[Fact]) -> CheckedReason:
+        reason = _FACTS_LABEL.sub("", reason or "").strip()
+        flags = self.flags(reason, item, history, facts)
+        if not flags:
+            return CheckedReason(reason, ReasonSource.LLM)
+        return CheckedReason(sentence(facts), ReasonSource.EVIDENCE, tuple(flags), (reason or "").strip())
+
+
+_FACTS_LABEL = re.compile(r"^\s*facts?\s*:\s*", re.IGNORECASE)  # the prompt's "- facts: ..." echoed
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _numbers_hold(text: str, item: Item, history: Sequence[Item], facts: Sequence[Fact]) -> bool:
+    """Every number the reason states is one the facts state (years inside titles aside): a small
+    model copies "73% (120 of 164)" as "73% (12 of 164)"."""
+    stripped = text
+    for title in [item.title, *(h.title for h in history)]:
+        stripped = stripped.replace(title, " ")
+    stated = set(_NUMBER.findall(re.sub(r"\(\d{4}\)", " ", stripped)))  # "(1983)": a title's year
+    if not stated:
+        return True
+    known = set()
+    for f in facts:
+        known.update(_NUMBER.findall(f.text.replace(getattr(f, "with_title", "") or "\0", " ")))
+    return stated <= known
+
+
+_FILLER = frozenset("the a an and or of in on to it its is was with for from like your my you this that".split())
+
+
+def _says_something(text: str, item: Item, history: Sequence[Item], genre_words: dict) -> bool:
+    """At least one word that is not part of a title, a genre or filler."""
+    rest = f" {_words(text)} "
+    for title in [item.title, *(h.title for h in history)]:
+        for key in (_words(title), _words(title, keep_year=False)):
+            if key:
+                rest = rest.replace(f" {key} ", " ")
+    rest = re.sub(r"\b\d+\b", " ", rest)
+    for rx in genre_words.values():
+        rest = rx.sub(" ", rest)
+    return any(len(w) > 2 and w not in _FILLER for w in re.findall(r"[a-z']+", rest))
+
+
+def _too_common(key: str, text: str, title: str) -> bool:
+    """A one-word title such as "Heat" or "Big" inside running prose is a word, not a title, unless
+    it is written with its year."""
+    return len(key.split()) < 2 and _words(title) not in _words(text)
+
+
+def _grounded(lowered: str, history: Sequence[Item], facts: Sequence[Fact]) -> bool:
+    words = set(re.findall(r"[a-z0-9']+", lowered))
+    for f in facts:
+        if isinstance(f, SharedGenres) and any(g.lower() in lowered for g in f.genres):
+            return True
+        if isinstance(f, MatchedTerms) and words & set(f.terms):
+            return True
+        if isinstance(f, CoPicked) and _words(f.with_title, keep_year=False) in _words(lowered, keep_year=False):
+            return True
+    return any(_words(h.title, keep_year=False) in _words(lowered, keep_year=False) for h in history)
