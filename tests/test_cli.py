@@ -105,7 +105,8 @@ def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
                            "--column", "timestamp=t", "-H", "Red Shoe", "--k", "2", "--format", "json"])
     assert code == 0, err
     data = json.loads(out)
-    assert [it["item_id"] for it in data["items"]][0] in {"B", "C"} and data["items"][0]["reason"] == "second is best here"
+    assert [it["item_id"] for it in data["items"]][0] in {"B", "C"} and data["items"][0]["llm_reason"] == "second is best here"
+    assert data["items"][0]["reason_flags"] == ["ungrounded"]  # names nothing counted: the data's reason is shown
     assert data["history"][0]["item_id"] == "A"
     code, _, err = _run(["rank", "--items", str(tmp_path / "items.csv"), "-H", "x"])
     _assert_clean_error(code, err, "--items and --interactions go together")

@@ -206,7 +206,7 @@ def test_engine_output_never_reaches_stdout(tmp_path):
     one = subprocess.run([sys.executable, "-c", code, *common, "-H", "Fargo (1996)", "--format", "json"],
                          capture_output=True, text=True, env=env)
     assert one.returncode == 0, one.stderr
-    assert json.loads(one.stdout)["items"][0]["reason"] == "the reason"
+    assert json.loads(one.stdout)["items"][0]["llm_reason"] == "the reason"
     assert "C-level log line" in one.stderr and "INFO generating" in one.stderr
     many = subprocess.run([sys.executable, "-c", code, *common, "--users-file", str(users)],
                           capture_output=True, text=True, env=env)

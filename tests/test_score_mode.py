@@ -30,7 +30,9 @@ def test_scores_order_every_candidate_and_reasons_fill_the_top_k(ml100k):
     rec = Recommender(ml100k, backend=backend, k=5, mode="score")
     r = rec.recommend(["Toy Story (1995)", "Fargo (1996)"])
     assert [it.generator_rank for it in r.items] == [4, 2, 1, 5, 6]
-    assert r.items[0].reason == "the best of them" and r.items[1].reason == "also very good"
+    # the model's words reach the items; they name nothing counted, so the data's reasons are shown
+    assert r.items[0].llm_reason == "the best of them" and r.items[1].llm_reason == "also very good"
+    assert r.items[0].reason_flags == ["ungrounded"] and r.items[0].reason_source == "evidence"
     assert r.info.mode == "score" and not r.info.fallback and r.info.parsed == 19
     assert r.info.repairs == ["1 candidates had no log-probability; kept in generator order"]
     assert {"llm", "explain"} <= set(r.info.timings)

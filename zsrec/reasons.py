@@ -78,13 +78,13 @@ class ReasonChecker:
                 continue
             out.append(ReasonFlag.OTHER_TITLE)
             break
-        if not _numbers_hold(text, item, history, facts):
-            out.append(ReasonFlag.WRONG_NUMBER)
+        if facts and not _numbers_hold(text, item, history, facts):  # without facts (a ranker with no
+            out.append(ReasonFlag.WRONG_NUMBER)  # evidence index) numbers and grounding cannot be checked
         lowered = text.lower()
         own = {g.lower() for g in item_genres(item)}
         if any(rx.search(lowered) and g.lower() not in own for g, rx in self.genre_words.items()):
             out.append(ReasonFlag.WRONG_GENRE)
-        if not _grounded(lowered, history, facts):
+        if facts and not _grounded(lowered, history, facts):
             out.append(ReasonFlag.UNGROUNDED)
         if not _says_something(text, item, history, self.genre_words):
             out.append(ReasonFlag.ONLY_NAMES)
