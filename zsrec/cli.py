@@ -339,7 +339,6 @@ def evaluate(
                          generation=GenerationConfig(max_new_tokens=max_new_tokens), sasrec_epochs=sasrec_epochs,
                          batch_size=batch_size, llm=f"{backend}:{model or 'smollm2-135m'}", report_all=False)
         run.command = "zsrec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zsrec eval"
-        run.check_folder()
         columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with stdout_to_stderr(), Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("eval", total=None)

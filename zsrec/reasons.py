@@ -113,7 +113,8 @@ def _numbers_hold(text: str, item: Item, history: Sequence[Item], facts: Sequenc
         return True
     known = set()
     for f in facts:
-        known.update(_NUMBER.findall(f.text.replace(getattr(f, "with_title", "") or "\0", " ")))
+        title = f.with_title if isinstance(f, CoPicked) else ""  # its year is no stated number
+        known.update(_NUMBER.findall(f.text.replace(title, " ") if title else f.text))
     return stated <= known
 
 
@@ -141,11 +142,12 @@ def _too_common(key: str, text: str, title: str) -> bool:
 
 def _grounded(lowered: str, history: Sequence[Item], facts: Sequence[Fact]) -> bool:
     words = set(re.findall(r"[a-z0-9']+", lowered))
+    normalized = _words(lowered, keep_year=False)
     for f in facts:
         if isinstance(f, SharedGenres) and any(g.lower() in lowered for g in f.genres):
             return True
         if isinstance(f, MatchedTerms) and words & set(f.terms):
             return True
-        if isinstance(f, CoPicked) and _words(f.with_title, keep_year=False) in _words(lowered, keep_year=False):
+        if isinstance(f, CoPicked) and _words(f.with_title, keep_year=False) in normalized:
             return True
-    return any(_words(h.title, keep_year=False) in _words(lowered, keep_year=False) for h in history)
+    return any(_words(h.title, keep_year=False) in normalized for h in history)
