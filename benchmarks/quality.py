@@ -26,7 +26,7 @@ from pathlib import Path
 
 from _common import RESULTS, machine, machine_line
 
-from zsrec.backends import load_backend
+from zsrec.backends import BackendSpec
 from zsrec.backends.base import GenerationConfig
 from zsrec.candidates import CandidateConfig
 from zsrec.evaluation.protocol import EvalConfig
@@ -66,13 +66,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_dataset("ml-100k")
     lens = tuple(int(x) for x in args.history_len.split(","))
-    backend = None
-
-    def factory():
-        nonlocal backend
-        backend = backend or load_backend("transformers", model=None, device=args.device, dtype=args.dtype,
-                                          batch_size=args.llm_batch)
-        return backend
+    llm = BackendSpec("transformers", None, {"device": args.device, "dtype": args.dtype, "batch_size": args.llm_batch})
 
     cmd = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
     # Every command that wrote to this run folder, in order, so the report says how it was made.
@@ -93,7 +87,7 @@ def main() -> None:
             methods = [x for x in methods if x in args.methods.split(",")]
         if not methods or not settings:
             continue
-        run = Evaluation(data, replace(base, settings=tuple(settings)), methods, args.work, backend_factory=factory,
+        run = Evaluation(data, replace(base, settings=tuple(settings)), methods, args.work, backend=llm,
                          generation=GenerationConfig(max_new_tokens=args.max_new_tokens),
                          sasrec_epochs=args.sasrec_epochs, batch_size=max(16, args.llm_batch))
         run.command = commands

@@ -93,6 +93,7 @@ class ScriptedBackend:
 
     name = "scripted"
     model_name = "scripted"
+    abilities: frozenset = frozenset()
 
     def __init__(self, answer: Callable[[str], str], context_length: int = 4096, finish: str = "stop", **_):
         self.answer = answer
@@ -120,3 +121,31 @@ def default_backend():
     from zsrec.backends import load_backend
 
     return load_backend("transformers", model=None, device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _real_models_need_the_marker(request, monkeypatch):
+    """A test that loads the real model (in process: transformers, vLLM, or llama.cpp's server) must
+    carry ``@pytest.mark.model``, so ``-m "not model"`` is fast and honest; this fails any that do not."""
+    if request.node.get_closest_marker("model"):
+        return
+
+    def refuse(*args, **kwargs):
+        pytest.fail(f"{request.node.nodeid} loads the real model but is not marked @pytest.mark.model",
+                    pytrace=False)
+
+    monkeypatch.setattr("zsrec.backends.transformers_backend.gguf_cache_path", refuse)
+    monkeypatch.setattr("zsrec.backends.vllm_backend.gguf_cache_path", refuse)
+    monkeypatch.setattr("zsrec.llama_server.start", refuse)
+
+
+REAL_MODEL_FIXTURES = {"default_backend", "servers"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The same rule, at collection, for tests that get the real model from a shared fixture (built
+    before any per-test guard could see it)."""
+    unmarked = [item.nodeid for item in items
+                if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) and not item.get_closest_marker("model")]
+    if unmarked:
+        raise pytest.UsageError("tests that use the real model must be marked @pytest.mark.model: " + ", ".join(unmarked))

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DataError
-from .parsing import repair_kind
 from .result import RankedResult
 
 
@@ -59,7 +58,7 @@ class BatchReport:
             self.errors[outcome.user_id] = outcome.error
             return
         self.ranked += 1
-        self.repairs.update({repair_kind(r) for r in outcome.result.info.repairs})
+        self.repairs.update({r.kind.value for r in outcome.result.info.repairs})
         for item in outcome.result.items:
             self.reason_sources[item.reason_source] += 1
             self.reason_flags.update(item.reason_flags)

@@ -24,9 +24,10 @@ import numpy as np
 from scipy import sparse
 
 from .bm25 import EMPTY_DOC, SparseBM25
+from .choices import Retriever
 from .data import Catalog, Interactions
 from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
-from .errors import DataError
+from .errors import DataError, OptionError
 from .text import tokenize
 
 
@@ -45,13 +46,15 @@ class CandidateConfig:
 
     def __post_init__(self) -> None:
         if self.n_candidates < 1:
-            raise ValueError("n_candidates must be at least 1")
+            raise OptionError("n_candidates must be at least 1")
         if self.bm25_weight < 0 or self.popularity_weight < 0 or self.bm25_weight + self.popularity_weight == 0:
-            raise ValueError("weights must be non-negative and not both zero")
+            raise OptionError("weights must be non-negative and not both zero")
         if not 0 < self.recency_decay <= 1:
-            raise ValueError("recency_decay must be in (0, 1]")
-        if self.retriever not in ("sparse", "rank-bm25"):
-            raise ValueError(f"retriever must be 'sparse' or 'rank-bm25', got {self.retriever!r}")
+            raise OptionError("recency_decay must be in (0, 1]")
+        try:
+            object.__setattr__(self, "retriever", Retriever(self.retriever).value)
+        except ValueError:
+            raise OptionError(f"retriever must be 'sparse' or 'rank-bm25', got {self.retriever!r}") from None
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class CandidateGenerator:
     def save_index(self, path: str | Path) -> None:
         """Save the text index (popularity is recomputed from the interactions on load: it is cheap)."""
         if self.index is None:
-            raise ValueError("only the sparse retriever's index can be saved")
+            raise OptionError("only the sparse retriever's index can be saved")
         self.index.save(path)
 
     @classmethod

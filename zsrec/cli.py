@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from .choices import RankingMode, ReasonsMode, Retriever
 from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import ZsrecError
 
@@ -33,10 +34,17 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
-class ReasonsChoice(str, Enum):
-    llm = "llm"
-    evidence = "evidence"
-    none = "none"
+# Backend options, the same for every command that ranks with an LLM. A flag is passed to the backend
+# only when given, and only if the backend declares it (its constructor's keyword options).
+BackendName = Annotated[str, typer.Option("--backend", help="LLM backend: transformers, vllm, openai (a vllm serve / OpenAI-compatible server), or a plugin.")]
+ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")]
+DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="transformers, vllm: auto (default), cpu, cuda, cuda:1 ...")]
+BaseUrlOpt = Annotated[Optional[list[str]], typer.Option("--base-url", help="openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")]
+ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", min=1, help="openai: requests in flight at once (default 8).")]
+TensorParallelOpt = Annotated[Optional[int], typer.Option("--tensor-parallel-size", min=1, help="vllm: GPUs per model.")]
+GpuMemoryOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")]
+BackendOptionOpt = Annotated[Optional[list[str]], typer.Option("--backend-option", "-O", help="Any option the backend declares, as NAME=VALUE (e.g. dtype=float32); repeatable.")]
+GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 
 
 def _say(label: str, style: str, message: str) -> None:
@@ -65,17 +73,18 @@ def rank(
     n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
     k: Annotated[int, typer.Option(min=1, help="How many recommendations to show.")] = 10,
     n_candidates: Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")] = 20,
-    model: Annotated[Optional[str], typer.Option(help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")] = None,
-    backend: Annotated[str, typer.Option(help="LLM backend: transformers, vllm, openai (a vllm serve / OpenAI-compatible server), or a plugin.")] = "transformers",
-    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="With --backend openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="With --backend openai: requests in flight at once.")] = 8,
-    mode: Annotated[str, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")] = "generate",
-    reasons: Annotated[ReasonsChoice, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")] = ReasonsChoice.llm,
+    model: ModelOpt = None,
+    backend: BackendName = "transformers",
+    base_url: BaseUrlOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    mode: Annotated[RankingMode, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")] = RankingMode.GENERATE,
+    reasons: Annotated[ReasonsMode, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")] = ReasonsMode.LLM,
     no_reasons: Annotated[bool, typer.Option("--no-reasons", hidden=True, help="Same as --reasons none.")] = False,
-    guided: Annotated[bool, typer.Option(help="Constrain the answer to candidate ids with guided decoding (vllm; openai against vllm serve).")] = False,
-    tensor_parallel_size: Annotated[int, typer.Option(min=1, help="With --backend vllm: GPUs per model.")] = 1,
-    gpu_memory_utilization: Annotated[Optional[float], typer.Option(help="With --backend vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1 ...")] = "auto",
+    guided: GuidedOpt = False,
+    tensor_parallel_size: TensorParallelOpt = None,
+    gpu_memory_utilization: GpuMemoryOpt = None,
+    device: DeviceOpt = None,
+    backend_option: BackendOptionOpt = None,
     template: Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")] = "listwise",
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")] = 320,
     temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")] = 0.0,
@@ -83,7 +92,7 @@ def rank(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = SHORTLIST_BM25_WEIGHT,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
-    retriever: Annotated[str, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = "sparse",
+    retriever: Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = Retriever.SPARSE,
     index: Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")] = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
     allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
@@ -95,9 +104,8 @@ def rank(
     from .quiet import quiet_engines, stdout_to_stderr
 
     quiet_engines(verbose)
-    from .backends import load_backend
     from .backends.base import GenerationConfig
-    from .candidates import CandidateConfig
+    from .candidates import CandidateConfig, CandidateGenerator
     from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
@@ -112,6 +120,10 @@ def rank(
                   "or --allow-empty-history for cold-start (popularity) recommendations")
         if (items is None) != (interactions is None):
             _fail("--items and --interactions go together")
+        spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
+                             tensor_parallel_size=tensor_parallel_size,
+                             gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
+                             batch_size=batch_size)
         if items is not None:
             mapping = {}
             for entry in column or []:
@@ -126,18 +138,19 @@ def rank(
             data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
         else:
             data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
-        options = _backend_options(backend, device, base_url, concurrency, guided, tensor_parallel_size,
-                                   gpu_memory_utilization, batch_size)
+        shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
+                                    popularity_weight=popularity_weight, retriever=retriever)
+        generator = None
+        if index is not None and index.is_file():  # a saved text index: no rebuild per run
+            generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
         rec = Recommender(
-            data,
-            backend=lambda: load_backend(backend, model=model, **options),
-            template=template, k=k, mode=mode, reasons="none" if no_reasons else reasons.value, guided=guided,
-            candidates=CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
-                                       popularity_weight=popularity_weight, retriever=retriever),
-            index=index,
+            data, backend=spec, template=template, candidates=shortlist, generator=generator,
+            k=k, mode=mode, reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided,
             generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                         seed=seed, timeout=timeout),
         )
+        if index is not None and generator is None:
+            rec.generator.save_index(index)
         if rec.dataset.skipped_rows:
             err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
         if many:
@@ -145,26 +158,22 @@ def rank(
 
             requests = (read_users_file(users_file) if users_file is not None
                         else [UserRequest(u) for u in rec.dataset.interactions.user_ids])
-            rec.ranker.check_inputs([], (), k)  # a broken template fails before the model load
+            rec.ranker.prepare([], (), k)  # a broken template fails before the model load
             with stdout_to_stderr() as stdout:
                 _load_model(rec, model)
                 _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, out, stdout)
             return
-        # Input checks first, so a typo costs no model load.
+        # Every input check first (once), so a typo costs no model load.
         if user is not None:
-            rec.ranker.check_inputs(*rec.user_split(user, n_history), k)
+            prepared = rec.prepare_user(user, n_history, k)
         else:
-            rows, _, _ = rec.resolve_history(history or [], allow_unmatched=allow_unknown_titles)
-            if not rows and not allow_empty_history:
+            prepared = rec.prepare(history or [], k, allow_unmatched=allow_unknown_titles)
+            if not prepared.prepared.history and not allow_empty_history:
                 _fail("none of the history titles matched the catalog")
-            rec.ranker.check_inputs(rows, (), k)
         with stdout_to_stderr():
             _load_model(rec, model)
             with err.status("Ranking ..."):
-                if user is not None:
-                    result = rec.recommend_for_user(user, n_history=n_history, k=k)
-                else:
-                    result = rec.recommend(history or [], k=k, allow_unmatched=allow_unknown_titles)
+                result = rec.rank_prepared([prepared])[0]
     except ZsrecError as e:
         _fail(str(e))
     if format is OutputFormat.json:
@@ -173,21 +182,49 @@ def rank(
         _print_table(result)
 
 
-def _backend_options(backend: str, device: str, base_url: list[str] | None, concurrency: int, guided: bool,
-                     tensor_parallel_size: int, gpu_memory_utilization: float | None, batch_size: int = 8) -> dict:
-    """Each backend's own options from the CLI's flat ones; flags for another backend are an error.
+def _backend_spec(name: str, model: str | None, backend_option: list[str] | None = None, batch_size: int | None = None,
+                  **flags: object):
+    """The backend to load, from the flags given: each must be an option the backend declares
+    (``--base-url`` with transformers is an error that names the backend's options).
 
     ``--batch-size`` is also the transformers backend's forward-pass batch: on a GPU a 64-user chunk
     split into passes of the backend's default 8 would waste most of the speed-up batching gives."""
-    if base_url and backend != "openai":
-        _fail("--base-url goes with --backend openai")
-    if backend == "openai":
-        return {"base_url": base_url or ["http://127.0.0.1:8000/v1"], "concurrency": concurrency,
-                "structured_outputs": guided}
-    if backend == "vllm":
-        return {"device": device, "tensor_parallel_size": tensor_parallel_size,
-                "gpu_memory_utilization": gpu_memory_utilization, "structured_outputs": guided}
-    return {"device": device, "batch_size": batch_size}
+    from .backends import BackendSpec, declared_options
+
+    spec = BackendSpec(name, model)
+    declared = declared_options(spec.backend_class)
+    given = {key: value for key, value in flags.items() if value is not None and value != []}
+    for key in given:
+        if key not in declared:
+            flag = "--" + key.replace("_", "-")
+            _fail(f"{flag} is not an option of backend {name!r} (its options: "
+                  + ", ".join("--" + k.replace("_", "-") for k in declared if k in flags) + ")")
+    for entry in backend_option or []:
+        key, sep, raw = entry.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            _fail(f"--backend-option takes NAME=VALUE, got {entry!r}")
+        given[key] = _option_value(raw.strip(), declared.get(key))
+    spec = BackendSpec(name, model, given)
+    spec.check()
+    return spec.with_options(batch_size=batch_size) if batch_size is not None else spec
+
+
+def _option_value(raw: str, param) -> object:
+    """A --backend-option value as the type of the option's default (int, float, bool), else text."""
+    default = getattr(param, "default", None)
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return raw.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+    except ValueError:
+        _fail(f"--backend-option {param.name}={raw!r}: expected a {type(default).__name__}")
+    return raw
 
 
 def _load_model(rec, model: str | None) -> None:
@@ -288,9 +325,15 @@ def evaluate(
     candidates: Annotated[str, typer.Option(help="Candidate settings, comma-separated: generator, sampled (= sampled-uniform,sampled-pop), sampled-uniform, sampled-pop, full.")] = "generator,sampled,full",
     seed: Annotated[int, typer.Option(help="Seed for the user split, negative sampling and shuffles.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; an existing run there is continued.")] = Path("results"),
-    model: Annotated[Optional[str], typer.Option(help="LLM for llm methods (default: embedded SmolLM2-135M).")] = None,
-    backend: Annotated[str, typer.Option(help="LLM backend for llm methods.")] = "transformers",
-    base_url: Annotated[Optional[list[str]], typer.Option("--base-url", help="With --backend openai.")] = None,
+    model: ModelOpt = None,
+    backend: BackendName = "transformers",
+    base_url: BaseUrlOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    guided: GuidedOpt = False,
+    tensor_parallel_size: TensorParallelOpt = None,
+    gpu_memory_utilization: GpuMemoryOpt = None,
+    device: DeviceOpt = None,
+    backend_option: BackendOptionOpt = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
     fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
     permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
@@ -298,7 +341,6 @@ def evaluate(
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
     sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
-    device: Annotated[str, typer.Option(help="Where the LLM runs: auto, cpu, cuda, cuda:1 ...")] = "auto",
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")] = False,
 ) -> None:
@@ -310,10 +352,10 @@ def evaluate(
     covers what this command asked for."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from .backends import load_backend
     from .backends.base import GenerationConfig
     from .evaluation.protocol import EvalConfig
-    from .evaluation.runner import RUN_OUTPUTS, Evaluation, parse_methods
+    from .evaluation.runner import Evaluation, parse_methods
+    from .evaluation.storage import RunFolder
     from .loaders import load_dataset
     from .quiet import quiet_engines, stdout_to_stderr
 
@@ -330,22 +372,22 @@ def evaluate(
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
                             fusion_weight=fusion_weight, permutations=permutations, bm25_weight=bm25_weight,
                             popularity_weight=popularity_weight)
+        spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
+                             tensor_parallel_size=tensor_parallel_size,
+                             gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
+                             batch_size=batch_size)
         data = load_dataset(dataset, data_path)
-        opts = _backend_options(backend, device, base_url, 8, False, 1, None, batch_size)
         if fresh:
-            for name in RUN_OUTPUTS:
-                (out / name).unlink(missing_ok=True)
-        run = Evaluation(data, config, names, out, backend_factory=lambda: load_backend(backend, model=model, **opts),
+            RunFolder(out).clear()
+        run = Evaluation(data, config, names, out, backend=spec, guided=guided,
                          generation=GenerationConfig(max_new_tokens=max_new_tokens), sasrec_epochs=sasrec_epochs,
-                         batch_size=batch_size, llm=f"{backend}:{model or 'smollm2-135m'}", report_all=False)
+                         batch_size=batch_size, report_all=False)
         run.command = "zsrec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zsrec eval"
         columns = (TextColumn("evaluating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with stdout_to_stderr(), Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("eval", total=None)
             summary = run.run(lambda done, total: progress.update(task, completed=done, total=total))
     except ZsrecError as e:
-        _fail(str(e))
-    except ValueError as e:  # parse_methods and EvalConfig's checks
         _fail(str(e))
     err.print(f"{len(summary['results'])} result rows; report: {out / 'report.md'}, rankings: {out / 'rankings.jsonl'}")
     typer.echo((out / "report.md").read_text())
@@ -390,7 +432,7 @@ def parse(
         ],
         "from_llm": parsed.from_llm,
         "fallback": parsed.fallback,
-        "repairs": parsed.repairs,
+        "repairs": [{"kind": r.kind.value, "text": r.text} for r in parsed.repairs],
     }
     typer.echo(json.dumps(out, indent=2, ensure_ascii=False))
 

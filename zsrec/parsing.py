@@ -17,6 +17,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
+from .repairs import Repair, RepairKind
 from .titles import normalize_title, strip_leading_article
 
 _BRACKET_ID = re.compile(r"\[\s*(\d{1,6})\s*\]")
@@ -44,7 +45,7 @@ class ParsedRanking:
     order: list[int]
     reasons: dict[int, str] = field(default_factory=dict)
     from_llm: int = 0
-    repairs: list[str] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
 
     @property
     def fallback(self) -> bool:
@@ -242,24 +243,15 @@ def _json_mentions(text: str, n: int, titles: _TitleIndex) -> list[_Mention] | N
     return None
 
 
-def repair_kind(repair: str) -> str:
-    """A repair's kind without its particulars, for counting over many users:
-    "dropped repeated ids: [2]" -> "dropped repeated ids"."""
-    kind = re.sub(r"'[^']*'|\"[^\"]*\"", " ", repair)  # quoted titles first: they may hold ':' or ','
-    kind = re.split(r"[:,;]", kind, maxsplit=1)[0]
-    kind = re.sub(r"\bto \[\d+\]|\d+", " ", kind)
-    return " ".join(kind.split())
-
-
 def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
     """Rank ``len(titles)`` candidates (shown to the model as ``[1]..[N]``) from the model's ``text``."""
     n = len(titles)
     if not isinstance(text, str):
         text = "" if text is None else str(text)
-    repairs: list[str] = []
+    repairs: list[Repair] = []
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
-        repairs.append(f"output longer than {MAX_TEXT} characters was cut")
+        repairs.append(Repair(RepairKind.OUTPUT_CUT, f"output longer than {MAX_TEXT} characters was cut"))
     index = _TitleIndex(titles)
     try:
         mentions = _json_mentions(text, n, index) if ("[" in text or "{" in text) else None
@@ -278,7 +270,7 @@ def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
                         last.reason = _clean_reason(m.group(1))
     except Exception as e:  # a parser bug must not lose a user's result
         mentions, source = [], "text"
-        repairs.append(f"parser error {type(e).__name__}; ignored the output")
+        repairs.append(Repair(RepairKind.PARSER_ERROR, f"parser error {type(e).__name__}; ignored the output"))
 
     order: list[int] = []
     reasons: dict[int, str] = {}
@@ -300,19 +292,22 @@ def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
         if m.reason:
             reasons[pos] = m.reason[:500]
         if m.via != "id":
-            repairs.append(f"matched {m.via} {m.said[:60]!r} to [{m.number}]")
+            kind = RepairKind.MATCHED_TITLE if m.via == "title" else RepairKind.MATCHED_FUZZY_TITLE
+            repairs.append(Repair(kind, f"matched {m.via} {m.said[:60]!r} to [{m.number}]"))
     if invented:
-        repairs.append(f"dropped ids not among the {n} candidates: {_short_list(invented)}")
+        repairs.append(Repair(RepairKind.DROPPED_INVENTED,
+                              f"dropped ids not among the {n} candidates: {_short_list(invented)}"))
     if duplicates:
-        repairs.append(f"dropped repeated ids: {_short_list(duplicates)}")
+        repairs.append(Repair(RepairKind.DROPPED_REPEATS, f"dropped repeated ids: {_short_list(duplicates)}"))
     from_llm = len(order)
     missing = [i for i in range(n) if i not in seen]
     if missing and order:
-        repairs.append(f"appended {len(missing)} candidates the model left out, in generator order")
+        repairs.append(Repair(RepairKind.APPENDED_MISSING,
+                              f"appended {len(missing)} candidates the model left out, in generator order"))
     elif not order and n:
-        repairs.append("no candidate found in the output; kept generator order")
+        repairs.append(Repair(RepairKind.NO_CANDIDATE, "no candidate found in the output; kept generator order"))
     if source == "json" and order:
-        repairs.insert(0, "read a JSON answer")
+        repairs.insert(0, Repair(RepairKind.READ_JSON, "read a JSON answer"))
     return ParsedRanking(order + missing, reasons, from_llm, repairs)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
+from .choices import ReasonsMode
 from .data import Catalog, Item
 from .evidence import CoPicked, Fact, MatchedTerms, SharedGenres, item_genres, sentence
 from .parsing import _TitleIndex, _words
@@ -34,12 +35,6 @@ class ReasonSource(str, Enum):
     LLM = "llm"
     EVIDENCE = "evidence"
     NONE = "none"  # reasons were not asked for
-
-
-class ReasonsMode(str, Enum):
-    LLM = "llm"  # the model's reasons, checked; the evidence fills in where they fail
-    EVIDENCE = "evidence"  # reasons from the evidence alone: no generation
-    NONE = "none"
 
 
 _PLACEHOLDER = re.compile(r"\[\s*(number|n|id)\s*\]|\bone short reason\b|\btitle\s*-\s*reason\b|^\s*reason\s*$",

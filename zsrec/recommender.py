@@ -9,23 +9,24 @@ input (unknown titles, an unknown user, a broken template) is reported before an
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .backends import load_backend
-from .backends.base import GenerationConfig, LLMBackend
+from .backends import BackendSpec
+from .backends.base import LLMBackend
+from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
-from .batch import BatchReport, UserOutcome, UserRequest, as_requests
-from .errors import EmptyHistoryError, PromptTooLongError, ZsrecError
+from .errors import EmptyHistoryError, OptionError, PromptTooLongError, ZsrecError
 from .evidence import EvidenceIndex
 from .loaders import load_dataset
-from .models import DEFAULT_MODEL
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
-from .ranker import Ranker, RankerConfig
+from .ranker import Prepared, Ranker, RankerConfig
 from .result import RankedResult
 from .titles import TitleMatcher
 
@@ -34,33 +35,38 @@ def _item_noun(dataset_name: str) -> str:
     return "movie" if dataset_name.lower().startswith("ml-") else "item"
 
 
+@dataclass
+class PreparedUser:
+    """One user's checked input: catalog rows and shortlist, and how their typed titles matched."""
+
+    prepared: Prepared
+    typed: list[str] = field(default_factory=list)  # what the user typed for each history row
+    missing: list[str] = field(default_factory=list)  # typed titles that matched nothing
+    user_id: str | None = None
+
+
 class Recommender:
-    def __init__(self, dataset: Dataset, backend: LLMBackend | Callable[[], LLMBackend] | None = None,
-                 template: str | Path = DEFAULT_TEMPLATE, candidates: CandidateConfig | None = None,
-                 k: int = 10, generation: GenerationConfig | None = None, item_noun: str | None = None,
-                 model: str | None = None, backend_name: str = "transformers",
-                 backend_options: dict[str, Any] | None = None, mode: str = "generate",
-                 reasons: str | bool = "llm",
-                 guided: bool = False, index: str | Path | None = None):
+    def __init__(self, dataset: Dataset, backend: BackendSpec | LLMBackend | None = None,
+                 template: str | Path = DEFAULT_TEMPLATE, config: RankerConfig | None = None,
+                 candidates: CandidateConfig | None = None, generator: CandidateGenerator | None = None,
+                 **settings: Any):
+        """``backend``: a ``BackendSpec`` (loaded on first use; default: transformers with the embedded
+        model) or a loaded backend. ``config`` or keyword ``settings`` (any ``RankerConfig`` field: k,
+        mode, reasons, guided, generation, item_noun) set how it ranks; ``candidates`` sets the
+        shortlist, ``generator`` lends one already built (a saved index, say)."""
         self.dataset = dataset
-        cand_cfg = candidates or CandidateConfig()
-        if index is not None and Path(index).is_file():  # a saved text index: no rebuild per run
-            self.generator = CandidateGenerator.with_saved_index(index, dataset.catalog, dataset.interactions, cand_cfg)
-        else:
-            self.generator = CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
-            if index is not None:
-                self.generator.save_index(index)
+        cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
+        self.generator = generator or CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
-        if backend is None:
-            opts = dict(backend_options or {})
-            backend = lambda: load_backend(backend_name, model=model, **opts)  # noqa: E731 (lazy)
+        fields = {f.name for f in dataclasses.fields(RankerConfig)}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+        base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
+                                      k=settings.get("k", min(10, cand_cfg.n_candidates)))
         self.ranker = Ranker(
-            dataset.catalog, self.generator, backend, PromptTemplate(template),
-            RankerConfig(k=k, n_candidates=cand_cfg.n_candidates,
-                         item_noun=item_noun or _item_noun(dataset.name),
-                         generation=generation or GenerationConfig(), mode=mode, reasons=reasons,
-                         guided=guided),
-            names=(backend_name, model or DEFAULT_MODEL),
+            dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
+            PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
             evidence=lambda: EvidenceIndex(dataset.catalog, dataset.interactions, self.generator.popularity_counts),
         )
 
@@ -83,6 +89,33 @@ class Recommender:
                 typed.append(m.query)
         return rows, typed, missing
 
+    # ------------------------------------------------------------ checked input (no model needed)
+
+    def prepare(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
+                allow_empty: bool = True, exclude: Sequence[str] = ()) -> PreparedUser:
+        """A new user's titles (or item ids), oldest first, matched and checked once: unknown titles,
+        an empty history, ``k``, the template. Rank it with ``rank_prepared``."""
+        rows, typed, missing = self.resolve_history(history, allow_unmatched)
+        if not rows and not allow_empty:
+            raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
+        excluded = [self.dataset.catalog.index_of(i) for i in exclude]
+        return PreparedUser(self.ranker.prepare(rows, excluded, k), typed, missing)
+
+    def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> PreparedUser:
+        """A known user as if new: their ``n_history`` most recent picks form the history, and
+        everything they ever picked is excluded from the candidates."""
+        history, exclude = self.user_split(user_id, n_history)
+        return PreparedUser(self.ranker.prepare(history, exclude, k), user_id=str(user_id))
+
+    def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
+        """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""
+        results = self.ranker.rank_prepared([u.prepared for u in users])
+        for user, result in zip(users, results, strict=True):
+            result.user_id = user.user_id
+            if user.typed or user.missing:
+                _annotate(result, user.typed, user.missing)
+        return results
+
     def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
                   allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
         """Recommend for a new user given the titles (or item ids) they picked, oldest first.
@@ -91,12 +124,7 @@ class Recommender:
         ``allow_empty`` is False. Titles that match nothing raise ``UnknownItemError`` listing them,
         or with ``allow_unmatched`` are left out and listed in ``result.unmatched_history``.
         """
-        rows, typed, missing = self.resolve_history(history, allow_unmatched)
-        if not rows and not allow_empty:
-            raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
-        excluded = [self.dataset.catalog.index_of(i) for i in exclude]
-        self.ranker.check_inputs(rows, excluded, k)
-        return _annotate(self.ranker.rank(rows, excluded, k), typed, missing)
+        return self.rank_prepared([self.prepare(history, k, allow_unmatched, allow_empty, exclude)])[0]
 
     def user_split(self, user_id: str, n_history: int | None = 10) -> tuple[list[int], list[int]]:
         """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw."""
@@ -105,13 +133,8 @@ class Recommender:
         return history, sorted(set(rows) - set(history))
 
     def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> RankedResult:
-        """Recommend for a known user as if they were new: their ``n_history`` most recent picks form the
-        history, and everything they ever picked is excluded from the candidates."""
-        history, exclude = self.user_split(user_id, n_history)
-        self.ranker.check_inputs(history, exclude, k)
-        result = self.ranker.rank(history, exclude, k)
-        result.user_id = str(user_id)
-        return result
+        """Recommend for a known user as if they were new (see ``prepare_user``)."""
+        return self.rank_prepared([self.prepare_user(user_id, n_history, k)])[0]
 
     def recommend_many(self, users: Iterable[UserRequest | str], n_history: int | None = 10,
                        k: int | None = None, batch_size: int = 8, allow_unmatched: bool = False,
@@ -135,42 +158,36 @@ class Recommender:
     def _rank_chunk(self, chunk: list[UserRequest], n_history: int | None, k: int | None,
                     allow_unmatched: bool) -> list[UserOutcome]:
         outcomes = [UserOutcome(r.user_id) for r in chunk]
-        jobs: list[tuple[int, list[int], list[int], list[str], list[str]]] = []
+        ready: list[tuple[int, PreparedUser]] = []
         for pos, request in enumerate(chunk):
             try:
                 if request.history is None:
-                    history, exclude = self.user_split(request.user_id, n_history)
-                    typed, missing = [], []
+                    user = self.prepare_user(request.user_id, n_history, k)
                 else:
-                    history, typed, missing = self.resolve_history(request.history, allow_unmatched)
-                    exclude = []
+                    user = self.prepare(request.history, k, allow_unmatched)
+                    user.user_id = request.user_id
             except ZsrecError as e:
                 outcomes[pos].error = str(e)
                 continue
-            jobs.append((pos, history, exclude, typed, missing))
+            ready.append((pos, user))
         try:
-            results = self.ranker.rank_many([j[1] for j in jobs], [j[2] for j in jobs], k)
+            results: list[RankedResult | None] = list(self.rank_prepared([u for _, u in ready]))
         except PromptTooLongError:  # one user's prompt cannot fit: rank one at a time to find who
             results = []
-            for job in jobs:
+            for pos, user in ready:
                 try:
-                    results.append(self.ranker.rank(job[1], job[2], k))
+                    results.append(self.rank_prepared([user])[0])
                 except PromptTooLongError as e:
                     results.append(None)
-                    outcomes[job[0]].error = str(e)
-        for (pos, _, _, typed, missing), result in zip(jobs, results):
-            if result is not None:
-                result.user_id = chunk[pos].user_id
-                outcomes[pos].result = _annotate(result, typed, missing) if typed or missing else result
+                    outcomes[pos].error = str(e)
+        for (pos, _), result in zip(ready, results, strict=True):
+            outcomes[pos].result = result
         return outcomes
 
     def with_template(self, template: str | Path) -> Recommender:
-        """Same data and (loaded) model, another prompt template."""
-        other = object.__new__(Recommender)
-        other.__dict__.update(self.__dict__)
-        other.ranker = Ranker(self.ranker.catalog, self.generator, self.ranker._backend,
-                              PromptTemplate(template), replace(self.ranker.config), self.ranker._names,
-                              evidence=self.ranker._evidence)
+        """Same data, shortlist and (loaded) model, another prompt template."""
+        other = copy.copy(self)
+        other.ranker = self.ranker.with_template(PromptTemplate(template))
         return other
 
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .evidence import Fact
+from .repairs import Repair
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ class RunInfo:
     parsed: int  # candidates the LLM placed itself
     fallback: bool  # True: the order is the generator's, the LLM gave nothing usable
     fallback_reason: str = ""
-    repairs: list[str] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)  # what the parser had to mend, typed by kind
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = ""

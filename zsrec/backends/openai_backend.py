@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ModelLoadError, ModelUnavailableError
-from .base import Generation, GenerationConfig
+from .base import Ability, AnswerFormat, Backend, Generation, GenerationConfig
 
 API_KEY_ENV = ("ZSREC_OPENAI_API_KEY", "OPENAI_API_KEY")
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -53,13 +53,17 @@ def _normalise_url(url: str) -> str:
     return url if url.endswith("/v1") else url + "/v1"
 
 
-class OpenAIBackend:
+class OpenAIBackend(Backend):
+    """Constrained decoding reaches the server in its own form: vLLM's ``structured_outputs`` regex,
+    or a GBNF ``grammar`` for llama.cpp's server (told apart by what ``/models`` lists)."""
+
     name = "openai"
+    abilities = frozenset({Ability.CONSTRAINED_DECODING, Ability.LABEL_SCORING})
 
     def __init__(self, model: str | None = None, base_url: str | Sequence[str] = "http://127.0.0.1:8000/v1",
                  api_key: str | None = None, concurrency: int = 8, request_timeout: float = 120.0,
                  retries: int = 2, backoff: float = 0.5, context_length: int | None = None,
-                 chars_per_token: float = 3.0, structured_outputs: bool = False, **_: Any):
+                 chars_per_token: float = 3.0):
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
         if not urls:
             raise ModelLoadError("no --base-url given for the openai backend")
@@ -70,7 +74,6 @@ class OpenAIBackend:
         self.retries = max(0, retries)
         self.backoff = backoff
         self.chars_per_token = chars_per_token
-        self.structured_outputs = structured_outputs
         self.stats = {u: ReplicaStats() for u in self.base_urls}
         self._next = itertools.count()
         self._lock = threading.Lock()
@@ -84,6 +87,7 @@ class OpenAIBackend:
         self.model_name = model
         info = next(m for m in served if m["id"] == model)
         served_ctx = info.get("max_model_len") or (info.get("meta") or {}).get("n_ctx")  # vLLM; llama.cpp
+        self.llama_cpp = "meta" in info  # llama.cpp's server describes its model under "meta"
         self.context_length = int(context_length or served_ctx or 4096)
         self._tokenize_route: str | None = None
 
@@ -143,12 +147,6 @@ class OpenAIBackend:
                 time.sleep(self.backoff * (2 ** attempt))
         raise RequestFailed(last, retry=False)
 
-    @property
-    def supports_regex(self) -> bool:
-        """Guided decoding reaches the server only when asked for (``--guided``): vLLM constrains the
-        answer to the regex; a server that does not know the field ignores it."""
-        return self.structured_outputs
-
     # ------------------------------------------------------------ the LLMBackend contract
 
     def count_tokens(self, prompt: str) -> int:
@@ -181,7 +179,7 @@ class OpenAIBackend:
         self._tokenize_route = "estimate"
         return int(len(prompt) / self.chars_per_token) + 16
 
-    def chat_payload(self, prompt: str, config: GenerationConfig, regex: str | None = None) -> dict[str, Any]:
+    def chat_payload(self, prompt: str, config: GenerationConfig, answer: AnswerFormat | None = None) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.model_name,
             "messages": [{"role": "user", "content": prompt}],
@@ -191,14 +189,16 @@ class OpenAIBackend:
         }
         if config.temperature > 0:
             payload["top_p"] = config.top_p
-        if regex is not None and self.structured_outputs:
-            payload["structured_outputs"] = {"regex": regex}  # vLLM's extra parameter (>= 0.12)
+        if answer is not None and self.llama_cpp:
+            payload["grammar"] = answer.grammar()
+        elif answer is not None:
+            payload["structured_outputs"] = {"regex": answer.regex()}  # vLLM's extra parameter (>= 0.12)
         return payload
 
     def _one(self, prompt: str, config: GenerationConfig, deadline: float | None,
-             regex: str | None) -> Generation:
+             answer: AnswerFormat | None) -> Generation:
         try:
-            out = self._post("/chat/completions", self.chat_payload(prompt, config, regex), deadline)
+            out = self._post("/chat/completions", self.chat_payload(prompt, config, answer), deadline)
             choice = out["choices"][0]
             text = choice["message"].get("content") or ""
             usage = out.get("usage") or {}
@@ -212,12 +212,12 @@ class OpenAIBackend:
             return Generation("", 0, 0, "error", error=f"unexpected answer shape ({type(e).__name__}: {e})")
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig,
-                 regexes: Sequence[str | None] | None = None) -> list[Generation]:
+                 formats: Sequence[AnswerFormat] | None = None) -> list[Generation]:
         """All prompts at once, ``concurrency`` in flight; each failure is reported for its own prompt."""
         deadline = None if config.timeout is None else time.monotonic() + config.timeout
-        regexes = list(regexes) if regexes is not None else [None] * len(prompts)
-        futures: list[Future[Generation]] = [self._pool.submit(self._one, p, config, deadline, r)
-                                             for p, r in zip(prompts, regexes)]
+        answers: list[AnswerFormat | None] = list(formats) if formats is not None else [None] * len(prompts)
+        futures: list[Future[Generation]] = [self._pool.submit(self._one, p, config, deadline, a)
+                                             for p, a in zip(prompts, answers, strict=True)]
         pending = set(futures)
         while pending:
             left = None if deadline is None else deadline - time.monotonic() + 1.0

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ModelLoadError, ModelUnavailableError
 from ..models import ModelSource, gguf_cache_path, resolve_model, save_converted
-from .base import Generation, GenerationConfig, option_token_ids
+from .base import Ability, AnswerFormat, Backend, Generation, GenerationConfig, option_token_ids
 
 
 def _repeated_line_stop(tokenizer, repeats: int = 3):
@@ -64,8 +64,9 @@ def _pick_device(device: str) -> str:
     return device
 
 
-class TransformersBackend:
+class TransformersBackend(Backend):
     name = "transformers"
+    abilities = frozenset({Ability.LABEL_SCORING})  # no constrained decoding here
 
     def __init__(self, model: str | None = None, device: str = "auto", dtype: str = "auto",
                  batch_size: int = 8, cache_converted: bool = True, trust_remote_code: bool = False):
@@ -126,7 +127,8 @@ class TransformersBackend:
     def count_tokens(self, prompt: str) -> int:
         return len(self.tokenizer(self._chat(prompt), add_special_tokens=False)["input_ids"])
 
-    def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
+    def generate(self, prompts: Sequence[str], config: GenerationConfig,
+                 formats: Sequence[AnswerFormat] | None = None) -> list[Generation]:
         import torch
 
         out: list[Generation] = []

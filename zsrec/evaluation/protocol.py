@@ -15,6 +15,7 @@ import numpy as np
 
 from ..candidates import CandidateConfig
 from ..data import Dataset
+from ..errors import OptionError
 
 REFERENCES = ("sasrec", "pop", "random")  # every method is paired-tested against these, on the same users
 
@@ -36,10 +37,10 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         if not self.history_lens or min(self.history_lens) < 1:
-            raise ValueError("history lengths must be at least 1")
+            raise OptionError("history lengths must be at least 1")
         unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
         if unknown:
-            raise ValueError(f"unknown candidate settings {sorted(unknown)}")
+            raise OptionError(f"unknown candidate settings {sorted(unknown)}")
         CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
                         popularity_weight=self.popularity_weight)  # the same checks as the pipeline's
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from .protocol import REFERENCES
 
@@ -111,12 +110,10 @@ def plot(summary: dict, path: Path) -> bool:
     return True
 
 
-def write_report(rows: list[dict], evaluation: Any, out: Path, command: str | list[str] | None = None) -> dict:
-    from .runner import summarize
-
-    summary = summarize(rows, evaluation)
-    summary["command"] = command or getattr(evaluation, "command", None)
+def write_report(summary: dict, out: Path, command: str | list[str] | None = None) -> dict:
+    """``summary.json``, ``report.md`` and ``ndcg10.png`` in ``out``, from a summary (``statistics.summarize``)."""
+    summary["command"] = command
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    (out / "report.md").write_text(markdown(summary, summary["command"]) + "\n")
+    (out / "report.md").write_text(markdown(summary, command) + "\n")
     plot(summary, out / "ndcg10.png")
     return summary

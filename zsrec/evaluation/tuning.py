@@ -17,6 +17,7 @@ import numpy as np
 
 from ..candidates import CandidateConfig, CandidateGenerator
 from ..data import Dataset
+from ..errors import OptionError
 from .metrics import hit, ndcg
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
 
@@ -80,14 +81,14 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, shares: Sequence[float]
     """Try every (popularity share, recency decay) on validation users; report the best and the
     current weighting on the test users of ``config``'s split."""
     if not shares or not decays:
-        raise ValueError("give at least one popularity share and one recency decay")
+        raise OptionError("give at least one popularity share and one recency decay")
     if any(not 0 <= s <= 1 for s in shares):
-        raise ValueError("popularity shares must lie in [0, 1]")
+        raise OptionError("popularity shares must lie in [0, 1]")
     train, test = split_users(dataset, config)
     need = max(config.history_lens) + 1
     eligible = [u for u in train if len(dataset.interactions.user_history(u)) >= need]
     if len(eligible) < 2:
-        raise ValueError("too few training users with enough history to hold some out for validation")
+        raise OptionError("too few training users with enough history to hold some out for validation")
     rng = np.random.default_rng([config.seed, 1])
     take = min(n_validation, len(eligible) // 2)  # keep at least half of them for counting popularity
     chosen = set(rng.choice(eligible, size=take, replace=False).tolist())

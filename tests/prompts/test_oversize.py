@@ -1,4 +1,4 @@
-"""Case 6: oversize input. Long fields are capped; a history too long for the model's context is cut
+"""Oversize input. Long fields are capped; a history too long for the model's context is cut
 oldest first, and the result says how much was cut; a prompt that cannot fit even without history is
 a clear error (for that user only, in a batch run)."""
 

@@ -6,13 +6,16 @@ import math
 import pytest
 
 from conftest import ScriptedBackend, requires_default_model
-from zsrec.backends.base import GenerationConfig
+from zsrec.backends.base import Ability, GenerationConfig
+from zsrec.backends.base import MissingAbilityError
 from zsrec.errors import TemplateError, ZsrecError
 from zsrec.recommender import Recommender
 
 
 class ScoringBackend(ScriptedBackend):
     """Scores label i with ``weights(prompt)[i]``; writes ``answer(prompt)`` for the reasons."""
+
+    abilities = frozenset({Ability.LABEL_SCORING})
 
     def __init__(self, weights, answer=lambda p: ""):
         super().__init__(answer)
@@ -34,7 +37,8 @@ def test_scores_order_every_candidate_and_reasons_fill_the_top_k(ml100k):
     assert r.items[0].llm_reason == "the best of them" and r.items[1].llm_reason == "also very good"
     assert r.items[0].reason_flags == ["ungrounded"] and r.items[0].reason_source == "evidence"
     assert r.info.mode == "score" and not r.info.fallback and r.info.parsed == 19
-    assert r.info.repairs == ["1 candidates had no log-probability; kept in generator order"]
+    assert [(x.kind.value, x.text) for x in r.info.repairs] == [
+        ("candidates had no log-probability", "1 candidates had no log-probability; kept in generator order")]
     assert {"llm", "explain"} <= set(r.info.timings)
     prompt, options, prefix = backend.score_calls[0][0][0], backend.score_calls[0][1], backend.score_calls[0][2]
     assert options == list("ABCDEFGHIJKLMNOPQRST") and prefix == "["
@@ -66,7 +70,7 @@ def test_no_probability_for_any_label_falls_back(ml100k):
 
 
 def test_backend_without_scoring_and_bad_settings(ml100k, tmp_path):
-    with pytest.raises(ZsrecError, match="cannot score log-probabilities"):
+    with pytest.raises(MissingAbilityError, match="'scripted' cannot do label scoring; use --mode generate"):
         Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), mode="score").recommend(["Fargo (1996)"])
     with pytest.raises(ValueError, match="mode must be"):
         Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), mode="vote")
@@ -92,7 +96,12 @@ def test_real_model_scores_in_one_pass_and_batches_agree(ml100k, default_backend
     for r in batch:
         assert r.info.mode == "score" and not r.info.fallback and r.info.parsed == 20
         assert len(r.items) == 10
-    prompts = [rec.ranker._prepare(h, (), 10, default_backend).prompt.text for h in histories[:2]]
+    items = ml100k.catalog.items
+    prompts = []
+    for h in histories[:2]:
+        shortlist = rec.ranker.prepare(h).candidates.indices
+        prompts.append(rec.ranker.template.render([items[i] for i in h], [items[i] for i in shortlist], 10,
+                                                  "movie", mode="score"))
     together = default_backend.score(prompts, list("ABCDEFGHIJKLMNOPQRST"))
     alone = default_backend.score(prompts[1:], list("ABCDEFGHIJKLMNOPQRST"))
     assert max(abs(a - b) for a, b in zip(together[1], alone[0])) < 1e-3  # left padding changes nothing

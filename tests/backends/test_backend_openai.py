@@ -14,7 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from zsrec import llama_server
-from zsrec.backends.base import GenerationConfig
+from zsrec.backends import BackendSpec
+from zsrec.backends.base import AnswerFormat, GenerationConfig
 from zsrec.backends.openai_backend import OpenAIBackend
 from zsrec.cli import app
 from zsrec.errors import ModelLoadError, ModelUnavailableError
@@ -88,6 +89,24 @@ def test_timeout_is_honoured(servers, ml100k):
         assert r.info.fallback_reason == "LLM timed out before naming a candidate"
 
 
+def test_guided_answer_obeys_the_format_on_a_real_server(servers, ml100k):
+    """--guided reaches llama.cpp's server as a grammar: the answer is exactly k lines, each naming a
+    real candidate, whatever the small model would have written unconstrained."""
+    backend = OpenAIBackend(base_url=servers[0])
+    assert backend.llama_cpp
+    rec = Recommender(ml100k, backend=backend, guided=True, k=3, generation=GenerationConfig(max_new_tokens=400))
+    r = rec.recommend_for_user("42", n_history=5)
+    import re
+
+    assert re.fullmatch(AnswerFormat(20, 3).regex(), r.info.raw_output), r.info.raw_output
+    assert r.info.parsed >= 1 and not r.info.fallback
+    assert not any(x.kind.value == "dropped ids not among the candidates" for x in r.info.repairs)
+    result = CliRunner().invoke(app, ["rank", "--backend", "openai", "--base-url", servers[0], "--guided",
+                                      "-H", "Fargo (1996)", "--k", "2", "--format", "json"])
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(AnswerFormat(20, 2).regex(), json.loads(result.stdout)["info"]["raw_output"])
+
+
 def test_score_mode_through_a_real_server(servers, ml100k):
     rec = Recommender(ml100k, backend=OpenAIBackend(base_url=servers[1]), mode="score", reasons=False)
     r = rec.recommend_for_user("42", n_history=5)
@@ -99,7 +118,7 @@ def test_server_down_at_start_falls_back_with_the_reason(ml100k):
     dead = f"http://127.0.0.1:{_free_port()}"
     with pytest.raises(ModelUnavailableError, match="no OpenAI-compatible server answered: cannot reach"):
         OpenAIBackend(base_url=dead)
-    rec = Recommender(ml100k, backend_name="openai", backend_options={"base_url": dead})
+    rec = Recommender(ml100k, backend=BackendSpec("openai", options={"base_url": dead}))
     r = rec.recommend(["Toy Story (1995)"])
     assert r.info.fallback and "no OpenAI-compatible server answered" in r.info.fallback_reason
     assert [it.generator_rank for it in r.items] == list(range(1, 11))
@@ -192,12 +211,16 @@ def test_model_not_served_and_bad_url(scripted):
         OpenAIBackend(base_url="127.0.0.1:8000")
 
 
-def test_guided_regex_is_sent_only_when_asked(scripted):
+def test_answer_format_is_sent_in_the_servers_own_form(scripted):
     _, url = scripted
-    cfg = GenerationConfig()
-    assert "structured_outputs" not in OpenAIBackend(base_url=url).chat_payload("p", cfg, r"\[1\]")
-    payload = OpenAIBackend(base_url=url, structured_outputs=True).chat_payload("p", cfg, r"\[1\]")
-    assert payload["structured_outputs"] == {"regex": r"\[1\]"} and payload["temperature"] == 0
+    cfg, answer = GenerationConfig(), AnswerFormat(5, 2)
+    backend = OpenAIBackend(base_url=url)
+    assert "structured_outputs" not in backend.chat_payload("p", cfg)
+    payload = backend.chat_payload("p", cfg, answer)  # vLLM (the scripted server lists max_model_len)
+    assert payload["structured_outputs"] == {"regex": answer.regex()} and payload["temperature"] == 0
+    backend.llama_cpp = True  # llama.cpp's server takes a GBNF grammar instead
+    payload = backend.chat_payload("p", cfg, answer)
+    assert payload["grammar"] == answer.grammar() and "structured_outputs" not in payload
 
 
 
@@ -208,7 +231,7 @@ def test_guided_reaches_the_server_through_the_recommender(scripted, tmp_path):
 
     handler, url = scripted
     data = load_dataset("ml-100k", write_ml100k(tmp_path / "ml"))
-    rec = Recommender(data, backend=OpenAIBackend(base_url=url, structured_outputs=True), guided=True, k=2)
+    rec = Recommender(data, backend=OpenAIBackend(base_url=url), guided=True, k=2)
     rec.recommend(["Toy Story (1995)"])
     chats = [b for b in handler.seen_bodies if "messages" in b]
     assert chats and chats[-1]["structured_outputs"]["regex"].startswith(r"(\[(")

@@ -112,7 +112,7 @@ def test_popularity_beats_random(small_eval, tmp_path):
 def test_llm_methods_and_fusion_with_a_scripted_model(ml100k, tmp_path):
     config = EvalConfig(history_lens=(3,), n_test_users=6, settings=("generator", "sampled-pop"), permutations=2)
     run = Evaluation(ml100k, config, parse_methods("pop,llm+fusion"), tmp_path,
-                     backend_factory=lambda: ScriptedBackend(lambda p: "[2] > [1]"))
+                     backend=ScriptedBackend(lambda p: "[2] > [1]"))
     summary = run.run()
     by = {(e["setting"], e["method"]): e for e in summary["results"]}
     assert by[("generator", "llm")]["fallback_rate"] == 0.0 and by[("generator", "llm")]["users"] == 6
@@ -163,7 +163,7 @@ def test_order_kept_is_spearman_between_shown_and_output_order():
 
 def test_position_bias_is_measured_on_what_the_model_placed(ml100k, tmp_path):
     config = EvalConfig(history_lens=(3,), n_test_users=6, settings=("sampled-pop",))
-    run = Evaluation(ml100k, config, ["llm"], tmp_path, backend_factory=lambda: ScriptedBackend(lambda p: "[2] > [1]"))
+    run = Evaluation(ml100k, config, ["llm"], tmp_path, backend=ScriptedBackend(lambda p: "[2] > [1]"))
     entry = run.run()["results"][0]
     assert entry["placed_mean_shown_position"] == pytest.approx(1.5)  # it placed the 2nd and 1st shown
     assert entry["order_kept"] > 0.95  # and the parser appended the rest in shown order

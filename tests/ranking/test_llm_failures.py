@@ -1,4 +1,4 @@
-"""Case 4: the LLM fails (raises, answers nothing or nonsense, times out, cannot load). Every user
+"""The LLM fails (raises, answers nothing or nonsense, times out, cannot load). Every user
 still gets a full ranking in generator order, flagged with the reason, and batch runs keep going and
 say which users fell back."""
 
@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from conftest import ScriptedBackend
-from zsrec.backends import BUILTIN
+from zsrec.backends import BUILTIN, BackendSpec
 from zsrec.batch import BatchReport, UserRequest
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cli import app
@@ -21,8 +21,19 @@ from zsrec.recommender import Recommender
 
 def _ranker(ds, backend, n=10, k=5):
     gen = CandidateGenerator(ds.catalog, ds.interactions, CandidateConfig(n_candidates=n))
-    return Ranker(ds.catalog, gen, backend, PromptTemplate("listwise"), RankerConfig(k=k, n_candidates=n),
-                  names=("scripted", "scripted-model"))
+    return Ranker(ds.catalog, gen, backend, PromptTemplate("listwise"), RankerConfig(k=k, n_candidates=n))
+
+
+def _failing(monkeypatch, exc, loads):
+    """A registered backend whose load raises ``exc``; the spec names the model asked for."""
+
+    class Failing:
+        def __init__(self, model=None):
+            loads.append(model)
+            raise exc
+
+    monkeypatch.setitem(BUILTIN, "failing", Failing)
+    return BackendSpec("failing", "scripted-model")
 
 
 def _assert_generator_order(r, k=5):
@@ -59,28 +70,22 @@ def test_timeout_after_some_picks_keeps_them(ml100k):
 
 @pytest.mark.parametrize("exc", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
                                  MemoryError(), ModelUnavailableError("out of memory loading 'big' on cuda")])
-def test_model_that_cannot_load_falls_back_and_is_not_retried(ml100k, exc):
+def test_model_that_cannot_load_falls_back_and_is_not_retried(ml100k, exc, monkeypatch):
     loads = []
-
-    def factory():
-        loads.append(1)
-        raise exc
-
-    ranker = _ranker(ml100k, factory)
+    ranker = _ranker(ml100k, _failing(monkeypatch, exc, loads))
     first, second = ranker.rank_many([[0], [49]]), ranker.rank([99])
     for r in first + [second]:
         assert r.info.fallback and r.info.fallback_reason.startswith("model could not be loaded")
-        assert r.info.model == "scripted-model" and r.info.finish_reason == "error"
+        # the result names what was asked for, not a default
+        assert (r.info.backend, r.info.model) == ("failing", "scripted-model") and r.info.finish_reason == "error"
         _assert_generator_order(r)
-    assert loads == [1]
+    assert loads == ["scripted-model"]
 
 
-def test_model_name_typo_is_still_an_error(ml100k):
-    def factory():
-        raise ModelLoadError("cannot load model 'smolm2': not found")
-
+def test_model_name_typo_is_still_an_error(ml100k, monkeypatch):
+    spec = _failing(monkeypatch, ModelLoadError("cannot load model 'smolm2': not found"), [])
     with pytest.raises(ModelLoadError, match="not found"):
-        _ranker(ml100k, factory).rank([0])
+        _ranker(ml100k, spec).rank([0])
 
 
 def test_one_bad_prompt_does_not_sink_its_batch(ml100k):
@@ -129,7 +134,7 @@ def test_batch_run_reports_who_fell_back_and_who_was_not_ranked(ml100k):
 
 
 def test_cli_batch_run_with_a_failing_model_writes_every_user(ml100k, tmp_path, monkeypatch):
-    monkeypatch.setitem(BUILTIN, "broken", "test_robustness_llm_failures:BrokenBackend")
+    monkeypatch.setitem(BUILTIN, "broken", "test_llm_failures:BrokenBackend")
     users = tmp_path / "users.txt"
     users.write_text('1\n\n# a comment\n2\nnobody\n{"user_id": "new", "history": ["Fargo (1996)"]}\n')
     out = tmp_path / "out.jsonl"
@@ -147,7 +152,7 @@ def test_cli_batch_run_with_a_failing_model_writes_every_user(ml100k, tmp_path, 
     assert "ranked 3 of 4 users" in err and "3 fell back" in err and "1 not ranked" in err
 
 
-class BrokenBackend:
+class BrokenBackend:  # noqa: D101
     """A backend whose load fails the way a real one does when the device is gone."""
 
     def __init__(self, **_):

@@ -5,6 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from zsrec.backends import BUILTIN
 from zsrec.cli import app
 
 runner = CliRunner()
@@ -68,7 +69,7 @@ def test_parse_command(tmp_path):
     data = json.loads(out.stdout)
     assert [r["id"] for r in data["ranking"]] == ["b2", "a1", "3"]
     assert data["ranking"][0]["reason"] == "tense crime film" and data["from_llm"] == 1
-    assert any("[9]" in r for r in data["repairs"])
+    assert any("[9]" in r["text"] and r["kind"] == "dropped ids not among the candidates" for r in data["repairs"])
 
 
 @pytest.mark.parametrize("content,msg", [("{not json", "not valid JSON"), ("[]", "non-empty JSON list"), ("[3]", "entry 1")])
@@ -88,8 +89,11 @@ def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
     """--items/--interactions with a column mapping reach the ranker (LLM replaced, the data path is the point)."""
     from zsrec.backends import base
 
-    class Echo:
+    class Echo(base.Backend):
         name, model_name, context_length = "echo", "echo", 4096
+
+        def __init__(self, model=None, device="auto", batch_size=8):
+            pass
 
         def count_tokens(self, prompt):
             return len(prompt.split())
@@ -97,7 +101,7 @@ def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
         def generate(self, prompts, config):
             return [base.Generation("[2] - second is best here", 1, 1, "stop") for _ in prompts]
 
-    monkeypatch.setattr("zsrec.backends.load_backend", lambda *a, **k: Echo())
+    monkeypatch.setitem(BUILTIN, "transformers", Echo)
     (tmp_path / "items.csv").write_text("sku,name,kind\nA,Red Shoe,shoe running\nB,Blue Shoe,shoe trail\nC,Wool Hat,hat\n")
     (tmp_path / "ev.jsonl").write_text('{"who": "u1", "sku": "A", "t": 1}\n{"who": "u2", "sku": "B", "t": 2}\n')
     code, out, err = _run(["rank", "--items", str(tmp_path / "items.csv"), "--interactions", str(tmp_path / "ev.jsonl"),
@@ -117,6 +121,7 @@ def test_csv_items_and_interactions_via_cli(tmp_path, monkeypatch):
 
 class FirstPick:
     name, model_name, context_length = "first-pick", "first-pick", 4096
+    abilities: frozenset = frozenset()
 
     def __init__(self, **_):
         pass
@@ -131,7 +136,6 @@ class FirstPick:
 
 
 def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
-    from zsrec.backends import BUILTIN
 
     monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")
     index = tmp_path / "ml100k.idx"
@@ -169,12 +173,33 @@ def test_batch_size_reaches_the_transformers_backend(monkeypatch, ml100k):
     """--batch-size is also the backend's forward batch: on a GPU, passes of 8 would waste the batching."""
     seen = {}
 
-    def fake_load(name, model=None, **options):
-        seen.update(options, name=name)
-        return FirstPick()
+    class Recorder(FirstPick):
+        name = "transformers"
 
-    monkeypatch.setattr("zsrec.backends.load_backend", fake_load)
+        def __init__(self, model=None, device="auto", batch_size=8):
+            seen.update(model=model, device=device, batch_size=batch_size)
+
+    monkeypatch.setitem(BUILTIN, "transformers", Recorder)
     code, out, err = _run(["rank", "--dataset", "ml-100k", "--user", "42", "--batch-size", "32", "--device", "cpu",
                            "--format", "json"])
     assert code == 0, err
-    assert seen == {"name": "transformers", "device": "cpu", "batch_size": 32}
+    assert seen == {"model": None, "device": "cpu", "batch_size": 32}
+
+
+def test_backend_abilities_and_options_are_checked_before_any_load(ml100k, tmp_path):
+    """Asking a backend for what it cannot do, or giving it another backend's option, is an input
+    error named in one line, before a model is loaded."""
+    code, _, err = _run(["rank", "-H", "Fargo (1996)", "--guided"])
+    _assert_clean_error(code, err, "backend 'transformers' cannot do constrained decoding; leave out --guided")
+    code, _, err = _run(["rank", "-H", "Fargo (1996)", "--base-url", "http://127.0.0.1:9/v1"])
+    _assert_clean_error(code, err, "--base-url is not an option of backend 'transformers'")
+    code, _, err = _run(["rank", "-H", "Fargo (1996)", "--backend-option", "nonsense=1"])
+    _assert_clean_error(code, err, "backend 'transformers' has no option 'nonsense'")
+    code, _, err = _run(["rank", "-H", "Fargo (1996)", "--backend-option", "batch_size=many"])
+    _assert_clean_error(code, err, "--backend-option batch_size='many': expected a int")
+    code, _, err = _run(["eval", "--methods", "pop,llm", "--guided", "--users", "2", "--history-len", "1",
+                         "--out", str(tmp_path)])
+    _assert_clean_error(code, err, "cannot do constrained decoding")
+    assert not (tmp_path / "rankings.jsonl").exists()  # refused before the baselines ran
+    code, _, err = _run(["rank", "-H", "Fargo (1996)", "--mode", "vote"])
+    assert code == 2 and "'vote' is not one of 'generate', 'score'" in err

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from conftest import write_ml100k
 from zsrec.cli import _print_table, _timings_line, app, main
-from zsrec.parsing import repair_kind
+from zsrec.parsing import parse_ranking
+from zsrec.repairs import RepairKind
 from zsrec.result import RankedResult, RecommendedItem, RunInfo
 
 runner = CliRunner()
@@ -140,10 +141,12 @@ def test_parse_keeps_a_one_word_reason(tmp_path):
     assert json.loads(out)["ranking"][0]["reason"] == "crime"
 
 
-def test_repair_kinds_survive_titles_with_commas():
-    assert repair_kind("matched title 'Usual Suspects, The' to [3]") == "matched title"
-    assert repair_kind('matched fuzzy-title "Schindler\'s List, The" to [2]') == "matched fuzzy-title"
-    assert repair_kind("dropped repeated ids: [2, 3]") == "dropped repeated ids"
+def test_repair_kinds_are_typed_whatever_the_titles_hold():
+    titles = ["Heat (1995)", "Usual Suspects, The (1995)", "Schindler's List (1993)"]
+    r = parse_ranking("1. Usual Suspects, The (1995) - twisty\n[1] tense\n[1] again", titles)
+    assert [x.kind for x in r.repairs] == [RepairKind.MATCHED_TITLE, RepairKind.DROPPED_REPEATS,
+                                           RepairKind.APPENDED_MISSING]
+    assert "Usual Suspects, The" in r.repairs[0].text
 
 
 # ---------------------------------------------------------------- evaluation folders
@@ -179,6 +182,7 @@ NOISY = textwrap.dedent('''
     class Noisy:
         """Prints like an engine: Python-level and straight to file descriptor 1."""
         name, model_name, context_length = "noisy", "noisy", 4096
+        abilities = frozenset()
 
         def __init__(self, **_):
             print("INFO engine starting")

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from zsrec.backends import load_backend
-from zsrec.backends.base import GenerationConfig, option_token_ids, ranking_regex
+from zsrec.backends.base import AnswerFormat, GenerationConfig, option_token_ids
 from zsrec.backends.vllm_backend import engine_kwargs, sampling_kwargs
 from zsrec.errors import ModelLoadError, ZsrecError
 
@@ -23,14 +23,15 @@ def test_engine_kwargs():
 
 def test_sampling_kwargs_greedy_seeded_and_guided():
     assert sampling_kwargs(GenerationConfig(max_new_tokens=50)) == {"max_tokens": 50, "temperature": 0.0, "seed": 0}
-    kw = sampling_kwargs(GenerationConfig(temperature=0.7, top_p=0.9, seed=3), regex="R", logprobs=20, max_tokens=1)
+    answer = AnswerFormat(5, 3)
+    kw = sampling_kwargs(GenerationConfig(temperature=0.7, top_p=0.9, seed=3), answer, logprobs=20, max_tokens=1)
     assert kw == {"max_tokens": 1, "temperature": 0.7, "seed": 3, "top_p": 0.9,
-                  "structured_outputs": {"regex": "R"}, "logprobs": 20}
+                  "structured_outputs": {"regex": answer.regex()}, "logprobs": 20}
 
 
 @pytest.mark.parametrize("n, k", [(20, 10), (5, 5), (12, 3), (3, 10)])
 def test_ranking_regex_accepts_exactly_k_lines_of_real_ids(n, k):
-    rx = re.compile(ranking_regex(n, k))
+    rx = re.compile(AnswerFormat(n, k).regex())
     lines = "".join(f"[{i}] Some Title (1995) - a reason\n" for i in range(n, n - min(n, k), -1))
     assert rx.fullmatch(lines)
     assert not rx.fullmatch(lines.replace(f"[{n}]", f"[{n + 1}]", 1))  # an id that was never offered
@@ -51,6 +52,7 @@ def test_option_token_ids():
         option_token_ids(_CharTokenizer(), ["Ab", "Ac"], "[")
 
 
+@pytest.mark.model
 def test_option_tokens_with_the_real_default_tokenizer(default_backend):
     ids = option_token_ids(default_backend.tokenizer, list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), "[")
     assert len(set(ids)) == 26

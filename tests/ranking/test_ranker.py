@@ -1,9 +1,11 @@
-"""Ranker and Recommender logic with a scripted backend (failure modes: tests/test_robustness_llm_failures.py)."""
+"""Ranker and Recommender logic with a scripted backend (failure modes: tests/ranking/test_llm_failures.py)."""
 
 import pytest
 
 from conftest import ScriptedBackend
+from zsrec.backends import BUILTIN, BackendSpec
 from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.errors import EmptyHistoryError, UnknownItemError
 from zsrec.prompts import PromptTemplate
 from zsrec.ranker import Ranker, RankerConfig
 from zsrec.recommender import Recommender
@@ -31,19 +33,21 @@ def test_rank_many_batches_one_call(ml100k):
     assert all(r.items[0].generator_rank == 2 for r in out)
 
 
-def test_backend_loads_lazily_after_input_checks(ml100k):
+def test_backend_loads_lazily_after_input_checks(ml100k, monkeypatch):
     loads = []
 
-    def factory():
-        loads.append(1)
-        return ScriptedBackend(lambda p: "[1]")
+    class Counted(ScriptedBackend):
+        def __init__(self, model=None):
+            loads.append(model)
+            super().__init__(lambda p: "[1]")
 
-    rec = Recommender(ml100k, backend=factory)
-    with pytest.raises(Exception, match="no catalog item matches"):
+    monkeypatch.setitem(BUILTIN, "counted", Counted)
+    rec = Recommender(ml100k, backend=BackendSpec("counted", "some-model"))
+    with pytest.raises(UnknownItemError, match="no catalog item matches"):
         rec.recommend(["Not A Real Film At All 3000"])
     assert loads == []
-    rec.recommend(["Toy Story (1995)"])
-    assert loads == [1]
+    r = rec.recommend(["Toy Story (1995)"])
+    assert loads == ["some-model"] and r.info.backend == "scripted"
 
 
 def test_recommender_history_and_user_paths(ml100k):
@@ -63,5 +67,5 @@ def test_empty_history_is_cold_start(ml100k):
     rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
     r = rec.recommend([])
     assert r.items[0].title == "Star Wars (1977)" and r.history == []
-    with pytest.raises(Exception, match="no history"):
+    with pytest.raises(EmptyHistoryError, match="no history"):
         rec.recommend([], allow_empty=False)

@@ -1,4 +1,4 @@
-"""Case 5: bad data. Malformed rows, wrong encodings, duplicate ids, unknown ids, empty files: a clear
+"""Bad data. Malformed rows, wrong encodings, duplicate ids, unknown ids, empty files: a clear
 error naming the file and line (or, with skip_bad_rows, a count), and from the CLI one line and exit 2,
 never a traceback."""
 
@@ -111,7 +111,7 @@ class FirstPick(ScriptedBackend):
 
 
 def test_cli_skip_bad_rows_reports_the_count(tmp_path, monkeypatch):
-    monkeypatch.setitem(BUILTIN, "first-pick", "test_robustness_data:FirstPick")
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_malformed_data:FirstPick")
     args = _files(tmp_path, b"item_id,title\n1,A\n2,B\n2,C\n", b"user_id,item_id\nu,1\nu,9\nv,2\n")
     result = CliRunner().invoke(app, ["rank", *args, "--skip-bad-rows", "--backend", "first-pick", "--format", "json"])
     assert result.exit_code == 0, result.stderr

@@ -1,4 +1,4 @@
-"""Case 1: prompt injection through item text. Item text is data from catalogs we do not control; it
+"""Prompt injection through item text. Item text is data from catalogs we do not control; it
 must not change the prompt's structure, and an item must not climb the ranking by asking to."""
 
 from dataclasses import replace
@@ -50,6 +50,7 @@ def test_real_titles_are_left_alone(ml100k):
     assert changed == []
 
 
+@pytest.mark.model
 @requires_default_model
 def test_chat_markup_cannot_open_a_new_turn(default_backend):
     """With the real tokenizer: the injected markup would become special tokens; cleaned, it does not."""

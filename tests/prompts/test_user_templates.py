@@ -1,4 +1,4 @@
-"""Case 2: user-supplied templates run in Jinja's sandbox, with undefined variables as errors. A
+"""User-supplied templates run in Jinja's sandbox, with undefined variables as errors. A
 template that reaches for Python internals, files or typos fails with a clear one-line message."""
 
 import pytest

@@ -8,6 +8,10 @@ T = ["Toy Story (1995)", "Fargo (1996)", "Star Wars (1977)", "Usual Suspects, Th
      "Alien: Resurrection (1997)", "Aliens (1986)"]
 
 
+def _texts(r):
+    return [x.text for x in r.repairs]
+
+
 def order(text, titles=T):
     return [i + 1 for i in parse_ranking(text, titles).order]
 
@@ -15,7 +19,7 @@ def order(text, titles=T):
 def test_arrow_chain():
     r = parse_ranking("[3] > [1] > [2]", T)
     assert [i + 1 for i in r.order] == [3, 1, 2, 4, 5, 6] and r.from_llm == 3
-    assert "appended 3 candidates" in r.repairs[-1]
+    assert "appended 3 candidates" in r.repairs[-1].text
 
 
 def test_numbered_list_with_ids_titles_and_reasons():
@@ -30,7 +34,7 @@ def test_titles_instead_of_numbers():
     r = parse_ranking("1. Fargo - dark comedy\n2. The Usual Suspects - twisty crime\n3. Aliens (1986): sequel action", T)
     assert [i + 1 for i in r.order][:3] == [2, 4, 6]
     assert r.reasons == {1: "dark comedy", 3: "twisty crime", 5: "sequel action"}
-    assert any("matched title" in x for x in r.repairs)
+    assert any("matched title" in x for x in _texts(r))
 
 
 def test_fuzzy_title():
@@ -41,7 +45,7 @@ def test_json_list_of_objects_in_fence():
     text = 'Sure!\n```json\n[{"id": 4, "reason": "twisty plot"}, {"id": 9}, {"id": 4}, {"id": "[2]"}]\n```'
     r = parse_ranking(text, T)
     assert [i + 1 for i in r.order][:2] == [4, 2] and r.reasons[3] == "twisty plot"
-    assert any("[9]" in x for x in r.repairs) and any("repeated" in x for x in r.repairs)
+    assert any("[9]" in x for x in _texts(r)) and any("repeated" in x for x in _texts(r))
 
 
 @pytest.mark.parametrize("text,expect", [
@@ -69,8 +73,8 @@ def test_loose_shapes(text, expect):
 def test_duplicates_and_invented_ids_are_dropped():
     r = parse_ranking("[2] > [2] > [42] > [0] > [1]", T)
     assert [i + 1 for i in r.order][:2] == [2, 1] and r.from_llm == 2
-    assert any("[42]" in x and "[0]" in x for x in r.repairs)
-    assert any("repeated ids: [2]" in x for x in r.repairs)
+    assert any("[42]" in x and "[0]" in x for x in _texts(r))
+    assert any("repeated ids: [2]" in x for x in _texts(r))
 
 
 def test_truncated_output_keeps_what_was_said():
@@ -92,7 +96,7 @@ def test_garbage_falls_back_to_generator_order():
     for text in ["", "Aladdin.", "I cannot help with that.", None, 12345, "[[[{{{"]:
         r = parse_ranking(text, T)
         assert r.order == list(range(len(T))) and r.fallback and r.from_llm == 0
-        assert "kept generator order" in r.repairs[-1]
+        assert "kept generator order" in r.repairs[-1].text
 
 
 def test_echoed_history_titles_are_not_candidates():

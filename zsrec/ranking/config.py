@@ -1,0 +1,48 @@
+"""How a ranking is made: how many picks, from how long a shortlist, by which method, with what reasons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..backends.base import GenerationConfig
+from ..errors import OptionError
+from ..choices import RankingMode, ReasonsMode
+
+
+@dataclass(frozen=True)
+class RankerConfig:
+    k: int = 10
+    n_candidates: int = 20
+    item_noun: str = "item"
+    generation: GenerationConfig = GenerationConfig()
+    context_margin: int = 16  # tokens kept free beside max_new_tokens
+    mode: RankingMode | str = RankingMode.GENERATE
+    # llm: the model's reasons, checked against the evidence, which fills in where they fail (in score
+    # mode one generation per user writes them); evidence: reasons from the data alone, no generation;
+    # none: no reasons. True and False are read as llm and none.
+    reasons: ReasonsMode | str | bool = ReasonsMode.LLM
+    guided: bool = False  # constrain answers to candidate ids (needs a backend with constrained decoding)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.reasons, bool):
+            object.__setattr__(self, "reasons", ReasonsMode.LLM if self.reasons else ReasonsMode.NONE)
+        try:
+            object.__setattr__(self, "reasons", ReasonsMode(self.reasons))
+        except ValueError:
+            raise OptionError(f"reasons must be one of llm, evidence, none; got {self.reasons!r}") from None
+        try:
+            object.__setattr__(self, "mode", RankingMode(self.mode))
+        except ValueError:
+            raise OptionError(f"mode must be 'generate' or 'score', got {self.mode!r}") from None
+        if self.k < 1:
+            raise OptionError(f"k must be at least 1, got {self.k}")
+        if self.n_candidates < 1:
+            raise OptionError(f"n_candidates must be at least 1, got {self.n_candidates}")
+        if self.k > self.n_candidates:
+            raise OptionError(f"k={self.k} is more than the shortlist holds (n_candidates={self.n_candidates}): "
+                              "ask for fewer items or a longer shortlist")
+
+    @property
+    def explain(self) -> bool:
+        """Whether the LLM is asked for reasons."""
+        return self.reasons is ReasonsMode.LLM

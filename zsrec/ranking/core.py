@@ -1,0 +1,115 @@
+"""The ranking core: candidate rows in, positions and provenance out, whatever the LLM does.
+
+Prompts are rendered here (once per user, fitted to the model's context), the method picked by the
+config ranks them, and each answer becomes a ``Ranking``. Raising, timing out, answering nonsense or
+failing to load: every request still gets a full order, the shown one, flagged with the reason.
+Callers map rows to titles and ids (``Ranker``, ``Recommender``) or score positions directly (the
+evaluation).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from ..backends.base import Ability, LLMBackend, MissingAbilityError, missing_ability_message
+from ..data import Catalog
+from ..parsing import ParsedRanking, parse_ranking
+from ..prompts import PromptTemplate
+from .backend_handle import BackendHandle
+from .config import RankerConfig, RankingMode
+from .label_scoring import LabelScoring
+from .listwise import ListwiseGeneration
+from .method import Job, MethodContext, MethodOutput, RankingMethod
+from .outcome import Ranking, RankRequest
+
+METHODS: dict[RankingMode, type] = {RankingMode.GENERATE: ListwiseGeneration, RankingMode.SCORE: LabelScoring}
+
+
+class RankingCore:
+    def __init__(self, catalog: Catalog, backend: BackendHandle, template: PromptTemplate, config: RankerConfig):
+        self.catalog = catalog
+        self.backend = backend
+        self.template = template
+        self.config = config
+        self.method: RankingMethod = METHODS[RankingMode(config.mode)]()
+        self.context = MethodContext(template, config.generation, config.item_noun, config.explain, config.guided)
+
+    def needed_abilities(self) -> frozenset[Ability]:
+        wanted = set(self.method.needs)
+        if self.config.guided and isinstance(self.method, ListwiseGeneration):
+            wanted.add(Ability.CONSTRAINED_DECODING)
+        return frozenset(wanted)
+
+    def check_abilities(self) -> None:
+        """Before any load: the backend must declare what this ranking needs."""
+        for ability in sorted(self.needed_abilities() - self.backend.abilities, key=lambda a: a.value):
+            raise MissingAbilityError(missing_ability_message(self.backend, ability))
+
+    def check(self, request: RankRequest, k: int) -> None:
+        """Render the prompt without a model, so a broken template fails before a slow model load."""
+        self.check_abilities()
+        self._job(request, k, None)
+
+    def _job(self, request: RankRequest, k: int, backend: LLMBackend | None) -> Job:
+        t0 = time.perf_counter()
+        items = self.catalog.items
+        history = [items[int(i)] for i in request.history]
+        candidates = [items[int(i)] for i in request.candidates]
+        mode = self.method.prompt_mode
+        if backend is not None:
+            budget = backend.context_length - self.config.generation.max_new_tokens - self.config.context_margin
+            prompt = self.template.build(history, candidates, k, self.config.item_noun, backend.count_tokens, budget,
+                                         mode=mode)
+        else:
+            prompt = self.template.build(history, candidates, k, self.config.item_noun, mode=mode)
+        return Job(history, candidates, prompt, request.evidence, {"prompt": time.perf_counter() - t0})
+
+    def rank(self, requests: Sequence[RankRequest], k: int) -> list[Ranking]:
+        """One ranking per request, in order, with one batched LLM call for all that need one."""
+        needs_model = any(len(r.candidates) > 1 for r in requests)
+        if needs_model:
+            self.check_abilities()
+        backend = self.backend.try_get() if needs_model else None
+        jobs = [self._job(r, k, backend) for r in requests]
+        results: list[Ranking | None] = [None] * len(jobs)
+        todo = []
+        for i, job in enumerate(jobs):
+            n = len(job.candidates)
+            if n <= 1:  # nothing to order: no LLM time spent on it
+                note = f"{n} candidate{'s' if n != 1 else ''}: nothing to rank, the LLM was not asked"
+                results[i] = self._ranking(job, MethodOutput(ParsedRanking(list(range(n)))), note=note)
+            elif backend is None:
+                nothing = parse_ranking("", [c.title for c in job.candidates])
+                results[i] = self._ranking(job, MethodOutput(nothing, error=self.backend.load_error))
+            else:
+                todo.append(i)
+        if todo and backend is not None:
+            outputs = self.method.rank(backend, [jobs[i] for i in todo], k, self.context)
+            for i, output in zip(todo, outputs, strict=True):
+                results[i] = self._ranking(jobs[i], output)
+        return [r for r in results if r is not None]
+
+    def _ranking(self, job: Job, out: MethodOutput, note: str = "") -> Ranking:
+        parsed, gen, error = out.parsed, out.generation, out.error
+        text = gen.text if gen is not None else ""
+        fallback_reason = error
+        if not error and parsed.fallback and not note:
+            finish = gen.finish_reason if gen is not None else ""
+            if finish == "timeout":
+                fallback_reason = "LLM timed out before naming a candidate"
+            elif not text.strip():
+                fallback_reason = "LLM returned empty output"
+            else:
+                fallback_reason = "LLM output named no candidate"
+        scored = self.config.mode is RankingMode.SCORE
+        finish_reason = (gen.finish_reason if gen is not None else "not-called" if note else
+                         "scored" if scored and not error else "error")
+        return Ranking(
+            order=list(parsed.order), from_llm=parsed.from_llm, reasons=dict(parsed.reasons), logprobs=out.logprobs,
+            repairs=list(parsed.repairs), fallback=(parsed.fallback and not note) or bool(error),
+            fallback_reason=fallback_reason, note=note, finish_reason=finish_reason,
+            prompt_tokens=gen.prompt_tokens if gen else (job.prompt.n_tokens or 0),
+            completion_tokens=gen.completion_tokens if gen else 0,
+            history_used=job.prompt.history_used, history_cut=job.prompt.history_cut, raw_output=text,
+            timings=dict(job.timings))

@@ -1,0 +1,41 @@
+"""What the ranking core takes and gives: catalog rows in, positions and provenance out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..repairs import Repair
+
+
+@dataclass(frozen=True)
+class RankRequest:
+    """One user's ranking task: their history and the candidates in the order shown (catalog rows).
+    ``evidence`` is one line of counted facts per candidate, for prompts that show them."""
+
+    history: Sequence[int]
+    candidates: Sequence[int]
+    evidence: Sequence[str] | None = None
+
+
+@dataclass
+class Ranking:
+    """The order of one request's candidates (positions into ``RankRequest.candidates``, best first)
+    and how it was made. The first ``from_llm`` positions were placed by the model; the rest follow
+    in shown order."""
+
+    order: list[int]
+    from_llm: int = 0
+    reasons: dict[int, str] = field(default_factory=dict)  # position -> the model's words
+    logprobs: list[float] | None = None  # label scoring: each candidate's label log-probability
+    repairs: list[Repair] = field(default_factory=list)
+    fallback: bool = False  # True: the shown order, the LLM gave nothing usable
+    fallback_reason: str = ""
+    note: str = ""  # why the LLM was not asked at all
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    history_used: int = 0
+    history_cut: int = 0
+    raw_output: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
