@@ -1,6 +1,8 @@
 """The standard cold-start grid on ML-100K, in phases cheapest first, into one resumable run.
 
-Phase 1: random, popularity, BM25, the generator and SASRec in every candidate setting (seconds).
+Phase 1: random, popularity, BM25, co-occurrence alone, the generator, and the trained baselines
+(SASRec; EASE and ItemKNN with their hyper-parameters chosen on validation users) in every candidate
+setting (minutes: SASRec trains on the CPU).
 Phase 2: the LLM in log-prob scoring mode, alone and fused with the generator (about 1 s per user).
 Phase 3: the LLM generating its ranking, each template, alone and fused (a few s per user).
 Interrupt it at any point and run it again: finished rankings are kept. The report (summary.json,
@@ -34,7 +36,8 @@ from zsrec.evaluation.runner import Evaluation
 from zsrec.loaders import load_dataset
 
 PHASES = {
-    1: (["random", "pop", "bm25", "generator", "sasrec"], ["generator", "sampled-uniform", "sampled-pop", "full"]),
+    1: (["random", "pop", "bm25", "cooc", "generator", "sasrec", "ease", "itemknn"],
+        ["generator", "sampled-uniform", "sampled-pop", "full"]),
     2: (["llm-score", "llm-score+fusion"], ["generator", "sampled-pop", "sampled-uniform"]),
     3: (["llm", "llm+fusion", "llm:recency", "llm:recency+fusion"], ["generator", "sampled-pop", "sampled-uniform"]),
 }
@@ -54,6 +57,7 @@ def main() -> None:
     ap.add_argument("--bm25-weight", type=float, default=CandidateConfig.bm25_weight,
                     help="the generator's shortlist weights (default: the library's)")
     ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
+    ap.add_argument("--cooccurrence-weight", type=float, default=CandidateConfig.cooccurrence_weight)
     ap.add_argument("--device", default="cpu", help="where the LLM runs: cpu, cuda, auto")
     ap.add_argument("--dtype", default="auto", help="LLM weights: auto (float32 on the CPU, bfloat16 on a GPU), "
                     "float32, bfloat16")
@@ -77,7 +81,8 @@ def main() -> None:
             f.write(f"{cmd.strip()}   # on {machine_line(machine())}\n")
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
-                      bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight)
+                      bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight,
+                      cooccurrence_weight=args.cooccurrence_weight)
     summary = None
     for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):
         methods, settings = PHASES[phase]

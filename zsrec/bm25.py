@@ -94,15 +94,16 @@ class SparseBM25:
         """Dense scores over every document, for callers that want the whole vector."""
         return self.dense_scores(self.query_matrix([query]))
 
-    def save(self, path: str | Path) -> None:
-        """One .npz file at exactly ``path``, written atomically (a crash leaves no half index)."""
+    def save(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
+        """One .npz file at exactly ``path``, written atomically (a crash leaves no half index);
+        ``extra`` arrays (another index kept beside this one) are stored in the same file."""
         path = Path(path)
         m = self.term_docs
         words = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
         tmp = path.with_name(path.name + ".tmp")
         with open(tmp, "wb") as f:
             np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape), words=words,
-                     meta=np.array(json.dumps(self.meta)))
+                     meta=np.array(json.dumps(self.meta)), **(extra or {}))
         os.replace(tmp, path)
 
     @classmethod

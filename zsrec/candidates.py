@@ -26,7 +26,8 @@ from scipy import sparse
 from .bm25 import EMPTY_DOC, SparseBM25
 from .choices import Retriever
 from .data import Catalog, Interactions
-from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
+from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
+from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import DataError, OptionError
 from .text import tokenize
 
@@ -43,12 +44,16 @@ class CandidateConfig:
     # "sparse": BM25 as a sparse matrix (zsrec.bm25), fast on large catalogs; "rank-bm25": the reference
     # library, one Python pass over the catalog per query word. Both give the same scores.
     retriever: str = "sparse"
+    # What the catalog's users picked together with the history (zsrec.cooccurrence); 0 turns it off.
+    cooccurrence_weight: float = SHORTLIST_COOCCURRENCE_WEIGHT
+    cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
 
     def __post_init__(self) -> None:
         if self.n_candidates < 1:
             raise OptionError("n_candidates must be at least 1")
-        if self.bm25_weight < 0 or self.popularity_weight < 0 or self.bm25_weight + self.popularity_weight == 0:
-            raise OptionError("weights must be non-negative and not both zero")
+        weights = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
+        if min(weights) < 0 or self.bm25_weight + self.popularity_weight == 0:
+            raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
         if not 0 < self.recency_decay <= 1:
             raise OptionError("recency_decay must be in (0, 1]")
         try:
@@ -65,6 +70,7 @@ class Candidates:
     scores: np.ndarray  # fused score
     bm25: np.ndarray  # scaled BM25 part
     popularity: np.ndarray  # scaled popularity part
+    cooccurrence: np.ndarray | None = None  # scaled co-occurrence part (None: the signal is off)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -82,9 +88,22 @@ class CandidateGenerator:
 
     def __init__(self, catalog: Catalog, interactions: Interactions | None = None,
                  config: CandidateConfig | None = None, popularity: np.ndarray | None = None,
-                 index: SparseBM25 | None = None):
+                 index: SparseBM25 | None = None, cooccurrence: CoOccurrenceIndex | None = None,
+                 sequences: Sequence[Sequence[int]] | None = None):
+        """Popularity and co-occurrence come from ``interactions``, or from ``popularity`` and
+        ``sequences`` (each user's picks, oldest first) where the caller counts them on a subset of
+        users (the evaluation's training users); ``index`` / ``cooccurrence`` lend built ones."""
         self.catalog = catalog
         self.config = config or CandidateConfig()
+        self.cooccurrence: CoOccurrenceIndex | None = None
+        if self.config.cooccurrence_weight > 0:
+            if cooccurrence is not None:
+                self.cooccurrence = cooccurrence
+            elif sequences is not None or interactions is not None:
+                if sequences is None:
+                    assert interactions is not None
+                    sequences = [interactions.user_history(u) for u in interactions.user_ids]
+                self.cooccurrence = CoOccurrenceIndex.build(sequences, len(catalog), self.config.cooccurrence)
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
@@ -114,19 +133,27 @@ class CandidateGenerator:
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
     def save_index(self, path: str | Path) -> None:
-        """Save the text index (popularity is recomputed from the interactions on load: it is cheap)."""
+        """Save the text index and the co-occurrence neighbours in one file (popularity is recomputed
+        from the interactions on load: it is cheap)."""
         if self.index is None:
             raise OptionError("only the sparse retriever's index can be saved")
-        self.index.save(path)
+        self.index.save(path, self.cooccurrence.arrays() if self.cooccurrence is not None else None)
 
     @classmethod
     def with_saved_index(cls, path: str | Path, catalog: Catalog, interactions: Interactions | None = None,
                          config: CandidateConfig | None = None, **kwargs) -> CandidateGenerator:
+        config = config or CandidateConfig()
+        cooc = None
         try:
             index = SparseBM25.load(path)
+            with np.load(path, allow_pickle=False) as f:
+                if "co_config" in f.files:
+                    cooc = CoOccurrenceIndex.from_arrays(f)
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
-        return cls(catalog, interactions, config, index=index, **kwargs)
+        if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):
+            cooc = None  # saved with other co-occurrence settings: rebuilt from the interactions
+        return cls(catalog, interactions, config, index=index, cooccurrence=cooc, **kwargs)
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
         """Query term weights: recent items weigh more (the last item counts 1, each older one less)."""
@@ -154,8 +181,26 @@ class CandidateGenerator:
         """The shortlist score of every catalog item for this history (nothing masked), so that any
         set of items, not only the shortlist, can be put in generator order."""
         bm25 = _minmax(self.bm25_scores(history)) if len(history) else np.zeros(len(self.catalog))
-        bm25_w, pop_w = self._weights(len(history) > 0)
-        return bm25_w * bm25 + self._pop_term(pop_w)
+        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
+        fused = bm25_w * bm25 + self._pop_term(pop_w)
+        if co_w:
+            fused = fused + co_w * self.cooccurrence_scores(history)
+        return fused
+
+    def cooccurrence_scores(self, history: Sequence[int]) -> np.ndarray:
+        """The co-occurrence signal of every catalog item for this history, scaled to [0, 1]."""
+        out = np.zeros(len(self.catalog))
+        rows, vals = self._co_sparse(history)
+        out[rows] = vals
+        return out
+
+    def _co_sparse(self, history: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scaled scores) of the items co-picked with the history, rows sorted."""
+        if self.cooccurrence is None or not len(history):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        rows, vals = self.cooccurrence.neighbour_scores(history, self.config.recency_decay)
+        top = float(vals.max()) if len(vals) else 0.0
+        return rows, (vals / top if top > 0 else vals)
 
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
                  n: int | None = None) -> Candidates:
@@ -198,11 +243,12 @@ class CandidateGenerator:
             cached = self._pop_terms[pop_w] = pop_w * self._pop_scaled
         return cached
 
-    def _weights(self, has_history: bool) -> tuple[float, float]:
+    def _weights(self, has_history: bool) -> tuple[float, float, float]:
         cfg = self.config
         bm25_w = cfg.bm25_weight if has_history else 0.0
         pop_w = cfg.popularity_weight if (has_history or cfg.popularity_weight > 0) else 1.0
-        return bm25_w, pop_w
+        co_w = cfg.cooccurrence_weight if has_history and self.cooccurrence is not None else 0.0
+        return bm25_w, pop_w, co_w
 
     @staticmethod
     def _top(rows: np.ndarray, fused: np.ndarray, n: int) -> np.ndarray:
@@ -234,35 +280,52 @@ class CandidateGenerator:
         if len(raw) < len(self.catalog):  # unmatched items score 0
             lo, hi = min(lo, 0.0), max(hi, 0.0)
         span = hi - lo
-        bm25_w, pop_w = self._weights(len(history) > 0)
-        # Unmatched items share one BM25 value, so the most popular of them are the only ones that can
-        # make the cut: take as many as could be needed after removing the seen ones.
+        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
+        co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
+        docs = docs.astype(np.int64)
+        scored = np.union1d(docs, co_rows) if len(co_rows) else docs
+        # Items neither matched nor co-picked share one BM25 value and no co-occurrence, so the most
+        # popular of them are the only ones that can make the cut: take as many as could be needed
+        # after removing the seen ones.
         popular = self._pop_order[: n + len(seen)]
+        if len(scored):
+            pos = np.searchsorted(scored, popular).clip(max=len(scored) - 1)
+            popular = popular[scored[pos] != popular]
+        rows = np.concatenate([scored, popular])
+        unmatched = (0.0 - lo) / span if span > 0 else 0.0
+        bm25 = np.full(len(rows), unmatched)
         if len(docs):
-            pos = np.searchsorted(docs, popular).clip(max=len(docs) - 1)
-            popular = popular[docs[pos] != popular]
-        rows = np.concatenate([docs.astype(np.int64), popular])
-        bm25 = np.empty(len(rows))
-        bm25[: len(docs)] = (raw - lo) / span if span > 0 else 0.0
-        bm25[len(docs):] = (0.0 - lo) / span if span > 0 else 0.0
+            at = np.searchsorted(docs, scored).clip(max=len(docs) - 1)
+            hit_doc = docs[at] == scored
+            bm25[: len(scored)][hit_doc] = (raw[at[hit_doc]] - lo) / span if span > 0 else 0.0
+        co = np.zeros(len(rows))
+        if len(co_rows):
+            at = np.searchsorted(co_rows, scored).clip(max=len(co_rows) - 1)
+            hit_co = co_rows[at] == scored
+            co[: len(scored)][hit_co] = co_vals[at[hit_co]]
         pop = self._pop_scaled[rows]
-        fused = bm25_w * bm25 + pop_w * pop
+        fused = bm25_w * bm25 + pop_w * pop + co_w * co
         if len(seen):
             hit = np.searchsorted(seen, rows).clip(max=len(seen) - 1)
             fused[seen[hit] == rows] = -np.inf
         top = self._top(rows, fused, n)
-        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top])
+        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top],
+                          cooccurrence=co[top] if co_w else None)
 
     def _select_dense(self, raw: np.ndarray, history: Sequence[int], exclude, n: int) -> Candidates:
         """Top n from scores of every item, computed exactly as the reference does, in vector ops."""
         bm25 = _minmax(raw) if len(history) else np.zeros(len(self.catalog))
-        bm25_w, pop_w = self._weights(len(history) > 0)
+        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
         fused = bm25_w * bm25
         fused += self._pop_term(pop_w)
+        co = self.cooccurrence_scores(history) if co_w else None
+        if co is not None:
+            fused += co_w * co
         seen = self._seen(history, exclude)
         fused[seen] = -np.inf
         top = self._top(self._rows, fused, min(n, len(self.catalog) - len(seen)))
-        return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top])
+        return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top],
+                          cooccurrence=co[top] if co is not None else None)
 
     def _generate_dense(self, history: Sequence[int], exclude, n: int) -> Candidates:
         """The reference path: every catalog item scored by rank-bm25."""

@@ -25,3 +25,13 @@ class Retriever(str, Enum):
 
     SPARSE = "sparse"
     RANK_BM25 = "rank-bm25"
+
+
+class CoNormalisation(str, Enum):
+    """How an item-item co-occurrence count c(i, j) becomes a score: raw counts; cosine,
+    c / sqrt(n_i * n_j); damped, c / (n_i^(1-b) * n_j^b) with b the damping (b = 0.5 is cosine,
+    b = 1 damps a popular neighbour j fully)."""
+
+    RAW = "raw"
+    COSINE = "cosine"
+    DAMPED = "damped"

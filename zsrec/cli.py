@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .choices import RankingMode, ReasonsMode, Retriever
-from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
+from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
+from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import ZsrecError
 
 # rich_markup_mode=None: plain help, so "[titles]" in a help text stays and long option names are
@@ -44,6 +44,12 @@ ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", min=1, h
 TensorParallelOpt = Annotated[Optional[int], typer.Option("--tensor-parallel-size", min=1, help="vllm: GPUs per model.")]
 GpuMemoryOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")]
 BackendOptionOpt = Annotated[Optional[list[str]], typer.Option("--backend-option", "-O", help="Any option the backend declares, as NAME=VALUE (e.g. dtype=float32); repeatable.")]
+# The shortlist's co-occurrence signal, the same for rank and eval (defaults chosen on validation users).
+CoWeightOpt = Annotated[float, typer.Option("--cooccurrence-weight", min=0.0, help="Weight of what the catalog's users picked together with the history (0 turns it off).")]
+CoNormOpt = Annotated[CoNormalisation, typer.Option("--cooccurrence-norm", help="raw counts, cosine, or damped (popular neighbours count less).")]
+CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min=1, help="Count two picks together only this many picks apart (default: any two of a user's last 200).")]
+CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
+CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 
 
@@ -92,6 +98,11 @@ def rank(
     timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = SHORTLIST_BM25_WEIGHT,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
+    cooccurrence_weight: CoWeightOpt = SHORTLIST_COOCCURRENCE_WEIGHT,
+    cooccurrence_norm: CoNormOpt = CoNormalisation.COSINE,
+    cooccurrence_window: CoWindowOpt = None,
+    cooccurrence_ordered: CoOrderedOpt = False,
+    cooccurrence_neighbours: CoNeighboursOpt = 100,
     retriever: Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = Retriever.SPARSE,
     index: Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")] = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -106,6 +117,7 @@ def rank(
     quiet_engines(verbose)
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig, CandidateGenerator
+    from .cooccurrence import CoOccurrenceConfig
     from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
@@ -139,7 +151,12 @@ def rank(
         else:
             data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
         shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
-                                    popularity_weight=popularity_weight, retriever=retriever)
+                                    popularity_weight=popularity_weight, retriever=retriever,
+                                    cooccurrence_weight=cooccurrence_weight,
+                                    cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
+                                                                    window=cooccurrence_window,
+                                                                    ordered=cooccurrence_ordered,
+                                                                    neighbours=cooccurrence_neighbours))
         generator = None
         if index is not None and index.is_file():  # a saved text index: no rebuild per run
             generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
@@ -321,7 +338,7 @@ def evaluate(
     data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset.")] = None,
     history_len: Annotated[str, typer.Option(help="History lengths, comma-separated.")] = "1,3,5,10",
     users: Annotated[int, typer.Option(min=1, help="Test users (held out from all training).")] = 200,
-    methods: Annotated[str, typer.Option(help="random, pop, bm25, generator, sasrec, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "random,pop,bm25,generator,sasrec,llm,llm+fusion",
+    methods: Annotated[str, typer.Option(help="random, pop, bm25, cooc, generator, sasrec, ease, itemknn, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "random,pop,bm25,generator,sasrec,llm,llm+fusion",
     candidates: Annotated[str, typer.Option(help="Candidate settings, comma-separated: generator, sampled (= sampled-uniform,sampled-pop), sampled-uniform, sampled-pop, full.")] = "generator,sampled,full",
     seed: Annotated[int, typer.Option(help="Seed for the user split, negative sampling and shuffles.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; an existing run there is continued.")] = Path("results"),
@@ -339,6 +356,11 @@ def evaluate(
     permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the generator's shortlist.")] = SHORTLIST_BM25_WEIGHT,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
+    cooccurrence_weight: CoWeightOpt = SHORTLIST_COOCCURRENCE_WEIGHT,
+    cooccurrence_norm: CoNormOpt = CoNormalisation.COSINE,
+    cooccurrence_window: CoWindowOpt = None,
+    cooccurrence_ordered: CoOrderedOpt = False,
+    cooccurrence_neighbours: CoNeighboursOpt = 100,
     sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
@@ -353,6 +375,7 @@ def evaluate(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .backends.base import GenerationConfig
+    from .cooccurrence import CoOccurrenceConfig
     from .evaluation.protocol import EvalConfig
     from .evaluation.runner import Evaluation, parse_methods
     from .evaluation.storage import RunFolder
@@ -371,7 +394,10 @@ def evaluate(
         names = parse_methods(methods)
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
                             fusion_weight=fusion_weight, permutations=permutations, bm25_weight=bm25_weight,
-                            popularity_weight=popularity_weight)
+                            popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
+                            cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,
+                                                            ordered=cooccurrence_ordered,
+                                                            neighbours=cooccurrence_neighbours))
         spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,

@@ -6,14 +6,20 @@ from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.evaluation.metrics import hit
 from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users
 from zsrec.evaluation.runner import Evaluation
-from zsrec.evaluation.tuning import measure_shortlist, tune_shortlist
+from zsrec.cooccurrence import CoOccurrenceConfig
+from zsrec.errors import OptionError
+from zsrec.evaluation.tuning import measure_shortlist, tune_shortlist, weight_grid
+
+WEIGHTS = [(1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.2, 0.8, 0.0), (0.2, 0.1, 0.7)]
+VARIANTS = (CoOccurrenceConfig(normalisation="raw"), CoOccurrenceConfig(window=5))
 
 
 @pytest.fixture(scope="module")
 def tuned(ml100k):
     config = EvalConfig(history_lens=(1, 3), n_test_users=40)
-    return config, tune_shortlist(ml100k, config, shares=(0.0, 0.5, 0.8), decays=(0.8, 1.0), n_validation=60,
-                                  current=CandidateConfig(bm25_weight=0.6, popularity_weight=0.4))
+    return config, tune_shortlist(ml100k, config, VARIANTS, WEIGHTS, decays=(0.8, 1.0), n_validation=60,
+                                  current=CandidateConfig(bm25_weight=0.6, popularity_weight=0.4,
+                                                          cooccurrence_weight=0.0))
 
 
 def test_validation_users_are_training_users_only(ml100k, tuned):
@@ -27,19 +33,28 @@ def test_validation_users_are_training_users_only(ml100k, tuned):
 
 def test_best_is_the_top_validation_recall_and_is_reported_on_test_users(tuned):
     _, result = tuned
-    assert len(result.validation) == 6
+    assert len(result.signals) == 2 * 2 and len(result.validation) == 4 * 2
     assert result.best.mean_recall == max(t.mean_recall for t in result.validation)
-    assert (result.test_best.popularity_share, result.test_best.recency_decay) == \
-        (result.best.popularity_share, result.best.recency_decay)
+    best = max(result.signals, key=lambda t: (t.mean_recall, sum(t.ndcg10.values())))
+    assert all(t.cooccurrence == best.cooccurrence for t in result.validation if t.cooccurrence_weight > 0)
+    keys = ("bm25_weight", "popularity_weight", "cooccurrence_weight", "recency_decay", "cooccurrence")
+    assert [getattr(result.test_best, k) for k in keys] == [getattr(result.best, k) for k in keys]
     assert result.test_current.popularity_share == pytest.approx(0.4)
     assert set(result.test_best.recall) == {1, 3}
 
 
-def test_popularity_helps_new_users_on_ml100k(tuned):
-    # A real effect, not a tautology: text alone (share 0) finds the next movie far less often.
+def test_cooccurrence_finds_the_next_pick_for_new_users_on_ml100k(tuned):
+    # A real effect, not a tautology: text and popularity alone find the next movie far less often.
     _, result = tuned
-    text_only = max(t.mean_recall for t in result.validation if t.popularity_share == 0.0)
-    assert result.best.popularity_share > 0 and result.best.mean_recall > text_only + 0.05
+    without = max(t.mean_recall for t in result.validation if t.cooccurrence_weight == 0)
+    assert result.best.cooccurrence_weight > 0 and result.best.mean_recall > without + 0.1
+    assert result.test_best.mean_recall > result.test_current.mean_recall + 0.1
+
+
+def test_weight_grid_is_a_simplex():
+    grid = weight_grid(0.5)
+    assert sorted(grid) == [(0.0, 0.5, 0.5), (0.0, 1.0, 0.0), (0.5, 0.0, 0.5), (0.5, 0.5, 0.0), (1.0, 0.0, 0.0)]
+    assert all(abs(sum(w) - 1) < 1e-9 for w in weight_grid(0.1))
 
 
 def test_measure_shortlist_matches_the_generator(ml100k):
@@ -47,17 +62,17 @@ def test_measure_shortlist_matches_the_generator(ml100k):
     _, test = split_users(ml100k, config)
     cases = make_cases(ml100k, test, config)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
-    trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config)
+    trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config, cooccurrence=gen.cooccurrence)
     hits = [hit(gen.generate(list(c.history)).indices.tolist(), {c.target}, 20) for c in cases]
     assert trial.recall[3] == pytest.approx(sum(hits) / len(hits))
 
 
 def test_bad_grids_and_weights_are_refused(ml100k):
-    with pytest.raises(ValueError, match="popularity shares"):
-        tune_shortlist(ml100k, EvalConfig(n_test_users=5), shares=(1.5,))
-    with pytest.raises(ValueError, match="at least one"):
+    with pytest.raises(OptionError, match="not both zero"):
+        tune_shortlist(ml100k, EvalConfig(n_test_users=5), weights=[(0.0, 0.0, 1.0)])
+    with pytest.raises(OptionError, match="at least one"):
         tune_shortlist(ml100k, EvalConfig(n_test_users=5), decays=())
-    with pytest.raises(ValueError, match="weights"):
+    with pytest.raises(OptionError, match="weights"):
         EvalConfig(bm25_weight=0.0, popularity_weight=0.0)
 
 

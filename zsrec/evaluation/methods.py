@@ -22,7 +22,7 @@ from .protocol import Case
 from .seeding import rng_for
 
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
-BASELINES = ("random", "pop", "bm25", "generator", "sasrec")
+BASELINES = ("random", "pop", "bm25", "cooc", "generator", "sasrec", "ease", "itemknn")
 LLM_KINDS = ("llm", "llm-score")
 FUSION = "+fusion"
 

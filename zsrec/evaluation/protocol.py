@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..candidates import CandidateConfig
+from ..cooccurrence import CoOccurrenceConfig
 from ..data import Dataset
 from ..errors import OptionError
 
-REFERENCES = ("sasrec", "pop", "random")  # every method is paired-tested against these, on the same users
+REFERENCES = ("sasrec", "ease", "itemknn", "pop", "random")  # every method is paired-tested against these, on the same users
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class EvalConfig:
     # The generator's shortlist weights (the library defaults unless given), kept in every report.
     bm25_weight: float = CandidateConfig.bm25_weight
     popularity_weight: float = CandidateConfig.popularity_weight
+    cooccurrence_weight: float = CandidateConfig.cooccurrence_weight
+    cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
 
     def __post_init__(self) -> None:
         if not self.history_lens or min(self.history_lens) < 1:
@@ -41,8 +44,13 @@ class EvalConfig:
         unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
         if unknown:
             raise OptionError(f"unknown candidate settings {sorted(unknown)}")
-        CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
-                        popularity_weight=self.popularity_weight)  # the same checks as the pipeline's
+        self.shortlist()  # the same checks as the pipeline's
+
+    def shortlist(self) -> CandidateConfig:
+        """The generator's configuration in this evaluation."""
+        return CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
+                               popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
+                               cooccurrence=self.cooccurrence)
 
 
 @dataclass(frozen=True)
@@ -85,3 +93,17 @@ def popularity_counts(dataset: Dataset, users: Sequence[str]) -> np.ndarray:
     rows = [np.asarray(inter.user_history(u)) for u in users]
     n = len(dataset.catalog)
     return np.bincount(np.concatenate(rows), minlength=n).astype(np.float64) if rows else np.zeros(n)
+
+
+def validation_split(dataset: Dataset, config: EvalConfig, train: Sequence[str],
+                     n_validation: int = 200) -> tuple[list[str], list[str]]:
+    """(fit users, validation users), both among the training users: hyper-parameters are chosen on
+    the validation users with everything counted or trained on the fit users, never on test users."""
+    need = max(config.history_lens) + 1
+    eligible = [u for u in train if len(dataset.interactions.user_history(u)) >= need]
+    if len(eligible) < 2:
+        raise OptionError("too few training users with enough history to hold some out for validation")
+    rng = np.random.default_rng([config.seed, 1])
+    take = min(n_validation, len(eligible) // 2)  # keep at least half of them for fitting
+    chosen = set(rng.choice(eligible, size=take, replace=False).tolist())
+    return [u for u in train if u not in chosen], [u for u in eligible if u in chosen]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .protocol import REFERENCES
 
-REFERENCE_NAMES = {"sasrec": "SASRec", "pop": "pop", "random": "random"}
+REFERENCE_NAMES = {"sasrec": "SASRec", "ease": "EASE", "itemknn": "ItemKNN", "pop": "pop", "random": "random"}
 SETTING_TITLES = {
     "generator": "(a) end to end: the generator's shortlist of 20 from the whole catalog (a target outside it is a miss)",
     "sampled-uniform": "(b) the target plus 19 negatives sampled uniformly, shuffled",
@@ -31,12 +31,24 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
     elif commands:
         lines += ["Made by these commands, in this order, in one resumable run folder:", ""]
         lines += [f"- `{c}`" for c in commands] + [""]
+    refs = [r for r in REFERENCES if any(f"p_vs_{r}" in e for e in res)]
     lines += [f"Train users: {summary['train_users']}, test users: {summary['test_users']} (never seen in training). "
               "Means over test users with 95% bootstrap intervals; p: paired Wilcoxon test of NDCG@10 against "
-              "SASRec / popularity / a random order on the same users."]
+              + (" / ".join(REFERENCE_NAMES[r] for r in refs) or "the reference methods") + " on the same users."]
     cfg = summary.get("config", {})
     if "bm25_weight" in cfg:
-        lines += [f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}."]
+        line = f"Generator shortlist weights: BM25 {cfg['bm25_weight']:g}, popularity {cfg['popularity_weight']:g}"
+        if cfg.get("cooccurrence_weight"):
+            co = cfg["cooccurrence"]
+            window = "all pairs" if co["window"] is None else f"window {co['window']}"
+            line += (f", co-occurrence {cfg['cooccurrence_weight']:g} ({co['normalisation']}, {window}"
+                     f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item)")
+        lines += [line + "."]
+    for kind, t in (summary.get("tuned") or {}).items():
+        params = ", ".join(f"{k}={v:g}" for k, v in t["params"].items())
+        lines += [f"{kind}: {params}, chosen on {t['validation_users']} validation users (training users held out; "
+                  f"validation NDCG@10 {t['validation_ndcg@10']:.3f}, full catalog) from "
+                  f"{len(t['grid'])} settings."]
     lines += [""]
     for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
         lines += [f"## {SETTING_TITLES[setting]}", ""]
@@ -45,11 +57,11 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             lines += ["Generator recall@20 (target in the shortlist): "
                       + ", ".join(f"n={n}: {v:.3f}" for n, v in sorted(rec.items())), ""]
         lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
-                  "novelty | LLM fallback / repaired | s/user | " + " | ".join(f"p vs {REFERENCE_NAMES[r]}" for r in REFERENCES) + " |",
-                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + "---:|" * len(REFERENCES)]
+                  "novelty | LLM fallback / repaired | s/user | " + " | ".join(f"p vs {REFERENCE_NAMES[r]}" for r in refs) + " |",
+                  "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + "---:|" * len(refs)]
         for e in [e for e in res if e["setting"] == setting]:
             llm = (f"{e['fallback_rate']:.2f} / {e['repair_rate']:.2f}" if "fallback_rate" in e else "")
-            pvals = " | ".join(f"{e[f'p_vs_{ref}']:.3g}" if f"p_vs_{ref}" in e else "" for ref in REFERENCES)
+            pvals = " | ".join(f"{e[f'p_vs_{ref}']:.3g}" if f"p_vs_{ref}" in e else "" for ref in refs)
             lines.append(f"| {e['n']} | {e['method']} | {e['users']} | {_fmt(e, 'ndcg@10')} | {_fmt(e, 'hr@10')} | {_fmt(e, 'mrr')} | "
                          f"{e['ndcg@1']:.3f} | {e['ndcg@5']:.3f} | {e['hr@1']:.3f} | {e['hr@5']:.3f} | "
                          f"{e['hr@10_next5']:.3f} | {e['coverage@10']:.3f} | {e['novelty@10']:.2f} | {llm} | "

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..backends import BackendSpec
 from ..backends.base import GenerationConfig, LLMBackend
-from ..candidates import CandidateConfig, CandidateGenerator
+from ..candidates import CandidateGenerator
 from ..data import Dataset
 from ..errors import OptionError
 from ..prompts import PromptTemplate
@@ -26,11 +26,28 @@ from ..ranking import BackendHandle, RankerConfig, RankingCore, RankingMode
 from .candidate_lists import CandidateLists
 from .metrics import ndcg
 from .methods import BASELINES, LLMMethod, Method, MethodSpec, Ranked, ScoreMethod, fuse, order_by, parse_methods
-from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users
+from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_split
 from .report import write_report
 from .seeding import rng_for
 from .statistics import RunContext, case_metrics, summarize
 from .storage import RUN_FILE, RUN_OUTPUTS, EvaluationFolderError, RunFolder
+
+# Hyper-parameters tried on validation users for each trained baseline.
+TUNING_GRIDS: dict[str, list[dict[str, float]]] = {
+    "ease": [{"l2": v} for v in (10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0)],
+    "itemknn": [{"neighbours": k, "shrink": s} for k in (20, 50, 100, 200, 400) for s in (0.0, 20.0, 50.0, 100.0, 200.0)],
+}
+
+
+def validation_ndcg(scores: np.ndarray, cases: Sequence[Case]) -> float:
+    """Mean NDCG@10 over the full catalog, history excluded: the score hyper-parameters are chosen by."""
+    out = []
+    for row, case in zip(scores, cases):
+        s = np.asarray(row, dtype=np.float64).copy()
+        s[list(case.history)] = -np.inf
+        out.append(ndcg(order_by(s, np.arange(len(s)))[:10], {case.target}, 10))
+    return float(np.mean(out))
+
 
 __all__ = ["BASELINES", "RUN_FILE", "RUN_OUTPUTS", "Evaluation", "EvaluationFolderError", "parse_methods"]
 
@@ -56,14 +73,16 @@ class Evaluation:
         self.train_users, self.test_users = split_users(dataset, config)
         # Popularity from training users only: test users are never seen by anything fitted.
         self.popularity = popularity_counts(dataset, self.train_users)
-        self.generator = CandidateGenerator(dataset.catalog, config=CandidateConfig(
-            n_candidates=config.n_candidates, bm25_weight=config.bm25_weight,
-            popularity_weight=config.popularity_weight), popularity=self.popularity)
+        self._train_sequences = [[int(i) for i in dataset.interactions.user_history(u)] for u in self.train_users]
+        # Popularity and co-occurrence from training users only.
+        self.generator = CandidateGenerator(dataset.catalog, config=config.shortlist(), popularity=self.popularity,
+                                            sequences=self._train_sequences)
         self.candidates = CandidateLists(len(dataset.catalog), config, self.popularity, self.generator)
         self.cases = make_cases(dataset, self.test_users, config)
-        self._train_sequences = [[int(i) for i in dataset.interactions.user_history(u)] for u in self.train_users]
         self._sasrec = None
         self._sasrec_epochs = sasrec_epochs
+        self._models: dict[str, Any] = {}
+        self.tuned: dict[str, dict] = {}  # trained baselines: the hyper-parameters chosen on validation users
         self._backend = BackendHandle(backend) if backend is not None else None
         # fixed before any load: a loaded backend may name its model at more length than the spec did
         self._llm = f"{self._backend.name}:{self._backend.model}" if self._backend is not None else ""
@@ -94,7 +113,33 @@ class Evaluation:
             "bm25": lambda cases: np.stack([gen.bm25_scores(list(c.history)) for c in cases]),
             "generator": lambda cases: np.stack([gen.fused_scores(list(c.history)) for c in cases]),
             "sasrec": lambda cases: self._sasrec_model().scores([list(c.history) for c in cases]),
+            "cooc": lambda cases: np.stack([gen.cooccurrence_scores(list(c.history)) if gen.cooccurrence is not None
+                                            else np.zeros(n_items) for c in cases]),
+            "ease": lambda cases: self._tuned("ease").scores([list(c.history) for c in cases]),
+            "itemknn": lambda cases: self._tuned("itemknn").scores([list(c.history) for c in cases]),
         }[kind]
+
+    def _tuned(self, kind: str):
+        """A trained baseline with its hyper-parameters chosen on validation users (held out from the
+        training users, the model fit on the rest), then refit on every training user."""
+        if kind in self._models:
+            return self._models[kind]
+        from ..baselines import EASE, ItemKNN
+
+        model_class = {"ease": EASE, "itemknn": ItemKNN}[kind]
+        fit_users, val_users = validation_split(self.dataset, self.config, self.train_users)
+        fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
+        cases = make_cases(self.dataset, val_users, self.config)
+        n_items = len(self.dataset.catalog)
+        tried = []
+        for params in TUNING_GRIDS[kind]:
+            scores = model_class(n_items, **params).fit(fit).scores([list(c.history) for c in cases])
+            tried.append((validation_ndcg(scores, cases), params))
+        best_score, best = max(tried, key=lambda t: t[0])
+        self.tuned[kind] = {"params": best, "validation_ndcg@10": best_score, "validation_users": len(val_users),
+                            "grid": [{"params": p, "validation_ndcg@10": v} for v, p in tried]}
+        self._models[kind] = model_class(n_items, **best).fit(self._train_sequences)
+        return self._models[kind]
 
     def method(self, name: str) -> Method:
         spec = MethodSpec.parse(name)
@@ -203,6 +248,9 @@ class Evaluation:
             asked = set(self.methods)
             rows = [r for r in rows if r["method"] in asked and r["setting"] in self.config.settings
                     and r["n"] in self.config.history_lens]
+        for spec in self.specs:  # the chosen hyper-parameters are part of the report
+            if spec.kind in TUNING_GRIDS and any(r["method"] == spec.name for r in rows):
+                self._tuned(spec.kind)
         context = RunContext(self.config, self.methods, len(self.dataset.catalog), len(self.train_users),
-                             len(self.test_users), self.popularity, self.candidates, self.case_index)
+                             len(self.test_users), self.popularity, self.candidates, self.case_index, self.tuned)
         return write_report(summarize(rows, context), self.out, self.command)

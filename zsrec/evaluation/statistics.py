@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,7 @@ class RunContext:
     popularity: np.ndarray
     lists: CandidateLists
     cases: dict[tuple[int, str], Case]
+    tuned: dict[str, dict] = field(default_factory=dict)  # trained baselines' validation choices
 
 
 def case_metrics(order: Sequence[int], case: Case, config: EvalConfig) -> dict[str, float]:
@@ -80,9 +81,12 @@ def summarize(rows: Sequence[dict], run: RunContext) -> dict:
                 entry[f"p_vs_{ref}"] = paired_p_value([r["ndcg@10"] for r in rs],
                                                       [other[r["user"]]["ndcg@10"] for r in rs])
         summary.append(entry)
-    return {"config": asdict(run.config), "methods": run.methods,
-            "train_users": run.n_train, "test_users": run.n_test,
-            "results": summary}
+    out = {"config": asdict(run.config), "methods": run.methods,
+           "train_users": run.n_train, "test_users": run.n_test,
+           "results": summary}
+    if run.tuned:
+        out["tuned"] = run.tuned
+    return out
 
 
 def _position_bias(rows: Sequence[dict], setting: str, run: RunContext) -> dict[str, float]:

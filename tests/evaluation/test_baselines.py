@@ -1,0 +1,64 @@
+"""The trained baselines against their definitions, and their hyper-parameters chosen on validation
+users only."""
+
+import numpy as np
+import pytest
+
+from zsrec.baselines import EASE, ItemKNN
+from zsrec.evaluation.protocol import EvalConfig, split_users, validation_split
+from zsrec.evaluation.runner import TUNING_GRIDS, Evaluation
+
+
+def _random_sequences(n_users=60, n_items=25, seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.choice(n_items, size=rng.integers(2, 9), replace=False).tolist() for _ in range(n_users)]
+
+
+def test_ease_is_the_closed_form_of_its_objective():
+    seqs, n, l2 = _random_sequences(), 25, 7.0
+    x = np.zeros((len(seqs), n))
+    for u, s in enumerate(seqs):
+        x[u, s] = 1
+    model = EASE(n, l2).fit(seqs)
+    b = model.weights
+    assert np.allclose(np.diag(b), 0)
+    # the zero-diagonal least-squares solution column by column: B_j = argmin ||x_j - X_{-j} b||^2 + l2 ||b||^2
+    for j in (0, 7, 24):
+        others = [i for i in range(n) if i != j]
+        a = x[:, others]
+        solved = np.linalg.solve(a.T @ a + l2 * np.eye(n - 1), a.T @ x[:, j])
+        assert np.allclose(b[others, j], solved, atol=1e-8)
+    assert np.allclose(model.scores([seqs[0]])[0], x[0] @ b)
+
+
+def test_itemknn_is_shrunk_cosine_over_k_neighbours():
+    seqs, n = _random_sequences(), 25
+    x = np.zeros((len(seqs), n))
+    for u, s in enumerate(seqs):
+        x[u, s] = 1
+    model = ItemKNN(n, neighbours=3, shrink=2.0).fit(seqs)
+    norms = np.sqrt(x.sum(axis=0))
+    full = (x.T @ x) / (np.outer(norms, norms) + 2.0)
+    np.fill_diagonal(full, 0)
+    sim = model.similarity.toarray()
+    for i in range(n):
+        kept = np.flatnonzero(sim[i])
+        assert len(kept) <= 3 and np.allclose(sim[i, kept], full[i, kept])
+        if len(kept):
+            assert full[i, kept].min() >= np.sort(full[i])[-3] - 1e-12
+
+
+def test_hyper_parameters_are_chosen_on_validation_users_only(ml100k, tmp_path):
+    config = EvalConfig(history_lens=(1, 3), n_test_users=20, settings=("full",))
+    run = Evaluation(ml100k, config, ["ease", "itemknn"], tmp_path)
+    summary = run.run()
+    train, test = split_users(ml100k, config)
+    fit, val = validation_split(ml100k, config, train)
+    assert not set(val) & set(test) and set(val) <= set(train) and not set(fit) & set(val)
+    for kind in ("ease", "itemknn"):
+        tuned = summary["tuned"][kind]
+        assert tuned["params"] in TUNING_GRIDS[kind] and len(tuned["grid"]) == len(TUNING_GRIDS[kind])
+        assert tuned["validation_ndcg@10"] == max(g["validation_ndcg@10"] for g in tuned["grid"])
+    by = {(e["n"], e["method"]): e for e in summary["results"]}
+    assert by[(1, "ease")]["ndcg@10"] > 0.1 and "p_vs_ease" in by[(1, "itemknn")]
+    assert "chosen on" in (tmp_path / "report.md").read_text()

@@ -1,0 +1,295 @@
+"""Which items the catalog's own users picked together: the strongest training-free signal a new user
+can get, counted from the interactions popularity comes from.
+
+For each user, the most recent ``max_history`` picks in time order; a pair (i, j) counts once for every
+user who picked both at most ``window`` picks apart (``ordered``: j after i, "what people picked soon
+after i"). The counts become scores by the chosen normalisation and each item keeps only its
+``neighbours`` best, so memory is bounded by items x neighbours however many interactions there are.
+A history scores every item by the recency-weighted sum of its items' neighbour scores; items nobody
+co-picked with the history score 0, so the shortlist falls back to text and popularity for them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from .choices import CoNormalisation
+from .errors import DataError, OptionError
+
+PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
+
+
+@dataclass(frozen=True)
+class CoOccurrenceConfig:
+    normalisation: CoNormalisation | str = CoNormalisation.COSINE
+    window: int | None = None  # picks apart at most; None: any two of the user's last max_history picks
+    ordered: bool = False  # True: only pairs in time order (j picked after i)
+    neighbours: int = 100  # kept per item
+    max_history: int = 200  # most recent picks per user that are counted
+    damping: float = 0.75  # the "damped" normalisation's exponent on the neighbour's count
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "normalisation", CoNormalisation(self.normalisation))
+        except ValueError:
+            raise OptionError(f"co-occurrence normalisation must be raw, cosine or damped; got "
+                              f"{self.normalisation!r}") from None
+        if self.window is not None and self.window < 1:
+            raise OptionError("the co-occurrence window must be at least 1 (or None for the whole history)")
+        if self.neighbours < 1 or self.max_history < 2:
+            raise OptionError("co-occurrence needs neighbours >= 1 and max_history >= 2")
+        if not 0 <= self.damping <= 1:
+            raise OptionError("damping must lie in [0, 1]")
+
+    @property
+    def span(self) -> int:
+        """The largest distance between two counted picks."""
+        return min(self.window or self.max_history - 1, self.max_history - 1)
+
+
+def _flatten(sequences: Sequence[Sequence[int]], max_history: int) -> tuple[np.ndarray, np.ndarray]:
+    """(items, user) of every counted pick, users one after another, each oldest first."""
+    kept = [np.asarray(s, dtype=np.int64)[-max_history:] for s in sequences if len(s)]
+    if not kept:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    items = np.concatenate(kept)
+    user = np.repeat(np.arange(len(kept)), [len(k) for k in kept])
+    return items, user
+
+
+def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarray,
+                config: CoOccurrenceConfig) -> np.ndarray:
+    if config.normalisation is CoNormalisation.RAW:
+        return count.astype(np.float64)
+    b = 0.5 if config.normalisation is CoNormalisation.COSINE else config.damping
+    return count / (n[row] ** (1.0 - b) * n[col] ** b)
+
+
+def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.ndarray,
+                 k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` best entries of each row by score (ties to the lower column)."""
+    order = np.lexsort((col, -score, row))
+    row, col, count = row[order], col[order], count[order]
+    within = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+    keep = within < k
+    return row[keep], col[keep], count[keep]
+
+
+class CoOccurrenceIndex:
+    """Per item, its best neighbours: ``counts`` (raw pair counts) and ``scores`` (normalised), both
+    item x item CSR with the same pattern, plus how often each item was counted."""
+
+    def __init__(self, counts: sparse.csr_matrix, item_counts: np.ndarray, config: CoOccurrenceConfig):
+        self.config = config
+        self.item_counts = np.asarray(item_counts, dtype=np.float64)
+        self.counts = counts
+        self.scores = self._normalise(counts)
+
+    @property
+    def n_items(self) -> int:
+        return self.counts.shape[0]
+
+    # ------------------------------------------------------------ building
+
+    @classmethod
+    def build(cls, sequences: Sequence[Sequence[int]], n_items: int,
+              config: CoOccurrenceConfig | None = None) -> CoOccurrenceIndex:
+        """From each user's picks (catalog rows, oldest first)."""
+        config = config or CoOccurrenceConfig()
+        items, user = _flatten(sequences, config.max_history)
+        item_counts = np.bincount(items, minlength=n_items).astype(np.float64)
+        if config.window is None and not config.ordered:
+            counts = cls._count_all_pairs(items, user, n_items, item_counts, config)
+            return cls(counts, item_counts, config)
+        counts = cls._count(items, user, n_items, config)
+        index = cls(counts, item_counts, config)
+        index._prune()
+        return index
+
+    @staticmethod
+    def _count_all_pairs(items: np.ndarray, user: np.ndarray, n_items: int, item_counts: np.ndarray,
+                         config: CoOccurrenceConfig) -> sparse.csr_matrix:
+        """Every pair of a user's counted picks, once per user, as a product of the user x item matrix
+        with itself, one block of items at a time, each block pruned to its neighbours before the next:
+        memory stays bounded by the block and the kept neighbours."""
+        n_users = int(user.max()) + 1 if len(user) else 0
+        x = sparse.csr_matrix((np.ones(len(items)), (user, items)), shape=(n_users, n_items))
+        x.data[:] = 1.0
+        xt = x.T.tocsr()
+        n = np.maximum(item_counts, 1.0)
+        parts = []
+        block = max(1, min(n_items, 2_000_000 // max(1, int(np.diff(xt.indptr).mean() * 50) or 1) or 1, 4096))
+        for start in range(0, n_items, block):
+            c = (xt[start:start + block] @ x).tocoo()
+            row = c.row.astype(np.int64) + start
+            keep = row != c.col
+            row, col, count = row[keep], c.col[keep].astype(np.int64), c.data[keep]
+            score = _normalised(row, col, count, n, config)
+            row, col, count = _top_per_row(row, col, score, count, config.neighbours)
+            parts.append((row, col, count))
+        row, col, count = (np.concatenate([p[i] for p in parts]) for i in range(3)) if parts else (
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+        out = sparse.csr_matrix((count, (row, col)), shape=(n_items, n_items))
+        out.sort_indices()
+        return out
+
+    @staticmethod
+    def _count(items: np.ndarray, user: np.ndarray, n_items: int, config: CoOccurrenceConfig) -> sparse.csr_matrix:
+        """Pair counts, streamed over distances so that at most PAIR_CHUNK pairs are held at once."""
+        total = sparse.csr_matrix((n_items, n_items), dtype=np.float64)
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        held = 0
+
+        def flush() -> None:
+            nonlocal total, held
+            if rows:
+                r, c = np.concatenate(rows), np.concatenate(cols)
+                total = total + sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_items, n_items))
+                rows.clear()
+                cols.clear()
+                held = 0
+
+        for d in range(1, config.span + 1):
+            if d >= len(items):
+                break
+            same = user[:-d] == user[d:]
+            if not same.any():
+                break
+            a, b = items[:-d][same], items[d:][same]
+            keep = a != b
+            a, b = a[keep], b[keep]
+            rows.append(a)
+            cols.append(b)
+            if not config.ordered:
+                rows.append(b)
+                cols.append(a)
+            held += len(a) * (1 if config.ordered else 2)
+            if held >= PAIR_CHUNK:
+                flush()
+        flush()
+        total.sum_duplicates()
+        return total
+
+    def _normalise(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        coo = counts.tocoo()
+        data = _normalised(coo.row, coo.col, coo.data, np.maximum(self.item_counts, 1.0), self.config)
+        out = sparse.csr_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=counts.shape)
+        out.sort_indices()
+        return out
+
+    def _prune(self, rows: np.ndarray | None = None) -> None:
+        """Keep each item's ``neighbours`` best by score (ties to the lower column); ``rows``: only these."""
+        c = self.counts.tocoo()
+        row, col, count = c.row.astype(np.int64), c.col.astype(np.int64), c.data
+        score = _normalised(row, col, count, np.maximum(self.item_counts, 1.0), self.config)
+        if rows is None:
+            row, col, count = _top_per_row(row, col, score, count, self.config.neighbours)
+        else:
+            mine = np.isin(row, rows)
+            top = _top_per_row(row[mine], col[mine], score[mine], count[mine], self.config.neighbours)
+            row, col, count = (np.concatenate([t, x[~mine]]) for t, x in zip(top, (row, col, count)))
+        self.counts = sparse.csr_matrix((count.astype(np.float64), (row, col)), shape=self.counts.shape)
+        self.counts.sort_indices()
+        self.scores = self._normalise(self.counts)
+
+    # ------------------------------------------------------------ adding interactions
+
+    def add(self, sequences: Sequence[Sequence[int]], tails: Sequence[Sequence[int]] | None = None) -> None:
+        """Count new picks without a rebuild: ``sequences`` are each user's new picks (oldest first),
+        ``tails`` the picks they had before (their most recent ones; empty for a new user), so pairs
+        across the two are counted. Only the rows the new pairs touch are re-normalised and pruned.
+        A pair pruned earlier starts again from its new count: the index stays bounded, at the cost
+        of undercounting pairs that were too weak to keep."""
+        tails = tails if tails is not None else [()] * len(sequences)
+        joined = []
+        starts = []
+        for tail, new in zip(tails, sequences, strict=True):
+            tail = list(tail)[-(self.config.span):] if self.config.span else []
+            joined.append(list(tail) + list(new))
+            starts.append(len(tail))
+        items, user = _flatten(joined, max((len(j) for j in joined), default=2))
+        position = np.concatenate([np.arange(len(j)) for j in joined if len(j)]) if len(items) else items
+        start = np.repeat(np.asarray([s for s, j in zip(starts, joined) if len(j)]),
+                          [len(j) for j in joined if len(j)]) if len(items) else items
+        new_items = items[position >= start]
+        np.add.at(self.item_counts, new_items, 1.0)
+        # pairs whose later pick is new
+        rows_, cols_ = [], []
+        for d in range(1, self.config.span + 1):
+            if d >= len(items):
+                break
+            same = (user[:-d] == user[d:]) & (position[d:] >= start[d:]) & (items[:-d] != items[d:])
+            a, b = items[:-d][same], items[d:][same]
+            rows_ += [a] + ([] if self.config.ordered else [b])
+            cols_ += [b] + ([] if self.config.ordered else [a])
+        if not rows_:
+            return
+        r, c = np.concatenate(rows_), np.concatenate(cols_)
+        n = self.n_items
+        self.counts = self.counts + sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
+        self._prune(np.unique(np.concatenate([r, new_items])))
+
+    # ------------------------------------------------------------ scoring
+
+    def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores), rows sorted: the recency-weighted sum of the history items' neighbour
+        scores, over the items some history item has as a neighbour."""
+        hist = np.asarray(history, dtype=np.int64)
+        if not len(hist):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        m = self.scores
+        weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
+        starts, ends = m.indptr[hist], m.indptr[hist + 1]
+        lengths = ends - starts
+        if not lengths.sum():
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+        cols = m.indices[take]
+        vals = m.data[take].astype(np.float64) * np.repeat(weights, lengths)
+        rows, inverse = np.unique(cols, return_inverse=True)
+        return rows, np.bincount(inverse, weights=vals, minlength=len(rows))
+
+    def dense_scores(self, history: Sequence[int], recency_decay: float = 1.0) -> np.ndarray:
+        out = np.zeros(self.n_items)
+        rows, vals = self.neighbour_scores(history, recency_decay)
+        out[rows] = vals
+        return out
+
+    # ------------------------------------------------------------ saving
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The index as named arrays (saved in the shortlist's index file, beside BM25's)."""
+        c = self.counts
+        return {"co_data": c.data.astype(np.float32), "co_indices": c.indices, "co_indptr": c.indptr,
+                "co_item_counts": self.item_counts, "co_config": np.array(json.dumps(asdict(self.config)))}
+
+    @classmethod
+    def from_arrays(cls, f) -> CoOccurrenceIndex:
+        cfg = json.loads(str(f["co_config"]))
+        n = len(f["co_item_counts"])
+        counts = sparse.csr_matrix((f["co_data"].astype(np.float64), f["co_indices"], f["co_indptr"]), shape=(n, n))
+        return cls(counts, f["co_item_counts"], CoOccurrenceConfig(**cfg))
+
+    def save(self, path: str | Path) -> None:
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".npz", dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **self.arrays())
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CoOccurrenceIndex:
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return cls.from_arrays(f)
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise DataError(f"cannot read co-occurrence index ({type(e).__name__}: {e})", str(path)) from None
