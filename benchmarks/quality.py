@@ -49,7 +49,8 @@ def main() -> None:
     ap.add_argument("--history-len", default="1,3,5,10")
     ap.add_argument("--phases", default="1,2,3")
     ap.add_argument("--max-new-tokens", type=int, default=120)
-    ap.add_argument("--sasrec-epochs", type=int, default=60)
+    ap.add_argument("--sasrec-epochs", type=int, default=0,
+                    help="SASRec epochs; 0 (default) chooses size, dropout and epochs on validation users")
     ap.add_argument("--settings", default="", help="only these candidate settings (comma-separated)")
     ap.add_argument("--methods", default="", help="only these methods of each phase (comma-separated)")
     ap.add_argument("--permutations", type=int, default=1,
@@ -58,6 +59,8 @@ def main() -> None:
                     help="the generator's shortlist weights (default: the library's)")
     ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
     ap.add_argument("--cooccurrence-weight", type=float, default=CandidateConfig.cooccurrence_weight)
+    ap.add_argument("--fusion-weight", type=float, default=None,
+                    help="the LLM's share in X+fusion; default: chosen on validation users")
     ap.add_argument("--device", default="cpu", help="where the LLM runs: cpu, cuda, auto")
     ap.add_argument("--dtype", default="auto", help="LLM weights: auto (float32 on the CPU, bfloat16 on a GPU), "
                     "float32, bfloat16")
@@ -82,7 +85,7 @@ def main() -> None:
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
                       bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight,
-                      cooccurrence_weight=args.cooccurrence_weight)
+                      cooccurrence_weight=args.cooccurrence_weight, fusion_weight=args.fusion_weight)
     summary = None
     for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):
         methods, settings = PHASES[phase]

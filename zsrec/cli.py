@@ -353,6 +353,7 @@ def evaluate(
     backend_option: BackendOptionOpt = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
     fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
+    tune_fusion: Annotated[bool, typer.Option(help="Choose the fusion weight on validation users instead (the LLM ranks their shortlists too).")] = False,
     permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the generator's shortlist.")] = SHORTLIST_BM25_WEIGHT,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
@@ -361,7 +362,7 @@ def evaluate(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
-    sasrec_epochs: Annotated[int, typer.Option(min=1, help="SASRec training epochs.")] = 60,
+    sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")] = False,
@@ -393,7 +394,8 @@ def evaluate(
     try:
         names = parse_methods(methods)
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
-                            fusion_weight=fusion_weight, permutations=permutations, bm25_weight=bm25_weight,
+                            fusion_weight=None if tune_fusion else fusion_weight, permutations=permutations,
+                            bm25_weight=bm25_weight,
                             popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
                             cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,
                                                             ordered=cooccurrence_ordered,

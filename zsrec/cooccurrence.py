@@ -83,6 +83,33 @@ def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.
     return row[keep], col[keep], count[keep]
 
 
+def _replace_rows(m: sparse.csr_matrix, rows: np.ndarray, row: np.ndarray, col: np.ndarray,
+                  data: np.ndarray) -> sparse.csr_matrix:
+    """``m`` with the given ``rows`` replaced by the entries (row, col, data), row-sorted, without
+    rebuilding the untouched rows (a copy of their arrays, shifted)."""
+    n = m.shape[0]
+    old_len = np.diff(m.indptr)
+    new_len = old_len.copy()
+    new_len[rows] = np.bincount(row, minlength=n)[rows]
+    indptr = np.concatenate([[0], np.cumsum(new_len)]).astype(np.int64)
+    keep_row = np.ones(n, dtype=bool)
+    keep_row[rows] = False
+    keep = np.repeat(keep_row, old_len)
+    shift = np.repeat(indptr[:-1] - m.indptr[:-1], old_len)
+    indices = np.empty(indptr[-1], dtype=m.indices.dtype)
+    values = np.empty(indptr[-1], dtype=np.float64)
+    dest = (np.arange(len(m.data)) + shift)[keep]
+    indices[dest] = m.indices[keep]
+    values[dest] = m.data[keep]
+    order = np.lexsort((col, row))
+    row, col, data = row[order], col[order], data[order]
+    within = np.arange(len(row)) - np.searchsorted(row, row, side="left")
+    dest = indptr[row] + within
+    indices[dest] = col
+    values[dest] = data
+    return sparse.csr_matrix((values, indices, indptr), shape=m.shape)
+
+
 class CoOccurrenceIndex:
     """Per item, its best neighbours: ``counts`` (raw pair counts) and ``scores`` (normalised), both
     item x item CSR with the same pattern, plus how often each item was counted."""
@@ -126,9 +153,16 @@ class CoOccurrenceIndex:
         xt = x.T.tocsr()
         n = np.maximum(item_counts, 1.0)
         parts = []
-        block = max(1, min(n_items, 2_000_000 // max(1, int(np.diff(xt.indptr).mean() * 50) or 1) or 1, 4096))
-        for start in range(0, n_items, block):
-            c = (xt[start:start + block] @ x).tocoo()
+        # Blocks of items whose products hold at most PAIR_CHUNK pairs (an item's pairs: the summed
+        # history lengths of its users), so a block of popular items is small and one of rare items large.
+        work = np.cumsum(xt @ np.diff(x.indptr).astype(np.float64))
+        cuts = [0]
+        while cuts[-1] < n_items:
+            done = work[cuts[-1] - 1] if cuts[-1] else 0.0
+            nxt = int(np.searchsorted(work, done + PAIR_CHUNK, side="right"))
+            cuts.append(min(n_items, max(nxt, cuts[-1] + 1)))
+        for start, end in zip(cuts[:-1], cuts[1:]):
+            c = (xt[start:end] @ x).tocoo()
             row = c.row.astype(np.int64) + start
             keep = row != c.col
             row, col, count = row[keep], c.col[keep].astype(np.int64), c.data[keep]
@@ -180,11 +214,12 @@ class CoOccurrenceIndex:
         return total
 
     def _normalise(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        coo = counts.tocoo()
-        data = _normalised(coo.row, coo.col, coo.data, np.maximum(self.item_counts, 1.0), self.config)
-        out = sparse.csr_matrix((data.astype(np.float32), (coo.row, coo.col)), shape=counts.shape)
-        out.sort_indices()
-        return out
+        """Scores with the counts' own sparsity pattern, computed entry by entry (no re-sorting)."""
+        counts.sort_indices()
+        row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+        data = _normalised(row, counts.indices, counts.data, np.maximum(self.item_counts, 1.0), self.config)
+        return sparse.csr_matrix((data.astype(np.float32), counts.indices.copy(), counts.indptr.copy()),
+                                 shape=counts.shape)
 
     def _prune(self, rows: np.ndarray | None = None) -> None:
         """Keep each item's ``neighbours`` best by score (ties to the lower column); ``rows``: only these."""
@@ -206,9 +241,10 @@ class CoOccurrenceIndex:
     def add(self, sequences: Sequence[Sequence[int]], tails: Sequence[Sequence[int]] | None = None) -> None:
         """Count new picks without a rebuild: ``sequences`` are each user's new picks (oldest first),
         ``tails`` the picks they had before (their most recent ones; empty for a new user), so pairs
-        across the two are counted. Only the rows the new pairs touch are re-normalised and pruned.
-        A pair pruned earlier starts again from its new count: the index stays bounded, at the cost
-        of undercounting pairs that were too weak to keep."""
+        across the two are counted (each pair as often as it occurs, from now on). Only the rows the
+        new pairs touch are re-pruned; every score is re-normalised, since item counts moved. A pair
+        pruned earlier starts again from its new count: the index stays bounded, at the cost of
+        undercounting pairs that were too weak to keep."""
         tails = tails if tails is not None else [()] * len(sequences)
         joined = []
         starts = []
@@ -232,11 +268,19 @@ class CoOccurrenceIndex:
             rows_ += [a] + ([] if self.config.ordered else [b])
             cols_ += [b] + ([] if self.config.ordered else [a])
         if not rows_:
+            self.scores = self._normalise(self.counts)  # the item counts moved
             return
         r, c = np.concatenate(rows_), np.concatenate(cols_)
         n = self.n_items
-        self.counts = self.counts + sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
-        self._prune(np.unique(np.concatenate([r, new_items])))
+        delta = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
+        touched = np.unique(r)  # rows with new pair counts: re-pruned; every row is re-normalised
+        sub = (self.counts[touched] + delta[touched]).tocoo()
+        row = touched[sub.row]
+        col = sub.col.astype(np.int64)
+        score = _normalised(row, col, sub.data, np.maximum(self.item_counts, 1.0), self.config)
+        row, col, count = _top_per_row(row, col, score, sub.data, self.config.neighbours)
+        self.counts = _replace_rows(self.counts, touched, row, col, count)
+        self.scores = self._normalise(self.counts)
 
     # ------------------------------------------------------------ scoring
 

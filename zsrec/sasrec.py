@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,6 +67,9 @@ class SASRec:
             nn.init.normal_(emb.weight, std=1.0 / math.sqrt(cfg.hidden))
         self.train_seconds = 0.0
         self.losses: list[float] = []
+        self.checks: list[tuple[int, float]] = []  # (epoch, validation score) when fit validates
+        self.best_epochs = 0
+        self.best_score = float("-inf")
 
     def _pad(self, seqs: Sequence[Sequence[int]]) -> np.ndarray:
         """Catalog rows to ids (row + 1), keeping the last ``max_len``, left-padded with 0."""
@@ -78,7 +81,13 @@ class SASRec:
                 out[i, L - len(s):] = np.asarray(s, dtype=np.int64) + 1
         return out
 
-    def fit(self, sequences: Sequence[Sequence[int]]) -> SASRec:
+    def fit(self, sequences: Sequence[Sequence[int]], validate: Callable[[SASRec], float] | None = None,
+            every: int = 10, patience: int = 3) -> SASRec:
+        """Train for ``config.epochs``; with ``validate`` (a score, higher is better, on held-out
+        users), check it every ``every`` epochs, stop after ``patience`` checks without a gain, and
+        keep the weights of the best check (``best_epochs``, ``best_score``)."""
+        import copy
+
         import torch
 
         cfg = self.config
@@ -95,7 +104,8 @@ class SASRec:
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
         t0 = time.perf_counter()
         self.net.train()
-        for _ in range(cfg.epochs):
+        best_state, checks_without_gain = None, 0
+        for epoch in range(1, cfg.epochs + 1):
             order = rng.permutation(len(seqs))
             total = 0.0
             for start in range(0, len(order), cfg.batch_size):
@@ -120,6 +130,22 @@ class SASRec:
                 opt.step()
                 total += float(loss.detach()) * len(idx)
             self.losses.append(total / len(seqs))
+            if validate is not None and (epoch % every == 0 or epoch == cfg.epochs):
+                self.net.eval()
+                score = validate(self)
+                self.net.train()
+                self.checks.append((epoch, score))
+                if score > self.best_score:
+                    self.best_score, self.best_epochs = score, epoch
+                    best_state, checks_without_gain = copy.deepcopy(self.net.state_dict()), 0
+                else:
+                    checks_without_gain += 1
+                    if checks_without_gain >= patience:
+                        break
+        if best_state is not None:
+            self.net.load_state_dict(best_state)
+        else:
+            self.best_epochs = cfg.epochs
         self.net.eval()
         self.train_seconds = time.perf_counter() - t0
         return self

@@ -62,3 +62,19 @@ def test_hyper_parameters_are_chosen_on_validation_users_only(ml100k, tmp_path):
     by = {(e["n"], e["method"]): e for e in summary["results"]}
     assert by[(1, "ease")]["ndcg@10"] > 0.1 and "p_vs_ease" in by[(1, "itemknn")]
     assert "chosen on" in (tmp_path / "report.md").read_text()
+
+
+def test_fusion_weight_chosen_on_validation_says_when_the_llm_cannot_help(ml100k, tmp_path):
+    """A scripted LLM that reverses every list: the generator's order is better, so the weight chosen
+    on validation users is 0 and the fused order is the generator's."""
+    from conftest import ScriptedBackend
+
+    reverse = ScriptedBackend(lambda p: " > ".join(f"[{i}]" for i in range(20, 0, -1)))
+    config = EvalConfig(history_lens=(1,), n_test_users=10, settings=("generator",), fusion_weight=None)
+    run = Evaluation(ml100k, config, ["generator", "llm", "llm+fusion"], tmp_path, backend=reverse)
+    summary = run.run()
+    tuned = summary["tuned"]["llm+fusion"]
+    assert tuned["params"]["weight"] == 0.0 and len(tuned["grid"]) == 11
+    by = {e["method"]: e for e in summary["results"]}
+    assert by["llm+fusion"]["ndcg@10"] == pytest.approx(by["generator"]["ndcg@10"])
+    assert by["llm"]["ndcg@10"] < by["generator"]["ndcg@10"]

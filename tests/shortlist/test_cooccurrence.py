@@ -101,3 +101,14 @@ def test_saved_with_the_text_index_and_rebuilt_when_settings_differ(ml100k, tmp_
     other = CandidateConfig(cooccurrence_weight=0.5, cooccurrence=CoOccurrenceConfig(window=3))
     rebuilt = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions, other)
     assert rebuilt.cooccurrence.config.window == 3
+
+
+def test_adding_keeps_each_item_within_its_neighbours(ml100k):
+    seqs = _sequences(ml100k, 80)
+    index = CoOccurrenceIndex.build([s[:10] for s in seqs], len(ml100k.catalog), CoOccurrenceConfig(neighbours=7))
+    before = index.item_counts.sum()
+    index.add([s[10:40] for s in seqs], tails=[s[:10] for s in seqs])
+    assert index.counts.getnnz(axis=1).max() <= 7 and index.scores.nnz == index.counts.nnz
+    assert index.item_counts.sum() == before + sum(len(s[10:40]) for s in seqs)
+    rows, vals = index.neighbour_scores(seqs[0][:3])
+    assert len(rows) and np.all(vals > 0)

@@ -30,7 +30,8 @@ class EvalConfig:
     settings: tuple[str, ...] = ("generator", "sampled-uniform", "sampled-pop", "full")
     ks: tuple[int, ...] = (1, 5, 10)
     next_n: int = 5  # the second target: any of the next n items
-    fusion_weight: float = 0.5  # weight of the LLM's rank in llm+fusion (the rest: generator's rank)
+    # Weight of the LLM's rank in X+fusion (the rest: the generator's rank); None: chosen on validation users.
+    fusion_weight: float | None = 0.5
     permutations: int = 1  # >1: rank each list in that many shuffled orders and Borda-average them
     # The generator's shortlist weights (the library defaults unless given), kept in every report.
     bm25_weight: float = CandidateConfig.bm25_weight
@@ -39,6 +40,8 @@ class EvalConfig:
     cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
 
     def __post_init__(self) -> None:
+        if self.fusion_weight is not None and not 0 <= self.fusion_weight <= 1:
+            raise OptionError("the fusion weight must lie in [0, 1] (or None: chosen on validation users)")
         if not self.history_lens or min(self.history_lens) < 1:
             raise OptionError("history lengths must be at least 1")
         unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}

@@ -41,7 +41,8 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
         if cfg.get("cooccurrence_weight"):
             co = cfg["cooccurrence"]
             window = "all pairs" if co["window"] is None else f"window {co['window']}"
-            line += (f", co-occurrence {cfg['cooccurrence_weight']:g} ({co['normalisation']}, {window}"
+            norm = getattr(co["normalisation"], "value", co["normalisation"])
+            line += (f", co-occurrence {cfg['cooccurrence_weight']:g} ({norm}, {window}"
                      f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item)")
         lines += [line + "."]
     for kind, t in (summary.get("tuned") or {}).items():

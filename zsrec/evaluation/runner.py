@@ -36,7 +36,11 @@ from .storage import RUN_FILE, RUN_OUTPUTS, EvaluationFolderError, RunFolder
 TUNING_GRIDS: dict[str, list[dict[str, float]]] = {
     "ease": [{"l2": v} for v in (10.0, 100.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0, 20000.0, 50000.0)],
     "itemknn": [{"neighbours": k, "shrink": s} for k in (20, 50, 100, 200, 400) for s in (0.0, 20.0, 50.0, 100.0, 200.0)],
+    "sasrec": [{"hidden": h, "dropout": d} for h in (32, 64) for d in (0.2, 0.5)],  # epochs: early stopping
 }
+
+
+FUSION_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  # the LLM's share, tried on validation users
 
 
 def validation_ndcg(scores: np.ndarray, cases: Sequence[Case]) -> float:
@@ -99,10 +103,70 @@ class Evaluation:
         if self._sasrec is None:
             from ..sasrec import SASRec, SASRecConfig
 
-            self._sasrec = SASRec(len(self.dataset.catalog), SASRecConfig(epochs=self._sasrec_epochs,
-                                                                          seed=self.config.seed))
-            self._sasrec.fit(self._train_sequences)
+            n_items = len(self.dataset.catalog)
+            if not self._sasrec_epochs:  # 0: size, dropout and epochs chosen on validation users
+                best = self._tune_sasrec()
+                config = SASRecConfig(hidden=best["hidden"], dropout=best["dropout"], epochs=best["epochs"],
+                                      seed=self.config.seed)
+            else:
+                config = SASRecConfig(epochs=self._sasrec_epochs, seed=self.config.seed)
+            self._sasrec = SASRec(n_items, config).fit(self._train_sequences)
         return self._sasrec
+
+    def _tuned_fusion(self, spec: MethodSpec) -> float:
+        """The weight of the LLM's rank in ``spec`` (X+fusion), chosen on validation users: their
+        shortlists come from a generator counted on the other training users, LLM method X ranks them,
+        and each weight's fused order is scored by NDCG@10 (a target outside the shortlist is a miss).
+        Ties go to the smaller weight, so a model that cannot help gets 0: the generator's order."""
+        if spec.name in self.tuned:
+            return float(self.tuned[spec.name]["params"]["weight"])
+        stored = self.folder.tuned().get(spec.name)
+        if stored is not None:
+            self.tuned[spec.name] = stored
+            return float(stored["params"]["weight"])
+        fit_users, val_users = validation_split(self.dataset, self.config, self.train_users)
+        fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
+        val_gen = CandidateGenerator(self.dataset.catalog, config=self.config.shortlist(),
+                                     popularity=popularity_counts(self.dataset, fit_users), sequences=fit)
+        cases = make_cases(self.dataset, val_users, self.config)
+        lists = [val_gen.generate(list(c.history), (), self.config.n_candidates).indices for c in cases]
+        method = self.method(spec.fused_from)
+        llm_orders = []
+        for start in range(0, len(cases), self.batch_size):
+            llm_orders += [r.order for r in method.rank(cases[start:start + self.batch_size],
+                                                          lists[start:start + self.batch_size])]
+        grid = []
+        for w in FUSION_WEIGHTS:
+            fused = [fuse(o, [int(i) for i in rows], w) for o, rows in zip(llm_orders, lists)]
+            grid.append((float(np.mean([ndcg(f, {c.target}, 10) for f, c in zip(fused, cases)])), w))
+        best_score = max(v for v, _ in grid)
+        weight = min(w for v, w in grid if v == best_score)
+        self.tuned[spec.name] = {"params": {"weight": weight}, "validation_ndcg@10": best_score,
+                                 "validation_users": len(val_users),
+                                 "grid": [{"params": {"weight": w}, "validation_ndcg@10": v} for v, w in grid]}
+        self.folder.save_tuned(spec.name, self.tuned[spec.name])
+        return weight
+
+    def _tune_sasrec(self) -> dict:
+        """Each (hidden size, dropout) trained on the fit users with early stopping on the validation
+        users' NDCG@10 (checked every 10 epochs, up to 200); the best size, dropout and epoch count
+        are then refit on every training user."""
+        from ..sasrec import SASRec, SASRecConfig
+
+        fit_users, val_users = validation_split(self.dataset, self.config, self.train_users)
+        fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
+        cases = make_cases(self.dataset, val_users, self.config)
+        histories = [list(c.history) for c in cases]
+        tried = []
+        for params in TUNING_GRIDS["sasrec"]:
+            model = SASRec(len(self.dataset.catalog), SASRecConfig(epochs=200, seed=self.config.seed, **params))
+            model.fit(fit, validate=lambda m: validation_ndcg(m.scores(histories), cases))
+            tried.append((model.best_score, {**params, "epochs": model.best_epochs}))
+        best_score, best = max(tried, key=lambda t: t[0])
+        self.tuned["sasrec"] = {"params": best, "validation_ndcg@10": best_score, "validation_users": len(val_users),
+                                "grid": [{"params": p, "validation_ndcg@10": v} for v, p in tried]}
+        self.folder.save_tuned("sasrec", self.tuned["sasrec"])
+        return best
 
     def _score_fn(self, kind: str) -> Callable[[Sequence[Case]], np.ndarray]:
         gen, n_items = self.generator, len(self.dataset.catalog)
@@ -138,6 +202,7 @@ class Evaluation:
         best_score, best = max(tried, key=lambda t: t[0])
         self.tuned[kind] = {"params": best, "validation_ndcg@10": best_score, "validation_users": len(val_users),
                             "grid": [{"params": p, "validation_ndcg@10": v} for v, p in tried]}
+        self.folder.save_tuned(kind, self.tuned[kind])
         self._models[kind] = model_class(n_items, **best).fit(self._train_sequences)
         return self._models[kind]
 
@@ -228,6 +293,7 @@ class Evaluation:
         """Fuse the stored LLM rankings with the generator's order of the same candidates."""
         stored = {(r["n"], r["user"]): r for r in self.folder.rows()
                   if r["setting"] == setting and r["method"] == spec.fused_from}
+        weight = self.config.fusion_weight if self.config.fusion_weight is not None else self._tuned_fusion(spec)
         out = []
         for case in todo:
             r = stored.get((case.n, case.user))
@@ -235,7 +301,7 @@ class Evaluation:
                 continue
             rows = self.candidates(setting, case)
             gen_order = order_by(self.generator.fused_scores(list(case.history)), rows)
-            fused = fuse(r["ranking"], gen_order, self.config.fusion_weight)
+            fused = fuse(r["ranking"], gen_order, weight)
             out.append(self._row(setting, spec.name, case, rows, Ranked(fused, {"fallback": r["info"].get("fallback")}),
                                  0.0))
         return out
@@ -248,9 +314,8 @@ class Evaluation:
             asked = set(self.methods)
             rows = [r for r in rows if r["method"] in asked and r["setting"] in self.config.settings
                     and r["n"] in self.config.history_lens]
-        for spec in self.specs:  # the chosen hyper-parameters are part of the report
-            if spec.kind in TUNING_GRIDS and any(r["method"] == spec.name for r in rows):
-                self._tuned(spec.kind)
+        shown = {r["method"] for r in rows}
+        tuned = {k: v for k, v in self.folder.tuned().items() if k in shown}  # choices made on validation users
         context = RunContext(self.config, self.methods, len(self.dataset.catalog), len(self.train_users),
-                             len(self.test_users), self.popularity, self.candidates, self.case_index, self.tuned)
+                             len(self.test_users), self.popularity, self.candidates, self.case_index, tuned)
         return write_report(summarize(rows, context), self.out, self.command)

@@ -16,7 +16,8 @@ from typing import Any
 from ..errors import ZsrecError
 
 RUN_FILE = "run.json"
-RUN_OUTPUTS = ("rankings.jsonl", RUN_FILE, "summary.json", "report.md", "ndcg10.png")
+TUNED_FILE = "tuned.json"  # hyper-parameters the trained baselines chose on validation users
+RUN_OUTPUTS = ("rankings.jsonl", RUN_FILE, TUNED_FILE, "summary.json", "report.md", "ndcg10.png")
 
 RowKey = tuple[str, int, str, str]  # setting, history length, user, method
 
@@ -63,6 +64,14 @@ class RunFolder:
         with open(self.rows_path, "a", encoding="utf-8") as sink:
             for row in rows:
                 sink.write(json.dumps(row) + "\n")
+
+    def tuned(self) -> dict[str, dict]:
+        path = self.path / TUNED_FILE
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def save_tuned(self, method: str, choice: dict) -> None:
+        path = self.path / TUNED_FILE
+        path.write_text(json.dumps({**self.tuned(), method: choice}, indent=1) + "\n", encoding="utf-8")
 
     def check_identity(self, identity: dict[str, Any]) -> None:
         """Refuse to mix two different runs in one folder; record the identity of a new one."""

@@ -1,0 +1,152 @@
+"""The co-occurrence index at scale: build time, peak memory, index size, a user's shortlist latency,
+and adding new interactions without a rebuild.
+
+ML-100K, then synthetic interaction logs with power-law item popularity (p(i) ~ 1/(i+10)^1.1) and
+log-normal user history lengths: 100k items with 1M interactions, 1M items with 10M interactions.
+Each size runs in its own process, so its peak memory (max RSS) is its own. The shortlist is the full
+generator (BM25 over a synthetic catalog whose words follow ML-100K's, popularity, co-occurrence),
+timed for single users with 1-10 picks; the co-occurrence lookup alone is timed beside it.
+
+Writes benchmarks/results/cooccurrence_scale.{json,md}.
+
+    python benchmarks/cooccurrence_scale.py [--sizes ml-100k,100000,1000000] [--users 300]
+    python benchmarks/cooccurrence_scale.py --toy    # tiny sizes; what CI runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import RESULTS, machine, machine_line
+
+INTERACTIONS_PER_ITEM = 10
+
+
+def synthetic_log(n_items: int, n_interactions: int, seed: int = 0) -> list[np.ndarray]:
+    """Per user, their picks (catalog rows) in time order."""
+    rng = np.random.default_rng(seed)
+    p = 1.0 / (np.arange(n_items) + 10.0) ** 1.1
+    p /= p.sum()
+    lengths = np.maximum(2, rng.lognormal(3.2, 1.0, size=n_interactions // 20).astype(np.int64))
+    lengths = lengths[np.cumsum(lengths) <= n_interactions]
+    picks = rng.choice(n_items, size=int(lengths.sum()), p=p)
+    return np.split(picks, np.cumsum(lengths)[:-1])
+
+
+def one(size: str, users: int, toy: bool) -> dict:
+    from speed import synthetic_catalog
+
+    from zsrec.candidates import CandidateConfig, CandidateGenerator
+    from zsrec.cooccurrence import CoOccurrenceIndex
+    from zsrec.loaders import load_dataset
+
+    base = load_dataset("ml-100k")
+    if size == "ml-100k":
+        catalog = base.catalog
+        sequences = [base.interactions.user_history(u) for u in base.interactions.user_ids]
+    else:
+        n_items = int(size)
+        catalog, _ = synthetic_catalog(base, n_items)
+        sequences = synthetic_log(n_items, n_items * INTERACTIONS_PER_ITEM)
+    n_items = len(catalog)
+    held_out = sequences[-200:]  # their last picks are "new": added after the build
+    fit = sequences[:-200] + [s[: len(s) // 2] for s in held_out]
+    pop = np.bincount(np.concatenate(fit), minlength=n_items).astype(np.float64)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    config = CandidateConfig()
+    t0 = time.perf_counter()
+    co = CoOccurrenceIndex.build(fit, n_items, config.cooccurrence)
+    build = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    gen = CandidateGenerator(catalog, config=config, popularity=pop, cooccurrence=co)
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "index.npz"
+        t0 = time.perf_counter()
+        gen.save_index(path)
+        save = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        CandidateGenerator.with_saved_index(path, catalog, popularity=pop, config=config)
+        load = time.perf_counter() - t0
+        file_mb = path.stat().st_size / 2**20
+    rng = np.random.default_rng(1)
+    jobs = [sequences[int(i)][: int(rng.integers(1, 11))].tolist() for i in rng.integers(0, len(fit), users)]
+    full, lookup = [], []
+    for h in jobs:
+        t0 = time.perf_counter()
+        gen.generate(h, h)
+        full.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        co.neighbour_scores(h, config.recency_decay)
+        lookup.append(time.perf_counter() - t0)
+    new = [s[len(s) // 2:] for s in held_out]
+    tails = [s[: len(s) // 2] for s in held_out]
+    events = sum(len(s) for s in new)
+    t0 = time.perf_counter()
+    co.add(new, tails)
+    add = time.perf_counter() - t0
+    return {"catalog": "ML-100K" if size == "ml-100k" else f"synthetic {n_items:,}", "items": n_items,
+            "interactions": int(sum(len(s) for s in sequences)), "users": len(sequences),
+            "build_s": build, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "build_peak_rss_growth_mb": rss1 - rss0, "neighbours_kept": int(co.counts.nnz),
+            "index_mb": (co.counts.data.nbytes + co.counts.indices.nbytes + co.counts.indptr.nbytes
+                         + co.scores.data.nbytes + co.scores.indices.nbytes) / 2**20,
+            "index_file_mb": file_mb, "save_s": save, "load_s": load,
+            "shortlist_p50_ms": 1000 * float(np.percentile(full, 50)),
+            "shortlist_p99_ms": 1000 * float(np.percentile(full, 99)),
+            "cooc_lookup_p50_ms": 1000 * float(np.percentile(lookup, 50)),
+            "added_events": events, "add_s": add}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="ml-100k,100000,1000000")
+    ap.add_argument("--users", type=int, default=300)
+    ap.add_argument("--toy", action="store_true")
+    ap.add_argument("--one", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.users, args.toy)))
+        return
+    sizes = ["ml-100k", "5000"] if args.toy else args.sizes.split(",")
+    users = 20 if args.toy else args.users
+    rows = []
+    for size in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", size, "--users", str(users)],
+                             capture_output=True, text=True, cwd=Path(__file__).parent)
+        if out.returncode:
+            sys.exit(out.stderr[-3000:])
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    m = machine()
+    cmd = "python benchmarks/cooccurrence_scale.py " + " ".join(sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "cooccurrence_scale.json").write_text(json.dumps({"command": cmd.strip(), "machine": m, "rows": rows},
+                                                                 indent=1))
+    lines = ["# Co-occurrence at scale", "", f"Command: `{cmd.strip()}`  ", f"Machine: {machine_line(m)}  ",
+             "Default shortlist settings (co-occurrence: cosine, all pairs of a user's last 200 picks, 100 neighbours "
+             "per item). Each size in its own process. Shortlist: the whole generator (BM25 + popularity + "
+             f"co-occurrence) for one user with 1-10 picks, {users} users. Add: the second half of 200 users' "
+             "histories, counted after the build.", "",
+             "| catalog | items | interactions | build s | peak RSS MB | neighbours kept | index MB | file MB | "
+             "save / load s | shortlist p50 / p99 ms | co-occurrence lookup p50 ms | add events / s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|"]
+    for r in rows:
+        lines.append(f"| {r['catalog']} | {r['items']:,} | {r['interactions']:,} | {r['build_s']:.1f} | "
+                     f"{r['peak_rss_mb']:.0f} | {r['neighbours_kept']:,} | {r['index_mb']:.1f} | {r['index_file_mb']:.1f} | "
+                     f"{r['save_s']:.1f} / {r['load_s']:.1f} | {r['shortlist_p50_ms']:.1f} / {r['shortlist_p99_ms']:.1f} | "
+                     f"{r['cooc_lookup_p50_ms']:.2f} | {r['added_events']:,} in {r['add_s']:.1f} |")
+    (args.out / "cooccurrence_scale.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
