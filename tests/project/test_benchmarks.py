@@ -49,7 +49,8 @@ def test_quality_benchmark_toy(tmp_path):
 def test_shortlist_weights_benchmark_toy(tmp_path):
     _run(["shortlist_weights.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "shortlist_weights.json").read_text())
-    assert len(out["validation"]) == 6 and out["validation_users"] == 20 and out["test_users"] == 20
+    assert len(out["validation"]) == 5 and len(out["signals"]) == 2
+    assert out["validation_users"] == 20 and out["test_users"] == 20
     assert "chosen on validation" in (tmp_path / "shortlist_weights.md").read_text()
     assert (tmp_path / "shortlist_weights.png").is_file()
 
@@ -66,7 +67,7 @@ def test_quality_benchmark_filters_and_names(tmp_path):
     assert {(e["setting"], e["method"]) for e in summary["results"]} == {("full", "pop")}
     assert summary["config"]["bm25_weight"] == 1.0
     report = (tmp_path / "q2.md").read_text()
-    assert "Generator shortlist weights: BM25 1, popularity 0." in report
+    assert "Generator shortlist weights: BM25 1, popularity 0, co-occurrence 0.7 (cosine" in report
     # each command in the report names the machine it ran on, since one run folder can span machines
     logged = report.split("--name q2 --work", 1)[1].split("\n")[0]
     assert "   # on " in logged and " cores" in logged and "torch " in logged
