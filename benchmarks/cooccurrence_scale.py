@@ -28,6 +28,7 @@ import numpy as np
 from _common import RESULTS, machine, machine_line
 
 INTERACTIONS_PER_ITEM = 10
+ADD_EVENTS = 10_000  # new interactions counted into a built index
 
 
 def synthetic_log(n_items: int, n_interactions: int, seed: int = 0) -> list[np.ndarray]:
@@ -57,8 +58,13 @@ def one(size: str, users: int, toy: bool) -> dict:
         catalog, _ = synthetic_catalog(base, n_items)
         sequences = synthetic_log(n_items, n_items * INTERACTIONS_PER_ITEM)
     n_items = len(catalog)
-    held_out = sequences[-200:]  # their last picks are "new": added after the build
-    fit = sequences[:-200] + [s[: len(s) // 2] for s in held_out]
+    # the last users' second halves are "new": added after the build, at least ADD_EVENTS of them
+    n_held, events = 0, 0
+    while events < ADD_EVENTS and n_held < len(sequences) // 2:
+        n_held += 1
+        events += len(sequences[-n_held]) - len(sequences[-n_held]) // 2
+    held_out = sequences[-n_held:]
+    fit = sequences[:-n_held] + [s[: len(s) // 2] for s in held_out]
     pop = np.bincount(np.concatenate(fit), minlength=n_items).astype(np.float64)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     config = CandidateConfig()
@@ -102,7 +108,7 @@ def one(size: str, users: int, toy: bool) -> dict:
             "shortlist_p50_ms": 1000 * float(np.percentile(full, 50)),
             "shortlist_p99_ms": 1000 * float(np.percentile(full, 99)),
             "cooc_lookup_p50_ms": 1000 * float(np.percentile(lookup, 50)),
-            "added_events": events, "add_s": add}
+            "added_events": events, "added_users": len(new), "add_s": add}
 
 
 def main() -> None:
@@ -134,8 +140,8 @@ def main() -> None:
     lines = ["# Co-occurrence at scale", "", f"Command: `{cmd.strip()}`  ", f"Machine: {machine_line(m)}  ",
              "Default shortlist settings (co-occurrence: cosine, all pairs of a user's last 200 picks, 100 neighbours "
              "per item). Each size in its own process. Shortlist: the whole generator (BM25 + popularity + "
-             f"co-occurrence) for one user with 1-10 picks, {users} users. Add: the second half of 200 users' "
-             "histories, counted after the build.", "",
+             f"co-occurrence) for one user with 1-10 picks, {users} users. Add: the second half of the last users' "
+             f"histories (at least {ADD_EVENTS:,} events), counted after the build.", "",
              "| catalog | items | interactions | build s | peak RSS MB | neighbours kept | index MB | file MB | "
              "save / load s | shortlist p50 / p99 ms | co-occurrence lookup p50 ms | add events / s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|"]

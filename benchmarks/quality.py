@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--cooccurrence-weight", type=float, default=CandidateConfig.cooccurrence_weight)
     ap.add_argument("--fusion-weight", type=float, default=None,
                     help="the LLM's share in X+fusion; default: chosen on validation users")
+    ap.add_argument("--validation-users", type=int, default=200,
+                    help="training users held out to choose hyper-parameters and the fusion weight")
     ap.add_argument("--device", default="cpu", help="where the LLM runs: cpu, cuda, auto")
     ap.add_argument("--dtype", default="auto", help="LLM weights: auto (float32 on the CPU, bfloat16 on a GPU), "
                     "float32, bfloat16")
@@ -85,7 +87,8 @@ def main() -> None:
     commands = [line for line in log.read_text(encoding="utf-8").splitlines() if line.strip()] if log.is_file() else []
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
                       bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight,
-                      cooccurrence_weight=args.cooccurrence_weight, fusion_weight=args.fusion_weight)
+                      cooccurrence_weight=args.cooccurrence_weight, fusion_weight=args.fusion_weight,
+                      n_validation_users=args.validation_users)
     summary = None
     for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):
         methods, settings = PHASES[phase]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -63,6 +63,26 @@ def _flatten(sequences: Sequence[Sequence[int]], max_history: int) -> tuple[np.n
     items = np.concatenate(kept)
     user = np.repeat(np.arange(len(kept)), [len(k) for k in kept])
     return items, user
+
+
+def _distance_pairs(items: np.ndarray, user: np.ndarray, config: CoOccurrenceConfig,
+                    also: Callable[[int], np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(earlier, later) picks of one user ``d`` apart, for d = 1 .. the config's span, and (later,
+    earlier) too unless the config counts ordered transitions; ``also(d)`` narrows the pairs further
+    (a mask over the later picks). A pick paired with itself never counts."""
+    for d in range(1, config.span + 1):
+        if d >= len(items):
+            return
+        same = user[:-d] == user[d:]
+        if not same.any():
+            return
+        keep = same & (items[:-d] != items[d:])
+        if also is not None:
+            keep &= also(d)
+        a, b = items[:-d][keep], items[d:][keep]
+        yield a, b
+        if not config.ordered:
+            yield b, a
 
 
 def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarray,
@@ -192,21 +212,10 @@ class CoOccurrenceIndex:
                 cols.clear()
                 held = 0
 
-        for d in range(1, config.span + 1):
-            if d >= len(items):
-                break
-            same = user[:-d] == user[d:]
-            if not same.any():
-                break
-            a, b = items[:-d][same], items[d:][same]
-            keep = a != b
-            a, b = a[keep], b[keep]
+        for a, b in _distance_pairs(items, user, config):
             rows.append(a)
             cols.append(b)
-            if not config.ordered:
-                rows.append(b)
-                cols.append(a)
-            held += len(a) * (1 if config.ordered else 2)
+            held += len(a)
             if held >= PAIR_CHUNK:
                 flush()
         flush()
@@ -259,14 +268,9 @@ class CoOccurrenceIndex:
         new_items = items[position >= start]
         np.add.at(self.item_counts, new_items, 1.0)
         # pairs whose later pick is new
-        rows_, cols_ = [], []
-        for d in range(1, self.config.span + 1):
-            if d >= len(items):
-                break
-            same = (user[:-d] == user[d:]) & (position[d:] >= start[d:]) & (items[:-d] != items[d:])
-            a, b = items[:-d][same], items[d:][same]
-            rows_ += [a] + ([] if self.config.ordered else [b])
-            cols_ += [b] + ([] if self.config.ordered else [a])
+        later_is_new = position >= start
+        pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:]))
+        rows_, cols_ = [a for a, _ in pairs], [b for _, b in pairs]
         if not rows_:
             self.scores = self._normalise(self.counts)  # the item counts moved
             return

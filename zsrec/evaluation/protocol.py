@@ -38,8 +38,12 @@ class EvalConfig:
     popularity_weight: float = CandidateConfig.popularity_weight
     cooccurrence_weight: float = CandidateConfig.cooccurrence_weight
     cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
+    # Training users held out to choose hyper-parameters and fusion weights (at most half of them).
+    n_validation_users: int = 200
 
     def __post_init__(self) -> None:
+        if self.n_validation_users < 1:
+            raise OptionError("at least one validation user is needed")
         if self.fusion_weight is not None and not 0 <= self.fusion_weight <= 1:
             raise OptionError("the fusion weight must lie in [0, 1] (or None: chosen on validation users)")
         if not self.history_lens or min(self.history_lens) < 1:
@@ -99,7 +103,7 @@ def popularity_counts(dataset: Dataset, users: Sequence[str]) -> np.ndarray:
 
 
 def validation_split(dataset: Dataset, config: EvalConfig, train: Sequence[str],
-                     n_validation: int = 200) -> tuple[list[str], list[str]]:
+                     n_validation: int | None = None) -> tuple[list[str], list[str]]:
     """(fit users, validation users), both among the training users: hyper-parameters are chosen on
     the validation users with everything counted or trained on the fit users, never on test users."""
     need = max(config.history_lens) + 1
@@ -107,6 +111,7 @@ def validation_split(dataset: Dataset, config: EvalConfig, train: Sequence[str],
     if len(eligible) < 2:
         raise OptionError("too few training users with enough history to hold some out for validation")
     rng = np.random.default_rng([config.seed, 1])
-    take = min(n_validation, len(eligible) // 2)  # keep at least half of them for fitting
+    wanted = config.n_validation_users if n_validation is None else n_validation
+    take = min(wanted, len(eligible) // 2)  # keep at least half of them for fitting
     chosen = set(rng.choice(eligible, size=take, replace=False).tolist())
     return [u for u in train if u not in chosen], [u for u in eligible if u in chosen]

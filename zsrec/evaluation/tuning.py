@@ -115,7 +115,7 @@ def weight_grid(step: float = 0.1, cooccurrence: bool = True) -> list[tuple[floa
 
 def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOccurrenceConfig] = (CoOccurrenceConfig(),),
                    weights: Sequence[tuple[float, float, float]] | None = None, decays: Sequence[float] = (0.8, 1.0),
-                   n_validation: int = 200, current: CandidateConfig | None = None) -> ShortlistTuning:
+                   n_validation: int | None = None, current: CandidateConfig | None = None) -> ShortlistTuning:
     """Measure each co-occurrence variant alone, then every (weights, recency decay) with the best
     variant, on validation users; report the best and the current shortlist on ``config``'s test users."""
     weights = list(weights) if weights is not None else weight_grid()
