@@ -8,6 +8,7 @@ literally: no console here interprets ``[...]`` as markup.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -51,6 +52,28 @@ CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
+# Data, shortlist and ranking options, the same for rank and serve.
+DatasetOpt = Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")]
+DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")]
+ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")]
+InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]
+EncodingOpt = Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")]
+NCandidatesOpt = Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")]
+KOpt = Annotated[int, typer.Option(min=1, help="How many recommendations to show.")]
+ModeOpt = Annotated[RankingMode, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")]
+ReasonsOpt = Annotated[ReasonsMode, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")]
+TemplateOpt = Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")]
+MaxNewTokensOpt = Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")]
+TemperatureOpt = Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")]
+SeedOpt = Annotated[int, typer.Option(help="Seed for sampling.")]
+TimeoutOpt = Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")]
+Bm25WeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")]
+PopularityWeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")]
+RetrieverOpt = Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")]
+IndexOpt = Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")]
+SkipBadRowsOpt = Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")]
 
 
 def _say(label: str, style: str, message: str) -> None:
@@ -64,12 +87,12 @@ def _fail(message: str) -> None:
 
 @app.command()
 def rank(
-    dataset: Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")] = "ml-100k",
-    data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")] = None,
-    items: Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")] = None,
-    interactions: Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")] = None,
-    column: Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")] = None,
-    encoding: Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")] = "utf-8",
+    dataset: DatasetOpt = "ml-100k",
+    data_path: DataPathOpt = None,
+    items: ItemsOpt = None,
+    interactions: InteractionsOpt = None,
+    column: ColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
     history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
     user: Annotated[Optional[str], typer.Option(help="A user id from the data: their most recent picks form the history.")] = None,
     users_file: Annotated[Optional[Path], typer.Option(help="Rank many users: one user id per line, or JSON lines {\"user_id\": ..., \"history\": [titles]}. Writes JSON lines.")] = None,
@@ -77,50 +100,44 @@ def rank(
     out: Annotated[Optional[Path], typer.Option(help="With --users-file/--all-users: write JSON lines here (default: stdout).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call in a many-user run, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
-    k: Annotated[int, typer.Option(min=1, help="How many recommendations to show.")] = 10,
-    n_candidates: Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")] = 20,
+    k: KOpt = 10,
+    n_candidates: NCandidatesOpt = 20,
     model: ModelOpt = None,
     backend: BackendName = "transformers",
     base_url: BaseUrlOpt = None,
     concurrency: ConcurrencyOpt = None,
-    mode: Annotated[RankingMode, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")] = RankingMode.GENERATE,
-    reasons: Annotated[ReasonsMode, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")] = ReasonsMode.LLM,
+    mode: ModeOpt = RankingMode.GENERATE,
+    reasons: ReasonsOpt = ReasonsMode.LLM,
     no_reasons: Annotated[bool, typer.Option("--no-reasons", hidden=True, help="Same as --reasons none.")] = False,
     guided: GuidedOpt = False,
     tensor_parallel_size: TensorParallelOpt = None,
     gpu_memory_utilization: GpuMemoryOpt = None,
     device: DeviceOpt = None,
     backend_option: BackendOptionOpt = None,
-    template: Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")] = "listwise",
-    max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")] = 320,
-    temperature: Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")] = 0.0,
-    seed: Annotated[int, typer.Option(help="Seed for sampling.")] = 0,
-    timeout: Annotated[Optional[float], typer.Option(help="Seconds the LLM may take before the generator order is used.")] = None,
-    bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")] = SHORTLIST_BM25_WEIGHT,
-    popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
+    template: TemplateOpt = "listwise",
+    max_new_tokens: MaxNewTokensOpt = 320,
+    temperature: TemperatureOpt = 0.0,
+    seed: SeedOpt = 0,
+    timeout: TimeoutOpt = None,
+    bm25_weight: Bm25WeightOpt = SHORTLIST_BM25_WEIGHT,
+    popularity_weight: PopularityWeightOpt = SHORTLIST_POPULARITY_WEIGHT,
     cooccurrence_weight: CoWeightOpt = SHORTLIST_COOCCURRENCE_WEIGHT,
     cooccurrence_norm: CoNormOpt = CoNormalisation.COSINE,
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
-    retriever: Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")] = Retriever.SPARSE,
-    index: Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")] = None,
+    retriever: RetrieverOpt = Retriever.SPARSE,
+    index: IndexOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
     allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
-    skip_bad_rows: Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")] = False,
+    skip_bad_rows: SkipBadRowsOpt = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table or json.")] = OutputFormat.table,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")] = False,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Recommend k items for a new user from a few picks, ranked and explained by an LLM."""
     from .quiet import quiet_engines, stdout_to_stderr
 
     quiet_engines(verbose)
-    from .backends.base import GenerationConfig
-    from .candidates import CandidateConfig, CandidateGenerator
-    from .cooccurrence import CoOccurrenceConfig
-    from .loaders import load_dataset, load_table
-    from .recommender import Recommender
-
     many = users_file is not None or all_users
     try:
         if sum([bool(history), user is not None, users_file is not None, all_users]) > 1:
@@ -132,42 +149,17 @@ def rank(
                   "or --allow-empty-history for cold-start (popularity) recommendations")
         if (items is None) != (interactions is None):
             _fail("--items and --interactions go together")
-        spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
-                             tensor_parallel_size=tensor_parallel_size,
-                             gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
-                             batch_size=batch_size)
-        if items is not None:
-            mapping = {}
-            for entry in column or []:
-                key, sep, value = entry.partition("=")
-                if not sep or not key.strip() or not value.strip():
-                    _fail(f"--column takes NAME=COLUMN, got {entry!r}")
-                mapping[key.strip()] = value.strip()
-            try:
-                "".encode(encoding)
-            except LookupError:
-                _fail(f"unknown encoding {encoding!r}")
-            data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
-        else:
-            data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
-        shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
-                                    popularity_weight=popularity_weight, retriever=retriever,
-                                    cooccurrence_weight=cooccurrence_weight,
-                                    cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
-                                                                    window=cooccurrence_window,
-                                                                    ordered=cooccurrence_ordered,
-                                                                    neighbours=cooccurrence_neighbours))
-        generator = None
-        if index is not None and index.is_file():  # a saved text index: no rebuild per run
-            generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
-        rec = Recommender(
-            data, backend=spec, template=template, candidates=shortlist, generator=generator,
-            k=k, mode=mode, reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided,
-            generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
-                                        seed=seed, timeout=timeout),
-        )
-        if index is not None and generator is None:
-            rec.generator.save_index(index)
+        rec = _make_recommender(
+            backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
+            tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+            backend_option=backend_option, batch_size=batch_size, items=items, interactions=interactions,
+            column=column, encoding=encoding, skip_bad_rows=skip_bad_rows, dataset=dataset, data_path=data_path,
+            n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
+            retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
+            cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
+            cooccurrence_neighbours=cooccurrence_neighbours, index=index, template=template, k=k, mode=mode,
+            reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
+            temperature=temperature, seed=seed, timeout=timeout)
         if rec.dataset.skipped_rows:
             err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
         if many:
@@ -197,6 +189,57 @@ def rank(
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_table(result)
+
+
+def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_parallel_size, gpu_memory_utilization,
+                      backend_option, batch_size, items, interactions, column, encoding, skip_bad_rows, dataset,
+                      data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
+                      cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours, index,
+                      template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
+    """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
+    from .backends.base import GenerationConfig
+    from .candidates import CandidateConfig, CandidateGenerator
+    from .cooccurrence import CoOccurrenceConfig
+    from .loaders import load_dataset, load_table
+    from .recommender import Recommender
+
+    spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
+                         tensor_parallel_size=tensor_parallel_size,
+                         gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
+                         batch_size=batch_size)
+    if items is not None:
+        mapping = {}
+        for entry in column or []:
+            key, sep, value = entry.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                _fail(f"--column takes NAME=COLUMN, got {entry!r}")
+            mapping[key.strip()] = value.strip()
+        try:
+            "".encode(encoding)
+        except LookupError:
+            _fail(f"unknown encoding {encoding!r}")
+        data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
+    else:
+        data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+    shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
+                                popularity_weight=popularity_weight, retriever=retriever,
+                                cooccurrence_weight=cooccurrence_weight,
+                                cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
+                                                                window=cooccurrence_window,
+                                                                ordered=cooccurrence_ordered,
+                                                                neighbours=cooccurrence_neighbours))
+    generator = None
+    if index is not None and index.is_file():  # a saved text index: no rebuild per run
+        generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
+    rec = Recommender(
+        data, backend=spec, template=template, candidates=shortlist, generator=generator,
+        k=k, mode=mode, reasons=reasons, guided=guided,
+        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
+                                    seed=seed, timeout=timeout),
+    )
+    if index is not None and generator is None:
+        rec.generator.save_index(index)
+    return rec
 
 
 def _backend_spec(name: str, model: str | None, backend_option: list[str] | None = None, batch_size: int | None = None,
@@ -332,6 +375,102 @@ def _timings_line(timings: dict[str, float]) -> str:
     return line
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8000,
+    api_key: Annotated[Optional[str], typer.Option(envvar="ZSREC_API_KEY", help="Ask every /v1 request for this key (Authorization: Bearer KEY or X-API-Key); also from $ZSREC_API_KEY.")] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="Requests ranked together in one backend call at most (1 turns batching off).")] = 16,
+    batch_window_ms: Annotated[float, typer.Option(min=0.0, help="Milliseconds a batch waits for more requests after its first.")] = 10.0,
+    max_queue: Annotated[int, typer.Option(min=1, help="Requests waiting at most; more get 503 with Retry-After.")] = 256,
+    deadline: Annotated[float, typer.Option(min=0.001, help="Seconds a request may wait for the LLM; past it the shortlist's order is answered, flagged.")] = 30.0,
+    max_history: Annotated[int, typer.Option(min=1, help="Most history entries a request may send (422 beyond).")] = 50,
+    max_body_bytes: Annotated[int, typer.Option(min=1, help="Largest request body accepted (422 beyond).")] = 64 * 1024,
+    drain_seconds: Annotated[float, typer.Option(min=0.0, help="On SIGTERM, how long in-flight requests may take to finish before the exit.")] = 60.0,
+    dataset: DatasetOpt = "ml-100k",
+    data_path: DataPathOpt = None,
+    items: ItemsOpt = None,
+    interactions: InteractionsOpt = None,
+    column: ColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    skip_bad_rows: SkipBadRowsOpt = False,
+    index: IndexOpt = None,
+    k: KOpt = 10,
+    n_candidates: NCandidatesOpt = 20,
+    model: ModelOpt = None,
+    backend: BackendName = "transformers",
+    base_url: BaseUrlOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    mode: ModeOpt = RankingMode.GENERATE,
+    reasons: ReasonsOpt = ReasonsMode.LLM,
+    guided: GuidedOpt = False,
+    tensor_parallel_size: TensorParallelOpt = None,
+    gpu_memory_utilization: GpuMemoryOpt = None,
+    device: DeviceOpt = None,
+    backend_option: BackendOptionOpt = None,
+    template: TemplateOpt = "listwise",
+    max_new_tokens: MaxNewTokensOpt = 320,
+    temperature: TemperatureOpt = 0.0,
+    seed: SeedOpt = 0,
+    timeout: TimeoutOpt = None,
+    bm25_weight: Bm25WeightOpt = SHORTLIST_BM25_WEIGHT,
+    popularity_weight: PopularityWeightOpt = SHORTLIST_POPULARITY_WEIGHT,
+    cooccurrence_weight: CoWeightOpt = SHORTLIST_COOCCURRENCE_WEIGHT,
+    cooccurrence_norm: CoNormOpt = CoNormalisation.COSINE,
+    cooccurrence_window: CoWindowOpt = None,
+    cooccurrence_ordered: CoOrderedOpt = False,
+    cooccurrence_neighbours: CoNeighboursOpt = 100,
+    retriever: RetrieverOpt = Retriever.SPARSE,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Serve recommendations over HTTP: POST /v1/recommend, GET /v1/items, /healthz, /readyz, /metrics,
+    a web page at / and the API docs at /docs. The model is loaded once; concurrent requests are
+    ranked together. Needs the serve extra: pip install 'zsrec[serve]'."""
+    from .quiet import quiet_engines
+
+    quiet_engines(verbose)
+    try:
+        import uvicorn
+
+        from .serving.app import create_app
+        from .serving.config import ServeConfig
+        from .serving.service import RecommendService
+    except ImportError as e:
+        _fail(f"zsrec serve needs FastAPI and uvicorn ({e.name} is missing): pip install 'zsrec[serve]'")
+    try:
+        if (items is None) != (interactions is None):
+            _fail("--items and --interactions go together")
+        config = ServeConfig(max_batch=max_batch, batch_window=batch_window_ms / 1000, max_queue=max_queue,
+                             deadline=deadline, max_body_bytes=max_body_bytes, max_history=max_history,
+                             api_key=api_key, drain_seconds=drain_seconds)
+        rec = _make_recommender(
+            backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
+            tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
+            backend_option=backend_option, batch_size=max_batch, items=items, interactions=interactions,
+            column=column, encoding=encoding, skip_bad_rows=skip_bad_rows, dataset=dataset, data_path=data_path,
+            n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
+            retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
+            cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
+            cooccurrence_neighbours=cooccurrence_neighbours, index=index, template=template, k=k, mode=mode,
+            reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
+            timeout=timeout)
+        rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
+        service = RecommendService(rec, max_history=max_history)
+    except ZsrecError as e:
+        _fail(str(e))
+    err.print(f"zsrec serving {rec.dataset.name} ({len(rec.dataset.catalog)} items) on http://{host}:{port}/ "
+              f"(docs at /docs); loading the model ...", soft_wrap=True)
+    # uvicorn stops on SIGTERM or Ctrl-C: it closes the socket, lets in-flight requests finish (up to
+    # --drain-seconds), then the app ranks anything still queued and exits.
+    server = uvicorn.Server(uvicorn.Config(create_app(service, config), host=host, port=port,
+                                           log_level="info" if verbose else "warning",
+                                           timeout_graceful_shutdown=drain_seconds or None))
+    # uvicorn re-sends the signal it stopped on to the handler that was there before; a no-op one
+    # makes a clean drain exit with code 0, as orchestrators expect.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    server.run()
+
+
 @app.command("eval")
 def evaluate(
     dataset: Annotated[str, typer.Option(help="Dataset name or folder.")] = "ml-100k",
@@ -354,6 +493,7 @@ def evaluate(
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
     fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
     tune_fusion: Annotated[bool, typer.Option(help="Choose the fusion weight on validation users instead (the LLM ranks their shortlists too).")] = False,
+    validation_users: Annotated[int, typer.Option(min=1, help="Training users held out to choose hyper-parameters and fusion weights.")] = 200,
     permutations: Annotated[int, typer.Option(min=1, help="Rank each list in this many shuffled orders (position bias) and Borda-average them.")] = 1,
     bm25_weight: Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the generator's shortlist.")] = SHORTLIST_BM25_WEIGHT,
     popularity_weight: Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the generator's shortlist.")] = SHORTLIST_POPULARITY_WEIGHT,
@@ -395,6 +535,7 @@ def evaluate(
         names = parse_methods(methods)
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
                             fusion_weight=None if tune_fusion else fusion_weight, permutations=permutations,
+                            n_validation_users=validation_users,
                             bm25_weight=bm25_weight,
                             popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
                             cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,

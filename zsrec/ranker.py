@@ -91,6 +91,12 @@ class Ranker:
         return Ranker(self.catalog, self.generator, self.handle, template, replace(self.config),
                       evidence=self._evidence)
 
+    def with_config(self, config: RankerConfig) -> Ranker:
+        """Same shortlist, evidence, template and (loaded) backend, another way of ranking."""
+        ranker = Ranker(self.catalog, self.generator, self.handle, self.template, config, evidence=self._evidence)
+        ranker._checker = self._checker
+        return ranker
+
     # ------------------------------------------------------------ input, checked once
 
     def prepare(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> Prepared:
@@ -141,6 +147,11 @@ class Ranker:
             for i, ranking in zip(members, rankings, strict=True):
                 results[i] = self._result(prepared[i], ranking)
         return [r for r in results if r is not None]
+
+    def shown_order(self, prepared: Sequence[Prepared], reason: str) -> list[RankedResult]:
+        """Each user's shortlist in the generator's order, without the LLM, flagged with ``reason``;
+        items still carry their evidence and (from it) their reasons."""
+        return [self._result(p, self.core.shown_order(self._request(p), p.k, reason)) for p in prepared]
 
     # ------------------------------------------------------------ positions -> items
 

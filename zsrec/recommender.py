@@ -116,6 +116,15 @@ class Recommender:
                 _annotate(result, user.typed, user.missing)
         return results
 
+    def shown_order(self, users: Sequence[PreparedUser], reason: str) -> list[RankedResult]:
+        """Checked users' shortlists in the generator's order, no LLM, each flagged with ``reason``."""
+        results = self.ranker.shown_order([u.prepared for u in users], reason)
+        for user, result in zip(users, results, strict=True):
+            result.user_id = user.user_id
+            if user.typed or user.missing:
+                _annotate(result, user.typed, user.missing)
+        return results
+
     def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
                   allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
         """Recommend for a new user given the titles (or item ids) they picked, oldest first.
@@ -183,6 +192,17 @@ class Recommender:
         for (pos, _), result in zip(ready, results, strict=True):
             outcomes[pos].result = result
         return outcomes
+
+    def with_settings(self, **settings: Any) -> Recommender:
+        """Same data, shortlist, evidence and (loaded) model, other ``RankerConfig`` settings (mode,
+        reasons, k ...): a service answers each request's own choice without a second model."""
+        fields = {f.name for f in dataclasses.fields(RankerConfig)}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+        other = copy.copy(self)
+        other.ranker = self.ranker.with_config(replace(self.ranker.config, **settings))
+        return other
 
     def with_template(self, template: str | Path) -> Recommender:
         """Same data, shortlist and (loaded) model, another prompt template."""

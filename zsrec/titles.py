@@ -78,6 +78,8 @@ class TitleMatcher:
         # query has one: partial-string scorers match any query sharing one word with a long title.
         self._choices = {i: _fuzzy_key(item.title, True) for i, item in enumerate(catalog.items)}
         self._choices_noyear = {i: _fuzzy_key(item.title, False) for i, item in enumerate(catalog.items)}
+        self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
+        self._words = [normalize_title(item.title, keep_year=True).split() for item in catalog.items]
 
     def match(self, query: str) -> TitleMatch | None:
         q = query.strip()
@@ -98,6 +100,20 @@ class TitleMatcher:
         if best is None:
             return None
         return TitleMatch(query, int(best[2]), "fuzzy", float(best[1]))
+
+    def search(self, query: str, limit: int = 10) -> list[int]:
+        """Catalog rows for a search box: titles whose words start with what was typed (every typed
+        word, in any order), most popular first; fuzzy matches only when none does (a typo)."""
+        words = normalize_title(query, keep_year=True).split()
+        if not words or limit < 1:
+            return []
+        hits = [i for i in self._by_popularity
+                if all(any(w.startswith(q) for w in self._words[i]) for q in words)][:limit]
+        if not hits:
+            fuzzy = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio,
+                                    limit=limit, score_cutoff=80)
+            hits = [int(key) for _, _, key in fuzzy]
+        return hits[:limit]
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
         hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit * 3)

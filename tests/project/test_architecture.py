@@ -83,6 +83,6 @@ def test_the_cycle_finder_finds_one():
 
 
 def test_importing_zsrec_loads_no_model_library():
-    code = "import sys, zsrec, zsrec.cli; print(sorted(m for m in ('torch', 'transformers', 'vllm') if m in sys.modules))"
+    code = "import sys, zsrec, zsrec.cli; print(sorted(m for m in ('torch', 'transformers', 'vllm', 'fastapi', 'uvicorn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -36,8 +36,20 @@ def test_serving_benchmark_toy(tmp_path):
     assert len(rows) == 4 and all(r["users"] == 2 for r in rows)
 
 
+def test_serve_load_benchmark_toy(tmp_path):
+    _run(["serve_load.py", "--clients", "1,2", "--seconds", "1", "--mode", "score", "--reasons", "evidence",
+          "--name", "serve-toy"], tmp_path)
+    rows = json.loads((tmp_path / "serve-toy.json").read_text())["rows"]
+    assert [(r["config"], r["clients"]) for r in rows] == [("batching on", 1), ("batching on", 2),
+                                                           ("batching off", 1), ("batching off", 2)]
+    assert all(r["lost"] == 0 and r["answered"] == r["requests"] > 0 for r in rows)
+    assert "| batching off | 2 |" in (tmp_path / "serve-toy.md").read_text()
+    assert (tmp_path / "serve-toy.png").stat().st_size > 1000
+
+
 def test_quality_benchmark_toy(tmp_path):
     _run(["quality.py", "--users", "4", "--history-len", "1,3", "--phases", "1,2", "--sasrec-epochs", "3",
+          "--validation-users", "6", "--settings", "generator,full",
           "--work", str(tmp_path / "work")],
          tmp_path)
     summary = json.loads((tmp_path / "quality.json").read_text())

@@ -51,6 +51,8 @@ def test_the_installed_wheel_lists_and_renders_its_templates(installed):
         "    for mode in ('generate', 'score'):\n"
         "        text = p.PromptTemplate(name).render(h, c, 3, 'movie', mode=mode)\n"
         "        assert 'Heat (1995)' in text and 'Film 5 (1990)' in text, (name, mode)\n"
+        "from importlib import resources\n"
+        "assert '__NEEDS_KEY__' in resources.files('zsrec.serving').joinpath('page.html').read_text()\n"
         "print(zsrec.__file__)\n")
     where = _run([str(env / "bin" / "python"), "-c", script], cwd=cwd).strip()
     assert where.startswith(str(env)) and str(ROOT) not in where

@@ -90,6 +90,14 @@ class RankingCore:
                 results[i] = self._ranking(jobs[i], output)
         return [r for r in results if r is not None]
 
+    def shown_order(self, request: RankRequest, k: int, reason: str) -> Ranking:
+        """The shortlist's own order, flagged with ``reason``: what a caller answers with when it
+        cannot wait for the LLM (a service past its deadline), so the user still gets a ranking."""
+        job = self._job(request, k, None)
+        ranking = self._ranking(job, MethodOutput(parse_ranking("", [c.title for c in job.candidates]), error=reason))
+        ranking.finish_reason = "not-called"
+        return ranking
+
     def _ranking(self, job: Job, out: MethodOutput, note: str = "") -> Ranking:
         parsed, gen, error = out.parsed, out.generation, out.error
         text = gen.text if gen is not None else ""

@@ -1,0 +1,127 @@
+"""The service's checks and answers without HTTP: per-request settings share one model, the
+deadline's answer is the shortlist's order with a reason for every item, title search."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import ScriptedBackend
+from zsrec.choices import RankingMode, ReasonsMode
+from zsrec.errors import EmptyHistoryError, OptionError, UnknownItemError, UnknownUserError
+from zsrec.recommender import Recommender
+from zsrec.serving.service import RecommendService, Variant
+
+
+@pytest.fixture(scope="module")
+def service(ml100k):
+    backend = ScriptedBackend(lambda p: "[3] > [1] > [2]")
+    return RecommendService(Recommender(ml100k, backend=backend, k=5), max_history=4), backend
+
+
+def test_variants_share_the_model_and_batch_by_variant(service):
+    svc, backend = service
+    llm = Variant(RankingMode.GENERATE, ReasonsMode.LLM)
+    facts = Variant(RankingMode.GENERATE, ReasonsMode.EVIDENCE)
+    assert svc.recommender(facts) is svc.recommender(facts)
+    assert svc.recommender(facts).ranker.handle is svc.recommender(llm).ranker.handle  # one model
+    users = [svc.prepare(facts, ["Fargo (1996)"], None, [], False, False, None, 10),
+             svc.prepare(facts, ["Star Wars (1977)", "Toy Story (1995)"], None, [], False, False, None, 10)]
+    calls = len(backend.calls)
+    results = svc.rank_batch(facts, users)
+    assert len(backend.calls) == calls + 1 and len(backend.calls[-1]) == 2  # one call for the batch
+    assert [len(r.items) for r in results] == [5, 5]
+    assert all(it.reason_source == "evidence" and it.reason for r in results for it in r.items)
+    assert results[0].items[0].generator_rank == 3  # the scripted model's first pick
+
+
+def test_the_deadline_answer_is_the_shortlist_order_with_reasons(service):
+    svc, backend = service
+    variant = Variant(RankingMode.GENERATE, ReasonsMode.LLM)
+    user = svc.prepare(variant, ["Fargo", "Toy Story"], 4, [], False, False, None, 10)
+    calls = len(backend.calls)
+    result = svc.shown_order(variant, user, "the service's deadline of 1s passed")
+    assert len(backend.calls) == calls  # no LLM call
+    assert result.info.fallback and result.info.fallback_reason == "the service's deadline of 1s passed"
+    assert [it.generator_rank for it in result.items] == [1, 2, 3, 4]
+    assert all(it.reason and it.reason_source == "evidence" for it in result.items)
+    assert [h["query"] for h in result.history] == ["Fargo", "Toy Story"]
+
+
+def test_bad_requests_are_refused_before_any_ranking(service):
+    svc, backend = service
+    v = svc.default
+    calls = len(backend.calls)
+    with pytest.raises(OptionError, match="at most 4"):
+        svc.prepare(v, ["Fargo (1996)"] * 5, None, [], False, False, None, 10)
+    with pytest.raises(EmptyHistoryError):
+        svc.prepare(v, [], None, [], False, False, None, 10)
+    with pytest.raises(UnknownItemError, match="Fargo"):
+        svc.prepare(v, ["Fargoo (1997) zz"], None, [], False, False, None, 10)
+    with pytest.raises(UnknownUserError):
+        svc.prepare(v, [], None, [], False, False, "nobody", 10)
+    with pytest.raises(OptionError, match="not both"):
+        svc.prepare(v, ["Fargo (1996)"], None, [], False, False, "1", 10)
+    with pytest.raises(OptionError, match="more than the shortlist"):
+        svc.prepare(v, ["Fargo (1996)"], 99, [], False, False, None, 10)
+    assert len(backend.calls) == calls
+    assert len(svc.prepare(v, [], None, [], False, True, None, 10).prepared.candidates.indices) == 20  # allowed empty
+
+
+def test_title_search_for_a_search_box(service):
+    svc, _ = service
+    assert svc.search("farg", 3)[0]["title"] == "Fargo (1996)"
+    hits = [h["title"] for h in svc.search("star", 10)]
+    assert hits[0] == "Star Wars (1977)" and all("star" in t.lower() for t in hits)
+    counts = [h["interactions"] for h in svc.search("star", 10)]
+    assert counts == sorted(counts, reverse=True)  # most picked first
+    assert [h["title"] for h in svc.search("wars star", 1)] == ["Star Wars (1977)"]  # words in any order
+    assert svc.search("godfathr", 2)[0]["title"].startswith("Godfather")  # a typo: fuzzy
+    assert svc.search("   ", 5) == [] and svc.search("zzzzqqqq", 5) == []
+
+
+def test_serve_refuses_bad_options_in_one_line_before_listening():
+    import subprocess
+    import sys
+
+    for args, says in ((["--k", "30"], "more than the shortlist holds"), (["--max-batch", "0"], "max-batch"),
+                       (["--backend", "transformers", "--base-url", "http://x"], "--base-url is not an option"),
+                       (["--api-key", " "], "empty API key")):
+        proc = subprocess.run([sys.executable, "-m", "zsrec", "serve", "--port", "1", *args],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert says in proc.stderr and "Traceback" not in proc.stderr, (args, proc.stderr)
+
+
+def test_the_app_mounts_in_a_uvicorn_of_your_own(ml100k):
+    """The README's embedding example, with a scripted model: an ordinary ASGI app."""
+    import threading
+    import time
+    import urllib.request
+
+    import uvicorn
+
+    from zsrec.llama_server import free_port
+    from zsrec.serving.app import create_app
+    from zsrec.serving.config import ServeConfig
+    from zsrec.serving.launch import post_json
+
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[2] > [1]"), reasons="evidence")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(RecommendService(rec), ServeConfig(max_batch=4)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        end = time.monotonic() + 30
+        while not server.started and time.monotonic() < end:
+            time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(url + "/readyz", timeout=10) as r:
+            assert r.status == 200
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Fargo (1996)"], "k": 3})
+        assert status == 200 and body["info"]["backend"] == "scripted" and body["items"][0]["generator_rank"] == 2
+        assert body["info"]["parsed"] == 2 and not body["info"]["fallback"]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    assert not thread.is_alive()

@@ -1,0 +1,106 @@
+"""What the HTTP layer asks of zsrec: check a request, rank a batch, answer past a deadline.
+
+Requests may choose their own ranking mode and reasons; each choice is a ``Recommender`` that shares
+the data, shortlist, evidence and the one loaded model, and requests with the same choice share a
+backend call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..choices import RankingMode, ReasonsMode
+from ..errors import EmptyHistoryError, OptionError, PromptTooLongError
+from ..recommender import PreparedUser, Recommender
+from ..result import RankedResult
+
+
+@dataclass(frozen=True)
+class Variant:
+    """How a request wants ranking done; requests with one variant are batched together."""
+
+    mode: RankingMode
+    reasons: ReasonsMode
+
+
+class RecommendService:
+    def __init__(self, recommender: Recommender, max_history: int = 50):
+        self.base = recommender
+        self.max_history = max_history
+        config = recommender.ranker.config
+        self.default = Variant(RankingMode(config.mode), ReasonsMode(config.reasons))
+        self._variants: dict[Variant, Recommender] = {self.default: recommender}
+        self._lock = threading.Lock()
+        self.ready = threading.Event()
+
+    # ------------------------------------------------------------ the model
+
+    @property
+    def needs_model(self) -> bool:
+        return self.base.ranker.needs_model
+
+    @property
+    def load_error(self) -> str:
+        return self.base.ranker.load_error
+
+    def load(self) -> None:
+        """Load the model once (on the model's thread); ``ready`` is set even when the load fails:
+        the service then answers in the shortlist's order, and /readyz says why."""
+        try:
+            if self.needs_model:
+                self.base.ranker.try_backend()
+        finally:
+            self.ready.set()
+
+    # ------------------------------------------------------------ requests
+
+    def recommender(self, variant: Variant) -> Recommender:
+        with self._lock:
+            if variant not in self._variants:
+                self._variants[variant] = self.base.with_settings(mode=variant.mode, reasons=variant.reasons)
+            return self._variants[variant]
+
+    def prepare(self, variant: Variant, history: Sequence[str], k: int | None, exclude: Sequence[str],
+                allow_unknown_titles: bool, allow_empty: bool, user: str | None, n_history: int) -> PreparedUser:
+        """Every check that needs no model, in the caller's thread: unknown titles or ids, an empty
+        history, k against the shortlist, the history's length."""
+        if len(history) > self.max_history:
+            raise OptionError(f"the history has {len(history)} entries; this service takes at most "
+                              f"{self.max_history} (the most recent ones matter most)")
+        rec = self.recommender(variant)
+        if user is not None:
+            if history:
+                raise OptionError("give a history or a user, not both")
+            return rec.prepare_user(user, min(n_history, self.max_history), k)
+        if not history and not allow_empty:
+            raise EmptyHistoryError("no history: send at least one title or item id, "
+                                    "or allow_empty for the most popular items")
+        prepared = rec.prepare(history, k, allow_unmatched=allow_unknown_titles, exclude=exclude)
+        if not prepared.prepared.history and history and not allow_empty:
+            raise EmptyHistoryError("none of the history titles matched the catalog")
+        return prepared
+
+    def rank_batch(self, variant: Variant, users: Sequence[PreparedUser]) -> list[RankedResult | Exception]:
+        """One backend call for the batch; a prompt that cannot fit is that user's error alone."""
+        rec = self.recommender(variant)
+        try:
+            return list(rec.rank_prepared(users))
+        except PromptTooLongError:
+            out: list[RankedResult | Exception] = []
+            for user in users:
+                try:
+                    out.append(rec.rank_prepared([user])[0])
+                except PromptTooLongError as e:
+                    out.append(e)
+            return out
+
+    def shown_order(self, variant: Variant, user: PreparedUser, reason: str) -> RankedResult:
+        return self.recommender(variant).shown_order([user], reason)[0]
+
+    def search(self, query: str, limit: int) -> list[dict]:
+        catalog, counts = self.base.dataset.catalog, self.base.generator.popularity_counts
+        return [{"item_id": catalog.items[i].id, "title": catalog.items[i].title,
+                 "interactions": int(counts[i]) if counts is not None else 0}
+                for i in self.base.matcher.search(query, limit)]
