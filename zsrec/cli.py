@@ -147,8 +147,6 @@ def rank(
         if not history and user is None and not many and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
-        if (items is None) != (interactions is None):
-            _fail("--items and --interactions go together")
         rec = _make_recommender(
             backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
@@ -203,6 +201,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
     from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
+    if (items is None) != (interactions is None):
+        _fail("--items and --interactions go together")
     spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                          tensor_parallel_size=tensor_parallel_size,
                          gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
@@ -438,8 +438,6 @@ def serve(
     except ImportError as e:
         _fail(f"zsrec serve needs FastAPI and uvicorn ({e.name} is missing): pip install 'zsrec[serve]'")
     try:
-        if (items is None) != (interactions is None):
-            _fail("--items and --interactions go together")
         config = ServeConfig(max_batch=max_batch, batch_window=batch_window_ms / 1000, max_queue=max_queue,
                              deadline=deadline, max_body_bytes=max_body_bytes, max_history=max_history,
                              api_key=api_key, drain_seconds=drain_seconds)

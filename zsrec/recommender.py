@@ -58,10 +58,7 @@ class Recommender:
         cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
         self.generator = generator or CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
-        fields = {f.name for f in dataclasses.fields(RankerConfig)}
-        unknown = sorted(set(settings) - fields)
-        if unknown:
-            raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+        _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
                                       k=settings.get("k", min(10, cand_cfg.n_candidates)))
         self.ranker = Ranker(
@@ -109,21 +106,11 @@ class Recommender:
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""
-        results = self.ranker.rank_prepared([u.prepared for u in users])
-        for user, result in zip(users, results, strict=True):
-            result.user_id = user.user_id
-            if user.typed or user.missing:
-                _annotate(result, user.typed, user.missing)
-        return results
+        return _with_users(users, self.ranker.rank_prepared([u.prepared for u in users]))
 
     def shown_order(self, users: Sequence[PreparedUser], reason: str) -> list[RankedResult]:
         """Checked users' shortlists in the generator's order, no LLM, each flagged with ``reason``."""
-        results = self.ranker.shown_order([u.prepared for u in users], reason)
-        for user, result in zip(users, results, strict=True):
-            result.user_id = user.user_id
-            if user.typed or user.missing:
-                _annotate(result, user.typed, user.missing)
-        return results
+        return _with_users(users, self.ranker.shown_order([u.prepared for u in users], reason))
 
     def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
                   allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
@@ -196,10 +183,7 @@ class Recommender:
     def with_settings(self, **settings: Any) -> Recommender:
         """Same data, shortlist, evidence and (loaded) model, other ``RankerConfig`` settings (mode,
         reasons, k ...): a service answers each request's own choice without a second model."""
-        fields = {f.name for f in dataclasses.fields(RankerConfig)}
-        unknown = sorted(set(settings) - fields)
-        if unknown:
-            raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+        _check_settings(settings)
         other = copy.copy(self)
         other.ranker = self.ranker.with_config(replace(self.ranker.config, **settings))
         return other
@@ -209,6 +193,22 @@ class Recommender:
         other = copy.copy(self)
         other.ranker = self.ranker.with_template(PromptTemplate(template))
         return other
+
+
+def _check_settings(settings: dict[str, Any]) -> None:
+    fields = {f.name for f in dataclasses.fields(RankerConfig)}
+    unknown = sorted(set(settings) - fields)
+    if unknown:
+        raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+
+
+def _with_users(users: Sequence[PreparedUser], results: list[RankedResult]) -> list[RankedResult]:
+    """Each result names its user and says what they typed for each history entry."""
+    for user, result in zip(users, results, strict=True):
+        result.user_id = user.user_id
+        if user.typed or user.missing:
+            _annotate(result, user.typed, user.missing)
+    return results
 
 
 def _annotate(result: RankedResult, typed: list[str], missing: list[str]) -> RankedResult:

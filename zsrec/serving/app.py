@@ -24,6 +24,7 @@ from .metrics import ServiceMetrics
 from .service import RecommendService, Variant
 
 OPEN_PATHS = {"/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
+NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/items"}  # metrics label any other path "other"
 
 
 class RecommendBody(BaseModel):
@@ -93,7 +94,7 @@ class Guard:
             return await self.app(scope, receive, send)
         started = time.perf_counter()
         path = scope["path"]
-        route = path if path in OPEN_PATHS | {"/v1/recommend", "/v1/items"} else "other"
+        route = path if path in NAMED_ROUTES else "other"
         status = [500]
 
         async def send_and_note(message: dict) -> None:

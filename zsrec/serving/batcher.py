@@ -111,7 +111,7 @@ class Batcher:
         return (self._queue.qsize() if self._queue is not None else 0) + len(self._pending) + self.in_batch
 
     async def start(self) -> None:
-        self._queue = asyncio.Queue(maxsize=self.max_queue)
+        self._queue = asyncio.Queue()  # bounded by submit: waiting requests are here or in _pending
         self._task = asyncio.create_task(self._loop(), name="zsrec-batcher")
 
     async def run_in_worker(self, fn: Callable[[], Any]) -> Any:
@@ -125,10 +125,7 @@ class Batcher:
         ticket = Ticket(key, payload, deadline, asyncio.get_running_loop().create_future(), gone)
         if self.depth - self.in_batch >= self.max_queue:
             raise QueueFullError(f"{self.max_queue} requests are already waiting")
-        try:
-            self._queue.put_nowait(ticket)
-        except asyncio.QueueFull:
-            raise QueueFullError(f"{self.max_queue} requests are already waiting") from None
+        self._queue.put_nowait(ticket)
         return ticket
 
     async def stop(self, timeout: float | None = None) -> bool:
@@ -158,14 +155,19 @@ class Batcher:
         """Seconds a batch of ``n`` should take, from the recent batches: a line fitted to (size,
         seconds) once two sizes were seen, else proportional to size (the cautious guess). None
         before any batch ran."""
+        line = self._cost_line()
+        return None if line is None else line[0] + line[1] * n
+
+    def _cost_line(self) -> tuple[float, float] | None:
+        """(seconds per batch, seconds per request) fitted to the recent batches."""
         if not self._costs:
             return None
         sizes = np.array([c[0] for c in self._costs], dtype=float)
         seconds = np.array([c[1] for c in self._costs], dtype=float)
         if len(set(sizes.tolist())) >= 2:
             slope, intercept = np.polyfit(sizes, seconds, 1)
-            return max(float(intercept), 0.0) + max(float(slope), 0.0) * n
-        return float(seconds.mean() / sizes.mean() * n)
+            return max(float(intercept), 0.0), max(float(slope), 0.0)
+        return 0.0, float(seconds.mean() / sizes.mean())
 
     def _take(self) -> list[Ticket]:
         """The next batch: the oldest live request and those after it with the same key, as many as
@@ -173,7 +175,8 @@ class Batcher:
         The rest wait for the next batch, in order. (Taking the newest requests first under overload,
         so that batches grow, measured worse here: fewer rankings per second at 32 and 64 clients.)"""
         now = time.monotonic()
-        single = self.estimate(1)
+        line = self._cost_line()
+        single = None if line is None else line[0] + line[1]
         alive: deque[Ticket] = deque()
         for ticket in self._pending:
             if ticket.future.done():  # its handler answered already (deadline) or was cancelled
@@ -187,18 +190,17 @@ class Batcher:
             return []
         key = alive[0].key
         same = [t for t in alive if t.key == key]
-        batch = self._fitting(same[: self.max_batch], now)
+        batch = self._fitting(same[: self.max_batch], now, line)
         chosen = {id(t) for t in batch}
         self._pending = deque(t for t in alive if id(t) not in chosen)
         return batch
 
-    def _fitting(self, candidates: list[Ticket], now: float) -> list[Ticket]:
+    def _fitting(self, candidates: list[Ticket], now: float, line: tuple[float, float] | None) -> list[Ticket]:
         """The longest prefix of ``candidates`` whose batch should finish before all their deadlines
         (at least one: an estimate can be wrong)."""
         n = len(candidates)
         while n > 1:
-            cost = self.estimate(n)
-            if cost is None or now + cost <= min(t.deadline for t in candidates[:n]):
+            if line is None or now + line[0] + line[1] * n <= min(t.deadline for t in candidates[:n]):
                 break
             n -= 1
         return candidates[:n]
