@@ -59,6 +59,9 @@ def main() -> None:
                     help="the generator's shortlist weights (default: the library's)")
     ap.add_argument("--popularity-weight", type=float, default=CandidateConfig.popularity_weight)
     ap.add_argument("--cooccurrence-weight", type=float, default=CandidateConfig.cooccurrence_weight)
+    ap.add_argument("--shortlist-by-length", default="auto",
+                    help="short histories' own weights, e.g. 1:0/0.3/0.7@0.2 (default auto: the library's when "
+                    "the weights above are its own)")
     ap.add_argument("--fusion-weight", type=float, default=None,
                     help="the LLM's share in X+fusion; default: chosen on validation users")
     ap.add_argument("--validation-users", type=int, default=200,
@@ -88,6 +91,7 @@ def main() -> None:
     base = EvalConfig(history_lens=lens, n_test_users=args.users, permutations=args.permutations,
                       bm25_weight=args.bm25_weight, popularity_weight=args.popularity_weight,
                       cooccurrence_weight=args.cooccurrence_weight, fusion_weight=args.fusion_weight,
+                      by_length=args.shortlist_by_length,
                       n_validation_users=args.validation_users)
     summary = None
     for phase in ([] if args.report_only else (int(p) for p in args.phases.split(","))):

@@ -27,8 +27,9 @@ from .bm25 import EMPTY_DOC, SparseBM25
 from .choices import Retriever
 from .data import Catalog, Interactions
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
-from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
+from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import DataError, OptionError
+from .length_weights import LengthWeights, parse_by_length
 from .text import tokenize
 
 
@@ -47,8 +48,19 @@ class CandidateConfig:
     # What the catalog's users picked together with the history (zsrec.cooccurrence); 0 turns it off.
     cooccurrence_weight: float = SHORTLIST_COOCCURRENCE_WEIGHT
     cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
+    # Other weights (and co-occurrence damping) for short histories, shortest first (zsrec.length_weights);
+    # longer histories than every entry use the weights above. None ("auto"): the tuned entries when the
+    # weights above are the tuned defaults, none when they were set, so weights one sets hold at every
+    # length unless one also sets these.
+    by_length: tuple[LengthWeights, ...] | None = None
 
     def __post_init__(self) -> None:
+        entries = self.by_length
+        if entries is None or (isinstance(entries, str) and entries.strip().lower() == "auto"):
+            shared = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
+            tuned = (SHORTLIST_BM25_WEIGHT, SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_COOCCURRENCE_WEIGHT)
+            entries = SHORTLIST_BY_LENGTH if shared == tuned else ()
+        object.__setattr__(self, "by_length", parse_by_length(entries))
         if self.n_candidates < 1:
             raise OptionError("n_candidates must be at least 1")
         weights = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
@@ -60,6 +72,11 @@ class CandidateConfig:
             object.__setattr__(self, "retriever", Retriever(self.retriever).value)
         except ValueError:
             raise OptionError(f"retriever must be 'sparse' or 'rank-bm25', got {self.retriever!r}") from None
+
+    @property
+    def uses_cooccurrence(self) -> bool:
+        """Whether any history length gives co-occurrence a weight (so its index is needed)."""
+        return self.cooccurrence_weight > 0 or any(e.cooccurrence_weight > 0 for e in self.by_length)
 
 
 @dataclass(frozen=True)
@@ -96,7 +113,7 @@ class CandidateGenerator:
         self.catalog = catalog
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
-        if self.config.cooccurrence_weight > 0:
+        if self.config.uses_cooccurrence:
             if cooccurrence is not None:
                 self.cooccurrence = cooccurrence
             elif sequences is not None or interactions is not None:
@@ -181,7 +198,7 @@ class CandidateGenerator:
         """The shortlist score of every catalog item for this history (nothing masked), so that any
         set of items, not only the shortlist, can be put in generator order."""
         bm25 = _minmax(self.bm25_scores(history)) if len(history) else np.zeros(len(self.catalog))
-        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
+        bm25_w, pop_w, co_w = self._weights(len(history))
         fused = bm25_w * bm25 + self._pop_term(pop_w)
         if co_w:
             fused = fused + co_w * self.cooccurrence_scores(history)
@@ -198,9 +215,22 @@ class CandidateGenerator:
         """(rows, scaled scores) of the items co-picked with the history, rows sorted."""
         if self.cooccurrence is None or not len(history):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        rows, vals = self.cooccurrence.neighbour_scores(history, self.config.recency_decay)
+        rows, vals = self.cooccurrence.neighbour_scores(history, self.config.recency_decay,
+                                                        self.damping_for(len(history)))
         top = float(vals.max()) if len(vals) else 0.0
         return rows, (vals / top if top > 0 else vals)
+
+    def length_weights(self, length: int) -> LengthWeights | None:
+        """The entry of ``by_length`` that covers a history this long (None: the shortlist's weights)."""
+        for entry in self.config.by_length:
+            if length <= entry.up_to:
+                return entry
+        return None
+
+    def damping_for(self, length: int) -> float | None:
+        """The co-occurrence damping for a history this long (None: the index's normalisation)."""
+        entry = self.length_weights(length)
+        return entry.damping if entry is not None else None
 
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
                  n: int | None = None) -> Candidates:
@@ -243,12 +273,13 @@ class CandidateGenerator:
             cached = self._pop_terms[pop_w] = pop_w * self._pop_scaled
         return cached
 
-    def _weights(self, has_history: bool) -> tuple[float, float, float]:
+    def _weights(self, length: int) -> tuple[float, float, float]:
+        """(BM25, popularity, co-occurrence) weights for a history this long."""
         cfg = self.config
-        bm25_w = cfg.bm25_weight if has_history else 0.0
-        pop_w = cfg.popularity_weight if (has_history or cfg.popularity_weight > 0) else 1.0
-        co_w = cfg.cooccurrence_weight if has_history and self.cooccurrence is not None else 0.0
-        return bm25_w, pop_w, co_w
+        if not length:  # cold start: popularity alone
+            return 0.0, cfg.popularity_weight if cfg.popularity_weight > 0 else 1.0, 0.0
+        w = self.length_weights(length) or cfg
+        return w.bm25_weight, w.popularity_weight, w.cooccurrence_weight if self.cooccurrence is not None else 0.0
 
     @staticmethod
     def _top(rows: np.ndarray, fused: np.ndarray, n: int) -> np.ndarray:
@@ -280,7 +311,7 @@ class CandidateGenerator:
         if len(raw) < len(self.catalog):  # unmatched items score 0
             lo, hi = min(lo, 0.0), max(hi, 0.0)
         span = hi - lo
-        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
+        bm25_w, pop_w, co_w = self._weights(len(history))
         co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
         docs = docs.astype(np.int64)
         scored = np.union1d(docs, co_rows) if len(co_rows) else docs
@@ -315,7 +346,7 @@ class CandidateGenerator:
     def _select_dense(self, raw: np.ndarray, history: Sequence[int], exclude, n: int) -> Candidates:
         """Top n from scores of every item, computed exactly as the reference does, in vector ops."""
         bm25 = _minmax(raw) if len(history) else np.zeros(len(self.catalog))
-        bm25_w, pop_w, co_w = self._weights(len(history) > 0)
+        bm25_w, pop_w, co_w = self._weights(len(history))
         fused = bm25_w * bm25
         fused += self._pop_term(pop_w)
         co = self.cooccurrence_scores(history) if co_w else None

@@ -51,6 +51,7 @@ CoNormOpt = Annotated[CoNormalisation, typer.Option("--cooccurrence-norm", help=
 CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min=1, help="Count two picks together only this many picks apart (default: any two of a user's last 200).")]
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
+ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING], comma-separated ('1:0/0.3/0.7@0.2': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2)); 'none': the weights above for every length; 'auto': the tuned entries unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 # Data, shortlist and ranking options, the same for rank and serve.
 DatasetOpt = Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")]
@@ -126,6 +127,7 @@ def rank(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    shortlist_by_length: ByLengthOpt = "auto",
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -155,7 +157,8 @@ def rank(
             n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
-            cooccurrence_neighbours=cooccurrence_neighbours, index=index, template=template, k=k, mode=mode,
+            cooccurrence_neighbours=cooccurrence_neighbours,
+            shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if rec.dataset.skipped_rows:
@@ -192,7 +195,8 @@ def rank(
 def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_parallel_size, gpu_memory_utilization,
                       backend_option, batch_size, items, interactions, column, encoding, skip_bad_rows, dataset,
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
-                      cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours, index,
+                      cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
+                      shortlist_by_length, index,
                       template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
@@ -227,7 +231,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
                                                                 window=cooccurrence_window,
                                                                 ordered=cooccurrence_ordered,
-                                                                neighbours=cooccurrence_neighbours))
+                                                                neighbours=cooccurrence_neighbours),
+                                by_length=shortlist_by_length)
     generator = None
     if index is not None and index.is_file():  # a saved text index: no rebuild per run
         generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
@@ -420,6 +425,7 @@ def serve(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    shortlist_by_length: ByLengthOpt = "auto",
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -449,7 +455,8 @@ def serve(
             n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
-            cooccurrence_neighbours=cooccurrence_neighbours, index=index, template=template, k=k, mode=mode,
+            cooccurrence_neighbours=cooccurrence_neighbours,
+            shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
@@ -500,6 +507,7 @@ def evaluate(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    shortlist_by_length: ByLengthOpt = "auto",
     sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
@@ -538,7 +546,8 @@ def evaluate(
                             popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
                             cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,
                                                             ordered=cooccurrence_ordered,
-                                                            neighbours=cooccurrence_neighbours))
+                                                            neighbours=cooccurrence_neighbours),
+                            by_length=shortlist_by_length)
         spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,

@@ -288,13 +288,17 @@ class CoOccurrenceIndex:
 
     # ------------------------------------------------------------ scoring
 
-    def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0,
+                         damping: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores), rows sorted: the recency-weighted sum of the history items' neighbour
-        scores, over the items some history item has as a neighbour."""
+        scores, over the items some history item has as a neighbour. ``damping`` scores the kept
+        neighbours as c_ij / (n_i^(1-b) n_j^b) with that b instead of the index's normalisation
+        (0: "people who picked i also picked j", leaning to popular j; 0.5: cosine); the raw counts
+        are kept beside the scores, so this costs nothing more than the index's own scores."""
         hist = np.asarray(history, dtype=np.int64)
         if not len(hist):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        m = self.scores
+        m = self.scores if damping is None else self.counts
         weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
         starts, ends = m.indptr[hist], m.indptr[hist + 1]
         lengths = ends - starts
@@ -303,12 +307,18 @@ class CoOccurrenceIndex:
         take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
         cols = m.indices[take]
         vals = m.data[take].astype(np.float64) * np.repeat(weights, lengths)
+        if damping is not None:
+            if not 0 <= damping <= 1:
+                raise OptionError("damping must lie in [0, 1]")
+            n = np.maximum(self.item_counts, 1.0)
+            vals /= np.repeat(n[hist] ** (1.0 - damping), lengths) * n[cols] ** damping
         rows, inverse = np.unique(cols, return_inverse=True)
         return rows, np.bincount(inverse, weights=vals, minlength=len(rows))
 
-    def dense_scores(self, history: Sequence[int], recency_decay: float = 1.0) -> np.ndarray:
+    def dense_scores(self, history: Sequence[int], recency_decay: float = 1.0,
+                     damping: float | None = None) -> np.ndarray:
         out = np.zeros(self.n_items)
-        rows, vals = self.neighbour_scores(history, recency_decay)
+        rows, vals = self.neighbour_scores(history, recency_decay, damping)
         out[rows] = vals
         return out
 

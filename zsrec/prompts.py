@@ -172,9 +172,10 @@ class PromptTemplate:
 
     def build(self, history: Sequence[Item], candidates: Sequence[Item], k: int, item_noun: str = "item",
               count_tokens: Callable[[str], int] | None = None, max_tokens: int | None = None,
-              mode: str = "generate") -> Prompt:
-        """Render, cutting the oldest history items until the prompt fits ``max_tokens``."""
-        text = self.render(history, candidates, k, item_noun, mode=mode)
+              mode: str = "generate", rendered: str | None = None) -> Prompt:
+        """Render, cutting the oldest history items until the prompt fits ``max_tokens``.
+        ``rendered``: this very prompt, whole history, already rendered (it is not rendered again)."""
+        text = rendered if rendered is not None else self.render(history, candidates, k, item_noun, mode=mode)
         if count_tokens is None or max_tokens is None:
             return Prompt(text, len(history), 0, None)
         n = count_tokens(text)

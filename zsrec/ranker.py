@@ -23,7 +23,7 @@ from .evidence import EvidenceIndex, Fact
 from .evidence import sentence as evidence_sentence
 from .evidence import summary as evidence_summary
 from .prompts import PromptTemplate
-from .ranking import BackendHandle, RankerConfig, Ranking, RankingCore, RankingMode, RankRequest
+from .ranking import BackendHandle, RankerConfig, Ranking, RankingCore, RankingMode, RankRequest, RenderedPrompt
 from .reasons import CheckedReason, ReasonChecker, ReasonSource, ReasonsMode
 from .result import RankedResult, RecommendedItem, RunInfo
 
@@ -40,6 +40,7 @@ class Prepared:
     facts: list[list[Fact]] | None
     k: int
     timings: dict[str, float]
+    prompt: RenderedPrompt | None = None  # rendered by the check; ranking reuses it
 
 
 class Ranker:
@@ -110,7 +111,7 @@ class Ranker:
         timings["candidates"] = time.perf_counter() - t0
         facts = self._facts(history, cands.indices, timings)
         prepared = Prepared(list(history), cands, facts, k, timings)
-        self.core.check(self._request(prepared), k)
+        prepared.prompt = self.core.check(self._request(prepared), k)
         return prepared
 
     def _facts(self, history: Sequence[int], rows: np.ndarray, timings: dict[str, float]) -> list[list[Fact]] | None:
@@ -123,7 +124,7 @@ class Ranker:
 
     def _request(self, p: Prepared) -> RankRequest:
         said = [evidence_summary(f) for f in p.facts] if p.facts is not None else None
-        return RankRequest(p.history, [int(i) for i in p.candidates.indices], said)
+        return RankRequest(p.history, [int(i) for i in p.candidates.indices], said, p.prompt)
 
     # ------------------------------------------------------------ ranking
 

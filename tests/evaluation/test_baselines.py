@@ -78,3 +78,24 @@ def test_fusion_weight_chosen_on_validation_says_when_the_llm_cannot_help(ml100k
     by = {e["method"]: e for e in summary["results"]}
     assert by["llm+fusion"]["ndcg@10"] == pytest.approx(by["generator"]["ndcg@10"])
     assert by["llm"]["ndcg@10"] < by["generator"]["ndcg@10"]
+
+
+def test_a_positive_fusion_weight_must_beat_the_generator_beyond_chance(ml100k, tmp_path):
+    """An LLM that only swaps the first two candidates changes little: a positive weight that scores
+    best on the validation users is kept only with p < 0.05 against weight 0 on the same users."""
+    from conftest import ScriptedBackend
+
+    from zsrec.evaluation.runner import FUSION_SIGNIFICANCE
+
+    swap = ScriptedBackend(lambda p: "[2] > [1]")
+    config = EvalConfig(history_lens=(1, 3), n_test_users=5, settings=("generator",), fusion_weight=None,
+                        n_validation_users=40)
+    run = Evaluation(ml100k, config, ["llm", "llm+fusion"], tmp_path, backend=swap)
+    tuned = run.run()["tuned"]["llm+fusion"]
+    best = max(g["validation_ndcg@10"] for g in tuned["grid"])
+    best_weight = min(g["params"]["weight"] for g in tuned["grid"] if g["validation_ndcg@10"] == best)
+    # here a positive weight scores a little higher (a couple of users), far from significant
+    assert best_weight > 0 and tuned["best_weight_p_vs_0"] >= FUSION_SIGNIFICANCE
+    assert tuned["params"]["weight"] == 0.0
+    at_weight = next(g for g in tuned["grid"] if g["params"]["weight"] == tuned["params"]["weight"])
+    assert tuned["validation_ndcg@10"] == at_weight["validation_ndcg@10"]

@@ -63,7 +63,9 @@ def test_shortlist_weights_benchmark_toy(tmp_path):
     out = json.loads((tmp_path / "shortlist_weights.json").read_text())
     assert len(out["validation"]) == 5 and len(out["signals"]) == 2
     assert out["validation_users"] == 20 and out["test_users"] == 20
-    assert "chosen on validation" in (tmp_path / "shortlist_weights.md").read_text()
+    report = (tmp_path / "shortlist_weights.md").read_text()
+    assert "chosen on validation" in report and "stage 2's weights alone" in report and "## Stage 3" in report
+    assert out["by_length"] and out["folds"] == 1
     assert (tmp_path / "shortlist_weights.png").is_file()
 
 

@@ -69,3 +69,28 @@ def test_empty_history_is_cold_start(ml100k):
     assert r.items[0].title == "Star Wars (1977)" and r.history == []
     with pytest.raises(EmptyHistoryError, match="no history"):
         rec.recommend([], allow_empty=False)
+
+
+def test_each_prompt_is_rendered_once_and_the_same_as_a_fresh_render(ml100k, monkeypatch):
+    # The check in prepare renders the prompt (no model needed); ranking fits that same text to the
+    # context instead of rendering it again. A ranker of another mode must not reuse it.
+    renders = []
+    real = PromptTemplate.render
+
+    def counted(self, *args, **kwargs):
+        renders.append(kwargs.get("mode", "generate"))
+        return real(self, *args, **kwargs)
+
+    backend = ScriptedBackend(lambda p: "[2] > [1]")
+    r = _ranker(ml100k, backend)
+    monkeypatch.setattr(PromptTemplate, "render", counted)
+    prepared = [r.prepare([0, 49]), r.prepare([99])]
+    assert len(renders) == 2
+    r.rank_prepared(prepared)
+    assert len(renders) == 2
+    other = ScriptedBackend(lambda p: "[2] > [1]")
+    _ranker(ml100k, other).rank_many([[0, 49], [99]])  # prepared and ranked afresh
+    assert backend.calls[0] == other.calls[0]
+    renders.clear()
+    r.core.rank([r._request(prepared[0])], 3)  # rendered for k=5: asked for k=3, it is rendered again
+    assert len(renders) == 1 and "3" in backend.calls[-1][0] and backend.calls[-1][0] != backend.calls[0][0]

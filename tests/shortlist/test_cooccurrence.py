@@ -9,6 +9,7 @@ import pytest
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.errors import OptionError
+from zsrec.length_weights import LengthWeights, by_length_text, parse_by_length
 
 
 def _sequences(ml100k, n_users=120):
@@ -112,3 +113,69 @@ def test_adding_keeps_each_item_within_its_neighbours(ml100k):
     assert index.item_counts.sum() == before + sum(len(s[10:40]) for s in seqs)
     rows, vals = index.neighbour_scores(seqs[0][:3])
     assert len(rows) and np.all(vals > 0)
+
+
+def test_damping_at_query_time_equals_an_index_built_with_it(ml100k):
+    # Nothing pruned (every neighbour kept), so the cosine index's raw counts rescored with damping b
+    # must give exactly what an index normalised with b at build time gives, for any history.
+    seqs = _sequences(ml100k, 60)
+    n = len(ml100k.catalog)
+    keep_all = dict(neighbours=n)
+    cosine = CoOccurrenceIndex.build(seqs, n, CoOccurrenceConfig(**keep_all))
+    for b in (0.0, 0.3, 0.5):
+        built = CoOccurrenceIndex.build(seqs, n, CoOccurrenceConfig("damped", damping=b, **keep_all))
+        for history in (seqs[0][:1], seqs[1][:4]):
+            rows, vals = cosine.neighbour_scores(history, 0.8, damping=b)
+            want_rows, want = built.neighbour_scores(history, 0.8)
+            assert rows.tolist() == want_rows.tolist()
+            np.testing.assert_allclose(vals, want, rtol=1e-5)
+    with pytest.raises(OptionError, match=r"\[0, 1\]"):
+        cosine.neighbour_scores(seqs[0][:1], damping=2.0)
+
+
+def test_short_histories_use_their_own_weights_and_damping(ml100k):
+    cfg = CandidateConfig(by_length="1:0/0.3/0.7@0,3:0.2/0.1/0.7@0.2")
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions, cfg)
+    assert [gen.damping_for(n) for n in (1, 2, 3, 4, 10)] == [0.0, 0.2, 0.2, None, None]
+    assert gen.length_weights(1) == LengthWeights(1, 0.0, 0.3, 0.7, 0.0) and gen.length_weights(4) is None
+    assert by_length_text(cfg.by_length) == "1:0/0.3/0.7@0,3:0.2/0.1/0.7@0.2"
+    assert parse_by_length(by_length_text(cfg.by_length)) == cfg.by_length
+    plain = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(by_length=()),
+                               cooccurrence=gen.cooccurrence, index=gen.index)
+    star_wars = [49]
+    damped, cosine = gen.generate(star_wars), plain.generate(star_wars)
+    # "people who picked Star Wars picked most": more popular picks than cosine's discount gives
+    assert gen.popularity_counts[damped.indices].mean() > plain.popularity_counts[cosine.indices].mean()
+    assert damped.bm25 is not None and np.allclose(damped.scores, 0.3 * damped.popularity + 0.7 * damped.cooccurrence)
+    rows, vals = gen.cooccurrence.neighbour_scores(star_wars, damping=0.0)
+    assert set(damped.indices[:5]) <= set(rows)  # the top comes from the damped co-picks
+    longer = [0, 49, 99, 180, 126]
+    assert gen.generate(longer).indices.tolist() == plain.generate(longer).indices.tolist()
+    # the dense (reference) path scores the same way, and fused_scores agrees with the shortlist
+    dense = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(
+        retriever="rank-bm25", by_length="1:0/0.3/0.7@0,3:0.2/0.1/0.7@0.2"), cooccurrence=gen.cooccurrence)
+    assert dense.generate(star_wars).indices.tolist() == damped.indices.tolist()
+    fused = gen.fused_scores(star_wars)
+    fused[star_wars] = -np.inf
+    assert np.lexsort((np.arange(len(fused)), -fused))[:20].tolist() == damped.indices.tolist()
+
+
+@pytest.mark.parametrize("bad, match", [("1:0/0.3/0.7,1:0/0.2/0.8", "distinct"), ("0:0/0.3/0.7", "at least 1"),
+                                        ("1:0/0.3/0.7@1.5", r"\[0, 1\]"), ("1:0/0/1", "not both zero"),
+                                        ("one:0.1", "look like"), ("1:0.3/0.7", "look like")])
+def test_bad_weights_by_length_are_refused(bad, match):
+    with pytest.raises(OptionError, match=match):
+        CandidateConfig(by_length=bad)
+    assert CandidateConfig(by_length="none").by_length == ()
+    assert CandidateConfig(by_length=[(1, 0, 0.3, 0.7, None)]).by_length == (LengthWeights(1, 0, 0.3, 0.7),)
+
+
+def test_weights_one_sets_hold_at_every_length_unless_one_sets_these_too():
+    from zsrec.defaults import SHORTLIST_BY_LENGTH
+    from zsrec.evaluation.protocol import EvalConfig
+
+    tuned = parse_by_length(SHORTLIST_BY_LENGTH)
+    assert tuned and CandidateConfig().by_length == tuned == CandidateConfig(by_length="auto").by_length
+    assert CandidateConfig(bm25_weight=1.0, popularity_weight=0.0).by_length == ()
+    assert CandidateConfig(bm25_weight=1.0, by_length=tuned).by_length == tuned
+    assert EvalConfig().by_length == tuned and EvalConfig(popularity_weight=0.5).by_length == ()

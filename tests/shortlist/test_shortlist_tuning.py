@@ -4,7 +4,7 @@ import pytest
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.evaluation.metrics import hit
-from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users
+from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users, validation_folds
 from zsrec.evaluation.runner import Evaluation
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.errors import OptionError
@@ -34,13 +34,53 @@ def test_validation_users_are_training_users_only(ml100k, tuned):
 def test_best_is_the_top_validation_recall_and_is_reported_on_test_users(tuned):
     _, result = tuned
     assert len(result.signals) == 2 * 2 and len(result.validation) == 4 * 2
-    assert result.best.mean_recall == max(t.mean_recall for t in result.validation)
+    weights_only = max(result.validation, key=lambda t: (t.mean_recall, sum(t.ndcg10.values())))
+    keys = ("bm25_weight", "popularity_weight", "cooccurrence_weight", "recency_decay", "cooccurrence")
+    assert [getattr(result.best, k) for k in keys] == [getattr(weights_only, k) for k in keys]
     best = max(result.signals, key=lambda t: (t.mean_recall, sum(t.ndcg10.values())))
     assert all(t.cooccurrence == best.cooccurrence for t in result.validation if t.cooccurrence_weight > 0)
-    keys = ("bm25_weight", "popularity_weight", "cooccurrence_weight", "recency_decay", "cooccurrence")
+    keys += ("by_length",)
     assert [getattr(result.test_best, k) for k in keys] == [getattr(result.best, k) for k in keys]
+    assert [getattr(result.test_weights_only, k) for k in keys] == [getattr(weights_only, k) for k in keys]
     assert result.test_current.popularity_share == pytest.approx(0.4)
     assert set(result.test_best.recall) == {1, 3}
+
+
+def test_each_length_entry_kept_beats_the_shared_weights_at_its_length(ml100k, tuned):
+    # Stage 3 goes from the shortest history up and keeps an entry only where, on validation users,
+    # recall + NDCG at that length beat the entries before it alone; it lists the best options it tried.
+    _, result = tuned
+    entries = result.best.by_length
+    assert [e.up_to for e in entries] == sorted(e.up_to for e in entries) and set(e.up_to for e in entries) <= {1, 3}
+    for n in (1, 3):
+        step = [t for t in result.by_length if set(t.recall) == {n}]
+        without, options = step[0], step[1:]
+        assert without.by_length == tuple(e for e in entries if e.up_to < n)
+        score = [t.recall[n] + t.ndcg10[n] for t in options]
+        assert score == sorted(score, reverse=True) and 1 <= len(options) <= 5
+        kept = [e for e in entries if e.up_to == n]
+        if kept:
+            assert options[0].by_length[-1] == kept[0] and score[0] > without.recall[n] + without.ndcg10[n]
+        else:
+            assert score[0] <= without.recall[n] + without.ndcg10[n]
+    gen = CandidateGenerator(ml100k.catalog, config=result.best.config(20))
+    for e in entries:  # the chosen shortlist uses each at its lengths, the shared weights beyond
+        assert gen.length_weights(e.up_to) == e
+    assert gen.length_weights(99) is None
+
+
+def test_cross_validation_folds_cover_the_training_users_once(ml100k):
+    config = EvalConfig(history_lens=(1, 3), n_test_users=40)
+    train, test = split_users(ml100k, config)
+    folds = validation_folds(ml100k, config, train, 4)
+    validators = [u for _, val in folds for u in val]
+    assert len(validators) == len(set(validators)) == len(train)  # every ML-100K user has 4+ picks
+    for fit, val in folds:
+        assert not set(fit) & set(val) and set(fit) | set(val) == set(train) and not set(val) & set(test)
+    result = tune_shortlist(ml100k, config, VARIANTS[:1], WEIGHTS[-2:], decays=(0.8,), folds=4)
+    assert result.folds == 4 and sorted(result.validation_users) == sorted(train)
+    with pytest.raises(OptionError, match="2 folds"):
+        validation_folds(ml100k, config, train, 1)
 
 
 def test_cooccurrence_finds_the_next_pick_for_new_users_on_ml100k(tuned):
@@ -74,6 +114,8 @@ def test_bad_grids_and_weights_are_refused(ml100k):
         tune_shortlist(ml100k, EvalConfig(n_test_users=5), decays=())
     with pytest.raises(OptionError, match="weights"):
         EvalConfig(bm25_weight=0.0, popularity_weight=0.0)
+    with pytest.raises(OptionError, match=r"\[0, 1\]"):
+        tune_shortlist(ml100k, EvalConfig(n_test_users=5), dampings=(None, 1.5))
 
 
 def test_evaluation_uses_the_configured_shortlist_weights(ml100k, tmp_path):

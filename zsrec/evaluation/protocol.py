@@ -17,6 +17,7 @@ from ..candidates import CandidateConfig
 from ..cooccurrence import CoOccurrenceConfig
 from ..data import Dataset
 from ..errors import OptionError
+from ..length_weights import LengthWeights
 
 REFERENCES = ("sasrec", "ease", "itemknn", "pop", "random")  # every method is paired-tested against these, on the same users
 
@@ -38,10 +39,14 @@ class EvalConfig:
     popularity_weight: float = CandidateConfig.popularity_weight
     cooccurrence_weight: float = CandidateConfig.cooccurrence_weight
     cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
+    by_length: tuple[LengthWeights, ...] | None = None  # short histories' own weights (None: as CandidateConfig)
     # Training users held out to choose hyper-parameters and fusion weights (at most half of them).
     n_validation_users: int = 200
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "by_length", CandidateConfig(
+            bm25_weight=self.bm25_weight, popularity_weight=self.popularity_weight,
+            cooccurrence_weight=self.cooccurrence_weight, by_length=self.by_length).by_length)
         if self.n_validation_users < 1:
             raise OptionError("at least one validation user is needed")
         if self.fusion_weight is not None and not 0 <= self.fusion_weight <= 1:
@@ -57,7 +62,8 @@ class EvalConfig:
         """The generator's configuration in this evaluation."""
         return CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
-                               cooccurrence=self.cooccurrence)
+                               cooccurrence=self.cooccurrence,
+                               by_length=self.by_length)
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,17 @@ def popularity_counts(dataset: Dataset, users: Sequence[str]) -> np.ndarray:
     return np.bincount(np.concatenate(rows), minlength=n).astype(np.float64) if rows else np.zeros(n)
 
 
+def _with_enough_history(dataset: Dataset, config: EvalConfig, users: Sequence[str]) -> list[str]:
+    """The users who have the longest history length plus a target: the ones that can validate."""
+    need = max(config.history_lens) + 1
+    return [u for u in users if len(dataset.interactions.user_history(u)) >= need]
+
+
 def validation_split(dataset: Dataset, config: EvalConfig, train: Sequence[str],
                      n_validation: int | None = None) -> tuple[list[str], list[str]]:
     """(fit users, validation users), both among the training users: hyper-parameters are chosen on
     the validation users with everything counted or trained on the fit users, never on test users."""
-    need = max(config.history_lens) + 1
-    eligible = [u for u in train if len(dataset.interactions.user_history(u)) >= need]
+    eligible = _with_enough_history(dataset, config, train)
     if len(eligible) < 2:
         raise OptionError("too few training users with enough history to hold some out for validation")
     rng = np.random.default_rng([config.seed, 1])
@@ -115,3 +126,19 @@ def validation_split(dataset: Dataset, config: EvalConfig, train: Sequence[str],
     take = min(wanted, len(eligible) // 2)  # keep at least half of them for fitting
     chosen = set(rng.choice(eligible, size=take, replace=False).tolist())
     return [u for u in train if u not in chosen], [u for u in eligible if u in chosen]
+
+
+def validation_folds(dataset: Dataset, config: EvalConfig, train: Sequence[str],
+                     folds: int) -> list[tuple[list[str], list[str]]]:
+    """``folds`` disjoint (fit users, validation users) splits of the training users: every training
+    user with enough history validates once, with everything counted on the others. Choosing among
+    close settings on one fold of 200 users picks noise; pooling every fold's users cuts it."""
+    if folds < 2:
+        raise OptionError("cross-validation needs at least 2 folds")
+    eligible = _with_enough_history(dataset, config, train)
+    if len(eligible) < folds:
+        raise OptionError(f"too few training users with enough history for {folds} folds")
+    rng = np.random.default_rng([config.seed, 2])
+    fold_of = dict(zip(eligible, rng.permutation(len(eligible)) % folds))
+    return [([u for u in train if fold_of.get(u) != f], [u for u in eligible if fold_of[u] == f])
+            for f in range(folds)]

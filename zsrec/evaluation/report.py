@@ -43,7 +43,13 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             window = "all pairs" if co["window"] is None else f"window {co['window']}"
             norm = getattr(co["normalisation"], "value", co["normalisation"])
             line += (f", co-occurrence {cfg['cooccurrence_weight']:g} ({norm}, {window}"
-                     f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item)")
+                     f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item")
+            line += ")"
+        for e in cfg.get("by_length") or ():
+            damping = "" if e.get("damping") is None else f", co-occurrence damping {e['damping']:g}"
+            line += (f"; histories of up to {e['up_to']} item{'s' if e['up_to'] > 1 else ''}: BM25 "
+                     f"{e['bm25_weight']:g}, popularity {e['popularity_weight']:g}, co-occurrence "
+                     f"{e['cooccurrence_weight']:g}{damping}")
         lines += [line + "."]
     for kind, t in (summary.get("tuned") or {}).items():
         params = ", ".join(f"{k}={v:g}" for k, v in t["params"].items())

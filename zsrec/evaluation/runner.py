@@ -24,7 +24,7 @@ from ..errors import OptionError
 from ..prompts import PromptTemplate
 from ..ranking import BackendHandle, RankerConfig, RankingCore, RankingMode
 from .candidate_lists import CandidateLists
-from .metrics import ndcg
+from .metrics import ndcg, paired_p_value
 from .methods import BASELINES, LLMMethod, Method, MethodSpec, Ranked, ScoreMethod, fuse, order_by, parse_methods
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_split
 from .report import write_report
@@ -41,6 +41,7 @@ TUNING_GRIDS: dict[str, list[dict[str, float]]] = {
 
 
 FUSION_WEIGHTS = tuple(round(0.1 * i, 1) for i in range(11))  # the LLM's share, tried on validation users
+FUSION_SIGNIFICANCE = 0.05  # a positive share must beat the generator's order with p below this (paired Wilcoxon)
 
 
 def validation_ndcg(scores: np.ndarray, cases: Sequence[Case]) -> float:
@@ -117,7 +118,8 @@ class Evaluation:
         """The weight of the LLM's rank in ``spec`` (X+fusion), chosen on validation users: their
         shortlists come from a generator counted on the other training users, LLM method X ranks them,
         and each weight's fused order is scored by NDCG@10 (a target outside the shortlist is a miss).
-        Ties go to the smaller weight, so a model that cannot help gets 0: the generator's order."""
+        Ties go to the smaller weight, and the best positive weight is kept only if it beats weight 0
+        significantly on the same users, so a model that cannot help gets 0: the generator's order."""
         if spec.name in self.tuned:
             return float(self.tuned[spec.name]["params"]["weight"])
         stored = self.folder.tuned().get(spec.name)
@@ -135,14 +137,20 @@ class Evaluation:
         for start in range(0, len(cases), self.batch_size):
             llm_orders += [r.order for r in method.rank(cases[start:start + self.batch_size],
                                                           lists[start:start + self.batch_size])]
-        grid = []
+        per_user = {}
         for w in FUSION_WEIGHTS:
             fused = [fuse(o, [int(i) for i in rows], w) for o, rows in zip(llm_orders, lists)]
-            grid.append((float(np.mean([ndcg(f, {c.target}, 10) for f, c in zip(fused, cases)])), w))
+            per_user[w] = np.array([ndcg(f, {c.target}, 10) for f, c in zip(fused, cases)])
+        grid = [(float(v.mean()), w) for w, v in per_user.items()]
         best_score = max(v for v, _ in grid)
         weight = min(w for v, w in grid if v == best_score)
-        self.tuned[spec.name] = {"params": {"weight": weight}, "validation_ndcg@10": best_score,
-                                 "validation_users": len(val_users),
+        # The LLM gets a share only where it helps for sure: a best weight no better than the
+        # generator's own order (weight 0) beyond chance on these users is noise, and 0 is kept.
+        p_vs_zero = paired_p_value(per_user[weight], per_user[0.0]) if weight > 0 else 1.0
+        if weight > 0 and p_vs_zero >= FUSION_SIGNIFICANCE:
+            weight = 0.0
+        self.tuned[spec.name] = {"params": {"weight": weight}, "validation_ndcg@10": float(per_user[weight].mean()),
+                                 "validation_users": len(val_users), "best_weight_p_vs_0": p_vs_zero,
                                  "grid": [{"params": {"weight": w}, "validation_ndcg@10": v} for v, w in grid]}
         self.folder.save_tuned(spec.name, self.tuned[spec.name])
         return weight

@@ -4,9 +4,14 @@ The generator decides recall: the LLM can only rank what it is shown. How much w
 popularity and co-occurrence get depends on the catalog and on how much history users bring, so they
 are numbers to measure on your data, not to guess. Validation users are drawn from the training users;
 popularity and co-occurrence are counted on the remaining training users, so the validation targets are
-as unseen as the test targets. Two stages: each co-occurrence variant (normalisation, window, order) is
-measured alone, then the weights are searched with the best one. The chosen shortlist is reported once
-on the test users, beside the one it would replace.
+as unseen as the test targets; with ``folds`` > 1 every training user validates once (cross-validation),
+which steadies choices between close settings. Three stages: each co-occurrence variant (normalisation,
+window, order) is measured alone; the weights are searched with the best one (mean recall over the
+history lengths); then, for each history length from the shortest, other weights and a co-occurrence
+damping for histories up to that length, kept where they beat the shared weights there (recall +
+NDCG@10 at that length: the generator's order is what a user sees when the LLM is off, falls back or
+is fused with it). The chosen shortlist is reported once on the test users, beside the one it would
+replace.
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from ..candidates import CandidateConfig, CandidateGenerator
 from ..cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from ..data import Dataset
 from ..errors import OptionError
+from ..length_weights import LengthWeights, by_length_text
 from .metrics import hit, ndcg
-from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_split
+from .protocol import (Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds,
+                       validation_split)
 
 CO_ONLY = (0.0, 1e-6, 1.0)  # co-occurrence alone, popularity only to break its ties
+DAMPINGS = (None, 0.0, 0.1, 0.2, 0.3, 0.4)  # stage 3's choices; None: the index's own normalisation
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,11 @@ class ShortlistTrial:
     cooccurrence: dict = field(default_factory=dict)  # the CoOccurrenceConfig, as a dict
     recall: dict[int, float] = field(default_factory=dict)
     ndcg10: dict[int, float] = field(default_factory=dict)
+    by_length: tuple[LengthWeights, ...] = ()  # short histories' own weights
+
+    @property
+    def by_length_label(self) -> str:
+        return by_length_text(self.by_length)
 
     @property
     def mean_recall(self) -> float:
@@ -61,19 +74,23 @@ class ShortlistTrial:
         co = CoOccurrenceConfig(**self.cooccurrence) if self.cooccurrence else CoOccurrenceConfig()
         return CandidateConfig(n_candidates=n_candidates, bm25_weight=self.bm25_weight,
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
-                               recency_decay=self.recency_decay, cooccurrence=co)
+                               recency_decay=self.recency_decay, cooccurrence=co,
+                               by_length=self.by_length)
 
 
 @dataclass(frozen=True)
 class ShortlistTuning:
     signals: list[ShortlistTrial]  # stage 1: each co-occurrence variant alone, on the validation users
     validation: list[ShortlistTrial]  # stage 2: every weighting with the best variant
-    best: ShortlistTrial  # the highest mean recall on validation users
+    best: ShortlistTrial  # stage 2's weights (the highest mean recall) with stage 3's entries, on validation users
     test_best: ShortlistTrial  # the chosen shortlist on the test users
     test_current: ShortlistTrial  # the shortlist it would replace, on the test users
     validation_users: tuple[str, ...]  # drawn from the training users; disjoint from the test users
-    n_fit_users: int  # the other training users, whose interactions give the validation counts
+    n_fit_users: int  # the other training users, whose interactions give the validation counts (per fold: the fewest)
     n_test_users: int
+    by_length: list[ShortlistTrial] = field(default_factory=list)  # stage 3: the best few tried at each length
+    test_weights_only: ShortlistTrial | None = None  # stage 2's choice without stage 3, on the test users
+    folds: int = 1
 
     @property
     def n_validation_users(self) -> int:
@@ -98,7 +115,8 @@ def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.nd
                           config.cooccurrence_weight if cooccurrence is not None else 0.0, config.recency_decay,
                           asdict(config.cooccurrence) if cooccurrence is not None else {},
                           {n: float(np.mean(v)) for n, v in sorted(recall.items())},
-                          {n: float(np.mean(v)) for n, v in sorted(ndcgs.items())})
+                          {n: float(np.mean(v)) for n, v in sorted(ndcgs.items())},
+                          config.by_length)
 
 
 def weight_grid(step: float = 0.1, cooccurrence: bool = True) -> list[tuple[float, float, float]]:
@@ -113,47 +131,98 @@ def weight_grid(step: float = 0.1, cooccurrence: bool = True) -> list[tuple[floa
     return out
 
 
+def _pooled(trials: Sequence[ShortlistTrial], sizes: Sequence[int]) -> ShortlistTrial:
+    """One trial from the same configuration measured on several folds, weighted by their users."""
+    w = np.asarray(sizes, dtype=np.float64) / sum(sizes)
+
+    def mean(key: str) -> dict[int, float]:
+        return {n: float(sum(wi * getattr(t, key)[n] for wi, t in zip(w, trials))) for n in trials[0].recall}
+
+    return replace(trials[0], recall=mean("recall"), ndcg10=mean("ndcg10"))
+
+
+def _score_at(t: ShortlistTrial, n: int) -> float:
+    """Stage 3's criterion at one length: holding the next item, and near the top."""
+    return t.recall[n] + t.ndcg10[n]
+
+
 def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOccurrenceConfig] = (CoOccurrenceConfig(),),
                    weights: Sequence[tuple[float, float, float]] | None = None, decays: Sequence[float] = (0.8, 1.0),
-                   n_validation: int | None = None, current: CandidateConfig | None = None) -> ShortlistTuning:
+                   n_validation: int | None = None, current: CandidateConfig | None = None, folds: int = 1,
+                   dampings: Sequence[float | None] = DAMPINGS, keep_tried: int = 5) -> ShortlistTuning:
     """Measure each co-occurrence variant alone, then every (weights, recency decay) with the best
-    variant, on validation users; report the best and the current shortlist on ``config``'s test users."""
+    variant, then weights and damping per history length, on validation users (``folds`` > 1: every
+    training user, fold by fold); report the chosen and the current shortlist on ``config``'s test
+    users. ``keep_tried``: how many of stage 3's best options per length the result lists."""
     weights = list(weights) if weights is not None else weight_grid()
     if not weights or not decays or not variants:
         raise OptionError("give at least one weighting, one recency decay and one co-occurrence variant")
     if any(min(w) < 0 or w[0] + w[1] == 0 for w in weights):
         raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+    if any(b is not None and not 0 <= b <= 1 for b in dampings):
+        raise OptionError("a co-occurrence damping must lie in [0, 1]")
     train, test = split_users(dataset, config)
-    fit, validation = validation_split(dataset, config, train, n_validation)
-    val_cases = make_cases(dataset, validation, config)
+    splits = ([validation_split(dataset, config, train, n_validation)] if folds <= 1
+              else validation_folds(dataset, config, train, folds))
     n_items = len(dataset.catalog)
-    base = CandidateConfig(n_candidates=config.n_candidates)
+    base = CandidateConfig(n_candidates=config.n_candidates, by_length=())
     index_source = CandidateGenerator(dataset.catalog, config=replace(base, cooccurrence_weight=0.0))
-    val_pop = popularity_counts(dataset, fit)
-    fit_sequences = [dataset.interactions.user_history(u) for u in fit]
+    parts = [(make_cases(dataset, val, config), popularity_counts(dataset, fit),
+              [dataset.interactions.user_history(u) for u in fit]) for fit, val in splits]
+    sizes = [len(val) for _, val in splits]
+    built: dict[CoOccurrenceConfig, list[CoOccurrenceIndex]] = {}
+
+    def indexes(variant: CoOccurrenceConfig) -> list[CoOccurrenceIndex]:
+        if variant not in built:
+            built[variant] = [CoOccurrenceIndex.build(seqs, n_items, variant) for _, _, seqs in parts]
+        return built[variant]
 
     def trial(w: tuple[float, float, float], decay: float, variant: CoOccurrenceConfig,
-              index: CoOccurrenceIndex | None, cases: Sequence[Case], pop: np.ndarray) -> ShortlistTrial:
+              by_length: tuple[LengthWeights, ...] = (), only: int | None = None) -> ShortlistTrial:
         cfg = replace(base, bm25_weight=w[0], popularity_weight=w[1], cooccurrence_weight=w[2], recency_decay=decay,
-                      cooccurrence=variant)
-        return measure_shortlist(dataset, cases, pop, cfg, index_source, index if w[2] > 0 else None)
+                      cooccurrence=variant, by_length=by_length)
+        return _pooled([measure_shortlist(dataset, [c for c in cases if only is None or c.n == only], pop, cfg,
+                                          index_source, index if cfg.uses_cooccurrence else None)
+                        for (cases, pop, _), index in zip(parts, indexes(variant))], sizes)
 
-    built = {v: CoOccurrenceIndex.build(fit_sequences, n_items, v) for v in variants}
-    signals = [trial(CO_ONLY, d, v, built[v], val_cases, val_pop) for v in variants for d in decays]
-    best_signal = max(signals, key=lambda t: (t.mean_recall, np.mean(list(t.ndcg10.values()))))
-    variant = CoOccurrenceConfig(**best_signal.cooccurrence)
-    trials = [trial(w, d, variant, built[variant], val_cases, val_pop) for w in weights for d in decays]
-    best = max(trials, key=lambda t: (t.mean_recall, np.mean(list(t.ndcg10.values()))))
+    def ranked(t: ShortlistTrial) -> tuple[float, float]:
+        return t.mean_recall, float(np.mean(list(t.ndcg10.values())))
+
+    signals = [trial(CO_ONLY, d, v) for v in variants for d in decays]
+    variant = CoOccurrenceConfig(**max(signals, key=ranked).cooccurrence)
+    trials = [trial(w, d, variant) for w in weights for d in decays]
+    weights_only = max(trials, key=ranked)
+    shared = (weights_only.bm25_weight, weights_only.popularity_weight, weights_only.cooccurrence_weight)
+    decay = weights_only.recency_decay
+    # Stage 3: from the shortest history up, an entry for histories up to n where one beats the shared weights.
+    entries: tuple[LengthWeights, ...] = ()
+    tried: list[ShortlistTrial] = []
+    for n in sorted(config.history_lens):
+        without = trial(shared, decay, variant, entries, only=n)
+        options = [trial(shared, decay, variant, entries + (LengthWeights(n, *w, damping=b),), only=n)
+                   for w in weights for b in (dampings if w[2] > 0 else (None,))]
+        options.sort(key=lambda t: -_score_at(t, n))
+        tried += [without] + options[:keep_tried]
+        if _score_at(options[0], n) > _score_at(without, n):
+            entries = options[0].by_length
+    chosen = replace(weights_only, by_length=entries)
     test_cases = make_cases(dataset, test, config)
     test_pop = popularity_counts(dataset, train)  # as in the evaluation: every training user counts
-    train_index = CoOccurrenceIndex.build([dataset.interactions.user_history(u) for u in train], n_items, variant)
+    train_sequences = [dataset.interactions.user_history(u) for u in train]
+    train_index = CoOccurrenceIndex.build(train_sequences, n_items, variant)
     current = replace(current or base, n_candidates=config.n_candidates)
     current_index = (train_index if current.cooccurrence == variant else
-                     CoOccurrenceIndex.build([dataset.interactions.user_history(u) for u in train], n_items,
-                                             current.cooccurrence)) if current.cooccurrence_weight > 0 else None
+                     CoOccurrenceIndex.build(train_sequences, n_items, current.cooccurrence)
+                     ) if current.uses_cooccurrence else None
+
+    def on_test(t: ShortlistTrial) -> ShortlistTrial:
+        cfg = t.config(config.n_candidates)
+        return measure_shortlist(dataset, test_cases, test_pop, cfg, index_source,
+                                 train_index if cfg.uses_cooccurrence else None)
+
     return ShortlistTuning(
-        signals=signals, validation=trials, best=best,
-        test_best=measure_shortlist(dataset, test_cases, test_pop, best.config(config.n_candidates), index_source,
-                                    train_index if best.cooccurrence_weight > 0 else None),
+        signals=signals, validation=trials, best=trial(shared, decay, variant, entries), test_best=on_test(chosen),
         test_current=measure_shortlist(dataset, test_cases, test_pop, current, index_source, current_index),
-        validation_users=tuple(validation), n_fit_users=len(fit), n_test_users=len(test))
+        validation_users=tuple(u for _, val in splits for u in val),
+        n_fit_users=min(len(fit) for fit, _ in splits), n_test_users=len(test), by_length=tried,
+        test_weights_only=on_test(weights_only), folds=max(folds, 1))

@@ -7,7 +7,7 @@ from .core import METHODS, RankingCore
 from .label_scoring import LabelScoring
 from .listwise import ListwiseGeneration
 from .method import Job, MethodContext, MethodOutput, RankingMethod
-from .outcome import Ranking, RankRequest
+from .outcome import Ranking, RankRequest, RenderedPrompt
 
 __all__ = ["METHODS", "BackendHandle", "Job", "LabelScoring", "ListwiseGeneration", "MethodContext", "MethodOutput",
-           "RankRequest", "RankerConfig", "Ranking", "RankingCore", "RankingMethod", "RankingMode"]
+           "RankRequest", "RankerConfig", "Ranking", "RankingCore", "RankingMethod", "RankingMode", "RenderedPrompt"]

@@ -21,7 +21,7 @@ from .config import RankerConfig, RankingMode
 from .label_scoring import LabelScoring
 from .listwise import ListwiseGeneration
 from .method import Job, MethodContext, MethodOutput, RankingMethod
-from .outcome import Ranking, RankRequest
+from .outcome import Ranking, RankRequest, RenderedPrompt
 
 METHODS: dict[RankingMode, type] = {RankingMode.GENERATE: ListwiseGeneration, RankingMode.SCORE: LabelScoring}
 
@@ -46,10 +46,14 @@ class RankingCore:
         for ability in sorted(self.needed_abilities() - self.backend.abilities, key=lambda a: a.value):
             raise MissingAbilityError(missing_ability_message(self.backend, ability))
 
-    def check(self, request: RankRequest, k: int) -> None:
-        """Render the prompt without a model, so a broken template fails before a slow model load."""
+    def check(self, request: RankRequest, k: int) -> RenderedPrompt:
+        """Render the prompt without a model, so a broken template fails before a slow model load;
+        the text comes back for ``RankRequest.rendered``."""
         self.check_abilities()
-        self._job(request, k, None)
+        return RenderedPrompt(self._render_key(k), self._job(request, k, None).prompt.text)
+
+    def _render_key(self, k: int) -> tuple:
+        return (id(self.template), self.method.prompt_mode, k, self.config.item_noun)
 
     def _job(self, request: RankRequest, k: int, backend: LLMBackend | None) -> Job:
         t0 = time.perf_counter()
@@ -57,12 +61,14 @@ class RankingCore:
         history = [items[int(i)] for i in request.history]
         candidates = [items[int(i)] for i in request.candidates]
         mode = self.method.prompt_mode
+        done = request.rendered
+        rendered = done.text if done is not None and done.key == self._render_key(k) else None
         if backend is not None:
             budget = backend.context_length - self.config.generation.max_new_tokens - self.config.context_margin
             prompt = self.template.build(history, candidates, k, self.config.item_noun, backend.count_tokens, budget,
-                                         mode=mode)
+                                         mode=mode, rendered=rendered)
         else:
-            prompt = self.template.build(history, candidates, k, self.config.item_noun, mode=mode)
+            prompt = self.template.build(history, candidates, k, self.config.item_noun, mode=mode, rendered=rendered)
         return Job(history, candidates, prompt, request.evidence, {"prompt": time.perf_counter() - t0})
 
     def rank(self, requests: Sequence[RankRequest], k: int) -> list[Ranking]:

@@ -11,11 +11,20 @@ from ..repairs import Repair
 @dataclass(frozen=True)
 class RankRequest:
     """One user's ranking task: their history and the candidates in the order shown (catalog rows).
-    ``evidence`` is one line of counted facts per candidate, for prompts that show them."""
+    ``evidence`` is one line of counted facts per candidate, for prompts that show them.
+    ``rendered``: the prompt as the check rendered it (whole history), reused when ranking so each
+    prompt is rendered once; kept with what it was rendered for, and ignored if that differs."""
 
     history: Sequence[int]
     candidates: Sequence[int]
     evidence: Sequence[str] | None = None
+    rendered: RenderedPrompt | None = None
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    key: tuple  # (template, prompt mode, k, item noun) it was rendered with
+    text: str
 
 
 @dataclass

@@ -1,0 +1,76 @@
+"""Shortlist weights for short histories: what the shortlist trusts depends on how much a user has shown.
+
+With one pick, its words say little about taste and "what people who picked it picked most" is the
+best guess; with several picks that agree, text and cosine co-occurrence (which discounts the items
+everyone picks) pay off. A ``LengthWeights`` entry replaces the shortlist's weights, and optionally the
+co-occurrence normalisation, for histories of at most ``up_to`` items; longer histories than every
+entry use the shortlist's own. Entries are chosen per length on validation users
+(``zsrec.evaluation.tuning``), like the weights themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .errors import OptionError
+
+
+@dataclass(frozen=True)
+class LengthWeights:
+    up_to: int  # histories of at most this many items (and more than the previous entry's)
+    bm25_weight: float
+    popularity_weight: float
+    cooccurrence_weight: float
+    # c_ij / (n_i^(1-b) n_j^b) for co-picked items (0: leans to what most co-pickers chose; 0.5: cosine);
+    # None: the co-occurrence index's own normalisation.
+    damping: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.up_to < 1:
+            raise OptionError("a history length in the shortlist's weights by length must be at least 1")
+        weights = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
+        if min(weights) < 0 or self.bm25_weight + self.popularity_weight == 0:
+            raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+        if self.damping is not None and not 0 <= self.damping <= 1:
+            raise OptionError("a co-occurrence damping must lie in [0, 1]")
+
+    def text(self) -> str:
+        damping = "" if self.damping is None else f"@{self.damping:g}"
+        return f"{self.up_to}:{self.bm25_weight:g}/{self.popularity_weight:g}/{self.cooccurrence_weight:g}{damping}"
+
+
+def parse_by_length(entries: str | Iterable) -> tuple[LengthWeights, ...]:
+    """Checked entries, shortest first, from ``LengthWeights``, (up_to, bm25, pop, co[, damping]) tuples,
+    dicts, or text such as "1:0/0.3/0.7@0.2,3:0.1/0.2/0.7" (empty or "none": no entries)."""
+    if isinstance(entries, str):
+        entries = [] if entries.strip().lower() in ("", "none", "off") else [
+            _parse_one(part.strip()) for part in entries.split(",")]
+    out = []
+    for e in entries:
+        if isinstance(e, LengthWeights):
+            out.append(e)
+        elif isinstance(e, dict):
+            out.append(LengthWeights(**e))
+        else:
+            out.append(LengthWeights(*e))
+    out.sort(key=lambda e: e.up_to)
+    if len({e.up_to for e in out}) != len(out):
+        raise OptionError("the shortlist's weights by length need distinct history lengths")
+    return tuple(out)
+
+
+def _parse_one(part: str) -> LengthWeights:
+    try:
+        up_to, rest = part.split(":")
+        weights, _, damping = rest.partition("@")
+        bm25, pop, co = (float(x) for x in weights.split("/"))
+        n, b = int(up_to), float(damping) if damping else None
+    except ValueError:
+        raise OptionError(f"weights by length look like '1:0/0.3/0.7@0.2' (up to 1 item: BM25 0, popularity 0.3, "
+                          f"co-occurrence 0.7, damping 0.2; '@...' optional), got {part!r}") from None
+    return LengthWeights(n, bm25, pop, co, b)
+
+
+def by_length_text(entries: Iterable[LengthWeights]) -> str:
+    return ",".join(e.text() for e in entries) or "none"
