@@ -81,7 +81,8 @@ def test_quality_benchmark_filters_and_names(tmp_path):
     assert {(e["setting"], e["method"]) for e in summary["results"]} == {("full", "pop")}
     assert summary["config"]["bm25_weight"] == 1.0
     report = (tmp_path / "q2.md").read_text()
-    assert "Generator shortlist weights: BM25 1, popularity 0, co-occurrence 0.7 (cosine" in report
+    assert "Generator shortlist weights: BM25 1, popularity 0, co-occurrence 0.6 (cosine" in report
+    assert "histories of up to" not in report  # weights one sets hold at every length
     # each command in the report names the machine it ran on, since one run folder can span machines
     logged = report.split("--name q2 --work", 1)[1].split("\n")[0]
     assert "   # on " in logged and " cores" in logged and "torch " in logged
