@@ -42,11 +42,8 @@ VARIANTS = [CoOccurrenceConfig(normalisation="raw"), CoOccurrenceConfig(normalis
             CoOccurrenceConfig(normalisation="cosine", window=3, ordered=True)]
 
 
-LENS: list[int] = []  # the history lengths measured, one column each
-
-
-def _row(label: str, t: ShortlistTrial) -> str:
-    cells = " | ".join(f"{t.recall[n]:.3f} / {t.ndcg10[n]:.3f}" if n in t.recall else "" for n in LENS)
+def _row(label: str, t: ShortlistTrial, lens: tuple[int, ...]) -> str:
+    cells = " | ".join(f"{t.recall[n]:.3f} / {t.ndcg10[n]:.3f}" if n in t.recall else "" for n in lens)
     return (f"| {label} | {t.bm25_weight:g} / {t.popularity_weight:g} / {t.cooccurrence_weight:g} | "
             f"{t.cooccurrence_label} | {t.by_length_label} | {t.recency_decay:.1f} | {cells} | {t.mean_recall:.3f} |")
 
@@ -65,7 +62,6 @@ def main() -> None:
     weights = weight_grid(0.5) if args.toy else weight_grid(0.1)
     decays = (0.8,) if args.toy else (0.8, 1.0)
     lens = tuple(int(x) for x in args.history_len.split(","))
-    LENS[:] = lens
     config = EvalConfig(history_lens=lens, n_test_users=users)
     data = load_dataset("ml-100k")
     t0 = time.perf_counter()
@@ -101,16 +97,15 @@ def main() -> None:
              f"{result.n_test_users} test users, counts from all training users. The shortlist has "
              f"{config.n_candidates} items; recall = the next item is in it.", "",
              "## On the test users", "", cols, rule,
-             _row("before: BM25 + popularity", result.test_current),
-             _row("stage 2's weights alone", result.test_weights_only),
-             _row("chosen on validation", result.test_best), "",
+             _row("before: BM25 + popularity", result.test_current, lens),
+             _row("stage 2's weights alone", result.test_weights_only, lens),
+             _row("chosen on validation", result.test_best, lens), "",
              "## Stage 1: each co-occurrence variant alone (popularity breaks ties), on the validation users", "",
              cols, rule]
-    lines += [_row("best" if t == max(result.signals, key=lambda x: x.mean_recall) else "", t) for t in result.signals]
+    lines += [_row("best" if t == max(result.signals, key=lambda x: x.mean_recall) else "", t, lens) for t in result.signals]
     lines += ["", f"## Stage 2: the best 15 of {len(result.validation)} weightings with the best variant, "
               "on the validation users", "", cols, rule]
-    weights_only = max(result.validation, key=lambda t: (t.mean_recall, sum(t.ndcg10.values())))
-    lines += [_row("best" if t == weights_only else "", t) for t in top]
+    lines += [_row("best" if t == result.weights_only else "", t, lens) for t in top]
     lines += ["", "## Stage 3: weights for short histories, shortest first, on the validation users", "",
               "At each history length n, every weighting with every damping (or the index's own normalisation) "
               "for histories up to n, measured at n; the best is kept if its recall + NDCG@10 at n beat the "
@@ -120,7 +115,7 @@ def main() -> None:
         step = [t for t in result.by_length if set(t.recall) == {n}]
         for i, t in enumerate(step):
             kept = i == 1 and t.by_length and t.by_length[-1] in result.best.by_length
-            lines.append(_row(f"n={n}: without" if i == 0 else ("kept" if kept else ""), t))
+            lines.append(_row(f"n={n}: without" if i == 0 else ("kept" if kept else ""), t, lens))
     (args.out / "shortlist_weights.md").write_text("\n".join(lines) + "\n")
 
     try:

@@ -29,7 +29,7 @@ from .data import Catalog, Interactions
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
 from .errors import DataError, OptionError
-from .length_weights import LengthWeights, parse_by_length
+from .length_weights import LengthWeights, check_weights, parse_by_length
 from .text import tokenize
 
 
@@ -63,9 +63,7 @@ class CandidateConfig:
         object.__setattr__(self, "by_length", parse_by_length(entries))
         if self.n_candidates < 1:
             raise OptionError("n_candidates must be at least 1")
-        weights = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
-        if min(weights) < 0 or self.bm25_weight + self.popularity_weight == 0:
-            raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+        check_weights(self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
         if not 0 < self.recency_decay <= 1:
             raise OptionError("recency_decay must be in (0, 1]")
         try:

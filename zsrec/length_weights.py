@@ -16,6 +16,13 @@ from dataclasses import dataclass
 from .errors import OptionError
 
 
+def check_weights(bm25: float, popularity: float, cooccurrence: float) -> None:
+    """The one rule for a shortlist weighting, wherever one is given: no negative weight, and text or
+    popularity present (co-occurrence alone leaves items nobody co-picked unordered)."""
+    if min(bm25, popularity, cooccurrence) < 0 or bm25 + popularity == 0:
+        raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+
+
 @dataclass(frozen=True)
 class LengthWeights:
     up_to: int  # histories of at most this many items (and more than the previous entry's)
@@ -29,9 +36,7 @@ class LengthWeights:
     def __post_init__(self) -> None:
         if self.up_to < 1:
             raise OptionError("a history length in the shortlist's weights by length must be at least 1")
-        weights = (self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
-        if min(weights) < 0 or self.bm25_weight + self.popularity_weight == 0:
-            raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+        check_weights(self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
         if self.damping is not None and not 0 <= self.damping <= 1:
             raise OptionError("a co-occurrence damping must lie in [0, 1]")
 

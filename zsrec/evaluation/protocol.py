@@ -44,9 +44,6 @@ class EvalConfig:
     n_validation_users: int = 200
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "by_length", CandidateConfig(
-            bm25_weight=self.bm25_weight, popularity_weight=self.popularity_weight,
-            cooccurrence_weight=self.cooccurrence_weight, by_length=self.by_length).by_length)
         if self.n_validation_users < 1:
             raise OptionError("at least one validation user is needed")
         if self.fusion_weight is not None and not 0 <= self.fusion_weight <= 1:
@@ -56,7 +53,8 @@ class EvalConfig:
         unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
         if unknown:
             raise OptionError(f"unknown candidate settings {sorted(unknown)}")
-        self.shortlist()  # the same checks as the pipeline's
+        # The same checks as the pipeline's; "auto" entries resolved as the library resolves them.
+        object.__setattr__(self, "by_length", self.shortlist().by_length)
 
     def shortlist(self) -> CandidateConfig:
         """The generator's configuration in this evaluation."""

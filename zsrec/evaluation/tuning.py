@@ -25,7 +25,7 @@ from ..candidates import CandidateConfig, CandidateGenerator
 from ..cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from ..data import Dataset
 from ..errors import OptionError
-from ..length_weights import LengthWeights, by_length_text
+from ..length_weights import LengthWeights, by_length_text, check_weights
 from .metrics import hit, ndcg
 from .protocol import (Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds,
                        validation_split)
@@ -89,7 +89,8 @@ class ShortlistTuning:
     n_fit_users: int  # the other training users, whose interactions give the validation counts (per fold: the fewest)
     n_test_users: int
     by_length: list[ShortlistTrial] = field(default_factory=list)  # stage 3: the best few tried at each length
-    test_weights_only: ShortlistTrial | None = None  # stage 2's choice without stage 3, on the test users
+    weights_only: ShortlistTrial | None = None  # stage 2's choice without stage 3, on the validation users
+    test_weights_only: ShortlistTrial | None = None  # the same on the test users
     folds: int = 1
 
     @property
@@ -157,8 +158,8 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     weights = list(weights) if weights is not None else weight_grid()
     if not weights or not decays or not variants:
         raise OptionError("give at least one weighting, one recency decay and one co-occurrence variant")
-    if any(min(w) < 0 or w[0] + w[1] == 0 for w in weights):
-        raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+    for w in weights:
+        check_weights(*w)
     if any(b is not None and not 0 <= b <= 1 for b in dampings):
         raise OptionError("a co-occurrence damping must lie in [0, 1]")
     train, test = split_users(dataset, config)
@@ -205,7 +206,7 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
         tried += [without] + options[:keep_tried]
         if _score_at(options[0], n) > _score_at(without, n):
             entries = options[0].by_length
-    chosen = replace(weights_only, by_length=entries)
+    best = trial(shared, decay, variant, entries)  # every length, with stage 3's entries
     test_cases = make_cases(dataset, test, config)
     test_pop = popularity_counts(dataset, train)  # as in the evaluation: every training user counts
     train_sequences = [dataset.interactions.user_history(u) for u in train]
@@ -221,7 +222,7 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
                                  train_index if cfg.uses_cooccurrence else None)
 
     return ShortlistTuning(
-        signals=signals, validation=trials, best=trial(shared, decay, variant, entries), test_best=on_test(chosen),
+        signals=signals, validation=trials, best=best, test_best=on_test(best), weights_only=weights_only,
         test_current=measure_shortlist(dataset, test_cases, test_pop, current, index_source, current_index),
         validation_users=tuple(u for _, val in splits for u in val),
         n_fit_users=min(len(fit) for fit, _ in splits), n_test_users=len(test), by_length=tried,
