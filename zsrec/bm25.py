@@ -17,6 +17,11 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+try:  # scipy's own scatter-add kernel, called on slices of the index: no copy of the postings
+    from scipy.sparse._sparsetools import csc_matvec as _scatter_add
+except ImportError:  # pragma: no cover - a scipy that moved it: the public (copying) product below
+    _scatter_add = None
+
 EMPTY_DOC = "<empty>"  # rank-bm25 cannot index an empty document; both indexes use this stand-in
 
 
@@ -84,11 +89,23 @@ class SparseBM25:
     def dense_scores(self, query_row: sparse.csr_matrix) -> np.ndarray:
         """Scores of every document for one query row (from ``query_matrix``): the postings of the
         query's terms summed in C. Faster than ``match`` when the query's words are common and most
-        documents would be in the sparse result anyway."""
+        documents would be in the sparse result anyway. Each term's postings are added in place from
+        the index's own arrays; selecting the rows first (``term_docs[terms]``) would copy millions of
+        postings on a large catalog, which cost as much as the sum itself."""
         terms, weights = query_row.indices, query_row.data
+        out = np.zeros(self.n_docs)
         if len(terms) == 0:
-            return np.zeros(self.n_docs)
-        return self.term_docs[terms].T @ weights
+            return out
+        m = self.term_docs
+        if _scatter_add is None or m.data.dtype != np.float64:
+            return np.asarray(m[terms].T @ weights, dtype=np.float64)
+        indptr = m.indptr
+        for term, w in zip(terms.tolist(), np.asarray(weights, dtype=np.float64)):
+            start, end = indptr[term], indptr[term + 1]
+            if end > start:
+                _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=indptr.dtype), m.indices[start:end],
+                             m.data[start:end], np.array([w]), out)
+        return out
 
     def scores(self, query: Mapping[str, float]) -> np.ndarray:
         """Dense scores over every document, for callers that want the whole vector."""

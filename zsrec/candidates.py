@@ -342,19 +342,55 @@ class CandidateGenerator:
                           cooccurrence=co[top] if co_w else None)
 
     def _select_dense(self, raw: np.ndarray, history: Sequence[int], exclude, n: int) -> Candidates:
-        """Top n from scores of every item, computed exactly as the reference does, in vector ops."""
-        bm25 = _minmax(raw) if len(history) else np.zeros(len(self.catalog))
+        """Top n from scores of every item, computed exactly as the reference does, in vector ops.
+        ``raw`` is scaled in place (callers hand over a fresh array); co-occurrence is added only where
+        it is non-zero, and the top n is cut from the items at or above a bound the shortlist's most
+        likely members give, not partitioned from the whole catalog."""
+        if len(history):
+            lo, hi = float(raw.min()), float(raw.max())
+            raw -= lo
+            if hi > lo:
+                raw /= hi - lo
+            else:
+                raw[:] = 0.0
+        else:
+            raw[:] = 0.0
+        bm25 = raw
         bm25_w, pop_w, co_w = self._weights(len(history))
-        fused = bm25_w * bm25
+        fused = bm25 * bm25_w
         fused += self._pop_term(pop_w)
-        co = self.cooccurrence_scores(history) if co_w else None
-        if co is not None:
-            fused += co_w * co
+        co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
+        if len(co_rows):
+            fused[co_rows] += co_w * co_vals
         seen = self._seen(history, exclude)
         fused[seen] = -np.inf
-        top = self._top(self._rows, fused, min(n, len(self.catalog) - len(seen)))
+        n = min(n, len(self.catalog) - len(seen))
+        likely = np.union1d(co_rows, self._pop_order[: n + len(seen)])
+        top = self._top_of_many(fused, n, likely)
+        co = None
+        if co_w:
+            co = np.zeros(len(top))
+            if len(co_rows):
+                at = np.searchsorted(co_rows, top).clip(max=len(co_rows) - 1)
+                hit_co = co_rows[at] == top
+                co[hit_co] = co_vals[at[hit_co]]
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top],
-                          cooccurrence=co[top] if co is not None else None)
+                          cooccurrence=co)
+
+    def _top_of_many(self, fused: np.ndarray, n: int, likely: np.ndarray) -> np.ndarray:
+        """``_top`` over the whole catalog, cut first to the items scoring at least the n-th best of
+        ``likely`` (distinct rows): at least n items reach that bound, so the true top n, ties at its
+        cut included, lie above it, and only those few are partitioned and sorted."""
+        if n <= 0:
+            return np.zeros(0, dtype=np.int64)
+        if len(fused) > 4 * len(likely) and len(likely) >= n:
+            vals = fused[likely]
+            vals = vals[np.isfinite(vals)]
+            if len(vals) >= n:
+                bound = np.partition(vals, len(vals) - n)[len(vals) - n]
+                keep = np.flatnonzero(fused >= bound)
+                return keep[self._top(keep, fused[keep], n)]
+        return self._top(self._rows, fused, n)
 
     def _generate_dense(self, history: Sequence[int], exclude, n: int) -> Candidates:
         """The reference path: every catalog item scored by rank-bm25."""

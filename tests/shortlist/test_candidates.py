@@ -116,3 +116,27 @@ def test_index_saves_and_loads(ml100k, tmp_path):
     (tmp_path / "broken.index").write_bytes(b"not an index")
     with pytest.raises(DataError, match="broken.index: cannot read index"):
         CandidateGenerator.with_saved_index(tmp_path / "broken.index", ml100k.catalog)
+
+
+def test_dense_scores_sum_the_postings_in_place(ml100k):
+    """The in-place sum over each term's postings equals the product of the selected rows."""
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    for history in ([0], [0, 49, 99], list(range(20))):
+        q = gen.index.query_matrix([gen.query_weights(history)])
+        expected = np.asarray(gen.index.term_docs[q.indices].T @ q.data).ravel()
+        assert np.allclose(gen.index.dense_scores(q), expected, rtol=0, atol=1e-12)
+    assert not gen.index.dense_scores(gen.index.query_matrix([{"no-such-word": 1.0}])).any()
+
+
+def test_bounded_top_equals_the_whole_catalog_partition(ml100k):
+    """The top n cut from the items above the likely rows' n-th best is the plain top n, ties at the
+    cut (to the lowest row) and excluded (-inf) rows included."""
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    rng = np.random.default_rng(0)
+    rows = np.arange(len(ml100k.catalog))
+    for trial in range(200):
+        fused = rng.integers(0, 6, len(rows)).astype(float) / 5  # many ties
+        fused[rng.choice(len(rows), 50, replace=False)] = -np.inf
+        n = int(rng.integers(1, 40))
+        likely = np.unique(rng.choice(len(rows), int(rng.integers(n, 300)), replace=False))
+        assert np.array_equal(gen._top_of_many(fused, n, likely), gen._top(rows, fused, n))
