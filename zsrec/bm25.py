@@ -96,16 +96,20 @@ class SparseBM25:
         out = np.zeros(self.n_docs)
         if len(terms) == 0:
             return out
+        global _scatter_add
         m = self.term_docs
-        if _scatter_add is None or m.data.dtype != np.float64:
-            return np.asarray(m[terms].T @ weights, dtype=np.float64)
-        indptr = m.indptr
-        for term, w in zip(terms.tolist(), np.asarray(weights, dtype=np.float64)):
-            start, end = indptr[term], indptr[term + 1]
-            if end > start:
-                _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=indptr.dtype), m.indices[start:end],
-                             m.data[start:end], np.array([w]), out)
-        return out
+        if _scatter_add is not None and m.data.dtype == np.float64:
+            indptr = m.indptr
+            try:
+                for term, w in zip(terms.tolist(), np.asarray(weights, dtype=np.float64)):
+                    start, end = indptr[term], indptr[term + 1]
+                    if end > start:
+                        _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=indptr.dtype),
+                                     m.indices[start:end], m.data[start:end], np.array([w]), out)
+                return out
+            except (TypeError, ValueError):  # a scipy whose kernel takes other arguments: the public product
+                _scatter_add = None
+        return np.asarray(m[terms].T @ weights, dtype=np.float64).ravel()
 
     def scores(self, query: Mapping[str, float]) -> np.ndarray:
         """Dense scores over every document, for callers that want the whole vector."""

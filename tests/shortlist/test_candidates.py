@@ -118,13 +118,24 @@ def test_index_saves_and_loads(ml100k, tmp_path):
         CandidateGenerator.with_saved_index(tmp_path / "broken.index", ml100k.catalog)
 
 
-def test_dense_scores_sum_the_postings_in_place(ml100k):
-    """The in-place sum over each term's postings equals the product of the selected rows."""
+def _wrong_kernel(*args):
+    raise TypeError("csc_matvec() takes other arguments")
+
+
+@pytest.mark.parametrize("kernel", ["scipy's", None, _wrong_kernel], ids=["in-place", "no-kernel", "changed-kernel"])
+def test_dense_scores_sum_the_postings_in_place(ml100k, monkeypatch, kernel):
+    """The in-place sum over each term's postings equals the product of the selected rows; a scipy
+    without the kernel, or with one that takes other arguments, gets the public product."""
+    import zsrec.bm25
+
+    if kernel != "scipy's":
+        monkeypatch.setattr(zsrec.bm25, "_scatter_add", kernel)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
     for history in ([0], [0, 49, 99], list(range(20))):
         q = gen.index.query_matrix([gen.query_weights(history)])
         expected = np.asarray(gen.index.term_docs[q.indices].T @ q.data).ravel()
-        assert np.allclose(gen.index.dense_scores(q), expected, rtol=0, atol=1e-12)
+        got = gen.index.dense_scores(q)
+        assert got.shape == expected.shape and np.allclose(got, expected, rtol=0, atol=1e-12)
     assert not gen.index.dense_scores(gen.index.query_matrix([{"no-such-word": 1.0}])).any()
 
 
