@@ -93,3 +93,11 @@ def test_reasons_benchmark_toy(tmp_path):
     row = json.loads((tmp_path / "reasons.json").read_text())["rows"][0]
     assert row["items"] == 20 and row["kept_llm"] + row["from_evidence"] == 20 and row["without_reason"] == 0
     assert "| generate | 20 |" in (tmp_path / "reasons.md").read_text()
+
+
+def test_early_picks_benchmark_toy(tmp_path):
+    _run(["early_picks.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "early_picks.json").read_text())
+    assert [r["first_picks"] for r in out["rows"]] == [None, 10, 30]
+    assert set(out["rows"][0]["test"]) == {"1", "3", "5", "10"} and out["folds"] == 2
+    assert "| first 10 |" in (tmp_path / "early_picks.md").read_text()
