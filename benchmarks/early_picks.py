@@ -8,8 +8,9 @@ each training user's first K picks instead, for several K, per history length: o
 (4-fold cross-validation over the training users, counts from the other folds) and on the test users
 of the standard cold-start split (counts from every training user). Where the evaluation's rankings
 of the trained baselines are at hand (benchmarks/results/quality-cooc-rankings.jsonl.gz), the test
-users' NDCG@10 is compared with each baseline's on the same users (paired Wilcoxon). This is a
-measurement, not a product option: the shortlist as shipped counts the last 200 picks.
+users' NDCG@10 is compared with each baseline's on the same users (paired Wilcoxon). The option is
+``CoOccurrenceConfig(first_picks=K)`` (``--cooccurrence-first-picks K``); the shipped shortlist counts
+the last 200 picks.
 
 Writes benchmarks/results/early_picks.{json,md}.
 
@@ -31,7 +32,7 @@ from _common import RESULTS, machine, machine_line
 from scipy.stats import wilcoxon
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.cooccurrence import CoOccurrenceIndex
+from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
 from zsrec.loaders import load_dataset
@@ -95,12 +96,11 @@ def main() -> None:
     baselines = _baseline_ndcg(args.rankings)
     rows = []
     for k in [None] + firsts:
-        def cut(seqs):
-            return [s[:k] for s in seqs] if k else seqs
+        counted = CoOccurrenceConfig(first_picks=k)
         val = [r for cases, pop, seqs in parts
-               for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(cut(seqs), n_items), text_index,
+               for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(seqs, n_items, counted), text_index,
                                   cfg.n_candidates)]
-        tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(cut(train_seqs), n_items), text_index,
+        tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(train_seqs, n_items, counted), text_index,
                         cfg.n_candidates)
         p = {}
         for method in BASELINES:
@@ -126,7 +126,7 @@ def main() -> None:
          "n_test_users": len(test), "rows": rows, "baselines_test_ndcg10": {f"{a}@{b}": v for (a, b), v in base.items()}},
         indent=1))
     head = " | ".join(f"n={n} R@20 / NDCG@10" for n in lens)
-    lines = [f"# Co-occurrence counted from users' first picks (a measurement; the shipped index counts the last 200)",
+    lines = [f"# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`; the shipped index counts the last 200)",
              "", f"Command: `{cmd}` ({time.perf_counter() - t_start:.0f} s)  ", f"Machine: {machine_line(m)}  ",
              f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The default shortlist (weights and short-history "
              f"entries as shipped) with its co-occurrence index counted from each training user's first K picks. "

@@ -51,6 +51,7 @@ CoNormOpt = Annotated[CoNormalisation, typer.Option("--cooccurrence-norm", help=
 CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min=1, help="Count two picks together only this many picks apart (default: any two of a user's last 200).")]
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
+CoFirstOpt = Annotated[Optional[int], typer.Option("--cooccurrence-first-picks", min=2, help="Count each user's first N picks (how people pick while new) instead of their last 200.")]
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING], comma-separated ('1:0/0.3/0.7@0.2': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2)); 'none': the weights above for every length; 'auto': the tuned entries unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 # Data, shortlist and ranking options, the same for rank and serve.
@@ -127,6 +128,7 @@ def rank(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
@@ -157,7 +159,7 @@ def rank(
             n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
-            cooccurrence_neighbours=cooccurrence_neighbours,
+            cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
@@ -196,7 +198,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       backend_option, batch_size, items, interactions, column, encoding, skip_bad_rows, dataset,
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
-                      shortlist_by_length, index,
+                      cooccurrence_first_picks, shortlist_by_length, index,
                       template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
@@ -231,7 +233,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
                                                                 window=cooccurrence_window,
                                                                 ordered=cooccurrence_ordered,
-                                                                neighbours=cooccurrence_neighbours),
+                                                                neighbours=cooccurrence_neighbours,
+                                                                first_picks=cooccurrence_first_picks),
                                 by_length=shortlist_by_length)
     generator = None
     if index is not None and index.is_file():  # a saved text index: no rebuild per run
@@ -425,6 +428,7 @@ def serve(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
@@ -455,7 +459,7 @@ def serve(
             n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight,
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
-            cooccurrence_neighbours=cooccurrence_neighbours,
+            cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
@@ -507,6 +511,7 @@ def evaluate(
     cooccurrence_window: CoWindowOpt = None,
     cooccurrence_ordered: CoOrderedOpt = False,
     cooccurrence_neighbours: CoNeighboursOpt = 100,
+    cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
     sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
@@ -546,7 +551,8 @@ def evaluate(
                             popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
                             cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,
                                                             ordered=cooccurrence_ordered,
-                                                            neighbours=cooccurrence_neighbours),
+                                                            neighbours=cooccurrence_neighbours,
+                                                            first_picks=cooccurrence_first_picks),
                             by_length=shortlist_by_length)
         spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                              tensor_parallel_size=tensor_parallel_size,

@@ -1,8 +1,9 @@
 """Which items the catalog's own users picked together: the strongest training-free signal a new user
 can get, counted from the interactions popularity comes from.
 
-For each user, the most recent ``max_history`` picks in time order; a pair (i, j) counts once for every
-user who picked both at most ``window`` picks apart (``ordered``: j after i, "what people picked soon
+For each user, the most recent ``max_history`` picks in time order (or, with ``first_picks``, their
+first picks: how people pick while they are new, which is what a cold-start user is doing); a pair
+(i, j) counts once for every user who picked both at most ``window`` picks apart (``ordered``: j after i, "what people picked soon
 after i"). The counts become scores by the chosen normalisation and each item keeps only its
 ``neighbours`` best, so memory is bounded by items x neighbours however many interactions there are.
 A history scores every item by the recency-weighted sum of its items' neighbour scores; items nobody
@@ -35,6 +36,8 @@ class CoOccurrenceConfig:
     neighbours: int = 100  # kept per item
     max_history: int = 200  # most recent picks per user that are counted
     damping: float = 0.75  # the "damped" normalisation's exponent on the neighbour's count
+    # Count each user's first this many picks instead of their last max_history (None: the last ones).
+    first_picks: int | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -48,16 +51,24 @@ class CoOccurrenceConfig:
             raise OptionError("co-occurrence needs neighbours >= 1 and max_history >= 2")
         if not 0 <= self.damping <= 1:
             raise OptionError("damping must lie in [0, 1]")
+        if self.first_picks is not None and self.first_picks < 2:
+            raise OptionError("counting a user's first picks needs at least 2 of them (first_picks >= 2)")
 
     @property
     def span(self) -> int:
         """The largest distance between two counted picks."""
-        return min(self.window or self.max_history - 1, self.max_history - 1)
+        kept = self.first_picks or self.max_history
+        return min(self.window or kept - 1, kept - 1)
+
+    def counted(self, sequence: Sequence[int]) -> Sequence[int]:
+        """The part of one user's picks (oldest first) that is counted."""
+        return sequence[: self.first_picks] if self.first_picks else sequence[-self.max_history:]
 
 
-def _flatten(sequences: Sequence[Sequence[int]], max_history: int) -> tuple[np.ndarray, np.ndarray]:
-    """(items, user) of every counted pick, users one after another, each oldest first."""
-    kept = [np.asarray(s, dtype=np.int64)[-max_history:] for s in sequences if len(s)]
+def _flatten(sequences: Sequence[Sequence[int]], config: CoOccurrenceConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(items, user) of every counted pick (all of them without a config), users one after another,
+    each oldest first."""
+    kept = [np.asarray(config.counted(s) if config is not None else s, dtype=np.int64) for s in sequences if len(s)]
     if not kept:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     items = np.concatenate(kept)
@@ -151,7 +162,7 @@ class CoOccurrenceIndex:
               config: CoOccurrenceConfig | None = None) -> CoOccurrenceIndex:
         """From each user's picks (catalog rows, oldest first)."""
         config = config or CoOccurrenceConfig()
-        items, user = _flatten(sequences, config.max_history)
+        items, user = _flatten(sequences, config)
         item_counts = np.bincount(items, minlength=n_items).astype(np.float64)
         if config.window is None and not config.ordered:
             counts = cls._count_all_pairs(items, user, n_items, item_counts, config)
@@ -253,15 +264,21 @@ class CoOccurrenceIndex:
         across the two are counted (each pair as often as it occurs, from now on). Only the rows the
         new pairs touch are re-pruned; every score is re-normalised, since item counts moved. A pair
         pruned earlier starts again from its new count: the index stays bounded, at the cost of
-        undercounting pairs that were too weak to keep."""
+        undercounting pairs that were too weak to keep. An index of users' ``first_picks`` needs each
+        user's whole earlier history as the tail (it counts only picks within the first ones)."""
         tails = tails if tails is not None else [()] * len(sequences)
         joined = []
         starts = []
+        first = self.config.first_picks
         for tail, new in zip(tails, sequences, strict=True):
-            tail = list(tail)[-(self.config.span):] if self.config.span else []
-            joined.append(list(tail) + list(new))
+            if first:  # only picks among a user's first ones count; the earlier ones pair with them
+                tail = list(tail)
+                joined.append((tail + list(new))[:first])
+            else:
+                tail = list(tail)[-(self.config.span):] if self.config.span else []
+                joined.append(tail + list(new))
             starts.append(len(tail))
-        items, user = _flatten(joined, max((len(j) for j in joined), default=2))
+        items, user = _flatten(joined)
         position = np.concatenate([np.arange(len(j)) for j in joined if len(j)]) if len(items) else items
         start = np.repeat(np.asarray([s for s, j in zip(starts, joined) if len(j)]),
                           [len(j) for j in joined if len(j)]) if len(items) else items

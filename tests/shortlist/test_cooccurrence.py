@@ -65,6 +65,27 @@ def test_adding_interactions_equals_a_rebuild_when_nothing_is_pruned(ml100k):
     assert abs(grown.scores - full.scores).max() < 1e-6
 
 
+@pytest.mark.parametrize("window", [None, 3])
+def test_first_picks_count_each_users_earliest_picks(ml100k, window):
+    """Counted from each user's first K picks: the brute-force count over those picks, however long the
+    history; added picks count only while the user is among their first K, paired with the earlier ones."""
+    seqs = _sequences(ml100k, 60)
+    cfg = CoOccurrenceConfig(first_picks=12, window=window, neighbours=5000)
+    index = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), cfg)
+    got = index.counts.tocoo()
+    assert dict(zip(zip(got.row.tolist(), got.col.tolist()), got.data.tolist())) == _brute(
+        [s[:12] for s in seqs], window)
+    assert np.array_equal(index.item_counts, np.bincount(np.concatenate([s[:12] for s in seqs]),
+                                                         minlength=len(ml100k.catalog)))
+    assert cfg.span == (window or 11)
+    for cut in (5, 12, 20):  # the earlier picks end before, at and after the first 12
+        grown = CoOccurrenceIndex.build([s[:cut] for s in seqs], len(ml100k.catalog), cfg)
+        grown.add([s[cut:] for s in seqs], tails=[s[:cut] for s in seqs])
+        assert (grown.counts != index.counts).nnz == 0 and np.array_equal(grown.item_counts, index.item_counts)
+    with pytest.raises(OptionError, match="first_picks >= 2"):
+        CoOccurrenceConfig(first_picks=1)
+
+
 def test_the_shortlist_uses_it_and_its_fast_path_matches_the_dense_one(ml100k):
     cfg = CandidateConfig(bm25_weight=0.2, popularity_weight=0.3, cooccurrence_weight=0.5)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions, cfg)

@@ -42,8 +42,9 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             co = cfg["cooccurrence"]
             window = "all pairs" if co["window"] is None else f"window {co['window']}"
             norm = getattr(co["normalisation"], "value", co["normalisation"])
+            first = f", each user's first {co['first_picks']} picks" if co.get("first_picks") else ""
             line += (f", co-occurrence {cfg['cooccurrence_weight']:g} ({norm}, {window}"
-                     f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item")
+                     f"{', ordered' if co['ordered'] else ''}, {co['neighbours']} neighbours per item{first}")
             line += ")"
         for e in cfg.get("by_length") or ():
             damping = "" if e.get("damping") is None else f", co-occurrence damping {e['damping']:g}"

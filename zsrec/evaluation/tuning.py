@@ -68,7 +68,8 @@ class ShortlistTrial:
             return "off"
         norm = co["normalisation"] + (f" {co['damping']:g}" if co["normalisation"] == "damped" else "")
         window = "all pairs" if co["window"] is None else f"window {co['window']}"
-        return f"{norm}, {window}{', ordered' if co['ordered'] else ''}"
+        first = f", first {co['first_picks']} picks" if co.get("first_picks") else ""
+        return f"{norm}, {window}{', ordered' if co['ordered'] else ''}{first}"
 
     def config(self, n_candidates: int) -> CandidateConfig:
         co = CoOccurrenceConfig(**self.cooccurrence) if self.cooccurrence else CoOccurrenceConfig()
