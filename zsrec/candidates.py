@@ -17,7 +17,8 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -76,6 +77,15 @@ class CandidateConfig:
         """Whether any history length gives co-occurrence a weight (so its index is needed)."""
         return self.cooccurrence_weight > 0 or any(e.cooccurrence_weight > 0 for e in self.by_length)
 
+    @property
+    def first_picks_counts(self) -> tuple[int, ...]:
+        """The K of every short-history entry that counts co-occurrence from users' first K picks."""
+        return tuple(sorted({e.first_picks for e in self.by_length if e.first_picks and e.cooccurrence_weight > 0}))
+
+    def first_picks_config(self, k: int) -> CoOccurrenceConfig:
+        """The co-occurrence settings of the index counted from each user's first ``k`` picks."""
+        return replace(self.cooccurrence, first_picks=k)
+
 
 @dataclass(frozen=True)
 class Candidates:
@@ -104,21 +114,38 @@ class CandidateGenerator:
     def __init__(self, catalog: Catalog, interactions: Interactions | None = None,
                  config: CandidateConfig | None = None, popularity: np.ndarray | None = None,
                  index: SparseBM25 | None = None, cooccurrence: CoOccurrenceIndex | None = None,
-                 sequences: Sequence[Sequence[int]] | None = None):
+                 sequences: Sequence[Sequence[int]] | None = None,
+                 first_picks: Mapping[int, CoOccurrenceIndex] | None = None):
         """Popularity and co-occurrence come from ``interactions``, or from ``popularity`` and
         ``sequences`` (each user's picks, oldest first) where the caller counts them on a subset of
-        users (the evaluation's training users); ``index`` / ``cooccurrence`` lend built ones."""
+        users (the evaluation's training users); ``index`` / ``cooccurrence`` lend built ones, and
+        ``first_picks`` the indexes counted from users' first K picks, by K."""
         self.catalog = catalog
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
+        self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
+
+        def all_sequences() -> Sequence[Sequence[int]] | None:
+            if sequences is None and interactions is not None:
+                return [interactions.user_history(u) for u in interactions.user_ids]
+            return sequences
+
         if self.config.uses_cooccurrence:
             if cooccurrence is not None:
                 self.cooccurrence = cooccurrence
             elif sequences is not None or interactions is not None:
-                if sequences is None:
-                    assert interactions is not None
-                    sequences = [interactions.user_history(u) for u in interactions.user_ids]
+                sequences = all_sequences()
                 self.cooccurrence = CoOccurrenceIndex.build(sequences, len(catalog), self.config.cooccurrence)
+            for k in self.config.first_picks_counts:
+                lent = (first_picks or {}).get(k)
+                if lent is None and self.cooccurrence is not None:
+                    sequences = all_sequences()
+                    if sequences is None:
+                        raise OptionError(f"short histories count co-occurrence from users' first {k} picks: pass "
+                                          "the interactions (or sequences) to count them from, or that index")
+                    lent = CoOccurrenceIndex.build(sequences, len(catalog), self.config.first_picks_config(k))
+                if lent is not None:
+                    self.first_picks[k] = lent
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
@@ -148,27 +175,37 @@ class CandidateGenerator:
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
     def save_index(self, path: str | Path) -> None:
-        """Save the text index and the co-occurrence neighbours in one file (popularity is recomputed
-        from the interactions on load: it is cheap)."""
+        """Save the text index and the co-occurrence neighbours (each index of users' first picks
+        too) in one file (popularity is recomputed from the interactions on load: it is cheap)."""
         if self.index is None:
             raise OptionError("only the sparse retriever's index can be saved")
-        self.index.save(path, self.cooccurrence.arrays() if self.cooccurrence is not None else None)
+        extra = self.cooccurrence.arrays() if self.cooccurrence is not None else {}
+        for k, early in self.first_picks.items():
+            extra.update(early.arrays(prefix=f"first{k}_co_"))
+        self.index.save(path, extra or None)
 
     @classmethod
     def with_saved_index(cls, path: str | Path, catalog: Catalog, interactions: Interactions | None = None,
                          config: CandidateConfig | None = None, **kwargs) -> CandidateGenerator:
         config = config or CandidateConfig()
         cooc = None
+        early: dict[int, CoOccurrenceIndex] = {}
         try:
             index = SparseBM25.load(path)
             with np.load(path, allow_pickle=False) as f:
                 if "co_config" in f.files:
                     cooc = CoOccurrenceIndex.from_arrays(f)
+                for k in config.first_picks_counts:
+                    if f"first{k}_co_config" in f.files:
+                        early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
         if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):
             cooc = None  # saved with other co-occurrence settings: rebuilt from the interactions
-        return cls(catalog, interactions, config, index=index, cooccurrence=cooc, **kwargs)
+        # the same for each index of users' first picks
+        early = {k: e for k, e in early.items()
+                 if cooc is not None and e.config == config.first_picks_config(k) and e.n_items == len(catalog)}
+        return cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, **kwargs)
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
         """Query term weights: recent items weigh more (the last item counts 1, each older one less)."""
@@ -211,10 +248,10 @@ class CandidateGenerator:
 
     def _co_sparse(self, history: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scaled scores) of the items co-picked with the history, rows sorted."""
-        if self.cooccurrence is None or not len(history):
+        index = self._co_index(len(history))
+        if index is None or not len(history):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        rows, vals = self.cooccurrence.neighbour_scores(history, self.config.recency_decay,
-                                                        self.damping_for(len(history)))
+        rows, vals = index.neighbour_scores(history, self.config.recency_decay, self.damping_for(len(history)))
         top = float(vals.max()) if len(vals) else 0.0
         return rows, (vals / top if top > 0 else vals)
 
@@ -224,6 +261,14 @@ class CandidateGenerator:
             if length <= entry.up_to:
                 return entry
         return None
+
+    def _co_index(self, length: int) -> CoOccurrenceIndex | None:
+        """The co-occurrence index for a history this long: its entry's count of users' first picks,
+        or the shortlist's own."""
+        entry = self.length_weights(length)
+        if entry is not None and entry.first_picks and entry.first_picks in self.first_picks:
+            return self.first_picks[entry.first_picks]
+        return self.cooccurrence
 
     def damping_for(self, length: int) -> float | None:
         """The co-occurrence damping for a history this long (None: the index's normalisation)."""
@@ -277,7 +322,7 @@ class CandidateGenerator:
         if not length:  # cold start: popularity alone
             return 0.0, cfg.popularity_weight if cfg.popularity_weight > 0 else 1.0, 0.0
         w = self.length_weights(length) or cfg
-        return w.bm25_weight, w.popularity_weight, w.cooccurrence_weight if self.cooccurrence is not None else 0.0
+        return w.bm25_weight, w.popularity_weight, w.cooccurrence_weight if self._co_index(length) is not None else 0.0
 
     @staticmethod
     def _top(rows: np.ndarray, fused: np.ndarray, n: int) -> np.ndarray:

@@ -341,18 +341,20 @@ class CoOccurrenceIndex:
 
     # ------------------------------------------------------------ saving
 
-    def arrays(self) -> dict[str, np.ndarray]:
-        """The index as named arrays (saved in the shortlist's index file, beside BM25's)."""
+    def arrays(self, prefix: str = "co_") -> dict[str, np.ndarray]:
+        """The index as named arrays (saved in the shortlist's index file, beside BM25's; ``prefix``
+        tells several indexes in one file apart)."""
         c = self.counts
-        return {"co_data": c.data.astype(np.float32), "co_indices": c.indices, "co_indptr": c.indptr,
-                "co_item_counts": self.item_counts, "co_config": np.array(json.dumps(asdict(self.config)))}
+        return {f"{prefix}data": c.data.astype(np.float32), f"{prefix}indices": c.indices, f"{prefix}indptr": c.indptr,
+                f"{prefix}item_counts": self.item_counts, f"{prefix}config": np.array(json.dumps(asdict(self.config)))}
 
     @classmethod
-    def from_arrays(cls, f) -> CoOccurrenceIndex:
-        cfg = json.loads(str(f["co_config"]))
-        n = len(f["co_item_counts"])
-        counts = sparse.csr_matrix((f["co_data"].astype(np.float64), f["co_indices"], f["co_indptr"]), shape=(n, n))
-        return cls(counts, f["co_item_counts"], CoOccurrenceConfig(**cfg))
+    def from_arrays(cls, f, prefix: str = "co_") -> CoOccurrenceIndex:
+        cfg = json.loads(str(f[f"{prefix}config"]))
+        n = len(f[f"{prefix}item_counts"])
+        counts = sparse.csr_matrix((f[f"{prefix}data"].astype(np.float64), f[f"{prefix}indices"], f[f"{prefix}indptr"]),
+                                   shape=(n, n))
+        return cls(counts, f[f"{prefix}item_counts"], CoOccurrenceConfig(**cfg))
 
     def save(self, path: str | Path) -> None:
         path = Path(path)

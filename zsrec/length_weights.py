@@ -32,6 +32,9 @@ class LengthWeights:
     # c_ij / (n_i^(1-b) n_j^b) for co-picked items (0: leans to what most co-pickers chose; 0.5: cosine);
     # None: the co-occurrence index's own normalisation.
     damping: float | None = None
+    # Co-occurrence counted from each user's first this many picks (a second index, for these
+    # histories only: new users pick like others did when new); None: the shortlist's own index.
+    first_picks: int | None = None
 
     def __post_init__(self) -> None:
         if self.up_to < 1:
@@ -39,15 +42,20 @@ class LengthWeights:
         check_weights(self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
         if self.damping is not None and not 0 <= self.damping <= 1:
             raise OptionError("a co-occurrence damping must lie in [0, 1]")
+        if self.first_picks is not None and self.first_picks < 2:
+            raise OptionError("co-occurrence from users' first picks needs at least 2 of them")
 
     def text(self) -> str:
         damping = "" if self.damping is None else f"@{self.damping:g}"
-        return f"{self.up_to}:{self.bm25_weight:g}/{self.popularity_weight:g}/{self.cooccurrence_weight:g}{damping}"
+        first = "" if self.first_picks is None else f"+first{self.first_picks}"
+        return (f"{self.up_to}:{self.bm25_weight:g}/{self.popularity_weight:g}/{self.cooccurrence_weight:g}"
+                f"{damping}{first}")
 
 
 def parse_by_length(entries: str | Iterable) -> tuple[LengthWeights, ...]:
-    """Checked entries, shortest first, from ``LengthWeights``, (up_to, bm25, pop, co[, damping]) tuples,
-    dicts, or text such as "1:0/0.3/0.7@0.2,3:0.1/0.2/0.7" (empty or "none": no entries)."""
+    """Checked entries, shortest first, from ``LengthWeights``, (up_to, bm25, pop, co[, damping[,
+    first_picks]]) tuples, dicts, or text such as "1:0/0.3/0.7@0.2+first15,3:0.1/0.2/0.7" (empty or
+    "none": no entries)."""
     if isinstance(entries, str):
         entries = [] if entries.strip().lower() in ("", "none", "off") else [
             _parse_one(part.strip()) for part in entries.split(",")]
@@ -68,13 +76,16 @@ def parse_by_length(entries: str | Iterable) -> tuple[LengthWeights, ...]:
 def _parse_one(part: str) -> LengthWeights:
     try:
         up_to, rest = part.split(":")
+        rest, plus, first = rest.partition("+first")
         weights, _, damping = rest.partition("@")
         bm25, pop, co = (float(x) for x in weights.split("/"))
         n, b = int(up_to), float(damping) if damping else None
+        k = int(first) if plus else None
     except ValueError:
-        raise OptionError(f"weights by length look like '1:0/0.3/0.7@0.2' (up to 1 item: BM25 0, popularity 0.3, "
-                          f"co-occurrence 0.7, damping 0.2; '@...' optional), got {part!r}") from None
-    return LengthWeights(n, bm25, pop, co, b)
+        raise OptionError(f"weights by length look like '1:0/0.3/0.7@0.2+first15' (up to 1 item: BM25 0, popularity "
+                          f"0.3, co-occurrence 0.7, damping 0.2, co-occurrence from users' first 15 picks; '@...' and "
+                          f"'+first...' optional), got {part!r}") from None
+    return LengthWeights(n, bm25, pop, co, b, k)
 
 
 def by_length_text(entries: Iterable[LengthWeights]) -> str:

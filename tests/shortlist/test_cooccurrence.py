@@ -181,9 +181,38 @@ def test_short_histories_use_their_own_weights_and_damping(ml100k):
     assert np.lexsort((np.arange(len(fused)), -fused))[:20].tolist() == damped.indices.tolist()
 
 
+def test_short_histories_can_count_co_occurrence_from_users_first_picks(ml100k, tmp_path):
+    """An entry with +firstK scores its histories with a second index, counted from each user's first K
+    picks; longer histories keep the shortlist's own. Saved in the index file and loaded from it."""
+    text = "1:0/0.3/0.7@0.4+first15,3:0.1/0.1/0.8"
+    cfg = CandidateConfig(by_length=text)
+    assert by_length_text(cfg.by_length) == text and cfg.by_length[0].first_picks == 15
+    assert cfg.first_picks_counts == (15,)
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions, cfg)
+    seqs = [ml100k.interactions.user_history(u) for u in ml100k.interactions.user_ids]
+    early = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), CoOccurrenceConfig(first_picks=15))
+    assert (gen.first_picks[15].counts != early.counts).nnz == 0
+    # one pick: as a shortlist whose own index is the early one; three picks: the shipped index
+    one_pick = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(by_length="1:0/0.3/0.7@0.4"),
+                                  cooccurrence=early, index=gen.index)
+    shipped = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(by_length=text.split("+")[0] +
+                                 ",3:0.1/0.1/0.8"), cooccurrence=gen.cooccurrence, index=gen.index)
+    assert gen.generate([49]).indices.tolist() == one_pick.generate([49]).indices.tolist()
+    assert gen.generate([49]).indices.tolist() != shipped.generate([49]).indices.tolist()
+    assert gen.generate([0, 49, 99]).indices.tolist() == shipped.generate([0, 49, 99]).indices.tolist()
+    path = tmp_path / "index.npz"
+    gen.save_index(path)
+    loaded = CandidateGenerator.with_saved_index(path, ml100k.catalog, config=cfg, popularity=gen.popularity_counts)
+    assert (loaded.first_picks[15].counts != early.counts).nnz == 0
+    assert loaded.generate([49]).indices.tolist() == gen.generate([49]).indices.tolist()
+    with pytest.raises(OptionError, match="first 15 picks"):
+        CandidateGenerator(ml100k.catalog, config=cfg, popularity=gen.popularity_counts, cooccurrence=gen.cooccurrence)
+
+
 @pytest.mark.parametrize("bad, match", [("1:0/0.3/0.7,1:0/0.2/0.8", "distinct"), ("0:0/0.3/0.7", "at least 1"),
                                         ("1:0/0.3/0.7@1.5", r"\[0, 1\]"), ("1:0/0/1", "not both zero"),
-                                        ("one:0.1", "look like"), ("1:0.3/0.7", "look like")])
+                                        ("one:0.1", "look like"), ("1:0.3/0.7", "look like"),
+                                        ("1:0/0.3/0.7+firstx", "look like"), ("1:0/0.3/0.7+first1", "at least 2")])
 def test_bad_weights_by_length_are_refused(bad, match):
     with pytest.raises(OptionError, match=match):
         CandidateConfig(by_length=bad)

@@ -48,6 +48,8 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             line += ")"
         for e in cfg.get("by_length") or ():
             damping = "" if e.get("damping") is None else f", co-occurrence damping {e['damping']:g}"
+            if e.get("first_picks"):
+                damping += f", co-occurrence from each user's first {e['first_picks']} picks"
             line += (f"; histories of up to {e['up_to']} item{'s' if e['up_to'] > 1 else ''}: BM25 "
                      f"{e['bm25_weight']:g}, popularity {e['popularity_weight']:g}, co-occurrence "
                      f"{e['cooccurrence_weight']:g}{damping}")

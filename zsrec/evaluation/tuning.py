@@ -101,11 +101,14 @@ class ShortlistTuning:
 
 def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
                       generator: CandidateGenerator | None = None,
-                      cooccurrence: CoOccurrenceIndex | None = None) -> ShortlistTrial:
+                      cooccurrence: CoOccurrenceIndex | None = None,
+                      sequences: Sequence[Sequence[int]] | None = None) -> ShortlistTrial:
     """Recall and NDCG@10 of the shortlist for each history length. ``generator`` lends its text index
-    and ``cooccurrence`` a built co-occurrence index, so a grid rebuilds neither."""
+    and ``cooccurrence`` a built co-occurrence index, so a grid rebuilds neither; ``sequences`` (the
+    picks counted) are needed only when short histories count co-occurrence from users' first picks."""
     gen = CandidateGenerator(dataset.catalog, config=config, popularity=popularity,
-                             index=generator.index if generator is not None else None, cooccurrence=cooccurrence)
+                             index=generator.index if generator is not None else None, cooccurrence=cooccurrence,
+                             sequences=sequences)
     lists = gen.generate_many([list(c.history) for c in cases], None, config.n_candidates)
     recall: dict[int, list[float]] = {}
     ndcgs: dict[int, list[float]] = {}
@@ -224,7 +227,8 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
 
     return ShortlistTuning(
         signals=signals, validation=trials, best=best, test_best=on_test(best), weights_only=weights_only,
-        test_current=measure_shortlist(dataset, test_cases, test_pop, current, index_source, current_index),
+        test_current=measure_shortlist(dataset, test_cases, test_pop, current, index_source, current_index,
+                                       train_sequences),
         validation_users=tuple(u for _, val in splits for u in val),
         n_fit_users=min(len(fit) for fit, _ in splits), n_test_users=len(test), by_length=tried,
         test_weights_only=on_test(weights_only), folds=max(folds, 1))
