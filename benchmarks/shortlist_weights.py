@@ -11,9 +11,9 @@ NDCG@10 at that length). The
 result is measured once on the test users of the standard cold-start split, beside the shortlist
 before co-occurrence and the weights without stage 3. No LLM: minutes on a CPU.
 
-Writes benchmarks/results/shortlist_weights.{json,md,png}.
+Writes benchmarks/results/shortlist_weights.{json,md,png} (--name: other file names).
 
-    python benchmarks/shortlist_weights.py [--users 200] [--folds 4] [--history-len 1,3,5,10]
+    python benchmarks/shortlist_weights.py [--users 200] [--folds 4] [--history-len 1,3,5,10] [--first-picks 15]
     python benchmarks/shortlist_weights.py --toy    # a few users, a small grid; what CI runs
 """
 
@@ -54,8 +54,11 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=4, help="cross-validation folds over the training users (1: one "
                     "split of --users validation users)")
     ap.add_argument("--history-len", default="1,3,5,10")
+    ap.add_argument("--first-picks", default="", help="stage 3 also tries co-occurrence counted from users' first "
+                    "K picks for short histories, for each K given (comma-separated; see early_picks.py)")
     ap.add_argument("--toy", action="store_true", help="20 users, a small grid")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--name", default="shortlist_weights", help="file names of the results")
     args = ap.parse_args()
     users = 20 if args.toy else args.users
     variants = VARIANTS[:2] if args.toy else VARIANTS
@@ -68,7 +71,9 @@ def main() -> None:
     # "current": the shortlist without co-occurrence, as zsrec shipped it before this signal existed
     before = CandidateConfig(bm25_weight=0.2, popularity_weight=0.8, cooccurrence_weight=0.0)
     folds = 1 if args.toy else args.folds
-    result = tune_shortlist(data, config, variants, weights, decays, n_validation=users, current=before, folds=folds)
+    first_picks = tuple(int(k) for k in args.first_picks.split(",") if k.strip())
+    result = tune_shortlist(data, config, variants, weights, decays, n_validation=users, current=before, folds=folds,
+                            first_picks=first_picks)
     seconds = time.perf_counter() - t0
     m = machine()
     cmd = "python benchmarks/shortlist_weights.py " + " ".join(sys.argv[1:])
@@ -80,7 +85,7 @@ def main() -> None:
                "by_length": [asdict(t) for t in result.by_length],
                "best": asdict(result.best), "test_best": asdict(result.test_best),
                "test_weights_only": asdict(result.test_weights_only), "test_before": asdict(result.test_current)}
-    (args.out / "shortlist_weights.json").write_text(json.dumps(payload, indent=1, default=str))
+    (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=str))
 
     head = " | ".join(f"n={n} R@{config.n_candidates} / NDCG@10" for n in lens)
     rule = "|---|---|---|---|---:|" + "---|" * len(lens) + "---:|"
@@ -116,7 +121,7 @@ def main() -> None:
         for i, t in enumerate(step):
             kept = i == 1 and t.by_length and t.by_length[-1] in result.best.by_length
             lines.append(_row(f"n={n}: without" if i == 0 else ("kept" if kept else ""), t, lens))
-    (args.out / "shortlist_weights.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
 
     try:
         import matplotlib
@@ -139,7 +144,7 @@ def main() -> None:
         ax.set_title("ML-100K validation users")
         ax.legend()
         fig.tight_layout()
-        fig.savefig(args.out / "shortlist_weights.png", dpi=120)
+        fig.savefig(args.out / f"{args.name}.png", dpi=120)
     print("\n".join(lines[:12]))
 
 

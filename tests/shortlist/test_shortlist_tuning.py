@@ -123,3 +123,20 @@ def test_evaluation_uses_the_configured_shortlist_weights(ml100k, tmp_path):
                      ["pop"], tmp_path)
     assert (run.generator.config.bm25_weight, run.generator.config.popularity_weight) == (1.0, 0.0)
     assert EvalConfig().popularity_weight == CandidateConfig().popularity_weight  # the library default
+
+
+def test_stage_three_can_count_short_histories_from_users_first_picks(ml100k):
+    """Offered first-K counts, stage 3 measures each entry with and without them, on the validation
+    users' folds (an index per fold), and the result carries the choice to the test users."""
+    config = EvalConfig(history_lens=(1, 3), n_test_users=30)
+    result = tune_shortlist(ml100k, config, (CoOccurrenceConfig(),), [(0.2, 0.1, 0.7), (0.0, 0.3, 0.7)],
+                            decays=(0.8,), n_validation=60, dampings=(None, 0.2), first_picks=(10,), keep_tried=10)
+    tried = [t for t in result.by_length if t.by_length]
+    assert any(e.first_picks == 10 for t in tried for e in t.by_length)
+    assert any(all(e.first_picks is None for e in t.by_length) for t in tried)
+    # the chosen entries, whatever they are, measured on the test users with the same configuration
+    assert result.test_best.by_length == result.best.by_length
+    labels = {t.by_length_label for t in tried}
+    assert any("+first10" in x for x in labels)
+    with pytest.raises(OptionError, match="at least 2"):
+        tune_shortlist(ml100k, config, first_picks=(1,))

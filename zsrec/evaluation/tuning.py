@@ -16,7 +16,7 @@ replace.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -102,13 +102,15 @@ class ShortlistTuning:
 def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
                       generator: CandidateGenerator | None = None,
                       cooccurrence: CoOccurrenceIndex | None = None,
-                      sequences: Sequence[Sequence[int]] | None = None) -> ShortlistTrial:
+                      sequences: Sequence[Sequence[int]] | None = None,
+                      first_picks: Mapping[int, CoOccurrenceIndex] | None = None) -> ShortlistTrial:
     """Recall and NDCG@10 of the shortlist for each history length. ``generator`` lends its text index
-    and ``cooccurrence`` a built co-occurrence index, so a grid rebuilds neither; ``sequences`` (the
-    picks counted) are needed only when short histories count co-occurrence from users' first picks."""
+    and ``cooccurrence`` a built co-occurrence index (``first_picks`` those counted from users' first
+    picks, by K), so a grid rebuilds none; ``sequences`` (the picks counted) are needed only when short
+    histories count co-occurrence from users' first picks and that index is not lent."""
     gen = CandidateGenerator(dataset.catalog, config=config, popularity=popularity,
                              index=generator.index if generator is not None else None, cooccurrence=cooccurrence,
-                             sequences=sequences)
+                             sequences=sequences, first_picks=first_picks)
     lists = gen.generate_many([list(c.history) for c in cases], None, config.n_candidates)
     recall: dict[int, list[float]] = {}
     ndcgs: dict[int, list[float]] = {}
@@ -154,11 +156,13 @@ def _score_at(t: ShortlistTrial, n: int) -> float:
 def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOccurrenceConfig] = (CoOccurrenceConfig(),),
                    weights: Sequence[tuple[float, float, float]] | None = None, decays: Sequence[float] = (0.8, 1.0),
                    n_validation: int | None = None, current: CandidateConfig | None = None, folds: int = 1,
-                   dampings: Sequence[float | None] = DAMPINGS, keep_tried: int = 5) -> ShortlistTuning:
+                   dampings: Sequence[float | None] = DAMPINGS, keep_tried: int = 5,
+                   first_picks: Sequence[int] = ()) -> ShortlistTuning:
     """Measure each co-occurrence variant alone, then every (weights, recency decay) with the best
     variant, then weights and damping per history length, on validation users (``folds`` > 1: every
     training user, fold by fold); report the chosen and the current shortlist on ``config``'s test
-    users. ``keep_tried``: how many of stage 3's best options per length the result lists."""
+    users. ``keep_tried``: how many of stage 3's best options per length the result lists;
+    ``first_picks``: stage 3 also tries, for each K, co-occurrence counted from users' first K picks."""
     weights = list(weights) if weights is not None else weight_grid()
     if not weights or not decays or not variants:
         raise OptionError("give at least one weighting, one recency decay and one co-occurrence variant")
@@ -166,6 +170,8 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
         check_weights(*w)
     if any(b is not None and not 0 <= b <= 1 for b in dampings):
         raise OptionError("a co-occurrence damping must lie in [0, 1]")
+    if any(k < 2 for k in first_picks):
+        raise OptionError("co-occurrence from users' first picks needs at least 2 of them")
     train, test = split_users(dataset, config)
     splits = ([validation_split(dataset, config, train, n_validation)] if folds <= 1
               else validation_folds(dataset, config, train, folds))
@@ -186,9 +192,10 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
               by_length: tuple[LengthWeights, ...] = (), only: int | None = None) -> ShortlistTrial:
         cfg = replace(base, bm25_weight=w[0], popularity_weight=w[1], cooccurrence_weight=w[2], recency_decay=decay,
                       cooccurrence=variant, by_length=by_length)
+        early = [{k: indexes(cfg.first_picks_config(k))[f] for k in cfg.first_picks_counts} for f in range(len(parts))]
         return _pooled([measure_shortlist(dataset, [c for c in cases if only is None or c.n == only], pop, cfg,
-                                          index_source, index if cfg.uses_cooccurrence else None)
-                        for (cases, pop, _), index in zip(parts, indexes(variant))], sizes)
+                                          index_source, index if cfg.uses_cooccurrence else None, first_picks=firsts)
+                        for (cases, pop, _), index, firsts in zip(parts, indexes(variant), early)], sizes)
 
     def ranked(t: ShortlistTrial) -> tuple[float, float]:
         return t.mean_recall, float(np.mean(list(t.ndcg10.values())))
@@ -204,8 +211,9 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     tried: list[ShortlistTrial] = []
     for n in sorted(config.history_lens):
         without = trial(shared, decay, variant, entries, only=n)
-        options = [trial(shared, decay, variant, entries + (LengthWeights(n, *w, damping=b),), only=n)
-                   for w in weights for b in (dampings if w[2] > 0 else (None,))]
+        options = [trial(shared, decay, variant, entries + (LengthWeights(n, *w, damping=b, first_picks=k),), only=n)
+                   for w in weights for b in (dampings if w[2] > 0 else (None,))
+                   for k in ((None, *first_picks) if w[2] > 0 else (None,))]
         options.sort(key=lambda t: -_score_at(t, n))
         tried += [without] + options[:keep_tried]
         if _score_at(options[0], n) > _score_at(without, n):
@@ -223,7 +231,7 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     def on_test(t: ShortlistTrial) -> ShortlistTrial:
         cfg = t.config(config.n_candidates)
         return measure_shortlist(dataset, test_cases, test_pop, cfg, index_source,
-                                 train_index if cfg.uses_cooccurrence else None)
+                                 train_index if cfg.uses_cooccurrence else None, train_sequences)
 
     return ShortlistTuning(
         signals=signals, validation=trials, best=best, test_best=on_test(best), weights_only=weights_only,
