@@ -16,8 +16,7 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -101,9 +100,23 @@ class Candidates:
         return len(self.indices)
 
 
-def _minmax(x: np.ndarray) -> np.ndarray:
+def _minmax(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``x`` scaled to [0, 1] (all zeros when constant); ``out=x`` scales a fresh array in place."""
     lo, hi = float(x.min()), float(x.max())
-    return np.zeros_like(x) if hi <= lo else (x - lo) / (hi - lo)
+    if hi <= lo:
+        if out is None:
+            return np.zeros_like(x)
+        out[:] = 0.0
+        return out
+    out = np.subtract(x, lo, out=out)
+    out /= hi - lo
+    return out
+
+
+def _find(sorted_rows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(found, at): which of ``rows`` are in the non-empty ``sorted_rows``, and where they would be."""
+    at = np.searchsorted(sorted_rows, rows).clip(max=len(sorted_rows) - 1)
+    return sorted_rows[at] == rows, at
 
 
 class CandidateGenerator:
@@ -363,25 +376,21 @@ class CandidateGenerator:
         # after removing the seen ones.
         popular = self._pop_order[: n + len(seen)]
         if len(scored):
-            pos = np.searchsorted(scored, popular).clip(max=len(scored) - 1)
-            popular = popular[scored[pos] != popular]
+            popular = popular[~_find(scored, popular)[0]]
         rows = np.concatenate([scored, popular])
         unmatched = (0.0 - lo) / span if span > 0 else 0.0
         bm25 = np.full(len(rows), unmatched)
         if len(docs):
-            at = np.searchsorted(docs, scored).clip(max=len(docs) - 1)
-            hit_doc = docs[at] == scored
+            hit_doc, at = _find(docs, scored)
             bm25[: len(scored)][hit_doc] = (raw[at[hit_doc]] - lo) / span if span > 0 else 0.0
         co = np.zeros(len(rows))
         if len(co_rows):
-            at = np.searchsorted(co_rows, scored).clip(max=len(co_rows) - 1)
-            hit_co = co_rows[at] == scored
+            hit_co, at = _find(co_rows, scored)
             co[: len(scored)][hit_co] = co_vals[at[hit_co]]
         pop = self._pop_scaled[rows]
         fused = bm25_w * bm25 + pop_w * pop + co_w * co
         if len(seen):
-            hit = np.searchsorted(seen, rows).clip(max=len(seen) - 1)
-            fused[seen[hit] == rows] = -np.inf
+            fused[_find(seen, rows)[0]] = -np.inf
         top = self._top(rows, fused, n)
         return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top],
                           cooccurrence=co[top] if co_w else None)
@@ -392,15 +401,10 @@ class CandidateGenerator:
         it is non-zero, and the top n is cut from the items at or above a bound the shortlist's most
         likely members give, not partitioned from the whole catalog."""
         if len(history):
-            lo, hi = float(raw.min()), float(raw.max())
-            raw -= lo
-            if hi > lo:
-                raw /= hi - lo
-            else:
-                raw[:] = 0.0
+            bm25 = _minmax(raw, out=raw)
         else:
-            raw[:] = 0.0
-        bm25 = raw
+            bm25 = raw
+            bm25[:] = 0.0
         bm25_w, pop_w, co_w = self._weights(len(history))
         fused = bm25 * bm25_w
         fused += self._pop_term(pop_w)
@@ -416,8 +420,7 @@ class CandidateGenerator:
         if co_w:
             co = np.zeros(len(top))
             if len(co_rows):
-                at = np.searchsorted(co_rows, top).clip(max=len(co_rows) - 1)
-                hit_co = co_rows[at] == top
+                hit_co, at = _find(co_rows, top)
                 co[hit_co] = co_vals[at[hit_co]]
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top],
                           cooccurrence=co)
