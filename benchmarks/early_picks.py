@@ -2,17 +2,16 @@
 
 A cold-start user is judged on their first n picks and the one after. The shortlist's co-occurrence
 index counts every pair in the training users' last 200 picks; new users, though, pick like other
-users did when they were new (a sign-up page, the famous titles first). This measures the default
-shortlist (weights, short-history entries, everything else as shipped) with the index counted from
-each training user's first K picks instead, for several K, per history length: on validation users
-(4-fold cross-validation over the training users, counts from the other folds) and on the test users
-of the standard cold-start split (counts from every training user). Then the shipped shortlist with
-only its one-pick entry counted from the first K picks (``+firstK`` in ``--shortlist-by-length``), K
-chosen on the validation users at that length. Where the evaluation's rankings
-of the trained baselines are at hand (benchmarks/results/quality-cooc-rankings.jsonl.gz), the test
-users' NDCG@10 is compared with each baseline's on the same users (paired Wilcoxon). The option is
-``CoOccurrenceConfig(first_picks=K)`` (``--cooccurrence-first-picks K``); the shipped shortlist counts
-the last 200 picks.
+users did when they were new (a sign-up page, the famous titles first). This measures the shipped
+weights on one co-occurrence index at every length, counted from each training user's last 200 picks
+or first K, for several K, per history length: on validation users (4-fold cross-validation over the
+training users, counts from the other folds) and on the test users of the standard cold-start split
+(counts from every training user). Then the shipped shortlist as it is: its short-history entries on
+their own first-picks index where the tuner kept one (``+firstK`` in ``--shortlist-by-length``;
+``benchmarks/shortlist_weights.py --first-picks``). Where the evaluation's rankings of the trained
+baselines are at hand (benchmarks/results/quality-cooc-rankings.jsonl.gz), the test users' NDCG@10 is
+compared with each baseline's on the same users (paired Wilcoxon). The option is
+``CoOccurrenceConfig(first_picks=K)`` (``--cooccurrence-first-picks K``).
 
 Writes benchmarks/results/early_picks.{json,md}.
 
@@ -85,10 +84,17 @@ def _baseline_ndcg(path: Path) -> dict[tuple[str, int, str], float]:
     return out
 
 
+def _agreement(rows, baselines) -> str:
+    """How many test cases the evaluation's own generator rows score the same (same users, same NDCG@10)."""
+    same = [abs(r[3] - baselines[("generator", r[1], r[0])]) < 1e-9 for r in rows
+            if ("generator", r[1], r[0]) in baselines]
+    return f"{sum(same)} of {len(same)} test cases"
+
+
 def _label(r: dict) -> str:
     if "by_length" in r:
-        return f"shipped, one-pick histories from the first {r['first_picks']} (`{r['by_length']}`)"
-    return "last 200 (shipped)" if r["first_picks"] is None else f"first {r['first_picks']}"
+        return f"**shipped** (`{r['by_length']}`)"
+    return "last 200" if r["first_picks"] is None else f"first {r['first_picks']}"
 
 
 def main() -> None:
@@ -119,40 +125,30 @@ def main() -> None:
     train_seqs = [ds.interactions.user_history(u) for u in train]
     baselines = _baseline_ndcg(args.rankings)
     rows = []
+    # the shipped weights on one index at every length: counted from the last 200 picks or the first K
+    one_index = tuple(replace(e, first_picks=None) for e in CandidateConfig().by_length)
     for k in [None] + firsts:
         counted = CoOccurrenceConfig(first_picks=k)
         val = [r for cases, pop, seqs in parts
                for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(seqs, n_items, counted), text_index,
-                                  cfg.n_candidates)]
+                                  cfg.n_candidates, one_index)]
         tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(train_seqs, n_items, counted), text_index,
-                        cfg.n_candidates)
-        row = {"first_picks": k, "validation": _means(val, lens), "test": _means(tst, lens),
-               "p_test": _p_values(tst, baselines, lens)}
-        if k is None:  # the shipped shortlist: the evaluation's own generator rows should say the same per user
-            same = [abs(r[3] - baselines[("generator", r[1], r[0])]) < 1e-9 for r in tst
-                    if ("generator", r[1], r[0]) in baselines]
-            row["agrees_with_evaluation"] = f"{sum(same)} of {len(same)} test cases"
-        rows.append(row)
+                        cfg.n_candidates, one_index)
+        rows.append({"first_picks": k, "validation": _means(val, lens), "test": _means(tst, lens),
+                     "p_test": _p_values(tst, baselines, lens)})
         print(json.dumps(rows[-1]), flush=True)
-    # The shipped shortlist with only its shortest entry counted from users' first picks: K chosen on
-    # the validation users at that length (recall + NDCG@10), then measured once on the test users.
-    shortest = CandidateConfig().by_length[0]
-    n0 = min(n for n in lens if n <= shortest.up_to)
-
-    def at_shortest(r):
-        return r["validation"][n0][0] + r["validation"][n0][1]
-
-    best = max(rows[1:], key=at_shortest)
-    if at_shortest(best) > at_shortest(rows[0]):
-        entries = (replace(shortest, first_picks=best["first_picks"]),) + CandidateConfig().by_length[1:]
-        shipped = CoOccurrenceConfig()
+    # The shipped shortlist itself: its short-history entries as tuned (benchmarks/shortlist_weights.py
+    # --first-picks), each first-picks index counted from the same users' picks.
+    shipped = CandidateConfig()
+    if shipped.first_picks_counts:
         val = [r for cases, pop, seqs in parts
-               for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(seqs, n_items, shipped), text_index,
-                                  cfg.n_candidates, entries, seqs)]
-        tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(train_seqs, n_items, shipped), text_index,
-                        cfg.n_candidates, entries, train_seqs)
-        rows.append({"first_picks": best["first_picks"], "by_length": by_length_text(entries),
-                     "validation": _means(val, lens), "test": _means(tst, lens), "p_test": _p_values(tst, baselines, lens)})
+               for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(seqs, n_items, shipped.cooccurrence),
+                                  text_index, cfg.n_candidates, shipped.by_length, seqs)]
+        tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(train_seqs, n_items, shipped.cooccurrence),
+                        text_index, cfg.n_candidates, shipped.by_length, train_seqs)
+        rows.append({"first_picks": shipped.first_picks_counts, "by_length": by_length_text(shipped.by_length),
+                     "validation": _means(val, lens), "test": _means(tst, lens),
+                     "p_test": _p_values(tst, baselines, lens), "agrees_with_evaluation": _agreement(tst, baselines)})
         print(json.dumps(rows[-1]), flush=True)
     base = {(m, n): float(np.mean([v for (mm, nn, _), v in baselines.items() if mm == m and nn == n]))
             for m in BASELINES for n in lens if any(mm == m and nn == n for mm, nn, _ in baselines)}
@@ -166,11 +162,12 @@ def main() -> None:
     head = " | ".join(f"n={n} R@20 / NDCG@10" for n in lens)
     lines = [f"# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`; the shipped index counts the last 200)",
              "", f"Command: `{cmd}` ({time.perf_counter() - t_start:.0f} s)  ", f"Machine: {machine_line(m)}  ",
-             f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The default shortlist (weights and short-history "
-             f"entries as shipped) with its co-occurrence index counted from each training user's first K picks. "
+             f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The shipped weights with one co-occurrence "
+             f"index at every length, counted from each training user's last 200 picks or first K; then the "
+             f"shipped shortlist as it is (short histories on their own first-picks index). "
              f"Validation: {folds}-fold cross-validation over the {len(train)} training users; test: {len(test)} users, "
              f"counts from every training user. The shipped row agrees with the evaluation's generator on "
-             f"{rows[0].get('agrees_with_evaluation', 'no')} (same users, same NDCG@10).", "",
+             f"{rows[-1].get('agrees_with_evaluation', 'no')} (same users, same NDCG@10).", "",
              f"| counted picks | validation: {head} | test: {head} |",
              "|---|" + "---|" * (2 * len(lens))]
     for r in rows:

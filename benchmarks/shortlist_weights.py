@@ -31,7 +31,8 @@ from _common import RESULTS, machine, machine_line
 from zsrec.candidates import CandidateConfig
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.evaluation.protocol import EvalConfig
-from zsrec.evaluation.tuning import ShortlistTrial, tune_shortlist, weight_grid
+from zsrec.evaluation.tuning import FIRST_PICKS_P, ShortlistTrial, tune_shortlist, weight_grid
+from zsrec.length_weights import by_length_text
 from zsrec.loaders import load_dataset
 
 VARIANTS = [CoOccurrenceConfig(normalisation="raw"), CoOccurrenceConfig(normalisation="cosine"),
@@ -84,7 +85,9 @@ def main() -> None:
                "signals": [asdict(t) for t in result.signals], "validation": [asdict(t) for t in result.validation],
                "by_length": [asdict(t) for t in result.by_length],
                "best": asdict(result.best), "test_best": asdict(result.test_best),
-               "test_weights_only": asdict(result.test_weights_only), "test_before": asdict(result.test_current)}
+               "test_weights_only": asdict(result.test_weights_only), "test_before": asdict(result.test_current),
+               "first_picks_p": {n: {"entry": by_length_text((e,)), "p": pv} for n, (e, pv) in result.first_picks_p.items()},
+               "first_picks_p_threshold": FIRST_PICKS_P}
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=str))
 
     head = " | ".join(f"n={n} R@{config.n_candidates} / NDCG@10" for n in lens)
@@ -114,13 +117,22 @@ def main() -> None:
     lines += ["", "## Stage 3: weights for short histories, shortest first, on the validation users", "",
               "At each history length n, every weighting with every damping (or the index's own normalisation) "
               "for histories up to n, measured at n; the best is kept if its recall + NDCG@10 at n beat the "
-              "weights before it (the first row of each step). The five best of each step are shown.", "",
+              "weights before it (the first row of each step). An entry counted from users' first picks (`+firstK`) "
+              "needs a second index, so it is kept only where it beats the best on the shared index beyond noise "
+              f"(one-sided paired Wilcoxon test over the validation cases at n, p < {FIRST_PICKS_P}). "
+              f"The {len(result.by_length) // len(lens) - 1} best of each step are shown.", "",
               cols, rule]
     for n in lens:
         step = [t for t in result.by_length if set(t.recall) == {n}]
         for i, t in enumerate(step):
-            kept = i == 1 and t.by_length and t.by_length[-1] in result.best.by_length
+            kept = i > 0 and bool(t.by_length) and t.by_length[-1].up_to == n \
+                and t.by_length == result.best.by_length[:len(t.by_length)]
             lines.append(_row(f"n={n}: without" if i == 0 else ("kept" if kept else ""), t, lens))
+    if result.first_picks_p:
+        lines += ["", "First-picks entries that scored best at their length, against the best on the shared index "
+                  "(validation cases; one-sided paired Wilcoxon p):", ""]
+        lines += [f"- n={n}: `{by_length_text((e,))}`: p = {pv:.3g} ({'kept' if pv < FIRST_PICKS_P else 'not kept'})"
+                  for n, (e, pv) in sorted(result.first_picks_p.items())]
     (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
 
     try:

@@ -16,6 +16,7 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -80,6 +81,11 @@ class CandidateConfig:
     def first_picks_counts(self) -> tuple[int, ...]:
         """The K of every short-history entry that counts co-occurrence from users' first K picks."""
         return tuple(sorted({e.first_picks for e in self.by_length if e.first_picks and e.cooccurrence_weight > 0}))
+
+    @property
+    def tuned_by_length(self) -> bool:
+        """Whether the short-history entries are the shipped ones (chosen for you, not by you)."""
+        return self.by_length == parse_by_length(SHORTLIST_BY_LENGTH)
 
     def first_picks_config(self, k: int) -> CoOccurrenceConfig:
         """The co-occurrence settings of the index counted from each user's first ``k`` picks."""
@@ -153,6 +159,13 @@ class CandidateGenerator:
                 lent = (first_picks or {}).get(k)
                 if lent is None and self.cooccurrence is not None:
                     sequences = all_sequences()
+                    if sequences is None and self.config.tuned_by_length:
+                        # a lent index and nothing to count from: the shipped entries make do with it
+                        warnings.warn(f"the default shortlist counts co-occurrence from users' first {k} picks for "
+                                      "short histories; with only a built index lent (no interactions or "
+                                      "sequences, no first-picks index) those histories use that index",
+                                      stacklevel=2)
+                        continue
                     if sequences is None:
                         raise OptionError(f"short histories count co-occurrence from users' first {k} picks: pass "
                                           "the interactions (or sequences) to count them from, or that index")

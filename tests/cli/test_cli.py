@@ -207,20 +207,22 @@ def test_backend_abilities_and_options_are_checked_before_any_load(ml100k, tmp_p
 
 def test_cooccurrence_from_users_first_picks(monkeypatch, ml100k):
     """--cooccurrence-first-picks reaches the shortlist: the JSON result's order (the LLM placed only
-    its first pick) is the shortlist counted from each user's first 15 picks, not the shipped one."""
+    its first pick) is the shortlist counted from each user's first 15 picks, not the shipped one.
+    Three picks: one-pick histories have their own first-picks index by default, whatever the flag."""
     from zsrec.candidates import CandidateConfig, CandidateGenerator
     from zsrec.cooccurrence import CoOccurrenceConfig
 
     monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")
-    row = next(i for i, it in enumerate(ml100k.catalog.items) if it.title == "Fargo (1996)")
+    titles = ["Toy Story (1995)", "Star Wars (1977)", "Fargo (1996)"]
+    rows = [next(i for i, it in enumerate(ml100k.catalog.items) if it.title == t) for t in titles]
     expected = {}
     for first in (15, None):
         gen = CandidateGenerator(ml100k.catalog, ml100k.interactions,
                                  CandidateConfig(cooccurrence=CoOccurrenceConfig(first_picks=first)))
-        expected[first] = [ml100k.catalog.items[i].id for i in gen.generate([row], [row]).indices[:10]]
+        expected[first] = [ml100k.catalog.items[i].id for i in gen.generate(rows, rows).indices[:10]]
     assert expected[15] != expected[None]
-    code, out, err = _run(["rank", "-H", "Fargo (1996)", "--backend", "first-pick", "--format", "json",
-                           "--cooccurrence-first-picks", "15"])
+    code, out, err = _run(["rank", *(a for t in titles for a in ("-H", t)), "--backend", "first-pick",
+                           "--format", "json", "--cooccurrence-first-picks", "15"])
     assert code == 0, err
     assert [i["item_id"] for i in json.loads(out)["items"]] == expected[15]
     code, _, err = _run(["rank", "-H", "Fargo (1996)", "--backend", "first-pick", "--cooccurrence-first-picks", "1"])

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from zsrec.candidates import CandidateConfig
+from zsrec.length_weights import by_length_text
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 pytestmark = pytest.mark.model
 
@@ -99,9 +102,9 @@ def test_early_picks_benchmark_toy(tmp_path):
     _run(["early_picks.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "early_picks.json").read_text())
     rows = out["rows"]
-    assert [r["first_picks"] for r in rows[:3]] == [None, 10, 30] and len(rows) <= 4
+    assert [r["first_picks"] for r in rows[:3]] == [None, 10, 30] and len(rows) == 4
     assert set(rows[0]["test"]) == {"1", "3", "5", "10"} and out["folds"] == 2
     assert "| first 10 |" in (tmp_path / "early_picks.md").read_text()
-    if len(rows) == 4:  # the shipped entries, the one-pick entry from the validation's best K
-        assert rows[3]["by_length"].startswith(f"1:0/0.3/0.7@0.4+first{rows[3]['first_picks']},")
-        assert rows[3]["test"]["3"] == rows[0]["test"]["3"]  # longer histories keep the shipped index
+    # the shipped shortlist: its one-pick entry on its own index, longer histories as on the last-200 index
+    assert rows[3]["by_length"] == by_length_text(CandidateConfig().by_length) and "+first" in rows[3]["by_length"]
+    assert rows[3]["test"]["3"] == rows[0]["test"]["3"] and rows[3]["test"]["10"] == rows[0]["test"]["10"]

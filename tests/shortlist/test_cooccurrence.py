@@ -2,6 +2,7 @@
 interactions without a rebuild, saving with the text index, and its place in the shortlist."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -207,6 +208,27 @@ def test_short_histories_can_count_co_occurrence_from_users_first_picks(ml100k, 
     assert loaded.generate([49]).indices.tolist() == gen.generate([49]).indices.tolist()
     with pytest.raises(OptionError, match="first 15 picks"):
         CandidateGenerator(ml100k.catalog, config=cfg, popularity=gen.popularity_counts, cooccurrence=gen.cooccurrence)
+
+
+def test_the_default_makes_do_with_a_lent_index_when_it_cannot_count_first_picks(ml100k):
+    """The shipped one-pick entry counts its own index from users' first picks; lent only a built index
+    and nothing to count from, the default says so and scores those histories with the lent index
+    (an entry one wrote oneself is refused instead: see above)."""
+    cfg = CandidateConfig()
+    assert cfg.tuned_by_length and cfg.first_picks_counts
+    k = cfg.first_picks_counts[0]
+    full = CandidateGenerator(ml100k.catalog, ml100k.interactions, cfg)
+    assert set(full.first_picks) == {k}
+    with pytest.warns(UserWarning, match=f"first {k} picks"):
+        lent = CandidateGenerator(ml100k.catalog, config=cfg, popularity=full.popularity_counts,
+                                  cooccurrence=full.cooccurrence, index=full.index)
+    assert lent.first_picks == {}
+    one_index = CandidateConfig(by_length=[replace(e, first_picks=None) for e in cfg.by_length])
+    assert not one_index.tuned_by_length
+    same = CandidateGenerator(ml100k.catalog, config=one_index, popularity=full.popularity_counts,
+                              cooccurrence=full.cooccurrence, index=full.index)
+    assert lent.generate([49]).indices.tolist() == same.generate([49]).indices.tolist()
+    assert full.generate([49]).indices.tolist() != same.generate([49]).indices.tolist()
 
 
 @pytest.mark.parametrize("bad, match", [("1:0/0.3/0.7,1:0/0.2/0.8", "distinct"), ("0:0/0.3/0.7", "at least 1"),

@@ -1,5 +1,8 @@
 """Choosing the shortlist weights: on validation users only, and the choice measured on test users."""
 
+from unittest.mock import patch
+
+import numpy as np
 import pytest
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
@@ -8,7 +11,7 @@ from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users, valid
 from zsrec.evaluation.runner import Evaluation
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.errors import OptionError
-from zsrec.evaluation.tuning import measure_shortlist, tune_shortlist, weight_grid
+from zsrec.evaluation.tuning import improvement_p, measure_shortlist, tune_shortlist, weight_grid
 
 WEIGHTS = [(1.0, 0.0, 0.0), (0.5, 0.5, 0.0), (0.2, 0.8, 0.0), (0.2, 0.1, 0.7)]
 VARIANTS = (CoOccurrenceConfig(normalisation="raw"), CoOccurrenceConfig(window=5))
@@ -98,13 +101,15 @@ def test_weight_grid_is_a_simplex():
 
 
 def test_measure_shortlist_matches_the_generator(ml100k):
-    config = EvalConfig(history_lens=(3,), n_test_users=10)
+    config = EvalConfig(history_lens=(1, 3), n_test_users=10)
     _, test = split_users(ml100k, config)
     cases = make_cases(ml100k, test, config)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
-    trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config, cooccurrence=gen.cooccurrence)
-    hits = [hit(gen.generate(list(c.history)).indices.tolist(), {c.target}, 20) for c in cases]
-    assert trial.recall[3] == pytest.approx(sum(hits) / len(hits))
+    trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config, cooccurrence=gen.cooccurrence,
+                              first_picks=gen.first_picks)
+    for n in (1, 3):
+        hits = [hit(gen.generate(list(c.history)).indices.tolist(), {c.target}, 20) for c in cases if c.n == n]
+        assert trial.recall[n] == pytest.approx(sum(hits) / len(hits))
 
 
 def test_bad_grids_and_weights_are_refused(ml100k):
@@ -140,3 +145,25 @@ def test_stage_three_can_count_short_histories_from_users_first_picks(ml100k):
     assert any("+first10" in x for x in labels)
     with pytest.raises(OptionError, match="at least 2"):
         tune_shortlist(ml100k, config, first_picks=(1,))
+
+
+def test_a_first_picks_entry_must_beat_the_shared_index_beyond_noise(ml100k):
+    """A second index is kept only on evidence: the paired test says how likely the gain is chance, and
+    stage 3 keeps a first-picks entry only below FIRST_PICKS_P (here forced both ways)."""
+    rng = np.random.default_rng(0)
+    base = rng.random(200)
+    assert improvement_p(base + 0.05, base) < 1e-6  # better on every case
+    assert improvement_p(base, base) == 1.0  # never differs
+    assert improvement_p(base - 0.05, base) > 0.99  # worse
+    noisy = base + rng.normal(0, 0.3, 200)
+    assert 0.01 < improvement_p(noisy, base) < 0.99
+    config = EvalConfig(history_lens=(1,), n_test_users=20)
+    kwargs = dict(variants=(CoOccurrenceConfig(),), weights=[(0.0, 0.3, 0.7)], decays=(0.8,), n_validation=120,
+                  dampings=(0.4,), first_picks=(10,))
+    for threshold in (1.01, 0.0):  # always enough evidence / never enough
+        with patch("zsrec.evaluation.tuning.FIRST_PICKS_P", threshold):
+            result = tune_shortlist(ml100k, config, **kwargs)
+        firsts = [e.first_picks for e in result.best.by_length]
+        entry, p = result.first_picks_p[1]  # on these users the first-picks entry scores best at n=1
+        assert 0 <= p <= 1 and entry.first_picks == 10
+        assert firsts == [10] if threshold > 1 else 10 not in firsts

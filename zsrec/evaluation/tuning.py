@@ -10,8 +10,10 @@ window, order) is measured alone; the weights are searched with the best one (me
 history lengths); then, for each history length from the shortest, other weights and a co-occurrence
 damping for histories up to that length, kept where they beat the shared weights there (recall +
 NDCG@10 at that length: the generator's order is what a user sees when the LLM is off, falls back or
-is fused with it). The chosen shortlist is reported once on the test users, beside the one it would
-replace.
+is fused with it). An entry counted from users' first picks needs a second index (its build time and
+memory), so it is kept only where it beats the best entry on the shared index by more than noise: a
+one-sided paired Wilcoxon test over the validation users at that length, p below ``FIRST_PICKS_P``.
+The chosen shortlist is reported once on the test users, beside the one it would replace.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
+from scipy.stats import wilcoxon
 
 from ..candidates import CandidateConfig, CandidateGenerator
 from ..cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
@@ -32,6 +35,7 @@ from .protocol import (Case, EvalConfig, make_cases, popularity_counts, split_us
 
 CO_ONLY = (0.0, 1e-6, 1.0)  # co-occurrence alone, popularity only to break its ties
 DAMPINGS = (None, 0.0, 0.1, 0.2, 0.3, 0.4)  # stage 3's choices; None: the index's own normalisation
+FIRST_PICKS_P = 0.05  # how sure stage 3 must be that a first-picks index beats the shared one
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class ShortlistTuning:
     weights_only: ShortlistTrial | None = None  # stage 2's choice without stage 3, on the validation users
     test_weights_only: ShortlistTrial | None = None  # the same on the test users
     folds: int = 1
+    # stage 3, at each length where a first-picks entry scored best: that entry, and the p of its gain
+    # over the best on the shared index (kept only below FIRST_PICKS_P)
+    first_picks_p: dict[int, tuple[LengthWeights, float]] = field(default_factory=dict)
 
     @property
     def n_validation_users(self) -> int:
@@ -108,22 +115,32 @@ def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.nd
     and ``cooccurrence`` a built co-occurrence index (``first_picks`` those counted from users' first
     picks, by K), so a grid rebuilds none; ``sequences`` (the picks counted) are needed only when short
     histories count co-occurrence from users' first picks and that index is not lent."""
+    return _measured(dataset, cases, popularity, config, generator, cooccurrence, sequences, first_picks)[0]
+
+
+def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
+              generator: CandidateGenerator | None, cooccurrence: CoOccurrenceIndex | None,
+              sequences: Sequence[Sequence[int]] | None,
+              first_picks: Mapping[int, CoOccurrenceIndex] | None) -> tuple[ShortlistTrial, np.ndarray]:
+    """``measure_shortlist`` and each case's recall + NDCG@10, in the order of ``cases`` (for paired tests)."""
     gen = CandidateGenerator(dataset.catalog, config=config, popularity=popularity,
                              index=generator.index if generator is not None else None, cooccurrence=cooccurrence,
                              sequences=sequences, first_picks=first_picks)
     lists = gen.generate_many([list(c.history) for c in cases], None, config.n_candidates)
     recall: dict[int, list[float]] = {}
     ndcgs: dict[int, list[float]] = {}
-    for case, cands in zip(cases, lists):
+    per_case = np.zeros(len(cases))
+    for i, (case, cands) in enumerate(zip(cases, lists)):
         order = cands.indices.tolist()
         recall.setdefault(case.n, []).append(hit(order, {case.target}, config.n_candidates))
         ndcgs.setdefault(case.n, []).append(ndcg(order, {case.target}, 10))
+        per_case[i] = recall[case.n][-1] + ndcgs[case.n][-1]
     return ShortlistTrial(config.bm25_weight, config.popularity_weight,
                           config.cooccurrence_weight if cooccurrence is not None else 0.0, config.recency_decay,
                           asdict(config.cooccurrence) if cooccurrence is not None else {},
                           {n: float(np.mean(v)) for n, v in sorted(recall.items())},
                           {n: float(np.mean(v)) for n, v in sorted(ndcgs.items())},
-                          config.by_length)
+                          config.by_length), per_case
 
 
 def weight_grid(step: float = 0.1, cooccurrence: bool = True) -> list[tuple[float, float, float]]:
@@ -151,6 +168,15 @@ def _pooled(trials: Sequence[ShortlistTrial], sizes: Sequence[int]) -> Shortlist
 def _score_at(t: ShortlistTrial, n: int) -> float:
     """Stage 3's criterion at one length: holding the next item, and near the top."""
     return t.recall[n] + t.ndcg10[n]
+
+
+def improvement_p(a: np.ndarray, b: np.ndarray) -> float:
+    """How likely per-case scores ``a`` beat ``b`` on the same cases by chance alone: one-sided paired
+    Wilcoxon test, ties dropped; 1.0 where they never differ."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if not np.any(diff):
+        return 1.0
+    return float(wilcoxon(diff, alternative="greater").pvalue)
 
 
 def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOccurrenceConfig] = (CoOccurrenceConfig(),),
@@ -188,14 +214,20 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
             built[variant] = [CoOccurrenceIndex.build(seqs, n_items, variant) for _, _, seqs in parts]
         return built[variant]
 
-    def trial(w: tuple[float, float, float], decay: float, variant: CoOccurrenceConfig,
-              by_length: tuple[LengthWeights, ...] = (), only: int | None = None) -> ShortlistTrial:
+    def scored(w: tuple[float, float, float], decay: float, variant: CoOccurrenceConfig,
+               by_length: tuple[LengthWeights, ...] = (), only: int | None = None) -> tuple[ShortlistTrial, np.ndarray]:
+        """The trial over every fold, and each validation case's recall + NDCG@10 (folds in turn)."""
         cfg = replace(base, bm25_weight=w[0], popularity_weight=w[1], cooccurrence_weight=w[2], recency_decay=decay,
                       cooccurrence=variant, by_length=by_length)
         early = [{k: indexes(cfg.first_picks_config(k))[f] for k in cfg.first_picks_counts} for f in range(len(parts))]
-        return _pooled([measure_shortlist(dataset, [c for c in cases if only is None or c.n == only], pop, cfg,
-                                          index_source, index if cfg.uses_cooccurrence else None, first_picks=firsts)
-                        for (cases, pop, _), index, firsts in zip(parts, indexes(variant), early)], sizes)
+        measured = [_measured(dataset, [c for c in cases if only is None or c.n == only], pop, cfg,
+                              index_source, index if cfg.uses_cooccurrence else None, None, firsts)
+                    for (cases, pop, _), index, firsts in zip(parts, indexes(variant), early)]
+        return _pooled([t for t, _ in measured], sizes), np.concatenate([c for _, c in measured])
+
+    def trial(w: tuple[float, float, float], decay: float, variant: CoOccurrenceConfig,
+              by_length: tuple[LengthWeights, ...] = ()) -> ShortlistTrial:
+        return scored(w, decay, variant, by_length)[0]
 
     def ranked(t: ShortlistTrial) -> tuple[float, float]:
         return t.mean_recall, float(np.mean(list(t.ndcg10.values())))
@@ -209,15 +241,23 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     # Stage 3: from the shortest history up, an entry for histories up to n where one beats the shared weights.
     entries: tuple[LengthWeights, ...] = ()
     tried: list[ShortlistTrial] = []
+    first_picks_p: dict[int, tuple[LengthWeights, float]] = {}
     for n in sorted(config.history_lens):
-        without = trial(shared, decay, variant, entries, only=n)
-        options = [trial(shared, decay, variant, entries + (LengthWeights(n, *w, damping=b, first_picks=k),), only=n)
+        without = scored(shared, decay, variant, entries, only=n)
+        options = [scored(shared, decay, variant, entries + (LengthWeights(n, *w, damping=b, first_picks=k),), only=n)
                    for w in weights for b in (dampings if w[2] > 0 else (None,))
                    for k in ((None, *first_picks) if w[2] > 0 else (None,))]
-        options.sort(key=lambda t: -_score_at(t, n))
-        tried += [without] + options[:keep_tried]
-        if _score_at(options[0], n) > _score_at(without, n):
-            entries = options[0].by_length
+        options.sort(key=lambda o: -_score_at(o[0], n))
+        tried += [without[0]] + [t for t, _ in options[:keep_tried]]
+        shared_index = [o for o in options if o[0].by_length[-1].first_picks is None]
+        choice = max([without] + shared_index[:1], key=lambda o: _score_at(o[0], n))
+        own_index = [o for o in options if o[0].by_length[-1].first_picks is not None]
+        if own_index and _score_at(own_index[0][0], n) > _score_at(choice[0], n):
+            first_picks_p[n] = (own_index[0][0].by_length[-1], improvement_p(own_index[0][1], choice[1]))
+            if first_picks_p[n][1] < FIRST_PICKS_P:
+                choice = own_index[0]
+        if choice is not without:
+            entries = choice[0].by_length
     best = trial(shared, decay, variant, entries)  # every length, with stage 3's entries
     test_cases = make_cases(dataset, test, config)
     test_pop = popularity_counts(dataset, train)  # as in the evaluation: every training user counts
@@ -239,4 +279,4 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
                                        train_sequences),
         validation_users=tuple(u for _, val in splits for u in val),
         n_fit_users=min(len(fit) for fit, _ in splits), n_test_users=len(test), by_length=tried,
-        test_weights_only=on_test(weights_only), folds=max(folds, 1))
+        test_weights_only=on_test(weights_only), folds=max(folds, 1), first_picks_p=first_picks_p)
