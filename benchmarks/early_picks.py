@@ -160,7 +160,7 @@ def main() -> None:
          "n_test_users": len(test), "rows": rows, "baselines_test_ndcg10": {f"{a}@{b}": v for (a, b), v in base.items()}},
         indent=1))
     head = " | ".join(f"n={n} R@20 / NDCG@10" for n in lens)
-    lines = [f"# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`; the shipped index counts the last 200)",
+    lines = ["# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`, `+firstK` entries)",
              "", f"Command: `{cmd}` ({time.perf_counter() - t_start:.0f} s)  ", f"Machine: {machine_line(m)}  ",
              f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The shipped weights with one co-occurrence "
              f"index at every length, counted from each training user's last 200 picks or first K; then the "

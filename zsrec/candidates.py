@@ -143,6 +143,7 @@ class CandidateGenerator:
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
+        self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
 
         def all_sequences() -> Sequence[Sequence[int]] | None:
             if sequences is None and interactions is not None:
@@ -231,7 +232,11 @@ class CandidateGenerator:
         # the same for each index of users' first picks
         early = {k: e for k, e in early.items()
                  if cooc is not None and e.config == config.first_picks_config(k) and e.n_items == len(catalog)}
-        return cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, **kwargs)
+        gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, **kwargs)
+        # what this config needs and the file did not hold was counted afresh: worth saving again
+        gen.index_file_stale = gen.index is not None and (
+            (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks))
+        return gen
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
         """Query term weights: recent items weigh more (the last item counts 1, each older one less)."""

@@ -245,7 +245,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
     )
-    if index is not None and generator is None:
+    if index is not None and (generator is None or generator.index_file_stale):
         rec.generator.save_index(index)
     return rec
 

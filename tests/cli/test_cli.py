@@ -148,6 +148,15 @@ def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
     assert code == 0, err
     assert index.stat().st_mtime_ns == stamp  # loaded, not rebuilt
     assert [i["item_id"] for i in json.loads(first)["items"]] == [i["item_id"] for i in json.loads(second)["items"]]
+    # other co-occurrence settings: counted afresh and written back, then loaded as they are
+    other = args + ["--cooccurrence-first-picks", "30"]
+    code, third, err = _run(other)
+    assert code == 0, err
+    assert index.stat().st_mtime_ns != stamp
+    stamp = index.stat().st_mtime_ns
+    code, fourth, err = _run(other)
+    assert code == 0 and index.stat().st_mtime_ns == stamp
+    assert [i["item_id"] for i in json.loads(fourth)["items"]] == [i["item_id"] for i in json.loads(third)["items"]]
     code, _, err = _run(args[:-2] + ["--retriever", "rank-bm25"])
     assert code == 0, err
     index.write_bytes(b"garbage")

@@ -121,9 +121,16 @@ def test_saved_with_the_text_index_and_rebuilt_when_settings_differ(ml100k, tmp_
     loaded = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions, cfg)
     assert (loaded.cooccurrence.scores != gen.cooccurrence.scores).nnz == 0
     assert loaded.generate([0, 49]).indices.tolist() == gen.generate([0, 49]).indices.tolist()
+    assert not loaded.index_file_stale
     other = CandidateConfig(cooccurrence_weight=0.5, cooccurrence=CoOccurrenceConfig(window=3))
     rebuilt = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions, other)
-    assert rebuilt.cooccurrence.config.window == 3
+    assert rebuilt.cooccurrence.config.window == 3 and rebuilt.index_file_stale
+    # a file without the default's first-picks index (saved by an older zsrec): counted, and worth saving
+    shipped = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions, CandidateConfig())
+    assert shipped.index_file_stale and shipped.first_picks
+    shipped.save_index(path)
+    again = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions, CandidateConfig())
+    assert not again.index_file_stale and set(again.first_picks) == set(shipped.first_picks)
 
 
 def test_adding_keeps_each_item_within_its_neighbours(ml100k):
