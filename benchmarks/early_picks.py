@@ -71,17 +71,20 @@ def _p_values(rows, baselines, lens) -> dict[str, float]:
     return p
 
 
-def _baseline_ndcg(path: Path) -> dict[tuple[str, int, str], float]:
-    """(method, n, user) -> NDCG@10 on the full catalog, from an evaluation's rankings file."""
-    out = {}
+def _baseline_rows(path: Path, n_candidates: int) -> tuple[dict, dict]:
+    """(method, n, user) -> NDCG@10 and -> whether the target is in the top ``n_candidates`` (the
+    shortlist's recall, for a trained model's own top items), on the full catalog, from an
+    evaluation's rankings file."""
+    ndcgs, hits = {}, {}
     if not path.is_file():
-        return out
+        return ndcgs, hits
     with gzip.open(path, "rt") as f:
         for line in f:
             r = json.loads(line)
             if r["setting"] == "full" and r["method"] in BASELINES + ("generator",):
-                out[(r["method"], r["n"], r["user"])] = r["ndcg@10"]
-    return out
+                ndcgs[(r["method"], r["n"], r["user"])] = r["ndcg@10"]
+                hits[(r["method"], r["n"], r["user"])] = float(r["target_id"] in r["ranking_ids"][:n_candidates])
+    return ndcgs, hits
 
 
 def _agreement(rows, baselines) -> str:
@@ -123,7 +126,7 @@ def main() -> None:
     test_cases = make_cases(ds, test, cfg)
     test_pop = popularity_counts(ds, train)
     train_seqs = [ds.interactions.user_history(u) for u in train]
-    baselines = _baseline_ndcg(args.rankings)
+    baselines, baseline_hits = _baseline_rows(args.rankings, cfg.n_candidates)
     rows = []
     # the shipped weights on one index at every length: counted from the last 200 picks or the first K
     one_index = tuple(replace(e, first_picks=None) for e in CandidateConfig().by_length)
@@ -150,14 +153,18 @@ def main() -> None:
                      "validation": _means(val, lens), "test": _means(tst, lens),
                      "p_test": _p_values(tst, baselines, lens), "agrees_with_evaluation": _agreement(tst, baselines)})
         print(json.dumps(rows[-1]), flush=True)
-    base = {(m, n): float(np.mean([v for (mm, nn, _), v in baselines.items() if mm == m and nn == n]))
-            for m in BASELINES for n in lens if any(mm == m and nn == n for mm, nn, _ in baselines)}
+    def mean_of(values: dict) -> dict[tuple[str, int], float]:
+        return {(m, n): float(np.mean([v for (mm, nn, _), v in values.items() if mm == m and nn == n]))
+                for m in BASELINES for n in lens if any(mm == m and nn == n for mm, nn, _ in values)}
+
+    base, base_recall = mean_of(baselines), mean_of(baseline_hits)
     m = machine()
     cmd = ("python benchmarks/early_picks.py " + " ".join(sys.argv[1:])).strip()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(
         {"command": cmd, "machine": m, "seconds": time.perf_counter() - t_start, "folds": folds,
-         "n_test_users": len(test), "rows": rows, "baselines_test_ndcg10": {f"{a}@{b}": v for (a, b), v in base.items()}},
+         "n_test_users": len(test), "rows": rows, "baselines_test_ndcg10": {f"{a}@{b}": v for (a, b), v in base.items()},
+         "baselines_test_recall": {f"{a}@{b}": v for (a, b), v in base_recall.items()}},
         indent=1))
     head = " | ".join(f"n={n} R@20 / NDCG@10" for n in lens)
     lines = ["# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`, `+firstK` entries)",
@@ -176,9 +183,12 @@ def main() -> None:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     if base:
         lines += ["", "Test NDCG@10 against the trained baselines of `benchmarks/results/quality-cooc.md` on the same "
-                      "users (full catalog; paired Wilcoxon p):", "",
+                      "users (full catalog; paired Wilcoxon p), and how often each baseline's own top "
+                      f"{cfg.n_candidates} holds the target (the shortlist's recall, for comparison):", "",
                   "| counted picks | " + " | ".join(f"n={n}: p vs " + " / ".join(BASELINES) for n in lens) + " |",
                   "|---|" + "---|" * len(lens)]
+        lines.append(f"| baselines' recall@{cfg.n_candidates} (target in their top {cfg.n_candidates}) | " + " | ".join(
+            " / ".join(f"{base_recall.get((b, n), float('nan')):.3f}" for b in BASELINES) for n in lens) + " |")
         lines.append("| baselines' NDCG@10 | " + " | ".join(
             " / ".join(f"{base.get((b, n), float('nan')):.3f}" for b in BASELINES) for n in lens) + " |")
         for r in rows:

@@ -20,8 +20,10 @@ from rich.table import Table
 from rich.text import Text
 
 from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
-from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
+from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
+                       SHORTLIST_POPULARITY_WEIGHT)
 from .errors import ZsrecError
+from .length_weights import by_length_text, parse_by_length
 
 # rich_markup_mode=None: plain help, so "[titles]" in a help text stays and long option names are
 # never cut at 80 columns.
@@ -52,7 +54,8 @@ CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
 CoFirstOpt = Annotated[Optional[int], typer.Option("--cooccurrence-first-picks", min=2, help="Count each user's first N picks (how people pick while new) instead of their last 200.")]
-ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries unless you set the weights above.")]
+_TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
+ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 # Data, shortlist and ranking options, the same for rank and serve.
 DatasetOpt = Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")]
