@@ -7,12 +7,14 @@ time per level. Every request sent is counted as answered (any status) or lost. 
 first picks of ML-100K users, different per request. Writes benchmarks/results/serve.{json,md,png}.
 
     python benchmarks/serve_load.py [--clients 1,8,32,64] [--seconds 30] [--mode generate] [--reasons evidence]
+        [--serve-args "--device cuda"]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 import threading
@@ -37,6 +39,7 @@ def _histories(n: int, length: int) -> list[list[str]]:
 def _level(url: str, clients: int, seconds: float, histories: list[list[str]], k: int) -> dict:
     """``clients`` closed-loop clients for ``seconds``; a request in flight at the end is waited for."""
     records: list[tuple[float, int, str]] = []  # latency, status, "llm" / "deadline" / "fallback" (LLM gave nothing usable)
+    stages: list[dict[str, float]] = []  # the service's own seconds per stage, for answers the model made
     lost = [0]
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -60,6 +63,8 @@ def _level(url: str, clients: int, seconds: float, histories: list[list[str]], k
                 how = ("deadline" if "deadline" in info["fallback_reason"] else "fallback") if info["fallback"] else "llm"
             with lock:
                 records.append((time.monotonic() - t0, status, how))
+                if how in ("llm", "fallback"):
+                    stages.append(info.get("timings", {}))
 
     started = time.monotonic()
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
@@ -77,7 +82,10 @@ def _level(url: str, clients: int, seconds: float, histories: list[list[str]], k
             "wall_s": round(wall, 2), "requests_per_s": round(ok / wall, 3),
             "llm_rankings_per_s": round(sum(r[2] != "deadline" for r in records) / wall, 3),
             "p50_s": round(float(np.percentile(latencies, 50)), 3), "p95_s": round(float(np.percentile(latencies, 95)), 3),
-            "p99_s": round(float(np.percentile(latencies, 99)), 3), "max_s": round(float(np.max(latencies)), 3)}
+            "p99_s": round(float(np.percentile(latencies, 99)), 3), "max_s": round(float(np.max(latencies)), 3),
+            # Where a request's time went inside the service ("llm" is its batch's time shared per request).
+            "stage_mean_s": {key: round(float(np.mean([t.get(key, 0.0) for t in stages])), 4)
+                             for key in sorted({k for t in stages for k in t} - {"model_load"})}}
 
 
 def _metric_sum(url: str, series: str) -> tuple[float, float]:
@@ -99,13 +107,14 @@ def main() -> None:
     ap.add_argument("--deadline", type=float, default=30.0, help="the service's --deadline (its default)")
     ap.add_argument("--history", type=int, default=5, help="picks per request")
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--serve-args", default="", help='more `zsrec serve` options for both services, e.g. "--device cuda"')
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", default="serve")
     args = ap.parse_args()
     levels = [int(c) for c in args.clients.split(",")]
     histories = _histories(400, args.history)
     common = ["--mode", args.mode, "--reasons", args.reasons, "--deadline", str(args.deadline), "--k", str(args.k),
-              "--max-new-tokens", str(args.max_new_tokens)]
+              "--max-new-tokens", str(args.max_new_tokens), *shlex.split(args.serve_args)]
     configs = [("batching on", ["--max-batch", str(args.max_batch), "--batch-window-ms", "10"]),
                ("batching off", ["--max-batch", "1"])]
     rows = []
@@ -125,10 +134,10 @@ def main() -> None:
         off = next(r for r in rows if r["config"] == "batching off" and r["clients"] == row["clients"])
         row["throughput_vs_off"] = (round(row["llm_rankings_per_s"] / off["llm_rankings_per_s"], 2)
                                     if off["llm_rankings_per_s"] else None)
-    cmd = "python benchmarks/serve_load.py " + " ".join(sys.argv[1:])
+    cmd = "python benchmarks/serve_load.py " + shlex.join(sys.argv[1:])
     m = machine()
     out = {"command": cmd.strip(), "machine": m, "mode": args.mode, "reasons": args.reasons,
-           "max_new_tokens": args.max_new_tokens,
+           "max_new_tokens": args.max_new_tokens, "serve_args": args.serve_args,
            "deadline_s": args.deadline, "seconds_per_level": args.seconds, "max_batch": args.max_batch, "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=1) + "\n")

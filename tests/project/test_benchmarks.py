@@ -41,8 +41,11 @@ def test_serving_benchmark_toy(tmp_path):
 
 def test_serve_load_benchmark_toy(tmp_path):
     _run(["serve_load.py", "--clients", "1,2", "--seconds", "1", "--mode", "score", "--reasons", "evidence",
-          "--name", "serve-toy"], tmp_path)
-    rows = json.loads((tmp_path / "serve-toy.json").read_text())["rows"]
+          "--serve-args", "--device cpu", "--name", "serve-toy"], tmp_path)
+    out = json.loads((tmp_path / "serve-toy.json").read_text())
+    rows = out["rows"]
+    assert out["serve_args"] == "--device cpu" and "--serve-args '--device cpu'" in out["command"]
+    assert all(r["stage_mean_s"]["llm"] > 0 and r["stage_mean_s"]["candidates"] > 0 for r in rows)
     assert [(r["config"], r["clients"]) for r in rows] == [("batching on", 1), ("batching on", 2),
                                                            ("batching off", 1), ("batching off", 2)]
     assert all(r["lost"] == 0 and r["answered"] == r["requests"] > 0 for r in rows)
