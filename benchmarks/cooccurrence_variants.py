@@ -39,20 +39,26 @@ from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
-from zsrec.evaluation.tuning import CO_ONLY, measure_shortlist
+from zsrec.evaluation.tuning import CO_ONLY, improvement_p, measure_shortlist
 from zsrec.loaders import load_dataset
 
 DECAY = 0.8
 MAX_ITEMS = 20_000
 SHIPPED = "cosine, 100 neighbours (shipped)"
+USER_KNN = ((None, 50), (None, 100), (50, 50), (50, 100))  # (first picks counted or None: last 200, neighbours)
+FUSION = (0.0, 0.2, 0.35, 0.5)  # user kNN's share when fused with the shipped shortlist
+RRF_K = 10
+FUSED_KNN = "user kNN, 50 neighbours, first 50 picks"
 
 
-def _picks(dataset, users, max_history: int = 200) -> sparse.csr_matrix:
-    """Users x items, 1 where the user picked the item among their last ``max_history`` picks."""
+def _picks(dataset, users, max_history: int = 200, first: int | None = None) -> sparse.csr_matrix:
+    """Users x items, 1 where the user picked the item among their last ``max_history`` picks (or first
+    ``first``)."""
     n_items = len(dataset.catalog)
     rows, cols = [], []
     for k, user in enumerate(users):
-        history = [int(i) for i in dataset.interactions.user_history(user)][-max_history:]
+        history = [int(i) for i in dataset.interactions.user_history(user)]
+        history = history[:first] if first else history[-max_history:]
         rows += [k] * len(history)
         cols += history
     x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), n_items))
@@ -95,16 +101,47 @@ def _variants(x: sparse.csr_matrix) -> dict[str, np.ndarray]:
     return out
 
 
-def _measure(s: np.ndarray, cases, popularity: np.ndarray, k: int) -> dict[int, list[tuple[float, float]]]:
+def _item_item(s: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+    def score(history: list[int]) -> np.ndarray:
+        w = DECAY ** np.arange(len(history))[::-1]
+        return (w[:, None] * s[history]).sum(0)
+    return score
+
+
+def _user_knn(x: np.ndarray, neighbours: int) -> Callable[[list[int]], np.ndarray]:
+    """Training users most like the history (cosine over picked sets); items scored by the summed
+    likeness of the neighbours who picked them ("session kNN")."""
+    length = x.sum(1) + 1e-9
+
+    def score(history: list[int]) -> np.ndarray:
+        like = x[:, history].sum(1) / np.sqrt(length * len(history))
+        top = np.argpartition(-like, neighbours)[:neighbours] if neighbours < len(like) else np.arange(len(like))
+        return like[top] @ x[top]
+    return score
+
+
+def _ranked(score: np.ndarray, history: list[int], popularity: np.ndarray, k: int) -> list[int]:
+    score = score + 1e-9 * popularity  # popularity breaks ties
+    score[history] = -np.inf
+    return np.argsort(-score, kind="stable")[:k].tolist()
+
+
+def _measure(score_of: Callable[[list[int]], np.ndarray], cases, popularity: np.ndarray,
+             k: int) -> dict[int, list[tuple[float, float]]]:
     out: dict[int, list[tuple[float, float]]] = {}
     for case in cases:
-        history = list(case.history)
-        w = DECAY ** np.arange(len(history))[::-1]
-        score = (w[:, None] * s[history]).sum(0) + 1e-9 * popularity  # popularity breaks ties
-        score[history] = -np.inf
-        order = np.argsort(-score, kind="stable")[:k].tolist()
+        order = _ranked(score_of(list(case.history)), list(case.history), popularity, k)
         out.setdefault(case.n, []).append((hit(order, {case.target}, k), ndcg(order, {case.target}, 10)))
     return out
+
+
+def _fused(first: list[int], second: list[int], w: float, k: int) -> list[int]:
+    """Reciprocal rank fusion: (1 - w) / (RRF_K + rank in ``first``) + w / (RRF_K + rank in ``second``)."""
+    score: dict[int, float] = {}
+    for weight, order in ((1 - w), first), (w, second):
+        for rank, item in enumerate(order):
+            score[item] = score.get(item, 0.0) + weight / (RRF_K + rank)
+    return sorted(score, key=lambda i: -score[i])[:k]
 
 
 def main() -> None:
@@ -123,13 +160,29 @@ def main() -> None:
                       bm25_weight=CO_ONLY[0], popularity_weight=CO_ONLY[1], cooccurrence_weight=CO_ONLY[2],
                       recency_decay=DECAY)
     product: dict[int, list[float]] = {}
+    fusion: dict[float, dict[int, list[tuple[float, float]]]] = {}
     for fit, validate in validation_folds(dataset, config, train, args.folds):
         cases = make_cases(dataset, validate, config)
         popularity = popularity_counts(dataset, fit)
-        for name, s in _variants(_picks(dataset, fit)).items():
-            for n, values in _measure(s, cases, popularity, config.n_candidates).items():
+        scorers = {name: _item_item(s) for name, s in _variants(_picks(dataset, fit)).items()}
+        for first, neighbours in USER_KNN:
+            counted = f"first {first} picks" if first else "last 200 picks"
+            scorers[f"user kNN, {neighbours} neighbours, {counted}"] = _user_knn(
+                _picks(dataset, fit, first=first).toarray(), neighbours)
+        for name, score_of in scorers.items():
+            for n, values in _measure(score_of, cases, popularity, config.n_candidates).items():
                 pooled.setdefault(name, {}).setdefault(n, []).extend(values)
         sequences = [dataset.interactions.user_history(u) for u in fit]
+        shipped = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=3 * config.n_candidates),
+                                     popularity=popularity, sequences=sequences)
+        lists = shipped.generate_many([list(c.history) for c in cases], None, 3 * config.n_candidates)
+        knn = scorers[FUSED_KNN]
+        for case, shortlist in zip(cases, lists):
+            other = _ranked(knn(list(case.history)), list(case.history), popularity, 3 * config.n_candidates)
+            for w in FUSION:
+                order = _fused(shortlist.indices.tolist(), other, w, config.n_candidates)
+                fusion.setdefault(w, {}).setdefault(case.n, []).append(
+                    (hit(order, {case.target}, config.n_candidates), ndcg(order, {case.target}, 10)))
         index = CoOccurrenceIndex.build(sequences, len(dataset.catalog), CoOccurrenceConfig())
         text = CandidateGenerator(dataset.catalog, config=replace(co_only, cooccurrence_weight=0.0, bm25_weight=1.0))
         trial = measure_shortlist(dataset, cases, popularity, co_only, generator=text, cooccurrence=index)
@@ -142,22 +195,32 @@ def main() -> None:
     for row in rows:
         row["mean_recall20"] = float(np.mean(list(row["recall20"].values())))
     product_recall = {n: float(sum(product[n]) / n_cases[n]) for n in lens}
+    def per_case(w: float, n: int) -> np.ndarray:
+        return np.array([h + d for h, d in fusion[w][n]])
+
+    fused = [{"user_knn_share": w, "recall20": {n: float(np.mean([h for h, _ in byn[n]])) for n in lens},
+              "ndcg10": {n: float(np.mean([d for _, d in byn[n]])) for n in lens},
+              # one-sided paired Wilcoxon over the cases: better than the shipped shortlist (w = 0)?
+              "p_vs_shipped": {n: improvement_p(per_case(w, n), per_case(0.0, n)) if w else None for n in lens}}
+             for w, byn in fusion.items()]
     cmd = "python benchmarks/cooccurrence_variants.py " + " ".join(sys.argv[1:])
     m = machine()
     seconds = time.perf_counter() - started
     out = {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": args.folds,
            "validation_cases_per_n": n_cases, "decay": DECAY, "rows": rows,
-           "product_index_recall20": product_recall}
+           "product_index_recall20": product_recall, "fused_user_knn": FUSED_KNN, "rrf_k": RRF_K,
+           "shortlist_fused_with_user_knn": fused}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cooccurrence_variants.json").write_text(json.dumps(out, indent=1) + "\n")
     best5 = max(rows, key=lambda r: r["recall20"][5])
-    lines = ["# Item-item signals alone: recall@20 / NDCG@10 on the validation folds", "",
+    lines = ["# Training-free neighbour signals alone, and fused with the shortlist: recall@20 / NDCG@10 on the "
+             "validation folds", "",
              f"Command: `{cmd.strip()}` ({seconds:.0f} s)  ",
              f"Machine: {machine_line(m)}  ",
              f"{args.folds}-fold cross-validation over the training users (counts from the other folds; "
              f"{n_cases[lens[0]]} validation cases per history length); no text, no popularity (it only breaks "
              f"ties); recency decay {DECAY}; seen items excluded.", "",
-             "| item-item signal | " + " | ".join(f"n={n} R@20 / NDCG@10" for n in lens) + " | mean R@20 |",
+             "| signal | " + " | ".join(f"n={n} R@20 / NDCG@10" for n in lens) + " | mean R@20 |",
              "|---|" + "---:|" * (len(lens) + 1)]
     for r in sorted(rows, key=lambda r: -r["recall20"][5]):
         lines.append(f"| {r['variant']} | " + " | ".join(f"{r['recall20'][n]:.3f} / {r['ndcg10'][n]:.3f}" for n in lens)
@@ -167,7 +230,18 @@ def main() -> None:
               + f" at n = {' / '.join(map(str, lens))} (equal neighbour scores may break ties differently). RP3beta with alpha 0.5 and beta 0.5 is cosine with each "
               "user's pairs weighted 1/sqrt|u| (the same scores).", "",
               f"Best at n=5: {best5['variant']}, {best5['recall20'][5]:.3f} (shipped: "
-              f"{next(r for r in rows if r['variant'] == SHIPPED)['recall20'][5]:.3f})."]
+              f"{next(r for r in rows if r['variant'] == SHIPPED)['recall20'][5]:.3f}).", "",
+              f"## The shipped shortlist fused with {FUSED_KNN}", "",
+              f"Reciprocal rank fusion of the shipped shortlist (default settings, its top {3 * config.n_candidates}) and user kNN's "
+              f"top {3 * config.n_candidates}: (1 - w) / ({RRF_K} + rank) + w / ({RRF_K} + rank); w = 0 is the shipped shortlist.", "",
+              "| user kNN share w | " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |",
+              "|---:|" + "---:|" * len(lens)]
+    for f in fused:
+        lines.append(f"| {f['user_knn_share']:g} | " + " | ".join(
+            f"{f['recall20'][n]:.3f} / {f['ndcg10'][n]:.3f}" + (f" ({f['p_vs_shipped'][n]:.2g})" if f["user_knn_share"] else "")
+            for n in lens) + " |")
+    lines += ["", "p: one-sided paired Wilcoxon test over the validation cases (recall@20 + NDCG@10 per case) that "
+              "the fusion beats the shipped shortlist (w = 0)."]
     (args.out / "cooccurrence_variants.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -57,7 +57,10 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     _run(["cooccurrence_variants.py", "--folds", "2"], tmp_path)
     out = json.loads((tmp_path / "cooccurrence_variants.json").read_text())
     rows = {r["variant"]: r for r in out["rows"]}
-    assert len(rows) == 15 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
+    assert len(rows) == 19 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
+    fused = out["shortlist_fused_with_user_knn"]
+    assert [f["user_knn_share"] for f in fused] == [0.0, 0.2, 0.35, 0.5]
+    assert fused[0]["p_vs_shipped"]["5"] is None and all(0 <= f["p_vs_shipped"]["5"] <= 1 for f in fused[1:])
     # the dense reimplementation of the shipped signal agrees with the product's own index (up to how
     # ties among equal neighbour scores are broken: a case or two)
     shipped = rows["cosine, 100 neighbours (shipped)"]["recall20"]
