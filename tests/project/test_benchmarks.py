@@ -68,6 +68,15 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     assert "| cosine, 100 neighbours (shipped) |" in (tmp_path / "cooccurrence_variants.md").read_text()
 
 
+def test_generate_shapes_benchmark_toy(tmp_path):
+    _run(["generate_shapes.py", "--device", "cpu", "--batches", "1,2", "--max-new-tokens", "4", "--name", "shapes-toy"],
+         tmp_path)
+    rows = json.loads((tmp_path / "shapes-toy.json").read_text())["rows"]
+    assert [(r["repeated_line_stop"], r["batch"]) for r in rows] == [(True, 1), (True, 2), (False, 1), (False, 2)]
+    assert all(r["first"]["steps"] >= 1 and r["repeat"]["ms_per_step"] > 0 for r in rows)
+    assert "| off | 2 |" in (tmp_path / "shapes-toy.md").read_text()
+
+
 def test_quality_benchmark_toy(tmp_path):
     _run(["quality.py", "--users", "4", "--history-len", "1,3", "--phases", "1,2", "--sasrec-epochs", "3",
           "--validation-users", "6", "--settings", "generator,full",
