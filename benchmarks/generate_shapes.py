@@ -26,17 +26,9 @@ from pathlib import Path
 import torch
 from _common import RESULTS, machine, machine_line
 
-import zsrec.backends.transformers_backend as transformers_backend
 from zsrec.backends import BackendSpec
 from zsrec.backends.base import GenerationConfig
 from zsrec.recommender import Recommender
-
-
-class _NeverStop:
-    """A stopping criterion that never stops anything: the run without the repeated-line check."""
-
-    def __call__(self, input_ids, scores, **kwargs):
-        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
 
 def _timed(backend, prompts: list[str], max_new_tokens: int, device: str) -> dict:
@@ -67,11 +59,11 @@ def main() -> None:
     interactions = rec.dataset.interactions
     users = sorted(interactions.user_ids, key=int)
     backend = rec.ranker.handle.get()
-    shipped_stop = transformers_backend._repeated_line_stop
+    shipped_stop = backend.stop_repeated_lines
     rows = []
     offset = 0
     for stop in (True, False):
-        transformers_backend._repeated_line_stop = shipped_stop if stop else (lambda tokenizer: _NeverStop())
+        backend.stop_repeated_lines = shipped_stop if stop else 0
         for size in batches:
             # Different users for each batch, so each first run is a first sight of its shapes.
             chosen = users[offset:offset + size]
@@ -84,7 +76,7 @@ def main() -> None:
                    "first_over_repeat": round(first["ms_per_step"] / again["ms_per_step"], 2)}
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-    transformers_backend._repeated_line_stop = shipped_stop
+    backend.stop_repeated_lines = shipped_stop
     cmd = "python benchmarks/generate_shapes.py " + shlex.join(sys.argv[1:])
     m = machine()
     out = {"command": cmd.strip(), "machine": m, "device": args.device, "dtype": str(backend.model.dtype),

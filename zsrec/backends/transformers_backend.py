@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import ModelLoadError, ModelUnavailableError
+from ..errors import ModelLoadError, ModelUnavailableError, OptionError
 from ..models import ModelSource, gguf_cache_path, resolve_model, save_converted
 from .base import Ability, AnswerFormat, Backend, Generation, GenerationConfig, option_token_ids
 
@@ -69,7 +69,11 @@ class TransformersBackend(Backend):
     abilities = frozenset({Ability.LABEL_SCORING})  # no constrained decoding here
 
     def __init__(self, model: str | None = None, device: str = "auto", dtype: str = "auto",
-                 batch_size: int = 8, cache_converted: bool = True, trust_remote_code: bool = False):
+                 batch_size: int = 8, cache_converted: bool = True, trust_remote_code: bool = False,
+                 stop_repeated_lines: int = 3):
+        """``stop_repeated_lines``: stop a row once its last this many lines are the same (0: never)."""
+        if stop_repeated_lines < 0 or stop_repeated_lines == 1:
+            raise OptionError("stop_repeated_lines must be 0 (off) or at least 2")
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -80,6 +84,7 @@ class TransformersBackend(Backend):
         self.model_name = self.source.name
         self.device = _pick_device(device)
         self.batch_size = max(1, batch_size)
+        self.stop_repeated_lines = stop_repeated_lines
         if dtype == "auto":
             torch_dtype = torch.bfloat16 if self.device.startswith("cuda") else torch.float32
         else:
@@ -139,7 +144,8 @@ class TransformersBackend(Backend):
             torch.manual_seed(config.seed)
             kwargs: dict[str, Any] = {"max_new_tokens": config.max_new_tokens,
                                       "pad_token_id": self.tokenizer.pad_token_id,
-                                      "stopping_criteria": [_repeated_line_stop(self.tokenizer)]}
+                                      "stopping_criteria": ([_repeated_line_stop(self.tokenizer, self.stop_repeated_lines)]
+                                                            if self.stop_repeated_lines else [])}
             if config.temperature > 0:
                 kwargs.update(do_sample=True, temperature=config.temperature, top_p=config.top_p)
             else:
