@@ -35,8 +35,10 @@ import numpy as np
 from _common import RESULTS, machine, machine_line
 from scipy import sparse
 
+from zsrec.baselines import user_item_matrix
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
+from zsrec.evaluation.methods import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
 from zsrec.evaluation.tuning import CO_ONLY, improvement_p, measure_shortlist
@@ -47,23 +49,13 @@ MAX_ITEMS = 20_000
 SHIPPED = "cosine, 100 neighbours (shipped)"
 USER_KNN = ((None, 50), (None, 100), (50, 50), (50, 100))  # (first picks counted or None: last 200, neighbours)
 FUSION = (0.0, 0.2, 0.35, 0.5)  # user kNN's share when fused with the shipped shortlist
-RRF_K = 10
 FUSED_KNN = "user kNN, 50 neighbours, first 50 picks"
 
 
-def _picks(dataset, users, max_history: int = 200, first: int | None = None) -> sparse.csr_matrix:
-    """Users x items, 1 where the user picked the item among their last ``max_history`` picks (or first
-    ``first``)."""
-    n_items = len(dataset.catalog)
-    rows, cols = [], []
-    for k, user in enumerate(users):
-        history = [int(i) for i in dataset.interactions.user_history(user)]
-        history = history[:first] if first else history[-max_history:]
-        rows += [k] * len(history)
-        cols += history
-    x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(users), n_items))
-    x.data[:] = 1.0  # a re-pick counts once
-    return x
+def _picks(dataset, users, first: int | None = None) -> sparse.csr_matrix:
+    """Users x items over the picks the shortlist's index counts: each user's last 200, or first ``first``."""
+    counted = CoOccurrenceConfig(first_picks=first).counted
+    return user_item_matrix([counted(dataset.interactions.user_history(u)) for u in users], len(dataset.catalog))
 
 
 def _keep_top(s: np.ndarray, k: int) -> np.ndarray:
@@ -135,15 +127,6 @@ def _measure(score_of: Callable[[list[int]], np.ndarray], cases, popularity: np.
     return out
 
 
-def _fused(first: list[int], second: list[int], w: float, k: int) -> list[int]:
-    """Reciprocal rank fusion: (1 - w) / (RRF_K + rank in ``first``) + w / (RRF_K + rank in ``second``)."""
-    score: dict[int, float] = {}
-    for weight, order in ((1 - w), first), (w, second):
-        for rank, item in enumerate(order):
-            score[item] = score.get(item, 0.0) + weight / (RRF_K + rank)
-    return sorted(score, key=lambda i: -score[i])[:k]
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=4)
@@ -180,7 +163,7 @@ def main() -> None:
         for case, shortlist in zip(cases, lists):
             other = _ranked(knn(list(case.history)), list(case.history), popularity, 3 * config.n_candidates)
             for w in FUSION:
-                order = _fused(shortlist.indices.tolist(), other, w, config.n_candidates)
+                order = fuse(other, shortlist.indices.tolist(), w)[:config.n_candidates]
                 fusion.setdefault(w, {}).setdefault(case.n, []).append(
                     (hit(order, {case.target}, config.n_candidates), ndcg(order, {case.target}, 10)))
         index = CoOccurrenceIndex.build(sequences, len(dataset.catalog), CoOccurrenceConfig())
@@ -233,7 +216,7 @@ def main() -> None:
               f"{next(r for r in rows if r['variant'] == SHIPPED)['recall20'][5]:.3f}).", "",
               f"## The shipped shortlist fused with {FUSED_KNN}", "",
               f"Reciprocal rank fusion of the shipped shortlist (default settings, its top {3 * config.n_candidates}) and user kNN's "
-              f"top {3 * config.n_candidates}: (1 - w) / ({RRF_K} + rank) + w / ({RRF_K} + rank); w = 0 is the shipped shortlist.", "",
+              f"top {3 * config.n_candidates}: (1 - w) / ({RRF_K} + rank) + w / ({RRF_K} + rank), ranks from 1, as in the evaluation's +fusion methods; w = 0 is the shipped shortlist.", "",
               "| user kNN share w | " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |",
               "|---:|" + "---:|" * len(lens)]
     for f in fused:

@@ -15,7 +15,9 @@ import numpy as np
 from scipy import sparse
 
 
-def _user_item(sequences: Sequence[Sequence[int]], n_items: int) -> sparse.csr_matrix:
+def user_item_matrix(sequences: Sequence[Sequence[int]], n_items: int) -> sparse.csr_matrix:
+    """Users x items, 1 where the user picked the item (a repeat pick counts once): what item-item
+    models are fit on."""
     rows = np.repeat(np.arange(len(sequences)), [len(s) for s in sequences])
     cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if sequences else np.zeros(0, int)
     x = sparse.csr_matrix((np.ones(len(cols)), (rows, cols)), shape=(len(sequences), n_items))
@@ -24,7 +26,7 @@ def _user_item(sequences: Sequence[Sequence[int]], n_items: int) -> sparse.csr_m
 
 
 def _history_matrix(histories: Sequence[Sequence[int]], n_items: int) -> sparse.csr_matrix:
-    return _user_item([list(dict.fromkeys(int(i) for i in h)) for h in histories], n_items)
+    return user_item_matrix([list(dict.fromkeys(int(i) for i in h)) for h in histories], n_items)
 
 
 class EASE:
@@ -34,7 +36,7 @@ class EASE:
         self.weights: np.ndarray | None = None
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> EASE:
-        x = _user_item(sequences, self.n_items)
+        x = user_item_matrix(sequences, self.n_items)
         gram = (x.T @ x).toarray()
         gram[np.diag_indices(self.n_items)] += self.l2
         inverse = np.linalg.inv(gram)
@@ -56,7 +58,7 @@ class ItemKNN:
         self.similarity: sparse.csr_matrix | None = None
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> ItemKNN:
-        x = _user_item(sequences, self.n_items)
+        x = user_item_matrix(sequences, self.n_items)
         co = (x.T @ x).tocoo()
         keep = co.row != co.col
         row, col, count = co.row[keep], co.col[keep], co.data[keep]

@@ -127,6 +127,13 @@ def test_llm_methods_and_fusion_with_a_scripted_model(ml100k, tmp_path):
         parse_methods("pop,magic")
 
 
+def test_fuse_weighs_two_orders_and_keeps_items_only_one_holds():
+    assert fuse([3, 1, 2], [1, 2, 3], weight=0.5) == [1, 3, 2]
+    # different items: each of the union once; one order's item gets nothing from the other
+    assert fuse([9, 1], [1, 2, 3], weight=0.5) == [1, 9, 2, 3]
+    assert fuse([9, 1], [1, 2, 3], weight=0.0) == [1, 2, 3, 9] and fuse([9, 1], [1, 2, 3], weight=1.0)[:2] == [9, 1]
+
+
 @pytest.mark.model
 def test_sasrec_beats_popularity_on_warm_users(ml100k):
     """Leave-one-out over every user, full catalog: the trained baseline must beat popularity."""

@@ -144,8 +144,12 @@ class LLMMethod:
 
 
 def fuse(llm_order: Sequence[int], generator_order: Sequence[int], weight: float) -> list[int]:
-    """Weighted reciprocal-rank fusion of two orders of the same items."""
+    """Weighted reciprocal-rank fusion of two orders: every item of either, an item missing from one
+    order getting nothing from it; ties go to the generator's order, then the other's."""
     llm_rank = {r: i for i, r in enumerate(llm_order)}
     gen_rank = {r: i for i, r in enumerate(generator_order)}
-    score = {r: weight / (RRF_K + llm_rank[r] + 1) + (1 - weight) / (RRF_K + gen_rank[r] + 1) for r in llm_order}
-    return sorted(llm_order, key=lambda r: (-score[r], gen_rank[r]))
+    items = list(dict.fromkeys([*generator_order, *llm_order]))
+    score = {r: (weight / (RRF_K + llm_rank[r] + 1) if r in llm_rank else 0.0)
+             + ((1 - weight) / (RRF_K + gen_rank[r] + 1) if r in gen_rank else 0.0) for r in items}
+    missing = len(items)
+    return sorted(items, key=lambda r: (-score[r], gen_rank.get(r, missing), llm_rank.get(r, missing)))
