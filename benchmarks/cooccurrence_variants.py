@@ -41,7 +41,7 @@ from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.evaluation.methods import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
-from zsrec.evaluation.tuning import CO_ONLY, improvement_p, measure_shortlist
+from zsrec.evaluation.tuning import CO_ONLY, _pooled, improvement_p, measure_shortlist
 from zsrec.loaders import load_dataset
 
 DECAY = 0.8
@@ -142,7 +142,7 @@ def main() -> None:
     co_only = replace(CandidateConfig(n_candidates=config.n_candidates, by_length=()),
                       bm25_weight=CO_ONLY[0], popularity_weight=CO_ONLY[1], cooccurrence_weight=CO_ONLY[2],
                       recency_decay=DECAY)
-    product: dict[int, list[float]] = {}
+    product, fold_sizes = [], []  # the product's own index, per fold
     fusion: dict[float, dict[int, list[tuple[float, float]]]] = {}
     for fit, validate in validation_folds(dataset, config, train, args.folds):
         cases = make_cases(dataset, validate, config)
@@ -168,16 +168,16 @@ def main() -> None:
                     (hit(order, {case.target}, config.n_candidates), ndcg(order, {case.target}, 10)))
         index = CoOccurrenceIndex.build(sequences, len(dataset.catalog), CoOccurrenceConfig())
         text = CandidateGenerator(dataset.catalog, config=replace(co_only, cooccurrence_weight=0.0, bm25_weight=1.0))
-        trial = measure_shortlist(dataset, cases, popularity, co_only, generator=text, cooccurrence=index)
-        for n, r in trial.recall.items():
-            product.setdefault(n, []).append(r * sum(c.n == n for c in cases))
+        product.append(measure_shortlist(dataset, cases, popularity, co_only, generator=text, cooccurrence=index))
+        fold_sizes.append(len(validate))
     lens = sorted(config.history_lens)
     n_cases = {n: len(pooled[SHIPPED][n]) for n in lens}
     rows = [{"variant": name, "recall20": {n: float(np.mean([h for h, _ in byn[n]])) for n in lens},
              "ndcg10": {n: float(np.mean([d for _, d in byn[n]])) for n in lens}} for name, byn in pooled.items()]
     for row in rows:
         row["mean_recall20"] = float(np.mean(list(row["recall20"].values())))
-    product_recall = {n: float(sum(product[n]) / n_cases[n]) for n in lens}
+    product_recall = _pooled(product, fold_sizes).recall
+
     def per_case(w: float, n: int) -> np.ndarray:
         return np.array([h + d for h, d in fusion[w][n]])
 
