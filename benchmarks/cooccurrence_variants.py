@@ -12,6 +12,12 @@ training users of the standard cold-start split; never the test users):
   probabilities raised to alpha, the end item's popularity divided out to the power beta);
 - per-row normalised neighbour scores, and cosine plus a share of its two-hop neighbours.
 
+Then other kinds of signal, each fused with the shipped shortlist by the evaluation's reciprocal-rank
+fusion at three shares and paired-tested against it: user kNN ("session kNN"); popularity over the 30
+days before the user's last pick (what is in vogue when they arrive); popularity at the same position
+in others' histories (new users are shown and pick alike); what users who started alike picked near
+that position; and, for reference, a trained EASE.
+
 A history scores items by the recency-weighted (0.8 per pick) sum of its items' rows, as the
 product does. Dense item x item matrices: for catalogs up to 20,000 items (ML-100K here). The
 product's own index with co-occurrence alone is measured beside them as a check on this code.
@@ -35,21 +41,26 @@ import numpy as np
 from _common import RESULTS, machine, machine_line
 from scipy import sparse
 
-from zsrec.baselines import user_item_matrix
+from zsrec.baselines import EASE, user_item_matrix
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.evaluation.methods import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
-from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
+from zsrec.evaluation.protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
 from zsrec.evaluation.tuning import CO_ONLY, _pooled, improvement_p, measure_shortlist
 from zsrec.loaders import load_dataset
 
 DECAY = 0.8
 MAX_ITEMS = 20_000
 SHIPPED = "cosine, 100 neighbours (shipped)"
+SHIPPED_LIST = "the shipped shortlist"
 USER_KNN = ((None, 50), (None, 100), (50, 50), (50, 100))  # (first picks counted or None: last 200, neighbours)
-FUSION = (0.0, 0.2, 0.35, 0.5)  # user kNN's share when fused with the shipped shortlist
+FUSION = (0.2, 0.35, 0.5)  # the other signal's share when fused with the shipped shortlist
 FUSED_KNN = "user kNN, 50 neighbours, first 50 picks"
+DAY = 86_400.0
+TREND_DAYS = 30
+POSITION_SPREAD = 5  # picks n - 5 .. n + 5 of others' histories
+EASE_L2 = 3000.0  # the best of 500 / 3000 / 10000 fused on these folds (10000: what zsrec eval chose alone)
 
 
 def _picks(dataset, users, first: int | None = None) -> sparse.csr_matrix:
@@ -112,6 +123,54 @@ def _user_knn(x: np.ndarray, neighbours: int) -> Callable[[list[int]], np.ndarra
     return score
 
 
+def _positions(dataset, users, lo: int, hi: int) -> sparse.csr_matrix:
+    """Users x items over each user's picks at positions lo .. hi - 1 (from 0)."""
+    return user_item_matrix([dataset.interactions.user_history(u)[max(lo, 0):hi] for u in users], len(dataset.catalog))
+
+
+def _other_signals(dataset, fit: list[str], popularity: np.ndarray,
+                   knn: Callable[[list[int]], np.ndarray]) -> dict[str, Callable[[Case], np.ndarray]]:
+    """Scorers of a validation case from kinds of signal other than item-item neighbours, each
+    counted on the fit users only."""
+    inter = dataset.interactions
+    n_items = len(dataset.catalog)
+    items = np.concatenate([inter.user_history(u) for u in fit])
+    times = np.concatenate([inter.user_times(u) for u in fit])
+    by_time = np.argsort(times, kind="stable")
+    items, times = items[by_time], times[by_time]
+    cache: dict[tuple, object] = {}
+
+    def trend(case: Case) -> np.ndarray:
+        now = inter.user_times(case.user)[case.n - 1]
+        lo, hi = np.searchsorted(times, now - TREND_DAYS * DAY), np.searchsorted(times, now, side="right")
+        return np.bincount(items[lo:hi], minlength=n_items).astype(np.float64)
+
+    def at_position(case: Case) -> np.ndarray:
+        key = ("position", case.n)
+        if key not in cache:
+            cache[key] = np.asarray(_positions(dataset, fit, case.n - POSITION_SPREAD,
+                                               case.n + POSITION_SPREAD + 1).sum(0)).ravel()
+        return cache[key]
+
+    def started_alike(case: Case) -> np.ndarray:
+        key = ("alike", case.n)
+        if key not in cache:
+            later = _positions(dataset, fit, case.n - 20, case.n + 21)
+            cache[key] = (_positions(dataset, fit, 0, 3 * case.n + 10).tocsc(), later,
+                          np.sqrt(np.asarray(later.sum(0)).ravel() + 1.0))
+        first, later, norm = cache[key]
+        overlap = np.asarray(first[:, list(case.history)].sum(1)).ravel()
+        return np.asarray(later.T @ overlap).ravel() / norm
+
+    ease = EASE(n_items, EASE_L2).fit([inter.user_history(u) for u in fit])
+    return {FUSED_KNN: lambda case: knn(list(case.history)),
+            "popularity, all picks": lambda case: popularity,
+            f"popularity over the {TREND_DAYS} days before the last pick": trend,
+            f"popularity at picks n-{POSITION_SPREAD}..n+{POSITION_SPREAD} of others": at_position,
+            "users whose first 3n+10 picks overlap: their picks n-20..n+20, / sqrt(count)": started_alike,
+            f"EASE l2 {EASE_L2:g} (trained)": lambda case: ease.scores([list(case.history)])[0]}
+
+
 def _ranked(score: np.ndarray, history: list[int], popularity: np.ndarray, k: int) -> list[int]:
     score = score + 1e-9 * popularity  # popularity breaks ties
     score[history] = -np.inf
@@ -143,7 +202,7 @@ def main() -> None:
                       bm25_weight=CO_ONLY[0], popularity_weight=CO_ONLY[1], cooccurrence_weight=CO_ONLY[2],
                       recency_decay=DECAY)
     product, fold_sizes = [], []  # the product's own index, per fold
-    fusion: dict[float, dict[int, list[tuple[float, float]]]] = {}
+    fusion: dict[tuple[str, float], dict[int, list[tuple[float, float]]]] = {}  # (signal, its share): per n
     for fit, validate in validation_folds(dataset, config, train, args.folds):
         cases = make_cases(dataset, validate, config)
         popularity = popularity_counts(dataset, fit)
@@ -159,13 +218,18 @@ def main() -> None:
         shipped = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=3 * config.n_candidates),
                                      popularity=popularity, sequences=sequences)
         lists = shipped.generate_many([list(c.history) for c in cases], None, 3 * config.n_candidates)
-        knn = scorers[FUSED_KNN]
+        others = _other_signals(dataset, fit, popularity, scorers[FUSED_KNN])
+        k = config.n_candidates
         for case, shortlist in zip(cases, lists):
-            other = _ranked(knn(list(case.history)), list(case.history), popularity, 3 * config.n_candidates)
-            for w in FUSION:
-                order = fuse(other, shortlist.indices.tolist(), w)[:config.n_candidates]
-                fusion.setdefault(w, {}).setdefault(case.n, []).append(
-                    (hit(order, {case.target}, config.n_candidates), ndcg(order, {case.target}, 10)))
+            base = shortlist.indices.tolist()
+            orders = {(SHIPPED_LIST, 0.0): base[:k]}
+            for name, score_of in others.items():
+                other = _ranked(score_of(case), list(case.history), popularity, 3 * k)
+                orders[(name, 1.0)] = other[:k]
+                orders.update({(name, w): fuse(other, base, w)[:k] for w in FUSION})
+            for key, order in orders.items():
+                fusion.setdefault(key, {}).setdefault(case.n, []).append(
+                    (hit(order, {case.target}, k), ndcg(order, {case.target}, 10)))
         index = CoOccurrenceIndex.build(sequences, len(dataset.catalog), CoOccurrenceConfig())
         text = CandidateGenerator(dataset.catalog, config=replace(co_only, cooccurrence_weight=0.0, bm25_weight=1.0))
         product.append(measure_shortlist(dataset, cases, popularity, co_only, generator=text, cooccurrence=index))
@@ -178,21 +242,23 @@ def main() -> None:
         row["mean_recall20"] = float(np.mean(list(row["recall20"].values())))
     product_recall = _pooled(product, fold_sizes).recall
 
-    def per_case(w: float, n: int) -> np.ndarray:
-        return np.array([h + d for h, d in fusion[w][n]])
+    def per_case(key: tuple[str, float], n: int) -> np.ndarray:
+        return np.array([h + d for h, d in fusion[key][n]])
 
-    fused = [{"user_knn_share": w, "recall20": {n: float(np.mean([h for h, _ in byn[n]])) for n in lens},
+    shipped_key = (SHIPPED_LIST, 0.0)
+    fused = [{"signal": name, "share": w, "recall20": {n: float(np.mean([h for h, _ in byn[n]])) for n in lens},
               "ndcg10": {n: float(np.mean([d for _, d in byn[n]])) for n in lens},
-              # one-sided paired Wilcoxon over the cases: better than the shipped shortlist (w = 0)?
-              "p_vs_shipped": {n: improvement_p(per_case(w, n), per_case(0.0, n)) if w else None for n in lens}}
-             for w, byn in fusion.items()]
+              # one-sided paired Wilcoxon over the cases: better than the shipped shortlist?
+              "p_vs_shipped": {n: improvement_p(per_case((name, w), n), per_case(shipped_key, n))
+                               if (name, w) != shipped_key else None for n in lens}}
+             for (name, w), byn in fusion.items()]
     cmd = "python benchmarks/cooccurrence_variants.py " + " ".join(sys.argv[1:])
     m = machine()
     seconds = time.perf_counter() - started
     out = {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": args.folds,
            "validation_cases_per_n": n_cases, "decay": DECAY, "rows": rows,
-           "product_index_recall20": product_recall, "fused_user_knn": FUSED_KNN, "rrf_k": RRF_K,
-           "shortlist_fused_with_user_knn": fused}
+           "product_index_recall20": product_recall, "rrf_k": RRF_K,
+           "shortlist_fused": fused}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cooccurrence_variants.json").write_text(json.dumps(out, indent=1) + "\n")
     best5 = max(rows, key=lambda r: r["recall20"][5])
@@ -214,17 +280,22 @@ def main() -> None:
               "user's pairs weighted 1/sqrt|u| (the same scores).", "",
               f"Best at n=5: {best5['variant']}, {best5['recall20'][5]:.3f} (shipped: "
               f"{next(r for r in rows if r['variant'] == SHIPPED)['recall20'][5]:.3f}).", "",
-              f"## The shipped shortlist fused with {FUSED_KNN}", "",
-              f"Reciprocal rank fusion of the shipped shortlist (default settings, its top {3 * config.n_candidates}) and user kNN's "
-              f"top {3 * config.n_candidates}: (1 - w) / ({RRF_K} + rank) + w / ({RRF_K} + rank), ranks from 1, as in the evaluation's +fusion methods; w = 0 is the shipped shortlist.", "",
-              "| user kNN share w | " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |",
-              "|---:|" + "---:|" * len(lens)]
+              "## Other kinds of signal, alone and fused with the shipped shortlist", "",
+              f"Each signal's top {3 * config.n_candidates} fused with the shipped shortlist's (default settings) by reciprocal rank: "
+              f"(1 - w) / ({RRF_K} + rank) + w / ({RRF_K} + rank), ranks from 1, as in the evaluation's +fusion methods; "
+              "w = 1: the signal alone, its own top 20. Counted on the fit users only; the popularity before the last "
+              "pick counts only the fit users' picks up to that moment.", "",
+              "| signal | share w | " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |",
+              "|---|---:|" + "---:|" * len(lens)]
     for f in fused:
-        lines.append(f"| {f['user_knn_share']:g} | " + " | ".join(
-            f"{f['recall20'][n]:.3f} / {f['ndcg10'][n]:.3f}" + (f" ({f['p_vs_shipped'][n]:.2g})" if f["user_knn_share"] else "")
-            for n in lens) + " |")
+        lines.append(f"| {f['signal']} | {f['share']:g} | " + " | ".join(
+            f"{f['recall20'][n]:.3f} / {f['ndcg10'][n]:.3f}"
+            + (f" ({f['p_vs_shipped'][n]:.2g})" if f["p_vs_shipped"][n] is not None else "") for n in lens) + " |")
+    best = max((f for f in fused if 0 < f["share"] < 1), key=lambda f: f["recall20"][5])
     lines += ["", "p: one-sided paired Wilcoxon test over the validation cases (recall@20 + NDCG@10 per case) that "
-              "the fusion beats the shipped shortlist (w = 0)."]
+              "the row beats the shipped shortlist.", "",
+              f"Best fused at n=5: {best['signal']}, w {best['share']:g}: {best['recall20'][5]:.3f} (shipped: "
+              f"{fused[0]['recall20'][5]:.3f}; p = {best['p_vs_shipped'][5]:.2g})."]
     (args.out / "cooccurrence_variants.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -120,6 +120,12 @@ class Interactions:
             )
         return self.items[rows]
 
+    def user_times(self, user_id: str) -> np.ndarray:
+        """When the user touched each item of ``user_history``, in the same order: what a
+        time-aware signal needs to count only what happened before a user's picks."""
+        self.user_history(user_id)  # the same error for an unknown user
+        return self.timestamps[self._user_rows()[str(user_id)]]
+
     def item_counts(self, n_items: int, half_life: float | None = None) -> np.ndarray:
         """Interactions per item; with ``half_life`` (same unit as timestamps) older ones count less."""
         if half_life is None or len(self) == 0:

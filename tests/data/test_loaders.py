@@ -7,7 +7,7 @@ import pytest
 
 from conftest import TINY_ITEMS, TINY_RATINGS, write_ml100k, write_ml1m, write_recbole
 from zsrec import loaders
-from zsrec.errors import DatasetNotFound
+from zsrec.errors import DatasetNotFound, UnknownUserError
 from zsrec.loaders import load_dataset, load_directory, load_table
 
 
@@ -48,6 +48,9 @@ def test_csv_and_jsonl_with_column_mapping(tmp_path):
     assert ds.catalog.get("A").title == "Red, Shoe"
     assert ds.catalog.get("A").fields == {"desc": "running shoe"}
     assert [ds.catalog.items[i].id for i in ds.interactions.user_history("u1")] == ["B", "A"]
+    assert ds.interactions.user_times("u1").tolist() == [3.0, 5.0]
+    with pytest.raises(UnknownUserError, match="unknown user id 'nobody'"):
+        ds.interactions.user_times("nobody")
     assert np.isnan(ds.interactions.ratings).all()
 
 

@@ -58,14 +58,32 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     out = json.loads((tmp_path / "cooccurrence_variants.json").read_text())
     rows = {r["variant"]: r for r in out["rows"]}
     assert len(rows) == 19 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
-    fused = out["shortlist_fused_with_user_knn"]
-    assert [f["user_knn_share"] for f in fused] == [0.0, 0.2, 0.35, 0.5]
+    fused = out["shortlist_fused"]
+    assert (fused[0]["signal"], fused[0]["share"]) == ("the shipped shortlist", 0.0)
+    signals = {f["signal"] for f in fused[1:]}
+    assert len(signals) == 6 and any(s.startswith("EASE") for s in signals)
+    assert all(sorted(f["share"] for f in fused if f["signal"] == s) == [0.2, 0.35, 0.5, 1.0] for s in signals)
     assert fused[0]["p_vs_shipped"]["5"] is None and all(0 <= f["p_vs_shipped"]["5"] <= 1 for f in fused[1:])
+    assert all(0 < f["recall20"]["5"] < 1 for f in fused)
     # the dense reimplementation of the shipped signal agrees with the product's own index (up to how
     # ties among equal neighbour scores are broken: a case or two)
     shipped = rows["cosine, 100 neighbours (shipped)"]["recall20"]
     assert all(abs(shipped[n] - out["product_index_recall20"][n]) < 0.01 for n in shipped)
     assert "| cosine, 100 neighbours (shipped) |" in (tmp_path / "cooccurrence_variants.md").read_text()
+
+
+def test_split_spread_benchmark(tmp_path):
+    _run(["split_spread.py", "--seeds", "2"], tmp_path)
+    out = json.loads((tmp_path / "split_spread.json").read_text())
+    assert [d["seed"] for d in out["per_seed"]] == [0, 1]
+    # the reports' draw: the same figures as the seed-0 evaluation (benchmarks/results/quality-cooc.md)
+    seed0 = out["per_seed"][0]["recall20"]
+    assert seed0["shortlist"]["5"] == pytest.approx(0.41) and seed0["EASE"]["5"] == pytest.approx(0.42)
+    assert seed0["ItemKNN"]["5"] == pytest.approx(0.39)
+    s = out["summary"]["shortlist"]["5"]
+    assert s["seed0"] == seed0["shortlist"]["5"] and s["min"] <= s["mean"] <= s["max"] and 0 <= s["draws_at_target"] <= 2
+    assert "| shortlist | 5 |" in (tmp_path / "split_spread.md").read_text()
+    assert (tmp_path / "split_spread.png").stat().st_size > 1000
 
 
 def test_generate_shapes_benchmark_toy(tmp_path):
