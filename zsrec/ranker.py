@@ -18,13 +18,14 @@ import numpy as np
 from .backends import BackendSpec
 from .backends.base import LLMBackend
 from .candidates import CandidateGenerator, Candidates
+from .choices import ReasonsMode
 from .data import Catalog
 from .evidence import EvidenceIndex, Fact
 from .evidence import sentence as evidence_sentence
 from .evidence import summary as evidence_summary
 from .prompts import PromptTemplate
 from .ranking import BackendHandle, RankerConfig, Ranking, RankingCore, RankingMode, RankRequest, RenderedPrompt
-from .reasons import CheckedReason, ReasonChecker, ReasonSource, ReasonsMode
+from .reasons import CheckedReason, ReasonChecker, ReasonSource
 from .result import RankedResult, RecommendedItem, RunInfo
 
 __all__ = ["Prepared", "Ranker", "RankerConfig", "RankingMode"]

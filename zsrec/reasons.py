@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from .choices import ReasonsMode
 from .data import Catalog, Item
 from .evidence import CoPicked, Fact, MatchedTerms, SharedGenres, item_genres, sentence
 from .parsing import _TitleIndex, _words

@@ -171,6 +171,15 @@ def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     assert code == 0, err
     assert "Generator recall@20" in out and "| 3 | generator | 10 |" in out
     lines = (tmp_path / "rankings.jsonl").read_text().splitlines()
+    # the shortlist's recall comes with its interval over users, and agrees with the rankings it is counted from
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    gen = next(e for e in summary["results"] if (e["setting"], e["n"], e["method"]) == ("generator", 3, "pop"))
+    rows = [json.loads(x) for x in lines]
+    held = [r["in_candidates"] for r in rows if (r["setting"], r["n"], r["method"]) == ("generator", 3, "pop")]
+    assert gen["target_in_candidates"] == pytest.approx(sum(held) / len(held))
+    lo, hi = gen["target_in_candidates_ci"]
+    assert lo <= gen["target_in_candidates"] <= hi and (lo < hi or lo in (0.0, 1.0))
+    assert f"n=3: {gen['target_in_candidates']:.3f} [{lo:.3f}, {hi:.3f}]" in out
     assert len(lines) == 3 * 3 * 20
     code, _, err = _run(args)
     assert code == 0 and len((tmp_path / "rankings.jsonl").read_text().splitlines()) == len(lines)

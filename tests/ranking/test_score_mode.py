@@ -8,7 +8,7 @@ import pytest
 from conftest import ScriptedBackend, requires_default_model
 from zsrec.backends.base import Ability, GenerationConfig
 from zsrec.backends.base import MissingAbilityError
-from zsrec.errors import TemplateError, ZsrecError
+from zsrec.errors import TemplateError
 from zsrec.recommender import Recommender
 
 

@@ -63,9 +63,9 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
     for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
         lines += [f"## {SETTING_TITLES[setting]}", ""]
         if setting == "generator":
-            rec = {e["n"]: e["target_in_candidates"] for e in res if e["setting"] == setting}
-            lines += ["Generator recall@20 (target in the shortlist): "
-                      + ", ".join(f"n={n}: {v:.3f}" for n, v in sorted(rec.items())), ""]
+            rec = {e["n"]: e for e in res if e["setting"] == setting}  # the same shortlist for every method
+            lines += ["Generator recall@20 (target in the shortlist; 95% bootstrap interval over users): "
+                      + ", ".join(f"n={n}: {_fmt(e, 'target_in_candidates')}" for n, e in sorted(rec.items())), ""]
         lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
                   "novelty | LLM fallback / repaired | s/user | " + " | ".join(f"p vs {REFERENCE_NAMES[r]}" for r in refs) + " |",
                   "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + "---:|" * len(refs)]

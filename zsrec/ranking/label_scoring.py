@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from typing import ClassVar
 
-from ..backends.base import Ability, Generation, LLMBackend
+from ..backends.base import Ability, LLMBackend
 from ..errors import ZsrecError
 from ..parsing import ParsedRanking, parse_ranking
 from ..prompts import SCORE_LABELS
