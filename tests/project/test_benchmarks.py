@@ -82,6 +82,8 @@ def test_split_spread_benchmark(tmp_path):
     assert seed0["ItemKNN"]["5"] == pytest.approx(0.39)
     s = out["summary"]["shortlist"]["5"]
     assert s["seed0"] == seed0["shortlist"]["5"] and s["min"] <= s["mean"] <= s["max"] and 0 <= s["draws_at_target"] <= 2
+    ties = out["target_in_same_second"]
+    assert all(0 < ties[who][n] < 1 for who in ("seed0_test_users", "all_users") for n in ("1", "3", "5", "10"))
     assert "| shortlist | 5 |" in (tmp_path / "split_spread.md").read_text()
     assert (tmp_path / "split_spread.png").stat().st_size > 1000
 
