@@ -16,7 +16,8 @@ Then other kinds of signal, each fused with the shipped shortlist by the evaluat
 fusion at three shares and paired-tested against it: user kNN ("session kNN"); popularity over the 30
 days before the user's last pick (what is in vogue when they arrive); popularity at the same position
 in others' histories (new users are shown and pick alike); what users who started alike picked near
-that position; and, for reference, a trained EASE.
+that position; what users picked within a minute of each other (ML-100K stamps ratings to the second
+and people rate in bursts), with a steeper recency decay; and, for reference, a trained EASE.
 
 A history scores items by the recency-weighted (0.8 per pick) sum of its items' rows, as the
 product does. Dense item x item matrices: for catalogs up to 20,000 items (ML-100K here). The
@@ -47,7 +48,7 @@ from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.evaluation.methods import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
-from zsrec.evaluation.tuning import CO_ONLY, _pooled, improvement_p, measure_shortlist
+from zsrec.evaluation.tuning import CO_ONLY, _measured, _pooled, improvement_p, measure_shortlist
 from zsrec.loaders import load_dataset
 
 DECAY = 0.8
@@ -60,6 +61,9 @@ FUSED_KNN = "user kNN, 50 neighbours, first 50 picks"
 DAY = 86_400.0
 TREND_DAYS = 30
 POSITION_SPREAD = 5  # picks n - 5 .. n + 5 of others' histories
+SESSION_SECONDS = 60.0  # two picks of one user at most this far apart count as picked together
+SESSION_DECAY = 0.5  # the session signal's recency weight per pick of the history
+SESSION_BONUS = f"pairs picked within {SESSION_SECONDS:g} s counted twice"
 EASE_L2 = 3000.0  # the best of 500 / 3000 / 10000 fused on these folds (10000: what zsrec eval chose alone)
 
 
@@ -67,6 +71,28 @@ def _picks(dataset, users, first: int | None = None) -> sparse.csr_matrix:
     """Users x items over the picks the shortlist's index counts: each user's last 200, or first ``first``."""
     counted = CoOccurrenceConfig(first_picks=first).counted
     return user_item_matrix([counted(dataset.interactions.user_history(u)) for u in users], len(dataset.catalog))
+
+
+def _session_pairs(dataset, users, seconds: float) -> np.ndarray:
+    """Item x item: how many times users picked both items at most ``seconds`` apart (over the same
+    last 200 picks the shipped index counts), both ways round, never an item with itself."""
+    counted = CoOccurrenceConfig().counted
+    inter = dataset.interactions
+    seqs = [(np.asarray(counted(inter.user_history(u))), np.asarray(counted(inter.user_times(u)))) for u in users]
+    items = np.concatenate([i for i, _ in seqs])
+    times = np.concatenate([t for _, t in seqs])
+    user = np.repeat(np.arange(len(seqs)), [len(i) for i, _ in seqs])
+    rows, cols = [], []
+    for d in range(1, len(items)):
+        close = (user[:-d] == user[d:]) & (times[d:] - times[:-d] <= seconds)
+        if not close.any():  # times rise within a user: no pair further apart is closer
+            break
+        close &= items[:-d] != items[d:]
+        rows += [items[:-d][close], items[d:][close]]
+        cols += [items[d:][close], items[:-d][close]]
+    n = len(dataset.catalog)
+    r, c = np.concatenate(rows) if rows else np.zeros(0, int), np.concatenate(cols) if cols else np.zeros(0, int)
+    return sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n)).toarray()
 
 
 def _keep_top(s: np.ndarray, k: int) -> np.ndarray:
@@ -78,14 +104,16 @@ def _keep_top(s: np.ndarray, k: int) -> np.ndarray:
     return s
 
 
-def _variants(x: sparse.csr_matrix) -> dict[str, np.ndarray]:
+def _variants(x: sparse.csr_matrix, session: np.ndarray) -> dict[str, np.ndarray]:
     n = np.asarray(x.sum(0)).ravel() + 1e-9  # users per item
     length = np.maximum(np.asarray(x.sum(1)).ravel(), 1.0)  # picks per user
     counts = (x.T @ x).toarray()
     cosine = counts / np.sqrt(np.outer(n, n))
+    both = f"cosine, pairs within {SESSION_SECONDS:g} s counted twice"
     out = {f"cosine, {k} neighbours": _keep_top(cosine, k) for k in (50, 200)}
     out[SHIPPED] = _keep_top(cosine, 100)
     out["cosine, every neighbour"] = _keep_top(cosine, x.shape[1])
+    out[both] = _keep_top((counts + session) / np.sqrt(np.outer(n, n)), 100)
     weights: dict[str, Callable[[np.ndarray], np.ndarray]] = {
         "1/|u|": lambda u: 1 / u, "1/sqrt|u|": lambda u: 1 / np.sqrt(u), "1/log2(1+|u|)": lambda u: 1 / np.log2(1 + u)}
     for name, w in weights.items():
@@ -104,9 +132,25 @@ def _variants(x: sparse.csr_matrix) -> dict[str, np.ndarray]:
     return out
 
 
-def _item_item(s: np.ndarray) -> Callable[[list[int]], np.ndarray]:
+def _index_from_counts(counts: np.ndarray, item_counts: np.ndarray) -> CoOccurrenceIndex:
+    """A product index (cosine, 100 neighbours) over the given pair counts: how a change to what is
+    counted would reach the shipped shortlist, before building it into the index."""
+    n_items = len(item_counts)
+    counts = np.array(counts, dtype=np.float64)
+    np.fill_diagonal(counts, 0.0)
+    users = np.maximum(item_counts, 1.0)
+    keep = np.argsort(-(counts / np.sqrt(np.outer(users, users))), axis=1, kind="stable")[:, :100]
+    rows = np.repeat(np.arange(n_items), keep.shape[1])
+    values = counts[rows, keep.ravel()]
+    kept = values > 0
+    m = sparse.csr_matrix((values[kept], (rows[kept], keep.ravel()[kept])), shape=(n_items, n_items))
+    m.sort_indices()
+    return CoOccurrenceIndex(m, item_counts, CoOccurrenceConfig())
+
+
+def _item_item(s: np.ndarray, decay: float = DECAY) -> Callable[[list[int]], np.ndarray]:
     def score(history: list[int]) -> np.ndarray:
-        w = DECAY ** np.arange(len(history))[::-1]
+        w = decay ** np.arange(len(history))[::-1]
         return (w[:, None] * s[history]).sum(0)
     return score
 
@@ -128,8 +172,8 @@ def _positions(dataset, users, lo: int, hi: int) -> sparse.csr_matrix:
     return user_item_matrix([dataset.interactions.user_history(u)[max(lo, 0):hi] for u in users], len(dataset.catalog))
 
 
-def _other_signals(dataset, fit: list[str], popularity: np.ndarray,
-                   knn: Callable[[list[int]], np.ndarray]) -> dict[str, Callable[[Case], np.ndarray]]:
+def _other_signals(dataset, fit: list[str], popularity: np.ndarray, knn: Callable[[list[int]], np.ndarray],
+                   session: np.ndarray) -> dict[str, Callable[[Case], np.ndarray]]:
     """Scorers of a validation case from kinds of signal other than item-item neighbours, each
     counted on the fit users only."""
     inter = dataset.interactions
@@ -162,12 +206,16 @@ def _other_signals(dataset, fit: list[str], popularity: np.ndarray,
         overlap = np.asarray(first[:, list(case.history)].sum(1)).ravel()
         return np.asarray(later.T @ overlap).ravel() / norm
 
+    users_per_item = np.asarray(_picks(dataset, fit).sum(0)).ravel() + 1e-9
+    together = _item_item(session / np.sqrt(np.outer(users_per_item, users_per_item)), SESSION_DECAY)
     ease = EASE(n_items, EASE_L2).fit([inter.user_history(u) for u in fit])
     return {FUSED_KNN: lambda case: knn(list(case.history)),
             "popularity, all picks": lambda case: popularity,
             f"popularity over the {TREND_DAYS} days before the last pick": trend,
             f"popularity at picks n-{POSITION_SPREAD}..n+{POSITION_SPREAD} of others": at_position,
             "users whose first 3n+10 picks overlap: their picks n-20..n+20, / sqrt(count)": started_alike,
+            f"picks within {SESSION_SECONDS:g} s of each other (cosine), recency decay {SESSION_DECAY:g}":
+                lambda case: together(list(case.history)),
             f"EASE l2 {EASE_L2:g} (trained)": lambda case: ease.scores([list(case.history)])[0]}
 
 
@@ -203,10 +251,13 @@ def main() -> None:
                       recency_decay=DECAY)
     product, fold_sizes = [], []  # the product's own index, per fold
     fusion: dict[tuple[str, float], dict[int, list[tuple[float, float]]]] = {}  # (signal, its share): per n
+    through: dict[str, list] = {}  # the default shortlist on the shipped index and on the session one, per fold
+    through_cases: dict[str, dict[int, list[float]]] = {}
     for fit, validate in validation_folds(dataset, config, train, args.folds):
         cases = make_cases(dataset, validate, config)
         popularity = popularity_counts(dataset, fit)
-        scorers = {name: _item_item(s) for name, s in _variants(_picks(dataset, fit)).items()}
+        session = _session_pairs(dataset, fit, SESSION_SECONDS)
+        scorers = {name: _item_item(s) for name, s in _variants(_picks(dataset, fit), session).items()}
         for first, neighbours in USER_KNN:
             counted = f"first {first} picks" if first else "last 200 picks"
             scorers[f"user kNN, {neighbours} neighbours, {counted}"] = _user_knn(
@@ -218,7 +269,7 @@ def main() -> None:
         shipped = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=3 * config.n_candidates),
                                      popularity=popularity, sequences=sequences)
         lists = shipped.generate_many([list(c.history) for c in cases], None, 3 * config.n_candidates)
-        others = _other_signals(dataset, fit, popularity, scorers[FUSED_KNN])
+        others = _other_signals(dataset, fit, popularity, scorers[FUSED_KNN], session)
         k = config.n_candidates
         for case, shortlist in zip(cases, lists):
             base = shortlist.indices.tolist()
@@ -231,6 +282,17 @@ def main() -> None:
                 fusion.setdefault(key, {}).setdefault(case.n, []).append(
                     (hit(order, {case.target}, k), ndcg(order, {case.target}, 10)))
         index = CoOccurrenceIndex.build(sequences, len(dataset.catalog), CoOccurrenceConfig())
+        # The whole default shortlist (text, popularity, per-length weights, first-picks index for one
+        # pick) on the shipped index and on one that counts pairs picked within a minute twice.
+        x = _picks(dataset, fit)
+        default = CandidateConfig(n_candidates=config.n_candidates)
+        text_default = CandidateGenerator(dataset.catalog, config=default)
+        for name, lent in ((SHIPPED_LIST, index),
+                           (SESSION_BONUS, _index_from_counts((x.T @ x).toarray() + session, index.item_counts))):
+            trial, values = _measured(dataset, cases, popularity, default, text_default, lent, sequences, None)
+            through.setdefault(name, []).append(trial)
+            for case, value in zip(cases, values):  # recall@20 + NDCG@10 per case, for the paired test
+                through_cases.setdefault(name, {}).setdefault(case.n, []).append(value)
         text = CandidateGenerator(dataset.catalog, config=replace(co_only, cooccurrence_weight=0.0, bm25_weight=1.0))
         product.append(measure_shortlist(dataset, cases, popularity, co_only, generator=text, cooccurrence=index))
         fold_sizes.append(len(validate))
@@ -241,6 +303,12 @@ def main() -> None:
     for row in rows:
         row["mean_recall20"] = float(np.mean(list(row["recall20"].values())))
     product_recall = _pooled(product, fold_sizes).recall
+    shortlists = []
+    for name, trials in through.items():
+        both = _pooled(trials, fold_sizes)
+        shortlists.append({"index": name, "recall20": both.recall, "ndcg10": both.ndcg10, "p_vs_shipped": {
+            n: improvement_p(np.array(through_cases[name][n]), np.array(through_cases[SHIPPED_LIST][n]))
+            if name != SHIPPED_LIST else None for n in lens}})
 
     def per_case(key: tuple[str, float], n: int) -> np.ndarray:
         return np.array([h + d for h, d in fusion[key][n]])
@@ -258,7 +326,7 @@ def main() -> None:
     out = {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": args.folds,
            "validation_cases_per_n": n_cases, "decay": DECAY, "rows": rows,
            "product_index_recall20": product_recall, "rrf_k": RRF_K,
-           "shortlist_fused": fused}
+           "shortlist_fused": fused, "default_shortlist_by_index": shortlists}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cooccurrence_variants.json").write_text(json.dumps(out, indent=1) + "\n")
     best5 = max(rows, key=lambda r: r["recall20"][5])
@@ -296,6 +364,15 @@ def main() -> None:
               "the row beats the shipped shortlist.", "",
               f"Best fused at n=5: {best['signal']}, w {best['share']:g}: {best['recall20'][5]:.3f} (shipped: "
               f"{fused[0]['recall20'][5]:.3f}; p = {best['p_vs_shipped'][5]:.2g})."]
+    lines += ["", "## The default shortlist on an index that counts session pairs twice", "",
+              "The whole default shortlist (text, popularity, per-length weights; one-pick histories on their "
+              "first-picks index, unchanged) with the shipped index, and with an index (cosine, 100 neighbours) "
+              f"over the same pair counts plus the pairs a user picked within {SESSION_SECONDS:g} s of each other.", "",
+              "| index | " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |", "|---|" + "---:|" * len(lens)]
+    for r in shortlists:
+        lines.append(f"| {r['index']} | " + " | ".join(
+            f"{r['recall20'][n]:.3f} / {r['ndcg10'][n]:.3f}"
+            + (f" ({r['p_vs_shipped'][n]:.2g})" if r["p_vs_shipped"][n] is not None else "") for n in lens) + " |")
     (args.out / "cooccurrence_variants.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

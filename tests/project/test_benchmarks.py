@@ -57,14 +57,19 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     _run(["cooccurrence_variants.py", "--folds", "2"], tmp_path)
     out = json.loads((tmp_path / "cooccurrence_variants.json").read_text())
     rows = {r["variant"]: r for r in out["rows"]}
-    assert len(rows) == 19 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
+    assert len(rows) == 20 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
     fused = out["shortlist_fused"]
     assert (fused[0]["signal"], fused[0]["share"]) == ("the shipped shortlist", 0.0)
     signals = {f["signal"] for f in fused[1:]}
-    assert len(signals) == 6 and any(s.startswith("EASE") for s in signals)
+    assert len(signals) == 7 and any(s.startswith("EASE") for s in signals)
     assert all(sorted(f["share"] for f in fused if f["signal"] == s) == [0.2, 0.35, 0.5, 1.0] for s in signals)
     assert fused[0]["p_vs_shipped"]["5"] is None and all(0 <= f["p_vs_shipped"]["5"] <= 1 for f in fused[1:])
     assert all(0 < f["recall20"]["5"] < 1 for f in fused)
+    by_index = out["default_shortlist_by_index"]
+    assert [r["index"] for r in by_index] == ["the shipped shortlist", "pairs picked within 60 s counted twice"]
+    # the default shortlist on the shipped index is the same list as the fusion table's w = 0 row
+    assert by_index[0]["recall20"]["5"] == pytest.approx(fused[0]["recall20"]["5"])
+    assert by_index[0]["p_vs_shipped"]["5"] is None and 0 <= by_index[1]["p_vs_shipped"]["5"] <= 1
     # the dense reimplementation of the shipped signal agrees with the product's own index (up to how
     # ties among equal neighbour scores are broken: a case or two)
     shipped = rows["cosine, 100 neighbours (shipped)"]["recall20"]
