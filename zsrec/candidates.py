@@ -54,6 +54,12 @@ class CandidateConfig:
     # weights above are the tuned defaults, none when they were set, so weights one sets hold at every
     # length unless one also sets these.
     by_length: tuple[LengthWeights, ...] | None = None
+    # What users picked within ``session_seconds`` of each other (one sitting), blended into the
+    # co-occurrence part with this share for histories of two or more picks (0: off), its history
+    # weighted by ``session_decay`` per older pick. Needs the picks' timestamps.
+    session_share: float = 0.0
+    session_seconds: float = 60.0
+    session_decay: float = 0.5
 
     def __post_init__(self) -> None:
         entries = self.by_length
@@ -67,6 +73,12 @@ class CandidateConfig:
         check_weights(self.bm25_weight, self.popularity_weight, self.cooccurrence_weight)
         if not 0 < self.recency_decay <= 1:
             raise OptionError("recency_decay must be in (0, 1]")
+        if not 0 <= self.session_share <= 1:
+            raise OptionError("session_share must lie in [0, 1] (0 turns the session signal off)")
+        if not self.session_seconds > 0:
+            raise OptionError("session_seconds must be more than 0")
+        if not 0 < self.session_decay <= 1:
+            raise OptionError("session_decay must be in (0, 1]")
         try:
             object.__setattr__(self, "retriever", Retriever(self.retriever).value)
         except ValueError:
@@ -86,6 +98,17 @@ class CandidateConfig:
     def tuned_by_length(self) -> bool:
         """Whether the short-history entries are the shipped ones (chosen for you, not by you)."""
         return self.by_length == parse_by_length(SHORTLIST_BY_LENGTH)
+
+    @property
+    def uses_session(self) -> bool:
+        """Whether the session signal is on (so its index, counted from timestamps, is needed)."""
+        return self.session_share > 0 and self.uses_cooccurrence
+
+    @property
+    def session_config(self) -> CoOccurrenceConfig:
+        """The settings of the index of pairs picked within ``session_seconds``: the co-occurrence
+        settings otherwise, over each user's last picks."""
+        return replace(self.cooccurrence, seconds=self.session_seconds, first_picks=None)
 
     def first_picks_config(self, k: int) -> CoOccurrenceConfig:
         """The co-occurrence settings of the index counted from each user's first ``k`` picks."""
@@ -134,14 +157,19 @@ class CandidateGenerator:
                  config: CandidateConfig | None = None, popularity: np.ndarray | None = None,
                  index: SparseBM25 | None = None, cooccurrence: CoOccurrenceIndex | None = None,
                  sequences: Sequence[Sequence[int]] | None = None,
-                 first_picks: Mapping[int, CoOccurrenceIndex] | None = None):
+                 first_picks: Mapping[int, CoOccurrenceIndex] | None = None,
+                 session: CoOccurrenceIndex | None = None,
+                 sequence_times: Sequence[Sequence[float]] | None = None):
         """Popularity and co-occurrence come from ``interactions``, or from ``popularity`` and
-        ``sequences`` (each user's picks, oldest first) where the caller counts them on a subset of
-        users (the evaluation's training users); ``index`` / ``cooccurrence`` lend built ones, and
-        ``first_picks`` the indexes counted from users' first K picks, by K."""
+        ``sequences`` (each user's picks, oldest first; ``sequence_times`` their timestamps, for the
+        session signal) where the caller counts them on a subset of users (the evaluation's training
+        users); ``index`` / ``cooccurrence`` lend built ones, ``first_picks`` the indexes counted from
+        users' first K picks, by K, and ``session`` the index of pairs picked in one sitting."""
         self.catalog = catalog
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
+        self.session: CoOccurrenceIndex | None = None  # pairs picked within session_seconds
+        given_sequences = sequences  # the session index pairs these with sequence_times
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
         self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
 
@@ -173,6 +201,9 @@ class CandidateGenerator:
                     lent = CoOccurrenceIndex.build(sequences, len(catalog), self.config.first_picks_config(k))
                 if lent is not None:
                     self.first_picks[k] = lent
+        if self.config.uses_session and self.cooccurrence is not None:
+            self.session = session if session is not None else self._count_sessions(
+                catalog, interactions, given_sequences, sequence_times)
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
@@ -201,6 +232,20 @@ class CandidateGenerator:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
+    def _count_sessions(self, catalog: Catalog, interactions: Interactions | None,
+                        sequences: Sequence[Sequence[int]] | None,
+                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex:
+        """The index of pairs picked within ``session_seconds``, from the picks and their times."""
+        if sequences is None and interactions is not None:
+            users = interactions.user_ids
+            sequences = [interactions.user_history(u) for u in users]
+            times = [interactions.user_times(u) for u in users]
+        if sequences is None or times is None:
+            raise OptionError("the session signal (session_share > 0) counts pairs picked within "
+                              f"{self.config.session_seconds:g} s of each other: pass the interactions, or "
+                              "sequence_times beside the sequences, or a built session index")
+        return CoOccurrenceIndex.build(sequences, len(catalog), self.config.session_config, times)
+
     def save_index(self, path: str | Path) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
         too) in one file (popularity is recomputed from the interactions on load: it is cheap)."""
@@ -209,6 +254,8 @@ class CandidateGenerator:
         extra = self.cooccurrence.arrays() if self.cooccurrence is not None else {}
         for k, early in self.first_picks.items():
             extra.update(early.arrays(prefix=f"first{k}_co_"))
+        if self.session is not None:
+            extra.update(self.session.arrays(prefix="session_co_"))
         self.index.save(path, extra or None)
 
     @classmethod
@@ -217,11 +264,14 @@ class CandidateGenerator:
         config = config or CandidateConfig()
         cooc = None
         early: dict[int, CoOccurrenceIndex] = {}
+        session = None
         try:
             index = SparseBM25.load(path)
             with np.load(path, allow_pickle=False) as f:
                 if "co_config" in f.files:
                     cooc = CoOccurrenceIndex.from_arrays(f)
+                if config.uses_session and "session_co_config" in f.files:
+                    session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
                 for k in config.first_picks_counts:
                     if f"first{k}_co_config" in f.files:
                         early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
@@ -232,10 +282,15 @@ class CandidateGenerator:
         # the same for each index of users' first picks
         early = {k: e for k, e in early.items()
                  if cooc is not None and e.config == config.first_picks_config(k) and e.n_items == len(catalog)}
-        gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, **kwargs)
+        if session is not None and (cooc is None or session.config != config.session_config
+                                    or session.n_items != len(catalog)):
+            session = None
+        gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
+                  **kwargs)
         # what this config needs and the file did not hold was counted afresh: worth saving again
         gen.index_file_stale = gen.index is not None and (
-            (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks))
+            (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
+            or (gen.session is not None and session is None))
         return gen
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
@@ -284,7 +339,29 @@ class CandidateGenerator:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         rows, vals = index.neighbour_scores(history, self.config.recency_decay, self.damping_for(len(history)))
         top = float(vals.max()) if len(vals) else 0.0
-        return rows, (vals / top if top > 0 else vals)
+        vals = vals / top if top > 0 else vals
+        if self.session is not None and len(history) >= 2:
+            rows, vals = self._with_sessions(history, rows, vals)
+        return rows, vals
+
+    def _with_sessions(self, history: Sequence[int], rows: np.ndarray,
+                       vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The co-occurrence part blended with what was picked in one sitting with the history's
+        latest picks: (1 - share) x co-occurrence + share x session, each scaled to a top of 1.
+        Chosen on validation users (benchmarks/session_signal.py); one-pick histories keep
+        co-occurrence alone, where the blend lost (benchmarks/cooccurrence_variants.py)."""
+        assert self.session is not None
+        s_rows, s_vals = self.session.neighbour_scores(history, self.config.session_decay)
+        top = float(s_vals.max()) if len(s_vals) else 0.0
+        if top <= 0:
+            return rows, vals
+        share = self.config.session_share
+        both = np.union1d(rows, s_rows)
+        out = np.zeros(len(both))
+        if len(rows):
+            out[np.searchsorted(both, rows)] += (1.0 - share) * vals
+        out[np.searchsorted(both, s_rows)] += share * (s_vals / top)
+        return both, out
 
     def length_weights(self, length: int) -> LengthWeights | None:
         """The entry of ``by_length`` that covers a history this long (None: the shortlist's weights)."""

@@ -54,6 +54,8 @@ CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
 CoFirstOpt = Annotated[Optional[int], typer.Option("--cooccurrence-first-picks", min=2, help="Count each user's first N picks (how people pick while new) instead of their last 200.")]
+SessionShareOpt = Annotated[float, typer.Option("--session-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what users picked within --session-seconds of each other (one sitting), for histories of 2+ picks; needs timestamps. 0 (default) turns it off; 0.2 measured best on validation users.")]
+SessionSecondsOpt = Annotated[float, typer.Option("--session-seconds", min=0.001, help="Two picks count as one sitting when at most this many seconds apart (with --session-share).")]
 _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
@@ -133,6 +135,8 @@ def rank(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
+    session_share: SessionShareOpt = 0.0,
+    session_seconds: SessionSecondsOpt = 60.0,
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -163,7 +167,8 @@ def rank(
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
-            shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
+            shortlist_by_length=shortlist_by_length, session_share=session_share,
+            session_seconds=session_seconds, index=index, template=template, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if rec.dataset.skipped_rows:
@@ -201,7 +206,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       backend_option, batch_size, items, interactions, column, encoding, skip_bad_rows, dataset,
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
-                      cooccurrence_first_picks, shortlist_by_length, index,
+                      cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, index,
                       template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
@@ -238,7 +243,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                                                 ordered=cooccurrence_ordered,
                                                                 neighbours=cooccurrence_neighbours,
                                                                 first_picks=cooccurrence_first_picks),
-                                by_length=shortlist_by_length)
+                                by_length=shortlist_by_length, session_share=session_share,
+                                session_seconds=session_seconds)
     generator = None
     if index is not None and index.is_file():  # a saved text index: no rebuild per run
         generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
@@ -433,6 +439,8 @@ def serve(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
+    session_share: SessionShareOpt = 0.0,
+    session_seconds: SessionSecondsOpt = 60.0,
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -463,7 +471,8 @@ def serve(
             retriever=retriever, cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
-            shortlist_by_length=shortlist_by_length, index=index, template=template, k=k, mode=mode,
+            shortlist_by_length=shortlist_by_length, session_share=session_share,
+            session_seconds=session_seconds, index=index, template=template, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
@@ -516,6 +525,8 @@ def evaluate(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
+    session_share: SessionShareOpt = 0.0,
+    session_seconds: SessionSecondsOpt = 60.0,
     sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
@@ -556,7 +567,8 @@ def evaluate(
                                                             ordered=cooccurrence_ordered,
                                                             neighbours=cooccurrence_neighbours,
                                                             first_picks=cooccurrence_first_picks),
-                            by_length=shortlist_by_length)
+                            by_length=shortlist_by_length, session_share=session_share,
+                            session_seconds=session_seconds)
         spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,

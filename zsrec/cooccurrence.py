@@ -4,7 +4,8 @@ can get, counted from the interactions popularity comes from.
 For each user, the most recent ``max_history`` picks in time order (or, with ``first_picks``, their
 first picks: how people pick while they are new, which is what a cold-start user is doing); a pair
 (i, j) counts once for every user who picked both at most ``window`` picks apart (``ordered``: j after i, "what people picked soon
-after i"). The counts become scores by the chosen normalisation and each item keeps only its
+after i"; ``seconds``: only picks at most that many seconds apart, "picked in one sitting", which needs
+each pick's timestamp). The counts become scores by the chosen normalisation and each item keeps only its
 ``neighbours`` best, so memory is bounded by items x neighbours however many interactions there are.
 A history scores every item by the recency-weighted sum of its items' neighbour scores; items nobody
 co-picked with the history score 0, so the shortlist falls back to text and popularity for them.
@@ -38,6 +39,8 @@ class CoOccurrenceConfig:
     damping: float = 0.75  # the "damped" normalisation's exponent on the neighbour's count
     # Count each user's first this many picks instead of their last max_history (None: the last ones).
     first_picks: int | None = None
+    # Count only pairs picked at most this many seconds apart (one sitting); needs the picks' timestamps.
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -53,6 +56,8 @@ class CoOccurrenceConfig:
             raise OptionError("damping must lie in [0, 1]")
         if self.first_picks is not None and self.first_picks < 2:
             raise OptionError("counting a user's first picks needs at least 2 of them (first_picks >= 2)")
+        if self.seconds is not None and not self.seconds > 0:
+            raise OptionError("counting pairs picked within some seconds needs seconds > 0")
 
     @property
     def span(self) -> int:
@@ -76,16 +81,34 @@ def _flatten(sequences: Sequence[Sequence[int]], config: CoOccurrenceConfig | No
     return items, user
 
 
+def _flatten_times(times: Sequence[Sequence[float]] | None, sequences: Sequence[Sequence[int]],
+                   config: CoOccurrenceConfig | None = None) -> np.ndarray | None:
+    """The timestamps of ``_flatten``'s picks, in the same order; None when the config does not count
+    by seconds. A config that does refuses to count without them."""
+    if config is None or config.seconds is None:
+        return None
+    if times is None:
+        raise OptionError("counting pairs picked within some seconds needs each pick's timestamp (times=...)")
+    if len(times) != len(sequences) or any(len(t) != len(s) for t, s in zip(times, sequences)):
+        raise OptionError("times must give one timestamp per pick of each sequence")
+    kept = [np.asarray(config.counted(t), dtype=np.float64) for t, s in zip(times, sequences) if len(s)]
+    return np.concatenate(kept) if kept else np.zeros(0)
+
+
 def _distance_pairs(items: np.ndarray, user: np.ndarray, config: CoOccurrenceConfig,
-                    also: Callable[[int], np.ndarray] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+                    also: Callable[[int], np.ndarray] | None = None,
+                    times: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(earlier, later) picks of one user ``d`` apart, for d = 1 .. the config's span, and (later,
     earlier) too unless the config counts ordered transitions; ``also(d)`` narrows the pairs further
-    (a mask over the later picks). A pick paired with itself never counts."""
+    (a mask over the later picks), and ``times`` with the config's ``seconds`` to picks that close in
+    time. A pick paired with itself never counts."""
     for d in range(1, config.span + 1):
         if d >= len(items):
             return
         same = user[:-d] == user[d:]
-        if not same.any():
+        if times is not None and config.seconds is not None:
+            same &= times[d:] - times[:-d] <= config.seconds
+        if not same.any():  # picks further apart are further apart in time too: none can count
             return
         keep = same & (items[:-d] != items[d:])
         if also is not None:
@@ -159,15 +182,18 @@ class CoOccurrenceIndex:
 
     @classmethod
     def build(cls, sequences: Sequence[Sequence[int]], n_items: int,
-              config: CoOccurrenceConfig | None = None) -> CoOccurrenceIndex:
-        """From each user's picks (catalog rows, oldest first)."""
+              config: CoOccurrenceConfig | None = None,
+              times: Sequence[Sequence[float]] | None = None) -> CoOccurrenceIndex:
+        """From each user's picks (catalog rows, oldest first); ``times``, each pick's timestamp in
+        seconds, is needed only by a config that counts pairs within some ``seconds``."""
         config = config or CoOccurrenceConfig()
         items, user = _flatten(sequences, config)
+        stamps = _flatten_times(times, sequences, config)
         item_counts = np.bincount(items, minlength=n_items).astype(np.float64)
-        if config.window is None and not config.ordered:
+        if config.window is None and not config.ordered and stamps is None:
             counts = cls._count_all_pairs(items, user, n_items, item_counts, config)
             return cls(counts, item_counts, config)
-        counts = cls._count(items, user, n_items, config)
+        counts = cls._count(items, user, n_items, config, stamps)
         index = cls(counts, item_counts, config)
         index._prune()
         return index
@@ -207,7 +233,8 @@ class CoOccurrenceIndex:
         return out
 
     @staticmethod
-    def _count(items: np.ndarray, user: np.ndarray, n_items: int, config: CoOccurrenceConfig) -> sparse.csr_matrix:
+    def _count(items: np.ndarray, user: np.ndarray, n_items: int, config: CoOccurrenceConfig,
+               times: np.ndarray | None = None) -> sparse.csr_matrix:
         """Pair counts, streamed over distances so that at most PAIR_CHUNK pairs are held at once."""
         total = sparse.csr_matrix((n_items, n_items), dtype=np.float64)
         rows: list[np.ndarray] = []
@@ -223,7 +250,7 @@ class CoOccurrenceIndex:
                 cols.clear()
                 held = 0
 
-        for a, b in _distance_pairs(items, user, config):
+        for a, b in _distance_pairs(items, user, config, times=times):
             rows.append(a)
             cols.append(b)
             held += len(a)
@@ -258,27 +285,45 @@ class CoOccurrenceIndex:
 
     # ------------------------------------------------------------ adding interactions
 
-    def add(self, sequences: Sequence[Sequence[int]], tails: Sequence[Sequence[int]] | None = None) -> None:
+    def add(self, sequences: Sequence[Sequence[int]], tails: Sequence[Sequence[int]] | None = None,
+            times: Sequence[Sequence[float]] | None = None, tail_times: Sequence[Sequence[float]] | None = None) -> None:
         """Count new picks without a rebuild: ``sequences`` are each user's new picks (oldest first),
         ``tails`` the picks they had before (their most recent ones; empty for a new user), so pairs
         across the two are counted (each pair as often as it occurs, from now on). Only the rows the
         new pairs touch are re-pruned; every score is re-normalised, since item counts moved. A pair
         pruned earlier starts again from its new count: the index stays bounded, at the cost of
         undercounting pairs that were too weak to keep. An index of users' ``first_picks`` needs each
-        user's whole earlier history as the tail (it counts only picks within the first ones)."""
+        user's whole earlier history as the tail (it counts only picks within the first ones). An
+        index that counts by ``seconds`` needs ``times`` (the new picks') and ``tail_times``."""
         tails = tails if tails is not None else [()] * len(sequences)
+        if self.config.seconds is not None:
+            if times is None or (tail_times is None and any(len(t) for t in tails)):
+                raise OptionError("this index counts pairs picked within some seconds: add() needs the new "
+                                  "picks' times (and the tails' tail_times)")
+            tail_times = tail_times if tail_times is not None else [()] * len(sequences)
         joined = []
+        joined_times: list[list[float]] = []
         starts = []
         first = self.config.first_picks
-        for tail, new in zip(tails, sequences, strict=True):
+        for u, (tail, new) in enumerate(zip(tails, sequences, strict=True)):
+            stamps = []
+            if self.config.seconds is not None:
+                if len(times[u]) != len(new) or len(tail_times[u]) != len(tail):
+                    raise OptionError("times and tail_times must give one timestamp per pick")
+                stamps = list(tail_times[u]) + list(times[u])
             if first:  # only picks among a user's first ones count; the earlier ones pair with them
                 tail = list(tail)
                 joined.append((tail + list(new))[:first])
+                joined_times.append(stamps[:first])
             else:
-                tail = list(tail)[-(self.config.span):] if self.config.span else []
+                cut = len(tail) - min(len(tail), self.config.span)
+                tail = list(tail)[cut:] if self.config.span else []
                 joined.append(tail + list(new))
+                joined_times.append(stamps[cut:] if self.config.span else stamps[len(stamps) - len(new):])
             starts.append(len(tail))
         items, user = _flatten(joined)
+        stamps = (np.concatenate([np.asarray(t, dtype=np.float64) for t, j in zip(joined_times, joined) if len(j)])
+                  if self.config.seconds is not None and len(items) else None)
         position = np.concatenate([np.arange(len(j)) for j in joined if len(j)]) if len(items) else items
         start = np.repeat(np.asarray([s for s, j in zip(starts, joined) if len(j)]),
                           [len(j) for j in joined if len(j)]) if len(items) else items
@@ -286,7 +331,7 @@ class CoOccurrenceIndex:
         np.add.at(self.item_counts, new_items, 1.0)
         # pairs whose later pick is new
         later_is_new = position >= start
-        pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:]))
+        pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:], stamps))
         rows_, cols_ = [a for a, _ in pairs], [b for _, b in pairs]
         if not rows_:
             self.scores = self._normalise(self.counts)  # the item counts moved

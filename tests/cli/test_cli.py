@@ -164,6 +164,21 @@ def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
     _assert_clean_error(code, err, "cannot read index")
 
 
+def test_eval_and_rank_take_the_session_signal(tmp_path, ml100k):
+    args = ["eval", "--users", "10", "--history-len", "3", "--methods", "generator", "--candidates", "generator",
+            "--out", str(tmp_path)]
+    code, out, err = _run(args + ["--session-share", "0.2", "--session-seconds", "120"])
+    assert code == 0, err
+    assert "0.2 of it from what users picked within 120 s of each other" in out
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["session_share"] == 0.2 and run["session_seconds"] == 120
+    # the same folder without the signal holds other shortlists: refused, naming the difference
+    code, _, err = _run(args)
+    _assert_clean_error(code, err, "session_share=0.2 there, None now")
+    code, _, err = _run(["rank", "--user", "1", "--session-share", "1.5"])
+    assert code == 2 and "Traceback" not in err
+
+
 def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     args = ["eval", "--users", "10", "--history-len", "1,3", "--methods", "pop,bm25,generator",
             "--candidates", "generator,sampled", "--out", str(tmp_path)]

@@ -77,6 +77,20 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     assert "| cosine, 100 neighbours (shipped) |" in (tmp_path / "cooccurrence_variants.md").read_text()
 
 
+def test_session_signal_benchmark(tmp_path):
+    _run(["session_signal.py", "--folds", "2", "--shares", "0.2", "--seconds", "60", "--decays", "0.5,0.8"], tmp_path)
+    out = json.loads((tmp_path / "session_signal.json").read_text())
+    assert [(r["session_share"], r["session_decay"]) for r in out["validation"]] == [(0.0, 0.5), (0.2, 0.5), (0.2, 0.8)]
+    assert out["chosen"]["session_share"] == 0.2 and out["criterion_lengths"] == [3, 5, 10]
+    test = out["test"]
+    # the default row is the evaluation's own generator on the test users (quality-cooc.md)
+    assert test["default"]["recall20"]["5"] == pytest.approx(0.41) and test["default"]["recall20"]["1"] == pytest.approx(0.625)
+    # one-pick histories are left alone: the same figure with the signal on
+    assert test["chosen"]["recall20"]["1"] == test["default"]["recall20"]["1"]
+    assert all(0 <= test["chosen"]["p_vs_default"][n] <= 1 for n in ("3", "5", "10"))
+    assert "## Test users (once)" in (tmp_path / "session_signal.md").read_text()
+
+
 def test_split_spread_benchmark(tmp_path):
     _run(["split_spread.py", "--seeds", "2"], tmp_path)
     out = json.loads((tmp_path / "split_spread.json").read_text())
@@ -85,6 +99,8 @@ def test_split_spread_benchmark(tmp_path):
     seed0 = out["per_seed"][0]["recall20"]
     assert seed0["shortlist"]["5"] == pytest.approx(0.41) and seed0["EASE"]["5"] == pytest.approx(0.42)
     assert seed0["ItemKNN"]["5"] == pytest.approx(0.39)
+    assert seed0["shortlist + session"]["5"] == pytest.approx(0.44)  # as session_signal.md measured it
+    assert seed0["shortlist + session"]["1"] == seed0["shortlist"]["1"]
     s = out["summary"]["shortlist"]["5"]
     assert s["seed0"] == seed0["shortlist"]["5"] and s["min"] <= s["mean"] <= s["max"] and 0 <= s["draws_at_target"] <= 2
     ties = out["target_in_same_second"]

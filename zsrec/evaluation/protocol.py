@@ -40,6 +40,8 @@ class EvalConfig:
     cooccurrence_weight: float = CandidateConfig.cooccurrence_weight
     cooccurrence: CoOccurrenceConfig = CoOccurrenceConfig()
     by_length: tuple[LengthWeights, ...] | None = None  # short histories' own weights (None: as CandidateConfig)
+    session_share: float = CandidateConfig.session_share  # the session signal (0: off), as CandidateConfig
+    session_seconds: float = CandidateConfig.session_seconds
     # Training users held out to choose hyper-parameters and fusion weights (at most half of them).
     n_validation_users: int = 200
 
@@ -61,7 +63,8 @@ class EvalConfig:
         return CandidateConfig(n_candidates=self.n_candidates, bm25_weight=self.bm25_weight,
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
                                cooccurrence=self.cooccurrence,
-                               by_length=self.by_length)
+                               by_length=self.by_length, session_share=self.session_share,
+                               session_seconds=self.session_seconds)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,9 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             line += (f"; histories of up to {e['up_to']} item{'s' if e['up_to'] > 1 else ''}: BM25 "
                      f"{e['bm25_weight']:g}, popularity {e['popularity_weight']:g}, co-occurrence "
                      f"{e['cooccurrence_weight']:g}{damping}")
+        if cfg.get("session_share"):
+            line += (f"; co-occurrence part for 2+ picks: {cfg['session_share']:g} of it from what users picked "
+                     f"within {cfg['session_seconds']:g} s of each other")
         lines += [line + "."]
     for kind, t in (summary.get("tuned") or {}).items():
         params = ", ".join(f"{k}={v:g}" for k, v in t["params"].items())

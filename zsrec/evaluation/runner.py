@@ -81,7 +81,8 @@ class Evaluation:
         self._train_sequences = [[int(i) for i in dataset.interactions.user_history(u)] for u in self.train_users]
         # Popularity and co-occurrence from training users only.
         self.generator = CandidateGenerator(dataset.catalog, config=config.shortlist(), popularity=self.popularity,
-                                            sequences=self._train_sequences)
+                                            sequences=self._train_sequences,
+                                            sequence_times=[dataset.interactions.user_times(u) for u in self.train_users])
         self.candidates = CandidateLists(len(dataset.catalog), config, self.popularity, self.generator)
         self.cases = make_cases(dataset, self.test_users, config)
         self._sasrec = None
@@ -129,7 +130,8 @@ class Evaluation:
         fit_users, val_users = validation_split(self.dataset, self.config, self.train_users)
         fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
         val_gen = CandidateGenerator(self.dataset.catalog, config=self.config.shortlist(),
-                                     popularity=popularity_counts(self.dataset, fit_users), sequences=fit)
+                                     popularity=popularity_counts(self.dataset, fit_users), sequences=fit,
+                                     sequence_times=[self.dataset.interactions.user_times(u) for u in fit_users])
         cases = make_cases(self.dataset, val_users, self.config)
         lists = [val_gen.generate(list(c.history), (), self.config.n_candidates).indices for c in cases]
         method = self.method(spec.fused_from)
@@ -234,6 +236,8 @@ class Evaluation:
         candidate settings and history lengths are left out: rows are keyed by them, so a later
         command may add to a folder along those axes."""
         config = {k: v for k, v in asdict(self.config).items() if k not in ("settings", "history_lens")}
+        if not self.config.session_share:  # off: runs made before the session signal existed still match
+            config = {k: v for k, v in config.items() if k not in ("session_share", "session_seconds")}
         return {"dataset": self.dataset.name, "items": len(self.dataset.catalog),
                 "interactions": len(self.dataset.interactions), **config,
                 "max_new_tokens": self._generation.max_new_tokens, "sasrec_epochs": self._sasrec_epochs,
