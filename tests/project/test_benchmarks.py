@@ -88,6 +88,9 @@ def test_session_signal_benchmark(tmp_path):
     # one-pick histories are left alone: the same figure with the signal on
     assert test["chosen"]["recall20"]["1"] == test["default"]["recall20"]["1"]
     assert all(0 <= test["chosen"]["p_vs_default"][n] <= 1 for n in ("3", "5", "10"))
+    cost = out["cost_ml100k"]
+    assert cost["off"]["session_pairs_kept"] == 0 < cost["on"]["session_pairs_kept"]
+    assert cost["on"]["build_s"] > 0 and cost["on"]["shortlist_p50_ms"] > 0
     assert "## Test users (once)" in (tmp_path / "session_signal.md").read_text()
 
 
