@@ -3,11 +3,12 @@
 The session signal (``CandidateConfig(session_share=...)``, ``--session-share``) blends into the
 shortlist's co-occurrence part what users picked within ``session_seconds`` of each other, for
 histories of two or more picks (benchmarks/cooccurrence_variants.py found it, as the first signal to
-move n = 5 beyond noise). Here the whole default shortlist is measured with it on the tuner's
-validation folds (4-fold cross-validation over the training users; counts from the other folds) for
-a grid of shares, sitting lengths and recency decays; the setting with the best mean recall@20 +
-NDCG@10 over the history lengths it touches is then measured once on the 200 test users, beside the
-default shortlist, each with a one-sided paired Wilcoxon test over the users.
+move n = 5 beyond noise). ``zsrec.evaluation.session_tuning.tune_session`` measures the whole default
+shortlist with it on validation folds (4-fold cross-validation over the training users; counts from
+the other folds) for a grid of shares, sitting lengths and recency decays and picks the best mean
+recall@20 + NDCG@10 over the history lengths it touches; that setting is then measured once on the
+200 test users, beside the default shortlist, each with a one-sided paired Wilcoxon test over the
+users, and its cost at ML-100K is timed.
 
 Writes benchmarks/results/session_signal.{json,md}.
 
@@ -20,49 +21,17 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, machine, machine_line
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.evaluation.metrics import hit, ndcg
-from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users, validation_folds
+from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users
+from zsrec.evaluation.session_tuning import DECAYS, SECONDS, SESSION_P, SHARES, per_case_scores, shared_indexes, tune_session
 from zsrec.evaluation.tuning import improvement_p
 from zsrec.loaders import load_dataset
-
-SHARES = (0.1, 0.2, 0.35, 0.5)
-SECONDS = (10.0, 60.0, 300.0, 3600.0)
-DECAYS = (0.5, 0.8)
-
-
-def _per_case(dataset, users, cases, config: CandidateConfig, lent: dict) -> dict[int, np.ndarray]:
-    """(recall@20, NDCG@10) of each case, by history length, for the shortlist ``config`` counted on
-    ``users`` (indexes in ``lent`` reused between settings)."""
-    inter = dataset.interactions
-    gen = CandidateGenerator(dataset.catalog, config=config, popularity=lent["popularity"],
-                             index=lent["text"].index, cooccurrence=lent["cooccurrence"],
-                             first_picks=lent["first_picks"], session=lent.get(("session", config.session_seconds)),
-                             sequences=lent["sequences"], sequence_times=[inter.user_times(u) for u in users])
-    if config.uses_session:
-        lent[("session", config.session_seconds)] = gen.session
-    out: dict[int, list[tuple[float, float]]] = {}
-    k = config.n_candidates
-    for case, cands in zip(cases, gen.generate_many([list(c.history) for c in cases], None, k)):
-        order = cands.indices.tolist()
-        out.setdefault(case.n, []).append((hit(order, {case.target}, k), ndcg(order, {case.target}, 10)))
-    return {n: np.asarray(v) for n, v in out.items()}
-
-
-def _lent(dataset, users) -> dict:
-    """What every setting shares on these users: popularity, text, co-occurrence and first-picks
-    indexes (the session index is added per sitting length as it is built)."""
-    inter = dataset.interactions
-    sequences = [inter.user_history(u) for u in users]
-    base = CandidateGenerator(dataset.catalog, config=CandidateConfig(), popularity=popularity_counts(dataset, users),
-                              sequences=sequences)
-    return {"popularity": base.popularity_counts, "text": base, "cooccurrence": base.cooccurrence,
-            "first_picks": base.first_picks, "sequences": sequences}
 
 
 def _summary(per: dict[int, np.ndarray], base: dict[int, np.ndarray] | None) -> dict:
@@ -106,51 +75,33 @@ def main() -> None:
     started = time.perf_counter()
     dataset = load_dataset("ml-100k")
     config = EvalConfig()
-    train, test = split_users(dataset, config)
+
     def floats(text: str) -> list[float]:
         return [float(x) for x in text.split(",") if x.strip()]
 
-    settings = [CandidateConfig()] + [CandidateConfig(session_share=sh, session_seconds=sec, session_decay=dec)
-                                      for sh in floats(args.shares) for sec in floats(args.seconds)
-                                      for dec in floats(args.decays)]
-    pooled: list[dict[int, list[np.ndarray]]] = [{} for _ in settings]
-    for fit, validate in validation_folds(dataset, config, train, args.folds):
-        cases = make_cases(dataset, validate, config)
-        lent = _lent(dataset, fit)
-        for i, cfg in enumerate(settings):
-            for n, v in _per_case(dataset, fit, cases, cfg, lent).items():
-                pooled[i].setdefault(n, []).append(v)
-    per_setting = [{n: np.concatenate(v) for n, v in p.items()} for p in pooled]
-    lens = sorted(per_setting[0])
-    touched = [n for n in lens if n >= 2]  # the signal leaves one-pick histories alone
-
-    def criterion(per: dict[int, np.ndarray]) -> float:
-        return float(np.mean([per[n].sum(1).mean() for n in touched]))
-
-    rows = []
-    for cfg, per in zip(settings, per_setting):
-        row = {"session_share": cfg.session_share, "session_seconds": cfg.session_seconds,
-               "session_decay": cfg.session_decay, "criterion": criterion(per),
-               **_summary(per, per_setting[0] if cfg.session_share else None)}
-        rows.append(row)
-    best_i = max(range(1, len(settings)), key=lambda i: rows[i]["criterion"])
-    chosen = settings[best_i]
-    # once on the test users: the default shortlist and the chosen setting, counted on every training user
-    test_cases = make_cases(dataset, test, config)
-    lent = _lent(dataset, train)
-    test_default = _per_case(dataset, train, test_cases, CandidateConfig(), lent)
-    test_chosen = _per_case(dataset, train, test_cases, chosen, lent)
+    tuning = tune_session(dataset, config, shares=floats(args.shares), seconds=floats(args.seconds),
+                          decays=floats(args.decays), folds=args.folds)
+    best = tuning.best
+    chosen = replace(CandidateConfig(), session_share=best.session_share, session_seconds=best.session_seconds,
+                     session_decay=best.session_decay)
+    train, test_users = split_users(dataset, config)
+    # once on the test users: the default shortlist and the best setting, counted on every training user
+    test_cases = make_cases(dataset, test_users, config)
+    shared = shared_indexes(dataset, train, CandidateConfig())
+    test_default = per_case_scores(dataset, test_cases, CandidateConfig(), shared)
+    test_chosen = per_case_scores(dataset, test_cases, chosen, shared)
     test = {"default": _summary(test_default, None), "chosen": _summary(test_chosen, test_default)}
     cost = _cost(dataset, chosen)
     seconds = time.perf_counter() - started
     cmd = "python benchmarks/session_signal.py " + " ".join(sys.argv[1:])
     m = machine()
+    lens = sorted(tuning.off.recall)
     out = {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": args.folds,
-           "validation_cases_per_n": {n: len(per_setting[0][n]) for n in lens}, "criterion_lengths": touched,
-           "validation": rows, "chosen": {"session_share": chosen.session_share,
-                                          "session_seconds": chosen.session_seconds,
-                                          "session_decay": chosen.session_decay},
-           "test_users": len(set(c.user for c in test_cases)), "test": test, "cost_ml100k": cost}
+           "validation_cases_per_n": tuning.validation_cases, "criterion_lengths": list(tuning.lengths),
+           "validation_off": asdict(tuning.off), "validation": [asdict(t) for t in tuning.trials],
+           "chosen": {"session_share": best.session_share, "session_seconds": best.session_seconds,
+                      "session_decay": best.session_decay, "p_pooled": best.p_pooled, "kept": tuning.kept},
+           "test_users": len(test_users), "test": test, "cost_ml100k": cost}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "session_signal.json").write_text(json.dumps(out, indent=1) + "\n")
 
@@ -158,16 +109,22 @@ def main() -> None:
         return " | ".join(f"{s['recall20'][n]:.3f} / {s['ndcg10'][n]:.3f}"
                           + (f" ({s['p_vs_default'][n]:.2g})" if "p_vs_default" in s else "") for n in lens)
 
+    def trial_cells(t) -> str:
+        return " | ".join(f"{t.recall[n]:.3f} / {t.ndcg10[n]:.3f}"
+                          + (f" ({t.p_vs_off[n]:.2g})" if t.p_vs_off is not None else "") for n in lens)
+
     head = "| " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |"
+    verdict = ("kept" if tuning.kept else "not kept") + f" (pooled p = {best.p_pooled:.2g}, needs < {SESSION_P:g})"
     lines = ["# The session signal: chosen on validation users, measured once on test users", "",
              f"Command: `{cmd.strip()}` ({seconds:.0f} s)  ",
              f"Machine: {machine_line(m)}  ",
-             f"ML-100K. The whole default shortlist, with `session_share` / `session_seconds` / `session_decay` "
-             f"set, on {args.folds}-fold cross-validation over the {len(train)} training users "
-             f"({len(per_setting[0][lens[0]])} validation cases per history length; counts from the other folds). "
-             f"Chosen: the best mean recall@20 + NDCG@10 over n = {', '.join(map(str, touched))} (one-pick "
-             "histories are left alone). p: one-sided paired Wilcoxon test over the cases (recall@20 + NDCG@10) "
-             "that the row beats the default shortlist.", "",
+             f"ML-100K. `zsrec.evaluation.session_tuning.tune_session`: the whole default shortlist with "
+             f"`session_share` / `session_seconds` / `session_decay` set, on {args.folds}-fold cross-validation "
+             f"over the {len(train)} training users ({tuning.validation_cases[lens[0]]} validation cases per "
+             f"history length; counts from the other folds). Chosen: the best mean recall@20 + NDCG@10 over "
+             f"n = {', '.join(map(str, tuning.lengths))} (one-pick histories are left alone), kept only if it beats "
+             f"the shortlist without it in a one-sided paired Wilcoxon test over those cases: {verdict}. "
+             "p in the tables: the same test per length.", "",
              "## Test users (once)", "",
              f"| shortlist {head}", "|---|" + "---:|" * len(lens),
              f"| default (session signal off) | {cells(test['default'])} |",
@@ -178,13 +135,12 @@ def main() -> None:
              f"keeps {cost['on']['session_pairs_kept']:,} pairs); a 5-pick user's shortlist takes "
              f"{cost['on']['shortlist_p50_ms']:.2f} ms against {cost['off']['shortlist_p50_ms']:.2f} ms (p50).", "",
              "## Validation folds, best 12 by the criterion", "",
-             f"| share | seconds | decay {head} criterion |", "|---:|---:|---:|" + "---:|" * (len(lens) + 1),
-             f"| 0 (default) | | | {cells(rows[0])} | {rows[0]['criterion']:.4f} |"]
-    for r in sorted(rows[1:], key=lambda r: -r["criterion"])[:12]:
-        s = " | ".join(f"{r['recall20'][n]:.3f} / {r['ndcg10'][n]:.3f} ({r['p_vs_default'][n]:.2g})" for n in lens)
-        lines.append(f"| {r['session_share']:g} | {r['session_seconds']:g} | {r['session_decay']:g} | {s} | "
-                     f"{r['criterion']:.4f} |")
-    lines += ["", f"All {len(rows) - 1} settings are in session_signal.json."]
+             f"| share | seconds | decay {head} criterion | pooled p |", "|---:|---:|---:|" + "---:|" * (len(lens) + 2),
+             f"| 0 (default) | | | {trial_cells(tuning.off)} | {tuning.off.criterion:.4f} | |"]
+    for t in sorted(tuning.trials, key=lambda t: -t.criterion)[:12]:
+        lines.append(f"| {t.session_share:g} | {t.session_seconds:g} | {t.session_decay:g} | {trial_cells(t)} | "
+                     f"{t.criterion:.4f} | {t.p_pooled:.2g} |")
+    lines += ["", f"All {len(tuning.trials)} settings are in session_signal.json."]
     (args.out / "session_signal.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -80,8 +80,10 @@ def test_cooccurrence_variants_benchmark(tmp_path):
 def test_session_signal_benchmark(tmp_path):
     _run(["session_signal.py", "--folds", "2", "--shares", "0.2", "--seconds", "60", "--decays", "0.5,0.8"], tmp_path)
     out = json.loads((tmp_path / "session_signal.json").read_text())
-    assert [(r["session_share"], r["session_decay"]) for r in out["validation"]] == [(0.0, 0.5), (0.2, 0.5), (0.2, 0.8)]
+    assert out["validation_off"]["session_share"] == 0.0
+    assert [(r["session_share"], r["session_decay"]) for r in out["validation"]] == [(0.2, 0.5), (0.2, 0.8)]
     assert out["chosen"]["session_share"] == 0.2 and out["criterion_lengths"] == [3, 5, 10]
+    assert out["chosen"]["kept"] == (out["chosen"]["p_pooled"] < 0.05)
     test = out["test"]
     # the default row is the evaluation's own generator on the test users (quality-cooc.md)
     assert test["default"]["recall20"]["5"] == pytest.approx(0.41) and test["default"]["recall20"]["1"] == pytest.approx(0.625)

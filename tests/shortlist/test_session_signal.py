@@ -11,6 +11,8 @@ import pytest
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from zsrec.errors import OptionError
+from zsrec.evaluation.protocol import EvalConfig
+from zsrec.evaluation.session_tuning import tune_session
 
 
 def _picks(ml100k, n_users=120):
@@ -112,3 +114,21 @@ def test_the_session_index_needs_timestamps_and_is_saved_with_the_index(ml100k, 
     other = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions,
                                                 CandidateConfig(session_share=0.2, session_seconds=300))
     assert other.session.config.seconds == 300 and other.index_file_stale
+
+
+def test_the_tuner_chooses_it_on_validation_users_and_keeps_it_only_beyond_noise(ml100k):
+    config = EvalConfig(history_lens=(1, 3, 5))
+    tuning = tune_session(ml100k, config, shares=(0.2, 0.9), seconds=(60,), decays=(0.5,), folds=2)
+    assert [t.session_share for t in tuning.trials] == [0.2, 0.9] and tuning.lengths == (3, 5)
+    assert tuning.best == max(tuning.trials, key=lambda t: t.criterion)
+    assert tuning.off.p_pooled is None and all(0 <= t.p_pooled <= 1 for t in tuning.trials)
+    # one-pick histories are left alone: the same figures with any share
+    assert all(t.recall[1] == tuning.off.recall[1] for t in tuning.trials)
+    base = CandidateConfig()
+    chosen = tuning.config(base)
+    assert chosen.session_share == (tuning.best.session_share if tuning.kept else 0.0)
+    assert tuning.kept == (tuning.best.criterion > tuning.off.criterion and tuning.best.p_pooled < 0.05)
+    with pytest.raises(OptionError, match="above 0"):
+        tune_session(ml100k, config, shares=(0.0,), folds=2)
+    with pytest.raises(OptionError, match="two or more picks"):
+        tune_session(ml100k, EvalConfig(history_lens=(1,)), shares=(0.2,), seconds=(60,), decays=(0.5,), folds=2)
