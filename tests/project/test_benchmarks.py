@@ -96,6 +96,18 @@ def test_session_signal_benchmark(tmp_path):
     assert "## Test users (once)" in (tmp_path / "session_signal.md").read_text()
 
 
+def test_cooccurrence_scale_benchmark_toy(tmp_path):
+    _run(["cooccurrence_scale.py", "--toy"], tmp_path)
+    rows = json.loads((tmp_path / "cooccurrence_scale.json").read_text())["rows"]
+    assert [r["catalog"] for r in rows] == ["ML-100K", "synthetic 5,000"]
+    for r in rows:
+        assert r["build_s"] > 0 and r["neighbours_kept"] > 0 and r["added_events"] >= 10_000
+        # the opt-in session signal, measured after the default (its peak memory is the default's or more)
+        assert r["session_pairs_kept"] > 0 and r["session_shortlist_p50_ms"] > 0
+        assert r["session_peak_rss_mb"] >= r["peak_rss_mb"]
+    assert "| ML-100K | " in (tmp_path / "cooccurrence_scale.md").read_text()
+
+
 def test_split_spread_benchmark(tmp_path):
     _run(["split_spread.py", "--seeds", "2"], tmp_path)
     out = json.loads((tmp_path / "split_spread.json").read_text())
