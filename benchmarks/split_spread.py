@@ -181,6 +181,12 @@ def main() -> None:
         v = np.asarray(gap[n])
         lines.append(f"| {n} | {v.mean():+.3f} | {np.percentile(v, 5):+.3f} to {np.percentile(v, 95):+.3f} | "
                      f"{int((v > 0).sum())} of {args.seeds} |")
+    lines += ["", "The shortlist with the session signal minus the default shortlist, per draw:", "",
+              "| n | mean | 5-95% of draws | draws ahead / level / behind |", "|---:|---:|---|---|"]
+    for n in lens:
+        v = np.asarray([d["recall20"][SESSION][n] - d["recall20"]["shortlist"][n] for d in per_seed])
+        lines.append(f"| {n} | {v.mean():+.3f} | {np.percentile(v, 5):+.3f} to {np.percentile(v, 95):+.3f} | "
+                     f"{int((v > 0).sum())} / {int((v == 0).sum())} / {int((v < 0).sum())} |")
     lines += ["", "The target shares its timestamp (to the second) with the history's last pick for "
               + " / ".join(f"{ties[n]:.0%}" for n in lens) + f" of seed 0's test users at n = {' / '.join(map(str, lens))} ("
               + " / ".join(f"{ties_all[n]:.0%}" for n in lens) + " of all users): people rated in bursts, and within "
