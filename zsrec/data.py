@@ -111,20 +111,23 @@ class Interactions:
     def has_user(self, user_id: str) -> bool:
         return str(user_id) in self._user_rows()
 
-    def user_history(self, user_id: str) -> np.ndarray:
-        """Catalog indices the user touched, oldest first."""
+    def _rows_of(self, user_id: str) -> np.ndarray:
+        """The user's rows in these arrays, oldest first."""
         rows = self._user_rows().get(str(user_id))
         if rows is None:
             raise UnknownUserError(
                 f"unknown user id {user_id!r} ({len(self._user_rows())} users in the data)"
             )
-        return self.items[rows]
+        return rows
+
+    def user_history(self, user_id: str) -> np.ndarray:
+        """Catalog indices the user touched, oldest first."""
+        return self.items[self._rows_of(user_id)]
 
     def user_times(self, user_id: str) -> np.ndarray:
         """When the user touched each item of ``user_history``, in the same order: what a
         time-aware signal needs to count only what happened before a user's picks."""
-        self.user_history(user_id)  # the same error for an unknown user
-        return self.timestamps[self._user_rows()[str(user_id)]]
+        return self.timestamps[self._rows_of(user_id)]
 
     def item_counts(self, n_items: int, half_life: float | None = None) -> np.ndarray:
         """Interactions per item; with ``half_life`` (same unit as timestamps) older ones count less."""
