@@ -169,41 +169,46 @@ class CandidateGenerator:
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
         self.session: CoOccurrenceIndex | None = None  # pairs picked within session_seconds
-        given_sequences = sequences  # the session index pairs these with sequence_times
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
         self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
+        from_interactions = sequences is None and interactions is not None
+        read: list[Sequence[Sequence[int]]] = []  # the interactions' picks, read once for every index
 
         def all_sequences() -> Sequence[Sequence[int]] | None:
-            if sequences is None and interactions is not None:
-                return [interactions.user_history(u) for u in interactions.user_ids]
-            return sequences
+            if not from_interactions:
+                return sequences
+            if not read:
+                read.append([interactions.user_history(u) for u in interactions.user_ids])
+            return read[0]
 
         if self.config.uses_cooccurrence:
             if cooccurrence is not None:
                 self.cooccurrence = cooccurrence
             elif sequences is not None or interactions is not None:
-                sequences = all_sequences()
-                self.cooccurrence = CoOccurrenceIndex.build(sequences, len(catalog), self.config.cooccurrence)
+                self.cooccurrence = CoOccurrenceIndex.build(all_sequences(), len(catalog), self.config.cooccurrence)
             for k in self.config.first_picks_counts:
                 lent = (first_picks or {}).get(k)
                 if lent is None and self.cooccurrence is not None:
-                    sequences = all_sequences()
-                    if sequences is None and self.config.tuned_by_length:
+                    counted = all_sequences()
+                    if counted is None and self.config.tuned_by_length:
                         # a lent index and nothing to count from: the shipped entries make do with it
                         warnings.warn(f"the default shortlist counts co-occurrence from users' first {k} picks for "
                                       "short histories; with only a built index lent (no interactions or "
                                       "sequences, no first-picks index) those histories use that index",
                                       stacklevel=2)
                         continue
-                    if sequences is None:
+                    if counted is None:
                         raise OptionError(f"short histories count co-occurrence from users' first {k} picks: pass "
                                           "the interactions (or sequences) to count them from, or that index")
-                    lent = CoOccurrenceIndex.build(sequences, len(catalog), self.config.first_picks_config(k))
+                    lent = CoOccurrenceIndex.build(counted, len(catalog), self.config.first_picks_config(k))
                 if lent is not None:
                     self.first_picks[k] = lent
         if self.config.uses_session and self.cooccurrence is not None:
-            self.session = session if session is not None else self._count_sessions(
-                catalog, interactions, given_sequences, sequence_times)
+            if session is None:
+                times = ([interactions.user_times(u) for u in interactions.user_ids] if from_interactions
+                         else sequence_times)
+                session = self._count_sessions(len(catalog), all_sequences(), times)
+            self.session = session
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
@@ -232,19 +237,14 @@ class CandidateGenerator:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
-    def _count_sessions(self, catalog: Catalog, interactions: Interactions | None,
-                        sequences: Sequence[Sequence[int]] | None,
+    def _count_sessions(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
                         times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex:
         """The index of pairs picked within ``session_seconds``, from the picks and their times."""
-        if sequences is None and interactions is not None:
-            users = interactions.user_ids
-            sequences = [interactions.user_history(u) for u in users]
-            times = [interactions.user_times(u) for u in users]
         if sequences is None or times is None:
             raise OptionError("the session signal (session_share > 0) counts pairs picked within "
                               f"{self.config.session_seconds:g} s of each other: pass the interactions, or "
                               "sequence_times beside the sequences, or a built session index")
-        return CoOccurrenceIndex.build(sequences, len(catalog), self.config.session_config, times)
+        return CoOccurrenceIndex.build(sequences, n_items, self.config.session_config, times)
 
     def save_index(self, path: str | Path) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
