@@ -29,16 +29,18 @@ from _common import RESULTS, machine, machine_line
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users
-from zsrec.evaluation.session_tuning import DECAYS, SECONDS, SESSION_P, SHARES, per_case_scores, shared_indexes, tune_session
+from zsrec.evaluation.session_tuning import DECAYS, SECONDS, SESSION_P, SHARES, measure_with_session, shared_indexes, tune_session
 from zsrec.evaluation.tuning import improvement_p
 from zsrec.loaders import load_dataset
 
 
-def _summary(per: dict[int, np.ndarray], base: dict[int, np.ndarray] | None) -> dict:
-    out = {"recall20": {n: float(v[:, 0].mean()) for n, v in per.items()},
-           "ndcg10": {n: float(v[:, 1].mean()) for n, v in per.items()}}
-    if base is not None:  # one-sided paired Wilcoxon: better than the default shortlist?
-        out["p_vs_default"] = {n: improvement_p(per[n].sum(1), base[n].sum(1)) for n in per}
+def _summary(measured, base=None) -> dict:
+    """Recall@20 and NDCG@10 per length, and (against ``base``) the one-sided paired Wilcoxon p that
+    the shortlist beats it; ``measured``: what ``measure_with_session`` returns."""
+    trial, per_case = measured
+    out = {"recall20": trial.recall, "ndcg10": trial.ndcg10}
+    if base is not None:
+        out["p_vs_default"] = {n: improvement_p(per_case[n], base[1][n]) for n in per_case}
     return out
 
 
@@ -88,8 +90,8 @@ def main() -> None:
     # once on the test users: the default shortlist and the best setting, counted on every training user
     test_cases = make_cases(dataset, test_users, config)
     shared = shared_indexes(dataset, train, CandidateConfig())
-    test_default = per_case_scores(dataset, test_cases, CandidateConfig(), shared)
-    test_chosen = per_case_scores(dataset, test_cases, chosen, shared)
+    test_default = measure_with_session(dataset, test_cases, CandidateConfig(), shared)
+    test_chosen = measure_with_session(dataset, test_cases, chosen, shared)
     test = {"default": _summary(test_default, None), "chosen": _summary(test_chosen, test_default)}
     cost = _cost(dataset, chosen)
     seconds = time.perf_counter() - started

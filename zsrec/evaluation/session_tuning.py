@@ -18,16 +18,16 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..candidates import CandidateConfig, CandidateGenerator
+from ..cooccurrence import CoOccurrenceIndex
 from ..data import Dataset
 from ..errors import OptionError
-from .metrics import hit, ndcg
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
-from .tuning import improvement_p
+from .tuning import FIRST_PICKS_P, ShortlistTrial, _measured, _pooled, improvement_p
 
 SHARES = (0.1, 0.2, 0.35, 0.5)
 SECONDS = (10.0, 60.0, 300.0, 3600.0)
 DECAYS = (0.5, 0.8)
-SESSION_P = 0.05  # how sure the tuner must be that the signal beats the shortlist without it
+SESSION_P = FIRST_PICKS_P  # a second index to keep: the bar a first-picks index must clear too
 
 
 @dataclass(frozen=True)
@@ -64,32 +64,32 @@ class SessionTuning:
 
 def shared_indexes(dataset: Dataset, users: Sequence[str], base: CandidateConfig) -> dict:
     """What every setting of the signal shares on these users (popularity, the text, co-occurrence and
-    first-picks indexes), so a grid builds them once; session indexes join it as they are built."""
+    first-picks indexes, the picks and their times), so a grid builds them once; each sitting length's
+    session index joins it the first time it is needed."""
     inter = dataset.interactions
     sequences = [inter.user_history(u) for u in users]
     off = CandidateGenerator(dataset.catalog, config=replace(base, session_share=0.0),
                              popularity=popularity_counts(dataset, users), sequences=sequences)
-    return {"popularity": off.popularity_counts, "text": off.index, "cooccurrence": off.cooccurrence,
+    return {"popularity": off.popularity_counts, "text": off, "cooccurrence": off.cooccurrence,
             "first_picks": off.first_picks, "sequences": sequences,
-            "times": [inter.user_times(u) for u in users]}
+            "times": [inter.user_times(u) for u in users], "sessions": {}}
 
 
-def per_case_scores(dataset: Dataset, cases: Sequence[Case], config: CandidateConfig,
-                    shared: dict) -> dict[int, np.ndarray]:
-    """(recall@n_candidates, NDCG@10) of each case, by history length, for the shortlist ``config``
-    counted on the users ``shared`` was built from."""
-    lent = shared.get(("session", config.session_seconds, config.session_config))
-    gen = CandidateGenerator(dataset.catalog, config=config, popularity=shared["popularity"], index=shared["text"],
-                             cooccurrence=shared["cooccurrence"], first_picks=shared["first_picks"], session=lent,
-                             sequences=shared["sequences"], sequence_times=shared["times"])
-    if gen.session is not None:
-        shared[("session", config.session_seconds, config.session_config)] = gen.session
-    out: dict[int, list[tuple[float, float]]] = {}
-    k = config.n_candidates
-    for case, cands in zip(cases, gen.generate_many([list(c.history) for c in cases], None, k)):
-        order = cands.indices.tolist()
-        out.setdefault(case.n, []).append((hit(order, {case.target}, k), ndcg(order, {case.target}, 10)))
-    return {n: np.asarray(v) for n, v in out.items()}
+def measure_with_session(dataset: Dataset, cases: Sequence[Case], config: CandidateConfig,
+                         shared: dict) -> tuple[ShortlistTrial, dict[int, np.ndarray]]:
+    """The shortlist ``config`` counted on the users ``shared`` was built from (``measure_shortlist``)
+    and each case's recall + NDCG@10, by history length, for paired tests."""
+    session = None
+    if config.uses_session:
+        key = config.session_config
+        if key not in shared["sessions"]:
+            shared["sessions"][key] = CoOccurrenceIndex.build(shared["sequences"], len(dataset.catalog), key,
+                                                              shared["times"])
+        session = shared["sessions"][key]
+    trial, per_case = _measured(dataset, cases, shared["popularity"], config, shared["text"], shared["cooccurrence"],
+                                shared["sequences"], shared["first_picks"], session=session)
+    lengths = np.asarray([c.n for c in cases])
+    return trial, {int(n): per_case[lengths == n] for n in np.unique(lengths)}
 
 
 def tune_session(dataset: Dataset, config: EvalConfig | None = None, base: CandidateConfig | None = None,
@@ -109,28 +109,34 @@ def tune_session(dataset: Dataset, config: EvalConfig | None = None, base: Candi
     if not lengths:
         raise OptionError("the session signal touches histories of two or more picks: give such history lengths")
     train, _ = split_users(dataset, config)
+    trials_by_fold: list[list[ShortlistTrial]] = [[] for _ in range(len(settings) + 1)]
     pooled: list[dict[int, list[np.ndarray]]] = [{} for _ in range(len(settings) + 1)]
+    sizes = []
     for fit, validate in validation_folds(dataset, config, train, folds):
         cases = make_cases(dataset, validate, config)
         shared = shared_indexes(dataset, fit, base)
         for i, cfg in enumerate([base, *settings]):
-            for n, v in per_case_scores(dataset, cases, cfg, shared).items():
+            trial, per_case = measure_with_session(dataset, cases, cfg, shared)
+            trials_by_fold[i].append(trial)
+            for n, v in per_case.items():
                 pooled[i].setdefault(n, []).append(v)
+        sizes.append(len(validate))
+    measured = [_pooled(t, sizes) for t in trials_by_fold]
     per = [{n: np.concatenate(v) for n, v in p.items()} for p in pooled]
 
-    def trial(cfg: CandidateConfig, scores: dict[int, np.ndarray], off: dict[int, np.ndarray] | None) -> SessionTrial:
+    def trial(cfg: CandidateConfig, pooled_trial: ShortlistTrial, scores: dict[int, np.ndarray],
+              off: dict[int, np.ndarray] | None) -> SessionTrial:
         p_vs_off = p_pooled = None
         if off is not None:
-            p_vs_off = {n: improvement_p(scores[n].sum(1), off[n].sum(1)) for n in scores}
-            p_pooled = improvement_p(np.concatenate([scores[n].sum(1) for n in lengths]),
-                                     np.concatenate([off[n].sum(1) for n in lengths]))
-        return SessionTrial(cfg.session_share, cfg.session_seconds, cfg.session_decay,
-                            {n: float(v[:, 0].mean()) for n, v in scores.items()},
-                            {n: float(v[:, 1].mean()) for n, v in scores.items()},
-                            float(np.mean([scores[n].sum(1).mean() for n in lengths])), p_vs_off, p_pooled)
+            p_vs_off = {n: improvement_p(scores[n], off[n]) for n in scores}
+            p_pooled = improvement_p(np.concatenate([scores[n] for n in lengths]),
+                                     np.concatenate([off[n] for n in lengths]))
+        return SessionTrial(cfg.session_share, cfg.session_seconds, cfg.session_decay, pooled_trial.recall,
+                            pooled_trial.ndcg10, float(np.mean([scores[n].mean() for n in lengths])), p_vs_off,
+                            p_pooled)
 
-    off = trial(base, per[0], None)
-    trials = [trial(cfg, scores, per[0]) for cfg, scores in zip(settings, per[1:])]
+    off = trial(base, measured[0], per[0], None)
+    trials = [trial(cfg, m, scores, per[0]) for cfg, m, scores in zip(settings, measured[1:], per[1:])]
     best = max(trials, key=lambda t: t.criterion)
     assert best.p_pooled is not None
     return SessionTuning(off=off, trials=trials, best=best,

@@ -121,11 +121,15 @@ def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.nd
 def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
               generator: CandidateGenerator | None, cooccurrence: CoOccurrenceIndex | None,
               sequences: Sequence[Sequence[int]] | None,
-              first_picks: Mapping[int, CoOccurrenceIndex] | None) -> tuple[ShortlistTrial, np.ndarray]:
-    """``measure_shortlist`` and each case's recall + NDCG@10, in the order of ``cases`` (for paired tests)."""
+              first_picks: Mapping[int, CoOccurrenceIndex] | None,
+              session: CoOccurrenceIndex | None = None,
+              sequence_times: Sequence[Sequence[float]] | None = None) -> tuple[ShortlistTrial, np.ndarray]:
+    """``measure_shortlist`` and each case's recall + NDCG@10, in the order of ``cases`` (for paired tests).
+    ``session`` lends the session signal's index, or ``sequence_times`` lets it be counted."""
     gen = CandidateGenerator(dataset.catalog, config=config, popularity=popularity,
                              index=generator.index if generator is not None else None, cooccurrence=cooccurrence,
-                             sequences=sequences, first_picks=first_picks)
+                             sequences=sequences, first_picks=first_picks, session=session,
+                             sequence_times=sequence_times)
     lists = gen.generate_many([list(c.history) for c in cases], None, config.n_candidates)
     recall: dict[int, list[float]] = {}
     ndcgs: dict[int, list[float]] = {}
