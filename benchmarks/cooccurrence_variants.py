@@ -75,24 +75,14 @@ def _picks(dataset, users, first: int | None = None) -> sparse.csr_matrix:
 
 def _session_pairs(dataset, users, seconds: float) -> np.ndarray:
     """Item x item: how many times users picked both items at most ``seconds`` apart (over the same
-    last 200 picks the shipped index counts), both ways round, never an item with itself."""
-    counted = CoOccurrenceConfig().counted
+    last 200 picks the shipped index counts), both ways round: the product's session index with every
+    pair kept, as raw counts."""
     inter = dataset.interactions
-    seqs = [(np.asarray(counted(inter.user_history(u))), np.asarray(counted(inter.user_times(u)))) for u in users]
-    items = np.concatenate([i for i, _ in seqs])
-    times = np.concatenate([t for _, t in seqs])
-    user = np.repeat(np.arange(len(seqs)), [len(i) for i, _ in seqs])
-    rows, cols = [], []
-    for d in range(1, len(items)):
-        close = (user[:-d] == user[d:]) & (times[d:] - times[:-d] <= seconds)
-        if not close.any():  # times rise within a user: no pair further apart is closer
-            break
-        close &= items[:-d] != items[d:]
-        rows += [items[:-d][close], items[d:][close]]
-        cols += [items[d:][close], items[:-d][close]]
     n = len(dataset.catalog)
-    r, c = np.concatenate(rows) if rows else np.zeros(0, int), np.concatenate(cols) if cols else np.zeros(0, int)
-    return sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n)).toarray()
+    index = CoOccurrenceIndex.build([inter.user_history(u) for u in users], n,
+                                    CoOccurrenceConfig(normalisation="raw", neighbours=n, seconds=seconds),
+                                    [inter.user_times(u) for u in users])
+    return index.counts.toarray()
 
 
 def _keep_top(s: np.ndarray, k: int) -> np.ndarray:
@@ -133,19 +123,13 @@ def _variants(x: sparse.csr_matrix, session: np.ndarray) -> dict[str, np.ndarray
 
 
 def _index_from_counts(counts: np.ndarray, item_counts: np.ndarray) -> CoOccurrenceIndex:
-    """A product index (cosine, 100 neighbours) over the given pair counts: how a change to what is
-    counted would reach the shipped shortlist, before building it into the index."""
-    n_items = len(item_counts)
+    """A product index (cosine, 100 neighbours) over the given pair counts, pruned as the product
+    prunes: how a change to what is counted would reach the shipped shortlist, before building it in."""
     counts = np.array(counts, dtype=np.float64)
     np.fill_diagonal(counts, 0.0)
-    users = np.maximum(item_counts, 1.0)
-    keep = np.argsort(-(counts / np.sqrt(np.outer(users, users))), axis=1, kind="stable")[:, :100]
-    rows = np.repeat(np.arange(n_items), keep.shape[1])
-    values = counts[rows, keep.ravel()]
-    kept = values > 0
-    m = sparse.csr_matrix((values[kept], (rows[kept], keep.ravel()[kept])), shape=(n_items, n_items))
-    m.sort_indices()
-    return CoOccurrenceIndex(m, item_counts, CoOccurrenceConfig())
+    index = CoOccurrenceIndex(sparse.csr_matrix(counts), item_counts, CoOccurrenceConfig())
+    index._prune()
+    return index
 
 
 def _item_item(s: np.ndarray, decay: float = DECAY) -> Callable[[list[int]], np.ndarray]:
