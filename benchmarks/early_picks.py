@@ -44,11 +44,14 @@ BASELINES = ("sasrec", "ease", "itemknn")
 
 
 def _per_user(dataset, cases, popularity, index, text_index, n_candidates: int, by_length=None,
-              sequences=None) -> list[tuple[str, int, float, float]]:
+              sequences=None, times=None) -> list[tuple[str, int, float, float]]:
     """(user, n, hit@n_candidates, NDCG@10) of the default shortlist with this co-occurrence index
-    (and other short-history entries, whose indexes of users' first picks are counted from ``sequences``)."""
-    gen = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=n_candidates, by_length=by_length),
-                             popularity=popularity, index=text_index, cooccurrence=index, sequences=sequences)
+    (and other short-history entries, whose indexes of users' first picks are counted from ``sequences``);
+    with the picks' ``times`` the session signal too (the default), without them the shortlist without it."""
+    config = CandidateConfig(n_candidates=n_candidates, by_length=by_length)
+    gen = CandidateGenerator(dataset.catalog, config=config if times is not None else replace(config, session_share=0.0),
+                             popularity=popularity, index=text_index, cooccurrence=index, sequences=sequences,
+                             sequence_times=times)
     lists = gen.generate_many([list(c.history) for c in cases], None, n_candidates)
     return [(c.user, c.n, hit(x.indices.tolist(), {c.target}, n_candidates), ndcg(x.indices.tolist(), {c.target}, 10))
             for c, x in zip(cases, lists)]
@@ -96,7 +99,7 @@ def _agreement(rows, baselines) -> str:
 
 def _label(r: dict) -> str:
     if "by_length" in r:
-        return f"**shipped** (`{r['by_length']}`)"
+        return f"**shipped** (`{r['by_length']}`, session signal on)"
     return "last 200" if r["first_picks"] is None else f"first {r['first_picks']}"
 
 
@@ -123,6 +126,7 @@ def main() -> None:
     text_index = CandidateGenerator(ds.catalog, config=CandidateConfig(cooccurrence_weight=0.0, by_length=())).index
     parts = [(make_cases(ds, val, cfg), popularity_counts(ds, fit), [ds.interactions.user_history(u) for u in fit])
              for fit, val in splits]
+    fit_times = [ds.interactions.times_for(fit) for fit, _ in splits]
     test_cases = make_cases(ds, test, cfg)
     test_pop = popularity_counts(ds, train)
     train_seqs = [ds.interactions.user_history(u) for u in train]
@@ -141,14 +145,15 @@ def main() -> None:
                      "p_test": _p_values(tst, baselines, lens)})
         print(json.dumps(rows[-1]), flush=True)
     # The shipped shortlist itself: its short-history entries as tuned (benchmarks/shortlist_weights.py
-    # --first-picks), each first-picks index counted from the same users' picks.
+    # --first-picks), each first-picks index counted from the same users' picks, and the session signal
+    # (benchmarks/session_signal.py) counted from their timestamps.
     shipped = CandidateConfig()
     if shipped.first_picks_counts:
-        val = [r for cases, pop, seqs in parts
+        val = [r for (cases, pop, seqs), times in zip(parts, fit_times)
                for r in _per_user(ds, cases, pop, CoOccurrenceIndex.build(seqs, n_items, shipped.cooccurrence),
-                                  text_index, cfg.n_candidates, shipped.by_length, seqs)]
+                                  text_index, cfg.n_candidates, shipped.by_length, seqs, times)]
         tst = _per_user(ds, test_cases, test_pop, CoOccurrenceIndex.build(train_seqs, n_items, shipped.cooccurrence),
-                        text_index, cfg.n_candidates, shipped.by_length, train_seqs)
+                        text_index, cfg.n_candidates, shipped.by_length, train_seqs, ds.interactions.times_for(train))
         rows.append({"first_picks": shipped.first_picks_counts, "by_length": by_length_text(shipped.by_length),
                      "validation": _means(val, lens), "test": _means(tst, lens),
                      "p_test": _p_values(tst, baselines, lens), "agrees_with_evaluation": _agreement(tst, baselines)})
@@ -170,8 +175,9 @@ def main() -> None:
     lines = ["# Co-occurrence counted from users' first picks (`--cooccurrence-first-picks`, `+firstK` entries)",
              "", f"Command: `{cmd}` ({time.perf_counter() - t_start:.0f} s)  ", f"Machine: {machine_line(m)}  ",
              f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The shipped weights with one co-occurrence "
-             f"index at every length, counted from each training user's last 200 picks or first K; then the "
-             f"shipped shortlist as it is (short histories on their own first-picks index). "
+             f"index at every length, counted from each training user's last 200 picks or first K, without the "
+             f"session signal; then the shipped shortlist as it is (short histories on their own first-picks "
+             f"index, the session signal on). "
              f"Validation: {folds}-fold cross-validation over the {len(train)} training users; test: {len(test)} users, "
              f"counts from every training user. The shipped row agrees with the evaluation's generator on "
              f"{rows[-1].get('agrees_with_evaluation', 'no')} (same users, same NDCG@10).", "",

@@ -28,7 +28,8 @@ from .bm25 import EMPTY_DOC, SparseBM25
 from .choices import Retriever
 from .data import Catalog, Interactions
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
-from .defaults import SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT
+from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT,
+                       SHORTLIST_SESSION_DECAY, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE)
 from .errors import DataError, OptionError
 from .length_weights import LengthWeights, check_weights, parse_by_length
 from .text import tokenize
@@ -56,10 +57,12 @@ class CandidateConfig:
     by_length: tuple[LengthWeights, ...] | None = None
     # What users picked within ``session_seconds`` of each other (one sitting), blended into the
     # co-occurrence part with this share for histories of two or more picks (0: off), its history
-    # weighted by ``session_decay`` per older pick. Needs the picks' timestamps.
-    session_share: float = 0.0
-    session_seconds: float = 60.0
-    session_decay: float = 0.5
+    # weighted by ``session_decay`` per older pick. On by default at the setting chosen on validation
+    # users (benchmarks/session_signal.py); it needs the picks' timestamps, and the generator leaves
+    # it off, with a warning, where there are none.
+    session_share: float = SHORTLIST_SESSION_SHARE
+    session_seconds: float = SHORTLIST_SESSION_SECONDS
+    session_decay: float = SHORTLIST_SESSION_DECAY
 
     def __post_init__(self) -> None:
         entries = self.by_length
@@ -203,11 +206,12 @@ class CandidateGenerator:
                     lent = CoOccurrenceIndex.build(counted, len(catalog), self.config.first_picks_config(k))
                 if lent is not None:
                     self.first_picks[k] = lent
+        # Why the session signal is off although the config asks for it (None: it is on, or not asked for).
+        self.session_off: str | None = None
         if self.config.uses_session and self.cooccurrence is not None:
             if session is None:
-                times = ([interactions.user_times(u) for u in interactions.user_ids] if from_interactions
-                         else sequence_times)
-                session = self._count_sessions(len(catalog), all_sequences(), times)
+                session = self._count_sessions(len(catalog), all_sequences(), interactions if from_interactions
+                                               else None, sequence_times)
             self.session = session
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
@@ -238,12 +242,25 @@ class CandidateGenerator:
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
     def _count_sessions(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
-                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex:
-        """The index of pairs picked within ``session_seconds``, from the picks and their times."""
+                        interactions: Interactions | None,
+                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex | None:
+        """The index of pairs picked within ``session_seconds``, from the picks and their times; None,
+        with a warning and the reason in ``session_off``, where there are no times to count from (data
+        without timestamps, sequences without ``sequence_times``, only built indexes lent): the
+        shortlist is then the one without the signal, as it was before the signal existed."""
+        if interactions is not None:
+            times = [interactions.user_times(u) for u in interactions.user_ids] if interactions.timed else None
+            why = "the interactions have no timestamps"
+        elif sequences is None:
+            why = "only built indexes were lent (no interactions or sequences to count sittings from)"
+        else:
+            why = "sequences were given without sequence_times"
         if sequences is None or times is None:
-            raise OptionError("the session signal (session_share > 0) counts pairs picked within "
-                              f"{self.config.session_seconds:g} s of each other: pass the interactions, or "
-                              "sequence_times beside the sequences, or a built session index")
+            self.session_off = why
+            warnings.warn(f"the session signal (session_share {self.config.session_share:g}) is off for this "
+                          f"shortlist: it counts pairs picked within {self.config.session_seconds:g} s of each "
+                          f"other, and {why}; set session_share=0 to silence this", stacklevel=3)
+            return None
         return CoOccurrenceIndex.build(sequences, n_items, self.config.session_config, times)
 
     def save_index(self, path: str | Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -21,7 +22,7 @@ from rich.text import Text
 
 from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
-                       SHORTLIST_POPULARITY_WEIGHT)
+                       SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE)
 from .errors import ZsrecError
 from .length_weights import by_length_text, parse_by_length
 
@@ -54,7 +55,7 @@ CoWindowOpt = Annotated[Optional[int], typer.Option("--cooccurrence-window", min
 CoOrderedOpt = Annotated[bool, typer.Option("--cooccurrence-ordered", help="Count only what was picked after a history item (transitions).")]
 CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1, help="Neighbours kept per item (bounds the index's memory).")]
 CoFirstOpt = Annotated[Optional[int], typer.Option("--cooccurrence-first-picks", min=2, help="Count each user's first N picks (how people pick while new) instead of their last 200.")]
-SessionShareOpt = Annotated[float, typer.Option("--session-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what users picked within --session-seconds of each other (one sitting), for histories of 2+ picks; needs timestamps. 0 (default) turns it off; 0.2 measured best on validation users.")]
+SessionShareOpt = Annotated[float, typer.Option("--session-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what users picked within --session-seconds of each other (one sitting), for histories of 2+ picks; needs timestamps (off, with a warning, where the data has none). The default was chosen on validation users; 0 turns it off.")]
 SessionSecondsOpt = Annotated[float, typer.Option("--session-seconds", min=0.001, help="Two picks count as one sitting when at most this many seconds apart (with --session-share).")]
 _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
@@ -135,8 +136,8 @@ def rank(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
-    session_share: SessionShareOpt = 0.0,
-    session_seconds: SessionSecondsOpt = 60.0,
+    session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
+    session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -439,8 +440,8 @@ def serve(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
-    session_share: SessionShareOpt = 0.0,
-    session_seconds: SessionSecondsOpt = 60.0,
+    session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
+    session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -525,8 +526,8 @@ def evaluate(
     cooccurrence_neighbours: CoNeighboursOpt = 100,
     cooccurrence_first_picks: CoFirstOpt = None,
     shortlist_by_length: ByLengthOpt = "auto",
-    session_share: SessionShareOpt = 0.0,
-    session_seconds: SessionSecondsOpt = 60.0,
+    session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
+    session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
@@ -646,6 +647,8 @@ def templates() -> None:
 def main(argv: list[str] | None = None) -> None:
     """The ``zsrec`` command. A usage error (an unknown option, a value out of range) is one line on
     stderr and exit code 2, like every other input error."""
+    # What the library warns about (a signal it turned off, and why) is one plain line, not a source line.
+    warnings.showwarning = lambda message, *_args, **_kw: _say("warning:", "bold yellow", str(message))
     try:
         code = app(args=argv, prog_name="zsrec", standalone_mode=False)
     except KeyboardInterrupt:

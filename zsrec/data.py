@@ -71,6 +71,9 @@ class Interactions:
     items: np.ndarray  # int64 catalog indices
     timestamps: np.ndarray  # float64, seconds or any monotone clock
     ratings: np.ndarray  # float64, NaN where the source has none
+    # False when the source gave no timestamps and rows keep file order instead: an order, not a clock,
+    # so signals that count seconds (the shortlist's session signal) stay off.
+    timed: bool = True
 
     def __post_init__(self) -> None:
         n = len(self.users)
@@ -82,9 +85,10 @@ class Interactions:
         return len(self.users)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[tuple[str, int, float, float]]) -> Interactions:
+    def from_rows(cls, rows: Iterable[tuple[str, int, float, float]], timed: bool = True) -> Interactions:
         rows = list(rows)
         return cls(
+            timed=timed,
             users=np.array([r[0] for r in rows], dtype=object),
             items=np.array([r[1] for r in rows], dtype=np.int64),
             timestamps=np.array([r[2] for r in rows], dtype=np.float64),
@@ -128,6 +132,11 @@ class Interactions:
         """When the user touched each item of ``user_history``, in the same order: what a
         time-aware signal needs to count only what happened before a user's picks."""
         return self.timestamps[self._rows_of(user_id)]
+
+    def times_for(self, user_ids: Iterable[str]) -> list[np.ndarray] | None:
+        """``user_times`` of each user, or None when the data has no timestamps (rows in file order
+        are an order, not a clock): what time-aware signals are given, so that they stay off there."""
+        return [self.user_times(u) for u in user_ids] if self.timed else None
 
     def item_counts(self, n_items: int, half_life: float | None = None) -> np.ndarray:
         """Interactions per item; with ``half_life`` (same unit as timestamps) older ones count less."""

@@ -15,5 +15,10 @@ SHORTLIST_POPULARITY_WEIGHT = 0.2
 SHORTLIST_COOCCURRENCE_WEIGHT = 0.6
 # Other weights for short histories: (up to n items, BM25, popularity, co-occurrence, damping or None,
 # co-occurrence counted from users' first K picks or None); see zsrec/length_weights.py.
+# What users picked within a minute of each other (one sitting), as a share of the co-occurrence part for
+# histories of 2+ picks: chosen on the same validation folds by ``benchmarks/session_signal.py``.
+SHORTLIST_SESSION_SHARE = 0.2
+SHORTLIST_SESSION_SECONDS = 60.0
+SHORTLIST_SESSION_DECAY = 0.5
 SHORTLIST_BY_LENGTH: tuple[tuple[int, float, float, float, float | None, int | None], ...] = (
     (1, 0.1, 0.1, 0.8, 0.0, 10), (3, 0.1, 0.1, 0.8, None, None), (10, 0.1, 0.0, 0.9, None, None))

@@ -116,6 +116,7 @@ class _InteractionBuilder:
 
     def __post_init__(self) -> None:
         self.rows: list[tuple[str, int, float, float]] = []
+        self.untimed = 0  # rows that had no timestamp
 
     def add(self, user: str, item: str, ts: float | None, rating: float | None, path: Path, lineno: int) -> None:
         if not user:
@@ -125,13 +126,14 @@ class _InteractionBuilder:
             self.sink.bad(f"item id {item!r} is not in the catalog", path, lineno)
             return
         # Rows without a timestamp keep file order (the row number is a monotone clock).
+        self.untimed += ts is None
         self.rows.append((user, self.catalog.index_of(item), float(lineno) if ts is None else ts,
                           math.nan if rating is None else rating))
 
     def build(self, path: Path) -> Interactions:
         if not self.rows:
             raise DataError("no usable interactions", str(path))
-        return Interactions.from_rows(self.rows)
+        return Interactions.from_rows(self.rows, timed=not self.untimed)
 
 
 def _build_catalog(items: list[Item], sink: _RowSink, path: Path, lines: list[int]) -> Catalog:

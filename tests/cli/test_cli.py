@@ -173,7 +173,7 @@ def test_eval_and_rank_take_the_session_signal(tmp_path, ml100k):
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["session_share"] == 0.2 and run["session_seconds"] == 120
     # the same folder without the signal holds other shortlists: refused, naming the difference
-    code, _, err = _run(args)
+    code, _, err = _run(args + ["--session-share", "0"])
     _assert_clean_error(code, err, "session_share=0.2 there, None now")
     code, _, err = _run(["rank", "--user", "1", "--session-share", "1.5"])
     assert code == 2 and "Traceback" not in err

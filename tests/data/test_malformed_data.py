@@ -148,3 +148,21 @@ def test_users_file_errors(tmp_path, content, message):
 
 def test_users_file_missing(tmp_path):
     assert "nope.txt: file not found" in _cli(["--users-file", str(tmp_path / "nope.txt")])
+
+
+def test_cli_says_in_one_line_why_the_session_signal_is_off(tmp_path, monkeypatch, capsys):
+    """Data without timestamps has no sittings to count: the shortlist goes on without that signal, and
+    the command says so as one plain warning line (no Python source line)."""
+    from zsrec.cli import main
+
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_malformed_data:FirstPick")
+    args = _files(tmp_path, b"item_id,title\n1,A\n2,B\n3,C\n", b"user_id,item_id\nu,1\nu,2\nv,2\nv,3\n")
+    with pytest.raises(SystemExit) as done:
+        main(["rank", *args, "--backend", "first-pick", "--format", "json"])
+    err = capsys.readouterr().err
+    assert done.value.code == 0, err
+    assert "warning: the session signal (session_share 0.2) is off" in " ".join(err.split())
+    assert "have no timestamps" in " ".join(err.split()) and "UserWarning" not in err
+    with pytest.raises(SystemExit) as done:
+        main(["rank", *args, "--backend", "first-pick", "--format", "json", "--session-share", "0"])
+    assert done.value.code == 0 and "session signal" not in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """The session signal: pairs a user picked within some seconds of each other (one sitting), counted
 from timestamps against a brute-force count, added without a rebuild, blended into the shortlist's
-co-occurrence part for histories of two or more picks, saved with the index, and refused without
-timestamps."""
+co-occurrence part for histories of two or more picks, saved with the index, on by default, and off
+(with a warning saying why) where there are no timestamps to count sittings from."""
 
 import itertools
 
@@ -78,7 +78,7 @@ def test_counting_by_seconds_needs_timestamps(ml100k):
 
 def test_the_shortlist_blends_it_into_co_occurrence_for_two_or_more_picks(ml100k):
     on = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.3))
-    off = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig())
+    off = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.0))
     assert off.session is None and on.session is not None and on.session.config.seconds == 60
     history = [int(i) for i in ml100k.interactions.user_history("1")[:5]]
     # (1 - share) x co-occurrence + share x session, each scaled to a top of 1
@@ -100,8 +100,11 @@ def test_the_shortlist_blends_it_into_co_occurrence_for_two_or_more_picks(ml100k
 def test_the_session_index_needs_timestamps_and_is_saved_with_the_index(ml100k, tmp_path):
     seqs, times = _picks(ml100k, 200)
     config = CandidateConfig(session_share=0.2)
-    with pytest.raises(OptionError, match="sequence_times"):
-        CandidateGenerator(ml100k.catalog, config=config, sequences=seqs)
+    with pytest.warns(UserWarning, match="session signal .* is off .* without sequence_times"):
+        untimed = CandidateGenerator(ml100k.catalog, config=config, sequences=seqs)
+    assert untimed.session is None and "sequence_times" in untimed.session_off
+    off = CandidateGenerator(ml100k.catalog, config=CandidateConfig(session_share=0.0), sequences=seqs)
+    assert untimed.generate(seqs[0][:4]).indices.tolist() == off.generate(seqs[0][:4]).indices.tolist()
     gen = CandidateGenerator(ml100k.catalog, config=config, sequences=seqs, sequence_times=times)
     history = seqs[0][:4]
     path = tmp_path / "index.npz"
@@ -132,3 +135,27 @@ def test_the_tuner_chooses_it_on_validation_users_and_keeps_it_only_beyond_noise
         tune_session(ml100k, config, shares=(0.0,), folds=2)
     with pytest.raises(OptionError, match="two or more picks"):
         tune_session(ml100k, EvalConfig(history_lens=(1,)), shares=(0.2,), seconds=(60,), decays=(0.5,), folds=2)
+
+
+def test_it_is_on_by_default_and_off_where_the_data_has_no_timestamps(ml100k, tmp_path):
+    from zsrec.defaults import SHORTLIST_SESSION_SHARE
+    from zsrec.loaders import load_table
+
+    assert CandidateConfig().session_share == SHORTLIST_SESSION_SHARE > 0 and CandidateConfig().uses_session
+    default = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    assert default.session is not None and default.session_off is None
+    # rows without timestamps keep file order: an order, not a clock, so there are no sittings to count
+    (tmp_path / "items.csv").write_text("item_id,title\n" + "".join(f"i{k},Item {k}\n" for k in range(6)))
+    (tmp_path / "events.csv").write_text("user_id,item_id\n" + "".join(
+        f"u{u},i{(u + k) % 6}\n" for u in range(8) for k in range(4)))
+    data = load_table(tmp_path / "items.csv", tmp_path / "events.csv")
+    assert not data.interactions.timed and data.interactions.times_for(["u1"]) is None
+    with pytest.warns(UserWarning, match="have no timestamps"):
+        gen = CandidateGenerator(data.catalog, data.interactions)
+    assert gen.session is None and gen.cooccurrence is not None and "no timestamps" in gen.session_off
+    assert len(gen.generate([0, 1]).indices) > 0
+    with pytest.raises(OptionError, match="no timestamps"):
+        tune_session(data, EvalConfig(history_lens=(2,), n_test_users=2, n_validation_users=2), folds=2)
+    # one timestamped row is not enough: the others have none
+    (tmp_path / "mixed.csv").write_text("user_id,item_id,timestamp\nu1,i1,5\nu1,i2,\nu2,i3,\n")
+    assert not load_table(tmp_path / "items.csv", tmp_path / "mixed.csv").interactions.timed

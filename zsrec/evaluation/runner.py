@@ -82,7 +82,7 @@ class Evaluation:
         # Popularity and co-occurrence from training users only.
         self.generator = CandidateGenerator(dataset.catalog, config=config.shortlist(), popularity=self.popularity,
                                             sequences=self._train_sequences,
-                                            sequence_times=[dataset.interactions.user_times(u) for u in self.train_users])
+                                            sequence_times=dataset.interactions.times_for(self.train_users))
         self.candidates = CandidateLists(len(dataset.catalog), config, self.popularity, self.generator)
         self.cases = make_cases(dataset, self.test_users, config)
         self._sasrec = None
@@ -131,7 +131,7 @@ class Evaluation:
         fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
         val_gen = CandidateGenerator(self.dataset.catalog, config=self.config.shortlist(),
                                      popularity=popularity_counts(self.dataset, fit_users), sequences=fit,
-                                     sequence_times=[self.dataset.interactions.user_times(u) for u in fit_users])
+                                     sequence_times=self.dataset.interactions.times_for(fit_users))
         cases = make_cases(self.dataset, val_users, self.config)
         lists = [val_gen.generate(list(c.history), (), self.config.n_candidates).indices for c in cases]
         method = self.method(spec.fused_from)

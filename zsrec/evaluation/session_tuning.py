@@ -108,6 +108,9 @@ def tune_session(dataset: Dataset, config: EvalConfig | None = None, base: Candi
     lengths = tuple(n for n in sorted(config.history_lens) if n >= 2)  # one-pick histories are left alone
     if not lengths:
         raise OptionError("the session signal touches histories of two or more picks: give such history lengths")
+    if not dataset.interactions.timed:
+        raise OptionError("the session signal counts pairs picked within some seconds of each other: these "
+                          "interactions have no timestamps, so there is nothing to tune")
     train, _ = split_users(dataset, config)
     trials_by_fold: list[list[ShortlistTrial]] = [[] for _ in range(len(settings) + 1)]
     pooled: list[dict[int, list[np.ndarray]]] = [{} for _ in range(len(settings) + 1)]

@@ -206,7 +206,9 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     splits = ([validation_split(dataset, config, train, n_validation)] if folds <= 1
               else validation_folds(dataset, config, train, folds))
     n_items = len(dataset.catalog)
-    base = CandidateConfig(n_candidates=config.n_candidates, by_length=())
+    # Weights are chosen without the session signal; tune_session (zsrec.evaluation.session_tuning) adds
+    # it to the weights chosen here, as the shipped defaults were made.
+    base = CandidateConfig(n_candidates=config.n_candidates, by_length=(), session_share=0.0)
     index_source = CandidateGenerator(dataset.catalog, config=replace(base, cooccurrence_weight=0.0))
     parts = [(make_cases(dataset, val, config), popularity_counts(dataset, fit),
               [dataset.interactions.user_history(u) for u in fit]) for fit, val in splits]
