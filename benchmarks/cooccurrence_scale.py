@@ -147,11 +147,10 @@ def _session_costs(catalog, config, pop, co, firsts, text_index, fit, fit_times,
     from zsrec.candidates import CandidateGenerator
     from zsrec.cooccurrence import CoOccurrenceIndex
 
-    cfg = config
     t0 = time.perf_counter()
-    session = CoOccurrenceIndex.build(fit, len(catalog), cfg.session_config, fit_times)
+    session = CoOccurrenceIndex.build(fit, len(catalog), config.session_config, fit_times)
     build = time.perf_counter() - t0
-    gen = CandidateGenerator(catalog, config=cfg, popularity=pop, index=text_index, cooccurrence=co,
+    gen = CandidateGenerator(catalog, config=config, popularity=pop, index=text_index, cooccurrence=co,
                              first_picks=firsts, session=session)
     full = []
     for h in jobs:

@@ -154,14 +154,15 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "split_spread.json").write_text(json.dumps(out, indent=1) + "\n")
     _plot(per_seed, lens, args.out / "split_spread.png")
+    shipped = CandidateConfig()
     lines = [f"# Recall@20 over {args.seeds} draws of the 200 test users", "",
              f"Command: `{cmd.strip()}` ({seconds:.0f} s)  ",
              f"Machine: {machine_line(m)}  ",
              f"ML-100K; each draw splits the users as `zsrec eval --seed S` does (200 test users, the rest "
              f"counted or trained on); seed 0 is the split every other report uses. The shortlist: the "
              f"defaults, counted on the draw's training users (the session signal at share "
-             f"{CandidateConfig().session_share:g}, {CandidateConfig().session_seconds:g} s, decay "
-             f"{CandidateConfig().session_decay:g}, session_signal.md); without session: the same with "
+             f"{shipped.session_share:g}, {shipped.session_seconds:g} s, decay "
+             f"{shipped.session_decay:g}, session_signal.md); without session: the same with "
              f"session_share 0. EASE (l2 {EASE_PARAMS['l2']:g}) and ItemKNN "
              f"({ITEMKNN_PARAMS['neighbours']} neighbours, shrink {ITEMKNN_PARAMS['shrink']:g}), fit on the "
              f"draw's training users, at the hyper-parameters seed 0's evaluation chose; their own top 20 over "

@@ -249,7 +249,7 @@ class CandidateGenerator:
         without timestamps, sequences without ``sequence_times``, only built indexes lent): the
         shortlist is then the one without the signal, as it was before the signal existed."""
         if interactions is not None:
-            times = [interactions.user_times(u) for u in interactions.user_ids] if interactions.timed else None
+            times = interactions.times_for(interactions.user_ids)
             why = "the interactions have no timestamps"
         elif sequences is None:
             why = "only built indexes were lent (no interactions or sequences to count sittings from)"

@@ -72,7 +72,7 @@ def shared_indexes(dataset: Dataset, users: Sequence[str], base: CandidateConfig
                              popularity=popularity_counts(dataset, users), sequences=sequences)
     return {"popularity": off.popularity_counts, "text": off, "cooccurrence": off.cooccurrence,
             "first_picks": off.first_picks, "sequences": sequences,
-            "times": [inter.user_times(u) for u in users], "sessions": {}}
+            "times": inter.times_for(users), "sessions": {}}
 
 
 def measure_with_session(dataset: Dataset, cases: Sequence[Case], config: CandidateConfig,
