@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.evaluation.metrics import hit
+from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users, validation_folds
 from zsrec.evaluation.runner import Evaluation
 from zsrec.cooccurrence import CoOccurrenceConfig
@@ -105,11 +105,14 @@ def test_measure_shortlist_matches_the_generator(ml100k):
     _, test = split_users(ml100k, config)
     cases = make_cases(ml100k, test, config)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    assert gen.session is not None  # the default has the session signal on
     trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config, cooccurrence=gen.cooccurrence,
-                              first_picks=gen.first_picks)
+                              first_picks=gen.first_picks, session=gen.session)
     for n in (1, 3):
-        hits = [hit(gen.generate(list(c.history)).indices.tolist(), {c.target}, 20) for c in cases if c.n == n]
-        assert trial.recall[n] == pytest.approx(sum(hits) / len(hits))
+        orders = [gen.generate(list(c.history)).indices.tolist() for c in cases if c.n == n]
+        targets = [c.target for c in cases if c.n == n]
+        assert trial.recall[n] == pytest.approx(np.mean([hit(o, {t}, 20) for o, t in zip(orders, targets)]))
+        assert trial.ndcg10[n] == pytest.approx(np.mean([ndcg(o, {t}, 10) for o, t in zip(orders, targets)]))
 
 
 def test_bad_grids_and_weights_are_refused(ml100k):
@@ -167,3 +170,24 @@ def test_a_first_picks_entry_must_beat_the_shared_index_beyond_noise(ml100k):
         entry, p = result.first_picks_p[1]  # on these users the first-picks entry scores best at n=1
         assert 0 <= p <= 1 and entry.first_picks == 10
         assert firsts == [10] if threshold > 1 else 10 not in firsts
+
+
+def test_the_current_shortlist_is_measured_with_its_session_signal(ml100k):
+    """The shipped default has the session signal on; measured as ``current`` on the test users it must
+    get the training users' timestamps (not be measured without the signal, with a warning)."""
+    import warnings
+
+    config = EvalConfig(history_lens=(5,), n_test_users=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = tune_shortlist(ml100k, config, weights=[(0.2, 0.1, 0.7)], decays=(0.8,), n_validation=20,
+                                dampings=(None,), current=CandidateConfig())
+    train, test = split_users(ml100k, config)
+    interactions = ml100k.interactions
+    gen = CandidateGenerator(ml100k.catalog, config=CandidateConfig(),
+                             sequences=[interactions.user_history(u) for u in train],
+                             sequence_times=interactions.times_for(train))
+    assert gen.session is not None
+    cases = make_cases(ml100k, test, config)
+    hits = [hit(gen.generate(list(c.history)).indices.tolist(), {c.target}, 20) for c in cases]
+    assert result.test_current.recall[5] == pytest.approx(sum(hits) / len(hits))

@@ -76,11 +76,12 @@ class ShortlistTrial:
         return f"{norm}, {window}{', ordered' if co['ordered'] else ''}{first}"
 
     def config(self, n_candidates: int) -> CandidateConfig:
+        """The shortlist measured: trials are made without the session signal (tune_session adds it)."""
         co = CoOccurrenceConfig(**self.cooccurrence) if self.cooccurrence else CoOccurrenceConfig()
         return CandidateConfig(n_candidates=n_candidates, bm25_weight=self.bm25_weight,
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
                                recency_decay=self.recency_decay, cooccurrence=co,
-                               by_length=self.by_length)
+                               by_length=self.by_length, session_share=0.0)
 
 
 @dataclass(frozen=True)
@@ -110,12 +111,17 @@ def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.nd
                       generator: CandidateGenerator | None = None,
                       cooccurrence: CoOccurrenceIndex | None = None,
                       sequences: Sequence[Sequence[int]] | None = None,
-                      first_picks: Mapping[int, CoOccurrenceIndex] | None = None) -> ShortlistTrial:
+                      first_picks: Mapping[int, CoOccurrenceIndex] | None = None,
+                      session: CoOccurrenceIndex | None = None,
+                      sequence_times: Sequence[Sequence[float]] | None = None) -> ShortlistTrial:
     """Recall and NDCG@10 of the shortlist for each history length. ``generator`` lends its text index
     and ``cooccurrence`` a built co-occurrence index (``first_picks`` those counted from users' first
     picks, by K), so a grid rebuilds none; ``sequences`` (the picks counted) are needed only when short
-    histories count co-occurrence from users' first picks and that index is not lent."""
-    return _measured(dataset, cases, popularity, config, generator, cooccurrence, sequences, first_picks)[0]
+    histories count co-occurrence from users' first picks and that index is not lent. When ``config``
+    has the session signal on, ``session`` lends its index or ``sequence_times`` (the picks' timestamps)
+    let it be counted; without either it is measured with the signal off, as the generator warns."""
+    return _measured(dataset, cases, popularity, config, generator, cooccurrence, sequences, first_picks,
+                     session=session, sequence_times=sequence_times)[0]
 
 
 def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
@@ -282,7 +288,7 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     return ShortlistTuning(
         signals=signals, validation=trials, best=best, test_best=on_test(best), weights_only=weights_only,
         test_current=measure_shortlist(dataset, test_cases, test_pop, current, index_source, current_index,
-                                       train_sequences),
+                                       train_sequences, sequence_times=dataset.interactions.times_for(train)),
         validation_users=tuple(u for _, val in splits for u in val),
         n_fit_users=min(len(fit) for fit, _ in splits), n_test_users=len(test), by_length=tried,
         test_weights_only=on_test(weights_only), folds=max(folds, 1), first_picks_p=first_picks_p)
