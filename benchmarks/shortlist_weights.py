@@ -30,8 +30,8 @@ from _common import RESULTS, machine, machine_line
 
 from zsrec.candidates import CandidateConfig
 from zsrec.cooccurrence import CoOccurrenceConfig
-from zsrec.evaluation.protocol import EvalConfig
-from zsrec.evaluation.tuning import FIRST_PICKS_P, ShortlistTrial, tune_shortlist, weight_grid
+from zsrec.evaluation.protocol import EvalConfig, make_cases, popularity_counts, split_users
+from zsrec.evaluation.tuning import FIRST_PICKS_P, ShortlistTrial, measure_shortlist, tune_shortlist, weight_grid
 from zsrec.length_weights import by_length_text
 from zsrec.loaders import load_dataset
 
@@ -75,6 +75,13 @@ def main() -> None:
     first_picks = tuple(int(k) for k in args.first_picks.split(",") if k.strip())
     result = tune_shortlist(data, config, variants, weights, decays, n_validation=users, current=before, folds=folds,
                             first_picks=first_picks)
+    # The shipped default beside them: these weights (chosen by an earlier run of this tuner) with the
+    # session signal on top (chosen by benchmarks/session_signal.py), counted on every training user.
+    train, test = split_users(data, config)
+    shipped = measure_shortlist(data, make_cases(data, test, config), popularity_counts(data, train),
+                                CandidateConfig(n_candidates=config.n_candidates),
+                                sequences=[data.interactions.user_history(u) for u in train],
+                                sequence_times=data.interactions.times_for(train))
     seconds = time.perf_counter() - t0
     m = machine()
     cmd = "python benchmarks/shortlist_weights.py " + " ".join(sys.argv[1:])
@@ -86,6 +93,7 @@ def main() -> None:
                "by_length": [asdict(t) for t in result.by_length],
                "best": asdict(result.best), "test_best": asdict(result.test_best),
                "test_weights_only": asdict(result.test_weights_only), "test_before": asdict(result.test_current),
+               "test_shipped_default": asdict(shipped),
                "first_picks_p": {n: {"entry": by_length_text((e,)), "p": pv} for n, (e, pv) in result.first_picks_p.items()},
                "first_picks_p_threshold": FIRST_PICKS_P}
     (args.out / f"{args.name}.json").write_text(json.dumps(payload, indent=1, default=str))
@@ -107,7 +115,8 @@ def main() -> None:
              "## On the test users", "", cols, rule,
              _row("before: BM25 + popularity", result.test_current, lens),
              _row("stage 2's weights alone", result.test_weights_only, lens),
-             _row("chosen on validation", result.test_best, lens), "",
+             _row("chosen on validation", result.test_best, lens),
+             _row("the shipped default: its weights with the session signal", shipped, lens), "",
              "## Stage 1: each co-occurrence variant alone (popularity breaks ties), on the validation users", "",
              cols, rule]
     lines += [_row("best" if t == max(result.signals, key=lambda x: x.mean_recall) else "", t, lens) for t in result.signals]

@@ -19,6 +19,7 @@ def _run(args, tmp_path):
     proc = subprocess.run([sys.executable, *args, "--out", str(tmp_path)], cwd=BENCH, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
 
 
 def test_speed_benchmark_toy(tmp_path):
@@ -148,13 +149,17 @@ def test_quality_benchmark_toy(tmp_path):
 
 
 def test_shortlist_weights_benchmark_toy(tmp_path):
-    _run(["shortlist_weights.py", "--toy"], tmp_path)
+    proc = _run(["shortlist_weights.py", "--toy"], tmp_path)
+    assert "session signal" not in proc.stderr  # every shortlist measured as configured, none with it dropped
     out = json.loads((tmp_path / "shortlist_weights.json").read_text())
     assert len(out["validation"]) == 5 and len(out["signals"]) == 2
     assert out["validation_users"] == 20 and out["test_users"] == 20
     report = (tmp_path / "shortlist_weights.md").read_text()
     assert "chosen on validation" in report and "stage 2's weights alone" in report and "## Stage 3" in report
     assert out["by_length"] and out["folds"] == 1
+    shipped = out["test_shipped_default"]
+    assert shipped["cooccurrence_weight"] == CandidateConfig().cooccurrence_weight and shipped["by_length"]
+    assert "the shipped default" in report
     assert (tmp_path / "shortlist_weights.png").is_file()
 
 

@@ -145,9 +145,10 @@ def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, c
         recall.setdefault(case.n, []).append(hit(order, {case.target}, config.n_candidates))
         ndcgs.setdefault(case.n, []).append(ndcg(order, {case.target}, 10))
         per_case[i] = recall[case.n][-1] + ndcgs[case.n][-1]
+    counted = gen.cooccurrence is not None  # lent, or counted here from ``sequences``
     return ShortlistTrial(config.bm25_weight, config.popularity_weight,
-                          config.cooccurrence_weight if cooccurrence is not None else 0.0, config.recency_decay,
-                          asdict(config.cooccurrence) if cooccurrence is not None else {},
+                          config.cooccurrence_weight if counted else 0.0, config.recency_decay,
+                          asdict(config.cooccurrence) if counted else {},
                           {n: float(np.mean(v)) for n, v in sorted(recall.items())},
                           {n: float(np.mean(v)) for n, v in sorted(ndcgs.items())},
                           config.by_length), per_case
