@@ -22,13 +22,14 @@ from pathlib import Path
 
 from _common import RESULTS, machine, machine_line
 
-from zsrec.backends import load_backend
+from zsrec.backends import GenerationConfig, load_backend
 from zsrec.loaders import load_dataset
 from zsrec.recommender import Recommender
 
 
-def run_mode(data, backend, mode: str, users: list[str], batch: int) -> dict:
-    rec = Recommender(data, backend=backend, mode=mode, reasons="llm")
+def run_mode(data, backend, mode: str, users: list[str], batch: int, max_new_tokens: int | None = None) -> dict:
+    extra = {} if max_new_tokens is None else {"generation": GenerationConfig(max_new_tokens=max_new_tokens)}
+    rec = Recommender(data, backend=backend, mode=mode, reasons="llm", **extra)
     t0 = time.perf_counter()
     results = [o.result for o in rec.recommend_many(users, n_history=5, k=10, batch_size=batch)]
     wall = time.perf_counter() - t0
@@ -61,13 +62,15 @@ def main() -> None:
     ap.add_argument("--modes", default="generate,score")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--max-new-tokens", type=int, default=None,
+                    help="generation budget per answer (default: the library's); the toy test cuts it")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
     data = load_dataset("ml-100k")
     users = sorted(data.interactions.user_ids, key=int)
     users = random.Random(args.seed).sample(users, min(args.users, len(users)))
     backend = load_backend("transformers", model=None, device="cpu", batch_size=args.batch)
-    rows = [run_mode(data, backend, m, users, args.batch) for m in args.modes.split(",")]
+    rows = [run_mode(data, backend, m, users, args.batch, args.max_new_tokens) for m in args.modes.split(",")]
     cmd = "python benchmarks/reasons.py " + " ".join(sys.argv[1:])
     out = {"benchmark_command": cmd.strip(), "machine": machine(), "rows": rows}
     args.out.mkdir(parents=True, exist_ok=True)

@@ -139,6 +139,7 @@ def test_generate_shapes_benchmark_toy(tmp_path):
 
 def test_quality_benchmark_toy(tmp_path):
     _run(["quality.py", "--users", "4", "--history-len", "1,3", "--phases", "1,2", "--sasrec-epochs", "3",
+          "--max-new-tokens", "16",
           "--validation-users", "6", "--settings", "generator,full",
           "--work", str(tmp_path / "work")],
          tmp_path)
@@ -163,6 +164,21 @@ def test_shortlist_weights_benchmark_toy(tmp_path):
     assert (tmp_path / "shortlist_weights.png").is_file()
 
 
+def test_learned_fusion_benchmark_toy(tmp_path):
+    _run(["learned_fusion.py", "--toy", "--folds", "2"], tmp_path)
+    out = json.loads((tmp_path / "learned_fusion.json").read_text())
+    assert len(out["tried"]) == 1 and out["chosen"] == out["tried"][0]["setting"]
+    assert out["validation_cases_per_n"] == 20 and out["test_cases_per_n"] == 20
+    for part in ("validation", "test"):
+        for order in ("shortlist", "reranked"):
+            assert set(out[part][order]["recall20"]) == {"1", "3", "5", "10"}
+            assert all(0 <= v <= 1 for v in out[part][order]["recall20"].values())
+    # the shortlist's own order on the test users is the evaluation's generator: at most its top 100 holds more
+    assert all(out["test"]["shortlist"]["recall20"][n] <= out["test_recall_at_100"][n] for n in ("1", "3", "5", "10"))
+    assert abs(sum(out["importance_gain"].values()) - 1) < 1e-6
+    assert "## Test users, measured once" in (tmp_path / "learned_fusion.md").read_text()
+
+
 def test_quality_benchmark_filters_and_names(tmp_path):
     proc = subprocess.run([sys.executable, "quality.py", "--phases", "1", "--methods", "llm", "--work",
                            str(tmp_path / "w"), "--out", str(tmp_path)], cwd=BENCH, capture_output=True, text=True,
@@ -183,7 +199,7 @@ def test_quality_benchmark_filters_and_names(tmp_path):
 
 
 def test_reasons_benchmark_toy(tmp_path):
-    _run(["reasons.py", "--users", "2", "--modes", "generate", "--batch", "2"], tmp_path)
+    _run(["reasons.py", "--users", "2", "--modes", "generate", "--batch", "2", "--max-new-tokens", "32"], tmp_path)
     row = json.loads((tmp_path / "reasons.json").read_text())["rows"][0]
     assert row["items"] == 20 and row["kept_llm"] + row["from_evidence"] == 20 and row["without_reason"] == 0
     assert "| generate | 20 |" in (tmp_path / "reasons.md").read_text()
