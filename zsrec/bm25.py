@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,29 @@ except ImportError:  # pragma: no cover - a scipy that moved it: the public (cop
     _scatter_add = None
 
 EMPTY_DOC = "<empty>"  # rank-bm25 cannot index an empty document; both indexes use this stand-in
+
+# A dense query reading at least this many postings is summed over slices of the catalog on several
+# threads (scipy's kernel releases the GIL): at 1M items a query of common words reads ~4M postings,
+# and one core's memory bandwidth was most of a shortlist's time (benchmarks/cooccurrence_scale.py).
+SPLIT_POSTINGS = 1_000_000
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _threads() -> ThreadPoolExecutor:
+    """One small pool for the process, made on first use (a shortlist of a small catalog never needs it)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=min(4, _cores()), thread_name_prefix="zsrec-bm25")
+        return _pool
 
 
 class SparseBM25:
@@ -100,16 +125,34 @@ class SparseBM25:
         m = self.term_docs
         if _scatter_add is not None and m.data.dtype == np.float64:
             indptr = m.indptr
+            spans = [(int(indptr[t]), int(indptr[t + 1]), np.array([w], dtype=np.float64))
+                     for t, w in zip(terms.tolist(), np.asarray(weights, dtype=np.float64).tolist())
+                     if indptr[t + 1] > indptr[t]]
             try:
-                for term, w in zip(terms.tolist(), np.asarray(weights, dtype=np.float64)):
-                    start, end = indptr[term], indptr[term + 1]
-                    if end > start:
-                        _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=indptr.dtype),
-                                     m.indices[start:end], m.data[start:end], np.array([w]), out)
+                parts = min(4, _cores()) if sum(e - s for s, e, _ in spans) >= SPLIT_POSTINGS else 1
+                if parts == 1:
+                    self._add_postings(spans, out)
+                else:
+                    # each thread sums every term's postings over its own slice of the documents: the
+                    # slices are disjoint and each document's terms are added in the same order, so
+                    # the scores are the same to the bit
+                    bounds = np.linspace(0, self.n_docs, parts + 1).astype(m.indices.dtype)
+                    cuts = [s + np.searchsorted(m.indices[s:e], bounds) for s, e, _ in spans]
+                    sliced = [[(int(c[p]), int(c[p + 1]), w) for c, (_, _, w) in zip(cuts, spans)]
+                              for p in range(parts)]
+                    list(_threads().map(lambda part: self._add_postings(part, out), sliced))
                 return out
             except (TypeError, ValueError):  # a scipy whose kernel takes other arguments: the public product
                 _scatter_add = None
         return np.asarray(m[terms].T @ weights, dtype=np.float64).ravel()
+
+    def _add_postings(self, spans: Sequence[tuple[int, int, np.ndarray]], out: np.ndarray) -> None:
+        """``out[doc] += w * weight`` over the postings start..end of each (start, end, [w]), in place."""
+        m = self.term_docs
+        for start, end, w in spans:
+            if end > start:
+                _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=m.indptr.dtype),
+                             m.indices[start:end], m.data[start:end], w, out)
 
     def scores(self, query: Mapping[str, float]) -> np.ndarray:
         """Dense scores over every document, for callers that want the whole vector."""

@@ -139,6 +139,65 @@ def test_dense_scores_sum_the_postings_in_place(ml100k, monkeypatch, kernel):
     assert not gen.index.dense_scores(gen.index.query_matrix([{"no-such-word": 1.0}])).any()
 
 
+@pytest.mark.parametrize("cores", [2, 3, 8])
+def test_dense_scores_split_over_threads_are_the_same_to_the_bit(ml100k, monkeypatch, cores):
+    """A query reading many postings is summed over slices of the catalog on several threads (how a
+    1M-item shortlist stays fast); every document's terms are added in the same order, so the scores
+    equal the one-thread sum exactly, at any number of cores."""
+    import zsrec.bm25
+
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    queries = [gen.index.query_matrix([gen.query_weights(h)]) for h in ([0], [0, 49, 99], list(range(20)))]
+    whole = [gen.index.dense_scores(q) for q in queries]
+    monkeypatch.setattr(zsrec.bm25, "SPLIT_POSTINGS", 1)
+    monkeypatch.setattr(zsrec.bm25, "_cores", lambda: cores)
+    called = []
+    kernel = zsrec.bm25._scatter_add
+    monkeypatch.setattr(zsrec.bm25, "_scatter_add", lambda *a: (called.append(a[3][0]), kernel(*a)))
+    for q, expected in zip(queries, whole):
+        called.clear()
+        got = gen.index.dense_scores(q)
+        assert np.array_equal(got, expected)
+        assert len(called) > len(q.indices)  # the terms' postings were cut into slices
+    assert not gen.index.dense_scores(gen.index.query_matrix([{"no-such-word": 1.0}])).any()
+
+
+@pytest.mark.parametrize("config, prunes", [
+    (CandidateConfig(), True),
+    (CandidateConfig(n_candidates=50, session_share=0.0), True),
+    (CandidateConfig(cooccurrence_weight=0.0, by_length=()), False),  # popularity leads: the bound prunes little
+], ids=["default", "50, no session", "bm25+popularity"])
+def test_bounded_selection_equals_fusing_every_item(ml100k, monkeypatch, config, prunes):
+    """The dense shortlist fuses only the items whose raw BM25 can reach the likely rows' bound (how a
+    1M-item shortlist skips most whole-catalog passes): the same items, order, scores and parts, to
+    the bit, as fusing every item, on real histories and on scores with many ties."""
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions, config)
+    monkeypatch.setattr(gen, "BOUNDED_MIN_ITEMS", 0)  # ML-100K is below the size where it pays
+    rng = np.random.default_rng(0)
+    users = ml100k.interactions.user_ids
+    histories = [ml100k.interactions.user_history(users[int(i)])[: int(rng.integers(1, 8))].tolist()
+                 for i in rng.integers(0, len(users), 120)]
+    used = []
+    bounded = gen._select_bounded
+    monkeypatch.setattr(gen, "_select_bounded", lambda *a: used.append(bounded(*a)) or used[-1])
+
+    def both(raw, history, exclude):
+        got = gen._select_dense(raw.copy(), history, exclude, config.n_candidates)
+        with monkeypatch.context() as m:
+            m.setattr(gen, "_select_bounded", lambda *a: None)
+            want = gen._select_dense(raw.copy(), history, exclude, config.n_candidates)
+        for part in ("indices", "scores", "bm25", "popularity", "cooccurrence"):
+            a, b = getattr(got, part), getattr(want, part)
+            assert (a is None and b is None) or np.array_equal(a, b), part
+
+    for history in histories:
+        raw = gen.bm25_scores(history)
+        both(raw, history, [history[0] + 1])
+        both(np.round(raw), history, ())  # coarse scores: ties at the cut go to the lowest row
+    done = sum(r is not None for r in used)
+    assert done > len(used) // 2 if prunes else done == 0  # where it prunes, the bounded path did the work
+
+
 def test_bounded_top_equals_the_whole_catalog_partition(ml100k):
     """The top n cut from the items above the likely rows' n-th best is the plain top n, ties at the
     cut (to the lowest row) and excluded (-inf) rows included."""
