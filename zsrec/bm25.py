@@ -34,6 +34,16 @@ _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
+def _forget_threads() -> None:
+    """A forked child has none of its parent's threads: it makes its own pool on first use."""
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_threads)
+
+
 def _cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

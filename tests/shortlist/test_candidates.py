@@ -1,3 +1,6 @@
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -160,6 +163,36 @@ def test_dense_scores_split_over_threads_are_the_same_to_the_bit(ml100k, monkeyp
         assert np.array_equal(got, expected)
         assert len(called) > len(q.indices)  # the terms' postings were cut into slices
     assert not gen.index.dense_scores(gen.index.query_matrix([{"no-such-word": 1.0}])).any()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_split_scoring_works_in_a_forked_child(ml100k, monkeypatch):
+    """A pre-forking server forks after the parent has scored: the child has none of the parent's pool
+    threads, so it must make its own pool, not wait forever on the parent's."""
+    import zsrec.bm25
+
+    monkeypatch.setattr(zsrec.bm25, "SPLIT_POSTINGS", 1)
+    monkeypatch.setattr(zsrec.bm25, "_cores", lambda: 2)
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
+    q = gen.index.query_matrix([gen.query_weights([0, 49, 99])])
+    expected = gen.index.dense_scores(q)  # the parent's pool now exists
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            code = 0 if np.array_equal(gen.index.dense_scores(q), expected) else 1
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            assert os.waitstatus_to_exitcode(status) == 0
+            return
+        time.sleep(0.05)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    pytest.fail("the forked child hung scoring on the parent's thread pool")
 
 
 @pytest.mark.parametrize("config, prunes", [
