@@ -149,6 +149,15 @@ def _scaled(x: np.ndarray, lo: float, hi: float, out: np.ndarray | None = None) 
     return out
 
 
+def _co_at(rows: np.ndarray, co_rows: np.ndarray, co_vals: np.ndarray) -> np.ndarray:
+    """The co-occurrence score of each of ``rows`` (0 where none was counted)."""
+    co = np.zeros(len(rows))
+    if len(co_rows):
+        hit, at = _find(co_rows, rows)
+        co[hit] = co_vals[at[hit]]
+    return co
+
+
 def _find(sorted_rows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(found, at): which of ``rows`` are in the non-empty ``sorted_rows``, and where they would be."""
     at = np.searchsorted(sorted_rows, rows).clip(max=len(sorted_rows) - 1)
@@ -537,14 +546,8 @@ class CandidateGenerator:
             fused[co_rows] += co_w * co_vals
         fused[seen] = -np.inf
         top = self._top_of_many(fused, n, likely)
-        co = None
-        if co_w:
-            co = np.zeros(len(top))
-            if len(co_rows):
-                hit_co, at = _find(co_rows, top)
-                co[hit_co] = co_vals[at[hit_co]]
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top],
-                          cooccurrence=co)
+                          cooccurrence=_co_at(top, co_rows, co_vals) if co_w else None)
 
     def _select_bounded(self, raw: np.ndarray, lo: float, hi: float, bm25_w: float, pop_w: float, co_w: float,
                         co_rows: np.ndarray, co_vals: np.ndarray, seen: np.ndarray, n: int,
@@ -558,15 +561,12 @@ class CandidateGenerator:
         co-occurrence leads the fusion (the default's short-history weights). None where it does not
         apply (no BM25 weight, constant BM25, a small catalog) or prunes too little to pay."""
         if (len(raw) < self.BOUNDED_MIN_ITEMS or bm25_w <= 0 or pop_w < 0 or n <= 0 or len(likely) < n
-                or len(raw) <= 4 * len(likely)):
-            return None
-        if hi <= lo:
+                or len(raw) <= 4 * len(likely) or hi <= lo):
             return None
         pop_term = self._pop_term(pop_w)
 
         def fuse(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            bm25 = np.subtract(raw[rows], lo)  # _minmax's steps, item by item
-            bm25 /= hi - lo
+            bm25 = _scaled(raw[rows], lo, hi)  # _minmax's steps, item by item
             fused = bm25 * bm25_w
             fused += pop_term[rows]
             if len(co_rows):
@@ -597,14 +597,8 @@ class CandidateGenerator:
         bm25, fused = fuse(rows)
         keep = np.flatnonzero(fused >= bound)
         top = keep[self._top(rows[keep], fused[keep], n)]
-        co = None
-        if co_w:
-            co = np.zeros(len(top))
-            if len(co_rows):
-                hit_co, at = _find(co_rows, rows[top])
-                co[hit_co] = co_vals[at[hit_co]]
-        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top],
-                          popularity=self._pop_scaled[rows[top]], cooccurrence=co)
+        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[rows[top]],
+                          cooccurrence=_co_at(rows[top], co_rows, co_vals) if co_w else None)
 
     def _top_of_many(self, fused: np.ndarray, n: int, likely: np.ndarray) -> np.ndarray:
         """``_top`` over the whole catalog, cut first to the items scoring at least the n-th best of
