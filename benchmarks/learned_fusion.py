@@ -81,12 +81,9 @@ class Featuriser:
     def rows(self, case: Case) -> tuple[np.ndarray, np.ndarray]:
         """(candidates in shortlist order, their feature matrix)."""
         gen, history = self.gen, list(case.history)
-        shortlist = gen.generate(history, n=self.top).indices
-        fused = gen.fused_scores(history)[shortlist]
-        bm25 = gen.bm25_scores(history)
-        top = bm25.max() - bm25.min()
-        bm25 = (bm25[shortlist] - bm25.min()) / top if top > 0 else np.zeros(len(shortlist))
-        co = gen.cooccurrence_scores(history)[shortlist]
+        picked = gen.generate(history, n=self.top)  # carries each item's fused, BM25 and co-occurrence part
+        shortlist, fused, bm25 = picked.indices, picked.scores, picked.bm25
+        co = picked.cooccurrence if picked.cooccurrence is not None else np.zeros(len(shortlist))
         session = np.zeros(len(self.popularity))
         if gen.session is not None:
             rows, vals = gen.session.neighbour_scores(history, gen.config.session_decay)
