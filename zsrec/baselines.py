@@ -9,7 +9,7 @@ rank the full catalog. They are fit on training users only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 from scipy import sparse
@@ -36,14 +36,27 @@ class EASE:
         self.weights: np.ndarray | None = None
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> EASE:
-        x = user_item_matrix(sequences, self.n_items)
-        gram = (x.T @ x).toarray()
-        gram[np.diag_indices(self.n_items)] += self.l2
-        inverse = np.linalg.inv(gram)
-        b = -inverse / np.diag(inverse)[None, :]
-        b[np.diag_indices(self.n_items)] = 0.0
-        self.weights = b
+        ((_, fitted),) = EASE.fit_grid(self.n_items, sequences, [{"l2": self.l2}])
+        self.weights = fitted.weights
         return self
+
+    @classmethod
+    def fit_grid(cls, n_items: int, sequences: Sequence[Sequence[int]],
+                 grid: Sequence[dict[str, float]]) -> Iterator[tuple[dict[str, float], EASE]]:
+        """One model per setting in ``grid``, the Gram matrix counted once for all of them (tuning
+        tries many penalties on the same users)."""
+        x = user_item_matrix(sequences, n_items)
+        gram = (x.T @ x).toarray()
+        diagonal = np.diag_indices(n_items)
+        counts = gram[diagonal].copy()
+        for params in grid:
+            gram[diagonal] = counts + params["l2"]
+            inverse = np.linalg.inv(gram)
+            b = -inverse / np.diag(inverse)[None, :]
+            b[diagonal] = 0.0
+            model = cls(n_items, **params)
+            model.weights = b
+            yield params, model
 
     def scores(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
         assert self.weights is not None, "fit first"
@@ -58,18 +71,32 @@ class ItemKNN:
         self.similarity: sparse.csr_matrix | None = None
 
     def fit(self, sequences: Sequence[Sequence[int]]) -> ItemKNN:
-        x = user_item_matrix(sequences, self.n_items)
+        ((_, fitted),) = ItemKNN.fit_grid(self.n_items, sequences, [{"neighbours": self.neighbours, "shrink": self.shrink}])
+        self.similarity = fitted.similarity
+        return self
+
+    @classmethod
+    def fit_grid(cls, n_items: int, sequences: Sequence[Sequence[int]],
+                 grid: Sequence[dict[str, float]]) -> Iterator[tuple[dict[str, float], ItemKNN]]:
+        """One model per setting in ``grid``. The co-counts are counted once; each shrink's similarities
+        are sorted once and cut at every neighbour count (a row's k nearest are the first k of its
+        sorted list). Settings come out grouped by shrink, so only one sorted list is held at a time."""
+        x = user_item_matrix(sequences, n_items)
         co = (x.T @ x).tocoo()
         keep = co.row != co.col
         row, col, count = co.row[keep], co.col[keep], co.data[keep]
         norms = np.sqrt(np.asarray(x.sum(axis=0)).ravel())
-        sim = count / (norms[row] * norms[col] + self.shrink)
-        order = np.lexsort((col, -sim, row))
-        row, col, sim = row[order], col[order], sim[order]
-        within = np.arange(len(row)) - np.searchsorted(row, row, side="left")
-        top = within < self.neighbours
-        self.similarity = sparse.csr_matrix((sim[top], (row[top], col[top])), shape=(self.n_items, self.n_items))
-        return self
+        pair_norms = norms[row] * norms[col]
+        for shrink in dict.fromkeys(params["shrink"] for params in grid):
+            sim = count / (pair_norms + shrink)
+            order = np.lexsort((col, -sim, row))  # by row, most similar first, ties by column
+            r, c, s = row[order], col[order], sim[order]
+            within = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+            for params in (p for p in grid if p["shrink"] == shrink):
+                top = within < params["neighbours"]
+                model = cls(n_items, **params)
+                model.similarity = sparse.csr_matrix((s[top], (r[top], c[top])), shape=(n_items, n_items))
+                yield params, model
 
     def scores(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
         assert self.similarity is not None, "fit first"

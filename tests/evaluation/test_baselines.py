@@ -48,6 +48,53 @@ def test_itemknn_is_shrunk_cosine_over_k_neighbours():
             assert full[i, kept].min() >= np.sort(full[i])[-3] - 1e-12
 
 
+def test_a_grid_fits_each_setting_as_fitting_it_alone_would():
+    """Tuning fits every setting from shared counts: each model must equal one fitted on its own, here
+    checked against the definitions above (shrunk cosine cut at k, ties by column; EASE's closed form)."""
+    seqs, n = _random_sequences(n_users=80, n_items=30, seed=3), 30
+    x = np.zeros((len(seqs), n))
+    for u, s in enumerate(seqs):
+        x[u, s] = 1
+    norms = np.sqrt(x.sum(axis=0))
+    grid = [{"neighbours": k, "shrink": s} for k in (1, 4, 50) for s in (0.0, 3.0)]
+    fitted = list(ItemKNN.fit_grid(n, seqs, grid))
+    assert sorted(map(str, (p for p, _ in fitted))) == sorted(map(str, grid))
+    for params, model in fitted:
+        full = (x.T @ x) / (np.outer(norms, norms) + params["shrink"])
+        np.fill_diagonal(full, 0)
+        expected = np.zeros((n, n))
+        for i in range(n):
+            ranked = sorted((j for j in range(n) if j != i and full[i, j] > 0), key=lambda j: (-full[i, j], j))
+            expected[i, ranked[:params["neighbours"]]] = full[i, ranked[:params["neighbours"]]]
+        assert np.allclose(model.similarity.toarray(), expected, atol=1e-12), params
+        assert model.neighbours == params["neighbours"] and model.shrink == params["shrink"]
+    for params, model in EASE.fit_grid(n, seqs, [{"l2": 2.0}, {"l2": 50.0}]):
+        assert np.allclose(model.weights, EASE(n, params["l2"]).fit(seqs).weights)
+        gram = x.T @ x + params["l2"] * np.eye(n)
+        inverse = np.linalg.inv(gram)
+        assert np.allclose(model.weights, np.where(np.eye(n, dtype=bool), 0.0, -inverse / np.diag(inverse)))
+
+
+def test_validation_ndcg_places_the_target_as_the_full_ordering_would():
+    """The tuning score finds the target's place without sorting the catalog: it must agree with
+    sorting (ties kept in catalog order, history pushed last) on scores full of ties."""
+    from zsrec.evaluation.methods import order_by
+    from zsrec.evaluation.metrics import ndcg
+    from zsrec.evaluation.protocol import Case
+    from zsrec.evaluation.runner import validation_ndcg
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 4, size=(300, 40)).astype(float)
+    cases = [Case(user=str(u), n=3, history=tuple(int(i) for i in rng.choice(40, 3, replace=False)),
+                  target=(t := int(rng.integers(40))), next_items=(t,)) for u in range(300)]
+    expected = []
+    for row, case in zip(scores, cases):
+        s = row.copy()
+        s[list(case.history)] = -np.inf
+        expected.append(ndcg(order_by(s, np.arange(40))[:10], {case.target}, 10))
+    assert 0 < np.mean(expected) < 1 and validation_ndcg(scores, cases) == pytest.approx(np.mean(expected), abs=1e-12)
+
+
 def test_hyper_parameters_are_chosen_on_validation_users_only(ml100k, tmp_path):
     config = EvalConfig(history_lens=(1, 3), n_test_users=20, settings=("full",))
     run = Evaluation(ml100k, config, ["ease", "itemknn"], tmp_path)

@@ -7,6 +7,8 @@ The parts: ``protocol`` (user split and cases), ``candidate_lists`` (what each m
 
 from __future__ import annotations
 
+import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -50,7 +52,9 @@ def validation_ndcg(scores: np.ndarray, cases: Sequence[Case]) -> float:
     for row, case in zip(scores, cases):
         s = np.asarray(row, dtype=np.float64).copy()
         s[list(case.history)] = -np.inf
-        out.append(ndcg(order_by(s, np.arange(len(s)))[:10], {case.target}, 10))
+        # the target's place in order_by's order (ties kept in catalog order), without sorting the catalog
+        place = int(np.count_nonzero(s > s[case.target]) + np.count_nonzero(s[:case.target] == s[case.target]))
+        out.append(1.0 / math.log2(place + 2) if place < 10 else 0.0)  # NDCG@10 with one relevant item
     return float(np.mean(out))
 
 
@@ -205,10 +209,10 @@ class Evaluation:
         fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
         cases = make_cases(self.dataset, val_users, self.config)
         n_items = len(self.dataset.catalog)
-        tried = []
-        for params in TUNING_GRIDS[kind]:
-            scores = model_class(n_items, **params).fit(fit).scores([list(c.history) for c in cases])
-            tried.append((validation_ndcg(scores, cases), params))
+        histories = [list(c.history) for c in cases]
+        score_of = {json.dumps(params, sort_keys=True): validation_ndcg(model.scores(histories), cases)
+                    for params, model in model_class.fit_grid(n_items, fit, TUNING_GRIDS[kind])}
+        tried = [(score_of[json.dumps(params, sort_keys=True)], params) for params in TUNING_GRIDS[kind]]
         best_score, best = max(tried, key=lambda t: t[0])
         self.tuned[kind] = {"params": best, "validation_ndcg@10": best_score, "validation_users": len(val_users),
                             "grid": [{"params": p, "validation_ndcg@10": v} for v, p in tried]}
