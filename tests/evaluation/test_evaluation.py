@@ -141,7 +141,7 @@ def test_sasrec_beats_popularity_on_warm_users(ml100k):
 
     seqs = [[int(i) for i in ml100k.interactions.user_history(u)] for u in ml100k.interactions.user_ids]
     train = [s[:-1] for s in seqs]
-    model = SASRec(len(ml100k.catalog), SASRecConfig(epochs=15)).fit(train)
+    model = SASRec(len(ml100k.catalog), SASRecConfig(epochs=5, max_len=20, lr=3e-3)).fit(train)
     assert model.losses[-1] < model.losses[0]
     pop = np.bincount(np.concatenate(train), minlength=len(ml100k.catalog)).astype(float)
 

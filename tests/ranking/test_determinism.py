@@ -97,7 +97,7 @@ def test_shortlist_is_reproducible_with_ties(ml100k):
 
 @pytest.fixture(scope="module")
 def rec(ml100k, default_backend):
-    return Recommender(ml100k, backend=default_backend, generation=GenerationConfig(max_new_tokens=120))
+    return Recommender(ml100k, backend=default_backend, generation=GenerationConfig(max_new_tokens=48))
 
 
 @pytest.mark.model
@@ -115,7 +115,7 @@ def test_greedy_ranking_is_the_same_twice(rec):
 def test_seeded_sampling_is_the_same_twice(rec):
     def sample(seed):
         r = rec.ranker
-        config = replace(r.config, generation=GenerationConfig(max_new_tokens=60, temperature=1.0, seed=seed))
+        config = replace(r.config, generation=GenerationConfig(max_new_tokens=24, temperature=1.0, seed=seed))
         return Ranker(r.catalog, r.generator, r.handle, r.template, config).rank([0, 49, 99]).info.raw_output
 
     first, again = sample(7), sample(7)

@@ -21,7 +21,7 @@ def test_cli_rank_for_user_json(ml100k):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "zsrec", "rank", "--dataset", "ml-100k", "--user", "42", "--n-history", "5",
-         "--k", "10", "--max-new-tokens", "160", "--format", "json"],
+         "--k", "10", "--max-new-tokens", "64", "--format", "json"],
         capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -40,7 +40,7 @@ def test_cli_rank_for_user_json(ml100k):
 def test_cli_rank_titles_table():
     proc = subprocess.run(
         [sys.executable, "-m", "zsrec", "rank", "-H", "Toy Story (1995)", "-H", "Fargo (1996)", "-H", "Star Wars (1977)",
-         "--k", "5", "--max-new-tokens", "120", "--template", "recency"],
+         "--k", "5", "--max-new-tokens", "48", "--template", "recency"],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

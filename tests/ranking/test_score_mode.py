@@ -88,7 +88,7 @@ def test_backend_without_scoring_and_bad_settings(ml100k, tmp_path):
 @requires_default_model
 def test_real_model_scores_in_one_pass_and_batches_agree(ml100k, default_backend):
     rec = Recommender(ml100k, backend=default_backend, mode="score",
-                      generation=GenerationConfig(max_new_tokens=80))
+                      generation=GenerationConfig(max_new_tokens=32))
     histories = [rec.user_split(u, 5)[0] for u in ("1", "42", "13")]
     batch = rec.ranker.rank_many(histories)
     single = rec.ranker.rank(histories[1])

@@ -45,7 +45,7 @@ def keyed(tmp_path_factory) -> ServeProcess:
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with ServeProcess(["--mode", "score", "--reasons", "evidence", "--api-key", KEY, "--max-queue", "3",
                        "--max-batch", "2", "--max-history", "12", "--max-body-bytes", "4096",
-                       "--max-new-tokens", "200"], log) as server:
+                       "--max-new-tokens", "64"], log) as server:
         yield server
 
 
@@ -177,7 +177,7 @@ def test_past_the_deadline_the_shortlist_order_is_answered_flagged(tmp_path):
 
 
 def test_a_client_that_leaves_does_not_poison_the_batch_and_sigterm_drains(tmp_path):
-    server = ServeProcess(["--mode", "generate", "--reasons", "none", "--max-new-tokens", "120",
+    server = ServeProcess(["--mode", "generate", "--reasons", "none", "--max-new-tokens", "64",
                            "--max-batch", "4", "--batch-window-ms", "50"], tmp_path / "log").start()
     try:
         url = server.url + "/v1/recommend"
