@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+
+
+def _share_the_cores() -> None:
+    """Under pytest-xdist every worker (and the model servers, CLIs and benchmark scripts it starts)
+    gets its share of the cores: torch would otherwise start as many threads as there are cores in
+    each worker, and the workers would spend the time taking the cores from each other. Set before
+    torch is imported; an explicit OMP_NUM_THREADS wins."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1:
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+
+
+_share_the_cores()
+
+MAX_WORKERS = 4  # each worker loads the model and starts servers; past a few, the longest file sets the time
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """``-n auto`` (the default, in pyproject.toml): one worker per core, up to MAX_WORKERS."""
+    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
+                      MAX_WORKERS))
 
 from zsrec.backends.base import Generation, GenerationConfig
 
@@ -82,9 +104,12 @@ def ml100k():
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Downloads land in a per-test cache; the converted-model cache stays shared (it is slow to build)."""
-    if "ZSREC_CACHE_DIR" not in __import__("os").environ:
-        monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "zsrec-cache"))
+    """Downloads and the converted model land in a cache of this run's own, shared by its tests (and,
+    under pytest-xdist, by its workers: the model is slow to convert)."""
+    if "ZSREC_CACHE_DIR" not in os.environ:
+        base = tmp_path_factory.getbasetemp()
+        run = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+        monkeypatch.setenv("ZSREC_CACHE_DIR", str(run / "zsrec-cache"))
 
 
 class ScriptedBackend:

@@ -95,6 +95,10 @@ def save_converted(model, tokenizer, target: Path) -> None:
             if qconfig is not None:
                 model.config.quantization_config = qconfig
         tokenizer.save_pretrained(tmp)
+        if (target / "config.json").is_file():
+            # another process converted the same file meanwhile: keep its copy, which it may be reading
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
         if target.exists():
             shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)

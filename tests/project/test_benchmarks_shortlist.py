@@ -1,57 +1,15 @@
-"""Each benchmark once at toy size, so the scripts keep working; the numbers are not checked here
-(benchmarks measure, tests do not time)."""
+"""The shortlist studies, each run once at toy size so the scripts keep working; the numbers
+are not checked here (benchmarks measure, tests do not time)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from zsrec.candidates import CandidateConfig
 from zsrec.length_weights import by_length_text
+from benchmark_runs import run_benchmark as _run
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 pytestmark = pytest.mark.model
-
-
-def _run(args, tmp_path):
-    proc = subprocess.run([sys.executable, *args, "--out", str(tmp_path)], cwd=BENCH, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
-def test_speed_benchmark_toy(tmp_path):
-    _run(["speed.py", "--toy"], tmp_path)
-    out = json.loads((tmp_path / "speed.json").read_text())
-    assert {r["retriever"] for r in out["candidates"]} == {"sparse", "rank-bm25"}
-    assert {r["mode"] for r in out["llm"]["rows"]} == {"generate", "score"}
-    assert (tmp_path / "speed.png").stat().st_size > 1000
-    md = (tmp_path / "speed.md").read_text()
-    assert "| ML-100K | sparse |" in md and "| cpu | float32 | generate | 1 |" in md
-    assert {r["device"] for r in out["llm"]["rows"]} == {"cpu"} and out["llm"]["matmul_gflops"]["cpu"] > 0
-
-
-def test_serving_benchmark_toy(tmp_path):
-    pytest.importorskip("xllamacpp")
-    _run(["serving.py", "--users", "2", "--max-new-tokens", "8"], tmp_path)
-    rows = json.loads((tmp_path / "serving.json").read_text())["rows"]
-    assert len(rows) == 4 and all(r["users"] == 2 for r in rows)
-
-
-def test_serve_load_benchmark_toy(tmp_path):
-    _run(["serve_load.py", "--clients", "1,2", "--seconds", "1", "--mode", "score", "--reasons", "evidence",
-          "--serve-args", "--device cpu", "--name", "serve-toy"], tmp_path)
-    out = json.loads((tmp_path / "serve-toy.json").read_text())
-    rows = out["rows"]
-    assert out["serve_args"] == "--device cpu" and "--serve-args '--device cpu'" in out["command"]
-    assert all(r["stage_mean_s"]["llm"] > 0 and r["stage_mean_s"]["candidates"] > 0 for r in rows)
-    assert [(r["config"], r["clients"]) for r in rows] == [("batching on", 1), ("batching on", 2),
-                                                           ("batching off", 1), ("batching off", 2)]
-    assert all(r["lost"] == 0 and r["answered"] == r["requests"] > 0 for r in rows)
-    assert "| batching off | 2 |" in (tmp_path / "serve-toy.md").read_text()
-    assert (tmp_path / "serve-toy.png").stat().st_size > 1000
 
 
 def test_cooccurrence_variants_benchmark(tmp_path):
@@ -128,27 +86,6 @@ def test_split_spread_benchmark(tmp_path):
     assert (tmp_path / "split_spread.png").stat().st_size > 1000
 
 
-def test_generate_shapes_benchmark_toy(tmp_path):
-    _run(["generate_shapes.py", "--device", "cpu", "--batches", "1,2", "--max-new-tokens", "4", "--name", "shapes-toy"],
-         tmp_path)
-    rows = json.loads((tmp_path / "shapes-toy.json").read_text())["rows"]
-    assert [(r["repeated_line_stop"], r["batch"]) for r in rows] == [(True, 1), (True, 2), (False, 1), (False, 2)]
-    assert all(r["first"]["steps"] >= 1 and r["repeat"]["ms_per_step"] > 0 for r in rows)
-    assert "| off | 2 |" in (tmp_path / "shapes-toy.md").read_text()
-
-
-def test_quality_benchmark_toy(tmp_path):
-    _run(["quality.py", "--users", "4", "--history-len", "1,3", "--phases", "1,2", "--sasrec-epochs", "3",
-          "--max-new-tokens", "16",
-          "--validation-users", "6", "--settings", "generator,full",
-          "--work", str(tmp_path / "work")],
-         tmp_path)
-    summary = json.loads((tmp_path / "quality.json").read_text())
-    methods = {e["method"] for e in summary["results"]}
-    assert {"pop", "bm25", "generator", "sasrec", "llm-score", "llm-score+fusion"} <= methods
-    assert (tmp_path / "quality.png").is_file() and (tmp_path / "quality-rankings.jsonl.gz").is_file()
-
-
 def test_shortlist_weights_benchmark_toy(tmp_path):
     proc = _run(["shortlist_weights.py", "--toy"], tmp_path)
     assert "session signal" not in proc.stderr  # every shortlist measured as configured, none with it dropped
@@ -177,32 +114,6 @@ def test_learned_fusion_benchmark_toy(tmp_path):
     assert all(out["test"]["shortlist"]["recall20"][n] <= out["test_recall_at_100"][n] for n in ("1", "3", "5", "10"))
     assert abs(sum(out["importance_gain"].values()) - 1) < 1e-6
     assert "## Test users, measured once" in (tmp_path / "learned_fusion.md").read_text()
-
-
-def test_quality_benchmark_filters_and_names(tmp_path):
-    proc = subprocess.run([sys.executable, "quality.py", "--phases", "1", "--methods", "llm", "--work",
-                           str(tmp_path / "w"), "--out", str(tmp_path)], cwd=BENCH, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode != 0 and "nothing to run" in proc.stderr  # phase 1 has no LLM method
-    _run(["quality.py", "--users", "3", "--history-len", "1", "--phases", "1", "--methods", "pop",
-          "--settings", "full", "--bm25-weight", "1", "--popularity-weight", "0", "--name", "q2",
-          "--work", str(tmp_path / "w")], tmp_path)
-    summary = json.loads((tmp_path / "q2.json").read_text())
-    assert {(e["setting"], e["method"]) for e in summary["results"]} == {("full", "pop")}
-    assert summary["config"]["bm25_weight"] == 1.0
-    report = (tmp_path / "q2.md").read_text()
-    assert "Generator shortlist weights: BM25 1, popularity 0, co-occurrence 0.6 (cosine" in report
-    assert "histories of up to" not in report  # weights one sets hold at every length
-    # each command in the report names the machine it ran on, since one run folder can span machines
-    logged = report.split("--name q2 --work", 1)[1].split("\n")[0]
-    assert "   # on " in logged and " cores" in logged and "torch " in logged
-
-
-def test_reasons_benchmark_toy(tmp_path):
-    _run(["reasons.py", "--users", "2", "--modes", "generate", "--batch", "2", "--max-new-tokens", "32"], tmp_path)
-    row = json.loads((tmp_path / "reasons.json").read_text())["rows"][0]
-    assert row["items"] == 20 and row["kept_llm"] + row["from_evidence"] == 20 and row["without_reason"] == 0
-    assert "| generate | 20 |" in (tmp_path / "reasons.md").read_text()
 
 
 def test_early_picks_benchmark_toy(tmp_path):
