@@ -10,6 +10,11 @@ from pathlib import Path
 import pytest
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def _share_the_cores() -> None:
     """Under pytest-xdist every worker (and the model servers, CLIs and benchmark scripts it starts)
     gets its share of the cores: torch would otherwise start as many threads as there are cores in
@@ -17,7 +22,7 @@ def _share_the_cores() -> None:
     torch is imported; an explicit OMP_NUM_THREADS wins."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers > 1:
-        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _usable_cores() // workers)))
 
 
 _share_the_cores()
@@ -26,9 +31,8 @@ MAX_WORKERS = 4  # each worker loads the model and starts servers; past a few, t
 
 
 def pytest_xdist_auto_num_workers(config) -> int:
-    """``-n auto`` (the default, in pyproject.toml): one worker per core, up to MAX_WORKERS."""
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                      MAX_WORKERS))
+    """``-n auto`` (the default, in pyproject.toml): one worker per usable core, up to MAX_WORKERS."""
+    return max(1, min(_usable_cores(), MAX_WORKERS))
 
 from zsrec.backends.base import Generation, GenerationConfig
 

@@ -1,5 +1,5 @@
-"""The speed, quality and reasons benchmarks, each run once at toy size so the scripts keep working; the numbers
-are not checked here (benchmarks measure, tests do not time)."""
+"""The speed, quality and reasons benchmarks, each run once at toy size so the scripts keep working;
+the numbers are not checked here (benchmarks measure, tests do not time)."""
 
 import json
 import subprocess

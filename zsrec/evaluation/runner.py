@@ -7,7 +7,6 @@ The parts: ``protocol`` (user split and cases), ``candidate_lists`` (what each m
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -209,10 +208,10 @@ class Evaluation:
         fit = [[int(i) for i in self.dataset.interactions.user_history(u)] for u in fit_users]
         cases = make_cases(self.dataset, val_users, self.config)
         n_items = len(self.dataset.catalog)
-        histories = [list(c.history) for c in cases]
-        score_of = {json.dumps(params, sort_keys=True): validation_ndcg(model.scores(histories), cases)
-                    for params, model in model_class.fit_grid(n_items, fit, TUNING_GRIDS[kind])}
-        tried = [(score_of[json.dumps(params, sort_keys=True)], params) for params in TUNING_GRIDS[kind]]
+        histories, grid = [list(c.history) for c in cases], TUNING_GRIDS[kind]
+        tried = sorted(((validation_ndcg(model.scores(histories), cases), params)
+                        for params, model in model_class.fit_grid(n_items, fit, grid)),
+                       key=lambda scored: grid.index(scored[1]))  # in the grid's order, which ties are broken by
         best_score, best = max(tried, key=lambda t: t[0])
         self.tuned[kind] = {"params": best, "validation_ndcg@10": best_score, "validation_users": len(val_users),
                             "grid": [{"params": p, "validation_ndcg@10": v} for v, p in tried]}
