@@ -86,7 +86,7 @@ def one(size: str, users: int, toy: bool) -> dict:
     pop = np.bincount(np.concatenate(fit), minlength=n_items).astype(np.float64)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # the default's indexes of counted picks first, then (below) its session signal, timed apart
-    config = replace(CandidateConfig(), session_share=0.0)
+    config = replace(CandidateConfig(), session_share=0.0, sittings_share=0.0)
     t0 = time.perf_counter()
     co = CoOccurrenceIndex.build(fit, n_items, config.cooccurrence)
     build = time.perf_counter() - t0
@@ -141,29 +141,51 @@ def one(size: str, users: int, toy: bool) -> dict:
 
 
 def _session_costs(catalog, config, pop, co, firsts, text_index, fit, fit_times, jobs, held_out, held_times) -> dict:
-    """The default's session signal (``config``'s share and sitting length): its index's build, size and
-    update, and the whole default shortlist with it, measured after everything above (so the peak
-    memory without it is its own)."""
+    """The default's session signal (``config``'s share and sitting length) and its similar sittings:
+    each index's build, size and update, and the whole default shortlist with the session signal, then
+    with both (the shipped default), measured after everything above (so the peak memory without them
+    is its own)."""
+    from dataclasses import replace
+
     from zsrec.candidates import CandidateGenerator
     from zsrec.cooccurrence import CoOccurrenceIndex
+    from zsrec.sittings import SittingIndex
+
+    def shortlist_ms(gen) -> tuple[float, float]:
+        full = []
+        for h in jobs:
+            t0 = time.perf_counter()
+            gen.generate(h, h)
+            full.append(time.perf_counter() - t0)
+        return 1000 * float(np.percentile(full, 50)), 1000 * float(np.percentile(full, 99))
 
     t0 = time.perf_counter()
     session = CoOccurrenceIndex.build(fit, len(catalog), config.session_config, fit_times)
     build = time.perf_counter() - t0
-    gen = CandidateGenerator(catalog, config=config, popularity=pop, index=text_index, cooccurrence=co,
-                             first_picks=firsts, session=session)
-    full = []
-    for h in jobs:
-        t0 = time.perf_counter()
-        gen.generate(h, h)
-        full.append(time.perf_counter() - t0)
+    p50, p99 = shortlist_ms(CandidateGenerator(catalog, config=replace(config, sittings_share=0.0), popularity=pop,
+                                               index=text_index, cooccurrence=co, first_picks=firsts, session=session))
     t0 = time.perf_counter()
-    session.add([s[len(s) // 2:] for s in held_out], [s[: len(s) // 2] for s in held_out],
-                times=[t[len(t) // 2:] for t in held_times], tail_times=[t[: len(t) // 2] for t in held_times])
+    sittings = SittingIndex.build(fit, fit_times, len(catalog), config.session_seconds)
+    sittings_build = time.perf_counter() - t0
+    both_p50, both_p99 = shortlist_ms(CandidateGenerator(catalog, config=config, popularity=pop, index=text_index,
+                                                         cooccurrence=co, first_picks=firsts, session=session,
+                                                         sittings=sittings))
+    new, tails = [s[len(s) // 2:] for s in held_out], [s[: len(s) // 2] for s in held_out]
+    t0 = time.perf_counter()
+    session.add(new, tails, times=[t[len(t) // 2:] for t in held_times],
+                tail_times=[t[: len(t) // 2] for t in held_times])
     add = time.perf_counter() - t0
+    t0 = time.perf_counter()  # the held-out users are the last ones the sittings were cut from, named by position
+    sittings.add([str(len(fit) - len(held_out) + j) for j in range(len(held_out))], new,
+                 [t[len(t) // 2:] for t in held_times])
+    sittings_add = time.perf_counter() - t0
+    m = sittings.members
     return {"session_build_s": build, "session_pairs_kept": int(session.counts.nnz),
-            "session_shortlist_p50_ms": 1000 * float(np.percentile(full, 50)),
-            "session_shortlist_p99_ms": 1000 * float(np.percentile(full, 99)), "session_add_s": add,
+            "session_shortlist_p50_ms": p50, "session_shortlist_p99_ms": p99, "session_add_s": add,
+            "sittings_build_s": sittings_build, "sittings": sittings.n_sittings,
+            "sittings_mb": (m.indices.nbytes + m.indptr.nbytes + sittings.listed.indices.nbytes
+                            + sittings.listed.indptr.nbytes + sittings.ends.nbytes + sittings.owners.nbytes) / 2**20,
+            "default_shortlist_p50_ms": both_p50, "default_shortlist_p99_ms": both_p99, "sittings_add_s": sittings_add,
             "session_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
@@ -194,7 +216,7 @@ def main() -> None:
     (args.out / "cooccurrence_scale.json").write_text(json.dumps({"command": cmd.strip(), "machine": m, "rows": rows},
                                                                  indent=1))
     lines = ["# Co-occurrence at scale", "", f"Command: `{cmd.strip()}`  ", f"Machine: {machine_line(m)}  ",
-             "Default shortlist settings, the session signal timed apart below (co-occurrence: cosine, all pairs of a user's last 200 picks, 100 neighbours "
+             "Default shortlist settings, the session signal and similar sittings timed apart below (co-occurrence: cosine, all pairs of a user's last 200 picks, 100 neighbours "
              "per item; one-pick histories on a second index counted from each user's first "
              f"{'/'.join(str(k) for k in rows[0].get('first_picks', []))} picks, built and timed separately: "
              "\"first-picks build s\"). Each size in its own process. Shortlist: the whole generator (BM25 + popularity + "
@@ -202,7 +224,7 @@ def main() -> None:
              f"histories (at least {ADD_EVENTS:,} events), counted after the build into both indexes. Index MB: the "
              "main index; the file holds both.", "",
              "| catalog | items | interactions | build s | first-picks build s | peak RSS MB | neighbours kept | "
-             "index MB | file MB | save / load s | shortlist p50 / p99 ms without the session signal | co-occurrence lookup "
+             "index MB | file MB | save / load s | shortlist p50 / p99 ms without the session signal or similar sittings | co-occurrence lookup "
              "p50 ms | add events / s |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---|"]
     for r in rows:
@@ -215,18 +237,22 @@ def main() -> None:
 
     cfg = CandidateConfig()
     lines += ["", f"The default's session signal (`--session-share {cfg.session_share:g}`, pairs picked within "
-              f"{cfg.session_seconds:g} s), measured after the above in the same process: its index's build, the whole "
-              "default shortlist with it, and the same new events counted into it. Synthetic picks get synthetic times "
-              "(70% of gaps short, mean 20 s; the rest mean two days); ML-100K its own. Peak RSS: the process's, after "
-              "the above.", "",
-              "| catalog | session build s | pairs kept | default shortlist p50 / p99 ms (without the signal) | add s | "
-              "peak RSS MB |",
-              "|---|---:|---:|---|---:|---:|"]
+              f"{cfg.session_seconds:g} s) and similar sittings (`--sittings-share {cfg.sittings_share:g}`, the "
+              f"{cfg.sittings_neighbours} sittings most like the history; zsrec.sittings), measured after the above in "
+              "the same process: each index's build and size, the whole shortlist with the session signal and then "
+              "with both (the shipped default), and the same new events added to each. Synthetic picks get synthetic "
+              "times (70% of gaps short, mean 20 s; the rest mean two days); ML-100K its own. Peak RSS: the process's, "
+              "after the above.", "",
+              "| catalog | session build s | pairs kept | sittings build s | sittings | sittings MB | shortlist p50 / "
+              "p99 ms: neither / session / **default (both)** | add s: session / sittings | peak RSS MB |",
+              "|---|---:|---:|---:|---:|---:|---|---|---:|"]
     for r in rows:
         lines.append(f"| {r['catalog']} | {r['session_build_s']:.1f} | {r['session_pairs_kept']:,} | "
-                     f"{r['session_shortlist_p50_ms']:.1f} / {r['session_shortlist_p99_ms']:.1f} "
-                     f"({r['shortlist_p50_ms']:.1f} / {r['shortlist_p99_ms']:.1f}) | {r['session_add_s']:.1f} | "
-                     f"{r['session_peak_rss_mb']:.0f} |")
+                     f"{r['sittings_build_s']:.1f} | {r['sittings']:,} | {r['sittings_mb']:.1f} | "
+                     f"{r['shortlist_p50_ms']:.1f} / {r['shortlist_p99_ms']:.1f}; "
+                     f"{r['session_shortlist_p50_ms']:.1f} / {r['session_shortlist_p99_ms']:.1f}; "
+                     f"**{r['default_shortlist_p50_ms']:.1f} / {r['default_shortlist_p99_ms']:.1f}** | "
+                     f"{r['session_add_s']:.1f} / {r['sittings_add_s']:.1f} | {r['session_peak_rss_mb']:.0f} |")
     (args.out / "cooccurrence_scale.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -231,7 +231,7 @@ def main() -> None:
     config = EvalConfig()
     train, _ = split_users(dataset, config)
     pooled: dict[str, dict[int, list[tuple[float, float]]]] = {}
-    co_only = replace(CandidateConfig(n_candidates=config.n_candidates, by_length=()),
+    co_only = replace(CandidateConfig(n_candidates=config.n_candidates, by_length=(), sittings_share=0.0),
                       bm25_weight=CO_ONLY[0], popularity_weight=CO_ONLY[1], cooccurrence_weight=CO_ONLY[2],
                       recency_decay=DECAY)
     product, fold_sizes = [], []  # the product's own index, per fold
@@ -251,7 +251,7 @@ def main() -> None:
             for n, values in _measure(score_of, cases, popularity, config.n_candidates).items():
                 pooled.setdefault(name, {}).setdefault(n, []).extend(values)
         sequences = [dataset.interactions.user_history(u) for u in fit]
-        shipped = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=3 * config.n_candidates, session_share=0.0),
+        shipped = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=3 * config.n_candidates, session_share=0.0, sittings_share=0.0),
                                      popularity=popularity, sequences=sequences)
         lists = shipped.generate_many([list(c.history) for c in cases], None, 3 * config.n_candidates)
         others = _other_signals(dataset, fit, popularity, scorers[FUSED_KNN], session)
@@ -270,7 +270,7 @@ def main() -> None:
         # The whole default shortlist (text, popularity, per-length weights, first-picks index for one
         # pick) on the shipped index and on one that counts pairs picked within a minute twice.
         x = _picks(dataset, fit)
-        default = CandidateConfig(n_candidates=config.n_candidates, session_share=0.0)
+        default = CandidateConfig(n_candidates=config.n_candidates, session_share=0.0, sittings_share=0.0)
         text_default = CandidateGenerator(dataset.catalog, config=default)
         for name, lent in ((SHIPPED_LIST, index),
                            (SESSION_BONUS, _index_from_counts((x.T @ x).toarray() + session, index.item_counts))):

@@ -49,7 +49,7 @@ def _per_user(dataset, cases, popularity, index, text_index, n_candidates: int, 
     (and other short-history entries, whose indexes of users' first picks are counted from ``sequences``);
     with the picks' ``times`` the session signal too (the default), without them the shortlist without it."""
     config = CandidateConfig(n_candidates=n_candidates, by_length=by_length)
-    gen = CandidateGenerator(dataset.catalog, config=config if times is not None else replace(config, session_share=0.0),
+    gen = CandidateGenerator(dataset.catalog, config=config if times is not None else replace(config, session_share=0.0, sittings_share=0.0),
                              popularity=popularity, index=text_index, cooccurrence=index, sequences=sequences,
                              sequence_times=times)
     lists = gen.generate_many([list(c.history) for c in cases], None, n_candidates)

@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -47,16 +48,18 @@ def _summary(measured, base=None) -> dict:
 
 # The shortlist the signal is measured against: the shipped weights with the signal off (the shipped
 # default has it on, at the setting this benchmark chose).
-WITHOUT = replace(CandidateConfig(), session_share=0.0)
+# Similar sittings, found after it and chosen on top of it (benchmarks/similar_sittings.py), stay off here.
+WITHOUT = replace(CandidateConfig(), session_share=0.0, sittings_share=0.0)
 
 
-def _cost(dataset, chosen: CandidateConfig, repeats: int = 3, users: int = 300) -> dict:
-    """What the signal costs at ML-100K: the generator's build (best of ``repeats``) and a 5-pick
-    user's shortlist (p50), with and without it."""
+def cost_of(dataset, configs: dict[str, CandidateConfig], size: Callable[[CandidateGenerator], tuple[str, int]],
+         repeats: int = 3, users: int = 300) -> dict:
+    """What a signal costs at ML-100K: the generator's build (best of ``repeats``) and a 5-pick user's
+    shortlist (p50) under each of ``configs`` (by name), with ``size``'s (name, count) of its index."""
     inter = dataset.interactions
     histories = [[int(i) for i in inter.user_history(u)[:5]] for u in sorted(inter.user_ids, key=int)[:users]]
     out = {}
-    for name, cfg in (("off", WITHOUT), ("on", chosen)):
+    for name, cfg in configs.items():
         builds = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -67,9 +70,35 @@ def _cost(dataset, chosen: CandidateConfig, repeats: int = 3, users: int = 300) 
             t0 = time.perf_counter()
             gen.generate(h, h)
             times.append(time.perf_counter() - t0)
-        out[name] = {"build_s": min(builds), "shortlist_p50_ms": 1000 * float(np.percentile(times, 50)),
-                     "session_pairs_kept": int(gen.session.counts.nnz) if gen.session is not None else 0}
+        key, count = size(gen)
+        out[name] = {"build_s": min(builds), "shortlist_p50_ms": 1000 * float(np.percentile(times, 50)), key: count}
     return out
+
+
+def _pairs_kept(gen: CandidateGenerator) -> tuple[str, int]:
+    return "session_pairs_kept", int(gen.session.counts.nnz) if gen.session is not None else 0
+
+
+def record(cmd: str, m: dict, seconds: float, folds: int, tuning, chosen: dict, test_users: int, test: dict,
+           cost: dict) -> dict:
+    """The JSON record of a sitting signal's tuning (this one's and benchmarks/similar_sittings.py's)."""
+    return {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": folds,
+            "validation_cases_per_n": tuning.validation_cases, "criterion_lengths": list(tuning.lengths),
+            "validation_off": asdict(tuning.off), "validation": [asdict(t) for t in tuning.trials],
+            "chosen": {**chosen, "p_pooled": tuning.best.p_pooled, "kept": tuning.kept},
+            "test_users": test_users, "test": test, "cost_ml100k": cost}
+
+
+def cells(s: dict, lens: list[int]) -> str:
+    """Recall@20 / NDCG@10 (and p against the row without the signal) per history length."""
+    return " | ".join(f"{s['recall20'][n]:.3f} / {s['ndcg10'][n]:.3f}"
+                      + (f" ({s['p_vs_default'][n]:.2g})" if "p_vs_default" in s else "") for n in lens)
+
+
+def trial_cells(t, lens: list[int]) -> str:
+    """The same for a validation trial."""
+    return " | ".join(f"{t.recall[n]:.3f} / {t.ndcg10[n]:.3f}"
+                      + (f" ({t.p_vs_off[n]:.2g})" if t.p_vs_off is not None else "") for n in lens)
 
 
 def main() -> None:
@@ -90,7 +119,7 @@ def main() -> None:
     tuning = tune_session(dataset, config, shares=floats(args.shares), seconds=floats(args.seconds),
                           decays=floats(args.decays), folds=args.folds)
     best = tuning.best
-    chosen = replace(CandidateConfig(), session_share=best.session_share, session_seconds=best.session_seconds,
+    chosen = replace(WITHOUT, session_share=best.session_share, session_seconds=best.session_seconds,
                      session_decay=best.session_decay)
     train, test_users = split_users(dataset, config)
     # once on the test users: the shortlist without the signal and the best setting, counted on every training user
@@ -99,27 +128,16 @@ def main() -> None:
     test_default = measure_with_session(dataset, test_cases, WITHOUT, shared)
     test_chosen = measure_with_session(dataset, test_cases, chosen, shared)
     test = {"default": _summary(test_default, None), "chosen": _summary(test_chosen, test_default)}
-    cost = _cost(dataset, chosen)
+    cost = cost_of(dataset, {"off": WITHOUT, "on": chosen}, _pairs_kept)
     seconds = time.perf_counter() - started
     cmd = "python benchmarks/session_signal.py " + " ".join(sys.argv[1:])
     m = machine()
     lens = sorted(tuning.off.recall)
-    out = {"command": cmd.strip(), "machine": m, "seconds": round(seconds, 1), "folds": args.folds,
-           "validation_cases_per_n": tuning.validation_cases, "criterion_lengths": list(tuning.lengths),
-           "validation_off": asdict(tuning.off), "validation": [asdict(t) for t in tuning.trials],
-           "chosen": {"session_share": best.session_share, "session_seconds": best.session_seconds,
-                      "session_decay": best.session_decay, "p_pooled": best.p_pooled, "kept": tuning.kept},
-           "test_users": len(test_users), "test": test, "cost_ml100k": cost}
+    out = record(cmd, m, seconds, args.folds, tuning, {"session_share": best.session_share,
+                 "session_seconds": best.session_seconds, "session_decay": best.session_decay}, len(test_users),
+                 test, cost)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "session_signal.json").write_text(json.dumps(out, indent=1) + "\n")
-
-    def cells(s: dict) -> str:
-        return " | ".join(f"{s['recall20'][n]:.3f} / {s['ndcg10'][n]:.3f}"
-                          + (f" ({s['p_vs_default'][n]:.2g})" if "p_vs_default" in s else "") for n in lens)
-
-    def trial_cells(t) -> str:
-        return " | ".join(f"{t.recall[n]:.3f} / {t.ndcg10[n]:.3f}"
-                          + (f" ({t.p_vs_off[n]:.2g})" if t.p_vs_off is not None else "") for n in lens)
 
     head = "| " + " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens) + " |"
     verdict = ("kept" if tuning.kept else "not kept") + f" (pooled p = {best.p_pooled:.2g}, needs < {SESSION_P:g})"
@@ -135,18 +153,18 @@ def main() -> None:
              "p in the tables: the same test per length.", "",
              "## Test users (once)", "",
              f"| shortlist {head}", "|---|" + "---:|" * len(lens),
-             f"| without the session signal | {cells(test['default'])} |",
+             f"| without the session signal | {cells(test['default'], lens)} |",
              f"| session share {chosen.session_share:g}, {chosen.session_seconds:g} s, decay "
-             f"{chosen.session_decay:g} | {cells(test['chosen'])} |", "",
+             f"{chosen.session_decay:g} | {cells(test['chosen'], lens)} |", "",
              f"Cost at ML-100K (all {len(dataset.interactions):,} interactions, this machine): the generator builds in "
              f"{cost['on']['build_s']:.2f} s with the signal against {cost['off']['build_s']:.2f} s without (its index "
              f"keeps {cost['on']['session_pairs_kept']:,} pairs); a 5-pick user's shortlist takes "
              f"{cost['on']['shortlist_p50_ms']:.2f} ms against {cost['off']['shortlist_p50_ms']:.2f} ms (p50).", "",
              "## Validation folds, best 12 by the criterion", "",
              f"| share | seconds | decay {head} criterion | pooled p |", "|---:|---:|---:|" + "---:|" * (len(lens) + 2),
-             f"| 0 (off) | | | {trial_cells(tuning.off)} | {tuning.off.criterion:.4f} | |"]
+             f"| 0 (off) | | | {trial_cells(tuning.off, lens)} | {tuning.off.criterion:.4f} | |"]
     for t in sorted(tuning.trials, key=lambda t: -t.criterion)[:12]:
-        lines.append(f"| {t.session_share:g} | {t.session_seconds:g} | {t.session_decay:g} | {trial_cells(t)} | "
+        lines.append(f"| {t.session_share:g} | {t.session_seconds:g} | {t.session_decay:g} | {trial_cells(t, lens)} | "
                      f"{t.criterion:.4f} | {t.p_pooled:.2g} |")
     lines += ["", f"All {len(tuning.trials)} settings are in session_signal.json."]
     (args.out / "session_signal.md").write_text("\n".join(lines) + "\n")

@@ -76,7 +76,8 @@ def main() -> None:
     result = tune_shortlist(data, config, variants, weights, decays, n_validation=users, current=before, folds=folds,
                             first_picks=first_picks)
     # The shipped default beside them: these weights (chosen by an earlier run of this tuner) with the
-    # session signal on top (chosen by benchmarks/session_signal.py), counted on every training user.
+    # session signal and similar sittings on top (chosen by benchmarks/session_signal.py and
+    # benchmarks/similar_sittings.py), counted on every training user.
     train, test = split_users(data, config)
     shipped = measure_shortlist(data, make_cases(data, test, config), popularity_counts(data, train),
                                 CandidateConfig(n_candidates=config.n_candidates),
@@ -116,7 +117,7 @@ def main() -> None:
              _row("before: BM25 + popularity", result.test_current, lens),
              _row("stage 2's weights alone", result.test_weights_only, lens),
              _row("chosen on validation", result.test_best, lens),
-             _row("the shipped default: its weights with the session signal", shipped, lens), "",
+             _row("the shipped default: its weights with the session signal and similar sittings", shipped, lens), "",
              "## Stage 1: each co-occurrence variant alone (popularity breaks ties), on the validation users", "",
              cols, rule]
     lines += [_row("best" if t == max(result.signals, key=lambda x: x.mean_recall) else "", t, lens) for t in result.signals]

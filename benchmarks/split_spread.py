@@ -4,7 +4,9 @@ Every report in the README comes from one seeded split (seed 0): 200 test users,
 On 200 users a recall near 0.45 has a standard error near 0.035, so a target like "recall@20 at least
 0.5 at n = 5" can be met or missed by the draw alone. This repeats the split with other seeds and
 measures, on each draw's test users, the default shortlist (counts from that draw's training users;
-its session signal is benchmarks/session_signal.py's choice), the same without the session signal, beside the trained item-item baselines' own top 20 on the full catalog (EASE and ItemKNN, at the
+its session signal and similar sittings are benchmarks/session_signal.py's and
+benchmarks/similar_sittings.py's choices), the same without similar sittings, beside the trained
+item-item baselines' own top 20 on the full catalog (EASE and ItemKNN, at the
 hyper-parameters the seed-0 evaluation chose on its validation users; SASRec is left out: a training
 run per draw). The question it answers: is seed 0's figure typical, and does any of these methods
 reach the target on an average draw?
@@ -38,7 +40,7 @@ TARGET = 0.5  # issue 13's recall@20 goal for histories of up to 5 picks
 # What `zsrec eval` chose on seed 0's validation users (benchmarks/results/quality-cooc.md).
 EASE_PARAMS = {"l2": 10000.0}
 ITEMKNN_PARAMS = {"neighbours": 100, "shrink": 100.0}
-WITHOUT = "shortlist without session"  # the default with its session signal off
+WITHOUT = "shortlist without sittings"  # the default with similar sittings off (as it was before them)
 METHODS = ("shortlist", WITHOUT, "EASE", "ItemKNN")
 BASELINES = ("EASE", "ItemKNN")
 
@@ -61,9 +63,10 @@ def one_draw(dataset, seed: int) -> dict[str, dict[int, float]]:
                                    sequence_times=dataset.interactions.times_for(train))
     histories = [list(c.history) for c in cases]
     orders = {"shortlist": [c.indices.tolist() for c in generator.generate_many(histories, None, k)]}
-    without = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=k, session_share=0.0),
+    without = CandidateGenerator(dataset.catalog, config=CandidateConfig(n_candidates=k, sittings_share=0.0),
                                  popularity=generator.popularity_counts, index=generator.index,
-                                 cooccurrence=generator.cooccurrence, first_picks=generator.first_picks)
+                                 cooccurrence=generator.cooccurrence, first_picks=generator.first_picks,
+                                 session=generator.session)
     orders[WITHOUT] = [c.indices.tolist() for c in without.generate_many(histories, None, k)]
     n_items = len(dataset.catalog)
     for name, model in (("EASE", EASE(n_items, **EASE_PARAMS)), ("ItemKNN", ItemKNN(n_items, **ITEMKNN_PARAMS))):
@@ -162,11 +165,12 @@ def main() -> None:
              f"counted or trained on); seed 0 is the split every other report uses. The shortlist: the "
              f"defaults, counted on the draw's training users (the session signal at share "
              f"{shipped.session_share:g}, {shipped.session_seconds:g} s, decay "
-             f"{shipped.session_decay:g}, session_signal.md); without session: the same with "
-             f"session_share 0. EASE (l2 {EASE_PARAMS['l2']:g}) and ItemKNN "
+             f"{shipped.session_decay:g}, session_signal.md; similar sittings at share {shipped.sittings_share:g}, "
+             f"{shipped.sittings_neighbours} neighbours, similar_sittings.md); without sittings: the same with "
+             f"sittings_share 0. EASE (l2 {EASE_PARAMS['l2']:g}) and ItemKNN "
              f"({ITEMKNN_PARAMS['neighbours']} neighbours, shrink {ITEMKNN_PARAMS['shrink']:g}), fit on the "
              f"draw's training users, at the hyper-parameters seed 0's evaluation chose; their own top 20 over "
-             f"the full catalog. The shortlist's per-length weights, the session setting and the baselines' "
+             f"the full catalog. The shortlist's per-length weights, the session and sittings settings and the baselines' "
              f"hyper-parameters were chosen on seed 0's training users, who include most other draws' test users.", "",
              "| method | n | mean | sd | 5-95% of draws | seed 0 | draws below seed 0 | draws >= "
              f"{TARGET} |", "|---|---:|---:|---:|---|---:|---:|---:|"]
@@ -181,7 +185,7 @@ def main() -> None:
         v = np.asarray(gap[n])
         lines.append(f"| {n} | {v.mean():+.3f} | {np.percentile(v, 5):+.3f} to {np.percentile(v, 95):+.3f} | "
                      f"{int((v > 0).sum())} of {args.seeds} |")
-    lines += ["", "The shortlist minus the same without its session signal, per draw:", "",
+    lines += ["", "The shortlist minus the same without similar sittings, per draw:", "",
               "| n | mean | 5-95% of draws | draws ahead / level / behind |", "|---:|---:|---|---|"]
     for n in lens:
         v = np.asarray([d["recall20"]["shortlist"][n] - d["recall20"][WITHOUT][n] for d in per_seed])

@@ -29,9 +29,11 @@ from .choices import Retriever
 from .data import Catalog, Interactions
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT,
-                       SHORTLIST_SESSION_DECAY, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE)
+                       SHORTLIST_SESSION_DECAY, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
+                       SHORTLIST_SITTINGS_NEIGHBOURS, SHORTLIST_SITTINGS_SHARE)
 from .errors import DataError, OptionError
 from .length_weights import LengthWeights, check_weights, parse_by_length
+from .sittings import SittingIndex
 from .text import tokenize
 
 
@@ -63,6 +65,13 @@ class CandidateConfig:
     session_share: float = SHORTLIST_SESSION_SHARE
     session_seconds: float = SHORTLIST_SESSION_SECONDS
     session_decay: float = SHORTLIST_SESSION_DECAY
+    # The ``sittings_neighbours`` sittings (runs of picks at most ``session_seconds`` apart) most like the
+    # history's latest picks (weighted by ``session_decay``) vote for their other items (zsrec.sittings),
+    # blended into the co-occurrence part with this share, after the session signal, for histories of
+    # two or more picks (0: off). Chosen on validation users (benchmarks/similar_sittings.py); it needs
+    # timestamps too.
+    sittings_share: float = SHORTLIST_SITTINGS_SHARE
+    sittings_neighbours: int = SHORTLIST_SITTINGS_NEIGHBOURS
 
     def __post_init__(self) -> None:
         entries = self.by_length
@@ -82,6 +91,10 @@ class CandidateConfig:
             raise OptionError("session_seconds must be more than 0")
         if not 0 < self.session_decay <= 1:
             raise OptionError("session_decay must be in (0, 1]")
+        if not 0 <= self.sittings_share <= 1:
+            raise OptionError("sittings_share must lie in [0, 1] (0 turns similar sittings off)")
+        if self.sittings_neighbours < 1:
+            raise OptionError("sittings_neighbours must be at least 1")
         try:
             object.__setattr__(self, "retriever", Retriever(self.retriever).value)
         except ValueError:
@@ -106,6 +119,11 @@ class CandidateConfig:
     def uses_session(self) -> bool:
         """Whether the session signal is on (so its index, counted from timestamps, is needed)."""
         return self.session_share > 0 and self.uses_cooccurrence
+
+    @property
+    def uses_sittings(self) -> bool:
+        """Whether similar sittings are on (so the sittings, cut from timestamps, are needed)."""
+        return self.sittings_share > 0 and self.uses_cooccurrence
 
     @property
     def session_config(self) -> CoOccurrenceConfig:
@@ -158,6 +176,24 @@ def _co_at(rows: np.ndarray, co_rows: np.ndarray, co_vals: np.ndarray) -> np.nda
     return co
 
 
+def _blend(rows: np.ndarray, vals: np.ndarray, s_rows: np.ndarray, s_vals: np.ndarray,
+           share: float) -> tuple[np.ndarray, np.ndarray]:
+    """The co-occurrence part (``rows``, ``vals``, top 1) blended with a sitting signal:
+    (1 - share) x co-occurrence + share x the signal scaled to a top of 1. The session signal and
+    similar sittings were each chosen on validation users (benchmarks/session_signal.py,
+    benchmarks/similar_sittings.py); one-pick histories keep co-occurrence alone, where the blend
+    lost (benchmarks/cooccurrence_variants.py)."""
+    top = float(s_vals.max()) if len(s_vals) else 0.0
+    if top <= 0:
+        return rows, vals
+    both = np.union1d(rows, s_rows)
+    out = np.zeros(len(both))
+    if len(rows):
+        out[np.searchsorted(both, rows)] += (1.0 - share) * vals
+    out[np.searchsorted(both, s_rows)] += share * (s_vals / top)
+    return both, out
+
+
 def _find(sorted_rows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(found, at): which of ``rows`` are in the non-empty ``sorted_rows``, and where they would be."""
     at = np.searchsorted(sorted_rows, rows).clip(max=len(sorted_rows) - 1)
@@ -176,16 +212,19 @@ class CandidateGenerator:
                  sequences: Sequence[Sequence[int]] | None = None,
                  first_picks: Mapping[int, CoOccurrenceIndex] | None = None,
                  session: CoOccurrenceIndex | None = None,
-                 sequence_times: Sequence[Sequence[float]] | None = None):
+                 sequence_times: Sequence[Sequence[float]] | None = None,
+                 sittings: SittingIndex | None = None):
         """Popularity and co-occurrence come from ``interactions``, or from ``popularity`` and
         ``sequences`` (each user's picks, oldest first; ``sequence_times`` their timestamps, for the
         session signal) where the caller counts them on a subset of users (the evaluation's training
         users); ``index`` / ``cooccurrence`` lend built ones, ``first_picks`` the indexes counted from
-        users' first K picks, by K, and ``session`` the index of pairs picked in one sitting."""
+        users' first K picks, by K, ``session`` the index of pairs picked in one sitting and
+        ``sittings`` the sittings themselves."""
         self.catalog = catalog
         self.config = config or CandidateConfig()
         self.cooccurrence: CoOccurrenceIndex | None = None
         self.session: CoOccurrenceIndex | None = None  # pairs picked within session_seconds
+        self.sittings: SittingIndex | None = None  # runs of picks within session_seconds, for similar sittings
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
         self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
         from_interactions = sequences is None and interactions is not None
@@ -220,13 +259,19 @@ class CandidateGenerator:
                     lent = CoOccurrenceIndex.build(counted, len(catalog), self.config.first_picks_config(k))
                 if lent is not None:
                     self.first_picks[k] = lent
-        # Why the session signal is off although the config asks for it (None: it is on, or not asked for).
+        # Why the session signal (or similar sittings) is off although the config asks for it (None: on,
+        # or not asked for).
         self.session_off: str | None = None
         if self.config.uses_session and self.cooccurrence is not None:
             if session is None:
                 session = self._count_sessions(len(catalog), all_sequences(), interactions if from_interactions
                                                else None, sequence_times)
             self.session = session
+        if self.config.uses_sittings and self.cooccurrence is not None:
+            if sittings is None:
+                sittings = self._cut_sittings(len(catalog), all_sequences(), interactions if from_interactions
+                                              else None, sequence_times)
+            self.sittings = sittings
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
@@ -255,13 +300,12 @@ class CandidateGenerator:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
-    def _count_sessions(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
-                        interactions: Interactions | None,
-                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex | None:
-        """The index of pairs picked within ``session_seconds``, from the picks and their times; None,
-        with a warning and the reason in ``session_off``, where there are no times to count from (data
-        without timestamps, sequences without ``sequence_times``, only built indexes lent): the
-        shortlist is then the one without the signal, as it was before the signal existed."""
+    def _times(self, sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,
+               times: Sequence[Sequence[float]] | None, signal: str) -> Sequence[Sequence[float]] | None:
+        """The picks' times to count sittings from; None, with a warning and the reason in
+        ``session_off``, where there are none (data without timestamps, sequences without
+        ``sequence_times``, only built indexes lent): the shortlist is then the one without
+        ``signal``, as it was before that signal existed."""
         if interactions is not None:
             times = interactions.times_for(interactions.user_ids)
             why = "the interactions have no timestamps"
@@ -271,11 +315,33 @@ class CandidateGenerator:
             why = "sequences were given without sequence_times"
         if sequences is None or times is None:
             self.session_off = why
-            warnings.warn(f"the session signal (session_share {self.config.session_share:g}) is off for this "
-                          f"shortlist: it counts pairs picked within {self.config.session_seconds:g} s of each "
-                          f"other, and {why}; set session_share=0 to silence this", stacklevel=3)
+            warnings.warn(f"{signal} is off for this shortlist: it needs the picks within "
+                          f"{self.config.session_seconds:g} s of each other, and {why}; set its share to 0 to "
+                          "silence this", stacklevel=4)
+            return None
+        return times
+
+    def _count_sessions(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
+                        interactions: Interactions | None,
+                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex | None:
+        """The index of pairs picked within ``session_seconds``, from the picks and their times."""
+        times = self._times(sequences, interactions, times,
+                            f"the session signal (session_share {self.config.session_share:g})")
+        if times is None or sequences is None:
             return None
         return CoOccurrenceIndex.build(sequences, n_items, self.config.session_config, times)
+
+    def _cut_sittings(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
+                      interactions: Interactions | None,
+                      times: Sequence[Sequence[float]] | None) -> SittingIndex | None:
+        """The sittings (runs of picks at most ``session_seconds`` apart), from the picks and their
+        times, each user named as in the interactions so later picks can be added to theirs."""
+        times = self._times(sequences, interactions, times,
+                            f"similar sittings (sittings_share {self.config.sittings_share:g})")
+        if times is None or sequences is None:
+            return None
+        users = interactions.user_ids if interactions is not None else None
+        return SittingIndex.build(sequences, times, n_items, self.config.session_seconds, users)
 
     def save_index(self, path: str | Path) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
@@ -287,6 +353,8 @@ class CandidateGenerator:
             extra.update(early.arrays(prefix=f"first{k}_co_"))
         if self.session is not None:
             extra.update(self.session.arrays(prefix="session_co_"))
+        if self.sittings is not None:
+            extra.update(self.sittings.arrays(prefix="sit_"))
         self.index.save(path, extra or None)
 
     @classmethod
@@ -296,6 +364,7 @@ class CandidateGenerator:
         cooc = None
         early: dict[int, CoOccurrenceIndex] = {}
         session = None
+        sittings = None
         try:
             index = SparseBM25.load(path)
             with np.load(path, allow_pickle=False) as f:
@@ -303,6 +372,8 @@ class CandidateGenerator:
                     cooc = CoOccurrenceIndex.from_arrays(f)
                 if config.uses_session and "session_co_config" in f.files:
                     session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
+                if config.uses_sittings and "sit_shape" in f.files:
+                    sittings = SittingIndex.from_arrays(f, prefix="sit_")
                 for k in config.first_picks_counts:
                     if f"first{k}_co_config" in f.files:
                         early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
@@ -316,12 +387,15 @@ class CandidateGenerator:
         if session is not None and (cooc is None or session.config != config.session_config
                                     or session.n_items != len(catalog)):
             session = None
+        if sittings is not None and (cooc is None or sittings.seconds != config.session_seconds
+                                     or sittings.n_items != len(catalog)):
+            sittings = None
         gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
-                  **kwargs)
+                  sittings=sittings, **kwargs)
         # what this config needs and the file did not hold was counted afresh: worth saving again
         gen.index_file_stale = gen.index is not None and (
             (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
-            or (gen.session is not None and session is None))
+            or (gen.session is not None and session is None) or (gen.sittings is not None and sittings is None))
         return gen
 
     def query_weights(self, history: Sequence[int]) -> dict[str, float]:
@@ -371,28 +445,15 @@ class CandidateGenerator:
         rows, vals = index.neighbour_scores(history, self.config.recency_decay, self.damping_for(len(history)))
         top = float(vals.max()) if len(vals) else 0.0
         vals = vals / top if top > 0 else vals
+        cfg = self.config
         if self.session is not None and len(history) >= 2:
-            rows, vals = self._with_sessions(history, rows, vals)
+            rows, vals = _blend(rows, vals, *self.session.neighbour_scores(history, cfg.session_decay),
+                                cfg.session_share)
+        if self.sittings is not None and len(history) >= 2:
+            rows, vals = _blend(rows, vals, *self.sittings.neighbour_scores(history, cfg.session_decay,
+                                                                            cfg.sittings_neighbours),
+                                cfg.sittings_share)
         return rows, vals
-
-    def _with_sessions(self, history: Sequence[int], rows: np.ndarray,
-                       vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The co-occurrence part blended with what was picked in one sitting with the history's
-        latest picks: (1 - share) x co-occurrence + share x session, each scaled to a top of 1.
-        Chosen on validation users (benchmarks/session_signal.py); one-pick histories keep
-        co-occurrence alone, where the blend lost (benchmarks/cooccurrence_variants.py)."""
-        assert self.session is not None
-        s_rows, s_vals = self.session.neighbour_scores(history, self.config.session_decay)
-        top = float(s_vals.max()) if len(s_vals) else 0.0
-        if top <= 0:
-            return rows, vals
-        share = self.config.session_share
-        both = np.union1d(rows, s_rows)
-        out = np.zeros(len(both))
-        if len(rows):
-            out[np.searchsorted(both, rows)] += (1.0 - share) * vals
-        out[np.searchsorted(both, s_rows)] += share * (s_vals / top)
-        return both, out
 
     def length_weights(self, length: int) -> LengthWeights | None:
         """The entry of ``by_length`` that covers a history this long (None: the shortlist's weights)."""

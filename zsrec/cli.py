@@ -22,7 +22,8 @@ from rich.text import Text
 
 from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
-                       SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE)
+                       SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
+                       SHORTLIST_SITTINGS_NEIGHBOURS, SHORTLIST_SITTINGS_SHARE)
 from .errors import ZsrecError
 from .length_weights import by_length_text, parse_by_length
 
@@ -57,6 +58,8 @@ CoNeighboursOpt = Annotated[int, typer.Option("--cooccurrence-neighbours", min=1
 CoFirstOpt = Annotated[Optional[int], typer.Option("--cooccurrence-first-picks", min=2, help="Count each user's first N picks (how people pick while new) instead of their last 200.")]
 SessionShareOpt = Annotated[float, typer.Option("--session-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what users picked within --session-seconds of each other (one sitting), for histories of 2+ picks; needs timestamps (off, with a warning, where the data has none). The default was chosen on validation users; 0 turns it off.")]
 SessionSecondsOpt = Annotated[float, typer.Option("--session-seconds", min=0.001, help="Two picks count as one sitting when at most this many seconds apart (with --session-share).")]
+SittingsShareOpt = Annotated[float, typer.Option("--sittings-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what the catalog's sittings (picks at most --session-seconds apart) most like the history's latest picks also held (session kNN), for histories of 2+ picks; needs timestamps. The default was chosen on validation users; 0 turns it off.")]
+SittingsNeighboursOpt = Annotated[int, typer.Option("--sittings-neighbours", min=1, help="How many of the most alike sittings vote (with --sittings-share).")]
 _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
@@ -138,6 +141,8 @@ def rank(
     shortlist_by_length: ByLengthOpt = "auto",
     session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
+    sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
+    sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
@@ -169,7 +174,8 @@ def rank(
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
-            session_seconds=session_seconds, index=index, template=template, k=k, mode=mode,
+            session_seconds=session_seconds, sittings_share=sittings_share,
+            sittings_neighbours=sittings_neighbours, index=index, template=template, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if rec.dataset.skipped_rows:
@@ -207,7 +213,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       backend_option, batch_size, items, interactions, column, encoding, skip_bad_rows, dataset,
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
-                      cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, index,
+                      cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
+                      sittings_neighbours, index,
                       template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
@@ -245,7 +252,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                                                 neighbours=cooccurrence_neighbours,
                                                                 first_picks=cooccurrence_first_picks),
                                 by_length=shortlist_by_length, session_share=session_share,
-                                session_seconds=session_seconds)
+                                session_seconds=session_seconds, sittings_share=sittings_share,
+                                sittings_neighbours=sittings_neighbours)
     generator = None
     if index is not None and index.is_file():  # a saved text index: no rebuild per run
         generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
@@ -442,6 +450,8 @@ def serve(
     shortlist_by_length: ByLengthOpt = "auto",
     session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
+    sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
+    sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -473,7 +483,8 @@ def serve(
             cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
-            session_seconds=session_seconds, index=index, template=template, k=k, mode=mode,
+            session_seconds=session_seconds, sittings_share=sittings_share,
+            sittings_neighbours=sittings_neighbours, index=index, template=template, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
@@ -528,6 +539,8 @@ def evaluate(
     shortlist_by_length: ByLengthOpt = "auto",
     session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
+    sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
+    sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
     sasrec_epochs: Annotated[int, typer.Option(min=0, help="SASRec training epochs; 0 chooses hidden size, dropout and epochs on validation users (early stopping; minutes).")] = 60,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     fresh: Annotated[bool, typer.Option(help="Delete an earlier run in --out and start over (else it is continued, if its settings match).")] = False,
@@ -569,7 +582,8 @@ def evaluate(
                                                             neighbours=cooccurrence_neighbours,
                                                             first_picks=cooccurrence_first_picks),
                             by_length=shortlist_by_length, session_share=session_share,
-                            session_seconds=session_seconds)
+                            session_seconds=session_seconds, sittings_share=sittings_share,
+                            sittings_neighbours=sittings_neighbours)
         spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,

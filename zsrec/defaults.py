@@ -20,5 +20,10 @@ SHORTLIST_COOCCURRENCE_WEIGHT = 0.6
 SHORTLIST_SESSION_SHARE = 0.2
 SHORTLIST_SESSION_SECONDS = 60.0
 SHORTLIST_SESSION_DECAY = 0.5
+# The sittings (picks within SHORTLIST_SESSION_SECONDS of each other) most like the history's latest
+# picks vote for their other items (session kNN), as a share of the co-occurrence part for histories of
+# 2+ picks: chosen on the same validation folds by ``benchmarks/similar_sittings.py``.
+SHORTLIST_SITTINGS_SHARE = 0.5
+SHORTLIST_SITTINGS_NEIGHBOURS = 200
 SHORTLIST_BY_LENGTH: tuple[tuple[int, float, float, float, float | None, int | None], ...] = (
     (1, 0.1, 0.1, 0.8, 0.0, 10), (3, 0.1, 0.1, 0.8, None, None), (10, 0.1, 0.0, 0.9, None, None))

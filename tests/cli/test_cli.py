@@ -179,6 +179,21 @@ def test_eval_and_rank_take_the_session_signal(tmp_path, ml100k):
     assert code == 2 and "Traceback" not in err
 
 
+def test_eval_and_rank_take_similar_sittings(tmp_path, ml100k):
+    args = ["eval", "--users", "10", "--history-len", "3", "--methods", "generator", "--candidates", "generator",
+            "--out", str(tmp_path)]
+    code, out, err = _run(args + ["--sittings-share", "0.3", "--sittings-neighbours", "50"])
+    assert code == 0, err
+    assert "then 0.3 of it from the 50 sittings (picks at most 60 s apart)" in out
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["sittings_share"] == 0.3 and run["sittings_neighbours"] == 50
+    code, _, err = _run(args + ["--sittings-share", "0.5"])
+    _assert_clean_error(code, err, "sittings_share=0.3 there, 0.5 now")
+    for bad in (["--sittings-share", "1.5"], ["--sittings-neighbours", "0"]):
+        code, _, err = _run(["rank", "--user", "1", *bad])
+        assert code == 2 and "Traceback" not in err
+
+
 def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     args = ["eval", "--users", "10", "--history-len", "1,3", "--methods", "pop,bm25,generator",
             "--candidates", "generator,sampled", "--out", str(tmp_path)]

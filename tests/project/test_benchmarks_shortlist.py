@@ -55,6 +55,24 @@ def test_session_signal_benchmark(tmp_path):
     assert "## Test users (once)" in (tmp_path / "session_signal.md").read_text()
 
 
+def test_similar_sittings_benchmark(tmp_path):
+    _run(["similar_sittings.py", "--folds", "2", "--shares", "0.5", "--neighbours", "50,200"], tmp_path)
+    out = json.loads((tmp_path / "similar_sittings.json").read_text())
+    assert out["validation_off"]["sittings_share"] == 0.0
+    # chosen on top of the shipped session signal
+    assert out["validation_off"]["session_share"] == CandidateConfig().session_share > 0
+    assert [(r["sittings_share"], r["sittings_neighbours"]) for r in out["validation"]] == [(0.5, 50), (0.5, 200)]
+    assert out["chosen"]["kept"] == (out["chosen"]["p_pooled"] < 0.05) and out["criterion_lengths"] == [3, 5, 10]
+    test = out["test"]
+    # the row without them is the shortlist before them (session_signal.md's chosen row)
+    assert test["without"]["recall20"]["5"] == pytest.approx(0.44) and test["without"]["recall20"]["1"] == pytest.approx(0.625)
+    assert test["chosen"]["recall20"]["1"] == test["without"]["recall20"]["1"]
+    assert all(0 <= test["chosen"]["p_vs_default"][n] <= 1 for n in ("3", "5", "10"))
+    cost = out["cost_ml100k"]
+    assert cost["off"]["sittings"] == 0 < cost["on"]["sittings"] and cost["on"]["shortlist_p50_ms"] > 0
+    assert "## Test users (once)" in (tmp_path / "similar_sittings.md").read_text()
+
+
 def test_cooccurrence_scale_benchmark_toy(tmp_path):
     _run(["cooccurrence_scale.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "cooccurrence_scale.json").read_text())["rows"]
@@ -64,6 +82,9 @@ def test_cooccurrence_scale_benchmark_toy(tmp_path):
         # the opt-in session signal, measured after the default (its peak memory is the default's or more)
         assert r["session_pairs_kept"] > 0 and r["session_shortlist_p50_ms"] > 0
         assert r["session_peak_rss_mb"] >= r["peak_rss_mb"]
+        # similar sittings on top: the shipped default, its sittings cut, timed and added to
+        assert r["sittings"] > 0 and r["sittings_mb"] > 0 and r["default_shortlist_p50_ms"] > 0
+        assert r["sittings_build_s"] > 0 and r["sittings_add_s"] > 0
     assert "| ML-100K | " in (tmp_path / "cooccurrence_scale.md").read_text()
 
 
@@ -73,11 +94,11 @@ def test_split_spread_benchmark(tmp_path):
     assert [d["seed"] for d in out["per_seed"]] == [0, 1]
     # the reports' draw: the same figures as the seed-0 evaluation (benchmarks/results/quality-cooc.md)
     seed0 = out["per_seed"][0]["recall20"]
-    assert seed0["shortlist"]["5"] == pytest.approx(0.44) and seed0["EASE"]["5"] == pytest.approx(0.42)
+    assert seed0["shortlist"]["5"] == pytest.approx(0.47) and seed0["EASE"]["5"] == pytest.approx(0.42)
     assert seed0["ItemKNN"]["5"] == pytest.approx(0.39)
-    # without its session signal: as session_signal.md measured it; one-pick histories never use it
-    assert seed0["shortlist without session"]["5"] == pytest.approx(0.41)
-    assert seed0["shortlist without session"]["1"] == seed0["shortlist"]["1"]
+    # without similar sittings: as similar_sittings.md measured it; one-pick histories never use them
+    assert seed0["shortlist without sittings"]["5"] == pytest.approx(0.44)
+    assert seed0["shortlist without sittings"]["1"] == seed0["shortlist"]["1"]
     s = out["summary"]["shortlist"]["5"]
     assert s["seed0"] == seed0["shortlist"]["5"] and s["min"] <= s["mean"] <= s["max"] and 0 <= s["draws_at_target"] <= 2
     ties = out["target_in_same_second"]
@@ -88,7 +109,8 @@ def test_split_spread_benchmark(tmp_path):
 
 def test_shortlist_weights_benchmark_toy(tmp_path):
     proc = _run(["shortlist_weights.py", "--toy"], tmp_path)
-    assert "session signal" not in proc.stderr  # every shortlist measured as configured, none with it dropped
+    # every shortlist measured as configured, none with a sitting signal dropped
+    assert "session signal" not in proc.stderr and "similar sittings" not in proc.stderr
     out = json.loads((tmp_path / "shortlist_weights.json").read_text())
     assert len(out["validation"]) == 5 and len(out["signals"]) == 2
     assert out["validation_users"] == 20 and out["test_users"] == 20

@@ -77,8 +77,9 @@ def test_counting_by_seconds_needs_timestamps(ml100k):
 
 
 def test_the_shortlist_blends_it_into_co_occurrence_for_two_or_more_picks(ml100k):
-    on = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.3))
-    off = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.0))
+    # similar sittings (tests/shortlist/test_similar_sittings.py) off, to see this signal alone
+    on = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.3, sittings_share=0.0))
+    off = CandidateGenerator(ml100k.catalog, ml100k.interactions, CandidateConfig(session_share=0.0, sittings_share=0.0))
     assert off.session is None and on.session is not None and on.session.config.seconds == 60
     history = [int(i) for i in ml100k.interactions.user_history("1")[:5]]
     # (1 - share) x co-occurrence + share x session, each scaled to a top of 1
@@ -99,11 +100,11 @@ def test_the_shortlist_blends_it_into_co_occurrence_for_two_or_more_picks(ml100k
 
 def test_the_session_index_needs_timestamps_and_is_saved_with_the_index(ml100k, tmp_path):
     seqs, times = _picks(ml100k, 200)
-    config = CandidateConfig(session_share=0.2)
+    config = CandidateConfig(session_share=0.2, sittings_share=0.0)
     with pytest.warns(UserWarning, match="session signal .* is off .* without sequence_times"):
         untimed = CandidateGenerator(ml100k.catalog, config=config, sequences=seqs)
     assert untimed.session is None and "sequence_times" in untimed.session_off
-    off = CandidateGenerator(ml100k.catalog, config=CandidateConfig(session_share=0.0), sequences=seqs)
+    off = CandidateGenerator(ml100k.catalog, config=CandidateConfig(session_share=0.0, sittings_share=0.0), sequences=seqs)
     assert untimed.generate(seqs[0][:4]).indices.tolist() == off.generate(seqs[0][:4]).indices.tolist()
     gen = CandidateGenerator(ml100k.catalog, config=config, sequences=seqs, sequence_times=times)
     history = seqs[0][:4]

@@ -101,13 +101,13 @@ def test_weight_grid_is_a_simplex():
 
 
 def test_measure_shortlist_matches_the_generator(ml100k):
-    config = EvalConfig(history_lens=(1, 3), n_test_users=10)
+    config = EvalConfig(history_lens=(1, 3), n_test_users=40)
     _, test = split_users(ml100k, config)
     cases = make_cases(ml100k, test, config)
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions)
-    assert gen.session is not None  # the default has the session signal on
+    assert gen.session is not None and gen.sittings is not None  # the default has both sitting signals on
     trial = measure_shortlist(ml100k, cases, gen.popularity_counts, gen.config, cooccurrence=gen.cooccurrence,
-                              first_picks=gen.first_picks, session=gen.session)
+                              first_picks=gen.first_picks, session=gen.session, sittings=gen.sittings)
     for n in (1, 3):
         orders = [gen.generate(list(c.history)).indices.tolist() for c in cases if c.n == n]
         targets = [c.target for c in cases if c.n == n]

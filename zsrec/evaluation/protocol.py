@@ -42,6 +42,8 @@ class EvalConfig:
     by_length: tuple[LengthWeights, ...] | None = None  # short histories' own weights (None: as CandidateConfig)
     session_share: float = CandidateConfig.session_share  # the session signal (0: off), as CandidateConfig
     session_seconds: float = CandidateConfig.session_seconds
+    sittings_share: float = CandidateConfig.sittings_share  # similar sittings (0: off), as CandidateConfig
+    sittings_neighbours: int = CandidateConfig.sittings_neighbours
     # Training users held out to choose hyper-parameters and fusion weights (at most half of them).
     n_validation_users: int = 200
 
@@ -64,7 +66,8 @@ class EvalConfig:
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
                                cooccurrence=self.cooccurrence,
                                by_length=self.by_length, session_share=self.session_share,
-                               session_seconds=self.session_seconds)
+                               session_seconds=self.session_seconds, sittings_share=self.sittings_share,
+                               sittings_neighbours=self.sittings_neighbours)
 
 
 @dataclass(frozen=True)

@@ -241,6 +241,8 @@ class Evaluation:
         config = {k: v for k, v in asdict(self.config).items() if k not in ("settings", "history_lens")}
         if not self.config.session_share:  # off: runs made before the session signal existed still match
             config = {k: v for k, v in config.items() if k not in ("session_share", "session_seconds")}
+        if not self.config.sittings_share:  # the same for similar sittings
+            config = {k: v for k, v in config.items() if k not in ("sittings_share", "sittings_neighbours")}
         return {"dataset": self.dataset.name, "items": len(self.dataset.catalog),
                 "interactions": len(self.dataset.interactions), **config,
                 "max_new_tokens": self._generation.max_new_tokens, "sasrec_epochs": self._sasrec_epochs,

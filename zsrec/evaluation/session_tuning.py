@@ -8,6 +8,10 @@ the timestamps mean, so it is a number to measure on your data. Every training u
 and the best by mean recall + NDCG@10 over the history lengths it touches (two picks or more) is
 kept only if it beats the shortlist without it beyond noise: it costs a second index to build, keep
 and update, as a first-picks index does (the same rule, ``SESSION_P``).
+
+Similar sittings (``sittings_share``, ``sittings_neighbours``: the sittings most like the history vote
+for their items, zsrec.sittings) are chosen the same way by ``tune_sittings``, on top of the session
+signal as ``base`` has it: they reuse its sitting length and recency decay.
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ from ..candidates import CandidateConfig, CandidateGenerator
 from ..cooccurrence import CoOccurrenceIndex
 from ..data import Dataset
 from ..errors import OptionError
+from ..sittings import SittingIndex
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
 from .tuning import FIRST_PICKS_P, ShortlistTrial, _measured, _pooled, improvement_p
 
 SHARES = (0.1, 0.2, 0.35, 0.5)
 SECONDS = (10.0, 60.0, 300.0, 3600.0)
 DECAYS = (0.5, 0.8)
+SITTINGS_SHARES = (0.2, 0.35, 0.5, 0.65)
+SITTINGS_NEIGHBOURS = (100, 200, 400)
 SESSION_P = FIRST_PICKS_P  # a second index to keep: the bar a first-picks index must clear too
 
 
@@ -42,6 +49,8 @@ class SessionTrial:
     criterion: float  # mean recall + NDCG@10 over the lengths the signal touches
     p_vs_off: dict[int, float] | None = None  # per length: one-sided paired Wilcoxon against share 0
     p_pooled: float | None = None  # the same over the cases of every touched length
+    sittings_share: float = 0.0  # similar sittings (0: off)
+    sittings_neighbours: int = CandidateConfig.sittings_neighbours
 
 
 @dataclass(frozen=True)
@@ -55,11 +64,12 @@ class SessionTuning:
     validation_cases: dict[int, int]
 
     def config(self, base: CandidateConfig) -> CandidateConfig:
-        """``base`` with the chosen setting, or with the signal off when it was not kept."""
-        if not self.kept:
-            return replace(base, session_share=0.0)
-        return replace(base, session_share=self.best.session_share, session_seconds=self.best.session_seconds,
-                       session_decay=self.best.session_decay)
+        """``base`` with the chosen setting, or with the tuned signal off (``off``'s setting) when it was
+        not kept."""
+        t = self.best if self.kept else self.off
+        return replace(base, session_share=t.session_share, session_seconds=t.session_seconds,
+                       session_decay=t.session_decay, sittings_share=t.sittings_share,
+                       sittings_neighbours=t.sittings_neighbours)
 
 
 def shared_indexes(dataset: Dataset, users: Sequence[str], base: CandidateConfig) -> dict:
@@ -68,11 +78,11 @@ def shared_indexes(dataset: Dataset, users: Sequence[str], base: CandidateConfig
     session index joins it the first time it is needed."""
     inter = dataset.interactions
     sequences = [inter.user_history(u) for u in users]
-    off = CandidateGenerator(dataset.catalog, config=replace(base, session_share=0.0),
+    off = CandidateGenerator(dataset.catalog, config=replace(base, session_share=0.0, sittings_share=0.0),
                              popularity=popularity_counts(dataset, users), sequences=sequences)
     return {"popularity": off.popularity_counts, "text": off, "cooccurrence": off.cooccurrence,
             "first_picks": off.first_picks, "sequences": sequences,
-            "times": inter.times_for(users), "sessions": {}}
+            "times": inter.times_for(users), "sessions": {}, "sittings": {}}
 
 
 def measure_with_session(dataset: Dataset, cases: Sequence[Case], config: CandidateConfig,
@@ -86,8 +96,14 @@ def measure_with_session(dataset: Dataset, cases: Sequence[Case], config: Candid
             shared["sessions"][key] = CoOccurrenceIndex.build(shared["sequences"], len(dataset.catalog), key,
                                                               shared["times"])
         session = shared["sessions"][key]
+    sittings = None
+    if config.uses_sittings and shared["times"] is not None:
+        if config.session_seconds not in shared["sittings"]:
+            shared["sittings"][config.session_seconds] = SittingIndex.build(
+                shared["sequences"], shared["times"], len(dataset.catalog), config.session_seconds)
+        sittings = shared["sittings"][config.session_seconds]
     trial, per_case = _measured(dataset, cases, shared["popularity"], config, shared["text"], shared["cooccurrence"],
-                                shared["sequences"], shared["first_picks"], session=session)
+                                shared["sequences"], shared["first_picks"], session=session, sittings=sittings)
     lengths = np.asarray([c.n for c in cases])
     return trial, {int(n): per_case[lengths == n] for n in np.unique(lengths)}
 
@@ -95,16 +111,40 @@ def measure_with_session(dataset: Dataset, cases: Sequence[Case], config: Candid
 def tune_session(dataset: Dataset, config: EvalConfig | None = None, base: CandidateConfig | None = None,
                  shares: Sequence[float] = SHARES, seconds: Sequence[float] = SECONDS,
                  decays: Sequence[float] = DECAYS, folds: int = 4) -> SessionTuning:
-    """Every (share, seconds, decay) added to ``base`` (default: ``config``'s shortlist), on ``folds``-fold
-    cross-validation over ``config``'s training users; its test users are never touched."""
+    """Every (share, seconds, decay) added to ``base`` (default: ``config``'s shortlist, without
+    similar sittings), on ``folds``-fold cross-validation over ``config``'s training users; its test
+    users are never touched."""
     config = config or EvalConfig()
-    base = replace(base or config.shortlist(), n_candidates=config.n_candidates, session_share=0.0)
+    base = replace(base or config.shortlist(), n_candidates=config.n_candidates, session_share=0.0,
+                   sittings_share=0.0)
     if not shares or not seconds or not decays:
         raise OptionError("give at least one share, one sitting length and one decay")
     settings = [replace(base, session_share=sh, session_seconds=sec, session_decay=dec)
                 for sh in shares for sec in seconds for dec in decays]  # CandidateConfig checks each value
     if any(s.session_share == 0 for s in settings):
         raise OptionError("the shares tried must be above 0 (0 is the shortlist without the signal, always measured)")
+    return _tune(dataset, config, base, settings, folds)
+
+
+def tune_sittings(dataset: Dataset, config: EvalConfig | None = None, base: CandidateConfig | None = None,
+                  shares: Sequence[float] = SITTINGS_SHARES, neighbours: Sequence[int] = SITTINGS_NEIGHBOURS,
+                  folds: int = 4) -> SessionTuning:
+    """Every (share, neighbours) of similar sittings added to ``base`` (default: ``config``'s
+    shortlist, its session signal as it is), cross-validated as ``tune_session`` does."""
+    config = config or EvalConfig()
+    base = replace(base or config.shortlist(), n_candidates=config.n_candidates, sittings_share=0.0)
+    if not shares or not neighbours:
+        raise OptionError("give at least one share and one number of neighbour sittings")
+    settings = [replace(base, sittings_share=sh, sittings_neighbours=k) for sh in shares for k in neighbours]
+    if any(s.sittings_share == 0 for s in settings):
+        raise OptionError("the shares tried must be above 0 (0 is the shortlist without the signal, always measured)")
+    return _tune(dataset, config, base, settings, folds)
+
+
+def _tune(dataset: Dataset, config: EvalConfig, base: CandidateConfig, settings: Sequence[CandidateConfig],
+          folds: int) -> SessionTuning:
+    """``base`` and each of ``settings`` measured on the validation folds; the best kept if it beats
+    ``base`` beyond noise."""
     lengths = tuple(n for n in sorted(config.history_lens) if n >= 2)  # one-pick histories are left alone
     if not lengths:
         raise OptionError("the session signal touches histories of two or more picks: give such history lengths")
@@ -136,7 +176,7 @@ def tune_session(dataset: Dataset, config: EvalConfig | None = None, base: Candi
                                      np.concatenate([off[n] for n in lengths]))
         return SessionTrial(cfg.session_share, cfg.session_seconds, cfg.session_decay, pooled_trial.recall,
                             pooled_trial.ndcg10, float(np.mean([scores[n].mean() for n in lengths])), p_vs_off,
-                            p_pooled)
+                            p_pooled, cfg.sittings_share, cfg.sittings_neighbours)
 
     off = trial(base, measured[0], per[0], None)
     trials = [trial(cfg, m, scores, per[0]) for cfg, m, scores in zip(settings, measured[1:], per[1:])]

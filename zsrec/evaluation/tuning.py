@@ -29,6 +29,7 @@ from ..cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from ..data import Dataset
 from ..errors import OptionError
 from ..length_weights import LengthWeights, by_length_text, check_weights
+from ..sittings import SittingIndex
 from .metrics import hit, ndcg
 from .protocol import (Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds,
                        validation_split)
@@ -76,12 +77,13 @@ class ShortlistTrial:
         return f"{norm}, {window}{', ordered' if co['ordered'] else ''}{first}"
 
     def config(self, n_candidates: int) -> CandidateConfig:
-        """The shortlist measured: trials are made without the session signal (tune_session adds it)."""
+        """The shortlist measured: trials are made without the session signal and similar sittings
+        (tune_session and tune_sittings add them)."""
         co = CoOccurrenceConfig(**self.cooccurrence) if self.cooccurrence else CoOccurrenceConfig()
         return CandidateConfig(n_candidates=n_candidates, bm25_weight=self.bm25_weight,
                                popularity_weight=self.popularity_weight, cooccurrence_weight=self.cooccurrence_weight,
                                recency_decay=self.recency_decay, cooccurrence=co,
-                               by_length=self.by_length, session_share=0.0)
+                               by_length=self.by_length, session_share=0.0, sittings_share=0.0)
 
 
 @dataclass(frozen=True)
@@ -113,15 +115,17 @@ def measure_shortlist(dataset: Dataset, cases: Sequence[Case], popularity: np.nd
                       sequences: Sequence[Sequence[int]] | None = None,
                       first_picks: Mapping[int, CoOccurrenceIndex] | None = None,
                       session: CoOccurrenceIndex | None = None,
-                      sequence_times: Sequence[Sequence[float]] | None = None) -> ShortlistTrial:
+                      sequence_times: Sequence[Sequence[float]] | None = None,
+                      sittings: SittingIndex | None = None) -> ShortlistTrial:
     """Recall and NDCG@10 of the shortlist for each history length. ``generator`` lends its text index
     and ``cooccurrence`` a built co-occurrence index (``first_picks`` those counted from users' first
     picks, by K), so a grid rebuilds none; ``sequences`` (the picks counted) are needed only when short
     histories count co-occurrence from users' first picks and that index is not lent. When ``config``
     has the session signal on, ``session`` lends its index or ``sequence_times`` (the picks' timestamps)
-    let it be counted; without either it is measured with the signal off, as the generator warns."""
+    let it be counted; without either it is measured with the signal off, as the generator warns
+    (``sittings`` lends the sittings for similar sittings, in the same way)."""
     return _measured(dataset, cases, popularity, config, generator, cooccurrence, sequences, first_picks,
-                     session=session, sequence_times=sequence_times)[0]
+                     session=session, sequence_times=sequence_times, sittings=sittings)[0]
 
 
 def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, config: CandidateConfig,
@@ -129,13 +133,14 @@ def _measured(dataset: Dataset, cases: Sequence[Case], popularity: np.ndarray, c
               sequences: Sequence[Sequence[int]] | None,
               first_picks: Mapping[int, CoOccurrenceIndex] | None,
               session: CoOccurrenceIndex | None = None,
-              sequence_times: Sequence[Sequence[float]] | None = None) -> tuple[ShortlistTrial, np.ndarray]:
+              sequence_times: Sequence[Sequence[float]] | None = None,
+              sittings: SittingIndex | None = None) -> tuple[ShortlistTrial, np.ndarray]:
     """``measure_shortlist`` and each case's recall + NDCG@10, in the order of ``cases`` (for paired tests).
     ``session`` lends the session signal's index, or ``sequence_times`` lets it be counted."""
     gen = CandidateGenerator(dataset.catalog, config=config, popularity=popularity,
                              index=generator.index if generator is not None else None, cooccurrence=cooccurrence,
                              sequences=sequences, first_picks=first_picks, session=session,
-                             sequence_times=sequence_times)
+                             sequence_times=sequence_times, sittings=sittings)
     lists = gen.generate_many([list(c.history) for c in cases], None, config.n_candidates)
     recall: dict[int, list[float]] = {}
     ndcgs: dict[int, list[float]] = {}
@@ -215,7 +220,7 @@ def tune_shortlist(dataset: Dataset, config: EvalConfig, variants: Sequence[CoOc
     n_items = len(dataset.catalog)
     # Weights are chosen without the session signal; tune_session (zsrec.evaluation.session_tuning) adds
     # it to the weights chosen here, as the shipped defaults were made.
-    base = CandidateConfig(n_candidates=config.n_candidates, by_length=(), session_share=0.0)
+    base = CandidateConfig(n_candidates=config.n_candidates, by_length=(), session_share=0.0, sittings_share=0.0)
     index_source = CandidateGenerator(dataset.catalog, config=replace(base, cooccurrence_weight=0.0))
     parts = [(make_cases(dataset, val, config), popularity_counts(dataset, fit),
               [dataset.interactions.user_history(u) for u in fit]) for fit, val in splits]

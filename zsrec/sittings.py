@@ -1,0 +1,221 @@
+"""The catalog's sittings, and the ones most like a new user's latest picks (session kNN).
+
+A sitting is a run of one user's picks with at most ``seconds`` between consecutive ones: what
+someone chose in one go (MovieLens raters rated a page of films at a time). Pair counts (the session
+signal, ``zsrec.cooccurrence`` with ``seconds``) keep only which two items were picked together; a
+sitting keeps the whole set, so "the sittings that hold most of this user's latest picks" points at
+the other items of that page or mood, which pairs blur. Scoring follows session kNN (Ludewig and
+Jannach, 2018): each sitting is weighted by how much of the history it holds (recent picks count
+more), divided by the square root of its size so big sittings do not win by size alone; the
+``neighbours`` best sittings vote for their items with that weight. No training: the index is the
+interactions regrouped.
+
+Bounded cost at any catalog size: each item lists at most ``per_item`` sittings (its most recent
+ones), so a query touches at most ``len(history) x per_item`` sittings, then the members of the
+``neighbours`` best. New picks extend their user's latest sitting or open one, without a rebuild of
+the counts (``add``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import sparse
+
+from .errors import DataError, OptionError
+
+PER_ITEM = 1000  # sittings listed per item (its most recent); ML-100K's most picked film is in 583
+
+
+class SittingIndex:
+    """Sittings x items (which items each sitting holds), and per item its most recent sittings of
+    two or more picks (a one-pick sitting only holds the item itself)."""
+
+    def __init__(self, members: sparse.csr_matrix, ends: np.ndarray, owners: np.ndarray, users: np.ndarray,
+                 seconds: float, per_item: int = PER_ITEM):
+        if not seconds > 0:
+            raise OptionError("a sitting's gap (seconds) must be more than 0")
+        if per_item < 1:
+            raise OptionError("per_item must be at least 1")
+        self.members = members  # sittings x items, 1 where the sitting holds the item
+        self.ends = np.asarray(ends, dtype=np.float64)  # each sitting's last pick's time
+        self.owners = np.asarray(owners, dtype=np.int64)  # each sitting's user, as a row of ``users``
+        self.users = np.asarray(users, dtype=str)  # user ids, as given to build / add
+        self.seconds = float(seconds)
+        self.per_item = int(per_item)
+        self._list_sittings()
+
+    @property
+    def n_items(self) -> int:
+        return self.members.shape[1]
+
+    @property
+    def n_sittings(self) -> int:
+        return self.members.shape[0]
+
+    @classmethod
+    def build(cls, sequences: Sequence[Sequence[int]], times: Sequence[Sequence[float]], n_items: int,
+              seconds: float, users: Sequence[str] | None = None, per_item: int = PER_ITEM) -> SittingIndex:
+        """Cut each user's picks (oldest first, ``times`` their timestamps) into sittings, one user
+        at a time: memory is the picks themselves, one entry each."""
+        if len(times) != len(sequences):
+            raise OptionError("times must give one list of timestamps per user's picks")
+        users = [str(u) for u in users] if users is not None else [str(u) for u in range(len(sequences))]
+        if len(users) != len(sequences):
+            raise OptionError("users must name each sequence's user")
+        sitting_of, items, ends, owners = [], [], [], []
+        count = 0
+        for u, (seq, stamps) in enumerate(zip(sequences, times)):
+            seq = np.asarray(seq, dtype=np.int64)
+            stamps = np.asarray(stamps, dtype=np.float64)
+            if len(stamps) != len(seq):
+                raise OptionError("times must give one timestamp per pick")
+            if not len(seq):
+                continue
+            starts = np.flatnonzero(np.diff(stamps) > seconds) + 1
+            which = np.zeros(len(seq), dtype=np.int64)
+            which[starts] = 1
+            which = np.cumsum(which)
+            sitting_of.append(count + which)
+            items.append(seq)
+            last = np.append(starts - 1, len(seq) - 1)
+            ends.append(stamps[last])
+            owners.append(np.full(len(last), u))
+            count += len(last)
+        if items and (np.concatenate(items).min() < 0 or np.concatenate(items).max() >= n_items):
+            raise DataError(f"a pick is outside the catalog's {n_items} items")
+        members = _membership(np.concatenate(sitting_of) if items else np.zeros(0, dtype=np.int64),
+                              np.concatenate(items) if items else np.zeros(0, dtype=np.int64), count, n_items)
+        return cls(members, np.concatenate(ends) if ends else np.zeros(0),
+                   np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64), np.asarray(users, dtype=str),
+                   seconds, per_item)
+
+    def _list_sittings(self) -> None:
+        """Per item, its most recent ``per_item`` sittings of two or more picks (CSR: item -> sittings)."""
+        sizes = np.diff(self.members.indptr)
+        self.sizes = sizes.astype(np.float64)
+        coo = self.members.tocoo()
+        keep = sizes[coo.row] >= 2
+        sitting, item = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
+        order = np.lexsort((-sitting, -self.ends[sitting], item))  # per item: latest first, then newest row
+        sitting, item = sitting[order], item[order]
+        counts = np.bincount(item, minlength=self.n_items)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        rank = np.arange(len(item)) - np.repeat(starts, counts)
+        keep = rank < self.per_item
+        kept = np.minimum(counts, self.per_item)
+        self.listed = sparse.csr_matrix((np.ones(int(keep.sum())), sitting[keep],
+                                         np.concatenate([[0], np.cumsum(kept)])), shape=(self.n_items, self.n_sittings))
+
+    # ------------------------------------------------------------ scoring
+
+    def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0,
+                         neighbours: int = 200) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, scores), rows sorted: each item's summed likeness over the ``neighbours`` sittings
+        most like the history (its picks weighted ``recency_decay`` per older one; a sitting's
+        likeness is the weight of the history it holds over the square root of its size). Equal
+        likeness goes to the lower sitting row, so the result is the same on every run."""
+        if neighbours < 1:
+            raise OptionError("neighbours must be at least 1")
+        hist = np.asarray(history, dtype=np.int64)
+        empty = np.zeros(0, dtype=np.int64), np.zeros(0)
+        if not len(hist):
+            return empty
+        if hist.min() < 0 or hist.max() >= self.n_items:
+            raise OptionError(f"a history item is outside the index's {self.n_items} items")
+        weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
+        m = self.listed
+        starts, ends = m.indptr[hist], m.indptr[hist + 1]
+        lengths = ends - starts
+        if not lengths.sum():
+            return empty
+        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
+        found, inverse = np.unique(m.indices[take], return_inverse=True)
+        like = np.bincount(inverse, weights=np.repeat(weights, lengths), minlength=len(found))
+        like /= np.sqrt(self.sizes[found])
+        best = np.lexsort((found, -like))[:neighbours]
+        chosen, like = found[best], like[best]
+        rows_of = self.members[chosen]
+        items = rows_of.indices.astype(np.int64)
+        votes = np.repeat(like, np.diff(rows_of.indptr))
+        rows, inverse = np.unique(items, return_inverse=True)
+        return rows, np.bincount(inverse, weights=votes, minlength=len(rows))
+
+    # ------------------------------------------------------------ adding interactions
+
+    def add(self, users: Sequence[str], sequences: Sequence[Sequence[int]], times: Sequence[Sequence[float]]) -> None:
+        """Add each user's new picks (oldest first, with their times, no earlier than the user's last
+        pick here): a pick within ``seconds`` of the user's latest sitting joins it, a later one opens
+        a sitting. The membership is extended in one pass and the per-item lists re-cut; nothing is
+        recounted from the old picks."""
+        if not (len(users) == len(sequences) == len(times)):
+            raise OptionError("add() needs one user, one list of picks and one list of times each")
+        index_of = {u: i for i, u in enumerate(self.users.tolist())}
+        wanted = {str(u) for u in users}
+        user_list = self.users.tolist()
+        # each user's latest sitting: a user's sittings get rows in time order, so their highest row
+        last_row = np.full(len(user_list), -1, dtype=np.int64)
+        np.maximum.at(last_row, self.owners, np.arange(self.n_sittings, dtype=np.int64))
+        latest = {int(u): int(r) for u, r in enumerate(last_row) if r >= 0 and user_list[u] in wanted}
+        ends = self.ends.tolist()
+        owners = self.owners.tolist()
+        new_rows, new_items = [], []
+        for user, seq, stamps in zip(users, sequences, times):
+            if len(stamps) != len(seq):
+                raise OptionError("times must give one timestamp per pick")
+            u = index_of.get(str(user))
+            if u is None:
+                u = index_of[str(user)] = len(user_list)
+                user_list.append(str(user))
+            for item, t in zip(seq, stamps):
+                item, t = int(item), float(t)
+                if not 0 <= item < self.n_items:
+                    raise DataError(f"a pick is outside the catalog's {self.n_items} items")
+                s = latest.get(u)
+                if s is not None and t < ends[s]:
+                    raise OptionError(f"user {user}'s new pick at {t:g} is older than their last one here "
+                                      f"({ends[s]:g}): add picks in time order")
+                if s is None or t - ends[s] > self.seconds:
+                    s = latest[u] = len(ends)
+                    ends.append(t)
+                    owners.append(u)
+                ends[s] = t
+                new_rows.append(s)
+                new_items.append(item)
+        old = self.members.tocoo()
+        rows = np.concatenate([old.row.astype(np.int64), np.asarray(new_rows, dtype=np.int64)])
+        items = np.concatenate([old.col.astype(np.int64), np.asarray(new_items, dtype=np.int64)])
+        self.members = _membership(rows, items, len(ends), self.n_items)
+        self.ends = np.asarray(ends, dtype=np.float64)
+        self.owners = np.asarray(owners, dtype=np.int64)
+        self.users = np.asarray(user_list, dtype=str)
+        self._list_sittings()
+
+    # ------------------------------------------------------------ saving
+
+    def arrays(self, prefix: str = "sit_") -> dict[str, np.ndarray]:
+        """The index as named arrays, saved in the shortlist's index file beside BM25's."""
+        m = self.members
+        return {f"{prefix}indices": m.indices, f"{prefix}indptr": m.indptr, f"{prefix}ends": self.ends,
+                f"{prefix}owners": self.owners, f"{prefix}users": self.users,
+                f"{prefix}shape": np.asarray(m.shape, dtype=np.int64),
+                f"{prefix}settings": np.asarray([self.seconds, self.per_item], dtype=np.float64)}
+
+    @classmethod
+    def from_arrays(cls, f, prefix: str = "sit_") -> SittingIndex:
+        shape = tuple(int(x) for x in f[f"{prefix}shape"])
+        indices = f[f"{prefix}indices"]
+        members = sparse.csr_matrix((np.ones(len(indices)), indices, f[f"{prefix}indptr"]), shape=shape)
+        seconds, per_item = f[f"{prefix}settings"]
+        return cls(members, f[f"{prefix}ends"], f[f"{prefix}owners"], f[f"{prefix}users"], float(seconds),
+                   int(per_item))
+
+
+def _membership(rows: np.ndarray, items: np.ndarray, n_rows: int, n_items: int) -> sparse.csr_matrix:
+    """Sittings x items with 1 where a sitting holds an item (a repeat pick counts once)."""
+    m = sparse.csr_matrix((np.ones(len(rows)), (rows, items)), shape=(n_rows, n_items))
+    m.sum_duplicates()
+    m.data[:] = 1.0
+    m.sort_indices()
+    return m
