@@ -99,7 +99,7 @@ def _agreement(rows, baselines) -> str:
 
 def _label(r: dict) -> str:
     if "by_length" in r:
-        return f"**shipped** (`{r['by_length']}`, session signal on)"
+        return f"**shipped** (`{r['by_length']}`, session signal and similar sittings on)"
     return "last 200" if r["first_picks"] is None else f"first {r['first_picks']}"
 
 
@@ -176,8 +176,8 @@ def main() -> None:
              "", f"Command: `{cmd}` ({time.perf_counter() - t_start:.0f} s)  ", f"Machine: {machine_line(m)}  ",
              f"ML-100K, the cold-start split of `zsrec eval` (seed 0). The shipped weights with one co-occurrence "
              f"index at every length, counted from each training user's last 200 picks or first K, without the "
-             f"session signal; then the shipped shortlist as it is (short histories on their own first-picks "
-             f"index, the session signal on). "
+             f"session signal or similar sittings; then the shipped shortlist as it is (short histories on their own "
+             f"first-picks index, the session signal and similar sittings on). "
              f"Validation: {folds}-fold cross-validation over the {len(train)} training users; test: {len(test)} users, "
              f"counts from every training user. The shipped row agrees with the evaluation's generator on "
              f"{rows[-1].get('agrees_with_evaluation', 'no')} (same users, same NDCG@10).", "",

@@ -135,9 +135,10 @@ def test_a_positive_fusion_weight_must_beat_the_generator_beyond_chance(ml100k, 
     from zsrec.evaluation.runner import FUSION_SIGNIFICANCE
 
     swap = ScriptedBackend(lambda p: "[2] > [1]")
-    # (the shortlist without its session signal: the lists on which that small gain was found)
+    # (the shortlist without its session signal or similar sittings: the lists on which that small gain
+    # was found)
     config = EvalConfig(history_lens=(1, 3), n_test_users=5, settings=("generator",), fusion_weight=None,
-                        n_validation_users=40, session_share=0.0)
+                        n_validation_users=40, session_share=0.0, sittings_share=0.0)
     run = Evaluation(ml100k, config, ["llm", "llm+fusion"], tmp_path, backend=swap)
     tuned = run.run()["tuned"]["llm+fusion"]
     best = max(g["validation_ndcg@10"] for g in tuned["grid"])

@@ -146,9 +146,9 @@ def test_early_picks_benchmark_toy(tmp_path):
     assert set(rows[0]["test"]) == {"1", "3", "5", "10"} and out["folds"] == 2
     assert "| first 10 |" in (tmp_path / "early_picks.md").read_text()
     # the shipped shortlist: its one-pick entry on its own index (as counting first 10 picks everywhere
-    # does at one pick); longer histories on the last-200 index with the session signal, which the
-    # study rows leave off
+    # does at one pick); longer histories on the last-200 index with the session signal and similar
+    # sittings, which the study rows leave off
     assert rows[3]["by_length"] == by_length_text(CandidateConfig().by_length) and "+first" in rows[3]["by_length"]
     assert rows[3]["test"]["1"] == rows[1]["test"]["1"]
     assert rows[3]["test"]["5"] != rows[0]["test"]["5"] or rows[3]["test"]["10"] != rows[0]["test"]["10"]
-    assert "session signal on" in (tmp_path / "early_picks.md").read_text()
+    assert "session signal and similar sittings on" in (tmp_path / "early_picks.md").read_text()
