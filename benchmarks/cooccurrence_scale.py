@@ -183,8 +183,9 @@ def _session_costs(catalog, config, pop, co, firsts, text_index, fit, fit_times,
     return {"session_build_s": build, "session_pairs_kept": int(session.counts.nnz),
             "session_shortlist_p50_ms": p50, "session_shortlist_p99_ms": p99, "session_add_s": add,
             "sittings_build_s": sittings_build, "sittings": sittings.n_sittings,
-            "sittings_mb": (m.indices.nbytes + m.indptr.nbytes + sittings.listed.indices.nbytes
-                            + sittings.listed.indptr.nbytes + sittings.ends.nbytes + sittings.owners.nbytes) / 2**20,
+            "sittings_mb": sum(a.nbytes for a in (m.data, m.indices, m.indptr, sittings.listed.data,
+                                                  sittings.listed.indices, sittings.listed.indptr, sittings.ends,
+                                                  sittings.owners, sittings.sizes)) / 2**20,
             "default_shortlist_p50_ms": both_p50, "default_shortlist_p99_ms": both_p99, "sittings_add_s": sittings_add,
             "session_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 

@@ -105,7 +105,7 @@ class SittingIndex:
         rank = np.arange(len(item)) - np.repeat(starts, counts)
         keep = rank < self.per_item
         kept = np.minimum(counts, self.per_item)
-        self.listed = sparse.csr_matrix((np.ones(int(keep.sum())), sitting[keep],
+        self.listed = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.uint8), sitting[keep],
                                          np.concatenate([[0], np.cumsum(kept)])), shape=(self.n_items, self.n_sittings))
 
     # ------------------------------------------------------------ scoring
@@ -206,7 +206,7 @@ class SittingIndex:
     def from_arrays(cls, f, prefix: str = "sit_") -> SittingIndex:
         shape = tuple(int(x) for x in f[f"{prefix}shape"])
         indices = f[f"{prefix}indices"]
-        members = sparse.csr_matrix((np.ones(len(indices)), indices, f[f"{prefix}indptr"]), shape=shape)
+        members = sparse.csr_matrix((np.ones(len(indices), dtype=np.uint8), indices, f[f"{prefix}indptr"]), shape=shape)
         seconds, per_item = f[f"{prefix}settings"]
         return cls(members, f[f"{prefix}ends"], f[f"{prefix}owners"], f[f"{prefix}users"], float(seconds),
                    int(per_item))
@@ -214,8 +214,8 @@ class SittingIndex:
 
 def _membership(rows: np.ndarray, items: np.ndarray, n_rows: int, n_items: int) -> sparse.csr_matrix:
     """Sittings x items with 1 where a sitting holds an item (a repeat pick counts once)."""
-    m = sparse.csr_matrix((np.ones(len(rows)), (rows, items)), shape=(n_rows, n_items))
+    m = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, items)), shape=(n_rows, n_items))
     m.sum_duplicates()
-    m.data[:] = 1.0
     m.sort_indices()
-    return m
+    # one byte per entry: only which items a sitting holds is read, never a count
+    return sparse.csr_matrix((np.ones(m.nnz, dtype=np.uint8), m.indices, m.indptr), shape=m.shape)
