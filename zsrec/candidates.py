@@ -262,15 +262,30 @@ class CandidateGenerator:
         # Why the session signal (or similar sittings) is off although the config asks for it (None: on,
         # or not asked for).
         self.session_off: str | None = None
+        stamped: list[tuple[Sequence[Sequence[float]] | None, str]] = []  # the picks' times, read once for both
+
+        def picks_times() -> tuple[Sequence[Sequence[float]] | None, str]:
+            if not stamped:
+                stamped.append(self._times(all_sequences(), interactions if from_interactions else None,
+                                           sequence_times))
+            return stamped[0]
+
         if self.config.uses_session and self.cooccurrence is not None:
             if session is None:
-                session = self._count_sessions(len(catalog), all_sequences(), interactions if from_interactions
-                                               else None, sequence_times)
+                times, why = picks_times()
+                if times is None:
+                    self._off(f"the session signal (session_share {self.config.session_share:g})", why)
+                else:
+                    session = CoOccurrenceIndex.build(all_sequences(), len(catalog), self.config.session_config, times)
             self.session = session
         if self.config.uses_sittings and self.cooccurrence is not None:
             if sittings is None:
-                sittings = self._cut_sittings(len(catalog), all_sequences(), interactions if from_interactions
-                                              else None, sequence_times)
+                times, why = picks_times()
+                if times is None:
+                    self._off(f"similar sittings (sittings_share {self.config.sittings_share:g})", why)
+                else:  # each user named as in the interactions, so later picks can be added to theirs
+                    sittings = SittingIndex.build(all_sequences(), times, len(catalog), self.config.session_seconds,
+                                                  interactions.user_ids if from_interactions else None)
             self.sittings = sittings
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
@@ -300,48 +315,23 @@ class CandidateGenerator:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
 
-    def _times(self, sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,
-               times: Sequence[Sequence[float]] | None, signal: str) -> Sequence[Sequence[float]] | None:
-        """The picks' times to count sittings from; None, with a warning and the reason in
-        ``session_off``, where there are none (data without timestamps, sequences without
-        ``sequence_times``, only built indexes lent): the shortlist is then the one without
-        ``signal``, as it was before that signal existed."""
+    @staticmethod
+    def _times(sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,
+               times: Sequence[Sequence[float]] | None) -> tuple[Sequence[Sequence[float]] | None, str]:
+        """The picks' times to cut sittings from, and, for when there are none, why (data without
+        timestamps, sequences without ``sequence_times``, only built indexes lent)."""
         if interactions is not None:
-            times = interactions.times_for(interactions.user_ids)
-            why = "the interactions have no timestamps"
-        elif sequences is None:
-            why = "only built indexes were lent (no interactions or sequences to count sittings from)"
-        else:
-            why = "sequences were given without sequence_times"
-        if sequences is None or times is None:
-            self.session_off = why
-            warnings.warn(f"{signal} is off for this shortlist: it needs the picks within "
-                          f"{self.config.session_seconds:g} s of each other, and {why}; set its share to 0 to "
-                          "silence this", stacklevel=4)
-            return None
-        return times
+            return interactions.times_for(interactions.user_ids), "the interactions have no timestamps"
+        if sequences is None:
+            return None, "only built indexes were lent (no interactions or sequences to count sittings from)"
+        return times, "sequences were given without sequence_times"
 
-    def _count_sessions(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
-                        interactions: Interactions | None,
-                        times: Sequence[Sequence[float]] | None) -> CoOccurrenceIndex | None:
-        """The index of pairs picked within ``session_seconds``, from the picks and their times."""
-        times = self._times(sequences, interactions, times,
-                            f"the session signal (session_share {self.config.session_share:g})")
-        if times is None or sequences is None:
-            return None
-        return CoOccurrenceIndex.build(sequences, n_items, self.config.session_config, times)
-
-    def _cut_sittings(self, n_items: int, sequences: Sequence[Sequence[int]] | None,
-                      interactions: Interactions | None,
-                      times: Sequence[Sequence[float]] | None) -> SittingIndex | None:
-        """The sittings (runs of picks at most ``session_seconds`` apart), from the picks and their
-        times, each user named as in the interactions so later picks can be added to theirs."""
-        times = self._times(sequences, interactions, times,
-                            f"similar sittings (sittings_share {self.config.sittings_share:g})")
-        if times is None or sequences is None:
-            return None
-        users = interactions.user_ids if interactions is not None else None
-        return SittingIndex.build(sequences, times, n_items, self.config.session_seconds, users)
+    def _off(self, signal: str, why: str) -> None:
+        """Leave a signal that needs the picks' times off, with a warning and the reason in
+        ``session_off``: the shortlist is then the one without it, as it was before it existed."""
+        self.session_off = why
+        warnings.warn(f"{signal} is off for this shortlist: it needs the picks within {self.config.session_seconds:g} "
+                      f"s of each other, and {why}; set its share to 0 to silence this", stacklevel=3)
 
     def save_index(self, path: str | Path) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
