@@ -189,6 +189,16 @@ def test_eval_and_rank_take_similar_sittings(tmp_path, ml100k):
     assert run["sittings_share"] == 0.3 and run["sittings_neighbours"] == 50
     code, _, err = _run(args + ["--sittings-share", "0.5"])
     _assert_clean_error(code, err, "sittings_share=0.3 there, 0.5 now")
+    # with the session signal off the sittings are still cut by --session-seconds: it stays in the identity
+    other = ["eval", "--users", "10", "--history-len", "3", "--methods", "generator", "--candidates", "generator",
+             "--out", str(tmp_path / "no-session"), "--session-share", "0"]
+    code, out, err = _run(other + ["--session-seconds", "120"])
+    assert code == 0, err
+    assert "then 0.5 of it from the 200 sittings (picks at most 120 s apart)" in out
+    run = json.loads((tmp_path / "no-session" / "run.json").read_text())
+    assert "session_share" not in run and run["session_seconds"] == 120
+    code, _, err = _run(other + ["--session-seconds", "60"])
+    _assert_clean_error(code, err, "session_seconds=120.0 there, 60.0 now")
     for bad in (["--sittings-share", "1.5"], ["--sittings-neighbours", "0"]):
         code, _, err = _run(["rank", "--user", "1", *bad])
         assert code == 2 and "Traceback" not in err

@@ -58,7 +58,7 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
                      f"within {cfg['session_seconds']:g} s of each other")
         if cfg.get("sittings_share"):
             line += (f"; then {cfg['sittings_share']:g} of it from the {cfg['sittings_neighbours']} sittings (picks "
-                     f"at most {cfg.get('session_seconds', 60):g} s apart) most like the history's latest picks")
+                     f"at most {cfg['session_seconds']:g} s apart) most like the history's latest picks")
         lines += [line + "."]
     for kind, t in (summary.get("tuned") or {}).items():
         params = ", ".join(f"{k}={v:g}" for k, v in t["params"].items())

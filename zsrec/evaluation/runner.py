@@ -239,10 +239,14 @@ class Evaluation:
         candidate settings and history lengths are left out: rows are keyed by them, so a later
         command may add to a folder along those axes."""
         config = {k: v for k, v in asdict(self.config).items() if k not in ("settings", "history_lens")}
-        if not self.config.session_share:  # off: runs made before the session signal existed still match
-            config = {k: v for k, v in config.items() if k not in ("session_share", "session_seconds")}
-        if not self.config.sittings_share:  # the same for similar sittings
-            config = {k: v for k, v in config.items() if k not in ("sittings_share", "sittings_neighbours")}
+        # A sitting signal that is off drops out, so runs made before it existed still match; the sitting
+        # length stays while either signal cuts sittings by it.
+        dropped = set()
+        if not self.config.session_share:
+            dropped |= {"session_share"} | (set() if self.config.sittings_share else {"session_seconds"})
+        if not self.config.sittings_share:
+            dropped |= {"sittings_share", "sittings_neighbours"}
+        config = {k: v for k, v in config.items() if k not in dropped}
         return {"dataset": self.dataset.name, "items": len(self.dataset.catalog),
                 "interactions": len(self.dataset.interactions), **config,
                 "max_new_tokens": self._generation.max_new_tokens, "sasrec_epochs": self._sasrec_epochs,
