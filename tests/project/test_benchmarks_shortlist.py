@@ -73,6 +73,24 @@ def test_similar_sittings_benchmark(tmp_path):
     assert "## Test users (once)" in (tmp_path / "similar_sittings.md").read_text()
 
 
+def test_sittings_variants_benchmark(tmp_path):
+    _run(["sittings_variants.py", "--folds", "2"], tmp_path)
+    out = json.loads((tmp_path / "sittings_variants.json").read_text())
+    # the variants' own scoring code gives the shipped lists with the shipped settings (checked in the run)
+    assert out["rescored_equals_shipped"] is True
+    shipped = out["scorings"][0]["name"]
+    assert len(out["validation"]) == len(out["scorings"]) == 9 and out["best"] != shipped
+    val = out["validation"]
+    # one-pick histories never use similar sittings: every scoring gives the same n = 1
+    assert len({v["recall20"]["1"] for v in val.values()}) == 1
+    assert all(0 <= v["p_pooled"] <= 1 for name, v in val.items() if name != shipped)
+    assert out["best_beats_shipped"] == (val[out["best"]]["criterion"] > val[shipped]["criterion"]
+                                         and val[out["best"]]["p_pooled"] < 0.05)
+    # the shipped row on the test users is the evaluation's generator (benchmarks/results/quality-cooc.md)
+    assert out["test"][shipped]["recall20"]["5"] == pytest.approx(0.47)
+    assert "## Test users (once)" in (tmp_path / "sittings_variants.md").read_text()
+
+
 def test_cooccurrence_scale_benchmark_toy(tmp_path):
     _run(["cooccurrence_scale.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "cooccurrence_scale.json").read_text())["rows"]
