@@ -36,7 +36,7 @@ from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users, valid
 from zsrec.evaluation.session_tuning import SESSION_P, measure_with_session, shared_indexes
 from zsrec.evaluation.tuning import improvement_p
 from zsrec.loaders import load_dataset
-from zsrec.sittings import SittingIndex
+from zsrec.sittings import SittingIndex, sitting_starts
 
 LENGTHS = (3, 5, 10)  # the lengths similar sittings touch (one-pick histories never use them)
 
@@ -80,7 +80,7 @@ class OrderedSittings(SittingIndex):
             seq, stamps = np.asarray(seq, dtype=np.int64), np.asarray(stamps, dtype=np.float64)
             if not len(seq):
                 continue
-            parts = np.split(seq, np.flatnonzero(np.diff(stamps) > self.seconds) + 1)
+            parts = np.split(seq, sitting_starts(stamps, self.seconds))
             first = len(ordered)
             ordered.extend(parts)
             following.extend(first + k + 1 if k + 1 < len(parts) else -1 for k in range(len(parts)))
@@ -94,20 +94,12 @@ class OrderedSittings(SittingIndex):
             return super().neighbour_scores(history, recency_decay, neighbours)
         hist = np.asarray(history, dtype=np.int64)
         weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
-        listed = self.listed
-        counts = np.diff(listed.indptr)[hist]
         if s.idf:
-            weights = weights * np.log1p(self.n_sittings / np.maximum(counts, 1))
-        if not counts.sum():
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        take = np.concatenate([np.arange(listed.indptr[h], listed.indptr[h + 1]) for h in hist])
-        found, inverse = np.unique(listed.indices[take], return_inverse=True)
-        like = np.bincount(inverse, weights=np.repeat(weights, counts), minlength=len(found))
-        like /= self.sizes[found] ** s.size_exponent
-        best = np.lexsort((found, -like))[:neighbours]
+            weights = weights * np.log1p(self.n_sittings / np.maximum(np.diff(self.listed.indptr)[hist], 1))
+        chosen, like = self.best_sittings(hist, weights, neighbours, s.size_exponent)
         votes: dict[int, float] = {}
         weight_of = {int(h): float(w) for h, w in zip(hist, weights)}  # a repeated pick: its latest weight
-        for row, strength in zip(found[best].tolist(), (like[best] ** s.power).tolist()):
+        for row, strength in zip(chosen.tolist(), (like ** s.power).tolist()):
             items = self.ordered[row].tolist()
             if s.before != 1.0:
                 shared = [k for k, it in enumerate(items) if it in weight_of]

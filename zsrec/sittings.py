@@ -73,7 +73,7 @@ class SittingIndex:
                 raise OptionError("times must give one timestamp per pick")
             if not len(seq):
                 continue
-            starts = np.flatnonzero(np.diff(stamps) > seconds) + 1
+            starts = sitting_starts(stamps, seconds)
             which = np.zeros(len(seq), dtype=np.int64)
             which[starts] = 1
             which = np.cumsum(which)
@@ -119,28 +119,34 @@ class SittingIndex:
         if neighbours < 1:
             raise OptionError("neighbours must be at least 1")
         hist = np.asarray(history, dtype=np.int64)
-        empty = np.zeros(0, dtype=np.int64), np.zeros(0)
-        if not len(hist):
-            return empty
-        if hist.min() < 0 or hist.max() >= self.n_items:
+        if len(hist) and (hist.min() < 0 or hist.max() >= self.n_items):
             raise OptionError(f"a history item is outside the index's {self.n_items} items")
         weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
-        m = self.listed
-        starts, ends = m.indptr[hist], m.indptr[hist + 1]
-        lengths = ends - starts
-        if not lengths.sum():
-            return empty
-        take = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends)])
-        found, inverse = np.unique(m.indices[take], return_inverse=True)
-        like = np.bincount(inverse, weights=np.repeat(weights, lengths), minlength=len(found))
-        like /= np.sqrt(self.sizes[found])
-        best = np.lexsort((found, -like))[:neighbours]
-        chosen, like = found[best], like[best]
+        chosen, like = self.best_sittings(hist, weights, neighbours)
+        if not len(chosen):
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
         rows_of = self.members[chosen]
         items = rows_of.indices.astype(np.int64)
         votes = np.repeat(like, np.diff(rows_of.indptr))
         rows, inverse = np.unique(items, return_inverse=True)
         return rows, np.bincount(inverse, weights=votes, minlength=len(rows))
+
+    def best_sittings(self, history: np.ndarray, weights: np.ndarray, neighbours: int,
+                      size_exponent: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+        """(sitting rows, likeness) of the ``neighbours`` sittings most like ``history`` (catalog rows,
+        each weighted by ``weights``): the weight of the history a sitting holds over its size **
+        ``size_exponent``, best first, equal likeness to the lower row. ``neighbour_scores`` lets them
+        vote; benchmarks/sittings_variants.py scores other votes on the same neighbours."""
+        m = self.listed
+        lengths = m.indptr[history + 1] - m.indptr[history]
+        if not len(history) or not lengths.sum():
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        take = np.concatenate([np.arange(m.indptr[h], m.indptr[h + 1]) for h in history])
+        found, inverse = np.unique(m.indices[take], return_inverse=True)
+        like = np.bincount(inverse, weights=np.repeat(weights, lengths), minlength=len(found))
+        like /= self.sizes[found] ** size_exponent
+        best = np.lexsort((found, -like))[:neighbours]
+        return found[best], like[best]
 
     # ------------------------------------------------------------ adding interactions
 
@@ -210,6 +216,11 @@ class SittingIndex:
         seconds, per_item = f[f"{prefix}settings"]
         return cls(members, f[f"{prefix}ends"], f[f"{prefix}owners"], f[f"{prefix}users"], float(seconds),
                    int(per_item))
+
+
+def sitting_starts(stamps: np.ndarray, seconds: float) -> np.ndarray:
+    """Where one user's picks (times oldest first) open a new sitting: after a gap of more than ``seconds``."""
+    return np.flatnonzero(np.diff(stamps) > seconds) + 1
 
 
 def _membership(rows: np.ndarray, items: np.ndarray, n_rows: int, n_items: int) -> sparse.csr_matrix:
