@@ -91,6 +91,25 @@ def test_sittings_variants_benchmark(tmp_path):
     assert "## Test users (once)" in (tmp_path / "sittings_variants.md").read_text()
 
 
+def test_shortlist_ceiling_benchmark(tmp_path):
+    _run(["shortlist_ceiling.py", "--quick"], tmp_path)
+    out = json.loads((tmp_path / "shortlist_ceiling.json").read_text())
+    # the run checked the recomposed shipped score and shortlists against the generator's own
+    assert out["shipped_checked"] is True and out["length"] == 5
+    assert out["test_cases"] == 200 and out["validation_cases"] == 743
+    rows = out["rows"]
+    assert out["settings"] == len(rows) == 32  # the quick grid, the shipped setting among them
+    # the shipped row on the test users is the evaluation's generator (benchmarks/results/quality-cooc.md)
+    assert out["shipped"]["test"] == pytest.approx(0.47) and out["shipped"]["validation"] == pytest.approx(0.505, abs=0.001)
+    assert out["best_on_test"]["test"] == max(r["test"] for r in rows)
+    assert out["chosen_on_validation"]["validation"] == max(r["validation"] for r in rows)
+    assert out["settings_reaching_target_on_test"] == sum(r["test"] >= 0.5 for r in rows)
+    # recent popularity off and the neighbour count held where similar sittings are off: nothing counted twice
+    assert len({tuple(r["setting"]) for r in rows}) == len(rows)
+    assert "| shipped |" in (tmp_path / "shortlist_ceiling.md").read_text()
+    assert (tmp_path / "shortlist_ceiling.png").stat().st_size > 1000
+
+
 def test_cooccurrence_scale_benchmark_toy(tmp_path):
     _run(["cooccurrence_scale.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "cooccurrence_scale.json").read_text())["rows"]
