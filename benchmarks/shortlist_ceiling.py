@@ -197,7 +197,8 @@ def plot(rows: list[dict], shipped: dict, chosen: dict, length: int, path: Path)
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--length", type=int, default=5, help="the history length studied: 3, 5 or 10 (one-pick histories use a damped index this grid does not cover)")
+    ap.add_argument("--length", type=int, default=5,
+                    help="the history length studied: 3, 5 or 10 (one-pick histories use a damped index, not in the grid)")
     ap.add_argument("--folds", type=int, default=4)
     ap.add_argument("--quick", action="store_true", help="a small grid (the test's)")
     ap.add_argument("--out", type=Path, default=RESULTS)
