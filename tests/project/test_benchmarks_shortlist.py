@@ -104,6 +104,8 @@ def test_shortlist_ceiling_benchmark(tmp_path):
     assert out["best_on_test"]["test"] == max(r["test"] for r in rows)
     assert out["chosen_on_validation"]["validation"] == max(r["validation"] for r in rows)
     assert out["settings_reaching_target_on_test"] == sum(r["test"] >= 0.5 for r in rows)
+    best_val = sorted(rows, key=lambda r: -r["validation"])[:out["validation_best"]["settings"]]
+    assert out["validation_best"]["mean_test"] == pytest.approx(sum(r["test"] for r in best_val) / len(best_val))
     # recent popularity off and the neighbour count held where similar sittings are off: nothing counted twice
     assert len({tuple(r["setting"]) for r in rows}) == len(rows)
     assert "| shipped |" in (tmp_path / "shortlist_ceiling.md").read_text()
