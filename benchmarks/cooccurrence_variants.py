@@ -10,7 +10,9 @@ training users of the standard cold-start split; never the test users):
   1/log2(1+|u|)): heavy raters co-pick almost everything;
 - RP3beta (Paudel et al. 2017: a two-step random walk item -> user -> item, transition
   probabilities raised to alpha, the end item's popularity divided out to the power beta);
-- per-row normalised neighbour scores, and cosine plus a share of its two-hop neighbours.
+- per-row normalised neighbour scores, and cosine plus a share of its two-hop neighbours;
+- the shipped rows combined over the history otherwise than by their weighted sum: maximum, summed
+  squares or square roots, summed reciprocal ranks.
 
 Then other kinds of signal, each fused with the shortlist as it was before this study (the shipped
 weights without the session signal, which this study found and the shipped default now has) by the evaluation's reciprocal-rank
@@ -65,6 +67,8 @@ POSITION_SPREAD = 5  # picks n - 5 .. n + 5 of others' histories
 SESSION_SECONDS = 60.0  # two picks of one user at most this far apart count as picked together
 SESSION_DECAY = 0.5  # the session signal's recency weight per pick of the history
 SESSION_BONUS = f"pairs picked within {SESSION_SECONDS:g} s counted twice"
+COMBINE = {"max": "their maximum", "squares": "summed squares", "roots": "summed square roots",
+           "ranks": "summed reciprocal ranks"}  # other ways a history's rows add up (the product sums them)
 EASE_L2 = 3000.0  # the best of 500 / 3000 / 10000 fused on these folds (10000: what zsrec eval chose alone)
 
 
@@ -133,10 +137,25 @@ def _index_from_counts(counts: np.ndarray, item_counts: np.ndarray) -> CoOccurre
     return index
 
 
-def _item_item(s: np.ndarray, decay: float = DECAY) -> Callable[[list[int]], np.ndarray]:
+def _item_item(s: np.ndarray, decay: float = DECAY, combine: str = "sum") -> Callable[[list[int]], np.ndarray]:
+    """Items scored by the history's rows of ``s``, newest weighted most; ``combine`` says how the rows
+    add up: their weighted sum (the product's way), their maximum, the sum of their squares (a strong
+    neighbour of one item counts more than weak ones of many) or square roots (the reverse), or each
+    row's reciprocal ranks (1 / (10 + rank) for the items it scores, ranks from 0: only the order
+    within a row counts)."""
     def score(history: list[int]) -> np.ndarray:
-        w = decay ** np.arange(len(history))[::-1]
-        return (w[:, None] * s[history]).sum(0)
+        w = (decay ** np.arange(len(history))[::-1])[:, None]
+        rows = s[history]
+        if combine == "max":
+            return (w * rows).max(0)
+        if combine == "squares":
+            return (w * rows ** 2).sum(0)
+        if combine == "roots":
+            return (w * np.sqrt(rows)).sum(0)
+        if combine == "ranks":
+            rank = np.argsort(np.argsort(-rows, axis=1, kind="stable"), axis=1)
+            return (w * np.where(rows > 0, 1.0 / (10 + rank), 0.0)).sum(0)
+        return (w * rows).sum(0)
     return score
 
 
@@ -242,7 +261,11 @@ def main() -> None:
         cases = make_cases(dataset, validate, config)
         popularity = popularity_counts(dataset, fit)
         session = _session_pairs(dataset, fit, SESSION_SECONDS)
-        scorers = {name: _item_item(s) for name, s in _variants(_picks(dataset, fit), session).items()}
+        variants = _variants(_picks(dataset, fit), session)
+        scorers = {name: _item_item(s) for name, s in variants.items()}
+        for combine, how in COMBINE.items():
+            scorers[f"cosine, 100 neighbours, history rows combined by {how}"] = _item_item(
+                variants[SHIPPED], combine=combine)
         for first, neighbours in USER_KNN:
             counted = f"first {first} picks" if first else "last 200 picks"
             scorers[f"user kNN, {neighbours} neighbours, {counted}"] = _user_knn(

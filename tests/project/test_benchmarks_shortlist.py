@@ -16,7 +16,7 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     _run(["cooccurrence_variants.py", "--folds", "2"], tmp_path)
     out = json.loads((tmp_path / "cooccurrence_variants.json").read_text())
     rows = {r["variant"]: r for r in out["rows"]}
-    assert len(rows) == 20 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
+    assert len(rows) == 24 and all(0 < r["recall20"]["5"] < 1 for r in rows.values())
     fused = out["shortlist_fused"]
     assert (fused[0]["signal"], fused[0]["share"]) == ("the shortlist without the session signal", 0.0)
     signals = {f["signal"] for f in fused[1:]}
@@ -33,6 +33,10 @@ def test_cooccurrence_variants_benchmark(tmp_path):
     # ties among equal neighbour scores are broken: a case or two)
     shipped = rows["cosine, 100 neighbours (shipped)"]["recall20"]
     assert all(abs(shipped[n] - out["product_index_recall20"][n]) < 0.01 for n in shipped)
+    # a one-pick history has one row: every way of combining rows keeps its order (ties aside)
+    combined = [r for name, r in rows.items() if "history rows combined by" in name]
+    assert len(combined) == 4
+    assert all(abs(r["recall20"]["1"] - shipped["1"]) < 0.01 for r in combined)
     assert "| cosine, 100 neighbours (shipped) |" in (tmp_path / "cooccurrence_variants.md").read_text()
 
 
