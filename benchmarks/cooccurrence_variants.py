@@ -67,9 +67,31 @@ POSITION_SPREAD = 5  # picks n - 5 .. n + 5 of others' histories
 SESSION_SECONDS = 60.0  # two picks of one user at most this far apart count as picked together
 SESSION_DECAY = 0.5  # the session signal's recency weight per pick of the history
 SESSION_BONUS = f"pairs picked within {SESSION_SECONDS:g} s counted twice"
-COMBINE = {"max": "their maximum", "squares": "summed squares", "roots": "summed square roots",
-           "ranks": "summed reciprocal ranks"}  # other ways a history's rows add up (the product sums them)
 EASE_L2 = 3000.0  # the best of 500 / 3000 / 10000 fused on these folds (10000: what zsrec eval chose alone)
+
+
+def _reciprocal_ranks(rows: np.ndarray) -> np.ndarray:
+    """1 / (10 + rank) for the items each row scores, ranks from 0: only the order within a row counts."""
+    rank = np.argsort(np.argsort(-rows, axis=1, kind="stable"), axis=1)
+    return np.where(rows > 0, 1.0 / (10 + rank), 0.0)
+
+
+# How a history's recency-weighted rows (w x rows) add up into item scores: the product's weighted sum,
+# and other ways measured beside it (squares: a strong neighbour of one item counts more than weak ones
+# of many; square roots: the reverse).
+Combine = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _summed(w: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return (w * rows).sum(0)
+
+
+COMBINE: dict[str, Combine] = {
+    "their maximum": lambda w, rows: (w * rows).max(0),
+    "summed squares": lambda w, rows: (w * rows ** 2).sum(0),
+    "summed square roots": lambda w, rows: (w * np.sqrt(rows)).sum(0),
+    "summed reciprocal ranks": lambda w, rows: (w * _reciprocal_ranks(rows)).sum(0),
+}
 
 
 def _picks(dataset, users, first: int | None = None) -> sparse.csr_matrix:
@@ -137,25 +159,10 @@ def _index_from_counts(counts: np.ndarray, item_counts: np.ndarray) -> CoOccurre
     return index
 
 
-def _item_item(s: np.ndarray, decay: float = DECAY, combine: str = "sum") -> Callable[[list[int]], np.ndarray]:
-    """Items scored by the history's rows of ``s``, newest weighted most; ``combine`` says how the rows
-    add up: their weighted sum (the product's way), their maximum, the sum of their squares (a strong
-    neighbour of one item counts more than weak ones of many) or square roots (the reverse), or each
-    row's reciprocal ranks (1 / (10 + rank) for the items it scores, ranks from 0: only the order
-    within a row counts)."""
+def _item_item(s: np.ndarray, decay: float = DECAY, combine: Combine = _summed) -> Callable[[list[int]], np.ndarray]:
+    """Items scored by the history's rows of ``s``, newest weighted most, added up by ``combine``."""
     def score(history: list[int]) -> np.ndarray:
-        w = (decay ** np.arange(len(history))[::-1])[:, None]
-        rows = s[history]
-        if combine == "max":
-            return (w * rows).max(0)
-        if combine == "squares":
-            return (w * rows ** 2).sum(0)
-        if combine == "roots":
-            return (w * np.sqrt(rows)).sum(0)
-        if combine == "ranks":
-            rank = np.argsort(np.argsort(-rows, axis=1, kind="stable"), axis=1)
-            return (w * np.where(rows > 0, 1.0 / (10 + rank), 0.0)).sum(0)
-        return (w * rows).sum(0)
+        return combine((decay ** np.arange(len(history))[::-1])[:, None], s[history])
     return score
 
 
@@ -263,7 +270,7 @@ def main() -> None:
         session = _session_pairs(dataset, fit, SESSION_SECONDS)
         variants = _variants(_picks(dataset, fit), session)
         scorers = {name: _item_item(s) for name, s in variants.items()}
-        for combine, how in COMBINE.items():
+        for how, combine in COMBINE.items():
             scorers[f"cosine, 100 neighbours, history rows combined by {how}"] = _item_item(
                 variants[SHIPPED], combine=combine)
         for first, neighbours in USER_KNN:
