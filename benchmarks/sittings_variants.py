@@ -15,7 +15,7 @@ variants, each measured here inside the whole shipped shortlist on the validatio
 The best by mean recall@20 + NDCG@10 over n = 3, 5, 10 is measured once on the test users beside
 the shipped scoring. Writes benchmarks/results/sittings_variants.{json,md}.
 
-    python benchmarks/sittings_variants.py [--folds 4]
+    python benchmarks/sittings_variants.py [--folds 4] [--quick]
 """
 
 from __future__ import annotations
@@ -66,6 +66,8 @@ SCORINGS = (
     Scoring("likeness / size", size_exponent=1.0),
 )
 CHECK = Scoring("the shipped scoring, by this benchmark's code", rescored=True)  # must equal SCORINGS[0]
+# --quick (the test's run): the shipped scoring and one variant down each code path of the scoring below
+QUICK = (SCORINGS[0], SCORINGS[1], SCORINGS[3], SCORINGS[5])
 
 
 class OrderedSittings(SittingIndex):
@@ -115,14 +117,16 @@ class OrderedSittings(SittingIndex):
         return rows, np.asarray([votes[r] for r in rows.tolist()])
 
 
-def measure(dataset, cases, users, base: CandidateConfig) -> dict[str, dict[int, np.ndarray]]:
-    """Each scoring's per-case recall@20 + NDCG@10 (by history length) on ``cases``, counted on ``users``."""
+def measure(dataset, cases, users, base: CandidateConfig,
+            scorings: Sequence[Scoring] = SCORINGS, check: bool = True) -> dict[str, dict[int, np.ndarray]]:
+    """Each scoring's per-case recall@20 + NDCG@10 (by history length) on ``cases``, counted on ``users``;
+    with ``check``, also the shipped scoring by this benchmark's own code (CHECK)."""
     shared = shared_indexes(dataset, users, base)
     index = OrderedSittings.build(shared["sequences"], shared["times"], len(dataset.catalog), base.session_seconds)
     index.keep_order(shared["sequences"], shared["times"])
     shared["sittings"][base.session_seconds] = index
     out = {}
-    for scoring in (*SCORINGS, CHECK):
+    for scoring in (*scorings, *((CHECK,) if check else ())):
         index.scoring = scoring
         out[scoring.name] = measure_with_session(dataset, cases, base, shared)[1]
     return out
@@ -148,16 +152,19 @@ def cells(s: dict, lens) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", type=int, default=4)
+    ap.add_argument("--quick", action="store_true",
+                    help="the shipped scoring and 3 of the 8 variants, one down each code path (the test's run)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
+    scorings = QUICK if args.quick else SCORINGS
     started = time.perf_counter()
     dataset = load_dataset("ml-100k")
     config = EvalConfig()
     base = replace(config.shortlist(), n_candidates=config.n_candidates)
     train, test_users = split_users(dataset, config)
-    pooled: dict[str, dict[int, list[np.ndarray]]] = {s.name: {} for s in (*SCORINGS, CHECK)}
+    pooled: dict[str, dict[int, list[np.ndarray]]] = {s.name: {} for s in (*scorings, CHECK)}
     for fit, validate in validation_folds(dataset, config, train, args.folds):
-        for name, per in measure(dataset, make_cases(dataset, validate, config), fit, base).items():
+        for name, per in measure(dataset, make_cases(dataset, validate, config), fit, base, scorings).items():
             for n, v in per.items():
                 pooled[name].setdefault(n, []).append(v)
     val = {name: {n: np.concatenate(v) for n, v in p.items()} for name, p in pooled.items()}
@@ -168,8 +175,9 @@ def main() -> None:
         raise AssertionError("this benchmark's scoring differs from zsrec.sittings with the shipped settings")
     del val[CHECK.name]
     validation = {name: summary(per, None if name == shipped else val[shipped]) for name, per in val.items()}
-    best = max((s.name for s in SCORINGS[1:]), key=lambda name: validation[name]["criterion"])
-    test_per = measure(dataset, make_cases(dataset, test_users, config), train, base)
+    best = max((s.name for s in scorings[1:]), key=lambda name: validation[name]["criterion"])
+    test_per = measure(dataset, make_cases(dataset, test_users, config), train, base,
+                       (SCORINGS[0], next(s for s in scorings if s.name == best)), check=False)
     test = {name: summary(test_per[name], None if name == shipped else test_per[shipped]) for name in (shipped, best)}
     seconds = time.perf_counter() - started
     cmd = "python benchmarks/sittings_variants.py " + " ".join(sys.argv[1:])
@@ -179,7 +187,7 @@ def main() -> None:
     (args.out / "sittings_variants.json").write_text(json.dumps({
         "command": cmd.strip(), "machine": m, "seconds": seconds, "folds": args.folds,
         "validation_cases": {n: len(v) for n, v in val[shipped].items()},
-        "scorings": [s.__dict__ for s in SCORINGS], "rescored_equals_shipped": same, "validation": validation, "best": best,
+        "scorings": [s.__dict__ for s in scorings], "rescored_equals_shipped": same, "validation": validation, "best": best,
         "best_beats_shipped": validation[best]["criterion"] > validation[shipped]["criterion"]
         and validation[best]["p_pooled"] < SESSION_P, "test": test}, indent=1) + "\n")
     head = " | ".join(f"n={n} R@20 / NDCG@10 (p)" for n in lens)

@@ -78,12 +78,14 @@ def test_similar_sittings_benchmark(tmp_path):
 
 
 def test_sittings_variants_benchmark(tmp_path):
-    _run(["sittings_variants.py", "--folds", "2"], tmp_path)
+    _run(["sittings_variants.py", "--folds", "2", "--quick"], tmp_path)
     out = json.loads((tmp_path / "sittings_variants.json").read_text())
     # the variants' own scoring code gives the shipped lists with the shipped settings (checked in the run)
     assert out["rescored_equals_shipped"] is True
     shipped = out["scorings"][0]["name"]
-    assert len(out["validation"]) == len(out["scorings"]) == 9 and out["best"] != shipped
+    assert len(out["validation"]) == len(out["scorings"]) == 4 and out["best"] != shipped
+    assert {"before", "next_sitting", "idf"} <= {k for s in out["scorings"][1:] for k, v in s.items()
+                                                 if v != out["scorings"][0][k] and k != "name"}  # each code path
     val = out["validation"]
     # one-pick histories never use similar sittings: every scoring gives the same n = 1
     assert len({v["recall20"]["1"] for v in val.values()}) == 1
