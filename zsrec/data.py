@@ -128,6 +128,11 @@ class Interactions:
         """Catalog indices the user touched, oldest first."""
         return self.items[self._rows_of(user_id)]
 
+    def user_ratings(self, user_id: str) -> np.ndarray:
+        """The user's rating of each item of ``user_history``, in the same order (NaN where the source
+        has none): what a signal needs to count only what people liked."""
+        return self.ratings[self._rows_of(user_id)]
+
     def user_times(self, user_id: str) -> np.ndarray:
         """When the user touched each item of ``user_history``, in the same order: what a
         time-aware signal needs to count only what happened before a user's picks."""

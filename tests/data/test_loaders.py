@@ -19,6 +19,7 @@ def _check_tiny(ds):
     # user 1's history comes back oldest first, as catalog rows
     rows = ds.interactions.user_history("1")
     assert [ds.catalog.items[i].id for i in rows] == ["1", "3", "4"]
+    assert ds.interactions.user_ratings("1").tolist() == [5.0, 4.0, 5.0]  # in the same order
 
 
 def test_raw_ml100k(ml100k_dir):
@@ -51,7 +52,7 @@ def test_csv_and_jsonl_with_column_mapping(tmp_path):
     assert ds.interactions.user_times("u1").tolist() == [3.0, 5.0]
     with pytest.raises(UnknownUserError, match="unknown user id 'nobody'"):
         ds.interactions.user_times("nobody")
-    assert np.isnan(ds.interactions.ratings).all()
+    assert np.isnan(ds.interactions.ratings).all() and np.isnan(ds.interactions.user_ratings("u1")).all()
 
 
 def test_resolution_prefers_explicit_path(ml100k_dir):

@@ -118,6 +118,30 @@ def test_shortlist_ceiling_benchmark(tmp_path):
     assert (tmp_path / "shortlist_ceiling.png").stat().st_size > 1000
 
 
+def test_more_signals_benchmark(tmp_path):
+    _run(["more_signals.py", "--folds", "2", "--quick"], tmp_path)
+    out = json.loads((tmp_path / "more_signals.json").read_text())
+    # the run checked the recomposed shipped score and its hit rule against the generator and shortlist_ceiling
+    assert out["shipped_checked"] is True and out["test_cases"] == 200 and out["validation_cases"] == 743
+    # the shipped row on the test users is the evaluation's generator (benchmarks/results/quality-cooc.md)
+    assert out["shipped"]["test"] == pytest.approx(0.47)
+    probes = {p["name"]: p for p in out["probes"]}
+    assert out["demographics"] is True and len(probes) == 12  # recbole's copy of ML-100K has the users file
+    assert [p["kind"] for p in out["probes"]].count("check") == 1
+    for p in probes.values():
+        assert p["chosen"]["validation"] == max(q["validation"] for q in p["per_param"])
+        assert all(0 <= q["p_validation"] <= 1 and 0 <= q["p_test"] <= 1 for q in p["per_param"])
+    # the recency-decay probe at the shipped decay is the shipped shortlist, and wins a tie with it
+    decay = probes["co-occurrence recency decay"]
+    at_shipped = next(q for q in decay["per_param"] if q["param"] == CandidateConfig().recency_decay)
+    assert at_shipped["hits_as_shipped"] and at_shipped["test"] == out["shipped"]["test"]
+    assert decay["chosen"]["param"] == CandidateConfig().recency_decay or decay["chosen"]["validation"] > at_shipped["validation"]
+    signals = [p for p in out["probes"] if p["kind"] == "signal"]
+    assert out["signals_reaching_target_on_test"] == sum(p["chosen"]["test"] >= 0.5 for p in signals)
+    assert out["best_test_any_parameter"] == max(q["test"] for p in signals for q in p["per_param"])
+    assert "(check, not a signal)" in (tmp_path / "more_signals.md").read_text()
+
+
 def test_cooccurrence_scale_benchmark_toy(tmp_path):
     _run(["cooccurrence_scale.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "cooccurrence_scale.json").read_text())["rows"]
