@@ -7,8 +7,8 @@ other signals a recommender engineer would reach for next, each on top of the sh
 
 - **liked together**: co-occurrence counted only from picks rated 4 or more (or 5), replacing a share
   of the shipped co-occurrence, or added to the whole score;
-- **asymmetric cosine**: c_ij / (c_i^a c_j^(1-a)) with a = 0.3 or 0.7 (cosine is a = 0.5), 100
-  neighbours per item, replacing a share of the shipped co-occurrence;
+- **asymmetric cosine**: c_ij / (c_i^a c_j^(1-a)) with a = 0.3 or 0.7 (cosine is a = 0.5), counted
+  densely over every pick, 100 neighbours per item, replacing a share of the shipped co-occurrence;
 - **release year**: films from the years of the history (exp(-|year gap| / 5)), and films new at the
   time of the history's last pick (exp(-age / 2 years)), added;
 - **demographics** (ML-100K's users file: age, gender, occupation): popularity among the users of the
