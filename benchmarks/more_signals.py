@@ -45,8 +45,10 @@ from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, machine, machine_line
+from cooccurrence_variants import _item_item, _keep_top
 from shortlist_ceiling import Signals, _scaled, _top_one, shipped_setting
 
+from zsrec.baselines import user_item_matrix
 from zsrec.cooccurrence import CoOccurrenceIndex
 from zsrec.data import Dataset
 from zsrec.evaluation.protocol import EvalConfig, make_cases, split_users, validation_folds
@@ -115,24 +117,21 @@ class Extras:
             index = CoOccurrenceIndex.build(liked(at_least), n_items, base.cooccurrence)
             self.arrays[f"liked{at_least}"] = np.asarray(
                 [_top_one(n_items, *index.neighbour_scores(h, base.recency_decay, None)) for h in h_all])
-        x = np.zeros((len(fit), n_items))
-        for i, u in enumerate(fit):
-            x[i, inter.user_history(u)] = 1.0
-        counts = x.T @ x
+        x = user_item_matrix([inter.user_history(u) for u in fit], n_items)
+        counts = (x.T @ x).toarray()
         np.fill_diagonal(counts, 0.0)
-        alone = np.maximum(x.sum(0), 1.0)
+        alone = np.maximum(np.asarray(x.sum(0)).ravel(), 1.0)
         self.cosine = counts / np.sqrt(alone[:, None] * alone[None, :])
-        decay = base.recency_decay ** np.arange(config.history_lens[-1] + 1)[::-1]
         for a in (0.3, 0.7):
-            s = counts / alone[:, None] ** a / alone[None, :] ** (1 - a)
-            kth = np.partition(s, -ASYMMETRIC_NEIGHBOURS, axis=1)[:, -ASYMMETRIC_NEIGHBOURS][:, None]
-            s = np.where(s >= kth, s, 0.0)
+            asymmetric = counts / alone[:, None] ** a / alone[None, :] ** (1 - a)
+            score = _item_item(_keep_top(asymmetric, ASYMMETRIC_NEIGHBOURS), base.recency_decay)
             rows = []
             for h in h_all:
-                v = (decay[-len(h):, None] * s[h]).sum(0)
+                v = score(h)
                 v[h] = 0.0
                 rows.append(v / v.max() if v.max() > 0 else v)
             self.arrays[f"asymmetric{a}"] = np.asarray(rows)
+        decay = base.recency_decay ** np.arange(config.history_lens[-1] + 1)[::-1]
         years = _years(dataset)
         near, new = [], []
         for c, h in zip(signals.cases, h_all):
@@ -234,14 +233,6 @@ def probes(ship: tuple, quick: bool, with_users: bool) -> list[Probe]:
     return out
 
 
-def _hits(signals: Signals, score: np.ndarray) -> np.ndarray:
-    """Target in the top 20, ties to the lowest catalog row (the generator's rule, as Signals.hits)."""
-    t = signals.targets
-    ft = score[np.arange(len(t)), t][:, None]
-    ahead = (score > ft).sum(1) + ((score == ft) & (signals.catalog_rows[None, :] < t[:, None])).sum(1)
-    return np.isfinite(ft[:, 0]) & (ahead < 20)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--length", type=int, default=5, help="the history length studied: 3, 5 or 10")
@@ -270,17 +261,14 @@ def main() -> None:
         s.check_shipped(ship)
         extras[id(s)] = Extras(dataset, fit, s, config, users, {"decay": decays})
         shipped_scores[id(s)] = s.fused(ship)
-    shipped_val = np.concatenate([_hits(s, shipped_scores[id(s)]) for s in folds])
-    shipped_test = _hits(test, shipped_scores[id(test)])
-    if not (np.array_equal(shipped_test, test.hits(ship))
-            and np.array_equal(shipped_val, np.concatenate([s.hits(ship) for s in folds]))):
-        raise AssertionError("this study's hit rule differs from shortlist_ceiling's")
+    shipped_val = np.concatenate([s.hits_of(shipped_scores[id(s)]) for s in folds])
+    shipped_test = test.hits_of(shipped_scores[id(test)])
     rows = []
     for probe in tried:
         per_param = []
         for p in probe.params:
-            val = np.concatenate([_hits(s, probe.score(s, extras[id(s)], shipped_scores[id(s)], p)) for s in folds])
-            hit_test = _hits(test, probe.score(test, extras[id(test)], shipped_scores[id(test)], p))
+            val = np.concatenate([s.hits_of(probe.score(s, extras[id(s)], shipped_scores[id(s)], p)) for s in folds])
+            hit_test = test.hits_of(probe.score(test, extras[id(test)], shipped_scores[id(test)], p))
             per_param.append({"param": p, "validation": float(val.mean()), "p_validation": improvement_p(val, shipped_val),
                               "test": float(hit_test.mean()), "p_test": improvement_p(hit_test, shipped_test),
                               "hits_as_shipped": bool(np.array_equal(val, shipped_val)

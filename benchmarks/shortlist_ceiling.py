@@ -141,15 +141,18 @@ class Signals:
         return bm25 * a["bm25"] + pop * a["popularity"] + (1 - bm25 - pop) * co + recent * a["recent"] + a["seen"]
 
     def hits(self, s: tuple, k: int = 20) -> np.ndarray:
-        """Whether each case's target is in the top ``k``, ties to the lowest catalog row (the
-        generator's rule)."""
-        f = self.fused(s)
+        """Whether each case's target is in the top ``k`` of setting ``s``."""
+        return self.hits_of(self.fused(s), k)
+
+    def hits_of(self, f: np.ndarray, k: int = 20) -> np.ndarray:
+        """Whether each case's target is in the top ``k`` of the scores ``f`` (cases x items), ties to
+        the lowest catalog row (the generator's rule); an item at minus infinity is never listed."""
         ft = f[np.arange(len(self.targets)), self.targets][:, None]
         ahead = (f > ft).sum(1)
         tied = np.flatnonzero((f == ft).sum(1) > 1)  # rare: only these need the row rule
         if len(tied):
             ahead[tied] += ((f[tied] == ft[tied]) & (self.catalog_rows[None, :] < self.targets[tied, None])).sum(1)
-        return ahead < k
+        return np.isfinite(ft[:, 0]) & (ahead < k)
 
     def check_shipped(self, s: tuple) -> None:
         """The recomposed shipped score is the generator's own, and so are its shortlists."""
