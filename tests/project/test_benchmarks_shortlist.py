@@ -139,7 +139,17 @@ def test_more_signals_benchmark(tmp_path):
     signals = [p for p in out["probes"] if p["kind"] == "signal"]
     assert out["signals_reaching_target_on_test"] == sum(p["chosen"]["test"] >= 0.5 for p in signals)
     assert out["best_test_any_parameter"] == max(q["test"] for p in signals for q in p["per_param"])
-    assert "(check, not a signal)" in (tmp_path / "more_signals.md").read_text()
+    # every signal together: each step chosen on validation lifts it; the look-ahead check is never stacked
+    stack = out["stacked"]
+    assert stack  # the quick run stacks three signals
+    names = [q["name"] for q in stack]
+    assert len(set(names)) == len(names) and set(names) <= {p["name"] for p in signals}
+    rising = [out["shipped"]["validation"]] + [q["validation"] for q in stack]
+    assert all(a < b for a, b in zip(rising, rising[1:]))
+    assert all(0 <= q["p_validation"] <= 1 and 0 <= q["p_test"] <= 1 for q in stack)
+    assert "diversified top 20 (MMR)" not in names[:-1]  # a list order ends the stack
+    text = (tmp_path / "more_signals.md").read_text()
+    assert "(check, not a signal)" in text and "| 0 | the shipped shortlist |" in text
 
 
 def test_cooccurrence_scale_benchmark_toy(tmp_path):
