@@ -237,6 +237,16 @@ def probes(ship: tuple, quick: bool, with_users: bool) -> list[Probe]:
     return out
 
 
+def _applied(probe: Probe, param: float, sets: Sequence[Signals], extras: dict,
+             scores: dict) -> dict[int, np.ndarray]:
+    """``probe`` at ``param`` on top of each set's score in ``scores`` (both keyed by id() of the set)."""
+    return {id(s): probe.score(s, extras[id(s)], scores[id(s)], param) for s in sets}
+
+
+def _pooled_hits(sets: Sequence[Signals], scores: dict) -> np.ndarray:
+    return np.concatenate([s.hits_of(scores[id(s)]) for s in sets])
+
+
 def stacked(tried: Sequence[Probe], test: Signals, folds: Sequence[Signals], extras: dict, shipped_scores: dict,
             shipped_val: np.ndarray, shipped_test: np.ndarray) -> list[dict]:
     """Every signal together: greedy forward selection on the validation folds. Each step tries every
@@ -253,14 +263,15 @@ def stacked(tried: Sequence[Probe], test: Signals, folds: Sequence[Signals], ext
             best = None
             for probe in pool:
                 for p in probe.params:
-                    val = np.concatenate([s.hits_of(probe.score(s, extras[id(s)], current[id(s)], p)) for s in folds])
+                    on_folds = _applied(probe, p, folds, extras, current)
+                    val = _pooled_hits(folds, on_folds)
                     if val.mean() > val_now and (best is None or val.mean() > best[2].mean()):
-                        best = (probe, p, val)
+                        best = (probe, p, val, on_folds)
             if best is None:
                 break
-            probe, p, val = best
-            for s in (test, *folds):
-                current[id(s)] = probe.score(s, extras[id(s)], current[id(s)], p)
+            probe, p, val, on_folds = best
+            current.update(on_folds)  # the folds' scores as searched; the test users' only now
+            current.update(_applied(probe, p, [test], extras, current))
             hit_test = test.hits_of(current[id(test)])
             val_now = float(val.mean())
             steps.append({"name": probe.name, "param": p, "validation": val_now,
@@ -300,14 +311,14 @@ def main() -> None:
         s.check_shipped(ship)
         extras[id(s)] = Extras(dataset, fit, s, config, users, {"decay": decays})
         shipped_scores[id(s)] = s.fused(ship)
-    shipped_val = np.concatenate([s.hits_of(shipped_scores[id(s)]) for s in folds])
+    shipped_val = _pooled_hits(folds, shipped_scores)
     shipped_test = test.hits_of(shipped_scores[id(test)])
     rows = []
     for probe in tried:
         per_param = []
         for p in probe.params:
-            val = np.concatenate([s.hits_of(probe.score(s, extras[id(s)], shipped_scores[id(s)], p)) for s in folds])
-            hit_test = test.hits_of(probe.score(test, extras[id(test)], shipped_scores[id(test)], p))
+            new = _applied(probe, p, (test, *folds), extras, shipped_scores)
+            val, hit_test = _pooled_hits(folds, new), test.hits_of(new[id(test)])
             per_param.append({"param": p, "validation": float(val.mean()), "p_validation": improvement_p(val, shipped_val),
                               "test": float(hit_test.mean()), "p_test": improvement_p(hit_test, shipped_test),
                               "hits_as_shipped": bool(np.array_equal(val, shipped_val)
@@ -368,8 +379,8 @@ def main() -> None:
               "## Every signal together", "",
               "Greedy forward selection on the validation folds: each step adds, on top of the previous steps, the "
               "signal and parameter that lift validation recall@20 most, until none does; the diversified list "
-              "is tried last, on top of the stack (nothing can be added to a list order). The test users are scored after each step; they "
-              "choose nothing. p: one-sided paired Wilcoxon against the shipped shortlist.", "",
+              "is tried last, on top of the stack (nothing can be added to a list order). The test users are "
+              "scored after each step; they choose nothing. p: one-sided paired Wilcoxon against the shipped shortlist.", "",
               "| step | signal added | parameter | validation R@20 (p) | test R@20 (p) |", "|---:|---|---:|---:|---:|",
               f"| 0 | the shipped shortlist | | {sv:.3f} | {st:.3f} |"]
     lines += [f"| {i} | {q['name']} | {q['param']:g} | {q['validation']:.3f} ({q['p_validation']:.2g}) | "
