@@ -11,9 +11,17 @@ other signals a recommender engineer would reach for next, each on top of the sh
   densely over every pick, 100 neighbours per item, replacing a share of the shipped co-occurrence;
 - **release year**: films from the years of the history (exp(-|year gap| / 5)), and films new at the
   time of the history's last pick (exp(-age / 2 years)), added;
+- **popular at this stage**: popularity among the fitting users' picks n+1 .. n+10 (what people pick at
+  this point of their logs, where ML-100K's sign-up sittings put many first picks), added;
+- **what new users of these weeks picked first**: popularity among the first 30 picks of the fitting
+  users who joined in the 14 days before the history's last pick (if the sign-up pages changed over
+  time, users who joined together saw the same films), added;
 - **demographics** (ML-100K's users file: age, gender, occupation): popularity among the users of the
   same gender and age group, or the same occupation, added. The product takes no user attributes, so
   this asks whether it should;
+- **the history's picks weighed otherwise**: each pick's co-occurrence weighted by its rating
+  ((rating / 5)^p: does a liked pick say more about the next one?) or by its rarity (pickers^-g: does
+  an unusual pick say more than a blockbuster?), besides the shipped recency weight;
 - **recency decay** of the co-occurrence part per older pick (shipped 0.8; the tuner tried 0.8 and 1.0);
 - **a diversified top 20**: maximal marginal relevance over the shipped score's top 80, the penalty an
   item's cosine to what is already listed (a spread list may catch more kinds of next pick);
@@ -63,6 +71,8 @@ YEAR = 365.25 * DAY
 MAX_ITEMS = 20_000  # the asymmetric cosine and the diversified list use dense item x item matrices
 MMR_POOL = 80  # the diversified list picks its 20 among the shipped score's top 80
 ASYMMETRIC_NEIGHBOURS = 100
+COHORT_DAYS, COHORT_PICKS = 14, 30  # "what new users of these weeks picked first"
+STAGE_WINDOW = 10  # "popular at this stage": the fitting users' picks n+1 .. n+10
 
 
 @dataclass
@@ -155,11 +165,69 @@ class Extras:
         for d in params.get("decay", ()):
             self.arrays[f"decay{d:g}"] = np.asarray(
                 [_top_one(n_items, *signals.gen.cooccurrence.neighbour_scores(h, d, None)) for h in h_all])
+        # each history pick's own neighbour row, for the probes that weigh the picks other than by recency
+        rows_of = {i: signals.gen.cooccurrence.neighbour_scores([i], 1.0, None)
+                   for h in h_all for i in set(h)}
+        self._rows_of, self._n_items = rows_of, n_items
+        self._decays = [decay[-len(h):] for h in h_all]
+        self.history_ratings = [np.nan_to_num(inter.user_ratings(c.user)[:c.n], nan=3.0)  # unrated: the middle
+                                for c in signals.cases]
+        self.history_counts = [signals.gen.cooccurrence.item_counts[list(h)] for h in h_all]
+        self._h_all = h_all
+        plain = self.weighted("unweighted", lambda i: np.ones(len(h_all[i])))
+        if not np.allclose(plain, signals.arrays["all"], rtol=0, atol=1e-9):
+            raise AssertionError("history weighting by recency alone differs from the shipped co-occurrence part")
+        length = signals.cases[0].n  # the study is of one history length
+        self.arrays["stage"] = np.broadcast_to(_stage_popularity(dataset, fit, length), (len(h_all), n_items))
+        self.arrays["cohort"] = _cohort_popularity(dataset, fit, [c.user for c in signals.cases], length)
         first = np.full(n_items, np.inf)  # when the fitting users first picked each item
         for u in fit:
             np.minimum.at(first, inter.user_history(u), inter.user_times(u))
         self.first_picked = first
         self.last_pick = np.asarray([inter.user_times(c.user)[c.n - 1] for c in signals.cases])
+
+    def weighted(self, key: str, weight_of: Callable[[int], np.ndarray]) -> np.ndarray:
+        """The all-picks co-occurrence part with each history pick weighted by recency x ``weight_of(case)``
+        (the shipped part is recency alone), cached under ``key``."""
+        if key not in self.arrays:
+            out = np.zeros((len(self._h_all), self._n_items))
+            for i, h in enumerate(self._h_all):
+                w = self._decays[i] * weight_of(i)
+                for item, wi in zip(h, w):
+                    rows, vals = self._rows_of[item]
+                    out[i, rows] += wi * vals
+                top = out[i].max()
+                if top > 0:
+                    out[i] /= top
+            self.arrays[key] = out
+        return self.arrays[key]
+
+
+def _stage_popularity(dataset: Dataset, fit: Sequence[str], length: int) -> np.ndarray:
+    """Scaled log popularity among the fitting users' picks ``length`` + 1 .. ``length`` + STAGE_WINDOW:
+    what people pick at this point of their logs."""
+    inter = dataset.interactions
+    picks = [inter.user_history(u)[length:length + STAGE_WINDOW] for u in fit]
+    counts = np.bincount(np.concatenate(picks), minlength=len(dataset.catalog)).astype(np.float64)
+    return _scaled(np.log1p(counts))
+
+
+def _cohort_popularity(dataset: Dataset, fit: Sequence[str], users: Sequence[str], length: int) -> np.ndarray:
+    """Per user, scaled log popularity among the first COHORT_PICKS picks of the fitting users who joined
+    (first picked) in the COHORT_DAYS before that user's ``length``-th pick: nothing after it is counted."""
+    inter = dataset.interactions
+    starts = np.asarray([inter.user_times(u)[0] for u in fit])
+    by_start = np.argsort(starts, kind="stable")
+    starts = starts[by_start]
+    early = [inter.user_history(fit[j])[:COHORT_PICKS] for j in by_start]
+    out = np.zeros((len(users), len(dataset.catalog)))
+    for row, user in enumerate(users):
+        now = inter.user_times(user)[length - 1]
+        lo, hi = np.searchsorted(starts, now - COHORT_DAYS * DAY), np.searchsorted(starts, now, side="right")
+        if hi > lo:
+            counts = np.bincount(np.concatenate(early[lo:hi]), minlength=out.shape[1]).astype(np.float64)
+            out[row] = _scaled(np.log1p(counts))
+    return out
 
 
 def _co_share(ship: tuple) -> float:
@@ -217,6 +285,11 @@ def probes(ship: tuple, quick: bool, with_users: bool) -> list[Probe]:
         Probe("release year near the history's", "signal", "exp(-|year gap| / 5), added", weights, adding("year_near")),
         Probe("new at the last pick", "signal", "exp(-age / 2 years) at the history's last pick, added", weights,
               adding("year_new")),
+        Probe("popular at this stage", "signal", f"log popularity among the fitting users' picks n+1 .. "
+              f"n+{STAGE_WINDOW} (what people pick at this point of their logs), added", weights, adding("stage")),
+        Probe("what new users of these weeks picked first", "signal", f"log popularity among the first "
+              f"{COHORT_PICKS} picks of the fitting users who joined in the {COHORT_DAYS} days before the "
+              "history's last pick, added", weights, adding("cohort")),
     ]
     if with_users:
         out += [Probe("popular with the same gender and age group", "signal", "log popularity among those "
@@ -224,6 +297,14 @@ def probes(ship: tuple, quick: bool, with_users: bool) -> list[Probe]:
                 Probe("popular with the same occupation", "signal", "log popularity among those users, added",
                       weights, adding("popular_occupation"))]
     out += [
+        Probe("history weighted by its ratings", "signal", "each history pick's co-occurrence weighted by "
+              "(rating / 5)^p besides recency (p < 0 leans to the low-rated picks)", (2.0,) if quick else
+              (-1.0, 1.0, 2.0, 4.0), lambda s, e, f, p: f + share * (e.weighted(
+                  f"rated{p:g}", lambda i: (e.history_ratings[i] / 5.0) ** p) - s.arrays["all"])),
+        Probe("rare history picks weigh more", "signal", "each history pick's co-occurrence weighted by "
+              "(its pickers)^-g besides recency", (0.5,) if quick else (0.25, 0.5, 1.0),
+              lambda s, e, f, g: f + share * (e.weighted(
+                  f"rare{g:g}", lambda i: np.maximum(e.history_counts[i], 1.0) ** -g) - s.arrays["all"])),
         Probe("co-occurrence recency decay", "signal", "the co-occurrence part with another decay per older "
               "pick (shipped 0.8)", (0.8, 1.0) if quick else (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
               lambda s, e, f, d: f + share * (e.arrays[f"decay{d:g}"] - s.arrays["all"])),

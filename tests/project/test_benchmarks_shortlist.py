@@ -126,7 +126,7 @@ def test_more_signals_benchmark(tmp_path):
     # the shipped row on the test users is the evaluation's generator (benchmarks/results/quality-cooc.md)
     assert out["shipped"]["test"] == pytest.approx(0.47)
     probes = {p["name"]: p for p in out["probes"]}
-    assert out["demographics"] is True and len(probes) == 12  # recbole's copy of ML-100K has the users file
+    assert out["demographics"] is True and len(probes) == 16  # recbole's copy of ML-100K has the users file
     assert [p["kind"] for p in out["probes"]].count("check") == 1
     for p in probes.values():
         assert p["chosen"]["validation"] == max(q["validation"] for q in p["per_param"])
@@ -141,7 +141,7 @@ def test_more_signals_benchmark(tmp_path):
     assert out["best_test_any_parameter"] == max(q["test"] for p in signals for q in p["per_param"])
     # every signal together: each step chosen on validation lifts it; the look-ahead check is never stacked
     stack = out["stacked"]
-    assert stack  # the quick run stacks three signals
+    assert stack  # the quick run stacks four (liked-together, rating weight, gender-and-age popularity, MMR)
     names = [q["name"] for q in stack]
     assert len(set(names)) == len(names) and set(names) <= {p["name"] for p in signals}
     rising = [out["shipped"]["validation"]] + [q["validation"] for q in stack]
