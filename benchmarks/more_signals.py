@@ -165,11 +165,7 @@ class Extras:
         for d in params.get("decay", ()):
             self.arrays[f"decay{d:g}"] = np.asarray(
                 [_top_one(n_items, *signals.gen.cooccurrence.neighbour_scores(h, d, None)) for h in h_all])
-        # each history pick's own neighbour row, for the probes that weigh the picks other than by recency
-        rows_of = {i: signals.gen.cooccurrence.neighbour_scores([i], 1.0, None)
-                   for h in h_all for i in set(h)}
-        self._rows_of, self._n_items = rows_of, n_items
-        self._decays = [decay[-len(h):] for h in h_all]
+        self._index, self._recency_decay = signals.gen.cooccurrence, base.recency_decay
         self.history_ratings = [np.nan_to_num(inter.user_ratings(c.user)[:c.n], nan=3.0)  # unrated: the middle
                                 for c in signals.cases]
         self.history_counts = [signals.gen.cooccurrence.item_counts[list(h)] for h in h_all]
@@ -190,16 +186,9 @@ class Extras:
         """The all-picks co-occurrence part with each history pick weighted by recency x ``weight_of(case)``
         (the shipped part is recency alone), cached under ``key``."""
         if key not in self.arrays:
-            out = np.zeros((len(self._h_all), self._n_items))
-            for i, h in enumerate(self._h_all):
-                w = self._decays[i] * weight_of(i)
-                for item, wi in zip(h, w):
-                    rows, vals = self._rows_of[item]
-                    out[i, rows] += wi * vals
-                top = out[i].max()
-                if top > 0:
-                    out[i] /= top
-            self.arrays[key] = out
+            index = self._index
+            self.arrays[key] = np.asarray([_top_one(index.n_items, *index.neighbour_scores(
+                h, self._recency_decay, None, pick_weights=weight_of(i))) for i, h in enumerate(self._h_all)])
         return self.arrays[key]
 
 

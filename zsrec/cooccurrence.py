@@ -351,17 +351,24 @@ class CoOccurrenceIndex:
     # ------------------------------------------------------------ scoring
 
     def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0,
-                         damping: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         damping: float | None = None,
+                         pick_weights: Sequence[float] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores), rows sorted: the recency-weighted sum of the history items' neighbour
         scores, over the items some history item has as a neighbour. ``damping`` scores the kept
         neighbours as c_ij / (n_i^(1-b) n_j^b) with that b instead of the index's normalisation
         (0: "people who picked i also picked j", leaning to popular j; 0.5: cosine); the raw counts
-        are kept beside the scores, so this costs nothing more than the index's own scores."""
+        are kept beside the scores, so this costs nothing more than the index's own scores.
+        ``pick_weights`` (one per history pick, e.g. from its rating) multiply the recency weights,
+        so a pick can say more or less about what comes next than its place alone says."""
         hist = np.asarray(history, dtype=np.int64)
         if not len(hist):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         m = self.scores if damping is None else self.counts
         weights = recency_decay ** np.arange(len(hist) - 1, -1, -1, dtype=np.float64)
+        if pick_weights is not None:
+            if len(pick_weights) != len(hist):
+                raise OptionError(f"pick_weights has {len(pick_weights)} weights for {len(hist)} history picks")
+            weights = weights * np.asarray(pick_weights, dtype=np.float64)
         starts, ends = m.indptr[hist], m.indptr[hist + 1]
         lengths = ends - starts
         if not lengths.sum():

@@ -162,6 +162,26 @@ def test_damping_at_query_time_equals_an_index_built_with_it(ml100k):
         cosine.neighbour_scores(seqs[0][:1], damping=2.0)
 
 
+def test_pick_weights_scale_each_picks_neighbours(ml100k):
+    # The weighted sum over picks, against one pick at a time: weight w on a pick scales its own
+    # neighbour row by w on top of its recency weight; all ones is the plain recency-weighted sum.
+    seqs = _sequences(ml100k, 60)
+    index = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), CoOccurrenceConfig())
+    history, weights, decay = seqs[1][:4], [2.0, 0.0, 0.5, 1.0], 0.8
+    want = np.zeros(index.n_items)
+    for age, (item, w) in enumerate(zip(reversed(history), reversed(weights))):
+        want += w * decay ** age * index.dense_scores([item])
+    rows, vals = index.neighbour_scores(history, decay, pick_weights=weights)
+    got = np.zeros(index.n_items)
+    got[rows] = vals
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    plain_rows, plain = index.neighbour_scores(history, decay)
+    ones_rows, ones = index.neighbour_scores(history, decay, pick_weights=[1.0] * len(history))
+    assert ones_rows.tolist() == plain_rows.tolist() and np.array_equal(ones, plain)
+    with pytest.raises(OptionError, match="3 weights for 4 history picks"):
+        index.neighbour_scores(history, decay, pick_weights=[1.0, 1.0, 1.0])
+
+
 def test_short_histories_use_their_own_weights_and_damping(ml100k):
     cfg = CandidateConfig(by_length="1:0/0.3/0.7@0,3:0.2/0.1/0.7@0.2")
     gen = CandidateGenerator(ml100k.catalog, ml100k.interactions, cfg)
