@@ -356,6 +356,9 @@ def _print_table(result) -> None:
     info = result.info
     if result.unmatched_history:
         _say("left out (no match):", "yellow", ", ".join(result.unmatched_history))
+    read_as = _read_as(result.history)
+    if read_as:
+        _say("history read as:", "cyan", read_as)
     table = Table(title=f"Top {len(result.items)} for "
                         + (f"user {result.user_id}" if result.user_id else "this history"),
                   show_lines=False)
@@ -389,6 +392,13 @@ def _print_table(result) -> None:
                   + (f" ({replaced} LLM reasons failed the checks and were replaced)" if replaced else ""),
                   soft_wrap=True)
     out.print(_timings_line(info.timings), soft_wrap=True)
+
+
+def _read_as(history: list[dict[str, str]]) -> str:
+    """What a typed entry was matched to, wherever it differs from the catalog title: a typo, a title
+    without its year or an item id is matched silently otherwise, and the user may have meant another film."""
+    pairs = [f"{e['query']!r} -> {e['title']}" for e in history if e.get("query") and e["query"].strip() != e["title"]]
+    return "; ".join(pairs)
 
 
 def _timings_line(timings: dict[str, float]) -> str:

@@ -285,3 +285,19 @@ def test_cooccurrence_from_users_first_picks(monkeypatch, ml100k):
     assert [i["item_id"] for i in json.loads(out)["items"]] == expected[15]
     code, _, err = _run(["rank", "-H", "Fargo (1996)", "--backend", "first-pick", "--cooccurrence-first-picks", "1"])
     assert code == 2 and "Traceback" not in err
+
+
+def test_table_says_what_each_inexact_title_was_read_as(monkeypatch, ml100k):
+    """A typo, a title without its year and an item id are each matched to a film; the table output
+    names the film on stderr, so a wrong match is seen. Exact titles are not repeated."""
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")
+    code, out, err = _run(["rank", "-H", "Toy Stroy", "-H", "fargo", "-H", "50", "-H", "Heat (1995)",
+                           "--backend", "first-pick"])
+    assert code == 0, err
+    said = " ".join(err.split())
+    assert ("history read as: 'Toy Stroy' -> Toy Story (1995); 'fargo' -> Fargo (1996); "
+            "'50' -> Star Wars (1977)") in said, err
+    assert "Heat" not in said
+    assert "read as" not in out
+    code, out, err = _run(["rank", "-H", "Toy Story (1995)", "--backend", "first-pick"])
+    assert code == 0 and "read as" not in err
