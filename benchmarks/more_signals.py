@@ -128,8 +128,7 @@ class Extras:
 
         for at_least in (4, 5):
             index = CoOccurrenceIndex.build(liked(at_least), n_items, base.cooccurrence)
-            self.arrays[f"liked{at_least}"] = np.asarray(
-                [_top_one(n_items, *index.neighbour_scores(h, base.recency_decay, None)) for h in h_all])
+            self.arrays[f"liked{at_least}"] = _co_part(index, h_all, base.recency_decay)
         x = user_item_matrix([inter.user_history(u) for u in fit], n_items)
         counts = (x.T @ x).toarray()
         np.fill_diagonal(counts, 0.0)
@@ -163,8 +162,7 @@ class Extras:
                 self.arrays[f"popular_{name}"] = np.asarray(
                     [_scaled(np.log1p(per_group.get(key(users[c.user]), np.zeros(n_items)))) for c in signals.cases])
         for d in params.get("decay", ()):
-            self.arrays[f"decay{d:g}"] = np.asarray(
-                [_top_one(n_items, *signals.gen.cooccurrence.neighbour_scores(h, d, None)) for h in h_all])
+            self.arrays[f"decay{d:g}"] = _co_part(signals.gen.cooccurrence, h_all, d)
         self._index, self._recency_decay = signals.gen.cooccurrence, base.recency_decay
         self.history_ratings = [np.nan_to_num(inter.user_ratings(c.user)[:c.n], nan=3.0)  # unrated: the middle
                                 for c in signals.cases]
@@ -186,10 +184,17 @@ class Extras:
         """The all-picks co-occurrence part with each history pick weighted by recency x ``weight_of(case)``
         (the shipped part is recency alone), cached under ``key``."""
         if key not in self.arrays:
-            index = self._index
-            self.arrays[key] = np.asarray([_top_one(index.n_items, *index.neighbour_scores(
-                h, self._recency_decay, None, pick_weights=weight_of(i))) for i, h in enumerate(self._h_all)])
+            self.arrays[key] = _co_part(self._index, self._h_all, self._recency_decay, weight_of)
         return self.arrays[key]
+
+
+def _co_part(index: CoOccurrenceIndex, histories: Sequence[Sequence[int]], decay: float,
+             weight_of: Callable[[int], np.ndarray] | None = None) -> np.ndarray:
+    """Per history, ``index``'s recency-weighted neighbour scores as a dense row scaled like the shipped
+    co-occurrence part; ``weight_of(i)`` (if given) also weighs history ``i``'s picks. Every probe that
+    swaps the co-occurrence part (liked-together, another decay, weighted picks) counts it this one way."""
+    return np.asarray([_top_one(index.n_items, *index.neighbour_scores(
+        h, decay, None, pick_weights=None if weight_of is None else weight_of(i))) for i, h in enumerate(histories)])
 
 
 def _stage_popularity(dataset: Dataset, fit: Sequence[str], length: int) -> np.ndarray:
