@@ -324,7 +324,7 @@ class CandidateGenerator:
             return interactions.times_for(interactions.user_ids), "the interactions have no timestamps"
         if sequences is None:
             return None, "only built indexes were lent (no interactions or sequences to count sittings from)"
-        return times, "sequences were given without sequence_times"
+        return times, "the picks have no times (data without timestamps, or sequences without sequence_times)"
 
     def _off(self, signal: str, why: str) -> None:
         """Leave a signal that needs the picks' times off, with a warning and the reason in

@@ -220,29 +220,13 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig, CandidateGenerator
     from .cooccurrence import CoOccurrenceConfig
-    from .loaders import load_dataset, load_table
     from .recommender import Recommender
 
-    if (items is None) != (interactions is None):
-        _fail("--items and --interactions go together")
     spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                          tensor_parallel_size=tensor_parallel_size,
                          gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                          batch_size=batch_size)
-    if items is not None:
-        mapping = {}
-        for entry in column or []:
-            key, sep, value = entry.partition("=")
-            if not sep or not key.strip() or not value.strip():
-                _fail(f"--column takes NAME=COLUMN, got {entry!r}")
-            mapping[key.strip()] = value.strip()
-        try:
-            "".encode(encoding)
-        except LookupError:
-            _fail(f"unknown encoding {encoding!r}")
-        data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
-    else:
-        data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+    data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
     shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
                                 popularity_weight=popularity_weight, retriever=retriever,
                                 cooccurrence_weight=cooccurrence_weight,
@@ -411,6 +395,28 @@ def _timings_line(timings: dict[str, float]) -> str:
     return line
 
 
+def _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows):
+    """The catalog and its interactions: a named dataset (or folder), or the user's own files with a
+    column mapping. ``rank``, ``serve`` and ``eval`` read data the same way."""
+    from .loaders import load_dataset, load_table
+
+    if (items is None) != (interactions is None):
+        _fail("--items and --interactions go together")
+    if items is None:
+        return load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+    mapping = {}
+    for entry in column or []:
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            _fail(f"--column takes NAME=COLUMN, got {entry!r}")
+        mapping[key.strip()] = value.strip()
+    try:
+        "".encode(encoding)
+    except LookupError:
+        _fail(f"unknown encoding {encoding!r}")
+    return load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0 for every interface).")] = "127.0.0.1",
@@ -516,8 +522,13 @@ def serve(
 
 @app.command("eval")
 def evaluate(
-    dataset: Annotated[str, typer.Option(help="Dataset name or folder.")] = "ml-100k",
-    data_path: Annotated[Optional[Path], typer.Option(help="Local copy of the dataset.")] = None,
+    dataset: DatasetOpt = "ml-100k",
+    data_path: DataPathOpt = None,
+    items: ItemsOpt = None,
+    interactions: InteractionsOpt = None,
+    column: ColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    skip_bad_rows: SkipBadRowsOpt = False,
     history_len: Annotated[str, typer.Option(help="History lengths, comma-separated.")] = "1,3,5,10",
     users: Annotated[int, typer.Option(min=1, help="Test users (held out from all training).")] = 200,
     methods: Annotated[str, typer.Option(help="random, pop, bm25, cooc, generator, sasrec, ease, itemknn, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "random,pop,bm25,generator,sasrec,llm,llm+fusion",
@@ -569,7 +580,6 @@ def evaluate(
     from .evaluation.protocol import EvalConfig
     from .evaluation.runner import Evaluation, parse_methods
     from .evaluation.storage import RunFolder
-    from .loaders import load_dataset
     from .quiet import quiet_engines, stdout_to_stderr
 
     quiet_engines(verbose)
@@ -598,7 +608,9 @@ def evaluate(
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                              batch_size=batch_size)
-        data = load_dataset(dataset, data_path)
+        data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
+        if data.skipped_rows:
+            err.print(f"skipped {data.skipped_rows} malformed rows in {data.source}")
         if fresh:
             RunFolder(out).clear()
         run = Evaluation(data, config, names, out, backend=spec, guided=guided,

@@ -87,6 +87,10 @@ def split_users(dataset: Dataset, config: EvalConfig) -> tuple[list[str], list[s
     users = sorted(inter.user_ids, key=lambda u: (len(u), u))
     need = max(config.history_lens) + 1
     eligible = [u for u in users if len(inter.user_history(u)) >= need]
+    if not eligible:
+        most = max((len(inter.user_history(u)) for u in users), default=0)
+        raise OptionError(f"no user has the {need} interactions that a history of {max(config.history_lens)} and its "
+                          f"target need (the most any user has: {most}); use shorter history lengths")
     rng = np.random.default_rng(config.seed)
     take = min(config.n_test_users, len(eligible))
     test = sorted(rng.choice(eligible, size=take, replace=False).tolist(), key=lambda u: (len(u), u))

@@ -53,10 +53,13 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
             line += (f"; histories of up to {e['up_to']} item{'s' if e['up_to'] > 1 else ''}: BM25 "
                      f"{e['bm25_weight']:g}, popularity {e['popularity_weight']:g}, co-occurrence "
                      f"{e['cooccurrence_weight']:g}{damping}")
-        if cfg.get("session_share"):
+        off = summary.get("time_signals_off")
+        if off and (cfg.get("session_share") or cfg.get("sittings_share")):
+            line += f"; the session signal and similar sittings were off in this run: {off}"
+        elif cfg.get("session_share"):
             line += (f"; co-occurrence part for 2+ picks: {cfg['session_share']:g} of it from what users picked "
                      f"within {cfg['session_seconds']:g} s of each other")
-        if cfg.get("sittings_share"):
+        if cfg.get("sittings_share") and not off:
             line += (f"; then {cfg['sittings_share']:g} of it from the {cfg['sittings_neighbours']} sittings (picks "
                      f"at most {cfg['session_seconds']:g} s apart) most like the history's latest picks")
         lines += [line + "."]

@@ -339,4 +339,7 @@ class Evaluation:
         tuned = {k: v for k, v in self.folder.tuned().items() if k in shown}  # choices made on validation users
         context = RunContext(self.config, self.methods, len(self.dataset.catalog), len(self.train_users),
                              len(self.test_users), self.popularity, self.candidates, self.case_index, tuned)
-        return write_report(summarize(rows, context), self.out, self.command)
+        summary = summarize(rows, context)
+        if self.generator.session_off:  # the report must not describe a signal this run could not use
+            summary["time_signals_off"] = self.generator.session_off
+        return write_report(summary, self.out, self.command)
