@@ -175,10 +175,14 @@ class SparseBM25:
         m = self.term_docs
         words = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
         tmp = path.with_name(path.name + ".tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape), words=words,
-                     meta=np.array(json.dumps(self.meta)), **(extra or {}))
-        os.replace(tmp, path)
+        try:
+            with open(tmp, "wb") as f:
+                np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape), words=words,
+                         meta=np.array(json.dumps(self.meta)), **(extra or {}))
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a failed write (full disk, a folder at ``path``) leaves nothing behind
+            raise
 
     @classmethod
     def load(cls, path: str | Path) -> SparseBM25:

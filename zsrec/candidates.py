@@ -345,7 +345,14 @@ class CandidateGenerator:
             extra.update(self.session.arrays(prefix="session_co_"))
         if self.sittings is not None:
             extra.update(self.sittings.arrays(prefix="sit_"))
-        self.index.save(path, extra or None)
+        path = Path(path)
+        try:  # a new folder is made, as for any output file; what cannot be written is said in one line
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.index.save(path, extra or None)
+        except (FileExistsError, NotADirectoryError):
+            raise DataError("cannot write the index there: a file stands where a folder is needed", str(path)) from None
+        except OSError as e:
+            raise DataError(f"cannot write the index there ({e.strerror or e})", str(path)) from None
 
     @classmethod
     def with_saved_index(cls, path: str | Path, catalog: Catalog, interactions: Interactions | None = None,

@@ -162,6 +162,8 @@ def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
     index.write_bytes(b"garbage")
     code, _, err = _run(args)
     _assert_clean_error(code, err, "cannot read index")
+    code, _, err = _run(args[:5] + ["--index", str(index / "x.idx")])
+    _assert_clean_error(code, err, "x.idx: cannot write the index there: a file stands where a folder is needed")
 
 
 def test_eval_and_rank_take_the_session_signal(tmp_path, ml100k):

@@ -119,6 +119,15 @@ def test_index_saves_and_loads(ml100k, tmp_path):
     (tmp_path / "broken.index").write_bytes(b"not an index")
     with pytest.raises(DataError, match="broken.index: cannot read index"):
         CandidateGenerator.with_saved_index(tmp_path / "broken.index", ml100k.catalog)
+    # a new folder is made; where no file can be written the error names the path, and no temporary file is left
+    built.save_index(tmp_path / "new" / "sub" / "ml100k.index")
+    assert (tmp_path / "new" / "sub" / "ml100k.index").is_file()
+    (tmp_path / "taken.index").mkdir()
+    with pytest.raises(DataError, match="taken.index: cannot write the index there"):
+        built.save_index(tmp_path / "taken.index")
+    with pytest.raises(DataError, match="a file stands where a folder is needed"):
+        built.save_index(path / "inside.index")  # ``path`` is a file
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.index", "ml100k.index", "new", "taken.index"]
 
 
 def _wrong_kernel(*args):
