@@ -188,7 +188,8 @@ def rank(
             rec.ranker.prepare([], (), k)  # a broken template fails before the model load
             with stdout_to_stderr() as stdout:
                 _load_model(rec, model)
-                _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, out, stdout)
+                _rank_many(rec, requests, n_history, k, batch_size, allow_unknown_titles, allow_empty_history,
+                           out, stdout)
             return
         # Every input check first (once), so a typo costs no model load.
         if user is not None:
@@ -310,7 +311,7 @@ def _load_model(rec, model: str | None) -> None:
 
 
 def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unmatched: bool,
-               out: Path | None, stdout=None) -> None:
+               allow_empty: bool, out: Path | None, stdout=None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from .batch import BatchReport
@@ -323,7 +324,8 @@ def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unm
         with Progress(*columns, console=err, transient=True) as progress:
             task = progress.add_task("rank", total=len(requests), fallbacks=0)
             for outcome in rec.recommend_many(requests, n_history=n_history, k=k, batch_size=batch_size,
-                                              allow_unmatched=allow_unmatched, report=report):
+                                              allow_unmatched=allow_unmatched, allow_empty=allow_empty,
+                                              report=report):
                 sink.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
                 sink.flush()
                 progress.update(task, advance=1, fallbacks=len(report.fallbacks))

@@ -134,17 +134,17 @@ class Recommender:
 
     def recommend_many(self, users: Iterable[UserRequest | str], n_history: int | None = 10,
                        k: int | None = None, batch_size: int = 8, allow_unmatched: bool = False,
-                       report: BatchReport | None = None) -> Iterator[UserOutcome]:
+                       report: BatchReport | None = None, allow_empty: bool = True) -> Iterator[UserOutcome]:
         """Rank many users, ``batch_size`` per LLM call, yielding each outcome in input order as it is
         ready. Users given by id rank from their own recent picks (as ``recommend_for_user``); users
         given with a typed history rank as ``recommend``. A user with bad input (unknown id, titles
-        that match nothing) gets an outcome with the error and the run goes on; ``report``, if given,
-        counts rankings, fallbacks and errors as they come."""
+        that match nothing, with ``allow_empty`` False an empty history) gets an outcome with the error
+        and the run goes on; ``report``, if given, counts rankings, fallbacks and errors as they come."""
         requests = as_requests(users)
         t0 = time.perf_counter()
         for start in range(0, len(requests), max(1, batch_size)):
             chunk = requests[start:start + max(1, batch_size)]
-            outcomes = self._rank_chunk(chunk, n_history, k, allow_unmatched)
+            outcomes = self._rank_chunk(chunk, n_history, k, allow_unmatched, allow_empty)
             for outcome in outcomes:
                 if report is not None:
                     report.add(outcome)
@@ -152,7 +152,7 @@ class Recommender:
                 yield outcome
 
     def _rank_chunk(self, chunk: list[UserRequest], n_history: int | None, k: int | None,
-                    allow_unmatched: bool) -> list[UserOutcome]:
+                    allow_unmatched: bool, allow_empty: bool) -> list[UserOutcome]:
         outcomes = [UserOutcome(r.user_id) for r in chunk]
         ready: list[tuple[int, PreparedUser]] = []
         for pos, request in enumerate(chunk):
@@ -160,7 +160,7 @@ class Recommender:
                 if request.history is None:
                     user = self.prepare_user(request.user_id, n_history, k)
                 else:
-                    user = self.prepare(request.history, k, allow_unmatched)
+                    user = self.prepare(request.history, k, allow_unmatched, allow_empty)
                     user.user_id = request.user_id
             except ZsrecError as e:
                 outcomes[pos].error = str(e)

@@ -152,6 +152,27 @@ def test_cli_batch_run_with_a_failing_model_writes_every_user(ml100k, tmp_path, 
     assert "ranked 3 of 4 users" in err and "3 fell back" in err and "1 not ranked" in err
 
 
+
+def test_cli_batch_run_treats_an_empty_history_as_one_user_does(ml100k, tmp_path, monkeypatch):
+    """An entry with no history is an error line, as `zsrec rank` without --history is, unless
+    --allow-empty-history asks for the most popular items; the Python default (allowed) is unchanged."""
+    monkeypatch.setitem(BUILTIN, "broken", "test_llm_failures:BrokenBackend")
+    users = tmp_path / "users.txt"
+    users.write_text('{"user_id": "blank", "history": []}\n{"user_id": "new", "history": ["Fargo (1996)"]}\n')
+    for flags, ranked in (([], ["new"]), (["--allow-empty-history"], ["blank", "new"])):
+        out = tmp_path / "out.jsonl"
+        result = CliRunner().invoke(app, ["rank", "--users-file", str(users), "--backend", "broken", "--out", str(out),
+                                          "--k", "3", *flags])
+        assert result.exit_code == 0, result.stderr
+        rows = {r["user_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+        assert sorted(u for u, r in rows.items() if "items" in r) == ranked
+        if "blank" not in ranked:
+            assert "no history to recommend from" in rows["blank"]["error"]
+            assert "1 not ranked" in " ".join(result.stderr.split())
+        else:
+            assert rows["blank"]["history"] == [] and len(rows["blank"]["items"]) == 3
+
+
 class BrokenBackend:  # noqa: D101
     """A backend whose load fails the way a real one does when the device is gone."""
 
