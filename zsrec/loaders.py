@@ -73,6 +73,7 @@ def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise DataError(f"not valid {encoding} text (byte {e.start}); pass the file's encoding", str(path), line) from None
+    text = text.removeprefix("\ufeff")  # the byte-order mark spreadsheets write would stick to the first column's name
     if not text.strip():
         raise DataError("file is empty", str(path))
     for i, line in enumerate(text.splitlines(), start=1):
@@ -263,7 +264,10 @@ DEFAULT_COLUMNS: dict[str, str] = {
 }
 
 
-def _table_rows(path: Path, sink: _RowSink, encoding: str) -> Iterator[tuple[int, dict[str, str]]]:
+def _table_rows(path: Path, sink: _RowSink, encoding: str,
+                needed: Mapping[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Rows as {column: text}. A CSV/TSV header that lacks a ``needed`` column ({zsrec name: file
+    column}) is one error naming the header, not the same error on every row."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for lineno, line in _read_lines(path, encoding):
             try:
@@ -284,6 +288,10 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str) -> Iterator[tuple[int
     for (lineno, _), parts in zip(lines, reader):
         if header is None:
             header = [h.strip() for h in parts]
+            for key, column in needed.items():
+                if column not in header:
+                    raise DataError(f"no column {column!r} for {key} in the header ({', '.join(header)}); name it "
+                                    f"with --column {key}=NAME (columns={{'{key}': NAME}})", str(path), lineno)
             continue
         if len(parts) != len(header):
             sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
@@ -303,7 +311,9 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
     items_path, interactions_path = Path(items_path), Path(interactions_path)
     sink = _RowSink(skip_bad_rows)
     items, lines = [], []
-    for lineno, row in _table_rows(items_path, sink, encoding):
+    given = set(columns or {})  # a column the caller named must exist; the defaults are optional but the ids
+    item_needs = {key: cols[key] for key in ("item_id", "title") if key == "item_id" or key in given}
+    for lineno, row in _table_rows(items_path, sink, encoding, item_needs):
         item_id = row.get(cols["item_id"], "").strip()
         if not item_id:
             sink.bad(f"missing item id column {cols['item_id']!r}", items_path, lineno)
@@ -314,7 +324,9 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         lines.append(lineno)
     catalog = _build_catalog(items, sink, items_path, lines)
     builder = _InteractionBuilder(catalog, sink)
-    for lineno, row in _table_rows(interactions_path, sink, encoding):
+    event_needs = {key: cols[key] for key in ("user_id", "item_id", "timestamp", "rating")
+                   if key in ("user_id", "item_id") or key in given}
+    for lineno, row in _table_rows(interactions_path, sink, encoding, event_needs):
         ts_text, rating_text = row.get(cols["timestamp"], ""), row.get(cols["rating"], "")
         ts = _number(ts_text, "timestamp", interactions_path, lineno, sink) if ts_text.strip() else None
         rating = _number(rating_text, "rating", interactions_path, lineno, sink) if rating_text.strip() else None

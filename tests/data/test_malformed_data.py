@@ -70,6 +70,24 @@ def test_wrong_encoding_can_be_named(tmp_path):
     assert ds.catalog.get("1").title == "Café Society"
 
 
+def test_a_byte_order_mark_is_dropped_and_the_header_must_hold_the_named_columns(tmp_path):
+    """Spreadsheets save CSV with a byte-order mark, which would glue itself to the first column's name
+    and make every row look id-less; a named column the header lacks is one error naming the header."""
+    (tmp_path / "i.csv").write_bytes("\ufeffsku,name\nA,Red Shoe\nB,Blue Shoe\n".encode("utf-8"))
+    (tmp_path / "e.tsv").write_bytes("\ufeffcustomer\tsku\tts\nc1\tA\t5\nc1\tB\t9\n".encode("utf-8"))
+    cols = {"item_id": "sku", "title": "name", "user_id": "customer", "timestamp": "ts"}
+    ds = load_table(tmp_path / "i.csv", tmp_path / "e.tsv", cols)
+    assert [it.title for it in ds.catalog] == ["Red Shoe", "Blue Shoe"] and len(ds.interactions) == 2
+    with pytest.raises(DataError, match=r"e.tsv:1: no column 'time' for timestamp in the header \(customer, sku, ts\); "
+                                        r"name it with --column timestamp=NAME"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.tsv", {**cols, "timestamp": "time"})
+    with pytest.raises(DataError, match=r"i.csv:1: no column 'title' for title"):  # named, so it must be there
+        load_table(tmp_path / "i.csv", tmp_path / "e.tsv", {**cols, "title": "title"})
+    without = {k: v for k, v in cols.items() if k not in ("title", "timestamp")}  # optional when not named
+    ds = load_table(tmp_path / "i.csv", tmp_path / "e.tsv", without)
+    assert ds.catalog.get("A").title == "A" and ds.catalog.get("A").fields["name"] == "Red Shoe"
+
+
 def test_jsonl_line_that_is_not_an_object(tmp_path):
     (tmp_path / "i.jsonl").write_text('{"item_id": "1", "title": "A"}\n[1, 2]\n{"item_id": "2", "title": \n')
     (tmp_path / "e.csv").write_text("user_id,item_id\nu,1\n")
@@ -99,7 +117,8 @@ def _files(tmp_path, items: bytes, inter: bytes, suffix="csv"):
     (b"item_id,title\n1,A\n", b"user_id,item_id\nu,1\nu,7\n", "e.csv:3: item id '7' is not in the catalog"),
     (b"item_id,title\n1,A\n", b"user_id,item_id,timestamp\nu,1,yesterday\n", "e.csv:2: timestamp 'yesterday' is not a number"),
     (b"item_id,title\n1,A\n", b"user_id,item_id\nu\n", "e.csv:2: expected 2 fields as in the header, got 1"),
-    (b"title\nA\n", b"user_id,item_id\nu,1\n", "i.csv:2: missing item id column 'item_id'"),
+    (b"item_id,title\n,A\n", b"user_id,item_id\nu,1\n", "i.csv:2: missing item id column 'item_id'"),
+    (b"title\nA\n", b"user_id,item_id\nu,1\n", "i.csv:1: no column 'item_id' for item_id in the header (title)"),
 ])
 def test_cli_names_file_and_line(tmp_path, items, inter, message):
     assert message in _cli(_files(tmp_path, items, inter))
