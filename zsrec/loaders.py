@@ -316,7 +316,7 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
     for lineno, row in _table_rows(items_path, sink, encoding, item_needs):
         item_id = row.get(cols["item_id"], "").strip()
         if not item_id:
-            sink.bad(f"missing item id column {cols['item_id']!r}", items_path, lineno)
+            sink.bad(f"no item id (column {cols['item_id']!r})", items_path, lineno)
             continue
         title = row.get(cols["title"], "").strip() or item_id
         fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
