@@ -367,6 +367,9 @@ def _print_table(result) -> None:
         status = f"fallback to generator order ({info.fallback_reason})"
     else:
         status = f"LLM placed {info.parsed} of {info.n_candidates} candidates"
+        cut_by = {"timeout": "--timeout", "length": "--max-new-tokens"}.get(info.finish_reason)
+        if cut_by:  # the rest were appended because the answer was stopped, not because the model chose so
+            status += f" before its answer was cut by {cut_by}"
     out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", soft_wrap=True)
     if info.history_cut:
         out.print(f"{info.history_cut} oldest history items were cut to fit the model's context", soft_wrap=True)

@@ -243,12 +243,21 @@ def _json_mentions(text: str, n: int, titles: _TitleIndex) -> list[_Mention] | N
     return None
 
 
-def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
-    """Rank ``len(titles)`` candidates (shown to the model as ``[1]..[N]``) from the model's ``text``."""
+def parse_ranking(text: object, titles: Sequence[str], cut: bool = False) -> ParsedRanking:
+    """Rank ``len(titles)`` candidates (shown to the model as ``[1]..[N]``) from the model's ``text``.
+
+    ``cut``: the model was stopped mid-answer (a deadline, the token budget). Its last line, if
+    unfinished and nothing but a number, may hold half an id ("1" of "17"), so it is not read as a pick."""
     n = len(titles)
     if not isinstance(text, str):
         text = "" if text is None else str(text)
     repairs: list[Repair] = []
+    if cut and text and not text.endswith("\n"):
+        head, _, tail = text.rpartition("\n")
+        if _BARE_NUMBER.fullmatch(tail):
+            text = head
+            repairs.append(Repair(RepairKind.DROPPED_UNFINISHED,
+                                  f"the answer was cut; dropped its unfinished last line {tail.strip()!r}"))
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
         repairs.append(Repair(RepairKind.OUTPUT_CUT, f"output longer than {MAX_TEXT} characters was cut"))
@@ -309,6 +318,9 @@ def parse_ranking(text: object, titles: Sequence[str]) -> ParsedRanking:
     if source == "json" and order:
         repairs.insert(0, Repair(RepairKind.READ_JSON, "read a JSON answer"))
     return ParsedRanking(order + missing, reasons, from_llm, repairs)
+
+
+_BARE_NUMBER = re.compile(r"\s*[\[(]?\s*\d+\s*")  # "17", "[17", "(1": an id that may go on
 
 
 def _short_list(values: list[int], limit: int = 8) -> str:

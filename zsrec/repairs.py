@@ -13,6 +13,7 @@ from enum import Enum
 
 class RepairKind(str, Enum):
     OUTPUT_CUT = "output cut"
+    DROPPED_UNFINISHED = "dropped an unfinished last line"
     PARSER_ERROR = "parser error"
     READ_JSON = "read a JSON answer"
     MATCHED_TITLE = "matched title"

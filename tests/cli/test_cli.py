@@ -135,6 +135,28 @@ class FirstPick:
         return [Generation("[1]", 1, 1, "stop") for _ in prompts]
 
 
+
+class CutShort(FirstPick):
+    """Places [1], then is stopped at the token budget in the middle of its next id."""
+
+    def generate(self, prompts, config):
+        from zsrec.backends.base import Generation
+
+        return [Generation("[1] - a fine pick\n[2", 10, config.max_new_tokens, "length") for _ in prompts]
+
+
+def test_table_says_when_the_answer_was_cut(monkeypatch, ml100k):
+    monkeypatch.setitem(BUILTIN, "cut-short", "test_cli:CutShort")
+    code, out, err = _run(["rank", "-H", "Fargo (1996)", "--backend", "cut-short", "--max-new-tokens", "12"])
+    assert code == 0, err
+    said = " ".join(out.split())
+    assert "LLM placed 1 of 20 candidates before its answer was cut by --max-new-tokens" in said
+    code, out, err = _run(["rank", "-H", "Fargo (1996)", "--backend", "cut-short", "--format", "json"])
+    info = json.loads(out)["info"]
+    assert info["finish_reason"] == "length" and info["parsed"] == 1  # "[2" may be "[20": not a pick
+    assert info["repairs"][0] == {"kind": "dropped an unfinished last line",
+                                  "text": "the answer was cut; dropped its unfinished last line '[2'"}
+
 def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
 
     monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")

@@ -65,7 +65,31 @@ def test_llm_failure_falls_back_with_reason(ml100k, answer, finish, reason):
 def test_timeout_after_some_picks_keeps_them(ml100k):
     r = _ranker(ml100k, ScriptedBackend(lambda p: "[4] - good\n[2", finish="timeout")).rank([0])
     assert not r.info.fallback and r.info.finish_reason == "timeout"
-    assert r.items[0].generator_rank == 4 and r.info.parsed >= 1
+    assert r.items[0].generator_rank == 4 and r.info.parsed == 1  # "[2" may be the start of "[20]": not a pick
+    assert "dropped its unfinished last line '[2'" in [x.text for x in r.info.repairs][0]
+    # cut after a complete id, the pick is kept; an answer that ended on its own keeps a bare last number
+    for text, finish, placed in (("[4] - good\n[2] - also go", "timeout", 2), ("[4] - good\n2", "length", 1),
+                                 ("[4] - good\n2", "stop", 2)):
+        r = _ranker(ml100k, ScriptedBackend(lambda p, text=text: text, finish=finish)).rank([0])
+        assert r.info.parsed == placed, (text, finish)
+
+
+@pytest.mark.model
+def test_the_real_model_says_how_its_answer_ended(default_backend):
+    """Stopped by the deadline after its first token ("1", and "10" or "12" may follow), the answer is
+    "timeout" and that lone number places nothing; stopped by the repeated-line rule well inside the
+    token budget, it is a finished answer ("stop"), not one cut at the budget ("length")."""
+    from zsrec.backends.base import GenerationConfig
+    from zsrec.parsing import parse_ranking
+
+    prompt, titles = "List three numbers, one per line.", [f"Film {i}" for i in range(1, 21)]
+    (cut,) = default_backend.generate([prompt], GenerationConfig(max_new_tokens=64, timeout=1e-6))
+    assert cut.finish_reason == "timeout" and cut.text.strip().isdigit(), cut
+    assert parse_ranking(cut.text, titles).from_llm == 1  # read naively, half an answer is a pick
+    assert parse_ranking(cut.text, titles, cut=True).from_llm == 0
+    (whole,) = default_backend.generate([prompt], GenerationConfig(max_new_tokens=64))
+    assert whole.text.count("\n") >= 3 and whole.completion_tokens < 64, whole  # "1. 1" three times, then stopped
+    assert whole.finish_reason == "stop"
 
 
 @pytest.mark.parametrize("exc", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),

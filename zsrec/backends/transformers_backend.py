@@ -165,8 +165,10 @@ class TransformersBackend(Backend):
                     finish = "stop"
                 elif deadline is not None and kwargs.get("max_time") is not None and elapsed >= kwargs["max_time"]:
                     finish = "timeout"
-                else:
+                elif n_new >= config.max_new_tokens:
                     finish = "length"
+                else:  # ended early by a stopping criterion (its last lines repeated): a finished answer
+                    finish = "stop"
                 out.append(Generation(
                     text=self.tokenizer.decode(new[:n_new], skip_special_tokens=True),
                     prompt_tokens=int(mask.sum()),

@@ -28,7 +28,8 @@ class ListwiseGeneration:
         for job, (gen, error) in zip(jobs, outcomes):
             job.timings["llm"] = per_user
             t1 = time.perf_counter()
-            parsed = parse_ranking(gen.text if gen is not None else "", [c.title for c in job.candidates])
+            cut = gen is not None and gen.finish_reason in ("timeout", "length")
+            parsed = parse_ranking(gen.text if gen is not None else "", [c.title for c in job.candidates], cut=cut)
             job.timings["parse"] = time.perf_counter() - t1
             out.append(MethodOutput(parsed, gen, error))
         return out
