@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+from .npz_files import write_npz
+
 try:  # scipy's own scatter-add kernel, called on slices of the index: no copy of the postings
     from scipy.sparse._sparsetools import csc_matvec as _scatter_add
 except ImportError:  # pragma: no cover - a scipy that moved it: the public (copying) product below
@@ -171,18 +173,10 @@ class SparseBM25:
     def save(self, path: str | Path, extra: dict[str, np.ndarray] | None = None) -> None:
         """One .npz file at exactly ``path``, written atomically (a crash leaves no half index);
         ``extra`` arrays (another index kept beside this one) are stored in the same file."""
-        path = Path(path)
         m = self.term_docs
         words = np.array(sorted(self.vocabulary, key=self.vocabulary.__getitem__), dtype=str)
-        tmp = path.with_name(path.name + ".tmp")
-        try:
-            with open(tmp, "wb") as f:
-                np.savez(f, data=m.data, indices=m.indices, indptr=m.indptr, shape=np.array(m.shape), words=words,
-                         meta=np.array(json.dumps(self.meta)), **(extra or {}))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)  # a failed write (full disk, a folder at ``path``) leaves nothing behind
-            raise
+        write_npz(path, {"data": m.data, "indices": m.indices, "indptr": m.indptr, "shape": np.array(m.shape),
+                         "words": words, "meta": np.array(json.dumps(self.meta)), **(extra or {})})
 
     @classmethod
     def load(cls, path: str | Path) -> SparseBM25:

@@ -14,8 +14,6 @@ co-picked with the history score 0, so the shortlist falls back to text and popu
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from scipy import sparse
 
 from .choices import CoNormalisation
 from .errors import DataError, OptionError
+from .npz_files import write_npz
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
 
@@ -409,11 +408,7 @@ class CoOccurrenceIndex:
         return cls(counts, f[f"{prefix}item_counts"], CoOccurrenceConfig(**cfg))
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".npz", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **self.arrays())
-        os.replace(tmp, path)
+        write_npz(path, self.arrays())
 
     @classmethod
     def load(cls, path: str | Path) -> CoOccurrenceIndex:
