@@ -178,8 +178,6 @@ def rank(
             sittings_neighbours=sittings_neighbours, index=index, template=template, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
-        if rec.dataset.skipped_rows:
-            err.print(f"skipped {rec.dataset.skipped_rows} malformed rows in {rec.dataset.source}")
         if many:
             from .batch import UserRequest, read_users_file
 
@@ -402,24 +400,29 @@ def _timings_line(timings: dict[str, float]) -> str:
 
 def _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows):
     """The catalog and its interactions: a named dataset (or folder), or the user's own files with a
-    column mapping. ``rank``, ``serve`` and ``eval`` read data the same way."""
+    column mapping. ``rank``, ``serve`` and ``eval`` read data the same way, and say the same way
+    how many malformed rows --skip-bad-rows dropped."""
     from .loaders import load_dataset, load_table
 
     if (items is None) != (interactions is None):
         _fail("--items and --interactions go together")
     if items is None:
-        return load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
-    mapping = {}
-    for entry in column or []:
-        key, sep, value = entry.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            _fail(f"--column takes NAME=COLUMN, got {entry!r}")
-        mapping[key.strip()] = value.strip()
-    try:
-        "".encode(encoding)
-    except LookupError:
-        _fail(f"unknown encoding {encoding!r}")
-    return load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
+        data = load_dataset(dataset, data_path, skip_bad_rows=skip_bad_rows)
+    else:
+        mapping = {}
+        for entry in column or []:
+            key, sep, value = entry.partition("=")
+            if not sep or not key.strip() or not value.strip():
+                _fail(f"--column takes NAME=COLUMN, got {entry!r}")
+            mapping[key.strip()] = value.strip()
+        try:
+            "".encode(encoding)
+        except LookupError:
+            _fail(f"unknown encoding {encoding!r}")
+        data = load_table(items, interactions, mapping, skip_bad_rows=skip_bad_rows, encoding=encoding)
+    if data.skipped_rows:
+        err.print(f"skipped {data.skipped_rows} malformed rows in {data.source}")
+    return data
 
 
 @app.command()
@@ -614,8 +617,6 @@ def evaluate(
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                              batch_size=batch_size)
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
-        if data.skipped_rows:
-            err.print(f"skipped {data.skipped_rows} malformed rows in {data.source}")
         if fresh:
             RunFolder(out).clear()
         run = Evaluation(data, config, names, out, backend=spec, guided=guided,
