@@ -637,6 +637,9 @@ def evaluate(
 def parse(
     candidates: Annotated[Path, typer.Option(help="JSON list of the candidates in shown order: strings (titles) or objects with id and title.")],
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="LLM output file (default: stdin).")] = None,
+    cut: Annotated[bool, typer.Option(
+        "--cut", help="The answer was cut off (a timeout or the token budget): an unfinished last line that "
+                      "is only a number may be the start of another, so it is not read as a pick.")] = False,
 ) -> None:
     """Parse any LLM's ranking text into candidate ids with reasons (JSON on stdout)."""
     from .parsing import parse_ranking
@@ -663,7 +666,7 @@ def parse(
         text = input.read_text(encoding="utf-8", errors="replace") if input else sys.stdin.read()
     except OSError as e:
         _fail(f"{input}: {e.strerror or e}")
-    parsed = parse_ranking(text, titles)
+    parsed = parse_ranking(text, titles, cut=cut)
     out = {
         "ranking": [
             {"rank": r, "id": ids[pos], "title": titles[pos], "candidate_number": pos + 1,

@@ -70,6 +70,14 @@ def test_parse_command(tmp_path):
     assert [r["id"] for r in data["ranking"]] == ["b2", "a1", "3"]
     assert data["ranking"][0]["reason"] == "tense crime film" and data["from_llm"] == 1
     assert any("[9]" in r["text"] and r["kind"] == "dropped ids not among the candidates" for r in data["repairs"])
+    # an answer cut off after "3" (perhaps of "[3] - ..." or of "13"): read as finished, 3 is a pick; told it
+    # was cut, the parser does not read it
+    whole = json.loads(runner.invoke(app, ["parse", "--candidates", str(cands)], input="1. Heat\n3").stdout)
+    cut = json.loads(runner.invoke(app, ["parse", "--candidates", str(cands), "--cut"], input="1. Heat\n3").stdout)
+    assert whole["from_llm"] == 2 and [r["id"] for r in whole["ranking"]] == ["b2", "3", "a1"]
+    assert cut["from_llm"] == 1
+    assert [r["id"] for r in cut["ranking"]] == ["b2", "a1", "3"]
+    assert any(r["kind"] == "dropped an unfinished last line" for r in cut["repairs"])
 
 
 @pytest.mark.parametrize("content,msg", [("{not json", "not valid JSON"), ("[]", "non-empty JSON list"), ("[3]", "entry 1")])
