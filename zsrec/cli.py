@@ -8,6 +8,7 @@ literally: no console here interprets ``[...]`` as markup.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import warnings
@@ -161,6 +162,8 @@ def rank(
             _fail("give one of --history, --user, --users-file or --all-users")
         if out is not None and not many:
             _fail("--out goes with --users-file or --all-users")
+        if out is not None:
+            _check_writable(out)  # before the data and the model load, not after them
         if not history and user is None and not many and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
@@ -308,6 +311,21 @@ def _load_model(rec, model: str | None) -> None:
         _say("warning:", "yellow", f"{rec.ranker.load_error}; ranking in candidate-generator order")
 
 
+def _check_writable(path: Path) -> None:
+    """Make the file's folder and check the file can be written, without opening it: an old file there
+    is kept until the run has something to write."""
+    if path.is_dir():
+        _fail(f"{path}: is a folder; --out names the file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        _fail(f"{path}: a file stands where a folder is needed")
+    except OSError as e:
+        _fail(f"{path}: cannot make its folder ({e.strerror or e})")
+    if not os.access(path.parent, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        _fail(f"{path}: cannot write there (permission denied)")
+
+
 def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unmatched: bool,
                allow_empty: bool, out: Path | None, stdout=None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -315,7 +333,10 @@ def _rank_many(rec, requests, n_history: int, k: int, batch_size: int, allow_unm
     from .batch import BatchReport
 
     report = BatchReport()
-    sink = open(out, "w", encoding="utf-8") if out is not None else (stdout or sys.stdout)  # noqa: SIM115
+    try:
+        sink = open(out, "w", encoding="utf-8") if out is not None else (stdout or sys.stdout)  # noqa: SIM115
+    except OSError as e:
+        _fail(f"{out}: cannot write there ({e.strerror or e})")
     columns = (TextColumn("ranking"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.fields[fallbacks]} fell back"))
     try:

@@ -197,6 +197,30 @@ def test_cli_batch_run_treats_an_empty_history_as_one_user_does(ml100k, tmp_path
             assert rows["blank"]["history"] == [] and len(rows["blank"]["items"]) == 3
 
 
+def test_cli_batch_run_checks_where_it_writes_before_loading_anything(ml100k, tmp_path, monkeypatch):
+    """--out in a folder not made yet is made; a path that cannot be written is one error line before the
+    data and the model load (not a traceback after them); an old file there is kept if the run stops."""
+    monkeypatch.setitem(BUILTIN, "broken", "test_llm_failures:BrokenBackend")
+    users = tmp_path / "users.txt"
+    users.write_text("1\n")
+
+    def run(out, *flags):
+        return CliRunner().invoke(app, ["rank", "--users-file", str(users), "--backend", "broken", "--out", str(out),
+                                        "--k", "3", *flags])
+
+    out = tmp_path / "runs" / "today" / "out.jsonl"
+    assert run(out).exit_code == 0 and json.loads(out.read_text())["user_id"] == "1"
+    (tmp_path / "a-file").write_text("")
+    for bad, message in ((tmp_path / "runs", "is a folder"),
+                         (tmp_path / "a-file" / "out.jsonl", "a file stands where a folder is needed")):
+        result = run(bad)
+        assert result.exit_code == 2 and message in result.stderr and "Traceback" not in result.output
+        assert "model could not be loaded" not in result.stderr  # stopped before the model load
+    result = run(out, "--template", "no-such-template")
+    assert result.exit_code == 2 and "no-such-template" in result.stderr
+    assert json.loads(out.read_text())["user_id"] == "1"  # the earlier run's output is still there
+
+
 class BrokenBackend:  # noqa: D101
     """A backend whose load fails the way a real one does when the device is gone."""
 
