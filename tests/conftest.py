@@ -82,6 +82,17 @@ def write_ml1m(folder: Path) -> Path:
     return folder
 
 
+def write_movielens_csv(folder: Path) -> Path:
+    """GroupLens' current layout (ml-latest-small, ml-25m ...): quoted titles, UTF-8, headers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    movies = ["movieId,title,genres"] + [
+        f'{i},"{t}",{"|".join(g)}' if "," in t else f"{i},{t},{'|'.join(g)}" for i, t, _, g in TINY_ITEMS]
+    (folder / "movies.csv").write_text("\n".join(movies) + "\n", encoding="utf-8")
+    ratings = ["userId,movieId,rating,timestamp"] + [f"{u},{i},{r}.0,{t}" for u, i, r, t in TINY_RATINGS]
+    (folder / "ratings.csv").write_text("\n".join(ratings) + "\n", encoding="utf-8")
+    return folder
+
+
 def write_recbole(folder: Path, name: str = "tiny") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     items = ["item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq"]

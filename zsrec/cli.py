@@ -65,7 +65,9 @@ _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 # Data, shortlist and ranking options, the same for rank and serve.
-DatasetOpt = Annotated[str, typer.Option(help="Dataset name (ml-100k, ml-1m) or a folder in a known layout.")]
+DatasetOpt = Annotated[str, typer.Option(
+    help="A MovieLens name (ml-100k, ml-1m, ml-latest-small, ml-25m, ...: shipped, cached or downloaded from "
+         "GroupLens) or a folder in a known layout.")]
 DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")]
 ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")]
 InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")]

@@ -1,6 +1,6 @@
 """Read datasets from disk into a ``Dataset``: RecBole atomic files, raw MovieLens, CSV and JSONL.
 
-Named datasets (``ml-100k``, ``ml-1m``) resolve in a fixed order so that the same command works on a
+Named datasets (GroupLens' MovieLens sets: ``ml-100k``, ``ml-1m``, ``ml-latest-small`` ...) resolve in a fixed order so that the same command works on a
 laptop with a local copy, on an offline machine that has the ``recbole`` wheel, and on a fresh machine
 with internet: an explicit path, the copy shipped inside ``recbole``, the zsrec cache, then a download
 from GroupLens.
@@ -20,16 +20,19 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from .data import Catalog, Dataset, Interactions, Item
 from .errors import DataError, DatasetNotFound
 
 GROUPLENS_URLS: dict[str, str] = {
-    "ml-100k": "https://files.grouplens.org/datasets/movielens/ml-100k.zip",
-    "ml-1m": "https://files.grouplens.org/datasets/movielens/ml-1m.zip",
+    name: f"https://files.grouplens.org/datasets/movielens/{name}.zip"
+    for name in ("ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m", "ml-32m", "ml-latest-small", "ml-latest")
 }
 
 ML100K_GENRES = [
@@ -37,6 +40,8 @@ ML100K_GENRES = [
     "Drama", "Fantasy", "Film-Noir", "Horror", "Musical", "Mystery", "Romance", "Sci-Fi", "Thriller",
     "War", "Western",
 ]
+
+GROUPLENS_CSV = "GroupLens' movies.csv + ratings.csv layout (movieId,title,genres and userId,movieId,rating,timestamp)"
 
 TITLE_COLUMNS = ("title", "movie_title", "name", "item_name")
 YEAR_COLUMNS = ("release_year", "year")
@@ -65,20 +70,32 @@ class _RowSink:
 
 
 def _read_lines(path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """Non-blank lines with their numbers, streamed: a 25M-row ratings file is never held whole."""
     if not path.is_file():
         raise DataError("file not found", str(path))
-    data = path.read_bytes()
+    any_line = False
     try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as e:
-        line = data[: e.start].count(b"\n") + 1
-        raise DataError(f"not valid {encoding} text (byte {e.start}); pass the file's encoding", str(path), line) from None
-    text = text.removeprefix("\ufeff")  # the byte-order mark spreadsheets write would stick to the first column's name
-    if not text.strip():
+        with open(path, encoding=encoding, newline=None) as f:
+            for i, line in enumerate(f, start=1):
+                if i == 1:
+                    line = line.removeprefix("\ufeff")  # a spreadsheet's byte-order mark would stick to a column name
+                line = line.rstrip("\n")
+                if line.strip():
+                    any_line = True
+                    yield i, line
+    except UnicodeDecodeError:
+        # Text files are decoded in chunks, so the error's offset is the chunk's: find the exact line.
+        data = path.read_bytes()
+        try:
+            data.decode(encoding)
+            start = len(data)
+        except UnicodeDecodeError as e:
+            start = e.start
+        line_no = data[:start].count(b"\n") + 1
+        raise DataError(f"not valid {encoding} text (byte {start}); pass the file's encoding", str(path),
+                        line_no) from None
+    if not any_line:
         raise DataError("file is empty", str(path))
-    for i, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield i, line
 
 
 def _split_rows(path: Path, sep: str, n_fields: int, sink: _RowSink, encoding: str,
@@ -110,13 +127,20 @@ def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> fl
 
 @dataclass
 class _InteractionBuilder:
-    """Collects interaction rows, checking each item id against the catalog."""
+    """Collects interaction rows, checking each item id against the catalog.
+
+    Columns, not row tuples, and each user id string kept once: about 30 bytes a row instead of 200,
+    which is what lets a 25M-row MovieLens file load on a laptop."""
 
     catalog: Catalog
     sink: _RowSink
 
     def __post_init__(self) -> None:
-        self.rows: list[tuple[str, int, float, float]] = []
+        self.users: list[str] = []
+        self._user_ids: dict[str, str] = {}
+        self.items = array("q")
+        self.times = array("d")
+        self.ratings = array("d")
         self.untimed = 0  # rows that had no timestamp
 
     def add(self, user: str, item: str, ts: float | None, rating: float | None, path: Path, lineno: int) -> None:
@@ -128,13 +152,19 @@ class _InteractionBuilder:
             return
         # Rows without a timestamp keep file order (the row number is a monotone clock).
         self.untimed += ts is None
-        self.rows.append((user, self.catalog.index_of(item), float(lineno) if ts is None else ts,
-                          math.nan if rating is None else rating))
+        self.users.append(self._user_ids.setdefault(user, user))
+        self.items.append(self.catalog.index_of(item))
+        self.times.append(float(lineno) if ts is None else ts)
+        self.ratings.append(math.nan if rating is None else rating)
 
     def build(self, path: Path) -> Interactions:
-        if not self.rows:
+        if not self.users:
             raise DataError("no usable interactions", str(path))
-        return Interactions.from_rows(self.rows, timed=not self.untimed)
+        users = np.empty(len(self.users), dtype=object)
+        users[:] = self.users
+        return Interactions(users=users, items=np.frombuffer(self.items, dtype=np.int64).copy(),
+                            timestamps=np.frombuffer(self.times, dtype=np.float64).copy(),
+                            ratings=np.frombuffer(self.ratings, dtype=np.float64).copy(), timed=not self.untimed)
 
 
 def _build_catalog(items: list[Item], sink: _RowSink, path: Path, lines: list[int]) -> Catalog:
@@ -215,7 +245,7 @@ def _movielens_ratings(path: Path, sep: str, catalog: Catalog, sink: _RowSink) -
     return builder.build(path)
 
 
-def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
+def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False, name: str = "ml-100k") -> Dataset:
     """GroupLens' raw ml-100k: ``u.item`` (pipe-separated, latin-1) and ``u.data`` (tab-separated)."""
     directory = Path(directory)
     sink = _RowSink(skip_bad_rows)
@@ -236,25 +266,67 @@ def load_movielens_100k(directory: str | Path, skip_bad_rows: bool = False) -> D
         lines.append(lineno)
     catalog = _build_catalog(items, sink, item_path, lines)
     interactions = _movielens_ratings(data_path, "\t", catalog, sink)
-    return Dataset("ml-100k", catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
+    return Dataset(name, catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
 
 
-def load_movielens_1m(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
-    """GroupLens' raw ml-1m: ``movies.dat`` and ``ratings.dat``, ``::``-separated, latin-1."""
+def _titles_encoding(path: Path) -> str:
+    """GroupLens wrote ml-100k's and ml-1m's titles in latin-1 and later sets in UTF-8: UTF-8 when the
+    file decodes as it (latin-1 titles with accents never do), else latin-1."""
+    try:
+        path.read_bytes().decode("utf-8")
+        return "utf-8"
+    except (UnicodeDecodeError, OSError):
+        return "latin-1"
+
+
+def load_movielens_1m(directory: str | Path, skip_bad_rows: bool = False, name: str = "ml-1m") -> Dataset:
+    """GroupLens' raw ml-1m (and ml-10m): ``movies.dat`` and ``ratings.dat``, ``::``-separated."""
     directory = Path(directory)
     sink = _RowSink(skip_bad_rows)
     item_path, data_path = directory / "movies.dat", directory / "ratings.dat"
     items, lines = [], []
-    for lineno, parts in _split_rows(item_path, "::", 3, sink, "latin-1"):
-        title = parts[1].strip()
-        fields = {"genres": parts[2].strip().replace("|", " ")}
-        if title.endswith(")") and title[-5:-1].isdigit():
-            fields["year"] = title[-5:-1]
-        items.append(Item(parts[0].strip(), title or parts[0].strip(), fields))
+    for lineno, parts in _split_rows(item_path, "::", 3, sink, _titles_encoding(item_path)):
+        items.append(_movie(parts[0], parts[1], parts[2]))
         lines.append(lineno)
     catalog = _build_catalog(items, sink, item_path, lines)
     interactions = _movielens_ratings(data_path, "::", catalog, sink)
-    return Dataset("ml-1m", catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
+    return Dataset(name, catalog, interactions, source=str(directory), skipped_rows=sink.skipped)
+
+
+def _movie(movie_id: str, title: str, genres: str) -> Item:
+    """One MovieLens movie: genres ``A|B`` as words, the year from the title's ``(1995)``."""
+    movie_id, title = movie_id.strip(), title.strip()
+    genres = genres.strip()
+    fields = {"genres": genres.replace("|", " ")} if genres and genres != "(no genres listed)" else {}
+    if title.endswith(")") and title[-5:-1].isdigit():
+        fields["year"] = title[-5:-1]
+    return Item(movie_id, title or movie_id, fields)
+
+
+def load_movielens_csv(directory: str | Path, skip_bad_rows: bool = False, name: str | None = None) -> Dataset:
+    """GroupLens' current layout (ml-latest-small, ml-latest, ml-20m, ml-25m, ml-32m): ``movies.csv``
+    (movieId, title, genres) and ``ratings.csv`` (userId, movieId, rating, timestamp), UTF-8."""
+    directory = Path(directory)
+    sink = _RowSink(skip_bad_rows)
+    item_path, data_path = directory / "movies.csv", directory / "ratings.csv"
+    items, lines = [], []
+    movie_cols = {"item_id": "movieId", "title": "title", "genres": "genres"}
+    for lineno, row in _table_rows(item_path, sink, "utf-8", movie_cols, GROUPLENS_CSV):
+        if not row["movieId"].strip():
+            sink.bad("no movie id (column 'movieId')", item_path, lineno)
+            continue
+        items.append(_movie(row["movieId"], row["title"], row["genres"]))
+        lines.append(lineno)
+    catalog = _build_catalog(items, sink, item_path, lines)
+    builder = _InteractionBuilder(catalog, sink)
+    rating_cols = {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"}
+    for lineno, row in _table_rows(data_path, sink, "utf-8", rating_cols, GROUPLENS_CSV):
+        ts = _number(row["timestamp"], "timestamp", data_path, lineno, sink)
+        rating = _number(row["rating"], "rating", data_path, lineno, sink)
+        if ts is not None and rating is not None:
+            builder.add(row["userId"].strip(), row["movieId"].strip(), ts, rating, data_path, lineno)
+    return Dataset(name or directory.name, catalog, builder.build(data_path), source=str(directory),
+                   skipped_rows=sink.skipped)
 
 
 # ---------------------------------------------------------------- CSV / JSONL with a column mapping
@@ -264,10 +336,11 @@ DEFAULT_COLUMNS: dict[str, str] = {
 }
 
 
-def _table_rows(path: Path, sink: _RowSink, encoding: str,
-                needed: Mapping[str, str]) -> Iterator[tuple[int, dict[str, str]]]:
+def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, str],
+                layout: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows as {column: text}. A CSV/TSV header that lacks a ``needed`` column ({zsrec name: file
-    column}) is one error naming the header, not the same error on every row."""
+    column}) is one error naming the header, not the same error on every row; for a file of a fixed
+    ``layout`` it says which layout was expected, since no ``--column`` can fix it."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for lineno, line in _read_lines(path, encoding):
             try:
@@ -281,17 +354,27 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str,
             yield lineno, {k: "" if v is None else (" ".join(map(str, v)) if isinstance(v, list) else str(v))
                            for k, v in obj.items()}
         return
-    lines = list(_read_lines(path, encoding))
+    numbered = _read_lines(path, encoding)
+    line_numbers: list[int] = []
+
+    def texts() -> Iterator[str]:  # csv reads one line per row here; the number goes beside it
+        for lineno, text in numbered:
+            line_numbers[:] = [lineno]
+            yield text
+
     delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
-    reader = csv.reader([ln for _, ln in lines], delimiter=delimiter)
     header: list[str] | None = None
-    for (lineno, _), parts in zip(lines, reader):
+    for parts in csv.reader(texts(), delimiter=delimiter):
+        lineno = line_numbers[0]
         if header is None:
             header = [h.strip() for h in parts]
             for key, column in needed.items():
-                if column not in header:
-                    raise DataError(f"no column {column!r} for {key} in the header ({', '.join(header)}); name it "
-                                    f"with --column {key}=NAME (columns={{'{key}': NAME}})", str(path), lineno)
+                if column in header:
+                    continue
+                advice = (f"not {layout}" if layout else
+                          f"name it with --column {key}=NAME (columns={{'{key}': NAME}})")
+                raise DataError(f"no column {column!r} for {key} in the header ({', '.join(header)}); {advice}",
+                                str(path), lineno)
             continue
         if len(parts) != len(header):
             sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
@@ -341,19 +424,24 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
 # ---------------------------------------------------------------- resolution of names and folders
 
 def _detect(directory: Path) -> Callable[..., Dataset] | None:
+    """The loader for a folder's layout; each takes (folder, skip_bad_rows, name)."""
     if (directory / "u.data").is_file() and (directory / "u.item").is_file():
-        return load_movielens_100k
+        return lambda d, skip_bad_rows=False, name=None: load_movielens_100k(d, skip_bad_rows, name or "ml-100k")
     if (directory / "ratings.dat").is_file() and (directory / "movies.dat").is_file():
-        return load_movielens_1m
+        return lambda d, skip_bad_rows=False, name=None: load_movielens_1m(d, skip_bad_rows, name or "ml-1m")
+    if (directory / "ratings.csv").is_file() and (directory / "movies.csv").is_file():
+        return load_movielens_csv
     inters = sorted(directory.glob("*.inter"))
     if inters and inters[0].with_suffix(".item").is_file():
         stem = inters[0].stem
-        return lambda d, skip_bad_rows=False: load_recbole(d, stem, skip_bad_rows)
+        return lambda d, skip_bad_rows=False, name=None: load_recbole(d, stem, skip_bad_rows)
     return None
 
 
-def load_directory(directory: str | Path, skip_bad_rows: bool = False) -> Dataset:
-    """Any folder in one of the known layouts (raw ml-100k, raw ml-1m, RecBole atomic)."""
+def load_directory(directory: str | Path, skip_bad_rows: bool = False, name: str | None = None) -> Dataset:
+    """Any folder in one of the known layouts (raw ml-100k, raw ml-1m/ml-10m, GroupLens' movies.csv +
+    ratings.csv, RecBole atomic). ``name`` names the dataset in results; by default the layout's or
+    the folder's name."""
     directory = Path(directory)
     if not directory.is_dir():
         raise DataError("not a folder", str(directory))
@@ -362,10 +450,10 @@ def load_directory(directory: str | Path, skip_bad_rows: bool = False) -> Datase
         # GroupLens zips unpack into a subfolder; look one level down.
         for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
             if _detect(sub) is not None:
-                return load_directory(sub, skip_bad_rows)
+                return load_directory(sub, skip_bad_rows, name)
         raise DataError("no known dataset layout here (expected u.data+u.item, ratings.dat+movies.dat, "
-                        "or <name>.inter+<name>.item)", str(directory))
-    return loader(directory, skip_bad_rows=skip_bad_rows)
+                        "ratings.csv+movies.csv, or <name>.inter+<name>.item)", str(directory))
+    return loader(directory, skip_bad_rows=skip_bad_rows, name=name)
 
 
 def packaged_recbole_path(name: str) -> Path | None:
@@ -393,7 +481,8 @@ def download_grouplens(name: str, timeout: float = 60.0) -> Path:
         except OSError as e:
             raise DatasetNotFound(
                 f"dataset {name!r} is not on this machine and downloading {url} failed ({e}); "
-                f"pass --data-path to a local copy, or `pip install --no-deps recbole` (ships ml-100k)"
+                f"pass --data-path to a local copy (its folder, unzipped)"
+                + (", or `pip install --no-deps recbole` (ships ml-100k)" if name == "ml-100k" else "")
             ) from None
         try:
             with zipfile.ZipFile(archive) as zf:
@@ -426,10 +515,10 @@ def load_dataset(name_or_path: str, data_path: str | Path | None = None, skip_ba
         return ds
     cached = cache_dir() / "data" / name_or_path
     if cached.is_dir() and _has_layout(cached):
-        return load_directory(cached, skip_bad_rows)
+        return load_directory(cached, skip_bad_rows, name_or_path)
     if not download:
         raise DatasetNotFound(f"dataset {name_or_path!r} not found locally and download is off")
-    return load_directory(download_grouplens(name_or_path), skip_bad_rows)
+    return load_directory(download_grouplens(name_or_path), skip_bad_rows, name_or_path)
 
 
 def _has_layout(directory: Path) -> bool:

@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import TINY_ITEMS, TINY_RATINGS, write_ml100k, write_ml1m, write_recbole
+from conftest import TINY_ITEMS, TINY_RATINGS, write_ml100k, write_ml1m, write_movielens_csv, write_recbole
 from zsrec import loaders
-from zsrec.errors import DatasetNotFound, UnknownUserError
+from zsrec.errors import DataError, DatasetNotFound, UnknownUserError
 from zsrec.loaders import load_dataset, load_directory, load_table
 
 
@@ -30,6 +30,40 @@ def test_raw_ml100k(ml100k_dir):
 
 def test_raw_ml1m(tmp_path):
     _check_tiny(load_directory(write_ml1m(tmp_path / "ml-1m")))
+
+
+def test_grouplens_csv_layout(tmp_path):
+    """ml-latest-small, ml-25m and the other current GroupLens sets: movies.csv + ratings.csv."""
+    ds = load_directory(write_movielens_csv(tmp_path / "ml-latest-small"))
+    _check_tiny(ds)
+    assert ds.name == "ml-latest-small"  # the folder's name, as GroupLens' zip names it
+    assert ds.catalog.get("5").title == "Usual Suspects, The (1995)"  # a quoted title with a comma
+    assert ds.catalog.get("5").fields == {"genres": "Crime Thriller", "year": "1995"}
+    assert ds.interactions.timed and ds.interactions.user_times("1").tolist() == [100.0, 200.0, 300.0]
+    # GroupLens writes "(no genres listed)" for a film without genres: no genres, not three words of text
+    movies = tmp_path / "ml-latest-small" / "movies.csv"
+    movies.write_text(movies.read_text() + "7,Amélie (2001),(no genres listed)\n", encoding="utf-8")
+    assert load_directory(movies.parent).catalog.get("7").fields == {"year": "2001"}
+    assert load_directory(movies.parent).catalog.get("7").title == "Amélie (2001)"
+    # its header is fixed: no --column can fix a wrong one, so the error names the layout instead
+    (movies.parent / "ratings.csv").write_text("user,movie,stars,when\n1,1,5,100\n")
+    with pytest.raises(DataError, match=r"ratings.csv:1: no column 'userId' for user_id in the header "
+                                        r"\(user, movie, stars, when\); not GroupLens' movies.csv"):
+        load_directory(movies.parent)
+
+
+def test_movie_titles_in_either_encoding(tmp_path):
+    """ml-1m wrote titles in latin-1, ml-10m in UTF-8; both read as written, under the name asked for."""
+    latin = write_ml1m(tmp_path / "ml-1m")
+    (latin / "movies.dat").write_bytes("1::Café Society (1995)::Comedy\n".encode("latin-1"))
+    (latin / "ratings.dat").write_text("1::1::5::100\n")
+    assert load_directory(latin).catalog.get("1").title == "Café Society (1995)"
+    assert load_directory(latin).name == "ml-1m"
+    utf8 = write_ml1m(tmp_path / "ml-10M100K")
+    (utf8 / "movies.dat").write_bytes("1::Amélie (2001)::Comedy|Romance\n".encode("utf-8"))
+    (utf8 / "ratings.dat").write_text("1::1::5::100\n")
+    ds = load_directory(tmp_path, name="ml-10m")  # the zip's folder one level down, named as asked
+    assert ds.catalog.get("1").title == "Amélie (2001)" and ds.name == "ml-10m"
 
 
 def test_recbole_atomic(tmp_path):
@@ -85,6 +119,23 @@ def test_download_path_unpacks_and_caches(tmp_path, monkeypatch):
     assert len(ds.catalog) == len(TINY_ITEMS)
     archive.unlink()  # second load comes from the cache, no download
     assert len(load_dataset("ml-100k").interactions) == len(TINY_RATINGS)
+
+
+def test_every_grouplens_set_downloads_by_name(tmp_path, monkeypatch):
+    """A current GroupLens set by name: fetched, unpacked into its folder, loaded and named."""
+    src = write_movielens_csv(tmp_path / "src")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for f in src.iterdir():
+            zf.write(f, f"ml-latest-small/{f.name}")
+    (tmp_path / "ml-latest-small.zip").write_bytes(buf.getvalue())
+    monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path / "cache"))
+    assert loaders.GROUPLENS_URLS["ml-25m"] == "https://files.grouplens.org/datasets/movielens/ml-25m.zip"
+    monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-latest-small", (tmp_path / "ml-latest-small.zip").as_uri())
+    ds = load_dataset("ml-latest-small")
+    _check_tiny(ds)
+    assert ds.name == "ml-latest-small"
+    assert (tmp_path / "cache" / "data" / "ml-latest-small" / "ml-latest-small" / "ratings.csv").is_file()
 
 
 def test_download_failure_is_clear(tmp_path, monkeypatch):

@@ -53,6 +53,17 @@ def test_empty_file_and_bad_encoding(tmp_path):
     (tmp_path / "i.csv").write_bytes(b"item_id,title\n1,caf\xe9\n")
     with pytest.raises(DataError, match=r"i.csv:2: not valid utf-8"):
         load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+    # files are read a chunk at a time; the line named is still the bad byte's, deep in a large file
+    rows = "".join(f"{n},item {n}\n" for n in range(1, 6000))
+    (tmp_path / "i.csv").write_bytes(b"item_id,title\n" + rows.encode() + b"6000,caf\xe9\n")
+    with pytest.raises(DataError, match=r"i.csv:6001: not valid utf-8"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+    # a file of blank lines is empty too; old Mac line ends (CR only) are lines
+    (tmp_path / "i.csv").write_text("\n \n\n")
+    with pytest.raises(DataError, match="file is empty"):
+        load_table(tmp_path / "i.csv", tmp_path / "e.csv")
+    (tmp_path / "i.csv").write_bytes(b"item_id,title\r1,One\r2,Two\r")
+    assert load_table(tmp_path / "i.csv", tmp_path / "e.csv").catalog.ids == ["1", "2"]
 
 
 

@@ -167,6 +167,17 @@ def test_cooccurrence_scale_benchmark_toy(tmp_path):
     assert "| ML-100K | " in (tmp_path / "cooccurrence_scale.md").read_text()
 
 
+def test_load_data_benchmark_toy(tmp_path):
+    """The GroupLens-layout folders it writes load whole (every rating and movie), quoted titles and all."""
+    _run(["load_data.py", "--toy"], tmp_path)
+    rows = json.loads((tmp_path / "load_data.json").read_text())["rows"]
+    assert [r["ratings"] for r in rows] == [3000, 30000]
+    for r in rows:
+        assert r["movies_loaded"] == r["movies"] and r["users_loaded"] == r["users"]
+        assert r["load_s"] > 0 and r["indexes_s"] > 0 and r["shortlist_ms"] > 0 and r["dataset_mb"] >= 0
+    assert "| 30,000 | " in (tmp_path / "load_data.md").read_text()
+
+
 def test_split_spread_benchmark(tmp_path):
     _run(["split_spread.py", "--seeds", "2"], tmp_path)
     out = json.loads((tmp_path / "split_spread.json").read_text())
