@@ -26,6 +26,13 @@ class UserRequest:
     user_id: str
     history: tuple[str, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if isinstance(self.history, (str, bytes)):  # it would be read a letter at a time, each a "title"
+            raise TypeError(f"UserRequest history is a list of titles or item ids, not one string: "
+                            f"pass ({self.history!r},)")
+        if self.history is not None:
+            object.__setattr__(self, "history", tuple(self.history))  # a list is fine; keep it hashable
+
 
 @dataclass
 class UserOutcome:

@@ -104,7 +104,7 @@ class Ranker:
     def prepare(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> Prepared:
         """The shortlist and its evidence, with every check that needs no model: ``k`` against the
         shortlist, what the backend can do, and the template rendering for this user."""
-        k = k or self.config.k
+        k = self.config.k if k is None else k  # k=0 is a mistake to report, not "the default"
         replace(self.config, k=k)  # the config's own checks, for a k given per call
         timings: dict[str, float] = {}
         t0 = time.perf_counter()

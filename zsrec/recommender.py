@@ -77,6 +77,9 @@ class Recommender:
                         allow_unmatched: bool = False) -> tuple[list[int], list[str], list[str]]:
         """Catalog rows for titles (or ids) in the order given (oldest first), the text typed for each
         row, and what matched nothing. A film typed twice counts once, at its first place."""
+        if isinstance(history, (str, bytes)):  # it would be read a letter at a time, each a "title"
+            raise TypeError(f"history is a list of titles or item ids, oldest first, not one string: "
+                            f"pass [{history!r}]")
         matches, missing = self.matcher.match_all(list(history), allow_unmatched=allow_unmatched)
         rows: list[int] = []
         typed: list[str] = []
@@ -123,7 +126,9 @@ class Recommender:
         return self.rank_prepared([self.prepare(history, k, allow_unmatched, allow_empty, exclude)])[0]
 
     def user_split(self, user_id: str, n_history: int | None = 10) -> tuple[list[int], list[int]]:
-        """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw."""
+        """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw;
+        ``None``: all of them."""
+        _check_n_history(n_history)
         rows = [int(i) for i in self.dataset.interactions.user_history(str(user_id))]
         history = rows[-n_history:] if n_history else rows
         return history, sorted(set(rows) - set(history))
@@ -140,6 +145,9 @@ class Recommender:
         given with a typed history rank as ``recommend``. A user with bad input (unknown id, titles
         that match nothing, with ``allow_empty`` False an empty history) gets an outcome with the error
         and the run goes on; ``report``, if given, counts rankings, fallbacks and errors as they come."""
+        _check_n_history(n_history)  # run-wide settings: one error, not one per user
+        if k is not None:
+            replace(self.ranker.config, k=k)  # the config's own checks of k
         requests = as_requests(users)
         t0 = time.perf_counter()
         for start in range(0, len(requests), max(1, batch_size)):
@@ -200,6 +208,13 @@ def _check_settings(settings: dict[str, Any]) -> None:
     unknown = sorted(set(settings) - fields)
     if unknown:
         raise OptionError(f"unknown Recommender setting {', '.join(unknown)}; settings: {', '.join(sorted(fields))}")
+
+
+def _check_n_history(n_history: int | None) -> None:
+    """A known user's history is their last ``n_history`` picks: 0 or less would slice to every pick
+    (``rows[-0:]``) or to all but the first few (``rows[3:]`` for -3), not to what was asked."""
+    if n_history is not None and n_history < 1:
+        raise OptionError(f"n_history must be at least 1 (or None for every pick), got {n_history}")
 
 
 def _with_users(users: Sequence[PreparedUser], results: list[RankedResult]) -> list[RankedResult]:

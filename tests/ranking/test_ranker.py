@@ -5,7 +5,8 @@ import pytest
 from conftest import ScriptedBackend
 from zsrec.backends import BUILTIN, BackendSpec
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.errors import EmptyHistoryError, UnknownItemError
+from zsrec.batch import UserRequest
+from zsrec.errors import EmptyHistoryError, OptionError, UnknownItemError
 from zsrec.prompts import PromptTemplate
 from zsrec.ranker import Ranker, RankerConfig
 from zsrec.recommender import Recommender
@@ -61,6 +62,30 @@ def test_recommender_history_and_user_paths(ml100k):
     all_seen = {ml100k.catalog.items[i].id for i in ml100k.interactions.user_history("42")}
     assert r.user_id == "42" and r.info.history_used == 5
     assert not all_seen & {it.item_id for it in r.items}
+
+
+def test_python_calls_that_would_mean_something_else_are_errors(ml100k):
+    """Three calls that used to run and answer another question: k=0 (gave the default 10 items),
+    n_history=0 or -3 (gave every pick, or all but the first three, as the history) and a history
+    passed as one string (each letter matched as a title)."""
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
+    with pytest.raises(OptionError, match="k must be at least 1, got 0"):
+        rec.recommend(["Fargo (1996)"], k=0)
+    for n in (0, -3):
+        with pytest.raises(OptionError, match=f"n_history must be at least 1 .*got {n}"):
+            rec.recommend_for_user("42", n_history=n)
+        with pytest.raises(OptionError, match="n_history must be at least 1"):
+            next(rec.recommend_many(["42"], n_history=n))  # once for the run, not once per user
+    with pytest.raises(OptionError, match="k must be at least 1"):
+        next(rec.recommend_many(["42"], k=0))
+    with pytest.raises(TypeError, match=r"not one string: pass \['Fargo \(1996\)'\]"):
+        rec.recommend("Fargo (1996)")
+    with pytest.raises(TypeError, match="not one string"):
+        UserRequest("new", "Fargo (1996)")
+    assert UserRequest("new", ["Fargo (1996)"]).history == ("Fargo (1996)",)  # a list is fine
+    # what stays allowed: None is every pick; k=None the configured k
+    assert rec.recommend_for_user("42", n_history=None).info.history_used == len(ml100k.interactions.user_history("42"))
+    assert len(rec.recommend(["Fargo (1996)"], k=None).items) == 3
 
 
 def test_empty_history_is_cold_start(ml100k):
