@@ -34,6 +34,7 @@ class Catalog:
 
     def __init__(self, items: Sequence[Item]):
         self.items: list[Item] = list(items)
+        self._twins: dict[int, list[int]] | None = None  # same_title's groups, made on first use
         self._index: dict[str, int] = {}
         for i, item in enumerate(self.items):
             if item.id in self._index:
@@ -61,6 +62,18 @@ class Catalog:
     @property
     def ids(self) -> list[str]:
         return [item.id for item in self.items]
+
+    def same_title(self, rows: Iterable[int]) -> list[int]:
+        """Other rows whose title is exactly that of one of ``rows``. MovieLens lists some films twice,
+        under two ids (18 in ML-100K: "Chasing Amy (1997)" is 246 and 268): a film the user has seen
+        must not come back as new under its other id."""
+        if self._twins is None:
+            by_title: dict[str, list[int]] = {}
+            for i, item in enumerate(self.items):
+                by_title.setdefault(item.title, []).append(i)
+            self._twins = {i: group for group in by_title.values() if len(group) > 1 for i in group}
+        given = set(rows)
+        return sorted({j for i in given for j in self._twins.get(i, ()) if j not in given})
 
 
 @dataclass

@@ -94,17 +94,22 @@ class Recommender:
     def prepare(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
                 allow_empty: bool = True, exclude: Sequence[str] = ()) -> PreparedUser:
         """A new user's titles (or item ids), oldest first, matched and checked once: unknown titles,
-        an empty history, ``k``, the template. Rank it with ``rank_prepared``."""
+        an empty history, ``k``, the template. The history, ``exclude`` and items of the same titles
+        (a film listed twice) are not recommended. Rank it with ``rank_prepared``."""
         rows, typed, missing = self.resolve_history(history, allow_unmatched)
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
-        excluded = [self.dataset.catalog.index_of(i) for i in exclude]
+        catalog = self.dataset.catalog
+        excluded = [catalog.index_of(i) for i in exclude]
+        excluded += catalog.same_title(rows + excluded)  # a seen film under its other id is not new
         return PreparedUser(self.ranker.prepare(rows, excluded, k), typed, missing)
 
     def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> PreparedUser:
         """A known user as if new: their ``n_history`` most recent picks form the history, and
-        everything they ever picked is excluded from the candidates."""
+        everything they ever picked (and any item of the same title: a film listed twice) is
+        excluded from the candidates."""
         history, exclude = self.user_split(user_id, n_history)
+        exclude += self.dataset.catalog.same_title(history + exclude)  # a seen film under its other id
         return PreparedUser(self.ranker.prepare(history, exclude, k), user_id=str(user_id))
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:

@@ -88,6 +88,29 @@ def test_python_calls_that_would_mean_something_else_are_errors(ml100k):
     assert len(rec.recommend(["Fargo (1996)"], k=None).items) == 3
 
 
+def test_a_seen_film_does_not_come_back_under_its_other_id(ml100k):
+    """ML-100K lists 18 films twice, under two ids. Typing one ("Body Snatchers (1993)") put its twin at
+    the top of the shortlist, and 20 known users had a twin of a film they saw in theirs."""
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
+    catalog = ml100k.catalog
+    titles = [item.title for item in catalog.items]
+    twice = sorted({t for t in titles if titles.count(t) > 1})
+    assert len(twice) == 18
+    for title in twice:
+        user = rec.prepare([title])
+        assert title not in {titles[i] for i in user.prepared.candidates.indices}, title
+    body_snatchers = [i for i, t in enumerate(titles) if t == "Body Snatchers (1993)"]
+    assert catalog.same_title([body_snatchers[0]]) == [body_snatchers[1]]
+    assert catalog.same_title(body_snatchers) == [] and catalog.same_title([0]) == []  # given rows stay out
+    for user_id in ml100k.interactions.user_ids:
+        seen = {titles[i] for i in ml100k.interactions.user_history(user_id)}
+        cands = rec.prepare_user(user_id, n_history=5).prepared.candidates.indices
+        assert not seen & {titles[i] for i in cands}, user_id
+    # the same through exclude: an excluded id's twin is excluded too
+    shown = rec.prepare(["Fargo (1996)"], exclude=[catalog.items[body_snatchers[0]].id]).prepared.candidates.indices
+    assert not set(body_snatchers) & set(shown)
+
+
 def test_empty_history_is_cold_start(ml100k):
     rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
     r = rec.recommend([])
