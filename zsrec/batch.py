@@ -21,17 +21,20 @@ from .result import RankedResult
 @dataclass(frozen=True)
 class UserRequest:
     """One user to rank: a known user id (their own recent picks form the history), or a new user
-    with the titles (or item ids) they typed, oldest first."""
+    with the titles (or item ids) they typed, oldest first; ``exclude``: item ids not to recommend."""
 
     user_id: str
     history: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.history, (str, bytes)):  # it would be read a letter at a time, each a "title"
-            raise TypeError(f"UserRequest history is a list of titles or item ids, not one string: "
-                            f"pass ({self.history!r},)")
-        if self.history is not None:
-            object.__setattr__(self, "history", tuple(self.history))  # a list is fine; keep it hashable
+        for name in ("history", "exclude"):  # one string would be read a letter at a time, each an item
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)):
+                raise TypeError(f"UserRequest {name} is a list of titles or item ids, not one string: "
+                                f"pass ({value!r},)")
+            if value is not None:
+                object.__setattr__(self, name, tuple(value))  # a list is fine; keep it hashable
 
 
 @dataclass
@@ -100,7 +103,7 @@ class BatchReport:
 
 def read_users_file(path: str | Path) -> list[UserRequest]:
     """One user per line: a known user id, or a JSON object ``{"user_id": ..., "history": [titles]}``
-    for a new user. Blank lines and ``#`` comments are skipped."""
+    for a new user (either may add ``"exclude": [item ids]``). Blank lines and ``#`` comments are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -137,10 +140,16 @@ def _json_request(line: str, path: str, lineno: int) -> UserRequest:
         raise DataError(f"not valid JSON ({e.msg})", path, lineno) from None
     if not isinstance(obj, dict) or not str(obj.get("user_id", "")).strip():
         raise DataError('expected an object with a "user_id"', path, lineno)
-    history = obj.get("history")
+    history, exclude = obj.get("history"), obj.get("exclude", [])
     if history is not None and (not isinstance(history, list) or not all(isinstance(h, str) for h in history)):
         raise DataError('"history" must be a list of titles or item ids', path, lineno)
-    return UserRequest(str(obj["user_id"]).strip(), None if history is None else tuple(history))
+    if not isinstance(exclude, list) or not all(isinstance(i, str) for i in exclude):
+        raise DataError('"exclude" must be a list of item ids', path, lineno)
+    unknown = sorted(set(obj) - {"user_id", "history", "exclude"})
+    if unknown:  # a misspelt "exclude" would otherwise be ignored without a word
+        raise DataError(f"unknown field {', '.join(map(repr, unknown))} (fields: user_id, history, exclude)",
+                        path, lineno)
+    return UserRequest(str(obj["user_id"]).strip(), None if history is None else tuple(history), tuple(exclude))
 
 
 def as_requests(users: Iterable[UserRequest | str]) -> list[UserRequest]:

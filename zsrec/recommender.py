@@ -100,17 +100,25 @@ class Recommender:
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
         catalog = self.dataset.catalog
+        if isinstance(exclude, (str, bytes)):
+            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
         excluded = [catalog.index_of(i) for i in exclude]
         excluded += catalog.same_title(rows + excluded)  # a seen film under its other id is not new
         return PreparedUser(self.ranker.prepare(rows, excluded, k), typed, missing)
 
-    def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> PreparedUser:
+    def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
+                     exclude: Sequence[str] = ()) -> PreparedUser:
         """A known user as if new: their ``n_history`` most recent picks form the history, and
-        everything they ever picked (and any item of the same title: a film listed twice) is
-        excluded from the candidates."""
-        history, exclude = self.user_split(user_id, n_history)
-        exclude += self.dataset.catalog.same_title(history + exclude)  # a seen film under its other id
-        return PreparedUser(self.ranker.prepare(history, exclude, k), user_id=str(user_id))
+        everything they ever picked, the item ids in ``exclude`` (out of stock, say), and any item of
+        the same title as one of these (a film listed twice) are excluded from the candidates."""
+        catalog = self.dataset.catalog
+        if isinstance(exclude, (str, bytes)):
+            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
+        asked = [catalog.index_of(i) for i in exclude]
+        history, seen = self.user_split(user_id, n_history)
+        excluded = seen + asked
+        excluded += catalog.same_title(history + excluded)  # a seen film under its other id
+        return PreparedUser(self.ranker.prepare(history, excluded, k), user_id=str(user_id))
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""
@@ -138,9 +146,10 @@ class Recommender:
         history = rows[-n_history:] if n_history else rows
         return history, sorted(set(rows) - set(history))
 
-    def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None) -> RankedResult:
+    def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
+                           exclude: Sequence[str] = ()) -> RankedResult:
         """Recommend for a known user as if they were new (see ``prepare_user``)."""
-        return self.rank_prepared([self.prepare_user(user_id, n_history, k)])[0]
+        return self.rank_prepared([self.prepare_user(user_id, n_history, k, exclude)])[0]
 
     def recommend_many(self, users: Iterable[UserRequest | str], n_history: int | None = 10,
                        k: int | None = None, batch_size: int = 8, allow_unmatched: bool = False,
@@ -171,9 +180,9 @@ class Recommender:
         for pos, request in enumerate(chunk):
             try:
                 if request.history is None:
-                    user = self.prepare_user(request.user_id, n_history, k)
+                    user = self.prepare_user(request.user_id, n_history, k, request.exclude)
                 else:
-                    user = self.prepare(request.history, k, allow_unmatched, allow_empty)
+                    user = self.prepare(request.history, k, allow_unmatched, allow_empty, request.exclude)
                     user.user_id = request.user_id
             except ZsrecError as e:
                 outcomes[pos].error = str(e)

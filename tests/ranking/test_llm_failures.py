@@ -221,6 +221,41 @@ def test_cli_batch_run_checks_where_it_writes_before_loading_anything(ml100k, tm
     assert json.loads(out.read_text())["user_id"] == "1"  # the earlier run's output is still there
 
 
+def test_cli_exclude_keeps_items_out_for_every_kind_of_user(ml100k, tmp_path, monkeypatch):
+    """--exclude (-x) for a typed history, a known user and every user of a users file, which may add its
+    own "exclude"; an unknown id, or an unknown field in the file, is one error before the model load."""
+    monkeypatch.setitem(BUILTIN, "broken", "test_llm_failures:BrokenBackend")  # the generator's order
+
+    def ids(*args):
+        result = CliRunner().invoke(app, ["rank", "--backend", "broken", "--k", "5", *args])
+        assert result.exit_code == 0, result.stderr
+        return result
+
+    def shown(result):
+        return [it["item_id"] for it in json.loads(result.stdout)["items"]]
+
+    for who in (["-H", "Star Wars (1977)"], ["--user", "42", "--n-history", "3"]):
+        plain = shown(ids(*who, "--format", "json"))
+        without = shown(ids(*who, "--format", "json", "-x", plain[0], "--exclude", plain[2]))
+        assert without[:3] == [plain[1], plain[3], plain[4]] and not {plain[0], plain[2]} & set(without)
+    users = tmp_path / "users.txt"
+    star_wars = shown(ids("-H", "Star Wars (1977)", "--format", "json"))
+    users.write_text(f'{{"user_id": "a", "history": ["Star Wars (1977)"], "exclude": ["{star_wars[1]}"]}}\n'
+                     '{"user_id": "b", "history": ["Star Wars (1977)"]}\n')
+    out = tmp_path / "out.jsonl"
+    ids("--users-file", str(users), "--out", str(out), "-x", star_wars[0])
+    rows = {r["user_id"]: [it["item_id"] for it in r["items"]] for r in map(json.loads, out.read_text().splitlines())}
+    assert rows["a"][:3] == star_wars[2:5] and rows["b"][:4] == star_wars[1:5]
+    for args, message in ((["-H", "Star Wars (1977)", "-x", "nope"], "unknown item id 'nope'"),
+                          (["--users-file", str(users), "-x", "nope"], "unknown item id 'nope'")):
+        result = CliRunner().invoke(app, ["rank", "--backend", "broken", *args])
+        assert result.exit_code == 2 and message in result.stderr
+        assert "model could not be loaded" not in result.stderr
+    users.write_text('{"user_id": "a", "history": ["Fargo (1996)"], "exlcude": ["1"]}\n')
+    result = CliRunner().invoke(app, ["rank", "--backend", "broken", "--users-file", str(users)])
+    assert result.exit_code == 2 and "users.txt:1: unknown field 'exlcude'" in result.stderr
+
+
 class BrokenBackend:  # noqa: D101
     """A backend whose load fails the way a real one does when the device is gone."""
 

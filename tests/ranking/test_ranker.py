@@ -82,6 +82,10 @@ def test_python_calls_that_would_mean_something_else_are_errors(ml100k):
         rec.recommend("Fargo (1996)")
     with pytest.raises(TypeError, match="not one string"):
         UserRequest("new", "Fargo (1996)")
+    for call in (lambda: rec.recommend(["Fargo (1996)"], exclude="50"), lambda: rec.recommend_for_user("42", exclude="50"),
+                 lambda: UserRequest("new", ("Fargo (1996)",), exclude="50")):
+        with pytest.raises(TypeError, match="not one string"):
+            call()
     assert UserRequest("new", ["Fargo (1996)"]).history == ("Fargo (1996)",)  # a list is fine
     # what stays allowed: None is every pick; k=None the configured k
     assert rec.recommend_for_user("42", n_history=None).info.history_used == len(ml100k.interactions.user_history("42"))

@@ -47,6 +47,18 @@ def test_the_deadline_answer_is_the_shortlist_order_with_reasons(service):
     assert [h["query"] for h in result.history] == ["Fargo", "Toy Story"]
 
 
+def test_exclude_holds_for_a_known_user_too(service):
+    """A request with "user" and "exclude" ranked the user's shortlist without a word about exclude."""
+    svc, _ = service
+    v = svc.default
+    shown = svc.prepare(v, [], None, [], False, False, "42", 5).prepared.candidates.indices
+    first = svc.base.dataset.catalog.items[shown[0]].id
+    kept = svc.prepare(v, [], None, [first], False, False, "42", 5).prepared.candidates.indices
+    assert shown[0] not in kept and list(kept[:3]) == list(shown[1:4])
+    with pytest.raises(UnknownItemError, match="unknown item id 'nope'"):
+        svc.prepare(v, [], None, ["nope"], False, False, "42", 5)
+
+
 def test_bad_requests_are_refused_before_any_ranking(service):
     svc, backend = service
     v = svc.default

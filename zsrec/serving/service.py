@@ -73,7 +73,7 @@ class RecommendService:
         if user is not None:
             if history:
                 raise OptionError("give a history or a user, not both")
-            return rec.prepare_user(user, min(n_history, self.max_history), k)
+            return rec.prepare_user(user, min(n_history, self.max_history), k, exclude)
         if not history and not allow_empty:
             raise EmptyHistoryError("no history: send at least one title or item id, "
                                     "or allow_empty for the most popular items")
