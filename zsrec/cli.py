@@ -70,8 +70,8 @@ DatasetOpt = Annotated[str, typer.Option(
     help="A MovieLens name (ml-100k, ml-1m, ml-latest-small, ml-25m, ...: shipped, cached or downloaded from "
          "GroupLens) or a folder in a known layout.")]
 DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")]
-ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSONL (with --interactions), instead of --dataset.")]
-InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSONL (with --items).")]
+ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSON lines or a JSON array (with --interactions), instead of --dataset.")]
+InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSON lines or a JSON array (with --items).")]
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")]
 NCandidatesOpt = Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import itertools
 import json
 import math
 import os
@@ -343,7 +344,21 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
     column}) is one error naming the header, not the same error on every row; for a file of a fixed
     ``layout`` it says which layout was expected, since no ``--column`` can fix it."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
-        for lineno, line in _read_lines(path, encoding):
+        lines = _read_lines(path, encoding)
+        first = next(lines, None)
+        if path.suffix.lower() == ".json" and first is not None and first[1].lstrip().startswith("["):
+            # one JSON array of objects (what pandas' to_json(orient="records") and most APIs write)
+            text_lines: list[str] = []
+            for lineno, line in itertools.chain([first], lines):  # blank lines back in place: true line numbers
+                text_lines.extend([""] * (lineno - 1 - len(text_lines)))
+                text_lines.append(line)
+            for lineno, obj in _json_array("\n".join(text_lines), path):
+                if not isinstance(obj, dict):
+                    sink.bad("not a JSON object", path, lineno)
+                    continue
+                yield lineno, _json_fields(obj)
+            return
+        for lineno, line in itertools.chain([first] if first else [], lines):
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
@@ -352,8 +367,7 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
             if not isinstance(obj, dict):
                 sink.bad("not a JSON object", path, lineno)
                 continue
-            yield lineno, {k: "" if v is None else (" ".join(map(str, v)) if isinstance(v, list) else str(v))
-                           for k, v in obj.items()}
+            yield lineno, _json_fields(obj)
         return
     numbered = _read_lines(path, encoding)
     line_numbers: list[int] = []
@@ -381,6 +395,45 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
             sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
             continue
         yield lineno, dict(zip(header, parts))
+
+
+def _json_fields(obj: dict) -> dict[str, str]:
+    """A JSON object's values as text: lists joined by spaces (genres, tags), null as empty."""
+    return {k: "" if v is None else (" ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in obj.items()}
+
+
+def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
+    """The elements of a JSON array, one at a time, each with the line it starts on (so an error can
+    name it). Broken JSON is one error for the file: past it, no element can be trusted."""
+    decoder = json.JSONDecoder()
+    pos, n = text.index("[") + 1, len(text)
+
+    def skip(at: int) -> int:
+        while at < n and text[at] in " \t\r\n":
+            at += 1
+        return at
+
+    def broken(at: int, what: str) -> DataError:
+        return DataError(f"not a valid JSON array ({what})", str(path), text.count("\n", 0, at) + 1)
+
+    pos = skip(pos)
+    if pos < n and text[pos] == "]":
+        return
+    while True:
+        try:
+            obj, end = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as e:
+            raise broken(e.pos, e.msg) from None
+        yield text.count("\n", 0, pos) + 1, obj
+        pos = skip(end)
+        if pos < n and text[pos] == ",":
+            pos = skip(pos + 1)
+            continue
+        if pos < n and text[pos] == "]":
+            if skip(pos + 1) < n:
+                raise broken(skip(pos + 1), "text after the closing ]")
+            return
+        raise broken(pos, "expected , or ]" if pos < n else "the array is never closed")
 
 
 def load_table(items_path: str | Path, interactions_path: str | Path,

@@ -1,4 +1,5 @@
 import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -87,6 +88,33 @@ def test_csv_and_jsonl_with_column_mapping(tmp_path):
     with pytest.raises(UnknownUserError, match="unknown user id 'nobody'"):
         ds.interactions.user_times("nobody")
     assert np.isnan(ds.interactions.ratings).all() and np.isnan(ds.interactions.user_ratings("u1")).all()
+
+
+def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
+    """What pandas' to_json(orient="records") and most APIs write: one array, pretty or on one line.
+    Rows keep the array's order; an element that is not an object names its line."""
+    items = [{"sku": "A", "name": "Red Shoe", "tags": ["running", "red"]}, {"sku": "B", "name": "Blue Hat"}]
+    (tmp_path / "items.json").write_text(json.dumps(items, indent=2))
+    events = [{"who": "u1", "sku": "B"}, {"who": "u1", "sku": "A"}, {"who": "u2", "sku": "A"}]
+    (tmp_path / "events.json").write_text(json.dumps(events))
+    cols = {"item_id": "sku", "title": "name", "user_id": "who"}
+    ds = load_table(tmp_path / "items.json", tmp_path / "events.json", columns=cols)
+    assert ds.catalog.get("A").title == "Red Shoe" and ds.catalog.get("A").fields == {"tags": "running red"}
+    assert [ds.catalog.items[i].id for i in ds.interactions.user_history("u1")] == ["B", "A"]  # array order
+    # JSON lines in a .json file still read as lines
+    (tmp_path / "lines.json").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    assert len(load_table(tmp_path / "items.json", tmp_path / "lines.json", columns=cols).interactions) == 3
+    (tmp_path / "items.json").write_text('[\n  {"sku": "A", "name": "Red Shoe"},\n\n  "B",\n  {"sku": "C"}\n]\n')
+    with pytest.raises(DataError, match=r"items.json:4: not a JSON object \(use skip_bad_rows"):
+        load_table(tmp_path / "items.json", tmp_path / "events.json", columns=cols)
+    assert load_table(tmp_path / "items.json", tmp_path / "lines.json", columns=cols,
+                      skip_bad_rows=True).catalog.ids == ["A", "C"]
+    for text, message in (('[{"sku": "A"},\n {"sku": "B"\n', r"items.json:2: not a valid JSON array"),
+                          ('[{"sku": "A"}\n {"sku": "B"}]', r"items.json:2: not a valid JSON array \(expected , or \]\)"),
+                          ('[{"sku": "A"}] x', r"items.json:1: not a valid JSON array \(text after the closing \]\)")):
+        (tmp_path / "items.json").write_text(text)
+        with pytest.raises(DataError, match=message):
+            load_table(tmp_path / "items.json", tmp_path / "events.json", columns=cols, skip_bad_rows=True)
 
 
 def test_resolution_prefers_explicit_path(ml100k_dir):
