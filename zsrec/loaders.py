@@ -501,10 +501,14 @@ def load_directory(directory: str | Path, skip_bad_rows: bool = False, name: str
         raise DataError("not a folder", str(directory))
     loader = _detect(directory)
     if loader is None:
-        # GroupLens zips unpack into a subfolder; look one level down.
-        for sub in sorted(p for p in directory.iterdir() if p.is_dir()):
-            if _detect(sub) is not None:
-                return load_directory(sub, skip_bad_rows, name)
+        # GroupLens zips unpack into a subfolder; look one level down, for one dataset (of several,
+        # the first in sorted order would be a guess).
+        found = [sub for sub in sorted(p for p in directory.iterdir() if p.is_dir()) if _detect(sub) is not None]
+        if len(found) == 1:
+            return load_directory(found[0], skip_bad_rows, name)
+        if found:
+            listed = ", ".join(sub.name for sub in found[:6]) + (", ..." if len(found) > 6 else "")
+            raise DataError(f"{len(found)} datasets in folders here ({listed}); pass the one to use", str(directory))
         raise DataError("no known dataset layout here (expected u.data+u.item, ratings.dat+movies.dat, "
                         "ratings.csv+movies.csv, or <name>.inter+<name>.item)", str(directory))
     return loader(directory, skip_bad_rows=skip_bad_rows, name=name)

@@ -60,11 +60,20 @@ def test_movie_titles_in_either_encoding(tmp_path):
     (latin / "ratings.dat").write_text("1::1::5::100\n")
     assert load_directory(latin).catalog.get("1").title == "Café Society (1995)"
     assert load_directory(latin).name == "ml-1m"
-    utf8 = write_ml1m(tmp_path / "ml-10M100K")
+    utf8 = write_ml1m(tmp_path / "ml-10m" / "ml-10M100K")
     (utf8 / "movies.dat").write_bytes("1::Amélie (2001)::Comedy|Romance\n".encode("utf-8"))
     (utf8 / "ratings.dat").write_text("1::1::5::100\n")
-    ds = load_directory(tmp_path, name="ml-10m")  # the zip's folder one level down, named as asked
+    ds = load_directory(tmp_path / "ml-10m", name="ml-10m")  # the zip's folder one level down, named as asked
     assert ds.catalog.get("1").title == "Amélie (2001)" and ds.name == "ml-10m"
+
+
+def test_a_folder_of_several_datasets_is_not_a_guess(tmp_path):
+    """One level down is where a GroupLens zip unpacks; two datasets there name both, not the first."""
+    write_ml1m(tmp_path / "sets" / "ml-1m")
+    assert load_directory(tmp_path / "sets").name == "ml-1m"
+    write_movielens_csv(tmp_path / "sets" / "ml-latest-small")
+    with pytest.raises(DataError, match=r"sets: 2 datasets in folders here \(ml-1m, ml-latest-small\); pass the one"):
+        load_directory(tmp_path / "sets")
 
 
 def test_recbole_atomic(tmp_path):
