@@ -257,6 +257,9 @@ def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     assert code == 0 and len((tmp_path / "rankings.jsonl").read_text().splitlines()) == len(lines)
     code, _, err = _run(["eval", "--methods", "pop,magic", "--out", str(tmp_path)])
     _assert_clean_error(code, err, "unknown method 'magic'")
+    code, _, err = _run(["eval", "--candidates", "generator,top", "--out", str(tmp_path)])
+    _assert_clean_error(code, err, "unknown candidate settings ['top']; use generator, sampled-uniform, "
+                                   "sampled-pop, full")
 
 
 

@@ -54,9 +54,10 @@ class EvalConfig:
             raise OptionError("the fusion weight must lie in [0, 1] (or None: chosen on validation users)")
         if not self.history_lens or min(self.history_lens) < 1:
             raise OptionError("history lengths must be at least 1")
-        unknown = set(self.settings) - {"generator", "sampled-uniform", "sampled-pop", "full"}
+        known = ("generator", "sampled-uniform", "sampled-pop", "full")
+        unknown = set(self.settings) - set(known)
         if unknown:
-            raise OptionError(f"unknown candidate settings {sorted(unknown)}")
+            raise OptionError(f"unknown candidate settings {sorted(unknown)}; use {', '.join(known)}")
         # The same checks as the pipeline's; "auto" entries resolved as the library resolves them.
         object.__setattr__(self, "by_length", self.shortlist().by_length)
 
