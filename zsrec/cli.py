@@ -46,11 +46,11 @@ class OutputFormat(str, Enum):
 BackendName = Annotated[str, typer.Option("--backend", help="LLM backend: transformers, vllm, openai (a vllm serve / OpenAI-compatible server), or a plugin.")]
 ModelOpt = Annotated[Optional[str], typer.Option("--model", help="Hugging Face model id, local folder or .gguf file (default: embedded SmolLM2-135M-Instruct).")]
 DeviceOpt = Annotated[Optional[str], typer.Option("--device", help="transformers, vllm: auto (default), cpu, cuda, cuda:1 ...")]
-BaseUrlOpt = Annotated[Optional[list[str]], typer.Option("--base-url", help="openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")]
+BaseUrlOpt = Annotated[Optional[list[str]], typer.Option("--base-url", metavar="URL", help="openai: a server's URL; repeat for replicas (round-robin). API key from $ZSREC_OPENAI_API_KEY or $OPENAI_API_KEY.")]
 ConcurrencyOpt = Annotated[Optional[int], typer.Option("--concurrency", min=1, help="openai: requests in flight at once (default 8).")]
 TensorParallelOpt = Annotated[Optional[int], typer.Option("--tensor-parallel-size", min=1, help="vllm: GPUs per model.")]
 GpuMemoryOpt = Annotated[Optional[float], typer.Option("--gpu-memory-utilization", help="vllm: memory fraction for the engine (default 0.85 on GPU, 0.3 on CPU).")]
-BackendOptionOpt = Annotated[Optional[list[str]], typer.Option("--backend-option", "-O", help="Any option the backend declares, as NAME=VALUE (e.g. dtype=float32); repeatable.")]
+BackendOptionOpt = Annotated[Optional[list[str]], typer.Option("--backend-option", "-O", metavar="NAME=VALUE", help="Any option the backend declares, as NAME=VALUE (e.g. dtype=float32); repeatable.")]
 # The shortlist's co-occurrence signal, the same for rank and eval (defaults chosen on validation users).
 CoWeightOpt = Annotated[float, typer.Option("--cooccurrence-weight", min=0.0, help="Weight of what the catalog's users picked together with the history (0 turns it off).")]
 CoNormOpt = Annotated[CoNormalisation, typer.Option("--cooccurrence-norm", help="raw counts, cosine, or damped (popular neighbours count less).")]
@@ -72,7 +72,7 @@ DatasetOpt = Annotated[str, typer.Option(
 DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")]
 ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSON lines or a JSON array (with --interactions), instead of --dataset.")]
 InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSON lines or a JSON array (with --items).")]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", metavar="NAME=COLUMN", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")]
 NCandidatesOpt = Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")]
 KOpt = Annotated[int, typer.Option(min=1, help="How many recommendations to show.")]
@@ -108,14 +108,14 @@ def rank(
     interactions: InteractionsOpt = None,
     column: ColumnOpt = None,
     encoding: EncodingOpt = "utf-8",
-    history: Annotated[Optional[list[str]], typer.Option("--history", "-H", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
+    history: Annotated[Optional[list[str]], typer.Option("--history", "-H", metavar="TITLE", help="A title (or item id) the user picked; repeat, oldest first.")] = None,
     user: Annotated[Optional[str], typer.Option(help="A user id from the data: their most recent picks form the history.")] = None,
     users_file: Annotated[Optional[Path], typer.Option(help="Rank many users: one user id per line, or JSON lines {\"user_id\": ..., \"history\": [titles]}. Writes JSON lines.")] = None,
     all_users: Annotated[bool, typer.Option(help="Rank every user in the data (JSON lines out).")] = False,
     out: Annotated[Optional[Path], typer.Option(help="With --users-file/--all-users: write JSON lines here (default: stdout).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call in a many-user run, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", help="An item id never to recommend (out of stock, already owned); repeat. With --users-file/--all-users: for every user.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", metavar="ID", help="An item id never to recommend (out of stock, already owned); repeat. With --users-file/--all-users: for every user.")] = None,
     k: KOpt = 10,
     n_candidates: NCandidatesOpt = 20,
     model: ModelOpt = None,

@@ -68,6 +68,10 @@ def test_help_keeps_brackets_and_whole_option_names():
                    "--allow-unknown-titles"):
         assert option in out
     assert "…" not in out and max(len(line) for line in out.splitlines()) <= 80
+    # repeatable options say what each value is, not the Python type that holds them
+    assert "list[str]" not in out
+    for shown in ("--history TITLE", "--exclude ID", "--column NAME=COLUMN", "--base-url URL"):
+        assert shown in out
 
 
 # ---------------------------------------------------------------- limits said, not applied in silence
