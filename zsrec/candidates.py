@@ -306,14 +306,19 @@ class CandidateGenerator:
             docs = [tokenize(item.text(self.config.skip_fields)) for item in catalog]
             self._rank_bm25 = BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
         elif index is not None:
-            if index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields):
+            built_for = index.meta.get("catalog")  # files saved before fingerprints were kept have none
+            if (index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields)
+                    or (built_for is not None and built_for != catalog.fingerprint(self.config.skip_fields))):
                 raise DataError(f"the saved index was built for another catalog or settings ({index.n_docs} items, "
                                 f"fields skipped {index.meta.get('skip_fields')}); this catalog has {len(catalog)} "
                                 f"items, skipping {list(self.config.skip_fields)}: delete the file to rebuild it")
             self.index = index
         else:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
-            self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
+            self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog),
+                               "catalog": catalog.fingerprint(self.config.skip_fields)}
+        # what the counted indexes came from, written beside them by save_index
+        self.counted_from = interactions if from_interactions else None
 
     @staticmethod
     def _times(sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,
@@ -345,6 +350,10 @@ class CandidateGenerator:
             extra.update(self.session.arrays(prefix="session_co_"))
         if self.sittings is not None:
             extra.update(self.sittings.arrays(prefix="sit_"))
+        # the interactions the counted indexes came from, so a later load can tell they are still these
+        self.index.meta.pop("interactions", None)
+        if self.counted_from is not None:
+            self.index.meta["interactions"] = self.counted_from.fingerprint()
         path = Path(path)
         try:  # a new folder is made, as for any output file; what cannot be written is said in one line
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -376,6 +385,14 @@ class CandidateGenerator:
                         early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
+        if (interactions is not None and cooc is not None
+                and index.meta.get("interactions") != interactions.fingerprint()):
+            # counted from other interactions (new events since, or a file from before fingerprints):
+            # everything counted is counted again from these; the text index only needs the catalog
+            warnings.warn(f"the index file {path} was counted from other interactions than these; its "
+                          "co-occurrence is counted again from them (and the file written again by --index)",
+                          stacklevel=2)
+            cooc, early, session, sittings = None, {}, None, None
         if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):
             cooc = None  # saved with other co-occurrence settings: rebuilt from the interactions
         # the same for each index of users' first picks

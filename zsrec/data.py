@@ -6,6 +6,7 @@ same objects and every later stage reads one shape.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -62,6 +63,14 @@ class Catalog:
     @property
     def ids(self) -> list[str]:
         return [item.id for item in self.items]
+
+    def fingerprint(self, skip_fields: Iterable[str] = ()) -> str:
+        """A digest of every item's id and text (less ``skip_fields``): what a saved text index was
+        built from, so that one built for another catalog of the same size is not used."""
+        digest = hashlib.sha256()
+        for item in self.items:
+            digest.update(f"{item.id}\x1f{item.text(skip_fields)}\x1e".encode())
+        return digest.hexdigest()
 
     def same_title(self, rows: Iterable[int]) -> list[int]:
         """Other rows whose title is exactly that of one of ``rows``. MovieLens lists some films twice,
@@ -150,6 +159,16 @@ class Interactions:
         """When the user touched each item of ``user_history``, in the same order: what a
         time-aware signal needs to count only what happened before a user's picks."""
         return self.timestamps[self._rows_of(user_id)]
+
+    def fingerprint(self) -> str:
+        """A digest of who picked what and when (ratings aside: no saved index counts them): what a
+        saved co-occurrence index was counted from, so that one counted before new events is not used."""
+        digest = hashlib.sha256()
+        digest.update("\x1f".join(map(str, self.users)).encode())
+        for column in (self.items, self.timestamps):
+            digest.update(np.ascontiguousarray(column).tobytes())
+        digest.update(b"timed" if self.timed else b"untimed")
+        return digest.hexdigest()
 
     def times_for(self, user_ids: Iterable[str]) -> list[np.ndarray] | None:
         """``user_times`` of each user, or None when the data has no timestamps (rows in file order

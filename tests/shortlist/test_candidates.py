@@ -1,10 +1,12 @@
 import os
 import time
+import warnings
 
 import numpy as np
 import pytest
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.data import Catalog, Interactions, Item
 from zsrec.errors import DataError
 
 
@@ -128,6 +130,40 @@ def test_index_saves_and_loads(ml100k, tmp_path):
     with pytest.raises(DataError, match="a file stands where a folder is needed"):
         built.save_index(path / "inside.index")  # ``path`` is a file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.index", "ml100k.index", "new", "taken.index"]
+
+
+def test_a_saved_index_is_not_used_for_data_it_was_not_built_from(ml100k, tmp_path):
+    """New events appended to the interactions file: a saved index counted before them used to be
+    loaded as is (co-occurrence from the old picks beside popularity from the new). Now it is counted
+    again, with a warning, and marked to be written again; another catalog of the same size is an error."""
+    path = tmp_path / "ml100k.index"
+    CandidateGenerator(ml100k.catalog, ml100k.interactions).save_index(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same data: no warning, nothing counted again
+        same = CandidateGenerator.with_saved_index(path, ml100k.catalog, ml100k.interactions)
+    assert not same.index_file_stale
+    inter = ml100k.interactions
+    star_wars, fargo = ml100k.catalog.index_of("50"), ml100k.catalog.index_of("100")
+    later = Interactions(users=np.concatenate([inter.users, np.array([f"new{i}" for i in range(300)] * 2, dtype=object)]),
+                         items=np.concatenate([inter.items, [star_wars] * 300 + [fargo] * 300]),
+                         timestamps=np.concatenate([inter.timestamps, np.full(600, inter.timestamps.max() + 1)]),
+                         ratings=np.concatenate([inter.ratings, np.full(600, 5.0)]))
+    with pytest.warns(UserWarning, match="counted from other interactions than these"):
+        reloaded = CandidateGenerator.with_saved_index(path, ml100k.catalog, later)
+    fresh = CandidateGenerator(ml100k.catalog, later)
+    assert reloaded.index_file_stale
+    for h in ([star_wars], [0, star_wars, 99]):
+        assert np.array_equal(reloaded.generate(h, h).indices, fresh.generate(h, h).indices)
+    assert not np.array_equal(fresh.generate([star_wars], [star_wars]).indices,
+                              same.generate([star_wars], [star_wars]).indices)  # the new events matter here
+    reloaded.save_index(path)  # written again: now it is these interactions' index
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not CandidateGenerator.with_saved_index(path, ml100k.catalog, later).index_file_stale
+    renamed = Catalog([Item(it.id, it.title + " (director's cut)" if it.id == "1" else it.title, it.fields)
+                       for it in ml100k.catalog.items])
+    with pytest.raises(DataError, match="built for another catalog"):
+        CandidateGenerator.with_saved_index(path, renamed, later)
 
 
 def _wrong_kernel(*args):
