@@ -315,8 +315,7 @@ class CandidateGenerator:
             self.index = index
         else:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
-            self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog),
-                               "catalog": catalog.fingerprint(self.config.skip_fields)}
+            self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
         # what the counted indexes came from, written beside them by save_index
         self.counted_from = interactions if from_interactions else None
 
@@ -350,7 +349,8 @@ class CandidateGenerator:
             extra.update(self.session.arrays(prefix="session_co_"))
         if self.sittings is not None:
             extra.update(self.sittings.arrays(prefix="sit_"))
-        # the interactions the counted indexes came from, so a later load can tell they are still these
+        # the catalog and the interactions the indexes came from, so a later load can tell they are these
+        self.index.meta["catalog"] = self.catalog.fingerprint(self.config.skip_fields)
         self.index.meta.pop("interactions", None)
         if self.counted_from is not None:
             self.index.meta["interactions"] = self.counted_from.fingerprint()
