@@ -99,26 +99,26 @@ class Recommender:
         rows, typed, missing = self.resolve_history(history, allow_unmatched)
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
-        catalog = self.dataset.catalog
-        if isinstance(exclude, (str, bytes)):
-            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
-        excluded = [catalog.index_of(i) for i in exclude]
-        excluded += catalog.same_title(rows + excluded)  # a seen film under its other id is not new
-        return PreparedUser(self.ranker.prepare(rows, excluded, k), typed, missing)
+        return PreparedUser(self.ranker.prepare(rows, self._excluded(rows, exclude), k), typed, missing)
 
     def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
                      exclude: Sequence[str] = ()) -> PreparedUser:
         """A known user as if new: their ``n_history`` most recent picks form the history, and
         everything they ever picked, the item ids in ``exclude`` (out of stock, say), and any item of
         the same title as one of these (a film listed twice) are excluded from the candidates."""
-        catalog = self.dataset.catalog
-        if isinstance(exclude, (str, bytes)):
-            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
-        asked = [catalog.index_of(i) for i in exclude]
         history, seen = self.user_split(user_id, n_history)
-        excluded = seen + asked
-        excluded += catalog.same_title(history + excluded)  # a seen film under its other id
-        return PreparedUser(self.ranker.prepare(history, excluded, k), user_id=str(user_id))
+        return PreparedUser(self.ranker.prepare(history, self._excluded(history, exclude, seen), k),
+                            user_id=str(user_id))
+
+    def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
+        """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
+        ``exclude``, and any item of the same title as one of these or the history, since a film listed
+        twice (MovieLens has such) is not new to someone who saw it under its other id."""
+        if isinstance(exclude, (str, bytes)):  # it would be read a letter at a time, each an id
+            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
+        catalog = self.dataset.catalog
+        rows = list(seen) + [catalog.index_of(i) for i in exclude]
+        return rows + catalog.same_title(history + rows)
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""
