@@ -407,6 +407,12 @@ def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
     name it). Broken JSON is one error for the file: past it, no element can be trusted."""
     decoder = json.JSONDecoder()
     pos, n = text.index("[") + 1, len(text)
+    counted = [0, 1]  # (position, its line), moved forward only: lines are counted once, not per element
+
+    def line_at(at: int) -> int:
+        counted[1] += text.count("\n", counted[0], at)
+        counted[0] = at
+        return counted[1]
 
     def skip(at: int) -> int:
         while at < n and text[at] in " \t\r\n":
@@ -414,7 +420,7 @@ def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
         return at
 
     def broken(at: int, what: str) -> DataError:
-        return DataError(f"not a valid JSON array ({what})", str(path), text.count("\n", 0, at) + 1)
+        return DataError(f"not a valid JSON array ({what})", str(path), line_at(max(at, counted[0])))
 
     pos = skip(pos)
     if pos < n and text[pos] == "]":
@@ -424,7 +430,7 @@ def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
             obj, end = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as e:
             raise broken(e.pos, e.msg) from None
-        yield text.count("\n", 0, pos) + 1, obj
+        yield line_at(pos), obj
         pos = skip(end)
         if pos < n and text[pos] == ",":
             pos = skip(pos + 1)
