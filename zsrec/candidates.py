@@ -306,12 +306,14 @@ class CandidateGenerator:
             docs = [tokenize(item.text(self.config.skip_fields)) for item in catalog]
             self._rank_bm25 = BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
         elif index is not None:
-            built_for = index.meta.get("catalog")  # files saved before fingerprints were kept have none
-            if (index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields)
-                    or (built_for is not None and built_for != catalog.fingerprint(self.config.skip_fields))):
+            if index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields):
                 raise DataError(f"the saved index was built for another catalog or settings ({index.n_docs} items, "
                                 f"fields skipped {index.meta.get('skip_fields')}); this catalog has {len(catalog)} "
                                 f"items, skipping {list(self.config.skip_fields)}: delete the file to rebuild it")
+            built_for = index.meta.get("catalog")  # files saved before fingerprints were kept have none
+            if built_for is not None and built_for != catalog.fingerprint(self.config.skip_fields):
+                raise DataError(f"the saved index was built for another catalog of {len(catalog)} items (their ids "
+                                "or texts differ from these): delete the file to rebuild it")
             self.index = index
         else:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
