@@ -34,7 +34,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
     """``-n auto`` (the default, in pyproject.toml): one worker per usable core, up to MAX_WORKERS."""
     return max(1, min(_usable_cores(), MAX_WORKERS))
 
-from zsrec.backends.base import Generation, GenerationConfig
+from zsrec.backends.base import Ability, Generation, GenerationConfig
 
 from zsrec.loaders import load_dataset, packaged_recbole_path
 
@@ -147,6 +147,21 @@ class ScriptedBackend:
     def generate(self, prompts: Sequence[str], config: GenerationConfig) -> list[Generation]:
         self.calls.append(list(prompts))
         return [Generation(self.answer(p), len(p.split()), 5, self.finish) for p in prompts]
+
+
+class ScoringBackend(ScriptedBackend):
+    """Scores label i with ``weights(prompt)[i]``; writes ``answer(prompt)`` for the reasons."""
+
+    abilities = frozenset({Ability.LABEL_SCORING})
+
+    def __init__(self, weights, answer=lambda p: ""):
+        super().__init__(answer)
+        self.weights = weights
+        self.score_calls = []
+
+    def score(self, prompts, options, prefix="["):
+        self.score_calls.append((list(prompts), list(options), prefix))
+        return [self.weights(p)[: len(options)] for p in prompts]
 
 
 requires_default_model = pytest.mark.skipif(

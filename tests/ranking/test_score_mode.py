@@ -5,26 +5,11 @@ import math
 
 import pytest
 
-from conftest import ScriptedBackend, requires_default_model
-from zsrec.backends.base import Ability, GenerationConfig
+from conftest import ScoringBackend, ScriptedBackend, requires_default_model
+from zsrec.backends.base import GenerationConfig
 from zsrec.backends.base import MissingAbilityError
 from zsrec.errors import TemplateError
 from zsrec.recommender import Recommender
-
-
-class ScoringBackend(ScriptedBackend):
-    """Scores label i with ``weights(prompt)[i]``; writes ``answer(prompt)`` for the reasons."""
-
-    abilities = frozenset({Ability.LABEL_SCORING})
-
-    def __init__(self, weights, answer=lambda p: ""):
-        super().__init__(answer)
-        self.weights = weights
-        self.score_calls = []
-
-    def score(self, prompts, options, prefix="["):
-        self.score_calls.append((list(prompts), list(options), prefix))
-        return [self.weights(p)[: len(options)] for p in prompts]
 
 
 def test_scores_order_every_candidate_and_reasons_fill_the_top_k(ml100k):

@@ -133,7 +133,7 @@ def test_evidence_reasons_need_no_generation_and_none_means_none(ml100k):
 
 
 def test_explain_prompt_shows_the_evidence(ml100k):
-    from test_score_mode import ScoringBackend
+    from conftest import ScoringBackend
 
     backend = ScoringBackend(lambda p: [float(-i) for i in range(20)], answer=lambda p: "")
     Recommender(ml100k, backend=backend, k=3, mode="score").recommend(["Star Wars (1977)"])
