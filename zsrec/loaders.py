@@ -24,6 +24,7 @@ import zipfile
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +123,30 @@ def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> fl
         return None
     if math.isnan(value) or math.isinf(value):
         sink.bad(f"{what} {text!r} is not a finite number", path, lineno)
+        return None
+    return value
+
+
+def _timestamp(text: str, path: Path, lineno: int, sink: _RowSink) -> float | None:
+    """Seconds since the epoch, from a number or an ISO 8601 date or date-time.
+
+    Event logs exported from databases and analytics tools stamp events as ``2024-03-01T10:00:00Z``
+    far more often than as epoch seconds; the session and sittings signals only need seconds. A time
+    without a zone is read as UTC, so that one file is never read two ways."""
+    try:
+        value = float(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.strip())
+        except ValueError:
+            sink.bad(f"timestamp {text!r} is neither a number (seconds since 1970) nor an ISO 8601 date "
+                     "or date-time such as 2024-03-01T10:00:00Z", path, lineno)
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        return moment.timestamp()
+    if math.isnan(value) or math.isinf(value):
+        sink.bad(f"timestamp {text!r} is not a finite number", path, lineno)
         return None
     return value
 
@@ -226,7 +251,7 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
     builder = _InteractionBuilder(catalog, sink)
     for lineno, parts in _split_rows(inter_path, "\t", len(icols), sink, encoding, header=True):
         row = dict(zip(icols, parts))
-        ts = _number(row["timestamp"], "timestamp", inter_path, lineno, sink) if "timestamp" in row else None
+        ts = _timestamp(row["timestamp"], inter_path, lineno, sink) if "timestamp" in row else None
         rating = _number(row["rating"], "rating", inter_path, lineno, sink) if "rating" in row else None
         if ("timestamp" in row and ts is None) or ("rating" in row and rating is None):
             continue
@@ -471,7 +496,7 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
                    if key in ("user_id", "item_id") or key in given}
     for lineno, row in _table_rows(interactions_path, sink, encoding, event_needs):
         ts_text, rating_text = row.get(cols["timestamp"], ""), row.get(cols["rating"], "")
-        ts = _number(ts_text, "timestamp", interactions_path, lineno, sink) if ts_text.strip() else None
+        ts = _timestamp(ts_text, interactions_path, lineno, sink) if ts_text.strip() else None
         rating = _number(rating_text, "rating", interactions_path, lineno, sink) if rating_text.strip() else None
         if (ts_text.strip() and ts is None) or (rating_text.strip() and rating is None):
             continue

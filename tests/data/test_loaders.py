@@ -99,6 +99,31 @@ def test_csv_and_jsonl_with_column_mapping(tmp_path):
     assert np.isnan(ds.interactions.ratings).all() and np.isnan(ds.interactions.user_ratings("u1")).all()
 
 
+def test_event_times_may_be_iso_dates(tmp_path):
+    """Logs exported from databases stamp events as ISO 8601 text, not epoch seconds; both load, to the
+    same seconds (a time without a zone is UTC), and the order and gaps the session signal needs hold."""
+    (tmp_path / "items.csv").write_text("sku,name\nA,Red Shoe\nB,Blue Hat\nC,Green Sock\n")
+    (tmp_path / "events.csv").write_text(
+        "who,sku,ts\n"
+        "u1,B,2024-03-01T10:00:30Z\n"        # Z
+        "u1,A,2024-03-01 10:00:00\n"         # no zone: UTC
+        "u1,C,2024-03-01T12:00:45.5+02:00\n"  # another zone, fractions of a second
+        "u2,A,2024-03-02\n"                  # a date alone: its midnight
+        "u2,B,1709287200\n")                  # epoch seconds in the same column
+    cols = {"item_id": "sku", "title": "name", "user_id": "who", "timestamp": "ts"}
+    ds = load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols)
+    assert [ds.catalog.items[i].id for i in ds.interactions.user_history("u1")] == ["A", "B", "C"]
+    assert ds.interactions.user_times("u1").tolist() == [1709287200.0, 1709287230.0, 1709287245.5]
+    assert ds.interactions.user_times("u2").tolist() == [1709287200.0, 1709337600.0]
+    assert ds.interactions.timed
+    (tmp_path / "events.csv").write_text("who,sku,ts\nu1,A,2024-03-01\nu1,B,yesterday\n")
+    with pytest.raises(DataError, match=r"events.csv:3: timestamp 'yesterday' is neither a number \(seconds "
+                                        r"since 1970\) nor an ISO 8601 date"):
+        load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols)
+    assert len(load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols,
+                          skip_bad_rows=True).interactions) == 1
+
+
 def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
     """What pandas' to_json(orient="records") and most APIs write: one array, pretty or on one line.
     Rows keep the array's order; an element that is not an object names its line."""

@@ -126,7 +126,7 @@ def _files(tmp_path, items: bytes, inter: bytes, suffix="csv"):
     (b"item_id,title\n1,caf\xe9\n", b"user_id,item_id\nu,1\n", "i.csv:2: not valid utf-8 text"),
     (b"item_id,title\n1,A\n1,B\n", b"user_id,item_id\nu,1\n", "i.csv:3: duplicate item id '1'"),
     (b"item_id,title\n1,A\n", b"user_id,item_id\nu,1\nu,7\n", "e.csv:3: item id '7' is not in the catalog"),
-    (b"item_id,title\n1,A\n", b"user_id,item_id,timestamp\nu,1,yesterday\n", "e.csv:2: timestamp 'yesterday' is not a number"),
+    (b"item_id,title\n1,A\n", b"user_id,item_id,timestamp\nu,1,yesterday\n", "e.csv:2: timestamp 'yesterday' is neither a number"),
     (b"item_id,title\n1,A\n", b"user_id,item_id\nu\n", "e.csv:2: expected 2 fields as in the header, got 1"),
     (b"item_id,title\n,A\n", b"user_id,item_id\nu,1\n", "i.csv:2: no item id (column 'item_id')"),
     (b"title\nA\n", b"user_id,item_id\nu,1\n", "i.csv:1: no column 'item_id' for item_id in the header (title)"),
