@@ -68,14 +68,24 @@ class MatchedTerms:
 
 @dataclass(frozen=True)
 class PopularityRank:
+    """Where the item stands by picks. Items picked equally often share a rank (1 + the items picked
+    more), so two films with one pick each are not called 1638th and 1639th."""
+
     rank: int  # 1 = the most picked item in the catalog
     of: int
     count: int
+    tied: bool = False  # other items have exactly this many picks
     kind: str = field(default="popularity", init=False)
     text: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "text", f"the {_ordinal(self.rank)} most picked of {self.of} ({self.count} picks)")
+        if self.count == 0:
+            text = f"not picked by anyone yet (of {self.of})"
+        else:
+            ordinal = "" if self.rank == 1 else f"{_ordinal(self.rank)} "
+            place = f"{'tied ' if self.tied else 'the '}{ordinal}most picked of {self.of}"
+            text = f"{place} ({self.count} pick{'' if self.count == 1 else 's'})"
+        object.__setattr__(self, "text", text)
 
 
 Fact = CoPicked | SharedGenres | MatchedTerms | PopularityRank
@@ -116,9 +126,9 @@ class EvidenceIndex:
         self.picks = picks
         self.pickers = np.asarray(picks.sum(axis=0)).ravel().astype(np.int64)  # distinct users per item
         counts = self.pickers if popularity is None else np.asarray(popularity)
-        order = np.lexsort((np.arange(n_items), -counts))
-        self.pop_rank = np.empty(n_items, dtype=np.int64)
-        self.pop_rank[order] = np.arange(1, n_items + 1)
+        ordered = np.sort(-counts)  # competition ranks: 1 + how many items have more picks
+        self.pop_rank = np.searchsorted(ordered, -counts, side="left").astype(np.int64) + 1
+        self.pop_tied = (np.searchsorted(ordered, -counts, side="right") + 1 - self.pop_rank) > 1
         self.pop_counts = counts
         self.genres = [item_genres(it) for it in catalog.items]
         self.terms = [_title_terms(it) for it in catalog.items]
@@ -151,7 +161,8 @@ class EvidenceIndex:
             terms = tuple(sorted(self.terms[c] & history_terms))
             if terms:
                 facts.append(MatchedTerms(terms))
-            facts.append(PopularityRank(int(self.pop_rank[c]), len(self.catalog), int(self.pop_counts[c])))
+            facts.append(PopularityRank(int(self.pop_rank[c]), len(self.catalog), int(self.pop_counts[c]),
+                                        bool(self.pop_tied[c])))
             out.append(facts)
         return out
 

@@ -52,6 +52,24 @@ def test_counted_facts_match_a_brute_force_count(ml100k):
         assert isinstance(fs[-1], PopularityRank)
 
 
+def test_popularity_ranks_are_shared_by_equals_and_read_as_english(ml100k):
+    """Two films with one pick each are not 1638th and 1639th: equals share a rank (1 + the items
+    picked more), and the text says they are tied; "1 pick", and an item nobody picked gets no rank."""
+    index = EvidenceIndex(ml100k.catalog, ml100k.interactions)
+    counts = index.pop_counts
+    rows = list(range(len(ml100k.catalog)))
+    facts = [fs[-1] for fs in index.facts([], rows)]
+    for row, fact in zip(rows, facts):
+        assert fact.rank == 1 + int((counts > counts[row]).sum()) and fact.count == counts[row]
+        assert fact.tied == (int((counts == counts[row]).sum()) > 1)
+    by_text = {f.text for f in facts}
+    assert "the most picked of 1682 (583 picks)" in by_text  # Star Wars
+    assert "tied 1542nd most picked of 1682 (1 pick)" in by_text
+    assert len({f.rank for f in facts if f.count == 1}) == 1
+    assert PopularityRank(5, 5, 0, tied=True).text == "not picked by anyone yet (of 5)"
+    assert PopularityRank(3, 9, 4).text == "the 3rd most picked of 9 (4 picks)"
+
+
 def test_shared_genres_and_matched_title_words():
     items = [Item("1", "Star Wars (1977)", {"genres": "Action Sci-Fi"}),
              Item("2", "Star Trek: Generations (1994)", {"genres": "Action|Sci-Fi|Adventure"}),
