@@ -12,6 +12,7 @@ from zsrec.evaluation import EvalConfig, bootstrap_ci, coverage, hit, make_cases
 from zsrec.evaluation.methods import fuse
 from zsrec.evaluation.metrics import order_kept
 from zsrec.evaluation.runner import Evaluation, parse_methods
+from zsrec.loaders import load_table
 
 
 def test_metrics_match_a_hand_computed_example():
@@ -95,6 +96,36 @@ def test_run_counts_every_user_and_resumes(small_eval):
     assert len(set(keys)) == len(rows) == len(keys)
     assert (small_eval.out / "report.md").read_text().count("| 5 | generator |") == 4
     assert (small_eval.out / "ndcg10.png").stat().st_size > 1000
+    report = (small_eval.out / "report.md").read_text()
+    assert "the target plus 19 negatives sampled by popularity" in report and "fewer than" not in report
+
+
+def test_a_small_catalog_is_evaluated_with_the_list_sizes_it_allows(tmp_path):
+    """A catalog too small to draw --n-candidates - 1 negatives for a user crashed the sampled settings
+    (numpy: larger sample than population); those lists now hold every item the user has not picked,
+    and the report says how many were shorter. Headings name the list size the run used."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "items.csv").write_text("sku,name\n" + "".join(f"i{i},Item {i}\n" for i in range(14)))
+    lines = [f"u{u},i{i},{t}" for u in range(40) for t, i in enumerate(rng.choice(14, size=9, replace=False))]
+    (tmp_path / "events.csv").write_text("who,sku,ts\n" + "\n".join(lines) + "\n")
+    data = load_table(tmp_path / "items.csv", tmp_path / "events.csv",
+                      columns={"item_id": "sku", "title": "name", "user_id": "who", "timestamp": "ts"})
+    config = EvalConfig(history_lens=(1, 3), n_test_users=10, n_candidates=8,
+                        settings=("generator", "sampled-uniform", "sampled-pop", "full"))
+    run = Evaluation(data, config, ["pop", "generator"], tmp_path / "eval")
+    for case in run.cases:
+        unseen = 14 - len(set(case.history) | set(case.seen_later) | {case.target})
+        for setting in ("sampled-uniform", "sampled-pop"):
+            rows = run.candidates(setting, case)
+            assert len(rows) == 1 + min(7, unseen) and case.target in rows.tolist()
+    summary = run.run()
+    short = summary["short_lists"]["sampled-uniform"]
+    assert short[1] == 20 and 0 < short[0] == sum(
+        14 - len(set(c.history) | set(c.seen_later) | {c.target}) < 7 for c in run.cases)
+    report = (tmp_path / "eval" / "report.md").read_text()
+    assert "the generator's shortlist of 8 from" in report and "Generator recall@8 " in report
+    assert "the target plus 7 negatives sampled uniformly" in report
+    assert f"For {short[0]} of 20 cases the catalog held fewer than 7 items the user had not picked" in report
 
 
 def test_popularity_beats_random(small_eval, tmp_path):

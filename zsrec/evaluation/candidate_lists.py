@@ -33,11 +33,13 @@ class CandidateLists:
             return np.flatnonzero(mask)
         rng = rng_for(self.config.seed, case.n, case.user, 1 if setting == "sampled-pop" else 0)
         banned = set(case.history) | set(case.seen_later) | {case.target}
-        allowed = np.array([i for i in range(self.n_items) if i not in banned])
+        allowed = np.array([i for i in range(self.n_items) if i not in banned], dtype=np.int64)
+        # a small catalog (or a user who saw most of it) may hold fewer negatives than asked: all of them
+        size = min(self.config.n_candidates - 1, len(allowed))
         if setting == "sampled-pop":
             p = self.popularity[allowed] + 1.0
-            negatives = rng.choice(allowed, size=self.config.n_candidates - 1, replace=False, p=p / p.sum())
+            negatives = rng.choice(allowed, size=size, replace=False, p=p / p.sum()) if size else allowed
         else:
-            negatives = rng.choice(allowed, size=self.config.n_candidates - 1, replace=False)
+            negatives = rng.choice(allowed, size=size, replace=False) if size else allowed
         rows = np.concatenate([[case.target], negatives])
         return rows[rng.permutation(len(rows))]

@@ -10,11 +10,16 @@ from .protocol import REFERENCES
 
 REFERENCE_NAMES = {"sasrec": "SASRec", "ease": "EASE", "itemknn": "ItemKNN", "pop": "pop", "random": "random"}
 SETTING_TITLES = {
-    "generator": "(a) end to end: the generator's shortlist of 20 from the whole catalog (a target outside it is a miss)",
-    "sampled-uniform": "(b) the target plus 19 negatives sampled uniformly, shuffled",
-    "sampled-pop": "(b) the target plus 19 negatives sampled by popularity, shuffled",
+    "generator": "(a) end to end: the generator's shortlist of {n} from the whole catalog (a target outside it is a miss)",
+    "sampled-uniform": "(b) the target plus {negatives} negatives sampled uniformly, shuffled",
+    "sampled-pop": "(b) the target plus {negatives} negatives sampled by popularity, shuffled",
     "full": "(c) the full catalog, for methods that score every item",
 }
+
+
+def setting_title(setting: str, n_candidates: int) -> str:
+    """A setting's heading, with the list size this run used (``--n-candidates``)."""
+    return SETTING_TITLES[setting].format(n=n_candidates, negatives=n_candidates - 1)
 
 
 def _fmt(entry: dict, key: str) -> str:
@@ -70,11 +75,16 @@ def markdown(summary: dict, command: str | list[str] | None = None) -> str:
                   f"{len(t['grid'])} settings."]
     lines += [""]
     for setting in [s for s in SETTING_TITLES if any(e["setting"] == s for e in res)]:
-        lines += [f"## {SETTING_TITLES[setting]}", ""]
+        n_candidates = cfg.get("n_candidates", 20)
+        lines += [f"## {setting_title(setting, n_candidates)}", ""]
         if setting == "generator":
             rec = {e["n"]: e for e in res if e["setting"] == setting}  # the same shortlist for every method
-            lines += ["Generator recall@20 (target in the shortlist; 95% bootstrap interval over users): "
+            lines += [f"Generator recall@{n_candidates} (target in the shortlist; 95% bootstrap interval over users): "
                       + ", ".join(f"n={n}: {_fmt(e, 'target_in_candidates')}" for n, e in sorted(rec.items())), ""]
+        short = (summary.get("short_lists") or {}).get(setting)
+        if short:
+            lines += [f"For {short[0]} of {short[1]} cases the catalog held fewer than {n_candidates - 1} items the "
+                      "user had not picked: their lists hold all of those, so they are shorter (and easier).", ""]
         lines += ["| n | method | users | NDCG@10 | HR@10 | MRR | NDCG@1 | NDCG@5 | HR@1 | HR@5 | HR@10 next 5 | coverage | "
                   "novelty | LLM fallback / repaired | s/user | " + " | ".join(f"p vs {REFERENCE_NAMES[r]}" for r in refs) + " |",
                   "|---:|---|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|" + "---:|" * len(refs)]

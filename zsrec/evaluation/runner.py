@@ -300,7 +300,7 @@ class Evaluation:
         row = {"setting": setting, "n": case.n, "user": case.user, "method": name, "target": case.target,
                "next_items": list(case.next_items), "in_candidates": bool(case.target in set(rows.tolist())),
                "target_rank": order.index(case.target) + 1 if case.target in order else None,
-               "ranking": order[:20], "seconds": round(seconds, 5),
+               "ranking": order[:20], "seconds": round(seconds, 5), "shown": len(rows),
                # the catalog's own item ids beside the row positions the report recomputes from
                "target_id": ids[case.target], "ranking_ids": [ids[i] for i in order[:20]]}
         row.update(case_metrics(order, case, self.config))
@@ -340,6 +340,14 @@ class Evaluation:
         context = RunContext(self.config, self.methods, len(self.dataset.catalog), len(self.train_users),
                              len(self.test_users), self.popularity, self.candidates, self.case_index, tuned)
         summary = summarize(rows, context)
+        short = {}  # sampled lists a small catalog could not fill: the report says how many
+        for setting in ("sampled-uniform", "sampled-pop"):
+            cases = {(r["n"], r["user"]): r.get("shown", self.config.n_candidates)
+                     for r in rows if r["setting"] == setting}
+            if any(size < self.config.n_candidates for size in cases.values()):
+                short[setting] = [sum(size < self.config.n_candidates for size in cases.values()), len(cases)]
+        if short:
+            summary["short_lists"] = short
         if self.generator.session_off:  # the report must not describe a signal this run could not use
             summary["time_signals_off"] = self.generator.session_off
         return write_report(summary, self.out, self.command)
