@@ -33,7 +33,9 @@ class CandidateLists:
             return np.flatnonzero(mask)
         rng = rng_for(self.config.seed, case.n, case.user, 1 if setting == "sampled-pop" else 0)
         banned = set(case.history) | set(case.seen_later) | {case.target}
-        allowed = np.array([i for i in range(self.n_items) if i not in banned], dtype=np.int64)
+        mask = np.ones(self.n_items, dtype=bool)
+        mask[list(banned)] = False
+        allowed = np.flatnonzero(mask)
         # a small catalog (or a user who saw most of it) may hold fewer negatives than asked: all of them
         size = min(self.config.n_candidates - 1, len(allowed))
         if setting == "sampled-pop":
