@@ -570,6 +570,7 @@ def evaluate(
     users: Annotated[int, typer.Option(min=1, help="Test users (held out from all training).")] = 200,
     methods: Annotated[str, typer.Option(help="random, pop, bm25, cooc, generator, sasrec, ease, itemknn, llm[:template], llm-score[:template], and X+fusion for an LLM method X.")] = "random,pop,bm25,generator,sasrec,llm,llm+fusion",
     candidates: Annotated[str, typer.Option(help="Candidate settings, comma-separated: generator, sampled (= sampled-uniform,sampled-pop), sampled-uniform, sampled-pop, full.")] = "generator,sampled,full",
+    n_candidates: Annotated[int, typer.Option(min=2, help="Shortlist size (the generator's list, and the target plus this many less one in the sampled settings), as --n-candidates of zsrec rank.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for the user split, negative sampling and shuffles.")] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; an existing run there is continued.")] = Path("results"),
     model: ModelOpt = None,
@@ -630,6 +631,7 @@ def evaluate(
     try:
         names = parse_methods(methods)
         config = EvalConfig(history_lens=lens, n_test_users=users, seed=seed, settings=tuple(dict.fromkeys(settings)),
+                            n_candidates=n_candidates,
                             fusion_weight=None if tune_fusion else fusion_weight, permutations=permutations,
                             n_validation_users=validation_users,
                             bm25_weight=bm25_weight,

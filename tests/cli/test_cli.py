@@ -255,6 +255,15 @@ def test_eval_command_runs_and_resumes(tmp_path, ml100k):
     assert len(lines) == 3 * 3 * 20
     code, _, err = _run(args)
     assert code == 0 and len((tmp_path / "rankings.jsonl").read_text().splitlines()) == len(lines)
+    # the shortlist size a team deploys: another size is another run (the folder says what differs)
+    code, out, err = _run(args[:-1] + [str(tmp_path / "n30"), "--n-candidates", "30"])
+    assert code == 0, err
+    assert "Generator recall@30" in out and "the target plus 29 negatives sampled uniformly" in out
+    sized = [json.loads(x) for x in (tmp_path / "n30" / "rankings.jsonl").read_text().splitlines()]
+    assert {r["shown"] for r in sized if r["setting"] != "generator"} == {30}
+    assert max(r["shown"] for r in sized if r["setting"] == "generator") == 30
+    code, _, err = _run(args + ["--n-candidates", "30"])
+    _assert_clean_error(code, err, "n_candidates=20 there, 30 now")
     code, _, err = _run(["eval", "--methods", "pop,magic", "--out", str(tmp_path)])
     _assert_clean_error(code, err, "unknown method 'magic'")
     code, _, err = _run(["eval", "--candidates", "generator,top", "--out", str(tmp_path)])
