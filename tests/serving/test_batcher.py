@@ -189,3 +189,54 @@ def test_a_batch_is_no_larger_than_can_finish_before_its_deadlines():
     ranked = [d for d in done if not isinstance(d, BaseException)]
     assert len(ranked) >= 4  # the first batch fits; later ones as their deadlines allow
 
+
+
+def test_one_slow_batch_does_not_refuse_every_later_request():
+    """The cost estimate comes from batches that ran. One batch slower than the deadline (a busy
+    machine, a cold first call) made every later request look hopeless, so each was dropped unranked
+    and nothing ran to correct the estimate: the service answered in shortlist order for good. Right
+    after a batch the hopeless are still dropped (under load, fresh requests are coming); once the
+    model has been idle longer than a batch is said to take, the one with the most time left is
+    ranked anyway, and the estimate comes down."""
+    def run(key, payloads):
+        if payloads[0] == "slow":
+            time.sleep(1.0)
+        return list(payloads)
+
+    async def main():
+        b = Batcher(run, max_batch=1, window=0.0, max_queue=50)
+        await b.start()
+        slow = b.submit("k", "slow", time.monotonic() + 30)
+        await asyncio.sleep(0.05)  # the slow batch runs; two wait, each with less time than it took
+        waiting = [b.submit("k", name, time.monotonic() + left) for name, left in (("a", 1.2), ("b", 1.5))]
+        assert await slow.future == "slow" and b.estimate(1) > 0.9
+        outcomes = await asyncio.gather(*(t.future for t in waiting), return_exceptions=True)
+        await asyncio.sleep(1.0)  # idle for longer than the estimate
+        probe = await b.submit("k", "probe", time.monotonic() + 0.6).future  # hopeless by the estimate
+        after = await b.submit("k", "after", time.monotonic() + 0.8).future  # the estimate came down
+        await b.stop()
+        return outcomes, probe, after
+
+    outcomes, probe, after = asyncio.run(main())
+    assert [getattr(o, "why", o) for o in outcomes] == ["deadline", "deadline"]
+    assert (probe, after) == ("probe", "after")
+
+
+def test_each_variant_is_judged_by_its_own_batches():
+    """Generating with reasons takes many times longer than scoring with reasons from the data: a slow
+    batch of one variant (key) says nothing about how long another's takes."""
+    def run(key, payloads):
+        time.sleep(1.0 if key == "generate" else 0.01)
+        return list(payloads)
+
+    async def main():
+        b = Batcher(run, max_batch=4, window=0.0, max_queue=50)
+        await b.start()
+        await b.submit("generate", "g", time.monotonic() + 30).future
+        quick = await b.submit("score", "s", time.monotonic() + 0.5).future
+        estimates = b.estimate(1, "generate"), b.estimate(1, "score"), b.estimate(1)
+        await b.stop()
+        return quick, estimates
+
+    quick, (generate, score, pooled) = asyncio.run(main())
+    assert quick == "s" and generate > 0.9 and score < 0.2 and score < pooled < generate

@@ -102,7 +102,8 @@ class Batcher:
         self._queue: asyncio.Queue[Ticket] | None = None
         self._task: asyncio.Task | None = None
         self._pending: deque[Ticket] = deque()  # taken from the queue, not yet ranked
-        self._costs: deque[tuple[int, float]] = deque(maxlen=32)  # (batch size, seconds) of recent batches
+        self._costs: dict[Hashable, deque[tuple[int, float]]] = {}  # key -> (batch size, seconds), recent batches
+        self._ran_at: dict[Hashable, float] = {}  # key -> when its last batch ended
         self.in_batch = 0
 
     @property
@@ -151,19 +152,22 @@ class Batcher:
 
     # ------------------------------------------------------------ the loop
 
-    def estimate(self, n: int) -> float | None:
-        """Seconds a batch of ``n`` should take, from the recent batches: a line fitted to (size,
-        seconds) once two sizes were seen, else proportional to size (the cautious guess). None
-        before any batch ran."""
-        line = self._cost_line()
+    def estimate(self, n: int, key: Hashable | None = None) -> float | None:
+        """Seconds a batch of ``n`` requests of ``key`` should take, from the recent batches of that
+        key (of any key when None): a line fitted to (size, seconds) once two sizes were seen, else
+        proportional to size (the cautious guess). None before any such batch ran."""
+        line = self._cost_line(key)
         return None if line is None else line[0] + line[1] * n
 
-    def _cost_line(self) -> tuple[float, float] | None:
-        """(seconds per batch, seconds per request) fitted to the recent batches."""
-        if not self._costs:
+    def _cost_line(self, key: Hashable | None = None) -> tuple[float, float] | None:
+        """(seconds per batch, seconds per request) fitted to the recent batches of ``key``: the
+        variants cost very differently (scoring with reasons from the data takes a second where
+        generating takes ten), so one variant's slow batches must not refuse another's requests."""
+        costs = self._costs.get(key, ()) if key is not None else [c for d in self._costs.values() for c in d]
+        if not costs:
             return None
-        sizes = np.array([c[0] for c in self._costs], dtype=float)
-        seconds = np.array([c[1] for c in self._costs], dtype=float)
+        sizes = np.array([c[0] for c in costs], dtype=float)
+        seconds = np.array([c[1] for c in costs], dtype=float)
         if len(set(sizes.tolist())) >= 2:
             slope, intercept = np.polyfit(sizes, seconds, 1)
             return max(float(intercept), 0.0), max(float(slope), 0.0)
@@ -175,13 +179,28 @@ class Batcher:
         The rest wait for the next batch, in order. (Taking the newest requests first under overload,
         so that batches grow, measured worse here: fewer rankings per second at 32 and 64 clients.)"""
         now = time.monotonic()
-        line = self._cost_line()
-        single = None if line is None else line[0] + line[1]
+        singles: dict[Hashable, float | None] = {}
+
+        def single(key: Hashable) -> float | None:  # one request's seconds, by its key
+            if key not in singles:
+                singles[key] = self.estimate(1, key)
+            return singles[key]
+
+        def hopeless(ticket: Ticket) -> bool:
+            """No batch could finish before its deadline, say the recent batches of its key. Only
+            while they are recent: they come from batches that ran, so after one slow batch (a busy
+            machine, a cold first call) every later request would look hopeless, none would run, and
+            the estimate would never come down. Once the key has not run for longer than a batch is
+            said to take, its next request is ranked (at least one) and measured."""
+            seconds = single(ticket.key)
+            return (seconds is not None and now + seconds > ticket.deadline
+                    and now - self._ran_at.get(ticket.key, now) < seconds)
+
         alive: deque[Ticket] = deque()
         for ticket in self._pending:
             if ticket.future.done():  # its handler answered already (deadline) or was cancelled
                 self._abandon("deadline")
-            elif ticket.deadline <= now or (single is not None and now + single > ticket.deadline):
+            elif ticket.deadline <= now or hopeless(ticket):
                 self._drop(ticket, "deadline")  # past it, or no batch could finish before it
             else:
                 alive.append(ticket)
@@ -190,7 +209,7 @@ class Batcher:
             return []
         key = alive[0].key
         same = [t for t in alive if t.key == key]
-        batch = self._fitting(same[: self.max_batch], now, line)
+        batch = self._fitting(same[: self.max_batch], now, self._cost_line(key))
         chosen = {id(t) for t in batch}
         self._pending = deque(t for t in alive if id(t) not in chosen)
         return batch
@@ -232,7 +251,8 @@ class Batcher:
         started = time.monotonic()
         try:
             results = await self.run_in_worker(lambda: self.run_batch(tickets[0].key, [x.payload for x in tickets]))
-            self._costs.append((len(tickets), time.monotonic() - started))
+            self._costs.setdefault(tickets[0].key, deque(maxlen=32)).append((len(tickets), time.monotonic() - started))
+            self._ran_at[tickets[0].key] = time.monotonic()
         except Exception as exc:  # a bug in the batch: each of its requests gets the error, the loop goes on
             results = [exc] * len(tickets)
         finally:
