@@ -69,7 +69,7 @@ GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer 
 DatasetOpt = Annotated[str, typer.Option(
     help="A MovieLens name (ml-100k, ml-1m, ml-latest-small, ml-25m, ...: shipped, cached or downloaded from "
          "GroupLens) or a folder in a known layout.")]
-DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset (overrides the name lookup).")]
+DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset: its folder, or the .zip GroupLens serves (overrides the name lookup).")]
 ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSON lines or a JSON array (with --interactions), instead of --dataset.")]
 InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSON lines or a JSON array (with --items).")]
 ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", metavar="NAME=COLUMN", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]

@@ -528,8 +528,10 @@ def load_directory(directory: str | Path, skip_bad_rows: bool = False, name: str
     ratings.csv, RecBole atomic). ``name`` names the dataset in results; by default the layout's or
     the folder's name."""
     directory = Path(directory)
+    if directory.is_file() and zipfile.is_zipfile(directory):  # the download itself, not yet unpacked
+        directory = _unpacked(directory)
     if not directory.is_dir():
-        raise DataError("not a folder", str(directory))
+        raise DataError("not a folder (pass a dataset's folder, or the .zip GroupLens serves)", str(directory))
     loader = _detect(directory)
     if loader is None:
         # GroupLens zips unpack into a subfolder; look one level down, for one dataset (of several,
@@ -543,6 +545,32 @@ def load_directory(directory: str | Path, skip_bad_rows: bool = False, name: str
         raise DataError("no known dataset layout here (expected u.data+u.item, ratings.dat+movies.dat, "
                         "ratings.csv+movies.csv, or <name>.inter+<name>.item)", str(directory))
     return loader(directory, skip_bad_rows=skip_bad_rows, name=name)
+
+
+def _unpacked(archive: Path) -> Path:
+    """A zip unpacked once into the cache, beside downloads; unpacked again when the file changes
+    (its size or time), so a newer download of the same name is not read from an old copy."""
+    stat = archive.stat()
+    stamp = f"{archive.resolve()}\n{stat.st_size}\n{stat.st_mtime_ns}\n"
+    target = cache_dir() / "data" / "unzipped" / archive.stem
+    marker = target / ".zsrec-source"
+    if marker.is_file() and marker.read_text() == stamp:
+        return target
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f"zsrec-{archive.stem}-"))
+    try:
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp_dir / "unpacked")
+        except (zipfile.BadZipFile, OSError) as e:
+            raise DataError(f"cannot unpack this zip ({e})", str(archive)) from None
+        (tmp_dir / "unpacked" / ".zsrec-source").write_text(stamp)
+        if target.exists():
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(tmp_dir / "unpacked"), str(target))
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return target
 
 
 def packaged_recbole_path(name: str) -> Path | None:

@@ -170,6 +170,31 @@ def _zip_of(folder: Path) -> bytes:
     return buf.getvalue()
 
 
+def test_a_downloaded_zip_loads_as_it_is(tmp_path, monkeypatch):
+    """`--data-path ml-latest-small.zip`: the file GroupLens serves, not yet unpacked, is unpacked once
+    into the cache and loaded; a newer zip of the same name is unpacked again."""
+    monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path / "cache"))
+    src = write_movielens_csv(tmp_path / "ml-latest-small")
+    archive = tmp_path / "downloads" / "ml-latest-small.zip"
+    archive.parent.mkdir()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for f in src.iterdir():
+            zf.write(f, f"ml-latest-small/{f.name}")
+    ds = load_dataset("ml-100k", data_path=archive)
+    assert ds.name == "ml-latest-small" and len(ds.catalog) == len(load_directory(src).catalog)
+    unpacked = tmp_path / "cache" / "data" / "unzipped" / "ml-latest-small"
+    first = (unpacked / ".zsrec-source").stat().st_mtime_ns
+    assert len(load_directory(archive).interactions) == len(ds.interactions)
+    assert (unpacked / ".zsrec-source").stat().st_mtime_ns == first  # not unpacked again
+    with zipfile.ZipFile(archive, "w") as zf:  # a newer download: one rating fewer
+        zf.writestr("ml-latest-small/movies.csv", (src / "movies.csv").read_text())
+        zf.writestr("ml-latest-small/ratings.csv", "".join((src / "ratings.csv").read_text().splitlines(True)[:-1]))
+    assert len(load_directory(archive).interactions) == len(ds.interactions) - 1
+    (tmp_path / "notes.zip").write_text("not a zip")
+    with pytest.raises(DataError, match=r"notes.zip: not a folder \(pass a dataset's folder, or the .zip"):
+        load_directory(tmp_path / "notes.zip")
+
+
 def test_download_path_unpacks_and_caches(tmp_path, monkeypatch):
     """The GroupLens path, served from a local file:// URL, unpacks into the cache and loads."""
     archive = tmp_path / "ml-100k.zip"
