@@ -312,7 +312,8 @@ def parse_ranking(text: object, titles: Sequence[str], cut: bool = False) -> Par
     missing = [i for i in range(n) if i not in seen]
     if missing and order:
         repairs.append(Repair(RepairKind.APPENDED_MISSING,
-                              f"appended {len(missing)} candidates the model left out, in generator order"))
+                              f"appended {len(missing)} candidate{'' if len(missing) == 1 else 's'} the model left "
+                              "out, in generator order"))
     elif not order and n:
         repairs.append(Repair(RepairKind.NO_CANDIDATE, "no candidate found in the output; kept generator order"))
     if source == "json" and order:

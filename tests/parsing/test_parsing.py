@@ -20,6 +20,7 @@ def test_arrow_chain():
     r = parse_ranking("[3] > [1] > [2]", T)
     assert [i + 1 for i in r.order] == [3, 1, 2, 4, 5, 6] and r.from_llm == 3
     assert "appended 3 candidates" in r.repairs[-1].text
+    assert parse_ranking("[3] > [1] > [2] > [4] > [6]", T).repairs[-1].text.startswith("appended 1 candidate the")
 
 
 def test_numbered_list_with_ids_titles_and_reasons():
