@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 from array import array
 from collections.abc import Callable, Iterator, Mapping
@@ -467,6 +468,26 @@ def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
         raise broken(pos, "expected , or ]" if pos < n else "the array is never closed")
 
 
+# Epoch numbers past these are no seconds (1e11 s is the year 5138): logs written by JavaScript, Java or
+# Kafka stamp milliseconds, some databases micro- or nanoseconds.
+_EPOCH_UNITS = ((1e17, 1e9, "nanoseconds"), (1e14, 1e6, "microseconds"), (1e11, 1e3, "milliseconds"))
+
+
+def _to_seconds(interactions: Interactions, path: Path) -> None:
+    """Read a file's epoch numbers in the unit they were written in: the session signal and similar
+    sittings count seconds, and milliseconds read as seconds put two picks a minute apart 17 hours
+    apart, so that no sitting would hold two."""
+    if not interactions.timed or not len(interactions):
+        return
+    typical = float(np.median(interactions.timestamps))
+    for bound, per_second, unit in _EPOCH_UNITS:
+        if typical >= bound:
+            interactions.timestamps /= per_second
+            warnings.warn(f"{path.name}: timestamps read as {unit} since 1970 (as seconds they would fall "
+                          "after the year 5000)", stacklevel=3)
+            return
+
+
 def load_table(items_path: str | Path, interactions_path: str | Path,
                columns: Mapping[str, str] | None = None, name: str | None = None,
                skip_bad_rows: bool = False, encoding: str = "utf-8") -> Dataset:
@@ -502,7 +523,9 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
             continue
         builder.add(row.get(cols["user_id"], "").strip(), row.get(cols["item_id"], "").strip(), ts, rating,
                     interactions_path, lineno)
-    return Dataset(name or items_path.stem, catalog, builder.build(interactions_path),
+    interactions = builder.build(interactions_path)
+    _to_seconds(interactions, interactions_path)
+    return Dataset(name or items_path.stem, catalog, interactions,
                    source=f"{items_path} + {interactions_path}", skipped_rows=sink.skipped)
 
 

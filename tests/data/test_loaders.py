@@ -1,5 +1,6 @@
 import io
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -122,6 +123,26 @@ def test_event_times_may_be_iso_dates(tmp_path):
         load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols)
     assert len(load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols,
                           skip_bad_rows=True).interactions) == 1
+
+
+@pytest.mark.parametrize("unit,per_second", [("milliseconds", 1e3), ("microseconds", 1e6), ("nanoseconds", 1e9)])
+def test_epoch_numbers_in_smaller_units_are_read_as_such(tmp_path, unit, per_second):
+    """JavaScript, Java and Kafka stamp milliseconds since 1970; as seconds those would fall after the
+    year 5000, and picks a minute apart would look 17 hours apart to the session signal."""
+    (tmp_path / "items.csv").write_text("sku,name\nA,Red Shoe\nB,Blue Hat\n")
+    stamps = [1709287200, 1709287260, 1709290000]
+    (tmp_path / "events.csv").write_text("who,sku,ts\n" + "".join(
+        f"u1,{item},{int(t * per_second)}\n" for item, t in zip("ABA", stamps)))
+    cols = {"item_id": "sku", "title": "name", "user_id": "who", "timestamp": "ts"}
+    with pytest.warns(UserWarning, match=f"events.csv: timestamps read as {unit} since 1970"):
+        ds = load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols)
+    assert ds.interactions.user_times("u1").tolist() == [float(t) for t in stamps]
+    (tmp_path / "events.csv").write_text("who,sku,ts\n" + "".join(
+        f"u1,{item},{t}\n" for item, t in zip("ABA", stamps)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # seconds: read as they are, without a word
+        assert load_table(tmp_path / "items.csv", tmp_path / "events.csv",
+                          columns=cols).interactions.user_times("u1").tolist() == [float(t) for t in stamps]
 
 
 def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
