@@ -1,8 +1,11 @@
 """Match titles people type to catalog items: exact, then normalised, then fuzzy above a threshold.
 
 Normalisation handles the ways the same film is written: case, punctuation, MovieLens' trailing
-article ("Usual Suspects, The (1995)"), and a missing year. Where a title without a year fits several
-items, the most popular wins, since that is the one a person most likely means.
+article ("Usual Suspects, The (1995)"), and a missing year. MovieLens adds a film's other names in
+brackets ("Seven (Se7en) (1995)", "City of God (Cidade de Deus) (2002)", "... (a.k.a. The
+Professional)"): each name alone matches too, so "Seven" finds the film. Where a title fits several
+items, the most popular wins, since that is the one a person most likely means; a whole title wins
+over another film's other name.
 """
 
 from __future__ import annotations
@@ -40,6 +43,24 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     return " ".join(words)
 
 
+_OTHER_NAME = re.compile(r"\s*\(([^()]+)\)\s*$")
+_AKA = re.compile(r"^a\.?k\.?a\.?\s+", re.IGNORECASE)
+
+
+def title_names(title: str) -> list[str]:
+    """The names a MovieLens title holds beside itself, each with the title's year: "Seven (Se7en)
+    (1995)" -> ["Seven (1995)", "Se7en (1995)"]. Empty for a title without bracketed names."""
+    m = _YEAR.search(title)
+    year, rest = (f" ({m.group(1)})", title[: m.start()]) if m else ("", title)
+    others = []
+    while (o := _OTHER_NAME.search(rest)) is not None and o.start() > 0:
+        others.append(_AKA.sub("", o.group(1).strip()))
+        rest = rest[: o.start()]
+    if not others:
+        return []
+    return [name + year for name in [rest.strip(), *reversed(others)] if normalize_title(name)]
+
+
 def strip_leading_article(normalized: str) -> str:
     """Drop a leading "the/a/an" from a normalised title, so fuzzy scores compare the words that matter."""
     return _LEADING_ARTICLE.sub("", normalized)
@@ -67,18 +88,26 @@ class TitleMatcher:
         self._exact: dict[str, int] = {}
         self._norm: dict[str, int] = {}
         self._norm_noyear: dict[str, int] = {}
-        # Most popular first, so setdefault keeps the most likely item for an ambiguous key.
-        for i in np.argsort(-pop, kind="stable"):
-            i = int(i)
+        self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
+        names = {i: title_names(catalog.items[i].title) for i in range(len(catalog))}
+        # Most popular first, so setdefault keeps the most likely item for an ambiguous key; whole
+        # titles first, so that one film's other name never takes another film's own title.
+        for i in self._by_popularity:
             title = catalog.items[i].title
             self._exact.setdefault(title, i)
             self._norm.setdefault(normalize_title(title), i)
             self._norm_noyear.setdefault(normalize_title(title, keep_year=False), i)
-        # Fuzzy matching compares whole titles (leading article dropped), with the year only when the
-        # query has one: partial-string scorers match any query sharing one word with a long title.
-        self._choices = {i: _fuzzy_key(item.title, True) for i, item in enumerate(catalog.items)}
-        self._choices_noyear = {i: _fuzzy_key(item.title, False) for i, item in enumerate(catalog.items)}
-        self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
+        for i in self._by_popularity:
+            for name in names[i]:
+                self._norm.setdefault(normalize_title(name), i)
+                self._norm_noyear.setdefault(normalize_title(name, keep_year=False), i)
+        # Fuzzy matching compares whole titles and their other names (leading article dropped), with
+        # the year only when the query has one: partial-string scorers match any query sharing one
+        # word with a long title. Keys are (row, which name).
+        self._choices = {(i, j): _fuzzy_key(name, True) for i, item in enumerate(catalog.items)
+                         for j, name in enumerate([item.title, *names[i]])}
+        self._choices_noyear = {(i, j): _fuzzy_key(name, False) for i, item in enumerate(catalog.items)
+                                for j, name in enumerate([item.title, *names[i]])}
         self._words = [normalize_title(item.title, keep_year=True).split() for item in catalog.items]
 
     def match(self, query: str) -> TitleMatch | None:
@@ -99,7 +128,7 @@ class TitleMatcher:
                                   scorer=fuzz.ratio, score_cutoff=self.threshold)
         if best is None:
             return None
-        return TitleMatch(query, int(best[2]), "fuzzy", float(best[1]))
+        return TitleMatch(query, int(best[2][0]), "fuzzy", float(best[1]))
 
     def search(self, query: str, limit: int = 10) -> list[int]:
         """Catalog rows for a search box: titles whose words start with what was typed (every typed
@@ -112,12 +141,12 @@ class TitleMatcher:
         if not hits:
             fuzzy = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio,
                                     limit=limit, score_cutoff=80)
-            hits = [int(key) for _, _, key in fuzzy]
+            hits = list(dict.fromkeys(int(key[0]) for _, _, key in fuzzy))
         return hits[:limit]
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
         hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit * 3)
-        titles = dict.fromkeys(self.catalog.items[int(key)].title for _, _, key in hits)  # a title listed twice shows once
+        titles = dict.fromkeys(self.catalog.items[int(key[0])].title for _, _, key in hits)  # a title listed twice shows once
         return list(titles)[:limit]
 
     def match_all(self, queries: Sequence[str], allow_unmatched: bool = False) -> tuple[list[TitleMatch], list[str]]:

@@ -1,7 +1,9 @@
+import numpy as np
 import pytest
 
 from zsrec.errors import UnknownItemError
-from zsrec.titles import TitleMatcher, normalize_title
+from zsrec.data import Catalog, Item
+from zsrec.titles import TitleMatcher, normalize_title, title_names
 
 
 def test_normalize_moves_trailing_article_and_keeps_year():
@@ -44,3 +46,37 @@ def test_unmatched_are_reported_with_suggestions(ml100k):
     assert "closest:" in str(e.value)
     matches, missing = m.match_all(["Toy Story (1995)", "Qwzx Blorp"], allow_unmatched=True)
     assert len(matches) == 1 and missing == ["Qwzx Blorp"]
+
+
+@pytest.mark.parametrize("query,title", [
+    ("Seven", "Seven (Se7en) (1995)"),
+    ("Se7en (1995)", "Seven (Se7en) (1995)"),
+    ("la femme nikita", "Nikita (La Femme Nikita) (1990)"),
+    ("The Killer", "Die xue shuang xiong (Killer, The) (1989)"),
+    ("La Haine", "Hate (Haine, La) (1995)"),
+    ("Independence Day", "Independence Day (ID4) (1996)"),
+    ("Ghost in the Shel", "Ghost in the Shell (Kokaku kidotai) (1995)"),  # a typo of one name
+])
+def test_a_film_is_found_by_each_of_its_names(ml100k, query, title):
+    """MovieLens writes a film's other names in brackets; 81 ML-100K titles have them, and typing
+    "Seven" found nothing."""
+    m = TitleMatcher(ml100k.catalog, ml100k.interactions.item_counts(len(ml100k.catalog)))
+    hit = m.match(query)
+    assert hit is not None and ml100k.catalog.items[hit.index].title == title
+
+
+def test_other_names_of_grouplens_current_titles():
+    assert title_names("Toy Story (1995)") == []
+    assert title_names("Léon: The Professional (a.k.a. The Professional) (Léon) (1994)") == [
+        "Léon: The Professional (1994)", "The Professional (1994)", "Léon (1994)"]
+    items = [Item("1", "Amélie (Fabuleux destin d'Amélie Poulain, Le) (2001)", {}),
+             Item("2", "City of God (Cidade de Deus) (2002)", {}),
+             Item("3", "Professional, The (2003)", {}),  # another film's own title beats an other name
+             Item("4", "Léon: The Professional (a.k.a. The Professional) (Léon) (1994)", {})]
+    m = TitleMatcher(Catalog(items), np.array([1.0, 1.0, 1.0, 50.0]))
+    found = {q: items[m.match(q).index].id for q in ("amelie", "Le fabuleux destin d'Amelie Poulain", "City of God",
+                                                       "cidade de deus (2002)", "The Professional", "Leon",
+                                                       "The Professional (1994)")}
+    assert found == {"amelie": "1", "Le fabuleux destin d'Amelie Poulain": "1", "City of God": "2",
+                     "cidade de deus (2002)": "2", "The Professional": "3", "Leon": "4",
+                     "The Professional (1994)": "4"}
