@@ -58,7 +58,10 @@ def title_names(title: str) -> list[str]:
         rest = rest[: o.start()]
     if not others:
         return []
-    return [name + year for name in [rest.strip(), *reversed(others)] if normalize_title(name)]
+    # a name needs a letter and three characters: "Sherlock (2010-2017)" has a span of years, and
+    # "(TV)" says what the item is, neither another name
+    return [name + year for name in [rest.strip(), *reversed(others)]
+            if re.search(r"[^\W\d_]", name) and len(normalize_title(name)) >= 3]
 
 
 def strip_leading_article(normalized: str) -> str:
