@@ -83,16 +83,19 @@ class _TitleIndex:
         self.keys = sorted(keys.items(), key=lambda kv: -len(kv[0]))
 
     def find_all(self, text: str) -> list[tuple[int, int, int]]:
-        """(start, end, candidate position) of each non-overlapping title mention, by start."""
+        """(start, end, candidate position) of each non-overlapping title mention, by start (in the
+        text's normalised words)."""
         norm = f" {_words(text)} "
         taken: list[tuple[int, int, int]] = []
         for key, idx in self.keys:
             needle = f" {key} "
             start = norm.find(needle)
             while start != -1:
-                end = start + len(needle)
-                if all(end <= s or start >= e for s, e, _ in taken):
-                    taken.append((start, end, idx))
+                # the title's words alone, where they sit in the unpadded text: two titles side by
+                # side ("Heat, Fargo") share the space between them, and must not overlap for it
+                first, end = start, start + len(key)
+                if all(end <= s or first >= e for s, e, _ in taken):
+                    taken.append((first, end, idx))
                     break
                 start = norm.find(needle, start + 1)
         return sorted(taken)

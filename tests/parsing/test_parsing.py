@@ -38,6 +38,20 @@ def test_titles_instead_of_numbers():
     assert any("matched title" in x for x in _texts(r))
 
 
+@pytest.mark.parametrize("text,expect", [
+    ("Heat, Star Wars, Fargo", [3, 2, 1]),  # of three candidates: Fargo, Star Wars, Heat
+    ("Sure! Here is my ranking: Fargo, Star Wars.", [2, 3]),
+    ("Toy Story > Fargo > Aliens", [1, 2, 6]),
+    ("The Usual Suspects; Star Wars; Aliens", [4, 3, 6]),
+])
+def test_titles_side_by_side_on_one_line(text, expect):
+    """Titles written in one line, one after the other, were read as overlapping (they share the space
+    between them): "Heat, Star Wars, Fargo" gave one pick."""
+    titles = T if "Heat" not in text else ["Fargo (1996)", "Star Wars (1977)", "Heat (1995)"]
+    r = parse_ranking(text, titles)
+    assert [i + 1 for i in r.order][:r.from_llm] == expect
+
+
 def test_fuzzy_title():
     assert order("1. Usual Suspect - twists")[0] == 4
 
