@@ -64,7 +64,10 @@ class Recommender:
         self.ranker = Ranker(
             dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
             PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
-            evidence=lambda: EvidenceIndex(dataset.catalog, dataset.interactions, self.generator.popularity_counts),
+            # counted picks, not the shortlist's popularity: with a half-life those are decayed weights,
+            # and "(507 picks)" must be a count
+            evidence=lambda: EvidenceIndex(dataset.catalog, dataset.interactions,
+                                           dataset.interactions.item_counts(len(dataset.catalog))),
         )
 
     @classmethod

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import ScriptedBackend, requires_default_model, write_ml100k
+from zsrec.candidates import CandidateConfig
 from zsrec.cli import app
 from zsrec.data import Item
 from zsrec.errors import OptionError
@@ -68,6 +69,19 @@ def test_popularity_ranks_are_shared_by_equals_and_read_as_english(ml100k):
     assert len({f.rank for f in facts if f.count == 1}) == 1
     assert PopularityRank(5, 5, 0, tied=True).text == "not picked by anyone yet (of 5)"
     assert PopularityRank(3, 9, 4).text == "the 3rd most picked of 9 (4 picks)"
+
+
+def test_the_picks_a_reason_counts_are_picks_even_when_popularity_decays(ml100k):
+    """With a popularity half-life the shortlist's popularity is decayed weights; the evidence said
+    "(0 picks)" of items people picked long ago. Its counts are counted picks, whatever the shortlist weighs."""
+    decayed = CandidateConfig(popularity_half_life=30 * 86400.0)
+    result = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), candidates=decayed,
+                         reasons="evidence").recommend(["Star Wars (1977)", "Fargo (1996)"])
+    counts = ml100k.interactions.item_counts(len(ml100k.catalog))
+    for item in result.items:
+        pop = [f for f in item.evidence if isinstance(f, PopularityRank)][0]
+        assert pop.count == counts[ml100k.catalog.index_of(item.item_id)] > 0
+        assert pop.rank == 1 + int((counts > pop.count).sum())
 
 
 def test_shared_genres_and_matched_title_words():
