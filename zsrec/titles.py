@@ -92,26 +92,27 @@ class TitleMatcher:
         self._norm: dict[str, int] = {}
         self._norm_noyear: dict[str, int] = {}
         self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
-        names = {i: title_names(catalog.items[i].title) for i in range(len(catalog))}
+        # Each row's names (its title first, then the other names it holds), normalised once, with
+        # and without the year: every key below comes from these.
+        forms = [[(normalize_title(name), normalize_title(name, keep_year=False))
+                  for name in [item.title, *title_names(item.title)]] for item in catalog.items]
         # Most popular first, so setdefault keeps the most likely item for an ambiguous key; whole
         # titles first, so that one film's other name never takes another film's own title.
         for i in self._by_popularity:
-            title = catalog.items[i].title
-            self._exact.setdefault(title, i)
-            self._norm.setdefault(normalize_title(title), i)
-            self._norm_noyear.setdefault(normalize_title(title, keep_year=False), i)
+            self._exact.setdefault(catalog.items[i].title, i)
+            self._norm.setdefault(forms[i][0][0], i)
+            self._norm_noyear.setdefault(forms[i][0][1], i)
         for i in self._by_popularity:
-            for name in names[i]:
-                self._norm.setdefault(normalize_title(name), i)
-                self._norm_noyear.setdefault(normalize_title(name, keep_year=False), i)
+            for with_year, without in forms[i][1:]:
+                self._norm.setdefault(with_year, i)
+                self._norm_noyear.setdefault(without, i)
         # Fuzzy matching compares whole titles and their other names (leading article dropped), with
         # the year only when the query has one: partial-string scorers match any query sharing one
         # word with a long title. Keys are (row, which name).
-        self._choices = {(i, j): _fuzzy_key(name, True) for i, item in enumerate(catalog.items)
-                         for j, name in enumerate([item.title, *names[i]])}
-        self._choices_noyear = {(i, j): _fuzzy_key(name, False) for i, item in enumerate(catalog.items)
-                                for j, name in enumerate([item.title, *names[i]])}
-        self._words = [normalize_title(item.title, keep_year=True).split() for item in catalog.items]
+        self._choices = {(i, j): strip_leading_article(f[0]) for i, row in enumerate(forms) for j, f in enumerate(row)}
+        self._choices_noyear = {(i, j): strip_leading_article(f[1]) for i, row in enumerate(forms)
+                                for j, f in enumerate(row)}
+        self._words = [row[0][0].split() for row in forms]
 
     def match(self, query: str) -> TitleMatch | None:
         q = query.strip()
