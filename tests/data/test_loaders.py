@@ -252,6 +252,11 @@ def test_download_failure_is_clear(tmp_path, monkeypatch):
     monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-1m", (tmp_path / "missing.zip").as_uri())
     with pytest.raises(DatasetNotFound, match="pass --data-path"):
         load_dataset("ml-1m")
+    (tmp_path / "page.zip").write_text("<html>moved</html>")  # a server that answers with a page
+    monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-1m", (tmp_path / "page.zip").as_uri())
+    with pytest.raises(DatasetNotFound, match="page.zip is not a zip archive"):
+        load_dataset("ml-1m")
+    assert not (tmp_path / "cache" / "data" / "ml-1m").exists()  # nothing half-made is left in the cache
 
 
 def test_unknown_dataset_name():
