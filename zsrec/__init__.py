@@ -14,7 +14,7 @@ from .data import Catalog, Dataset, Interactions, Item
 from .errors import OptionError, ZsrecError
 from .evidence import CoPicked, EvidenceIndex, MatchedTerms, PopularityRank, SharedGenres
 from .loaders import (load_dataset, load_directory, load_movielens_1m, load_movielens_100k, load_movielens_csv,
-                      load_recbole, load_table)
+                      load_recbole, load_records, load_table)
 from .parsing import ParsedRanking, parse_ranking
 from .prompts import PromptTemplate
 from .ranker import Ranker, RankerConfig
@@ -30,7 +30,7 @@ __all__ = [
     "CandidateConfig", "CandidateGenerator", "Candidates", "Catalog", "Dataset", "Interactions", "Item",
     "ParsedRanking", "PromptTemplate", "RankedResult", "Ranker", "RankerConfig", "RecommendedItem",
     "Recommender", "RunInfo", "ZsrecError", "load_dataset", "load_directory", "load_movielens_100k",
-    "load_movielens_1m", "load_movielens_csv", "load_recbole", "load_table", "parse_ranking",
+    "load_movielens_1m", "load_movielens_csv", "load_recbole", "load_records", "load_table", "parse_ranking",
     "CoPicked", "EvidenceIndex", "MatchedTerms", "OptionError", "PopularityRank", "ReasonChecker", "ReasonFlag",
     "ReasonSource", "ReasonsMode", "SharedGenres",
     "Ability", "BackendSpec", "PreparedUser", "RankingMode", "Repair", "RepairKind", "Retriever", "register_backend",

@@ -25,7 +25,7 @@ import zipfile
 from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +65,7 @@ class _RowSink:
         self.skip = skip_bad_rows
         self.skipped = 0
 
-    def bad(self, message: str, path: Path, line: int) -> None:
+    def bad(self, message: str, path: str | Path, line: int | None) -> None:
         if self.skip:
             self.skipped += 1
             return
@@ -116,7 +116,7 @@ def _split_rows(path: Path, sep: str, n_fields: int, sink: _RowSink, encoding: s
         yield lineno, parts
 
 
-def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> float | None:
+def _number(text: str, what: str, path: str | Path, lineno: int | None, sink: _RowSink) -> float | None:
     try:
         value = float(text)
     except ValueError:
@@ -128,7 +128,7 @@ def _number(text: str, what: str, path: Path, lineno: int, sink: _RowSink) -> fl
     return value
 
 
-def _timestamp(text: str, path: Path, lineno: int, sink: _RowSink) -> float | None:
+def _timestamp(text: str, path: str | Path, lineno: int | None, sink: _RowSink) -> float | None:
     """Seconds since the epoch, from a number or an ISO 8601 date or date-time.
 
     Event logs exported from databases and analytics tools stamp events as ``2024-03-01T10:00:00Z``
@@ -171,21 +171,25 @@ class _InteractionBuilder:
         self.ratings = array("d")
         self.untimed = 0  # rows that had no timestamp
 
-    def add(self, user: str, item: str, ts: float | None, rating: float | None, path: Path, lineno: int) -> None:
+    def add(self, user: str, item: str, ts: float | None, rating: float | None, path: str | Path,
+            lineno: int | None) -> None:
         if not user:
             self.sink.bad("empty user id", path, lineno)
             return
         if item not in self.catalog:
             self.sink.bad(f"item id {item!r} is not in the catalog", path, lineno)
             return
-        # Rows without a timestamp keep file order (the row number is a monotone clock).
-        self.untimed += ts is None
+        # Rows without a timestamp keep file order (the row number is a monotone clock; for records
+        # with no line, the count so far is).
+        if ts is None:
+            self.untimed += 1
+            ts = float(lineno if lineno is not None else len(self.items))
         self.users.append(self._user_ids.setdefault(user, user))
         self.items.append(self.catalog.index_of(item))
-        self.times.append(float(lineno) if ts is None else ts)
+        self.times.append(ts)
         self.ratings.append(math.nan if rating is None else rating)
 
-    def build(self, path: Path) -> Interactions:
+    def build(self, path: str | Path) -> Interactions:
         if not self.users:
             raise DataError("no usable interactions", str(path))
         users = np.empty(len(self.users), dtype=object)
@@ -195,12 +199,14 @@ class _InteractionBuilder:
                             ratings=np.frombuffer(self.ratings, dtype=np.float64).copy(), timed=not self.untimed)
 
 
-def _build_catalog(items: list[Item], sink: _RowSink, path: Path, lines: list[int]) -> Catalog:
+def _build_catalog(items: list[Item], sink: _RowSink, path: str | Path, lines: list[int | None],
+                   places: list[str | Path] | None = None) -> Catalog:
+    """``places`` names each item's source where it is not ``path`` (records: ``items[3]``)."""
     seen: set[str] = set()
     kept: list[Item] = []
-    for item, lineno in zip(items, lines):
+    for k, (item, lineno) in enumerate(zip(items, lines)):
         if item.id in seen:
-            sink.bad(f"duplicate item id {item.id!r}", path, lineno)
+            sink.bad(f"duplicate item id {item.id!r}", places[k] if places else path, lineno)
             continue
         seen.add(item.id)
         kept.append(item)
@@ -473,7 +479,7 @@ def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
 _EPOCH_UNITS = ((1e17, 1e9, "nanoseconds"), (1e14, 1e6, "microseconds"), (1e11, 1e3, "milliseconds"))
 
 
-def _to_seconds(interactions: Interactions, path: Path) -> None:
+def _to_seconds(interactions: Interactions, label: str) -> None:
     """Read a file's epoch numbers in the unit they were written in: the session signal and similar
     sittings count seconds, and milliseconds read as seconds put two picks a minute apart 17 hours
     apart, so that no sitting would hold two."""
@@ -483,9 +489,59 @@ def _to_seconds(interactions: Interactions, path: Path) -> None:
     for bound, per_second, unit in _EPOCH_UNITS:
         if typical >= bound:
             interactions.timestamps /= per_second
-            warnings.warn(f"{path.name}: timestamps read as {unit} since 1970 (as seconds they would fall "
-                          "after the year 5000)", stacklevel=3)
+            warnings.warn(f"{label}: timestamps read as {unit} since 1970 (as seconds they would fall "
+                          "after the year 5000)", stacklevel=4)
             return
+
+
+def _check_columns(cols: Mapping[str, str], columns: Mapping[str, str] | None) -> set[str]:
+    unknown = set(columns or {}) - set(DEFAULT_COLUMNS)
+    if unknown:
+        raise DataError(f"unknown column mapping keys {sorted(unknown)}; known: {sorted(DEFAULT_COLUMNS)}")
+    return set(columns or {})
+
+
+def _needs(cols: Mapping[str, str], given: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The columns items and events must have: the ids, and every column the caller named (the other
+    defaults are optional)."""
+    item_needs = {key: cols[key] for key in ("item_id", "title") if key == "item_id" or key in given}
+    event_needs = {key: cols[key] for key in ("user_id", "item_id", "timestamp", "rating")
+                   if key in ("user_id", "item_id") or key in given}
+    return item_needs, event_needs
+
+
+Place = tuple[str | Path, int | None]  # where a row came from: (file, line) or ("items[3]", None)
+
+
+def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
+                     event_rows: Iterator[tuple[Place, dict[str, str]]], cols: Mapping[str, str],
+                     sink: _RowSink, items_label: str | Path, events_label: str | Path,
+                     name: str, source: str) -> Dataset:
+    """Items and events given as {column: text} rows, from files or from Python records alike."""
+    items, places = [], []
+    for place, row in item_rows:
+        item_id = row.get(cols["item_id"], "").strip()
+        if not item_id:
+            sink.bad(f"no item id (column {cols['item_id']!r})", *place)
+            continue
+        title = row.get(cols["title"], "").strip() or item_id
+        fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
+        items.append(Item(item_id, title, fields))
+        places.append(place)
+    catalog = _build_catalog(items, sink, items_label, [line for _, line in places],
+                             [where for where, _ in places])
+    builder = _InteractionBuilder(catalog, sink)
+    user_col, item_col, ts_col, rating_col = cols["user_id"], cols["item_id"], cols["timestamp"], cols["rating"]
+    for (where, line), row in event_rows:
+        ts_text, rating_text = row.get(ts_col, ""), row.get(rating_col, "")
+        ts = _timestamp(ts_text, where, line, sink) if ts_text.strip() else None
+        rating = _number(rating_text, "rating", where, line, sink) if rating_text.strip() else None
+        if (ts_text.strip() and ts is None) or (rating_text.strip() and rating is None):
+            continue
+        builder.add(row.get(user_col, "").strip(), row.get(item_col, "").strip(), ts, rating, where, line)
+    interactions = builder.build(events_label)
+    _to_seconds(interactions, Path(events_label).name if isinstance(events_label, Path) else events_label)
+    return Dataset(name, catalog, interactions, source=source, skipped_rows=sink.skipped)
 
 
 def load_table(items_path: str | Path, interactions_path: str | Path,
@@ -494,39 +550,104 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
     """CSV/TSV/JSONL files; ``columns`` maps zsrec's names (item_id, title, user_id, timestamp, rating)
     to the file's. Every other item column becomes a text field the retriever and prompts can use."""
     cols = {**DEFAULT_COLUMNS, **(columns or {})}
-    unknown = set(columns or {}) - set(DEFAULT_COLUMNS)
-    if unknown:
-        raise DataError(f"unknown column mapping keys {sorted(unknown)}; known: {sorted(DEFAULT_COLUMNS)}")
+    given = _check_columns(cols, columns)
+    item_needs, event_needs = _needs(cols, given)
     items_path, interactions_path = Path(items_path), Path(interactions_path)
     sink = _RowSink(skip_bad_rows)
-    items, lines = [], []
-    given = set(columns or {})  # a column the caller named must exist; the defaults are optional but the ids
-    item_needs = {key: cols[key] for key in ("item_id", "title") if key == "item_id" or key in given}
-    for lineno, row in _table_rows(items_path, sink, encoding, item_needs):
-        item_id = row.get(cols["item_id"], "").strip()
-        if not item_id:
-            sink.bad(f"no item id (column {cols['item_id']!r})", items_path, lineno)
+
+    def placed(path: Path, needed: dict[str, str]) -> Iterator[tuple[Place, dict[str, str]]]:
+        for lineno, row in _table_rows(path, sink, encoding, needed):
+            yield (path, lineno), row
+
+    return _rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,
+                            items_path, interactions_path, name or items_path.stem,
+                            f"{items_path} + {interactions_path}")
+
+
+def _missing(value: object) -> bool:
+    """None, NaN, and pandas' NaT / NA: an empty cell, as an empty CSV field is."""
+    if value is None:
+        return True
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return True
+    if isinstance(value, np.datetime64):
+        return bool(np.isnat(value))
+    try:
+        return isinstance(value, (float, np.floating)) and math.isnan(value)
+    except TypeError:
+        return False
+
+
+def _value_text(value: object) -> str:
+    """A Python value as the text a file would hold: dates as ISO 8601 (read back exactly, a naive one
+    as UTC), lists (tags, genres) as their words, missing values as empty."""
+    if _missing(value):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, np.datetime64):
+        return str(np.datetime_as_string(value))
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
+        return " ".join(_value_text(v) for v in value if not _missing(v))
+    return str(value)
+
+
+def _record_rows(records: object, what: str, needed: Mapping[str, str],
+                 sink: _RowSink) -> Iterator[tuple[Place, dict[str, str]]]:
+    """Rows of a pandas DataFrame (by its columns) or of any iterable of mappings, each placed as
+    ``what[i]`` (its position, as the caller would index it). The first row's columns are checked
+    as a file's header is: a column the mapping names that is not there is one clear error."""
+    if isinstance(records, (str, bytes, Path)):
+        raise DataError(f"{what}: expected records (a list of dicts or a DataFrame), got a "
+                        f"{type(records).__name__}; for files use load_table")
+    frame_columns = getattr(records, "columns", None)
+    if frame_columns is not None and hasattr(records, "itertuples"):
+        names = [str(c) for c in frame_columns]
+        _check_needed(names, needed, what)
+        columns = [records[c].tolist() for c in frame_columns]
+        for i, values in enumerate(zip(*columns)):
+            yield (f"{what}[{i}]", None), {n: _value_text(v) for n, v in zip(names, values)}
+        return
+    try:
+        rows = iter(records)  # type: ignore[call-overload]
+    except TypeError:
+        raise DataError(f"{what}: expected records (a list of dicts or a DataFrame), got a "
+                        f"{type(records).__name__}") from None
+    checked = False
+    for i, record in enumerate(rows):
+        if not isinstance(record, Mapping):
+            sink.bad(f"not a mapping of column to value (a {type(record).__name__})", f"{what}[{i}]", None)
             continue
-        title = row.get(cols["title"], "").strip() or item_id
-        fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
-        items.append(Item(item_id, title, fields))
-        lines.append(lineno)
-    catalog = _build_catalog(items, sink, items_path, lines)
-    builder = _InteractionBuilder(catalog, sink)
-    event_needs = {key: cols[key] for key in ("user_id", "item_id", "timestamp", "rating")
-                   if key in ("user_id", "item_id") or key in given}
-    for lineno, row in _table_rows(interactions_path, sink, encoding, event_needs):
-        ts_text, rating_text = row.get(cols["timestamp"], ""), row.get(cols["rating"], "")
-        ts = _timestamp(ts_text, interactions_path, lineno, sink) if ts_text.strip() else None
-        rating = _number(rating_text, "rating", interactions_path, lineno, sink) if rating_text.strip() else None
-        if (ts_text.strip() and ts is None) or (rating_text.strip() and rating is None):
-            continue
-        builder.add(row.get(cols["user_id"], "").strip(), row.get(cols["item_id"], "").strip(), ts, rating,
-                    interactions_path, lineno)
-    interactions = builder.build(interactions_path)
-    _to_seconds(interactions, interactions_path)
-    return Dataset(name or items_path.stem, catalog, interactions,
-                   source=f"{items_path} + {interactions_path}", skipped_rows=sink.skipped)
+        if not checked:
+            _check_needed([str(k) for k in record], needed, f"{what}[{i}]")
+            checked = True
+        yield (f"{what}[{i}]", None), {str(k): _value_text(v) for k, v in record.items()}
+
+
+def _check_needed(names: list[str], needed: Mapping[str, str], where: str) -> None:
+    for key, column in needed.items():
+        if column not in names:
+            raise DataError(f"no column {column!r} for {key} (columns: {', '.join(names) or 'none'}); "
+                            f"name it with columns={{'{key}': NAME}}", where)
+
+
+def load_records(items: object, interactions: object, columns: Mapping[str, str] | None = None,
+                 name: str = "records", skip_bad_rows: bool = False) -> Dataset:
+    """A dataset from data already in Python: pandas DataFrames, or any iterable of dicts (rows from
+    a database cursor, an API's JSON). The same rules as ``load_table``, without writing files:
+    ``columns`` maps zsrec's names to yours, every other item column is text for the retriever and
+    prompts, and a timestamp may be a number (epoch seconds, or milliseconds and finer, read in their
+    unit), a ``datetime``/``date``/pandas ``Timestamp`` (naive ones read as UTC) or an ISO 8601 string.
+    A bad row is named by its position (``interactions[41]``) and raises, or is counted and dropped
+    with ``skip_bad_rows``."""
+    cols = {**DEFAULT_COLUMNS, **(columns or {})}
+    item_needs, event_needs = _needs(cols, _check_columns(cols, columns))
+    sink = _RowSink(skip_bad_rows)
+    return _rows_to_dataset(_record_rows(items, "items", item_needs, sink),
+                            _record_rows(interactions, "interactions", event_needs, sink), cols, sink,
+                            "items", "interactions", name, f"{name} (Python records)")
 
 
 # ---------------------------------------------------------------- resolution of names and folders

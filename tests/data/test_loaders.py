@@ -172,6 +172,92 @@ def test_a_json_file_may_hold_one_array_of_objects(tmp_path):
             load_table(tmp_path / "items.json", tmp_path / "events.json", columns=cols, skip_bad_rows=True)
 
 
+def _same_data(a, b):
+    assert [(i.id, i.title, i.fields) for i in a.catalog] == [(i.id, i.title, i.fields) for i in b.catalog]
+    for column in ("items", "timestamps"):
+        assert getattr(a.interactions, column).tolist() == getattr(b.interactions, column).tolist()
+    assert a.interactions.users.tolist() == b.interactions.users.tolist()
+    np.testing.assert_array_equal(a.interactions.ratings, b.interactions.ratings)
+    assert a.interactions.timed == b.interactions.timed
+
+
+def test_records_already_in_python_load_as_their_files_would(tmp_path):
+    """Rows from a database cursor or an API are dicts, and dates are datetimes: a Python user should
+    not have to write files to get the same dataset that load_table reads from them."""
+    from datetime import date, datetime, timedelta, timezone
+
+    (tmp_path / "items.jsonl").write_text(
+        '{"sku": "A", "name": "Red Shoe", "tags": ["running", "red"]}\n'
+        '{"sku": "B", "name": "Blue Hat", "tags": null}\n{"sku": "C", "name": "Green Sock"}\n')
+    (tmp_path / "events.csv").write_text(
+        "who,sku,ts,stars\nu1,B,2024-03-01T10:00:30Z,4\nu1,A,2024-03-01T10:00:00Z,\n"
+        "u1,C,2024-03-01T10:00:45.5Z,5\nu2,A,2024-03-02,3\n")
+    cols = {"item_id": "sku", "title": "name", "user_id": "who", "timestamp": "ts", "rating": "stars"}
+    from_files = load_table(tmp_path / "items.jsonl", tmp_path / "events.csv", columns=cols)
+    t0 = datetime(2024, 3, 1, 10, 0, tzinfo=timezone.utc)
+    items = [{"sku": "A", "name": "Red Shoe", "tags": ("running", "red")}, {"sku": "B", "name": "Blue Hat",
+             "tags": None}, {"sku": "C", "name": "Green Sock"}]
+    events = [{"who": "u1", "sku": "B", "ts": t0 + timedelta(seconds=30), "stars": 4},
+              {"who": "u1", "sku": "A", "ts": t0.replace(tzinfo=None), "stars": None},  # naive: UTC
+              {"who": "u1", "sku": "C", "ts": "2024-03-01T10:00:45.5Z", "stars": 5.0},
+              {"who": "u2", "sku": "A", "ts": date(2024, 3, 2), "stars": np.int64(3)}]
+    from_records = loaders.load_records(iter(items), (e for e in events), columns=cols, name="shop")
+    _same_data(from_records, from_files)
+    assert (from_records.name, from_records.source) == ("shop", "shop (Python records)")
+    assert from_records.catalog.get("A").fields == {"tags": "running red"}
+
+
+def test_records_name_a_bad_row_by_its_position():
+    items = [{"item_id": "A"}, {"item_id": "B"}, {"item_id": "A"}]
+    events = [{"user_id": "u1", "item_id": "A", "timestamp": 1}, {"user_id": "u1", "item_id": "Z"},
+              ["u1", "B"], {"user_id": "u2", "item_id": "B", "timestamp": "yesterday"}]
+    with pytest.raises(DataError, match=r"^items\[2\]: duplicate item id 'A'"):
+        loaders.load_records(items, events)
+    with pytest.raises(DataError, match=r"^interactions\[1\]: item id 'Z' is not in the catalog"):
+        loaders.load_records(items[:2], events)
+    with pytest.raises(DataError, match=r"^interactions\[1\]: not a mapping of column to value \(a list\)"):
+        loaders.load_records(items[:2], [events[0], events[2]])
+    ds = loaders.load_records(items, events, skip_bad_rows=True)
+    assert (ds.skipped_rows, len(ds.catalog), len(ds.interactions)) == (4, 2, 1)
+    with pytest.raises(DataError, match=r"^items\[0\]: no column 'sku' for item_id \(columns: item_id\); name it "
+                                        r"with columns=\{'item_id': NAME\}"):
+        loaders.load_records(items, events, columns={"item_id": "sku"})
+    with pytest.raises(DataError, match="got a str; for files use load_table"):
+        loaders.load_records("items.csv", events)
+    with pytest.raises(DataError, match=r"^interactions: no usable interactions"):
+        loaders.load_records(items[:2], [])
+    untimed = loaders.load_records(items[:2], [{"user_id": "u", "item_id": "B"}, {"user_id": "u", "item_id": "A"}])
+    assert not untimed.interactions.timed  # no clock: the records' order is the order
+    assert [untimed.catalog.items[i].id for i in untimed.interactions.user_history("u")] == ["B", "A"]
+
+
+def test_dataframes_load_with_their_types():
+    """pandas is how most Python users hold a table: datetime columns, integer ids, NaN and NaT for the
+    empty cells, epoch milliseconds from a JavaScript log."""
+    import pandas as pd
+    items = pd.DataFrame({"item_id": [10, 20, 30], "title": ["Red Shoe", "Blue Hat", None],
+                          "price": [9.5, np.nan, 3.0]})
+    events = pd.DataFrame({"user_id": [1, 1, 2], "item_id": [20, 10, 30],
+                           "timestamp": pd.to_datetime(["2024-03-01 10:00:30", "2024-03-01 10:00:00", None]),
+                           "rating": [4.0, np.nan, 5.0]})
+    ds = loaders.load_records(items, events)
+    assert [(i.id, i.title, i.fields) for i in ds.catalog] == [
+        ("10", "Red Shoe", {"price": "9.5"}), ("20", "Blue Hat", {}), ("30", "30", {"price": "3.0"})]
+    assert not ds.interactions.timed  # a NaT is a row without a time, as an empty cell is
+    ds = loaders.load_records(items, events.iloc[:2])
+    assert ds.interactions.timed
+    assert [ds.catalog.items[i].id for i in ds.interactions.user_history("1")] == ["10", "20"]
+    assert ds.interactions.user_times("1").tolist() == [1709287200.0, 1709287230.0]
+    np.testing.assert_array_equal(ds.interactions.user_ratings("1"), [np.nan, 4.0])
+    millis = events.iloc[:2].assign(timestamp=[1709287230000, 1709287200000])
+    with pytest.warns(UserWarning, match="interactions: timestamps read as milliseconds since 1970"):
+        ds = loaders.load_records(items, millis)
+    assert ds.interactions.user_times("1").tolist() == [1709287200.0, 1709287230.0]
+    with pytest.raises(DataError, match=r"^interactions: no column 'when' for timestamp \(columns: user_id, "
+                                        r"item_id, timestamp, rating\)"):
+        loaders.load_records(items, events, columns={"timestamp": "when"})
+
+
 def test_resolution_prefers_explicit_path(ml100k_dir):
     ds = load_dataset("ml-100k", data_path=ml100k_dir)
     assert len(ds.catalog) == len(TINY_ITEMS)
