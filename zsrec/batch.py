@@ -21,7 +21,7 @@ from .result import RankedResult
 @dataclass(frozen=True)
 class UserRequest:
     """One user to rank: a known user id (their own recent picks form the history), or a new user
-    with the titles (or item ids) they typed, oldest first; ``exclude``: item ids not to recommend."""
+    with the titles (or item ids) they typed, oldest first; ``exclude``: item ids (or titles) not to recommend."""
 
     user_id: str
     history: tuple[str, ...] | None = None
@@ -103,7 +103,7 @@ class BatchReport:
 
 def read_users_file(path: str | Path) -> list[UserRequest]:
     """One user per line: a known user id, or a JSON object ``{"user_id": ..., "history": [titles]}``
-    for a new user (either may add ``"exclude": [item ids]``). Blank lines and ``#`` comments are skipped."""
+    for a new user (either may add ``"exclude": [item ids or titles]``). Blank lines and ``#`` comments are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -144,7 +144,7 @@ def _json_request(line: str, path: str, lineno: int) -> UserRequest:
     if history is not None and (not isinstance(history, list) or not all(isinstance(h, str) for h in history)):
         raise DataError('"history" must be a list of titles or item ids', path, lineno)
     if not isinstance(exclude, list) or not all(isinstance(i, str) for i in exclude):
-        raise DataError('"exclude" must be a list of item ids', path, lineno)
+        raise DataError('"exclude" must be a list of item ids or titles', path, lineno)
     unknown = sorted(set(obj) - {"user_id", "history", "exclude"})
     if unknown:  # a misspelt "exclude" would otherwise be ignored without a word
         raise DataError(f"unknown field {', '.join(map(repr, unknown))} (fields: user_id, history, exclude)",

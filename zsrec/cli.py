@@ -115,7 +115,7 @@ def rank(
     out: Annotated[Optional[Path], typer.Option(help="With --users-file/--all-users: write JSON lines here (default: stdout).")] = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call in a many-user run, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
-    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", metavar="ID", help="An item id never to recommend (out of stock, already owned); repeat. With --users-file/--all-users: for every user.")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", metavar="ID", help="An item id (or title) never to recommend (out of stock, already owned); repeat. With --users-file/--all-users: for every user.")] = None,
     k: KOpt = 10,
     n_candidates: NCandidatesOpt = 20,
     model: ModelOpt = None,
@@ -191,8 +191,7 @@ def rank(
             requests = (read_users_file(users_file) if users_file is not None
                         else [UserRequest(u) for u in rec.dataset.interactions.user_ids])
             if exclude:  # checked once here: an unknown id is one error, not one per user
-                for item_id in exclude:
-                    rec.dataset.catalog.index_of(item_id)
+                rec.exclude_rows(exclude)
                 requests = [replace(r, exclude=(*r.exclude, *exclude)) for r in requests]
             rec.ranker.prepare([], (), k)  # a broken template fails before the model load
             with stdout_to_stderr() as stdout:

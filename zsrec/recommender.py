@@ -22,7 +22,7 @@ from .backends.base import LLMBackend
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
-from .errors import EmptyHistoryError, OptionError, PromptTooLongError, ZsrecError
+from .errors import EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex
 from .loaders import load_dataset
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
@@ -117,11 +117,30 @@ class Recommender:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
         ``exclude``, and any item of the same title as one of these or the history, since a film listed
         twice (MovieLens has such) is not new to someone who saw it under its other id."""
+        rows = list(seen) + self.exclude_rows(exclude)
+        return rows + self.dataset.catalog.same_title(history + rows)
+
+    def exclude_rows(self, exclude: Sequence[str]) -> list[int]:
+        """Catalog rows of ``exclude``: item ids, or titles as the history takes them (exact, or
+        case- and punctuation-insensitive), since a person types titles where a system passes ids.
+        Never a fuzzy match: excluding a near miss would leave the meant item in without a word."""
         if isinstance(exclude, (str, bytes)):  # it would be read a letter at a time, each an id
-            raise TypeError(f"exclude is a list of item ids, not one string: pass [{exclude!r}]")
+            raise TypeError(f"exclude is a list of item ids or titles, not one string: pass [{exclude!r}]")
         catalog = self.dataset.catalog
-        rows = list(seen) + [catalog.index_of(i) for i in exclude]
-        return rows + catalog.same_title(history + rows)
+        rows, missing = [], []
+        for key in exclude:
+            if key in catalog:
+                rows.append(catalog.index_of(key))
+                continue
+            match = self.matcher.match(key)
+            if match is None or match.how == "fuzzy":
+                missing.append(key)
+            else:
+                rows.append(match.index)
+        if missing:
+            details = "; ".join(f"{q!r} (closest: {', '.join(self.matcher.suggestions(q)) or 'none'})" for q in missing)
+            raise UnknownItemError(f"exclude: no item id or title is {details}", missing)
+        return rows
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""

@@ -238,6 +238,8 @@ def test_cli_exclude_keeps_items_out_for_every_kind_of_user(ml100k, tmp_path, mo
         plain = shown(ids(*who, "--format", "json"))
         without = shown(ids(*who, "--format", "json", "-x", plain[0], "--exclude", plain[2]))
         assert without[:3] == [plain[1], plain[3], plain[4]] and not {plain[0], plain[2]} & set(without)
+        by_title = shown(ids(*who, "--format", "json", "-x", ml100k.catalog.get(plain[0]).title))  # a title works too
+        assert by_title[:3] == plain[1:4]
     users = tmp_path / "users.txt"
     star_wars = shown(ids("-H", "Star Wars (1977)", "--format", "json"))
     users.write_text(f'{{"user_id": "a", "history": ["Star Wars (1977)"], "exclude": ["{star_wars[1]}"]}}\n'
@@ -246,8 +248,8 @@ def test_cli_exclude_keeps_items_out_for_every_kind_of_user(ml100k, tmp_path, mo
     ids("--users-file", str(users), "--out", str(out), "-x", star_wars[0])
     rows = {r["user_id"]: [it["item_id"] for it in r["items"]] for r in map(json.loads, out.read_text().splitlines())}
     assert rows["a"][:3] == star_wars[2:5] and rows["b"][:4] == star_wars[1:5]
-    for args, message in ((["-H", "Star Wars (1977)", "-x", "nope"], "unknown item id 'nope'"),
-                          (["--users-file", str(users), "-x", "nope"], "unknown item id 'nope'")):
+    for args, message in ((["-H", "Star Wars (1977)", "-x", "nope"], "exclude: no item id or title is 'nope'"),
+                          (["--users-file", str(users), "-x", "nope"], "exclude: no item id or title is 'nope'")):
         result = CliRunner().invoke(app, ["rank", "--backend", "broken", *args])
         assert result.exit_code == 2 and message in result.stderr
         assert "model could not be loaded" not in result.stderr

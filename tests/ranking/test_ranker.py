@@ -115,6 +115,26 @@ def test_a_seen_film_does_not_come_back_under_its_other_id(ml100k):
     assert not set(body_snatchers) & set(shown)
 
 
+def test_exclude_takes_ids_or_titles_but_never_a_near_miss(ml100k):
+    """People type titles where systems pass ids; a title matched only fuzzily is refused with the
+    closest titles, since excluding a near miss would leave the meant item in without a word."""
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
+    catalog = ml100k.catalog
+    jedi = catalog.index_of("181")
+    assert catalog.items[jedi].title == "Return of the Jedi (1983)"
+    shown = rec.prepare(["Star Wars (1977)"]).prepared.candidates.indices
+    assert jedi in shown
+    for key in ("181", "Return of the Jedi (1983)", "return of the jedi", "Return Of The Jedi (1983)"):
+        assert rec.exclude_rows([key]) == [jedi], key
+        assert jedi not in rec.prepare(["Star Wars (1977)"], exclude=[key]).prepared.candidates.indices
+    with pytest.raises(UnknownItemError, match=r"exclude: no item id or title is 'Return of the Jedy \(1983\)' "
+                                               r"\(closest: Return of the Jedi \(1983\)") as error:
+        rec.prepare(["Star Wars (1977)"], exclude=["181", "Return of the Jedy (1983)", "nope"])
+    assert error.value.unmatched == ["Return of the Jedy (1983)", "nope"]
+    with pytest.raises(TypeError, match="not one string"):
+        rec.exclude_rows("181")
+
+
 def test_empty_history_is_cold_start(ml100k):
     rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
     r = rec.recommend([])

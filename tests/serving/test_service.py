@@ -55,7 +55,7 @@ def test_exclude_holds_for_a_known_user_too(service):
     first = svc.base.dataset.catalog.items[shown[0]].id
     kept = svc.prepare(v, [], None, [first], False, False, "42", 5).prepared.candidates.indices
     assert shown[0] not in kept and list(kept[:3]) == list(shown[1:4])
-    with pytest.raises(UnknownItemError, match="unknown item id 'nope'"):
+    with pytest.raises(UnknownItemError, match="exclude: no item id or title is 'nope'"):
         svc.prepare(v, [], None, ["nope"], False, False, "42", 5)
 
 

@@ -34,7 +34,7 @@ class RecommendBody(BaseModel):
 
     history: list[str] = Field(default_factory=list, description="Titles or item ids the user picked, oldest first.")
     k: int | None = Field(default=None, ge=1, description="How many items to return (default: the service's k).")
-    exclude: list[str] = Field(default_factory=list, description="Item ids never to recommend.")
+    exclude: list[str] = Field(default_factory=list, description="Item ids (or titles) never to recommend.")
     mode: RankingMode | None = Field(default=None, description="generate or score (default: the service's).")
     reasons: ReasonsMode | None = Field(default=None, description="llm, evidence or none (default: the service's).")
     user: str | None = Field(default=None, description="A known user id instead of a history: their recent picks.")
