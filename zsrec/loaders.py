@@ -581,17 +581,41 @@ def _missing(value: object) -> bool:
 def _value_text(value: object) -> str:
     """A Python value as the text a file would hold: dates as ISO 8601 (read back exactly, a naive one
     as UTC), lists (tags, genres) as their words, missing values as empty."""
+    kind = type(value)  # the common cells first: this runs once a cell
+    if kind is str:
+        return value
+    if kind is int:
+        return str(value)
+    if kind is float:
+        return "" if math.isnan(value) else repr(value)
     if _missing(value):
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, (datetime, date)):
+    if isinstance(value, datetime):  # as seconds: what the loader would parse the ISO text back to
+        return repr((value if value.tzinfo else value.replace(tzinfo=timezone.utc)).timestamp())
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, np.datetime64):
         return str(np.datetime_as_string(value))
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
         return " ".join(_value_text(v) for v in value if not _missing(v))
     return str(value)
+
+
+_FRAME_CHUNK = 65536
+
+
+def _frame_values(column) -> list:
+    """A DataFrame column's cells as Python values; a date-time column as epoch seconds (NaN for
+    NaT), converted at once rather than a Timestamp a cell."""
+    if getattr(column.dtype, "kind", "") != "M":
+        return column.tolist()
+    if getattr(column.dt, "tz", None) is not None:
+        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
+    stamps = column.to_numpy().astype("datetime64[us]")
+    seconds = stamps.astype(np.int64) / 1e6
+    return np.where(np.isnat(stamps), np.nan, seconds).tolist()
 
 
 def _record_rows(records: object, what: str, needed: Mapping[str, str],
@@ -606,9 +630,10 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str],
     if frame_columns is not None and hasattr(records, "itertuples"):
         names = [str(c) for c in frame_columns]
         _check_needed(names, needed, what)
-        columns = [records[c].tolist() for c in frame_columns]
-        for i, values in enumerate(zip(*columns)):
-            yield (f"{what}[{i}]", None), {n: _value_text(v) for n, v in zip(names, values)}
+        for start in range(0, len(records), _FRAME_CHUNK):  # a chunk of Python values at a time, not the whole frame
+            chunk = records.iloc[start:start + _FRAME_CHUNK]
+            for i, values in enumerate(zip(*(_frame_values(chunk[c]) for c in frame_columns)), start=start):
+                yield (f"{what}[{i}]", None), {n: _value_text(v) for n, v in zip(names, values)}
         return
     try:
         rows = iter(records)  # type: ignore[call-overload]
