@@ -392,7 +392,7 @@ class CandidateGenerator:
             # counted from other interactions (new events since, or a file from before fingerprints):
             # everything counted is counted again from these; the text index only needs the catalog
             warnings.warn(f"the index file {path} was counted from other interactions than these; its "
-                          "co-occurrence is counted again from them (and the file written again by --index)",
+                          "co-occurrence is counted again from them (and the file written again by --index or index=)",
                           stacklevel=2)
             cooc, early, session, sittings = None, {}, None, None
         if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):

@@ -227,7 +227,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
-    from .candidates import CandidateConfig, CandidateGenerator
+    from .candidates import CandidateConfig
     from .cooccurrence import CoOccurrenceConfig
     from .recommender import Recommender
 
@@ -247,18 +247,12 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 by_length=shortlist_by_length, session_share=session_share,
                                 session_seconds=session_seconds, sittings_share=sittings_share,
                                 sittings_neighbours=sittings_neighbours)
-    generator = None
-    if index is not None and index.is_file():  # a saved text index: no rebuild per run
-        generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, shortlist)
-    rec = Recommender(
-        data, backend=spec, template=template, candidates=shortlist, generator=generator,
+    return Recommender(  # a saved index is read, or built and written, there
+        data, backend=spec, template=template, candidates=shortlist, index=index,
         k=k, mode=mode, reasons=reasons, guided=guided,
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
     )
-    if index is not None and (generator is None or generator.index_file_stale):
-        rec.generator.save_index(index)
-    return rec
 
 
 def _backend_spec(name: str, model: str | None, backend_option: list[str] | None = None, batch_size: int | None = None,

@@ -49,14 +49,26 @@ class Recommender:
     def __init__(self, dataset: Dataset, backend: BackendSpec | LLMBackend | None = None,
                  template: str | Path = DEFAULT_TEMPLATE, config: RankerConfig | None = None,
                  candidates: CandidateConfig | None = None, generator: CandidateGenerator | None = None,
-                 **settings: Any):
+                 index: str | Path | None = None, **settings: Any):
         """``backend``: a ``BackendSpec`` (loaded on first use; default: transformers with the embedded
         model) or a loaded backend. ``config`` or keyword ``settings`` (any ``RankerConfig`` field: k,
         mode, reasons, guided, generation, item_noun) set how it ranks; ``candidates`` sets the
-        shortlist, ``generator`` lends one already built (a saved index, say)."""
+        shortlist, ``generator`` lends one already built. ``index``: a file (.npz) of the shortlist's
+        indexes, as ``zsrec rank --index``: read if it is there (what no longer fits these data or
+        settings is counted again), else built and written, so that only the first process pays for
+        the build."""
+        if generator is not None and index is not None:
+            raise OptionError("pass generator or index, not both: a lent generator is already built")
         self.dataset = dataset
         cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
+        if index is not None and Path(index).is_file():
+            generator = CandidateGenerator.with_saved_index(index, dataset.catalog, dataset.interactions, cand_cfg)
+            stale = generator.index_file_stale
+        else:
+            stale = index is not None
         self.generator = generator or CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
+        if stale:
+            self.generator.save_index(index)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,

@@ -1,5 +1,7 @@
 """Ranker and Recommender logic with a scripted backend (failure modes: tests/ranking/test_llm_failures.py)."""
 
+from dataclasses import replace
+
 import pytest
 
 from conftest import ScriptedBackend
@@ -133,6 +135,32 @@ def test_exclude_takes_ids_or_titles_but_never_a_near_miss(ml100k):
     assert error.value.unmatched == ["Return of the Jedy (1983)", "nope"]
     with pytest.raises(TypeError, match="not one string"):
         rec.exclude_rows("181")
+
+
+def test_a_python_recommender_keeps_its_indexes_in_a_file(ml100k, tmp_path, monkeypatch):
+    """What `zsrec rank --index` does, from Python: the first Recommender builds the shortlist's
+    indexes and writes them; the next reads them instead of counting again; other settings count
+    what no longer fits and write the file again."""
+    import zsrec.candidates as candidates_module
+
+    path = tmp_path / "shop.npz"
+    first = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), index=path)
+    assert path.is_file()
+    built_at = path.stat().st_mtime_ns
+    counted = []
+    real_build = candidates_module.CoOccurrenceIndex.build
+    monkeypatch.setattr(candidates_module.CoOccurrenceIndex, "build",
+                        classmethod(lambda cls, *a, **kw: counted.append(1) or real_build(*a, **kw)))
+    again = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), index=path)
+    assert counted == [] and path.stat().st_mtime_ns == built_at  # read, not counted, not written
+    for history in (["Star Wars (1977)"], ["Toy Story (1995)", "Fargo (1996)", "Heat (1995)"]):
+        assert list(again.prepare(history).prepared.candidates.indices) == list(
+            first.prepare(history).prepared.candidates.indices)
+    windowed = CandidateConfig(cooccurrence=replace(CandidateConfig().cooccurrence, window=3))
+    Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), candidates=windowed, index=path)
+    assert counted and path.stat().st_mtime_ns != built_at  # other settings: counted again, written again
+    with pytest.raises(OptionError, match="pass generator or index, not both"):
+        Recommender(ml100k, generator=again.generator, index=path)
 
 
 def test_empty_history_is_cold_start(ml100k):
