@@ -628,6 +628,10 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str],
                         f"{type(records).__name__}; for files use load_table")
     frame_columns = getattr(records, "columns", None)
     if frame_columns is not None and hasattr(records, "itertuples"):
+        index_names = [str(n) for n in getattr(records.index, "names", []) if n is not None]
+        if set(needed.values()) & set(index_names) - {str(c) for c in frame_columns}:
+            records = records.reset_index()  # ids kept as the frame's index (set_index("sku")) are a column here
+            frame_columns = records.columns
         names = [str(c) for c in frame_columns]
         _check_needed(names, needed, what)
         for start in range(0, len(records), _FRAME_CHUNK):  # a chunk of Python values at a time, not the whole frame

@@ -249,6 +249,8 @@ def test_dataframes_load_with_their_types():
     assert [ds.catalog.items[i].id for i in ds.interactions.user_history("1")] == ["10", "20"]
     assert ds.interactions.user_times("1").tolist() == [1709287200.0, 1709287230.0]
     np.testing.assert_array_equal(ds.interactions.user_ratings("1"), [np.nan, 4.0])
+    by_index = loaders.load_records(items.set_index("item_id"), events.iloc[:2].set_index(["user_id", "item_id"]))
+    assert [i.id for i in by_index.catalog] == ["10", "20", "30"] and len(by_index.interactions) == 2
     berlin = events.iloc[:2].assign(timestamp=events.timestamp.iloc[:2].dt.tz_localize("Europe/Berlin"))  # UTC+1
     assert loaders.load_records(items, berlin).interactions.user_times("1").tolist() == [1709283600.0, 1709283630.0]
     millis = events.iloc[:2].assign(timestamp=[1709287230000, 1709287200000])
