@@ -9,6 +9,7 @@ for every random draw.
 
 from .metrics import bootstrap_ci, coverage, hit, mrr, ndcg, novelty, paired_p_value
 from .protocol import Case, EvalConfig, make_cases, split_users
+from .runner import Evaluation
 
-__all__ = ["Case", "EvalConfig", "bootstrap_ci", "coverage", "hit", "make_cases", "mrr", "ndcg", "novelty",
+__all__ = ["Case", "EvalConfig", "Evaluation", "bootstrap_ci", "coverage", "hit", "make_cases", "mrr", "ndcg", "novelty",
            "paired_p_value", "split_users"]
