@@ -79,6 +79,7 @@ KOpt = Annotated[int, typer.Option(min=1, help="How many recommendations to show
 ModeOpt = Annotated[RankingMode, typer.Option(help="generate: the LLM writes the ranking; score: candidates ranked by the log-probability of their label (one forward pass), reasons generated for the top k only.")]
 ReasonsOpt = Annotated[ReasonsMode, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")]
 TemplateOpt = Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")]
+ItemNounOpt = Annotated[Optional[str], typer.Option(metavar="NOUN[/PLURAL]", help="What the prompt calls an item: book, product, dress/dresses ... (default: movie for MovieLens, else item).")]
 MaxNewTokensOpt = Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")]
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling.")]
@@ -131,6 +132,7 @@ def rank(
     device: DeviceOpt = None,
     backend_option: BackendOptionOpt = None,
     template: TemplateOpt = "listwise",
+    item_noun: ItemNounOpt = None,
     max_new_tokens: MaxNewTokensOpt = 320,
     temperature: TemperatureOpt = 0.0,
     seed: SeedOpt = 0,
@@ -182,7 +184,7 @@ def rank(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, template=template, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, index=index, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if many:
@@ -224,7 +226,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
                       cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
                       sittings_neighbours, index,
-                      template, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
+                      template, item_noun, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig
@@ -249,7 +251,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 sittings_neighbours=sittings_neighbours)
     return Recommender(  # a saved index is read, or built and written, there
         data, backend=spec, template=template, candidates=shortlist, index=index,
-        k=k, mode=mode, reasons=reasons, guided=guided,
+        k=k, mode=mode, reasons=reasons, guided=guided, **({"item_noun": item_noun} if item_noun else {}),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
     )
@@ -481,6 +483,7 @@ def serve(
     device: DeviceOpt = None,
     backend_option: BackendOptionOpt = None,
     template: TemplateOpt = "listwise",
+    item_noun: ItemNounOpt = None,
     max_new_tokens: MaxNewTokensOpt = 320,
     temperature: TemperatureOpt = 0.0,
     seed: SeedOpt = 0,
@@ -530,7 +533,7 @@ def serve(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, template=template, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, index=index, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request

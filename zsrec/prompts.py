@@ -95,6 +95,12 @@ class Prompt:
     n_tokens: int | None  # prompt tokens as the model counts them, when a counter was given
 
 
+def noun_forms(item_noun: str) -> tuple[str, str]:
+    """("dress", "dresses") from "dress/dresses"; a plain noun takes an s ("book" -> "books")."""
+    singular, _, plural = item_noun.partition("/")
+    return singular.strip(), plural.strip() or singular.strip() + "s"
+
+
 class PromptTemplate:
     """A named or user-supplied template, compiled once."""
 
@@ -150,8 +156,8 @@ class PromptTemplate:
                            for i, it in enumerate(candidates)],
             "k": min(k, len(candidates)),
             "n_candidates": len(candidates),
-            "item_noun": item_noun,
-            "item_nouns": item_noun + "s",
+            "item_noun": noun_forms(item_noun)[0],
+            "item_nouns": noun_forms(item_noun)[1],
             "mode": mode,
             **(extra or {}),
         }

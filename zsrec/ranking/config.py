@@ -34,6 +34,9 @@ class RankerConfig:
             object.__setattr__(self, "mode", RankingMode(self.mode))
         except ValueError:
             raise OptionError(f"mode must be 'generate' or 'score', got {self.mode!r}") from None
+        singular, _, plural = self.item_noun.partition("/")
+        if not singular.strip() or "/" in plural:
+            raise OptionError(f"item_noun is a noun, or noun/plural (dress/dresses); got {self.item_noun!r}")
         if self.k < 1:
             raise OptionError(f"k must be at least 1, got {self.k}")
         if self.n_candidates < 1:
