@@ -28,6 +28,12 @@ _BARE_ONE = re.compile(r"^\s*(\d{1,6})\s*(?:$|[-–—:|]\s|\.\s)")
 _REASON_SEP = re.compile(r"^\s*(?:[-–—:|,;.>]+|\(.*?\)|because|reason\s*:)\s*", re.IGNORECASE)
 _REASON_LINE = re.compile(r"^\s*(?:[-*•]\s*)?(?:reason|why|because)\s*[:\-–—]?\s*(.+)$", re.IGNORECASE)
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL | re.IGNORECASE)
+# Reasoning models (Qwen3, DeepSeek-R1 and kin) think aloud before they answer; ids named while
+# weighing options are not the answer. An unclosed block is all thinking: the answer never came.
+_THINKING = re.compile(r"<(think|thinking|reasoning)>.*?(?:</\1>|\Z)", re.DOTALL | re.IGNORECASE)
+# "Ranking: 3, 1, 4" / "Final answer: [3] > [1]": a label before a list of bare ids
+_CHAIN_LABEL = re.compile(r"^(?:(?:my|the|final|suggested|recommended)\s+)*(?:ranking|ranked\s+list|order|answer|"
+                          r"recommendations?|picks?)\s*(?:is|are)?\s*:?\s*(?=\d)", re.IGNORECASE)
 
 _ID_KEYS = ("id", "number", "candidate", "num", "index", "item", "item_id", "candidate_id")
 _TITLE_KEYS = ("title", "name", "movie", "item_title")
@@ -135,8 +141,9 @@ def _mentions_in_line(line: str, n: int, titles: _TitleIndex) -> list[_Mention]:
     named = _NAMED_ID.match(body)
     if named:
         return [_Mention(int(named.group(1)), _clean_reason(body[named.end():]), said=named.group(0))]
-    if _BARE_CHAIN.match(body):
-        return [_Mention(int(x), said=x) for x in re.findall(r"\d{1,6}", body)]
+    chain = body[_CHAIN_LABEL.match(body).end():] if _CHAIN_LABEL.match(body) else body
+    if _BARE_CHAIN.match(chain):
+        return [_Mention(int(x), said=x) for x in re.findall(r"\d{1,6}", chain)]
     found = titles.find_all(body)
     if found:
         if len(found) > 1:
@@ -147,9 +154,9 @@ def _mentions_in_line(line: str, n: int, titles: _TitleIndex) -> list[_Mention]:
     hit = titles.fuzzy(head)
     if hit is not None:
         return [_Mention(hit[0] + 1, _clean_reason(body[len(head):]), via="fuzzy-title", said=head)]
-    bare = _BARE_ONE.match(body)
+    bare = _BARE_ONE.match(chain)
     if bare:
-        return [_Mention(int(bare.group(1)), _clean_reason(body[bare.end():]), said=bare.group(1))]
+        return [_Mention(int(bare.group(1)), _clean_reason(chain[bare.end():]), said=bare.group(1))]
     return []
 
 
@@ -264,6 +271,11 @@ def parse_ranking(text: object, titles: Sequence[str], cut: bool = False) -> Par
     if len(text) > MAX_TEXT:
         text = text[:MAX_TEXT]
         repairs.append(Repair(RepairKind.OUTPUT_CUT, f"output longer than {MAX_TEXT} characters was cut"))
+    if "<" in text and _THINKING.search(text):
+        thought = sum(len(m.group(0)) for m in _THINKING.finditer(text))
+        text = _THINKING.sub("\n", text)
+        repairs.append(Repair(RepairKind.DROPPED_THINKING,
+                              f"left out the model's thinking ({thought} characters in <think> tags)"))
     index = _TitleIndex(titles)
     try:
         mentions = _json_mentions(text, n, index) if ("[" in text or "{" in text) else None

@@ -14,6 +14,7 @@ from enum import Enum
 class RepairKind(str, Enum):
     OUTPUT_CUT = "output cut"
     DROPPED_UNFINISHED = "dropped an unfinished last line"
+    DROPPED_THINKING = "left out the model's thinking"
     PARSER_ERROR = "parser error"
     READ_JSON = "read a JSON answer"
     MATCHED_TITLE = "matched title"

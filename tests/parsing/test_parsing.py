@@ -3,6 +3,7 @@ import json
 import pytest
 
 from zsrec.parsing import parse_ranking
+from zsrec.repairs import RepairKind
 
 T = ["Toy Story (1995)", "Fargo (1996)", "Star Wars (1977)", "Usual Suspects, The (1995)",
      "Alien: Resurrection (1997)", "Aliens (1986)"]
@@ -127,3 +128,31 @@ def test_empty_candidate_list():
 def test_cli_json_roundtrip_shape():
     r = parse_ranking(json.dumps({"recommendations": [{"number": 6, "reason": "sequel to a classic"}]}), T)
     assert r.order[0] == 5 and r.reasons[5] == "sequel to a classic"
+
+
+@pytest.mark.parametrize("text,expect", [
+    ("Ranking: 3, 1, 4", [3, 1, 4]),
+    ("Final answer: 4 > 2", [4, 2]),
+    ("My ranking is 2, 5, 1", [2, 5, 1]),
+    ("The order: [3] > [1]", [3, 1]),
+    ("Answer: 3", [3]),
+    ("Recommendations: 6 - a tense heist", [6]),
+])
+def test_a_labelled_list_of_ids(text, expect):
+    """"Ranking: 3, 1, 4" kept the generator's order: the label hid the list."""
+    assert order(text)[: len(expect)] == expect
+
+
+def test_a_reasoning_models_thinking_is_not_its_answer():
+    """Qwen3, DeepSeek-R1 and kin think aloud in <think> tags; the ids weighed there are not picks, and
+    an answer that never left its thinking is no answer."""
+    text = "<think>\nMaybe [1] Toy Story? Or [5]... the user likes crime.\n</think>\n\n[2] Fargo - crime\n[6] Heat - crime"
+    r = parse_ranking(text, T)
+    assert [i + 1 for i in r.order][: r.from_llm] == [2, 6]
+    assert RepairKind.DROPPED_THINKING in [x.kind for x in r.repairs]
+    assert "left out the model's thinking (" in _texts(r)[0]
+    json_after = '<thinking>{"ranking": [1, 2]} no wait</thinking>\n{"ranking": [4, 3]}'
+    assert order(json_after)[:2] == [4, 3]
+    unfinished = parse_ranking("<think>\nFirst [3], then [1], unless", T, cut=True)
+    assert unfinished.from_llm == 0 and RepairKind.NO_CANDIDATE in [x.kind for x in unfinished.repairs]
+    assert RepairKind.DROPPED_THINKING not in [x.kind for x in parse_ranking("[3] a <b>bold</b> pick\n[1]", T).repairs]
