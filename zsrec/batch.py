@@ -141,15 +141,21 @@ def _json_request(line: str, path: str, lineno: int) -> UserRequest:
     if not isinstance(obj, dict) or not str(obj.get("user_id", "")).strip():
         raise DataError('expected an object with a "user_id"', path, lineno)
     history, exclude = obj.get("history"), obj.get("exclude", [])
-    if history is not None and (not isinstance(history, list) or not all(isinstance(h, str) for h in history)):
+    if history is not None and (not isinstance(history, list) or not all(map(_id_or_title, history))):
         raise DataError('"history" must be a list of titles or item ids', path, lineno)
-    if not isinstance(exclude, list) or not all(isinstance(i, str) for i in exclude):
+    if not isinstance(exclude, list) or not all(map(_id_or_title, exclude)):
         raise DataError('"exclude" must be a list of item ids or titles', path, lineno)
     unknown = sorted(set(obj) - {"user_id", "history", "exclude"})
     if unknown:  # a misspelt "exclude" would otherwise be ignored without a word
         raise DataError(f"unknown field {', '.join(map(repr, unknown))} (fields: user_id, history, exclude)",
                         path, lineno)
-    return UserRequest(str(obj["user_id"]).strip(), None if history is None else tuple(history), tuple(exclude))
+    return UserRequest(str(obj["user_id"]).strip(), None if history is None else tuple(map(str, history)),
+                       tuple(map(str, exclude)))
+
+
+def _id_or_title(value: object) -> bool:
+    """Text, or a whole number (an item id written as JSON's 50, not "50")."""
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def as_requests(users: Iterable[UserRequest | str]) -> list[UserRequest]:

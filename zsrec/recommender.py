@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .backends import BackendSpec
 from .backends.base import LLMBackend
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
@@ -29,6 +31,20 @@ from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
 from .result import RankedResult
 from .titles import TitleMatcher
+
+
+def _keys(values: Sequence[object], what: str) -> list[str]:
+    """Titles and item ids as text: an int id (MovieLens', a DataFrame's) is its digits, as the
+    loaders keep ids; anything else is a mistake to name, not a crash deep in title matching."""
+    keys = []
+    for value in values:
+        if isinstance(value, str):
+            keys.append(value)
+        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            keys.append(str(int(value)))
+        else:
+            raise TypeError(f"{what} holds titles or item ids (str or int), not {type(value).__name__} {value!r}")
+    return keys
 
 
 def _item_noun(dataset_name: str) -> str:
@@ -95,7 +111,7 @@ class Recommender:
         if isinstance(history, (str, bytes)):  # it would be read a letter at a time, each a "title"
             raise TypeError(f"history is a list of titles or item ids, oldest first, not one string: "
                             f"pass [{history!r}]")
-        matches, missing = self.matcher.match_all(list(history), allow_unmatched=allow_unmatched)
+        matches, missing = self.matcher.match_all(_keys(history, "history"), allow_unmatched=allow_unmatched)
         rows: list[int] = []
         typed: list[str] = []
         for m in matches:
@@ -140,7 +156,7 @@ class Recommender:
             raise TypeError(f"exclude is a list of item ids or titles, not one string: pass [{exclude!r}]")
         catalog = self.dataset.catalog
         rows, missing = [], []
-        for key in exclude:
+        for key in _keys(exclude, "exclude"):
             if key in catalog:
                 rows.append(catalog.index_of(key))
                 continue

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from conftest import TINY_RATINGS, ScriptedBackend, write_ml100k
 from zsrec.backends import BUILTIN
-from zsrec.batch import read_users_file
+from zsrec.batch import UserRequest, read_users_file
 from zsrec.cli import app
 from zsrec.errors import DataError, UnknownUserError
 from zsrec.loaders import load_directory, load_table
@@ -165,6 +165,8 @@ def test_cli_unknown_encoding(tmp_path):
     (b'{"user_id": "a", "history": ["x"]}\n{"user_id": \n', "users.txt:2: not valid JSON"),
     (b'{"history": ["x"]}\n', 'users.txt:1: expected an object with a "user_id"'),
     (b'{"user_id": "a", "history": "Toy Story"}\n', 'users.txt:1: "history" must be a list'),
+    (b'{"user_id": "a", "history": [50, true]}\n', 'users.txt:1: "history" must be a list'),
+    (b'{"user_id": "a", "history": [50], "exclude": [1.5]}\n', 'users.txt:1: "exclude" must be a list'),
     (b"caf\xe9\n", "not valid UTF-8"),
 ])
 def test_users_file_errors(tmp_path, content, message):
@@ -174,6 +176,12 @@ def test_users_file_errors(tmp_path, content, message):
         read_users_file(path)
     assert message in str(e.value)
     assert message in _cli(["--users-file", str(path)])
+
+
+def test_users_file_ids_may_be_json_numbers(tmp_path):
+    path = tmp_path / "users.txt"
+    path.write_text('{"user_id": 7, "history": [50, "Fargo (1996)"], "exclude": [181]}\n')
+    assert read_users_file(path)[0] == UserRequest("7", ("50", "Fargo (1996)"), ("181",))
 
 
 def test_users_file_missing(tmp_path):

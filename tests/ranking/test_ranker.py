@@ -137,6 +137,25 @@ def test_exclude_takes_ids_or_titles_but_never_a_near_miss(ml100k):
         rec.exclude_rows("181")
 
 
+def test_item_ids_may_be_python_ints(ml100k):
+    """MovieLens ids and a DataFrame's id column are ints in Python; they crashed title matching
+    ('int' object has no attribute 'strip'). An int is the id it spells; other types are named."""
+    import numpy as np
+
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
+    as_text = rec.prepare(["50", "100"], exclude=["181"])
+    as_ints = rec.prepare([50, np.int64(100)], exclude=[181])
+    assert list(as_ints.prepared.candidates.indices) == list(as_text.prepared.candidates.indices)
+    assert as_ints.prepared.history == as_text.prepared.history
+    assert [r.item_id for r in rec.recommend([50, 100], exclude=[np.int32(181)]).items] == [
+        r.item_id for r in rec.recommend(["50", "100"], exclude=["181"]).items]
+    for bad, where in (([50, 3.5], "history"), ([True], "history")):
+        with pytest.raises(TypeError, match=f"{where} holds titles or item ids \\(str or int\\), not"):
+            rec.prepare(bad)
+    with pytest.raises(TypeError, match="exclude holds titles or item ids"):
+        rec.prepare([50], exclude=[None])
+
+
 def test_a_python_recommender_keeps_its_indexes_in_a_file(ml100k, tmp_path, monkeypatch):
     """What `zsrec rank --index` does, from Python: the first Recommender builds the shortlist's
     indexes and writes them; the next reads them instead of counting again; other settings count

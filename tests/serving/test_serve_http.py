@@ -66,6 +66,10 @@ def test_recommend_answers_what_zsrec_rank_prints(keyed):
     top = body["items"][0]["item_id"]
     status, by_id, _ = post_json(keyed.url + "/v1/recommend", {"history": ["100", "1"], "k": 5, "exclude": [top]}, AUTH)
     assert status == 200 and top not in [it["item_id"] for it in by_id["items"]]
+    status, by_number, _ = post_json(keyed.url + "/v1/recommend", {"history": [100, 1], "k": 5, "exclude": [int(top)]},
+                                     AUTH)  # ids as JSON numbers
+    assert status == 200 and [h["item_id"] for h in by_number["history"]] == ["100", "1"]
+    assert top not in [it["item_id"] for it in by_number["items"]]
     # a known user, and the request's own mode
     status, known, _ = post_json(keyed.url + "/v1/recommend", {"user": "196", "k": 3, "reasons": "none"}, AUTH)
     assert status == 200 and all(it["reason"] == "" for it in known["items"]) and len(known["items"]) == 3

@@ -30,7 +30,8 @@ NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/items"}  # metrics label any 
 class RecommendBody(BaseModel):
     """A new user's picks, oldest first, as titles (matched forgivingly) or item ids."""
 
-    model_config = ConfigDict(extra="forbid")
+    # ids sent as JSON numbers (50, not "50") are the ids they spell
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
     history: list[str] = Field(default_factory=list, description="Titles or item ids the user picked, oldest first.")
     k: int | None = Field(default=None, ge=1, description="How many items to return (default: the service's k).")
