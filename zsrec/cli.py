@@ -72,7 +72,7 @@ DatasetOpt = Annotated[str, typer.Option(
 DataPathOpt = Annotated[Optional[Path], typer.Option(help="Local copy of the dataset: its folder, or the .zip GroupLens serves (overrides the name lookup).")]
 ItemsOpt = Annotated[Optional[Path], typer.Option(help="Items as CSV/TSV/JSON lines or a JSON array (with --interactions), instead of --dataset.")]
 InteractionsOpt = Annotated[Optional[Path], typer.Option(help="Interactions as CSV/TSV/JSON lines or a JSON array (with --items).")]
-ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", metavar="NAME=COLUMN", help="Column mapping for --items/--interactions, e.g. item_id=sku; repeatable.")]
+ColumnOpt = Annotated[Optional[list[str]], typer.Option("--column", metavar="NAME=COLUMN", help="Column mapping for --items/--interactions (item_id, title, user_id, timestamp, rating, genres), e.g. item_id=sku or genres=category; repeatable.")]
 EncodingOpt = Annotated[str, typer.Option(help="Text encoding of --items/--interactions files.")]
 NCandidatesOpt = Annotated[int, typer.Option(min=1, help="Shortlist size the LLM ranks.")]
 KOpt = Annotated[int, typer.Option(min=1, help="How many recommendations to show.")]

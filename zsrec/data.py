@@ -15,6 +15,9 @@ import numpy as np
 from .errors import UnknownItemError, UnknownUserError
 
 
+GENRE_FIELDS = ("genres", "genre", "class")
+
+
 @dataclass(frozen=True)
 class Item:
     """One catalog entry. ``fields`` holds every other text column (genres, year, description...)."""
@@ -22,6 +25,10 @@ class Item:
     id: str
     title: str
     fields: dict[str, str] = field(default_factory=dict)
+
+    def genre_text(self) -> str:
+        """The field a catalog keeps its genres or category in (``GENRE_FIELDS``, first found)."""
+        return next((self.fields[f] for f in GENRE_FIELDS if self.fields.get(f)), "")
 
     def text(self, skip_fields: Iterable[str] = ()) -> str:
         """All text a retriever or a prompt may use, title first."""

@@ -16,6 +16,7 @@ import numpy as np
 from scipy import sparse
 
 from .data import Catalog, Interactions, Item
+from .loaders import ML100K_GENRES
 from .text import tokenize
 
 MIN_CO_PICKS = 2  # one shared user is an anecdote, not a pattern
@@ -101,10 +102,21 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+# Every genre GroupLens uses: one word each, which is what lets the loaders join them with spaces
+_MOVIELENS_GENRES = frozenset(g.lower() for g in ML100K_GENRES) | {"children", "imax"}
+
+
 def item_genres(item: Item) -> tuple[str, ...]:
-    """The item's genres as a tuple: "A|B", "A, B" and "A B" (MovieLens' space-joined form) alike."""
-    raw = item.fields.get("genres", "") or item.fields.get("genre", "") or item.fields.get("class", "")
-    parts = re.split(r"\s*[|,;]\s*", raw) if re.search(r"[|,;]", raw) else raw.split()
+    """The item's genres as a tuple: "A|B", "A, B" and "A B" (MovieLens' space-joined form) alike. A
+    text without separators is one genre unless every word is a MovieLens genre: a shop's "Running
+    Shoes" is one category, not two."""
+    raw = item.genre_text()
+    if re.search(r"[|,;]", raw):
+        parts = re.split(r"\s*[|,;]\s*", raw)
+    elif all(word.lower() in _MOVIELENS_GENRES for word in raw.split()):
+        parts = raw.split()
+    else:
+        parts = [raw]
     return tuple(p.strip() for p in parts if p.strip() and p.strip().lower() not in ("unknown", "(no genres listed)"))
 
 

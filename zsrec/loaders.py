@@ -367,14 +367,16 @@ def load_movielens_csv(directory: str | Path, skip_bad_rows: bool = False, name:
 
 DEFAULT_COLUMNS: dict[str, str] = {
     "item_id": "item_id", "title": "title", "user_id": "user_id", "timestamp": "timestamp", "rating": "rating",
+    "genres": "genres",  # an item's genres or category: what prompts show and reasons share with the history
 }
 
 
 def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, str],
-                layout: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
+                layout: str | None = None, piped: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows as {column: text}. A CSV/TSV header that lacks a ``needed`` column ({zsrec name: file
     column}) is one error naming the header, not the same error on every row; for a file of a fixed
-    ``layout`` it says which layout was expected, since no ``--column`` can fix it."""
+    ``layout`` it says which layout was expected, since no ``--column`` can fix it. A JSON list in the
+    ``piped`` column is joined with "|", so that "Running Shoes" stays one genre."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         lines = _read_lines(path, encoding)
         first = next(lines, None)
@@ -388,7 +390,7 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
                 if not isinstance(obj, dict):
                     sink.bad("not a JSON object", path, lineno)
                     continue
-                yield lineno, _json_fields(obj)
+                yield lineno, _json_fields(obj, piped)
             return
         for lineno, line in itertools.chain([first] if first else [], lines):
             try:
@@ -399,7 +401,7 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
             if not isinstance(obj, dict):
                 sink.bad("not a JSON object", path, lineno)
                 continue
-            yield lineno, _json_fields(obj)
+            yield lineno, _json_fields(obj, piped)
         return
     numbered = _read_lines(path, encoding)
     line_numbers: list[int] = []
@@ -429,9 +431,11 @@ def _table_rows(path: Path, sink: _RowSink, encoding: str, needed: Mapping[str, 
         yield lineno, dict(zip(header, parts))
 
 
-def _json_fields(obj: dict) -> dict[str, str]:
-    """A JSON object's values as text: lists joined by spaces (genres, tags), null as empty."""
-    return {k: "" if v is None else (" ".join(map(str, v)) if isinstance(v, list) else str(v)) for k, v in obj.items()}
+def _json_fields(obj: dict, piped: str | None = None) -> dict[str, str]:
+    """A JSON object's values as text: lists joined by spaces (tags), or by "|" in the ``piped``
+    column (genres, whose names may hold spaces), null as empty."""
+    return {k: "" if v is None else (("|" if k == piped else " ").join(map(str, v)) if isinstance(v, list) else str(v))
+            for k, v in obj.items()}
 
 
 def _json_array(text: str, path: Path) -> Iterator[tuple[int, object]]:
@@ -504,7 +508,7 @@ def _check_columns(cols: Mapping[str, str], columns: Mapping[str, str] | None) -
 def _needs(cols: Mapping[str, str], given: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     """The columns items and events must have: the ids, and every column the caller named (the other
     defaults are optional)."""
-    item_needs = {key: cols[key] for key in ("item_id", "title") if key == "item_id" or key in given}
+    item_needs = {key: cols[key] for key in ("item_id", "title", "genres") if key == "item_id" or key in given}
     event_needs = {key: cols[key] for key in ("user_id", "item_id", "timestamp", "rating")
                    if key in ("user_id", "item_id") or key in given}
     return item_needs, event_needs
@@ -526,6 +530,8 @@ def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
             continue
         title = row.get(cols["title"], "").strip() or item_id
         fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
+        if cols["genres"] != "genres" and cols["genres"] in fields:  # a named category column is the genres
+            fields["genres"] = fields.pop(cols["genres"])
         items.append(Item(item_id, title, fields))
         places.append(place)
     catalog = _build_catalog(items, sink, items_label, [line for _, line in places],
@@ -556,7 +562,7 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
     sink = _RowSink(skip_bad_rows)
 
     def placed(path: Path, needed: dict[str, str]) -> Iterator[tuple[Place, dict[str, str]]]:
-        for lineno, row in _table_rows(path, sink, encoding, needed):
+        for lineno, row in _table_rows(path, sink, encoding, needed, piped=cols["genres"]):
             yield (path, lineno), row
 
     return _rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,
@@ -578,7 +584,7 @@ def _missing(value: object) -> bool:
         return False
 
 
-def _value_text(value: object) -> str:
+def _value_text(value: object, list_sep: str = " ") -> str:
     """A Python value as the text a file would hold: dates as ISO 8601 (read back exactly, a naive one
     as UTC), lists (tags, genres) as their words, missing values as empty."""
     kind = type(value)  # the common cells first: this runs once a cell
@@ -599,7 +605,7 @@ def _value_text(value: object) -> str:
     if isinstance(value, np.datetime64):
         return str(np.datetime_as_string(value))
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray)):
-        return " ".join(_value_text(v) for v in value if not _missing(v))
+        return list_sep.join(_value_text(v) for v in value if not _missing(v))
     return str(value)
 
 
@@ -618,8 +624,8 @@ def _frame_values(column) -> list:
     return np.where(np.isnat(stamps), np.nan, seconds).tolist()
 
 
-def _record_rows(records: object, what: str, needed: Mapping[str, str],
-                 sink: _RowSink) -> Iterator[tuple[Place, dict[str, str]]]:
+def _record_rows(records: object, what: str, needed: Mapping[str, str], sink: _RowSink,
+                 piped: str | None = None) -> Iterator[tuple[Place, dict[str, str]]]:
     """Rows of a pandas DataFrame (by its columns) or of any iterable of mappings, each placed as
     ``what[i]`` (its position, as the caller would index it). The first row's columns are checked
     as a file's header is: a column the mapping names that is not there is one clear error."""
@@ -637,7 +643,7 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str],
         for start in range(0, len(records), _FRAME_CHUNK):  # a chunk of Python values at a time, not the whole frame
             chunk = records.iloc[start:start + _FRAME_CHUNK]
             for i, values in enumerate(zip(*(_frame_values(chunk[c]) for c in frame_columns)), start=start):
-                yield (f"{what}[{i}]", None), {n: _value_text(v) for n, v in zip(names, values)}
+                yield (f"{what}[{i}]", None), {n: _value_text(v, "|" if n == piped else " ") for n, v in zip(names, values)}
         return
     try:
         rows = iter(records)  # type: ignore[call-overload]
@@ -652,7 +658,7 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str],
         if not checked:
             _check_needed([str(k) for k in record], needed, f"{what}[{i}]")
             checked = True
-        yield (f"{what}[{i}]", None), {str(k): _value_text(v) for k, v in record.items()}
+        yield (f"{what}[{i}]", None), {str(k): _value_text(v, "|" if k == piped else " ") for k, v in record.items()}
 
 
 def _check_needed(names: list[str], needed: Mapping[str, str], where: str) -> None:
@@ -674,7 +680,7 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
     cols = {**DEFAULT_COLUMNS, **(columns or {})}
     item_needs, event_needs = _needs(cols, _check_columns(cols, columns))
     sink = _RowSink(skip_bad_rows)
-    return _rows_to_dataset(_record_rows(items, "items", item_needs, sink),
+    return _rows_to_dataset(_record_rows(items, "items", item_needs, sink, piped=cols["genres"]),
                             _record_rows(interactions, "interactions", event_needs, sink), cols, sink,
                             "items", "interactions", name, f"{name} (Python records)")
 

@@ -81,7 +81,7 @@ def _item_view(item: Item) -> dict[str, Any]:
     return {
         "id": clean_text(item.id, 64),
         "title": clean_text(item.title),
-        "genres": fields.get("genres", ""),
+        "genres": clean_text(item.genre_text()),  # the field the evidence reads: genres, genre or class
         "fields": fields,
         "text": clean_text(item.text(), 2 * MAX_FIELD_CHARS),
     }

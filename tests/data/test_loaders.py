@@ -100,6 +100,30 @@ def test_csv_and_jsonl_with_column_mapping(tmp_path):
     assert np.isnan(ds.interactions.ratings).all() and np.isnan(ds.interactions.user_ratings("u1")).all()
 
 
+def test_a_category_column_is_the_genres(tmp_path):
+    """A shop keeps a "category", not "genres": named with --column genres=category it is what the
+    prompt shows and the reasons share; a list of them keeps each whole (joined with |)."""
+    from zsrec.evidence import item_genres
+    from zsrec.prompts import PromptTemplate
+
+    (tmp_path / "items.jsonl").write_text(
+        '{"sku": "A", "name": "Red Shoe", "category": "Running Shoes", "tags": ["red", "light"]}\n'
+        '{"sku": "B", "name": "Rain Jacket", "category": ["Outdoor Jackets", "Rain"]}\n')
+    (tmp_path / "events.csv").write_text("who,sku\nu1,A\nu1,B\n")
+    cols = {"item_id": "sku", "title": "name", "user_id": "who", "genres": "category"}
+    ds = load_table(tmp_path / "items.jsonl", tmp_path / "events.csv", columns=cols)
+    assert ds.catalog.get("A").fields == {"genres": "Running Shoes", "tags": "red light"}
+    assert item_genres(ds.catalog.get("B")) == ("Outdoor Jackets", "Rain")
+    shown = PromptTemplate("listwise").render([ds.catalog.get("A")], [ds.catalog.get("B")], 1, "product")
+    assert "Red Shoe (Running Shoes)" in shown and "Rain Jacket (Outdoor Jackets|Rain)" in shown
+    records = loaders.load_records([{"sku": "A", "name": "Red Shoe", "category": ("Running Shoes", "Sale")}], [{"who": "u", "sku": "A"}],
+                                   columns=cols)
+    assert item_genres(records.catalog.get("A")) == ("Running Shoes", "Sale")
+    (tmp_path / "items.csv").write_text("sku,name,kind\nA,Red Shoe,Shoes\n")
+    with pytest.raises(DataError, match="no column 'category' for genres in the header"):
+        load_table(tmp_path / "items.csv", tmp_path / "events.csv", columns=cols)
+
+
 def test_event_times_may_be_iso_dates(tmp_path):
     """Logs exported from databases stamp events as ISO 8601 text, not epoch seconds; both load, to the
     same seconds (a time without a zone is UTC), and the order and gaps the session signal needs hold."""

@@ -97,6 +97,24 @@ def test_shared_genres_and_matched_title_words():
     assert not any(isinstance(f, (SharedGenres, MatchedTerms)) for f in facts[1])
 
 
+def test_a_category_with_spaces_is_one_genre():
+    """A shop's "Running Shoes" was two genres ("Running and Shoes, like your picks"): space-joined
+    genres are MovieLens' form only, and only MovieLens' genre words are split on spaces."""
+    def genres(text, field="genres"):
+        return item_genres(Item("1", "x", {field: text}))
+
+    assert genres("Running Shoes") == ("Running Shoes",)
+    assert genres("Outdoor Jackets|Rain") == ("Outdoor Jackets", "Rain")
+    assert genres("Animation Children's Comedy") == ("Animation", "Children's", "Comedy")  # ML-100K as loaded
+    assert genres("Film-Noir Sci-Fi IMAX") == ("Film-Noir", "Sci-Fi", "IMAX")
+    assert genres("Action Figures") == ("Action Figures",)  # not every word a MovieLens genre
+    assert genres("Board Games", field="class") == ("Board Games",)
+    from zsrec import load_dataset
+
+    for item in load_dataset("ml-100k").catalog:  # every ML-100K film keeps the genres it had
+        assert item_genres(item) == tuple(g for g in item.fields["genres"].split() if g != "unknown"), item
+
+
 @pytest.mark.parametrize("reason, flags", [
     ("", [ReasonFlag.EMPTY]),
     ("A sequel to the original Star Wars trilogy, like Return of the Jedi (1983)", [ReasonFlag.OTHER_TITLE]),
