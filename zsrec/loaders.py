@@ -632,6 +632,8 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str], sink: _R
     if isinstance(records, (str, bytes, Path)):
         raise DataError(f"{what}: expected records (a list of dicts or a DataFrame), got a "
                         f"{type(records).__name__}; for files use load_table")
+    if isinstance(records, Mapping):  # its keys would be read as the records
+        raise DataError(f"{what}: expected records (a list of dicts or a DataFrame), got one dict; pass [{what}]")
     frame_columns = getattr(records, "columns", None)
     if frame_columns is not None and hasattr(records, "itertuples"):
         index_names = [str(n) for n in getattr(records.index, "names", []) if n is not None]

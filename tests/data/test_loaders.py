@@ -248,6 +248,8 @@ def test_records_name_a_bad_row_by_its_position():
         loaders.load_records(items, events, columns={"item_id": "sku"})
     with pytest.raises(DataError, match="got a str; for files use load_table"):
         loaders.load_records("items.csv", events)
+    with pytest.raises(DataError, match=r"^interactions: expected records .*, got one dict; pass \[interactions\]"):
+        loaders.load_records(items[:2], events[0])
     with pytest.raises(DataError, match=r"^interactions: no usable interactions"):
         loaders.load_records(items[:2], [])
     untimed = loaders.load_records(items[:2], [{"user_id": "u", "item_id": "B"}, {"user_id": "u", "item_id": "A"}])
