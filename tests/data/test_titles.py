@@ -80,3 +80,45 @@ def test_other_names_of_grouplens_current_titles():
     assert found == {"amelie": "1", "Le fabuleux destin d'Amelie Poulain": "1", "City of God": "2",
                      "cidade de deus (2002)": "2", "The Professional": "3", "Leon": "4",
                      "The Professional (1994)": "4"}
+
+
+def test_search_box_index_finds_what_a_scan_of_every_title_finds(ml100k, monkeypatch):
+    """The search box reads a sorted index of title words instead of looking at every title per
+    keystroke; for every prefix of every ML-100K title word (and two-word queries) it must give the
+    titles the plain rule gives: each typed word starts a word of the title, most picked first."""
+    from zsrec import titles
+
+    pop = ml100k.interactions.item_counts(len(ml100k.catalog))
+    matcher = TitleMatcher(ml100k.catalog, pop)
+    words = [normalize_title(item.title).split() for item in ml100k.catalog]
+    order = [int(i) for i in np.argsort(-pop, kind="stable")]
+
+    def scan(query, limit):
+        typed = normalize_title(query).split()
+        return [i for i in order if all(any(w.startswith(q) for w in words[i]) for q in typed)][:limit]
+
+    queries = {w[:k] for row in words for w in row for k in range(1, len(w) + 1)}
+    queries |= {f"{row[1][:2]} {row[0][:3]}" for row in words if len(row) > 1}
+    checked = 0
+    for q in sorted(queries):
+        expected = scan(q, 10)
+        if expected:  # an empty scan is a typo: fuzzy matching answers instead
+            assert matcher.search(q, 10) == expected, q
+            assert matcher.search(q, 1) == expected[:1], q
+            checked += 1
+    assert checked > 5000
+    # a typo looks among the most picked titles only where the catalog is larger than that pool
+    assert ml100k.catalog.items[matcher.search("godfathr", 1)[0]].title == "Godfather, The (1972)"
+    monkeypatch.setattr(titles, "FUZZY_SEARCH_TITLES", 50)
+    small_pool = TitleMatcher(ml100k.catalog, pop)
+    assert len({row for row, _ in small_pool._fuzzy_pool}) == 50
+    assert ml100k.catalog.items[small_pool.search("godfathr", 1)[0]].title == "Godfather, The (1972)"  # most picked
+    for row in reversed(order):  # a rarely picked film, typed with one letter dropped from its first word
+        name = ml100k.catalog.items[row].title.rsplit(" (", 1)[0]
+        first = name.split()[0]
+        typo = first[:2] + first[3:] + name[len(first):] if len(first) > 5 else ""
+        if typo and not scan(typo, 1) and matcher.search(typo, 1) == [row]:
+            break
+    else:
+        raise AssertionError("no rarely picked title found by its typo")
+    assert row not in small_pool.search(typo, 10)  # outside the pool of the 50 most picked

@@ -242,3 +242,12 @@ def test_early_picks_benchmark_toy(tmp_path):
     assert rows[3]["test"]["1"] == rows[1]["test"]["1"]
     assert rows[3]["test"]["5"] != rows[0]["test"]["5"] or rows[3]["test"]["10"] != rows[0]["test"]["10"]
     assert "session signal and similar sittings on" in (tmp_path / "early_picks.md").read_text()
+
+
+def test_title_search_benchmark_toy(tmp_path):
+    """The search box's index against the old scan: the same titles for every keystroke compared."""
+    _run(["title_search.py", "--toy"], tmp_path)
+    (row,) = json.loads((tmp_path / "title_search.json").read_text())["rows"]
+    assert row["titles"] == 2000 and row["same_titles"] == row["scanned_keystrokes"] == 20
+    assert row["found_any"] == row["keystrokes"] > 0  # every prefix of a real title finds it
+    assert "| 2,000 |" in (tmp_path / "title_search.md").read_text()
