@@ -33,8 +33,9 @@ _TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|il|el|das|der|die)
 
 def normalize_title(title: str, keep_year: bool = True) -> str:
     """Lower-case words only, leading article restored, year kept as a bare token (or dropped)."""
-    title = unicodedata.normalize("NFKD", title)
-    title = "".join(c for c in title if not unicodedata.combining(c))
+    if not title.isascii():  # accents off ("Amélie" is "amelie"); ASCII has none, and most titles are ASCII
+        title = unicodedata.normalize("NFKD", title)
+        title = "".join(c for c in title if not unicodedata.combining(c))
     year = ""
     m = _YEAR.search(title)
     if m:
@@ -46,6 +47,17 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     if keep_year and year:
         words.append(year)
     return " ".join(words)
+
+
+def _both_forms(title: str) -> tuple[str, str]:
+    """``normalize_title`` with the year and without it, for the price of one."""
+    with_year = normalize_title(title)
+    year = _YEAR.search(title)
+    if year and with_year.endswith(" " + year.group(1)):
+        return with_year, with_year[: -len(year.group(1)) - 1]
+    if year and with_year == year.group(1):  # a title that is only its year
+        return with_year, ""
+    return with_year, normalize_title(title, keep_year=False)
 
 
 _OTHER_NAME = re.compile(r"\s*\(([^()]+)\)\s*$")
@@ -99,8 +111,7 @@ class TitleMatcher:
         self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
         # Each row's names (its title first, then the other names it holds), normalised once, with
         # and without the year: every key below comes from these.
-        forms = [[(normalize_title(name), normalize_title(name, keep_year=False))
-                  for name in [item.title, *title_names(item.title)]] for item in catalog.items]
+        forms = [[_both_forms(name) for name in [item.title, *title_names(item.title)]] for item in catalog.items]
         # Most popular first, so setdefault keeps the most likely item for an ambiguous key; whole
         # titles first, so that one film's other name never takes another film's own title.
         for i in self._by_popularity:
