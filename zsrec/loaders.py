@@ -498,7 +498,8 @@ def _to_seconds(interactions: Interactions, label: str) -> None:
             return
 
 
-def _check_columns(cols: Mapping[str, str], columns: Mapping[str, str] | None) -> set[str]:
+def _check_columns(columns: Mapping[str, str] | None) -> set[str]:
+    """The zsrec names the caller mapped, each one zsrec knows."""
     unknown = set(columns or {}) - set(DEFAULT_COLUMNS)
     if unknown:
         raise DataError(f"unknown column mapping keys {sorted(unknown)}; known: {sorted(DEFAULT_COLUMNS)}")
@@ -553,10 +554,10 @@ def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
 def load_table(items_path: str | Path, interactions_path: str | Path,
                columns: Mapping[str, str] | None = None, name: str | None = None,
                skip_bad_rows: bool = False, encoding: str = "utf-8") -> Dataset:
-    """CSV/TSV/JSONL files; ``columns`` maps zsrec's names (item_id, title, user_id, timestamp, rating)
-    to the file's. Every other item column becomes a text field the retriever and prompts can use."""
+    """CSV/TSV/JSONL files; ``columns`` maps zsrec's names (item_id, title, user_id, timestamp, rating,
+    genres) to the file's. Every other item column becomes a text field the retriever and prompts can use."""
     cols = {**DEFAULT_COLUMNS, **(columns or {})}
-    given = _check_columns(cols, columns)
+    given = _check_columns(columns)
     item_needs, event_needs = _needs(cols, given)
     items_path, interactions_path = Path(items_path), Path(interactions_path)
     sink = _RowSink(skip_bad_rows)
@@ -680,7 +681,7 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
     A bad row is named by its position (``interactions[41]``) and raises, or is counted and dropped
     with ``skip_bad_rows``."""
     cols = {**DEFAULT_COLUMNS, **(columns or {})}
-    item_needs, event_needs = _needs(cols, _check_columns(cols, columns))
+    item_needs, event_needs = _needs(cols, _check_columns(columns))
     sink = _RowSink(skip_bad_rows)
     return _rows_to_dataset(_record_rows(items, "items", item_needs, sink, piped=cols["genres"]),
                             _record_rows(interactions, "interactions", event_needs, sink), cols, sink,
