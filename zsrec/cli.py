@@ -579,6 +579,7 @@ def evaluate(
     device: DeviceOpt = None,
     backend_option: BackendOptionOpt = None,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Generation budget per LLM answer.")] = 160,
+    item_noun: ItemNounOpt = None,
     fusion_weight: Annotated[float, typer.Option(min=0.0, max=1.0, help="Weight of the LLM's rank in X+fusion.")] = 0.5,
     tune_fusion: Annotated[bool, typer.Option(help="Choose the fusion weight on validation users instead (the LLM ranks their shortlists too).")] = False,
     validation_users: Annotated[int, typer.Option(min=1, help="Training users held out to choose hyper-parameters and fusion weights.")] = 200,
@@ -646,7 +647,7 @@ def evaluate(
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
         if fresh:
             RunFolder(out).clear()
-        run = Evaluation(data, config, names, out, backend=spec, guided=guided,
+        run = Evaluation(data, config, names, out, backend=spec, guided=guided, item_noun=item_noun,
                          generation=GenerationConfig(max_new_tokens=max_new_tokens), sasrec_epochs=sasrec_epochs,
                          batch_size=batch_size, report_all=False)
         run.command = "zsrec eval " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "zsrec eval"

@@ -206,3 +206,19 @@ def test_position_bias_is_measured_on_what_the_model_placed(ml100k, tmp_path):
     assert entry["placed_mean_shown_position"] == pytest.approx(1.5)  # it placed the 2nd and 1st shown
     assert entry["order_kept"] > 0.95  # and the parser appended the rest in shown order
     assert "Mean shown position" in (tmp_path / "report.md").read_text()
+
+
+def test_the_llm_is_evaluated_with_the_noun_it_is_deployed_with(ml100k, tmp_path):
+    """`zsrec rank --item-noun` changes the prompt, so the evaluation takes it too; a run folder made
+    with one noun is not continued with another (its LLM rankings came from other prompts)."""
+    from zsrec.evaluation.storage import EvaluationFolderError
+
+    config = EvalConfig(history_lens=(1,), n_test_users=2, settings=("sampled-pop",))
+    backend = ScriptedBackend(lambda p: "[1]")
+    Evaluation(ml100k, config, ["llm"], tmp_path / "films", backend=backend, item_noun="film").run()
+    assert backend.calls and all("I have picked these films" in p for call in backend.calls for p in call)
+    backend.calls.clear()
+    Evaluation(ml100k, config, ["llm"], tmp_path / "default", backend=backend).run()
+    assert all("I have watched these movies" in p for call in backend.calls for p in call)
+    with pytest.raises(EvaluationFolderError, match="item_noun='film' there, 'book' now"):
+        Evaluation(ml100k, config, ["llm"], tmp_path / "films", backend=backend, item_noun="book").run()

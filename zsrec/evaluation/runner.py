@@ -63,10 +63,12 @@ __all__ = ["BASELINES", "RUN_FILE", "RUN_OUTPUTS", "Evaluation", "EvaluationFold
 class Evaluation:
     def __init__(self, dataset: Dataset, config: EvalConfig, methods: Sequence[str], out_dir: str | Path,
                  backend: BackendSpec | LLMBackend | None = None, generation: GenerationConfig | None = None,
-                 sasrec_epochs: int = 60, batch_size: int = 16, report_all: bool = True, guided: bool = False):
+                 sasrec_epochs: int = 60, batch_size: int = 16, report_all: bool = True, guided: bool = False,
+                 item_noun: str | None = None):
         """``backend`` ranks the LLM methods (loaded on first use); ``report_all`` False limits the
         report to the methods, settings and history lengths of this run, leaving out what an earlier
-        command in the same folder added."""
+        command in the same folder added. ``item_noun``: what the LLM's prompt calls an item, as
+        ``zsrec rank --item-noun`` (default: movie for MovieLens, else item)."""
         self.dataset, self.config = dataset, config
         self.specs = [MethodSpec.parse(m) for m in methods]
         self.methods = [s.name for s in self.specs]
@@ -76,6 +78,7 @@ class Evaluation:
         self.batch_size = batch_size
         self.report_all = report_all
         self.guided = guided
+        self.item_noun = item_noun
         self.command: str | list[str] | None = None
         self._item_ids = dataset.catalog.ids
         self.train_users, self.test_users = split_users(dataset, config)
@@ -227,7 +230,8 @@ class Evaluation:
             raise OptionError("LLM methods need a backend")
         core = RankingCore(self.dataset.catalog, self._backend, PromptTemplate(spec.template or "listwise"),
                            RankerConfig(k=self.config.n_candidates, n_candidates=self.config.n_candidates,
-                                        item_noun="movie" if self.dataset.name.startswith("ml-") else "item",
+                                        item_noun=self.item_noun or ("movie" if self.dataset.name.startswith("ml-")
+                                                                     else "item"),
                                         generation=self._generation, reasons=False, guided=self.guided,
                                         mode=RankingMode.SCORE if spec.kind == "llm-score" else RankingMode.GENERATE))
         return LLMMethod(name, core, self.config.permutations, self.config.seed)
@@ -250,7 +254,7 @@ class Evaluation:
         return {"dataset": self.dataset.name, "items": len(self.dataset.catalog),
                 "interactions": len(self.dataset.interactions), **config,
                 "max_new_tokens": self._generation.max_new_tokens, "sasrec_epochs": self._sasrec_epochs,
-                "llm": self._llm}
+                "llm": self._llm, **({"item_noun": self.item_noun} if self.item_noun else {})}
 
     def check_folder(self) -> None:
         self.folder.check_identity(self.identity())
