@@ -22,8 +22,9 @@ from rapidfuzz import fuzz, process
 from .data import Catalog
 from .errors import UnknownItemError
 
-# A search box's typo fallback scores titles one by one: at 1M titles that is most of a second a
-# keystroke, so it looks among the most picked (a person searching most likely means one of those).
+# A search box's typo fallback, and the closest titles an error suggests, score titles one by one: at
+# 1M titles that is most of a second a keystroke (1.5 s a suggestion), so both look among the most
+# picked (a person searching most likely means one of those).
 FUZZY_SEARCH_TITLES = 100_000
 
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
@@ -200,7 +201,10 @@ class TitleMatcher:
         return self._pool
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
-        hits = process.extract(_fuzzy_key(query, False), self._choices_noyear, scorer=fuzz.WRatio, limit=limit * 3)
+        """The closest titles, for an error about one that matched nothing: among the most picked
+        (all of them up to FUZZY_SEARCH_TITLES), since an HTTP request may hold 50 unknown titles and
+        scoring a million titles takes 1.5 s each."""
+        hits = process.extract(_fuzzy_key(query, False), self._fuzzy_pool, scorer=fuzz.WRatio, limit=limit * 3)
         titles = dict.fromkeys(self.catalog.items[int(key[0])].title for _, _, key in hits)  # a title listed twice shows once
         return list(titles)[:limit]
 

@@ -122,3 +122,5 @@ def test_search_box_index_finds_what_a_scan_of_every_title_finds(ml100k, monkeyp
     else:
         raise AssertionError("no rarely picked title found by its typo")
     assert row not in small_pool.search(typo, 10)  # outside the pool of the 50 most picked
+    title = ml100k.catalog.items[row].title
+    assert title in matcher.suggestions(typo) and title not in small_pool.suggestions(typo)  # errors' suggestions too
