@@ -250,4 +250,5 @@ def test_title_search_benchmark_toy(tmp_path):
     (row,) = json.loads((tmp_path / "title_search.json").read_text())["rows"]
     assert row["titles"] == 2000 and row["same_titles"] == row["scanned_keystrokes"] == 20
     assert row["found_any"] == row["keystrokes"] > 0  # every prefix of a real title finds it
+    assert row["suggestions"]["p50_ms"] > 0 and row["suggestions_every_title"]["p50_ms"] > 0
     assert "| 2,000 |" in (tmp_path / "title_search.md").read_text()
