@@ -141,7 +141,8 @@ def _mentions_in_line(line: str, n: int, titles: _TitleIndex) -> list[_Mention]:
     named = _NAMED_ID.match(body)
     if named:
         return [_Mention(int(named.group(1)), _clean_reason(body[named.end():]), said=named.group(0))]
-    chain = body[_CHAIN_LABEL.match(body).end():] if _CHAIN_LABEL.match(body) else body
+    label = _CHAIN_LABEL.match(body)
+    chain = body[label.end():] if label else body  # the ids after "Ranking:", or the line itself
     if _BARE_CHAIN.match(chain):
         return [_Mention(int(x), said=x) for x in re.findall(r"\d{1,6}", chain)]
     found = titles.find_all(body)

@@ -146,6 +146,7 @@ class PromptTemplate:
             raise TemplateError(f"log-prob scoring labels candidates A-Z, so it ranks at most {len(SCORE_LABELS)}; "
                                 f"got {len(candidates)} (use --n-candidates {len(SCORE_LABELS)} or fewer)")
         labels = [SCORE_LABELS[i] if mode == "score" else str(i + 1) for i in range(len(candidates))]
+        noun, nouns = noun_forms(item_noun)
         ctx: dict[str, Any] = {
             "history": [
                 {**_item_view(it), "position": i + 1, "is_last": i == len(history) - 1}
@@ -156,8 +157,8 @@ class PromptTemplate:
                            for i, it in enumerate(candidates)],
             "k": min(k, len(candidates)),
             "n_candidates": len(candidates),
-            "item_noun": noun_forms(item_noun)[0],
-            "item_nouns": noun_forms(item_noun)[1],
+            "item_noun": noun,
+            "item_nouns": nouns,
             "mode": mode,
             **(extra or {}),
         }

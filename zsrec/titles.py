@@ -130,15 +130,16 @@ class TitleMatcher:
         self._choices_noyear = {(i, j): strip_leading_article(f[1]) for i, row in enumerate(forms)
                                 for j, f in enumerate(row)}
         self._prefix_index([row[0][0].split() for row in forms])
-        self._pool: dict[tuple[int, int], str] | None = None  # the search box's typo pool, made on first use
+        self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
 
     def _prefix_index(self, words: list[list[str]]) -> None:
         """Title words sorted, each with the popularity places of the rows that hold it: the rows of
         every word that starts with a typed prefix are one contiguous slice, so a search box does not
-        scan the catalog on each keystroke (2.3 s a keystroke at 1M titles, before)."""
+        scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
+        benchmarks/title_search.py)."""
         n = len(words)
-        self._rank = np.empty(n, dtype=np.int64)  # row -> place in popularity order
-        self._rank[self._by_popularity] = np.arange(n)
+        rank = np.empty(n, dtype=np.int64)  # row -> place in popularity order
+        rank[self._by_popularity] = np.arange(n)
         ids: dict[str, int] = {}
         word_ids = np.fromiter((ids.setdefault(w, len(ids)) for row in words for w in row), dtype=np.int64)
         rows = np.repeat(np.arange(n), [len(row) for row in words])
@@ -147,7 +148,7 @@ class TitleMatcher:
         sorted_id[[ids[w] for w in self._vocab]] = np.arange(len(ids))
         by_word = sorted_id[word_ids]
         order = np.argsort(by_word, kind="stable")
-        self._posting = self._rank[rows[order]]  # popularity places, grouped by word
+        self._posting = rank[rows[order]]  # popularity places, grouped by word
         self._offsets = np.searchsorted(by_word[order], np.arange(len(ids) + 1))
         self._order = np.asarray(self._by_popularity, dtype=np.int64)  # place -> row
 
