@@ -160,8 +160,8 @@ class Recommender:
             if key in catalog:
                 rows.append(catalog.index_of(key))
                 continue
-            match = self.matcher.match(key)
-            if match is None or match.how == "fuzzy":
+            match = self.matcher.match(key, fuzzy=False)
+            if match is None:
                 missing.append(key)
             else:
                 rows.append(match.index)

@@ -32,8 +32,8 @@ _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
 
 
-def normalize_title(title: str, keep_year: bool = True) -> str:
-    """Lower-case words only, leading article restored, year kept as a bare token (or dropped)."""
+def _words_and_year(title: str) -> tuple[list[str], str]:
+    """A title's lower-case words (accents off, leading article restored) and its year ("" if none)."""
     if not title.isascii():  # accents off ("Amélie" is "amelie"); ASCII has none, and most titles are ASCII
         title = unicodedata.normalize("NFKD", title)
         title = "".join(c for c in title if not unicodedata.combining(c))
@@ -44,21 +44,19 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     m = _TRAILING_ARTICLE.match(title.strip())
     if m:
         title = f"{m.group(2)} {m.group(1)}"
-    words = re.findall(r"[a-z0-9]+", title.lower())
-    if keep_year and year:
-        words.append(year)
-    return " ".join(words)
+    return re.findall(r"[a-z0-9]+", title.lower()), year
+
+
+def normalize_title(title: str, keep_year: bool = True) -> str:
+    """Lower-case words only, leading article restored, year kept as a bare token (or dropped)."""
+    words, year = _words_and_year(title)
+    return " ".join([*words, year] if keep_year and year else words)
 
 
 def _both_forms(title: str) -> tuple[str, str]:
-    """``normalize_title`` with the year and without it, for the price of one."""
-    with_year = normalize_title(title)
-    year = _YEAR.search(title)
-    if year and with_year.endswith(" " + year.group(1)):
-        return with_year, with_year[: -len(year.group(1)) - 1]
-    if year and with_year == year.group(1):  # a title that is only its year
-        return with_year, ""
-    return with_year, normalize_title(title, keep_year=False)
+    """``normalize_title`` with the year and without it, from one pass over the title."""
+    words, year = _words_and_year(title)
+    return " ".join([*words, year] if year else words), " ".join(words)
 
 
 _OTHER_NAME = re.compile(r"\s*\(([^()]+)\)\s*$")
@@ -152,7 +150,9 @@ class TitleMatcher:
         self._offsets = np.searchsorted(by_word[order], np.arange(len(ids) + 1))
         self._order = np.asarray(self._by_popularity, dtype=np.int64)  # place -> row
 
-    def match(self, query: str) -> TitleMatch | None:
+    def match(self, query: str, fuzzy: bool = True) -> TitleMatch | None:
+        """``fuzzy`` False: exact and normalised matches only (what ``exclude`` may use), without the
+        fuzzy pass's cost."""
         q = query.strip()
         if q in self._exact:
             return TitleMatch(query, self._exact[q], "exact", 100.0)
@@ -165,6 +165,8 @@ class TitleMatcher:
             return TitleMatch(query, self._norm[n], "normalized", 100.0)
         if not _YEAR.search(q) and n in self._norm_noyear:
             return TitleMatch(query, self._norm_noyear[n], "normalized", 100.0)
+        if not fuzzy:
+            return None
         has_year = bool(_YEAR.search(q))
         best = process.extractOne(_fuzzy_key(q, has_year), self._choices if has_year else self._choices_noyear,
                                   scorer=fuzz.ratio, score_cutoff=self.threshold)
