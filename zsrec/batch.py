@@ -21,14 +21,17 @@ from .result import RankedResult
 @dataclass(frozen=True)
 class UserRequest:
     """One user to rank: a known user id (their own recent picks form the history), or a new user
-    with the titles (or item ids) they typed, oldest first; ``exclude``: item ids (or titles) not to recommend."""
+    with the titles (or item ids) they typed, oldest first; ``exclude``: item ids (or titles) not to
+    recommend; ``only`` / ``only_genres``: recommend only these items, or items of these genres."""
 
     user_id: str
     history: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    only_genres: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("history", "exclude"):  # one string would be read a letter at a time, each an item
+        for name in ("history", "exclude", "only", "only_genres"):  # one string would be read a letter at a time
             value = getattr(self, name)
             if isinstance(value, (str, bytes)):
                 raise TypeError(f"UserRequest {name} is a list of titles or item ids, not one string: "
@@ -103,7 +106,8 @@ class BatchReport:
 
 def read_users_file(path: str | Path) -> list[UserRequest]:
     """One user per line: a known user id, or a JSON object ``{"user_id": ..., "history": [titles]}``
-    for a new user (either may add ``"exclude": [item ids or titles]``). Blank lines and ``#`` comments are skipped."""
+    for a new user. Either may add ``"exclude"`` or ``"only"`` (lists of item ids or titles) and
+    ``"only_genres"`` (a list of genres). Blank lines and ``#`` comments are skipped."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -140,17 +144,24 @@ def _json_request(line: str, path: str, lineno: int) -> UserRequest:
         raise DataError(f"not valid JSON ({e.msg})", path, lineno) from None
     if not isinstance(obj, dict) or not str(obj.get("user_id", "")).strip():
         raise DataError('expected an object with a "user_id"', path, lineno)
-    history, exclude = obj.get("history"), obj.get("exclude", [])
+    history, exclude, only = obj.get("history"), obj.get("exclude", []), obj.get("only", [])
+    genres = obj.get("only_genres", [])
     if history is not None and (not isinstance(history, list) or not all(map(_id_or_title, history))):
         raise DataError('"history" must be a list of titles or item ids', path, lineno)
-    if not isinstance(exclude, list) or not all(map(_id_or_title, exclude)):
-        raise DataError('"exclude" must be a list of item ids or titles', path, lineno)
-    unknown = sorted(set(obj) - {"user_id", "history", "exclude"})
+    for name, value in (("exclude", exclude), ("only", only)):
+        if not isinstance(value, list) or not all(map(_id_or_title, value)):
+            raise DataError(f'"{name}" must be a list of item ids or titles', path, lineno)
+    if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
+        raise DataError('"only_genres" must be a list of genres', path, lineno)
+    unknown = sorted(set(obj) - set(FIELDS))
     if unknown:  # a misspelt "exclude" would otherwise be ignored without a word
-        raise DataError(f"unknown field {', '.join(map(repr, unknown))} (fields: user_id, history, exclude)",
+        raise DataError(f"unknown field {', '.join(map(repr, unknown))} (fields: {', '.join(FIELDS)})",
                         path, lineno)
     return UserRequest(str(obj["user_id"]).strip(), None if history is None else tuple(map(str, history)),
-                       tuple(map(str, exclude)))
+                       tuple(map(str, exclude)), tuple(map(str, only)), tuple(genres))
+
+
+FIELDS = ("user_id", "history", "exclude", "only", "only_genres")  # a users file line's JSON fields
 
 
 def _id_or_title(value: object) -> bool:

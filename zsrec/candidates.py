@@ -17,7 +17,7 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -205,6 +205,8 @@ class CandidateGenerator:
 
     DENSE_FRACTION = 0.25  # queries touching more postings than this share of the catalog go dense
     BOUNDED_MIN_ITEMS = 20_000  # below this, fusing every item costs less than finding the few to fuse
+    FILTER_SCORED_MAX = 20_000  # a filter of at most this many items is scored item by item; a larger one
+    # is cut from a widened unfiltered shortlist (``_filtered``)
 
     def __init__(self, catalog: Catalog, interactions: Interactions | None = None,
                  config: CandidateConfig | None = None, popularity: np.ndarray | None = None,
@@ -492,18 +494,25 @@ class CandidateGenerator:
         return entry.damping if entry is not None else None
 
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
-                 n: int | None = None) -> Candidates:
-        """The top-``n`` unseen items. Empty history: popularity alone (the cold-start branch)."""
-        return self.generate_many([history], [exclude], n)[0]
+                 n: int | None = None, allowed: np.ndarray | None = None) -> Candidates:
+        """The top-``n`` unseen items. Empty history: popularity alone (the cold-start branch).
+        ``allowed``: the sorted catalog rows the shortlist may hold (a filter: in stock, one genre)."""
+        return self.generate_many([history], [exclude], n, [allowed])[0]
 
     def generate_many(self, histories: Sequence[Sequence[int]],
                       excludes: Sequence[Sequence[int] | np.ndarray] | None = None,
-                      n: int | None = None) -> list[Candidates]:
-        """Shortlists for many users; on the sparse path all queries are scored in one matrix product."""
+                      n: int | None = None,
+                      alloweds: Sequence[np.ndarray | None] | None = None) -> list[Candidates]:
+        """Shortlists for many users; on the sparse path all queries are scored in one matrix product.
+        ``alloweds``: per user, None or the sorted catalog rows their shortlist may hold."""
         n = n or self.config.n_candidates
         excludes = excludes if excludes is not None else [()] * len(histories)
+        alloweds = alloweds if alloweds is not None else [None] * len(histories)
         if self._rank_bm25 is not None:
-            return [self._generate_dense(h, e, n) for h, e in zip(histories, excludes)]
+            return [self._generate_dense(h, e, n) if a is None else
+                    self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide),
+                                   lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None))
+                    for h, e, a in zip(histories, excludes, alloweds, strict=True)]
         assert self.index is not None
         queries = self.index.query_matrix([self.query_weights(h) if len(h) else {} for h in histories])
         # Sum the postings in C for queries whose words cover much of the catalog; keep the sparse
@@ -515,12 +524,92 @@ class CandidateGenerator:
         sparse_rows = np.flatnonzero(~dense)
         matched = self.index.match_rows(queries[sparse_rows]) if len(sparse_rows) else None
         out: list[Candidates] = []
-        for u, (h, e) in enumerate(zip(histories, excludes)):
+        for u, (h, e, a) in enumerate(zip(histories, excludes, alloweds, strict=True)):
+            at = int(np.searchsorted(sparse_rows, u))
             if dense[u]:
-                out.append(self._select_dense(self.index.dense_scores(queries[u]), h, e, n))
+                def unfiltered(wide: int, u=u, h=h, e=e) -> Candidates:
+                    return self._select_dense(self.index.dense_scores(queries[u]), h, e, wide)
+
+                def bm25_of(u=u, h=h) -> Callable[[np.ndarray], np.ndarray]:
+                    return self._scaled_dense(self.index.dense_scores(queries[u]) if len(h) else None)
             else:
-                out.append(self._generate_sparse(h, e, n, matched, int(np.searchsorted(sparse_rows, u))))
+                def unfiltered(wide: int, h=h, e=e, at=at) -> Candidates:
+                    return self._generate_sparse(h, e, wide, matched, at)
+
+                def bm25_of(at=at) -> Callable[[np.ndarray], np.ndarray]:
+                    span = slice(matched.indptr[at], matched.indptr[at + 1])
+                    return self._scaled_sparse(matched.indices[span], matched.data[span])
+            out.append(unfiltered(n) if a is None else self._filtered(h, e, n, a, unfiltered, bm25_of))
         return out
+
+    def _filtered(self, history: Sequence[int], exclude, n: int, allowed: np.ndarray,
+                  unfiltered: Callable[[int], Candidates],
+                  bm25_of: Callable[[], Callable[[np.ndarray], np.ndarray]]) -> Candidates:
+        """The shortlist drawn from ``allowed`` rows only: the unfiltered order with the other items
+        left out. A small filter is scored item by item (``_restricted``); a large one (most of a big
+        catalog in stock) would cost a pass over every item that way, so the unfiltered shortlist is
+        widened until it holds n allowed items (about n x catalog / filter to begin with, then four
+        times more, twice), and scored item by item only if it still does not."""
+        allowed = np.asarray(allowed, dtype=np.int64)
+        if len(allowed) > 1 and not bool(np.all(allowed[1:] > allowed[:-1])):
+            allowed = np.unique(allowed)
+        if len(allowed) > self.FILTER_SCORED_MAX:
+            left = len(self.catalog) - len(self._seen(history, exclude))
+            wide = int(np.ceil(2 * n * len(self.catalog) / len(allowed)))
+            for _ in range(3):
+                wide = min(wide, left)
+                cands = unfiltered(wide)
+                keep = np.flatnonzero(_find(allowed, cands.indices)[0])
+                if len(keep) >= n or wide >= left:
+                    keep = keep[:n]
+                    return Candidates(indices=cands.indices[keep], scores=cands.scores[keep], bm25=cands.bm25[keep],
+                                      popularity=cands.popularity[keep],
+                                      cooccurrence=None if cands.cooccurrence is None else cands.cooccurrence[keep])
+                wide *= 4
+        return self._restricted(history, exclude, n, allowed, bm25_of())
+
+    def _scaled_dense(self, raw: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
+        """Scaled BM25 of given rows from every item's raw score (None: an empty history, all 0), with
+        the whole catalog's min and max, as ``_select_dense`` scales it."""
+        if raw is None:
+            return lambda rows: np.zeros(len(rows))
+        lo, hi = float(raw.min()), float(raw.max())
+        return lambda rows: _scaled(raw[rows], lo, hi)
+
+    def _scaled_sparse(self, docs: np.ndarray, raw: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """Scaled BM25 of given rows from the matched items' raw scores (the rest score 0), as
+        ``_generate_sparse`` scales it."""
+        docs = docs.astype(np.int64)
+        lo = float(raw.min()) if len(raw) else 0.0
+        hi = float(raw.max()) if len(raw) else 0.0
+        if len(raw) < len(self.catalog):
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
+        span = hi - lo
+
+        def bm25_of(rows: np.ndarray) -> np.ndarray:
+            out = np.full(len(rows), (0.0 - lo) / span if span > 0 else 0.0)
+            if len(docs):
+                hit, at = _find(docs, rows)
+                out[hit] = (raw[at[hit]] - lo) / span if span > 0 else 0.0
+            return out
+        return bm25_of
+
+    def _restricted(self, history: Sequence[int], exclude, n: int, allowed: np.ndarray,
+                    bm25_of: Callable[[np.ndarray], np.ndarray]) -> Candidates:
+        """The shortlist drawn from ``allowed`` rows only. Each keeps the score it has in the whole
+        catalog's fusion (BM25 scaled over every item), so a filter changes which items compete, never
+        how one scores: the result is the unfiltered order with the other items left out. Only the
+        allowed rows are scored, so a small filter on a large catalog costs little."""
+        bm25_w, pop_w, co_w = self._weights(len(history))
+        co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
+        rows = np.setdiff1d(np.asarray(allowed, dtype=np.int64), self._seen(history, exclude))
+        bm25 = bm25_of(rows)
+        pop = self._pop_scaled[rows]
+        co = _co_at(rows, co_rows, co_vals)
+        fused = bm25_w * bm25 + pop_w * pop + co_w * co
+        top = self._top(rows, fused, min(n, len(rows)))
+        return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top],
+                          cooccurrence=co[top] if co_w else None)
 
     def _seen(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray) -> np.ndarray:
         return np.unique(np.asarray(list(history) + list(np.asarray(exclude).tolist()), dtype=np.int64))

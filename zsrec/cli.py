@@ -26,7 +26,7 @@ from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
                        SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
                        SHORTLIST_SITTINGS_NEIGHBOURS, SHORTLIST_SITTINGS_SHARE)
-from .errors import ZsrecError
+from .errors import OptionError, ZsrecError
 from .length_weights import by_length_text, parse_by_length
 
 # rich_markup_mode=None: plain help, so "[titles]" in a help text stays and long option names are
@@ -80,6 +80,8 @@ ModeOpt = Annotated[RankingMode, typer.Option(help="generate: the LLM writes the
 ReasonsOpt = Annotated[ReasonsMode, typer.Option(help="llm: the model's reasons, checked against facts counted from the data, which replace any that fail (score mode: one generation writes them); evidence: reasons from those facts alone, no generation; none.")]
 TemplateOpt = Annotated[str, typer.Option(help="Built-in template name (listwise, recency) or a path to a .j2 file.")]
 ItemNounOpt = Annotated[Optional[str], typer.Option(metavar="NOUN[/PLURAL]", help="What the prompt calls an item: book, product, dress/dresses ... (default: movie for MovieLens, else item).")]
+OnlyOpt = Annotated[Optional[list[str]], typer.Option("--only", metavar="ID", help="Recommend only these items (in stock, one shelf): an item id or title, as --exclude takes them; repeat. With --only-genre: those of them in these genres. With --users-file/--all-users: for every user.")]
+OnlyGenreOpt = Annotated[Optional[list[str]], typer.Option("--only-genre", metavar="GENRE", help="Recommend only items of this genre (case-insensitive; repeat for any of several). The shortlist is drawn from them alone, each scored as without the filter.")]
 MaxNewTokensOpt = Annotated[int, typer.Option(min=1, help="Generation budget for the LLM's answer.")]
 TemperatureOpt = Annotated[float, typer.Option(min=0.0, help="0 = greedy (deterministic).")]
 SeedOpt = Annotated[int, typer.Option(help="Seed for sampling.")]
@@ -117,6 +119,8 @@ def rank(
     batch_size: Annotated[int, typer.Option(min=1, help="Users per LLM call in a many-user run, and per forward pass of the transformers backend (raise it on a GPU).")] = 8,
     n_history: Annotated[int, typer.Option(min=1, help="With --user/--users-file/--all-users: how many recent picks to use.")] = 10,
     exclude: Annotated[Optional[list[str]], typer.Option("--exclude", "-x", metavar="ID", help="An item id (or title) never to recommend (out of stock, already owned); repeat. With --users-file/--all-users: for every user.")] = None,
+    only: OnlyOpt = None,
+    only_genre: OnlyGenreOpt = None,
     k: KOpt = 10,
     n_candidates: NCandidatesOpt = 20,
     model: ModelOpt = None,
@@ -195,6 +199,9 @@ def rank(
             if exclude:  # checked once here: an unknown id is one error, not one per user
                 rec.exclude_rows(exclude)
                 requests = [replace(r, exclude=(*r.exclude, *exclude)) for r in requests]
+            if only or only_genre:  # the run's filter, checked once, for every user
+                rec.allowed(only or (), only_genre or ())
+                requests = [_with_run_filter(r, only or (), only_genre or ()) for r in requests]
             rec.ranker.prepare([], (), k)  # a broken template fails before the model load
             with stdout_to_stderr() as stdout:
                 _load_model(rec, model)
@@ -203,9 +210,10 @@ def rank(
             return
         # Every input check first (once), so a typo costs no model load.
         if user is not None:
-            prepared = rec.prepare_user(user, n_history, k, exclude or ())
+            prepared = rec.prepare_user(user, n_history, k, exclude or (), only or (), only_genre or ())
         else:
-            prepared = rec.prepare(history or [], k, allow_unmatched=allow_unknown_titles, exclude=exclude or ())
+            prepared = rec.prepare(history or [], k, allow_unmatched=allow_unknown_titles, exclude=exclude or (),
+                                   only=only or (), only_genres=only_genre or ())
             if not prepared.prepared.history and not allow_empty_history:
                 _fail("none of the history titles matched the catalog")
         with stdout_to_stderr():
@@ -218,6 +226,16 @@ def rank(
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
     else:
         _print_table(result)
+
+
+def _with_run_filter(request, only: list[str] | tuple, only_genres: list[str] | tuple):
+    """A users-file line under the run's --only/--only-genre. A line with a filter of its own is an
+    error: joining the two lists would widen one filter, intersecting them narrow the other, and
+    neither is what both writers meant."""
+    if request.only or request.only_genres:
+        raise OptionError(f"user {request.user_id!r} has its own only/only_genres in the users file; give a "
+                          "filter there or with --only/--only-genre, not both")
+    return replace(request, only=tuple(only), only_genres=tuple(only_genres))
 
 
 def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_parallel_size, gpu_memory_utilization,
@@ -395,6 +413,8 @@ def _print_table(result) -> None:
     out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", soft_wrap=True)
     if info.history_cut:
         out.print(f"{info.history_cut} oldest history items were cut to fit the model's context", soft_wrap=True)
+    if info.filter:
+        out.print(f"only {info.filter}", soft_wrap=True)
     sources = [it.reason_source for it in result.items]
     if any(s != "none" for s in sources):
         replaced = sum(1 for it in result.items if it.reason_flags)

@@ -20,6 +20,7 @@ from .backends.base import LLMBackend
 from .candidates import CandidateGenerator, Candidates
 from .choices import ReasonsMode
 from .data import Catalog
+from .item_filter import Allowed
 from .evidence import EvidenceIndex, Fact
 from .evidence import sentence as evidence_sentence
 from .evidence import summary as evidence_summary
@@ -42,6 +43,7 @@ class Prepared:
     k: int
     timings: dict[str, float]
     prompt: RenderedPrompt | None = None  # rendered by the check; ranking reuses it
+    filter: str = ""  # the caller's filter in words ("genre Comedy: 388 of 1,682 items"), "" for none
 
 
 class Ranker:
@@ -101,17 +103,21 @@ class Ranker:
 
     # ------------------------------------------------------------ input, checked once
 
-    def prepare(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None) -> Prepared:
+    def prepare(self, history: Sequence[int], exclude: Sequence[int] = (), k: int | None = None,
+                allowed: Allowed | None = None) -> Prepared:
         """The shortlist and its evidence, with every check that needs no model: ``k`` against the
-        shortlist, what the backend can do, and the template rendering for this user."""
+        shortlist, what the backend can do, and the template rendering for this user. ``allowed``:
+        the only items the shortlist may hold (a filter)."""
         k = self.config.k if k is None else k  # k=0 is a mistake to report, not "the default"
         replace(self.config, k=k)  # the config's own checks, for a k given per call
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        cands = self.generator.generate(list(history), exclude, self.config.n_candidates)
+        cands = self.generator.generate(list(history), exclude, self.config.n_candidates,
+                                        allowed.rows if allowed is not None else None)
         timings["candidates"] = time.perf_counter() - t0
         facts = self._facts(history, cands.indices, timings)
-        prepared = Prepared(list(history), cands, facts, k, timings)
+        prepared = Prepared(list(history), cands, facts, k, timings,
+                            filter=allowed.described if allowed is not None else "")
         prepared.prompt = self.core.check(self._request(prepared), k)
         return prepared
 
@@ -197,7 +203,7 @@ class Ranker:
             repairs=ranking.repairs, prompt_tokens=ranking.prompt_tokens,
             completion_tokens=ranking.completion_tokens, finish_reason=ranking.finish_reason,
             mode=RankingMode(self.config.mode).value, timings={key: round(v, 4) for key, v in timings.items()},
-            raw_output=ranking.raw_output, note=ranking.note,
+            raw_output=ranking.raw_output, note=ranking.note, filter=p.filter,
         )
         history = [{"item_id": items_by_row[i].id, "title": items_by_row[i].title} for i in p.history]
         return RankedResult(items=items, history=history, info=info)

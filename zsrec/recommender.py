@@ -26,6 +26,7 @@ from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
 from .errors import EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex
+from .item_filter import Allowed, GenreIndex, describe
 from .loaders import load_dataset
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
@@ -86,6 +87,7 @@ class Recommender:
         if stale:
             self.generator.save_index(index)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
+        self._genres: GenreIndex | None = None  # for only_genres, made on first use
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
                                       k=settings.get("k", min(10, cand_cfg.n_candidates)))
@@ -123,23 +125,58 @@ class Recommender:
     # ------------------------------------------------------------ checked input (no model needed)
 
     def prepare(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
-                allow_empty: bool = True, exclude: Sequence[str] = ()) -> PreparedUser:
+                allow_empty: bool = True, exclude: Sequence[str] = (), only: Sequence[str] = (),
+                only_genres: Sequence[str] = ()) -> PreparedUser:
         """A new user's titles (or item ids), oldest first, matched and checked once: unknown titles,
         an empty history, ``k``, the template. The history, ``exclude`` and items of the same titles
-        (a film listed twice) are not recommended. Rank it with ``rank_prepared``."""
+        (a film listed twice) are not recommended; ``only`` and ``only_genres`` filter what may be
+        (see ``allowed``). Rank it with ``rank_prepared``."""
         rows, typed, missing = self.resolve_history(history, allow_unmatched)
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
-        return PreparedUser(self.ranker.prepare(rows, self._excluded(rows, exclude), k), typed, missing)
+        allowed = self.allowed(only, only_genres)
+        return PreparedUser(self.ranker.prepare(rows, self._excluded(rows, exclude), k, allowed), typed, missing)
 
     def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
-                     exclude: Sequence[str] = ()) -> PreparedUser:
+                     exclude: Sequence[str] = (), only: Sequence[str] = (),
+                     only_genres: Sequence[str] = ()) -> PreparedUser:
         """A known user as if new: their ``n_history`` most recent picks form the history, and
         everything they ever picked, the item ids in ``exclude`` (out of stock, say), and any item of
-        the same title as one of these (a film listed twice) are excluded from the candidates."""
+        the same title as one of these (a film listed twice) are excluded from the candidates;
+        ``only`` and ``only_genres`` filter what may be recommended (see ``allowed``)."""
         history, seen = self.user_split(user_id, n_history)
-        return PreparedUser(self.ranker.prepare(history, self._excluded(history, exclude, seen), k),
+        allowed = self.allowed(only, only_genres)
+        return PreparedUser(self.ranker.prepare(history, self._excluded(history, exclude, seen), k, allowed),
                             user_id=str(user_id))
+
+    def allowed(self, only: Sequence[str] = (), only_genres: Sequence[str] = ()) -> Allowed | None:
+        """The items a shortlist may hold: those in ``only`` (item ids, or titles matched as
+        ``exclude`` matches them, never fuzzily) that have any of ``only_genres`` (case-insensitive);
+        either may be empty, both empty is no filter. The shortlist is then drawn from these items
+        alone, each scored as without the filter, so it holds fewer than ``n_candidates`` only when
+        fewer are left unseen."""
+        for value, what in ((only, "only"), (only_genres, "only_genres")):
+            if isinstance(value, (str, bytes)):  # it would be read a letter at a time
+                raise TypeError(f"{what} is a list, not one string: pass [{value!r}]")
+        if not only and not only_genres:
+            return None
+        rows = np.unique(np.asarray(self.item_rows(only, "only"), dtype=np.int64)) if only else None
+        genres = [str(g) for g in only_genres]
+        if genres:
+            in_genres = self._genre_index().rows(genres)
+            rows = in_genres if rows is None else np.intersect1d(rows, in_genres)
+            genres = self._genre_index().spelled(genres)
+        assert rows is not None
+        return Allowed(rows, describe(len(rows), len(self.dataset.catalog), list(only), genres))
+
+    def genres(self) -> dict[str, int]:
+        """The catalog's genres (what ``only_genres`` takes), each with its number of items."""
+        return self._genre_index().counts()
+
+    def _genre_index(self) -> GenreIndex:
+        if self._genres is None:  # counted on first use: most callers never filter
+            self._genres = GenreIndex(self.dataset.catalog)
+        return self._genres
 
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
@@ -149,14 +186,19 @@ class Recommender:
         return rows + self.dataset.catalog.same_title(history + rows)
 
     def exclude_rows(self, exclude: Sequence[str]) -> list[int]:
-        """Catalog rows of ``exclude``: item ids, or titles as the history takes them (exact, or
-        case- and punctuation-insensitive), since a person types titles where a system passes ids.
-        Never a fuzzy match: excluding a near miss would leave the meant item in without a word."""
-        if isinstance(exclude, (str, bytes)):  # it would be read a letter at a time, each an id
-            raise TypeError(f"exclude is a list of item ids or titles, not one string: pass [{exclude!r}]")
+        """Catalog rows of ``exclude``: item ids, or titles as the history takes them (see ``item_rows``)."""
+        return self.item_rows(exclude, "exclude")
+
+    def item_rows(self, keys: Sequence[str], what: str) -> list[int]:
+        """Catalog rows of item ids, or titles as the history takes them (exact, or case- and
+        punctuation-insensitive), since a person types titles where a system passes ids. Never a
+        fuzzy match: excluding (or filtering by) a near miss would get the meant item wrong without a
+        word. ``what`` names the list in errors."""
+        if isinstance(keys, (str, bytes)):  # it would be read a letter at a time, each an id
+            raise TypeError(f"{what} is a list of item ids or titles, not one string: pass [{keys!r}]")
         catalog = self.dataset.catalog
         rows, missing = [], []
-        for key in _keys(exclude, "exclude"):
+        for key in _keys(keys, what):
             if key in catalog:
                 rows.append(catalog.index_of(key))
                 continue
@@ -167,7 +209,7 @@ class Recommender:
                 rows.append(match.index)
         if missing:
             details = "; ".join(f"{q!r} (closest: {', '.join(self.matcher.suggestions(q)) or 'none'})" for q in missing)
-            raise UnknownItemError(f"exclude: no item id or title is {details}", missing)
+            raise UnknownItemError(f"{what}: no item id or title is {details}", missing)
         return rows
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
@@ -179,14 +221,18 @@ class Recommender:
         return _with_users(users, self.ranker.shown_order([u.prepared for u in users], reason))
 
     def recommend(self, history: Sequence[str], k: int | None = None, allow_unmatched: bool = False,
-                  allow_empty: bool = True, exclude: Sequence[str] = ()) -> RankedResult:
+                  allow_empty: bool = True, exclude: Sequence[str] = (), only: Sequence[str] = (),
+                  only_genres: Sequence[str] = ()) -> RankedResult:
         """Recommend for a new user given the titles (or item ids) they picked, oldest first.
 
         An empty history gives popularity candidates ranked by the LLM (the cold-start branch) unless
         ``allow_empty`` is False. Titles that match nothing raise ``UnknownItemError`` listing them,
         or with ``allow_unmatched`` are left out and listed in ``result.unmatched_history``.
+        ``exclude``: items never to recommend; ``only`` / ``only_genres``: recommend only these items,
+        or items of these genres (see ``allowed``).
         """
-        return self.rank_prepared([self.prepare(history, k, allow_unmatched, allow_empty, exclude)])[0]
+        return self.rank_prepared([self.prepare(history, k, allow_unmatched, allow_empty, exclude,
+                                                only, only_genres)])[0]
 
     def user_split(self, user_id: str, n_history: int | None = 10) -> tuple[list[int], list[int]]:
         """A known user's ``n_history`` most recent picks (oldest first) and the rest of what they saw;
@@ -197,9 +243,10 @@ class Recommender:
         return history, sorted(set(rows) - set(history))
 
     def recommend_for_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
-                           exclude: Sequence[str] = ()) -> RankedResult:
+                           exclude: Sequence[str] = (), only: Sequence[str] = (),
+                           only_genres: Sequence[str] = ()) -> RankedResult:
         """Recommend for a known user as if they were new (see ``prepare_user``)."""
-        return self.rank_prepared([self.prepare_user(user_id, n_history, k, exclude)])[0]
+        return self.rank_prepared([self.prepare_user(user_id, n_history, k, exclude, only, only_genres)])[0]
 
     def recommend_many(self, users: Iterable[UserRequest | str], n_history: int | None = 10,
                        k: int | None = None, batch_size: int = 8, allow_unmatched: bool = False,
@@ -230,9 +277,11 @@ class Recommender:
         for pos, request in enumerate(chunk):
             try:
                 if request.history is None:
-                    user = self.prepare_user(request.user_id, n_history, k, request.exclude)
+                    user = self.prepare_user(request.user_id, n_history, k, request.exclude, request.only,
+                                             request.only_genres)
                 else:
-                    user = self.prepare(request.history, k, allow_unmatched, allow_empty, request.exclude)
+                    user = self.prepare(request.history, k, allow_unmatched, allow_empty, request.exclude,
+                                        request.only, request.only_genres)
                     user.user_id = request.user_id
             except ZsrecError as e:
                 outcomes[pos].error = str(e)

@@ -167,6 +167,10 @@ def test_cli_unknown_encoding(tmp_path):
     (b'{"user_id": "a", "history": "Toy Story"}\n', 'users.txt:1: "history" must be a list'),
     (b'{"user_id": "a", "history": [50, true]}\n', 'users.txt:1: "history" must be a list'),
     (b'{"user_id": "a", "history": [50], "exclude": [1.5]}\n', 'users.txt:1: "exclude" must be a list'),
+    (b'{"user_id": "a", "only": "181"}\n', 'users.txt:1: "only" must be a list of item ids or titles'),
+    (b'{"user_id": "a", "only_genres": ["Comedy", 3]}\n', 'users.txt:1: "only_genres" must be a list of genres'),
+    (b'{"user_id": "a", "only_genre": ["Comedy"]}\n',
+     "users.txt:1: unknown field 'only_genre' (fields: user_id, history, exclude, only, only_genres)"),
     (b"caf\xe9\n", "not valid UTF-8"),
 ])
 def test_users_file_errors(tmp_path, content, message):
@@ -182,6 +186,8 @@ def test_users_file_ids_may_be_json_numbers(tmp_path):
     path = tmp_path / "users.txt"
     path.write_text('{"user_id": 7, "history": [50, "Fargo (1996)"], "exclude": [181]}\n')
     assert read_users_file(path)[0] == UserRequest("7", ("50", "Fargo (1996)"), ("181",))
+    path.write_text('{"user_id": 7, "only": [181, "Fargo (1996)"], "only_genres": ["Comedy"]}\n')
+    assert read_users_file(path)[0] == UserRequest("7", None, (), ("181", "Fargo (1996)"), ("Comedy",))
 
 
 def test_users_file_missing(tmp_path):

@@ -258,6 +258,55 @@ def test_cli_exclude_keeps_items_out_for_every_kind_of_user(ml100k, tmp_path, mo
     assert result.exit_code == 2 and "users.txt:1: unknown field 'exlcude'" in result.stderr
 
 
+def test_cli_only_recommends_from_the_filter(ml100k, tmp_path, monkeypatch):
+    """--only (ids or titles) and --only-genre for a typed history and a known user, and for every user
+    of a users file, whose lines may carry their own filter (but not both: one error); bad filters are
+    one error line before the model load; the table says what the filter was."""
+    monkeypatch.setitem(BUILTIN, "broken", "test_llm_failures:BrokenBackend")  # the generator's order
+    genres = {it.id: set(it.fields["genres"].split()) for it in ml100k.catalog}
+
+    def run(*args, code=0):
+        result = CliRunner().invoke(app, ["rank", "--backend", "broken", "--k", "5", *args])
+        assert result.exit_code == code, result.stderr
+        return result
+
+    def shown(result):
+        return [it["item_id"] for it in json.loads(result.stdout)["items"]]
+
+    for who in (["-H", "Star Wars (1977)"], ["--user", "42", "--n-history", "3"]):
+        plain = shown(run(*who, "--format", "json", "--k", "20"))
+        westerns = shown(run(*who, "--format", "json", "--only-genre", "western"))
+        assert len(westerns) == 5 and all("Western" in genres[i] for i in westerns)
+        assert [i for i in plain if "Western" in genres[i]] == westerns[:len([i for i in plain if "Western" in genres[i]])]
+        listed = shown(run(*who, "--format", "json", "--only", plain[7], "--only", ml100k.catalog.get(plain[3]).title))
+        assert listed == [plain[3], plain[7]]
+    table = run("-H", "Star Wars (1977)", "--only-genre", "film-noir", "--only-genre", "Western").stdout
+    assert "only genres Film-Noir or Western: 51 of 1,682 items" in " ".join(table.split())
+
+    users = tmp_path / "users.txt"
+    users.write_text('{"user_id": "a", "history": ["Star Wars (1977)"]}\n42\n')
+    out = tmp_path / "out.jsonl"
+    run("--users-file", str(users), "--out", str(out), "--only-genre", "Horror")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["user_id"] for r in rows] == ["a", "42"]
+    assert all(r["info"]["filter"].startswith("genre Horror: ") for r in rows)
+    assert all("Horror" in genres[it["item_id"]] for r in rows for it in r["items"]) and all(r["items"] for r in rows)
+    users.write_text('{"user_id": "a", "history": ["Star Wars (1977)"], "only_genres": ["Horror"]}\n'
+                     '{"user_id": "b", "history": ["Star Wars (1977)"], "only": [1, "Fargo (1996)"]}\n')
+    run("--users-file", str(users), "--out", str(out))
+    rows = {r["user_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert all("Horror" in genres[it["item_id"]] for it in rows["a"]["items"])
+    assert sorted(it["item_id"] for it in rows["b"]["items"]) == ["1", "100"]
+    for args, message in ((["-H", "Star Wars (1977)", "--only-genre", "Comdy"], "no item has the genre 'Comdy' (genres: "),
+                          (["-H", "Star Wars (1977)", "--only", "nope"], "only: no item id or title is 'nope'"),
+                          (["--users-file", str(users), "--only-genre", "Horror"],
+                           "user 'a' has its own only/only_genres in the users file")):
+        result = run(*args, code=2)
+        assert message in " ".join(result.stderr.split()) and "model could not be loaded" not in result.stderr
+    users.write_text('{"user_id": "a", "history": ["Star Wars (1977)"], "only_genres": "Horror"}\n')
+    assert 'users.txt:1: "only_genres" must be a list of genres' in run("--users-file", str(users), code=2).stderr
+
+
 class BrokenBackend:  # noqa: D101
     """A backend whose load fails the way a real one does when the device is gone."""
 

@@ -137,6 +137,57 @@ def test_exclude_takes_ids_or_titles_but_never_a_near_miss(ml100k):
         rec.exclude_rows("181")
 
 
+def test_only_these_items_or_genres(ml100k):
+    """A shop recommends from what is in stock, a page from one shelf: ``only`` (ids or titles, as
+    ``exclude`` takes them) and ``only_genres`` (case-insensitive, any of several) filter what may
+    be recommended, together their intersection. The shortlist keeps the unfiltered order; the
+    prompt shows only allowed items; the result says what the filter was; a filter that leaves
+    nothing unseen gives an empty list, and a genre no item has is an error listing the genres."""
+    from zsrec import load_records
+
+    prompts = []
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: prompts.append(p) or "[2] [1]"), k=3)
+    catalog = ml100k.catalog
+    genres = [set(catalog.items[i].fields["genres"].split()) for i in range(len(catalog))]
+    history = ["Toy Story (1995)", "Fargo (1996)", "Star Wars (1977)"]
+    plain = rec.prepare(history).prepared.candidates.indices
+    whole = rec.generator.generate(rec.prepare(history).prepared.history, [], len(catalog)).indices
+    comedies = rec.prepare(history, only_genres=["comedy"]).prepared
+    assert all("Comedy" in genres[i] for i in comedies.candidates.indices) and len(comedies.candidates) == 20
+    assert list(comedies.candidates.indices) == [i for i in whole if "Comedy" in genres[i]][:20]
+    assert list(comedies.candidates.indices) != list(plain)
+    assert comedies.filter == "genre Comedy: 505 of 1,682 items"
+    either = rec.prepare(history, only_genres=["Film-Noir", "WESTERN"]).prepared
+    assert all(genres[i] & {"Film-Noir", "Western"} for i in either.candidates.indices)
+
+    result = rec.recommend(history, only=["Raiders of the Lost Ark (1981)", 181, "return of the jedi", "12"],
+                           only_genres=["action"])
+    # the shortlist is [181, 174] (the usual suspects, 12, are no action film); the scripted LLM swaps them
+    assert [it.item_id for it in result.items] == ["174", "181"]
+    assert result.info.filter == "the 4 items listed with genre Action: 2 of 1,682 items"
+    assert "Raiders of the Lost Ark" in prompts[-1] and "Usual Suspects" not in prompts[-1]
+    assert rec.recommend(history, only=["50", "1"]).items == []  # both already picked
+    assert rec.recommend(history).info.filter == ""
+    seen = {catalog.items[r].id for r in ml100k.interactions.user_history("42")}
+    listed = ["181", "174", "56", "1", "172", "100", "127", "22"]
+    unseen = set(listed) - seen  # four of them
+    assert len(unseen) == 4 and {it.item_id for it in rec.recommend_for_user("42", 5, k=4, only=listed).items} == unseen
+
+    with pytest.raises(OptionError, match=r"no item has the genre 'Comdy' \(genres: Action, .*Comedy, "):
+        rec.prepare(history, only_genres=["Comdy"])
+    with pytest.raises(UnknownItemError, match=r"only: no item id or title is 'Raiders of the Lost Arc' "
+                                               r"\(closest: Raiders of the Lost Ark \(1981\)"):
+        rec.prepare(history, only=["Raiders of the Lost Arc"])
+    with pytest.raises(TypeError, match="only_genres is a list, not one string"):
+        rec.prepare(history, only_genres="Comedy")
+    shop = load_records([{"item_id": "a", "title": "A"}, {"item_id": "b", "title": "B"}],
+                        [{"user_id": "u", "item_id": "a"}, {"user_id": "u", "item_id": "b"}])
+    untimed = CandidateConfig(session_share=0, sittings_share=0)
+    with pytest.raises(OptionError, match="these items have no genres to filter by"):
+        Recommender(shop, backend=ScriptedBackend(lambda p: "[1]"), candidates=untimed, k=1).prepare(
+            ["A"], only_genres=["x"])
+
+
 def test_item_ids_may_be_python_ints(ml100k):
     """MovieLens ids and a DataFrame's id column are ints in Python; they crashed title matching
     ('int' object has no attribute 'strip'). An int is the id it spells; other types are named."""

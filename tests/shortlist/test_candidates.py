@@ -288,3 +288,43 @@ def test_bounded_top_equals_the_whole_catalog_partition(ml100k):
         n = int(rng.integers(1, 40))
         likely = np.unique(rng.choice(len(rows), int(rng.integers(n, 300)), replace=False))
         assert np.array_equal(gen._top_of_many(fused, n, likely), gen._top(rows, fused, n))
+
+
+@pytest.mark.parametrize("scored_max", [20_000, 0], ids=["item-by-item", "widened"])
+@pytest.mark.parametrize("path", ["sparse-product", "postings-summed", "rank-bm25"])
+def test_a_filtered_shortlist_is_the_unfiltered_order_without_the_rest(ml100k, monkeypatch, path, scored_max):
+    """``allowed`` (a caller's filter) picks which items compete and never how one scores: for random
+    histories, exclusions and filters, the filtered shortlist is exactly the unfiltered order of the
+    whole catalog with the other items left out, scores and parts to the bit, on every scoring path,
+    whether the filter's items are scored one by one or cut from a widened shortlist (a large filter;
+    here every filter, down to one item, so widening runs out and falls back too); batched users each
+    keep their own filter; a filter of every item changes nothing."""
+    monkeypatch.setattr(CandidateGenerator, "DENSE_FRACTION", 0.0 if path == "postings-summed" else 1e9)
+    monkeypatch.setattr(CandidateGenerator, "FILTER_SCORED_MAX", scored_max)
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions,
+                             CandidateConfig(retriever="rank-bm25") if path == "rank-bm25" else None)
+    n_items = len(ml100k.catalog)
+    rng = np.random.default_rng(7)
+    cases = []
+    for size in [1, 3, 25, 400, n_items - 5] * 6:
+        history = rng.choice(n_items, int(rng.integers(0, 8)), replace=False).tolist()
+        exclude = rng.choice(n_items, int(rng.integers(0, 4)), replace=False).tolist()
+        cases.append((history, exclude, np.sort(rng.choice(n_items, size, replace=False))))
+    batch = gen.generate_many([h for h, _, _ in cases], [e for _, e, _ in cases], 20, [a for _, _, a in cases])
+    for (history, exclude, allowed), batched in zip(cases, batch):
+        whole = gen.generate(history, exclude, n_items)  # every unseen item, in generator order
+        keep = np.isin(whole.indices, allowed)
+        got = gen.generate(history, exclude, 20, allowed)
+        assert len(got) == min(20, len(np.setdiff1d(allowed, history + exclude)))
+        assert np.array_equal(got.indices, whole.indices[keep][:20])
+        assert np.array_equal(got.scores, whole.scores[keep][:20])
+        assert np.array_equal(got.bm25, whole.bm25[keep][:20])
+        assert np.array_equal(got.popularity, whole.popularity[keep][:20])
+        assert np.array_equal(got.cooccurrence, whole.cooccurrence[keep][:20])
+        assert np.array_equal(batched.indices, got.indices)
+    plain, everything = gen.generate([0, 49, 99], [180], 20), gen.generate([0, 49, 99], [180], 20, np.arange(n_items))
+    assert np.array_equal(plain.indices, everything.indices) and np.array_equal(plain.scores, everything.scores)
+    whole = gen.generate([0, 49, 99], [180], n_items)  # a filter of the 1,000 worst: widening thrice finds none
+    worst = gen.generate([0, 49, 99], [180], 20, np.sort(whole.indices[-1000:]))
+    assert np.array_equal(worst.indices, whole.indices[-1000:][:20])
+    assert np.array_equal(worst.scores, whole.scores[-1000:][:20])

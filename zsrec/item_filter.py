@@ -1,0 +1,75 @@
+"""Which items a user's shortlist may hold: a caller's filter (what is in stock, one shelf, comedies
+only). The filter picks the items that compete; it never changes how an item scores, so a filtered
+shortlist is the unfiltered order with the other items left out (``CandidateGenerator._restricted``)."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .data import Catalog
+from .errors import OptionError
+from .evidence import item_genres
+
+LISTED_GENRES = 40  # an error lists every genre of a catalog with at most this many
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """The catalog rows a shortlist may be drawn from, sorted, and the filter in words for the result."""
+
+    rows: np.ndarray
+    described: str
+
+
+class GenreIndex:
+    """Each genre's items, counted once per catalog. Genres are matched case-insensitively, as the
+    evidence reads them (``item_genres``): "comedy" is MovieLens' "Comedy"."""
+
+    def __init__(self, catalog: Catalog):
+        rows: dict[str, list[int]] = {}
+        self.names: dict[str, str] = {}  # lower-case -> as the catalog spells it (its first spelling)
+        for row, item in enumerate(catalog.items):
+            for genre in item_genres(item):
+                key = genre.lower()
+                self.names.setdefault(key, genre)
+                rows.setdefault(key, []).append(row)
+        self._rows = {key: np.asarray(r, dtype=np.int64) for key, r in rows.items()}
+
+    def rows(self, genres: Sequence[str]) -> np.ndarray:
+        """Sorted rows of the items with any of ``genres``; a genre no item has is an error that names
+        the closest ones, since a typo would otherwise leave nothing to recommend without a word."""
+        if not self.names:
+            raise OptionError("these items have no genres to filter by (zsrec reads a genres, genre or class "
+                              "column; --column genres=NAME names another)")
+        unknown = [g for g in genres if g.strip().lower() not in self._rows]
+        if unknown:
+            raise OptionError("; ".join(f"no item has the genre {g!r}{self._hint(g)}" for g in unknown))
+        return np.unique(np.concatenate([self._rows[g.strip().lower()] for g in genres]))
+
+    def counts(self) -> dict[str, int]:
+        """Every genre, as the catalog spells it, with its number of items, by name."""
+        return {self.names[key]: len(self._rows[key]) for key in sorted(self.names, key=lambda g: self.names[g].lower())}
+
+    def spelled(self, genres: Sequence[str]) -> list[str]:
+        """``genres`` as the catalog spells them (known ones only)."""
+        return [self.names[g.strip().lower()] for g in genres]
+
+    def _hint(self, genre: str) -> str:
+        if len(self.names) <= LISTED_GENRES:
+            return f" (genres: {', '.join(sorted(self.names.values(), key=str.lower))})"
+        close = difflib.get_close_matches(genre.strip().lower(), list(self.names), n=3, cutoff=0.6)
+        return f" (closest: {', '.join(self.names[c] for c in close)})" if close else ""
+
+
+def describe(n_allowed: int, n_items: int, only: Sequence[str], genres: Sequence[str]) -> str:
+    """The filter in words, for the result: what was asked and how many items it leaves."""
+    parts = []
+    if only:
+        parts.append(f"the {len(only)} item{'s' if len(only) != 1 else ''} listed")
+    if genres:
+        parts.append(f"genre{'s' if len(genres) != 1 else ''} " + " or ".join(genres))
+    return f"{' with '.join(parts)}: {n_allowed:,} of {n_items:,} items"
