@@ -49,7 +49,7 @@ def keyed(tmp_path_factory) -> ServeProcess:
         yield server
 
 
-def test_recommend_answers_what_zsrec_rank_prints(keyed):
+def test_recommend_answers_what_zsrec_rank_prints(keyed, ml100k):
     status, body, _ = post_json(keyed.url + "/v1/recommend", {"history": HISTORY, "k": 5}, AUTH)
     assert status == 200, body
     cli = subprocess.run([sys.executable, "-m", "zsrec", "rank", *sum((["-H", h] for h in HISTORY), []), "--k", "5",
@@ -70,6 +70,17 @@ def test_recommend_answers_what_zsrec_rank_prints(keyed):
                                      AUTH)  # ids as JSON numbers
     assert status == 200 and [h["item_id"] for h in by_number["history"]] == ["100", "1"]
     assert top not in [it["item_id"] for it in by_number["items"]]
+    # only items of a genre, or only listed ones, for a typed history or a known user; a genre no item has: 422
+    status, comedies, _ = post_json(keyed.url + "/v1/recommend", {"history": HISTORY, "k": 5, "only_genres": ["comedy"]},
+                                    AUTH)
+    assert status == 200 and comedies["info"]["filter"] == "genre Comedy: 505 of 1,682 items"
+    assert len(comedies["items"]) == 5
+    assert all("Comedy" in ml100k.catalog.get(it["item_id"]).fields["genres"] for it in comedies["items"])
+    status, listed, _ = post_json(keyed.url + "/v1/recommend", {"user": "196", "k": 5, "only": [181, "Fargo (1996)"]},
+                                  AUTH)
+    assert status == 200 and sorted(it["item_id"] for it in listed["items"]) == ["100", "181"]
+    status, bad, _ = post_json(keyed.url + "/v1/recommend", {"history": HISTORY, "only_genres": ["Comdy"]}, AUTH)
+    assert status == 422 and "no item has the genre 'Comdy'" in bad["detail"]
     # a known user, and the request's own mode
     status, known, _ = post_json(keyed.url + "/v1/recommend", {"user": "196", "k": 3, "reasons": "none"}, AUTH)
     assert status == 200 and all(it["reason"] == "" for it in known["items"]) and len(known["items"]) == 3
@@ -81,6 +92,10 @@ def test_search_health_readiness_metrics_and_docs(keyed):
     status, text, _ = _get(keyed.url + "/v1/items?q=star%20wa", AUTH)
     assert json.loads(text)["items"][0]["title"] == "Star Wars (1977)"
     assert _get(keyed.url + "/v1/items?q=x&limit=0", AUTH)[0] == 422
+    status, text, _ = _get(keyed.url + "/v1/genres", AUTH)
+    genres = {g["name"]: g["items"] for g in json.loads(text)["genres"]}
+    assert status == 200 and len(genres) == 18 and genres["Comedy"] == 505 and genres["Film-Noir"] == 24
+    assert _get(keyed.url + "/v1/genres")[0] == 401  # behind the key, as the catalog's items are
     assert _get(keyed.url + "/healthz") == (200, '{"status":"ok"}', _get(keyed.url + "/healthz")[2])
     assert _get(keyed.url + "/readyz")[0] == 200
     status, spec, _ = _get(keyed.url + "/openapi.json")

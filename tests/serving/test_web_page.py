@@ -24,7 +24,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "-
          "--disable-component-update", "--disable-sync"]
 
 
-def test_a_person_picks_titles_and_gets_explained_recommendations(tmp_path):
+def test_a_person_picks_titles_and_gets_explained_recommendations(tmp_path, ml100k):
     key = "page-key"
     with ServeProcess(["--mode", "score", "--reasons", "evidence", "--api-key", key], tmp_path / "log") as server, \
             sync_playwright() as pw:
@@ -56,6 +56,17 @@ def test_a_person_picks_titles_and_gets_explained_recommendations(tmp_path):
             titles = [results.nth(i).locator(".title").inner_text() for i in range(5)]
             assert "Fargo (1996)" not in titles and "Toy Story (1995)" not in titles  # seen items stay out
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            # the genre menu appears once the key is given; a genre keeps the picks to that genre
+            page.get_by_label("API key").press("Enter")
+            page.get_by_label("API key").blur()
+            page.get_by_label("Genre").select_option("Comedy")
+            page.get_by_role("button", name="Recommend").click()
+            expect(page.locator("#status")).to_contain_text("only genre Comedy: 505 of 1,682 items", timeout=60_000)
+            expect(results).to_have_count(5)
+            genres = {it.title: it.fields["genres"] for it in ml100k.catalog}
+            for i in range(5):
+                title = results.nth(i).locator(".title").inner_text()
+                assert "Comedy" in genres[title], title
             # taking a pick away, and a wrong key, are both shown plainly
             page.get_by_role("button", name="remove Fargo (1996)").click()
             expect(picks).to_have_count(1)

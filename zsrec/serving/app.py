@@ -1,4 +1,4 @@
-"""The HTTP routes: /v1/recommend, /v1/items, /healthz, /readyz, /metrics, the page at /, and the
+"""The HTTP routes: /v1/recommend, /v1/items, /v1/genres, /healthz, /readyz, /metrics, the page at /, and the
 OpenAPI docs at /docs. Errors are JSON with one clear ``detail``; nothing a client sends can make the
 service hold more than ``max_queue`` requests or a body over ``max_body_bytes``."""
 
@@ -24,7 +24,7 @@ from .metrics import ServiceMetrics
 from .service import RecommendService, Variant
 
 OPEN_PATHS = {"/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
-NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/items"}  # metrics label any other path "other"
+NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/items", "/v1/genres"}  # metrics label any other path "other"
 
 
 class RecommendBody(BaseModel):
@@ -36,6 +36,8 @@ class RecommendBody(BaseModel):
     history: list[str] = Field(default_factory=list, description="Titles or item ids the user picked, oldest first.")
     k: int | None = Field(default=None, ge=1, description="How many items to return (default: the service's k).")
     exclude: list[str] = Field(default_factory=list, description="Item ids (or titles) never to recommend.")
+    only: list[str] = Field(default_factory=list, description="Recommend only these item ids (or titles): in stock, one shelf.")
+    only_genres: list[str] = Field(default_factory=list, description="Recommend only items of any of these genres.")
     mode: RankingMode | None = Field(default=None, description="generate or score (default: the service's).")
     reasons: ReasonsMode | None = Field(default=None, description="llm, evidence or none (default: the service's).")
     user: str | None = Field(default=None, description="A known user id instead of a history: their recent picks.")
@@ -149,7 +151,7 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
         variant = Variant(body.mode or service.default.mode, body.reasons or service.default.reasons)
         try:
             user = service.prepare(variant, body.history, body.k, body.exclude, body.allow_unknown_titles,
-                                   body.allow_empty, body.user, body.n_history)
+                                   body.allow_empty, body.user, body.n_history, body.only, body.only_genres)
         except ZsrecError as e:
             return JSONResponse({"detail": str(e)}, status_code=422)
         try:
@@ -180,6 +182,10 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
     async def items(q: Annotated[str, Query(max_length=200)] = "",
                     limit: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
         return {"items": service.search(q, limit)}
+
+    @app.get("/v1/genres", summary="The catalog's genres (what only_genres takes), each with its number of items.")
+    async def genres() -> dict:
+        return {"genres": service.genres()}
 
     @app.get("/healthz", summary="The process is up.")
     async def healthz() -> dict:

@@ -63,9 +63,10 @@ class RecommendService:
             return self._variants[variant]
 
     def prepare(self, variant: Variant, history: Sequence[str], k: int | None, exclude: Sequence[str],
-                allow_unknown_titles: bool, allow_empty: bool, user: str | None, n_history: int) -> PreparedUser:
+                allow_unknown_titles: bool, allow_empty: bool, user: str | None, n_history: int,
+                only: Sequence[str] = (), only_genres: Sequence[str] = ()) -> PreparedUser:
         """Every check that needs no model, in the caller's thread: unknown titles or ids, an empty
-        history, k against the shortlist, the history's length."""
+        history, k against the shortlist, the history's length, the filter."""
         if len(history) > self.max_history:
             raise OptionError(f"the history has {len(history)} entries; this service takes at most "
                               f"{self.max_history} (the most recent ones matter most)")
@@ -73,11 +74,12 @@ class RecommendService:
         if user is not None:
             if history:
                 raise OptionError("give a history or a user, not both")
-            return rec.prepare_user(user, min(n_history, self.max_history), k, exclude)
+            return rec.prepare_user(user, min(n_history, self.max_history), k, exclude, only, only_genres)
         if not history and not allow_empty:
             raise EmptyHistoryError("no history: send at least one title or item id, "
                                     "or allow_empty for the most popular items")
-        prepared = rec.prepare(history, k, allow_unmatched=allow_unknown_titles, exclude=exclude)
+        prepared = rec.prepare(history, k, allow_unmatched=allow_unknown_titles, exclude=exclude, only=only,
+                               only_genres=only_genres)
         if not prepared.prepared.history and history and not allow_empty:
             raise EmptyHistoryError("none of the history titles matched the catalog")
         return prepared
@@ -98,6 +100,9 @@ class RecommendService:
 
     def shown_order(self, variant: Variant, user: PreparedUser, reason: str) -> RankedResult:
         return self.recommender(variant).shown_order([user], reason)[0]
+
+    def genres(self) -> list[dict]:
+        return [{"name": name, "items": n} for name, n in self.base.genres().items()]
 
     def search(self, query: str, limit: int) -> list[dict]:
         catalog, counts = self.base.dataset.catalog, self.base.generator.popularity_counts
