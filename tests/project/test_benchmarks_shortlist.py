@@ -252,3 +252,18 @@ def test_title_search_benchmark_toy(tmp_path):
     assert row["found_any"] == row["keystrokes"] > 0  # every prefix of a real title finds it
     assert row["suggestions"]["p50_ms"] > 0 and row["suggestions_every_title"]["p50_ms"] > 0
     assert "| 2,000 |" in (tmp_path / "title_search.md").read_text()
+
+
+def test_filtered_shortlist_benchmark_toy(tmp_path):
+    """Filters against the unfiltered shortlist: both ways of applying one give the same lists, and
+    they are the unfiltered order with the other items left out."""
+    _run(["filtered_shortlist.py", "--toy"], tmp_path)
+    sizes = json.loads((tmp_path / "filtered_shortlist.json").read_text())["sizes"]
+    assert [s["items"] for s in sizes] == [1682, 30000]
+    for size in sizes:
+        assert len(size["rows"]) == 8 and size["unfiltered"]["p50_ms"] > 0
+        for row in size["rows"]:
+            assert row["same_as_other"] == size["users"] and row["same_as_whole_order"] == row["checked"] == 10
+    ways = {r["way"] for s in sizes for r in s["rows"]}
+    assert ways == {"item by item", "widened"}  # the 30,000-item catalog's 90% filter is widened
+    assert "| genre " in (tmp_path / "filtered_shortlist.md").read_text()
