@@ -48,6 +48,9 @@ def _keys(values: Sequence[object], what: str) -> list[str]:
     return keys
 
 
+ALLOWED_KEPT = 64  # filters kept resolved: a run or a service asks for the same few for every user
+
+
 def _item_noun(dataset_name: str) -> str:
     return "movie" if dataset_name.lower().startswith("ml-") else "item"
 
@@ -88,6 +91,7 @@ class Recommender:
             self.generator.save_index(index)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
+        self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
                                       k=settings.get("k", min(10, cand_cfg.n_candidates)))
@@ -160,14 +164,22 @@ class Recommender:
                 raise TypeError(f"{what} is a list, not one string: pass [{value!r}]")
         if not only and not only_genres:
             return None
+        key = (tuple(_keys(only, "only")), tuple(str(g) for g in only_genres))
+        found = self._allowed.get(key)
+        if found is not None:  # a run's or a service's filter, asked for every user
+            return found
         rows = np.unique(np.asarray(self.item_rows(only, "only"), dtype=np.int64)) if only else None
-        genres = [str(g) for g in only_genres]
+        genres = list(key[1])
         if genres:
             in_genres = self._genre_index().rows(genres)
             rows = in_genres if rows is None else np.intersect1d(rows, in_genres)
             genres = self._genre_index().spelled(genres)
         assert rows is not None
-        return Allowed(rows, describe(len(rows), len(self.dataset.catalog), list(only), genres))
+        rows.flags.writeable = False  # shared by every user of this filter
+        if len(self._allowed) >= ALLOWED_KEPT:  # many filters: start again (one step, safe across threads)
+            self._allowed.clear()
+        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), list(only), genres))
+        return found
 
     def genres(self) -> dict[str, int]:
         """The catalog's genres (what ``only_genres`` takes), each with its number of items."""

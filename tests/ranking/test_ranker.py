@@ -157,6 +157,8 @@ def test_only_these_items_or_genres(ml100k):
     assert list(comedies.candidates.indices) == [i for i in whole if "Comedy" in genres[i]][:20]
     assert list(comedies.candidates.indices) != list(plain)
     assert comedies.filter == "genre Comedy: 505 of 1,682 items"
+    kept = rec.allowed(only_genres=["comedy"])  # resolved once per filter, for every user who asks
+    assert kept is rec.allowed(only_genres=["comedy"]) and not kept.rows.flags.writeable
     either = rec.prepare(history, only_genres=["Film-Noir", "WESTERN"]).prepared
     assert all(genres[i] & {"Film-Noir", "Western"} for i in either.candidates.indices)
 
