@@ -112,8 +112,10 @@ class Ranker:
         replace(self.config, k=k)  # the config's own checks, for a k given per call
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
-        cands = self.generator.generate(list(history), exclude, self.config.n_candidates,
-                                        allowed.rows if allowed is not None else None)
+        n = self.config.n_candidates
+        # a lent generator need not know filters until one is used
+        cands = self.generator.generate(list(history), exclude, n) if allowed is None else \
+            self.generator.generate(list(history), exclude, n, allowed=allowed.rows)
         timings["candidates"] = time.perf_counter() - t0
         facts = self._facts(history, cands.indices, timings)
         prepared = Prepared(list(history), cands, facts, k, timings,
