@@ -205,8 +205,9 @@ class CandidateGenerator:
 
     DENSE_FRACTION = 0.25  # queries touching more postings than this share of the catalog go dense
     BOUNDED_MIN_ITEMS = 20_000  # below this, fusing every item costs less than finding the few to fuse
-    FILTER_SCORED_MAX = 20_000  # a filter of at most this many items is scored item by item; a larger one
-    # is cut from a widened unfiltered shortlist (``_filtered``)
+    # a filter of at most this many items is scored item by item; a larger one is cut from a widened
+    # unfiltered shortlist (``_filtered``; benchmarks/filtered_shortlist.py times both ways)
+    FILTER_SCORED_MAX = 20_000
 
     def __init__(self, catalog: Catalog, interactions: Interactions | None = None,
                  config: CandidateConfig | None = None, popularity: np.ndarray | None = None,

@@ -20,10 +20,10 @@ from .backends.base import LLMBackend
 from .candidates import CandidateGenerator, Candidates
 from .choices import ReasonsMode
 from .data import Catalog
-from .item_filter import Allowed
 from .evidence import EvidenceIndex, Fact
 from .evidence import sentence as evidence_sentence
 from .evidence import summary as evidence_summary
+from .item_filter import Allowed
 from .prompts import PromptTemplate
 from .ranking import BackendHandle, RankerConfig, Ranking, RankingCore, RankingMode, RankRequest, RenderedPrompt
 from .reasons import CheckedReason, ReasonChecker, ReasonSource
@@ -43,7 +43,7 @@ class Prepared:
     k: int
     timings: dict[str, float]
     prompt: RenderedPrompt | None = None  # rendered by the check; ranking reuses it
-    filter: str = ""  # the caller's filter in words ("genre Comedy: 388 of 1,682 items"), "" for none
+    filter: str = ""  # the caller's filter in words ("genre Comedy: 505 of 1,682 items"), "" for none
 
 
 class Ranker:

@@ -50,7 +50,7 @@ class RunInfo:
     raw_output: str = ""  # in score mode: the reasons generation, if any
     mode: str = "generate"  # "generate" (the LLM wrote the ranking) or "score" (label log-probs ranked)
     note: str = ""  # why the LLM was not asked at all (one candidate: nothing to rank), "" otherwise
-    filter: str = ""  # the caller's filter in words ("genre Comedy: 388 of 1,682 items"), "" for none
+    filter: str = ""  # the caller's filter in words ("genre Comedy: 505 of 1,682 items"), "" for none
 
 
 @dataclass
