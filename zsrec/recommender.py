@@ -162,13 +162,13 @@ class Recommender:
         for value, what in ((only, "only"), (only_genres, "only_genres")):
             if isinstance(value, (str, bytes)):  # it would be read a letter at a time
                 raise TypeError(f"{what} is a list, not one string: pass [{value!r}]")
-        if not only and not only_genres:
+        if len(only) == 0 and len(only_genres) == 0:  # len, not truth: a numpy array or Series of ids has none
             return None
         key = (tuple(_keys(only, "only")), tuple(str(g) for g in only_genres))
         found = self._allowed.get(key)
         if found is not None:  # a run's or a service's filter, asked for every user
             return found
-        rows = np.unique(np.asarray(self.item_rows(only, "only"), dtype=np.int64)) if only else None
+        rows = np.unique(np.asarray(self.item_rows(key[0], "only"), dtype=np.int64)) if key[0] else None
         genres = list(key[1])
         if genres:
             in_genres = self._genre_index().rows(genres)
@@ -178,7 +178,7 @@ class Recommender:
         rows.flags.writeable = False  # shared by every user of this filter
         if len(self._allowed) >= ALLOWED_KEPT:  # many filters: start again (one step, safe across threads)
             self._allowed.clear()
-        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), list(only), genres))
+        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), key[0], genres))
         return found
 
     def genres(self) -> dict[str, int]:

@@ -143,6 +143,8 @@ def test_only_these_items_or_genres(ml100k):
     be recommended, together their intersection. The shortlist keeps the unfiltered order; the
     prompt shows only allowed items; the result says what the filter was; a filter that leaves
     nothing unseen gives an empty list, and a genre no item has is an error listing the genres."""
+    import numpy as np
+
     from zsrec import load_records
 
     prompts = []
@@ -168,6 +170,8 @@ def test_only_these_items_or_genres(ml100k):
     assert [it.item_id for it in result.items] == ["174", "181"]
     assert result.info.filter == "the 4 items listed with genre Action: 2 of 1,682 items"
     assert "Raiders of the Lost Ark" in prompts[-1] and "Usual Suspects" not in prompts[-1]
+    as_array = rec.prepare(history, only=np.array([174, 181, 12]), only_genres=["action"]).prepared  # ids from numpy
+    assert list(as_array.candidates.indices) == [catalog.index_of("181"), catalog.index_of("174")]
     assert rec.recommend(history, only=["50", "1"]).items == []  # both already picked
     assert rec.recommend(history).info.filter == ""
     seen = {catalog.items[r].id for r in ml100k.interactions.user_history("42")}
