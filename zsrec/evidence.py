@@ -72,21 +72,35 @@ class PopularityRank:
     """Where the item stands by picks. Items picked equally often share a rank (1 + the items picked
     more), so two films with one pick each are not called 1638th and 1639th."""
 
-    rank: int  # 1 = the most picked item in the catalog
+    rank: int  # 1 = the most picked item in the catalog (or in ``among``)
     of: int
     count: int
     tied: bool = False  # other items have exactly this many picks
+    among: str = ""  # the items ranked within, when a filter chose them ("Western items"); "" = the catalog
     kind: str = field(default="popularity", init=False)
     text: str = field(default="", init=False)
 
     def __post_init__(self) -> None:
+        of = f"the {self.of} {self.among}" if self.among else str(self.of)
         if self.count == 0:
-            text = f"not picked by anyone yet (of {self.of})"
+            text = f"not picked by anyone yet (of {of})"
         else:
             ordinal = "" if self.rank == 1 else f"{_ordinal(self.rank)} "
-            place = f"{'tied ' if self.tied else 'the '}{ordinal}most picked of {self.of}"
+            place = f"{'tied ' if self.tied else 'the '}{ordinal}most picked of {of}"
             text = f"{place} ({self.count} pick{'' if self.count == 1 else 's'})"
         object.__setattr__(self, "text", text)
+
+
+@dataclass(eq=False)
+class Scope:
+    """The items a caller's filter allows, named ("Western items"): a filtered list's popularity is
+    told among them, since "the 3rd most picked western" says more to someone who asked for westerns
+    than "the 61st most picked of 1682". Their counts are sorted once, on first use, and kept here:
+    a filter is resolved once and asked for by every user of a run or a service."""
+
+    rows: np.ndarray
+    name: str
+    _ordered: np.ndarray | None = field(default=None, repr=False)  # minus their counts, ascending
 
 
 Fact = CoPicked | SharedGenres | MatchedTerms | PopularityRank
@@ -145,8 +159,9 @@ class EvidenceIndex:
         self.genres = [item_genres(it) for it in catalog.items]
         self.terms = [_title_terms(it) for it in catalog.items]
 
-    def facts(self, history: Sequence[int], candidates: Sequence[int]) -> list[list[Fact]]:
-        """Facts for each candidate, strongest first; every candidate gets at least its popularity."""
+    def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:
+        """Facts for each candidate, strongest first; every candidate gets at least its popularity,
+        ranked among the ``scope``'s items where a filter chose the candidates."""
         hist = list(dict.fromkeys(int(h) for h in history))
         cands = [int(c) for c in candidates]
         items = self.catalog.items
@@ -173,10 +188,19 @@ class EvidenceIndex:
             terms = tuple(sorted(self.terms[c] & history_terms))
             if terms:
                 facts.append(MatchedTerms(terms))
-            facts.append(PopularityRank(int(self.pop_rank[c]), len(self.catalog), int(self.pop_counts[c]),
-                                        bool(self.pop_tied[c])))
+            facts.append(self._popularity(c, scope))
             out.append(facts)
         return out
+
+    def _popularity(self, row: int, scope: Scope | None) -> PopularityRank:
+        count = self.pop_counts[row]
+        if scope is None or len(scope.rows) < 2:  # first of one item says nothing: the catalog's rank then
+            return PopularityRank(int(self.pop_rank[row]), len(self.catalog), int(count), bool(self.pop_tied[row]))
+        if scope._ordered is None:
+            scope._ordered = np.sort(-self.pop_counts[scope.rows])
+        first = int(np.searchsorted(scope._ordered, -count, side="left"))
+        ties = int(np.searchsorted(scope._ordered, -count, side="right")) - first
+        return PopularityRank(first + 1, len(scope.rows), int(count), ties > 1, scope.name)
 
 
 def summary(facts: Sequence[Fact], limit: int = 2) -> str:

@@ -12,17 +12,19 @@ import numpy as np
 
 from .data import Catalog
 from .errors import OptionError
-from .evidence import item_genres
+from .evidence import Scope, item_genres
 
 LISTED_GENRES = 40  # an error lists every genre of a catalog with at most this many
 
 
 @dataclass(frozen=True)
 class Allowed:
-    """The catalog rows a shortlist may be drawn from, sorted, and the filter in words for the result."""
+    """The catalog rows a shortlist may be drawn from, sorted; the filter in words for the result;
+    and its items as the evidence ranks popularity among them."""
 
     rows: np.ndarray
     described: str
+    scope: Scope
 
 
 class GenreIndex:
@@ -63,6 +65,13 @@ class GenreIndex:
             return f" (genres: {', '.join(sorted(self.names.values(), key=str.lower))})"
         close = difflib.get_close_matches(genre.strip().lower(), list(self.names), n=3, cutoff=0.6)
         return f" (closest: {', '.join(self.names[c] for c in close)})" if close else ""
+
+
+def scope_name(only: Sequence[str], genres: Sequence[str]) -> str:
+    """What a filter's items are called in a popularity fact: "Western items", "items listed",
+    "Action items listed"."""
+    kinds = " or ".join(genres) + " items" if genres else "items"
+    return f"{kinds} listed" if only else kinds
 
 
 def describe(n_allowed: int, n_items: int, only: Sequence[str], genres: Sequence[str]) -> str:

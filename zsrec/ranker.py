@@ -20,7 +20,7 @@ from .backends.base import LLMBackend
 from .candidates import CandidateGenerator, Candidates
 from .choices import ReasonsMode
 from .data import Catalog
-from .evidence import EvidenceIndex, Fact
+from .evidence import EvidenceIndex, Fact, Scope
 from .evidence import sentence as evidence_sentence
 from .evidence import summary as evidence_summary
 from .item_filter import Allowed
@@ -117,17 +117,18 @@ class Ranker:
         cands = self.generator.generate(list(history), exclude, n) if allowed is None else \
             self.generator.generate(list(history), exclude, n, allowed=allowed.rows)
         timings["candidates"] = time.perf_counter() - t0
-        facts = self._facts(history, cands.indices, timings)
+        facts = self._facts(history, cands.indices, timings, allowed.scope if allowed is not None else None)
         prepared = Prepared(list(history), cands, facts, k, timings,
                             filter=allowed.described if allowed is not None else "")
         prepared.prompt = self.core.check(self._request(prepared), k)
         return prepared
 
-    def _facts(self, history: Sequence[int], rows: np.ndarray, timings: dict[str, float]) -> list[list[Fact]] | None:
+    def _facts(self, history: Sequence[int], rows: np.ndarray, timings: dict[str, float],
+               scope: Scope | None = None) -> list[list[Fact]] | None:
         if self.evidence is None:
             return None
         t0 = time.perf_counter()
-        facts = self.evidence.facts(history, [int(i) for i in rows])
+        facts = self.evidence.facts(history, [int(i) for i in rows], scope)
         timings["evidence"] = time.perf_counter() - t0
         return facts
 

@@ -25,8 +25,8 @@ from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
 from .errors import EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
-from .evidence import EvidenceIndex
-from .item_filter import Allowed, GenreIndex, describe
+from .evidence import EvidenceIndex, Scope
+from .item_filter import Allowed, GenreIndex, describe, scope_name
 from .loaders import load_dataset
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
@@ -178,7 +178,8 @@ class Recommender:
         rows.flags.writeable = False  # shared by every user of this filter
         if len(self._allowed) >= ALLOWED_KEPT:  # many filters: start again (one step, safe across threads)
             self._allowed.clear()
-        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), key[0], genres))
+        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), key[0], genres),
+                                             Scope(rows, scope_name(key[0], genres)))
         return found
 
     def genres(self) -> dict[str, int]:

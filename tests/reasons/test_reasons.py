@@ -71,6 +71,36 @@ def test_popularity_ranks_are_shared_by_equals_and_read_as_english(ml100k):
     assert PopularityRank(3, 9, 4).text == "the 3rd most picked of 9 (4 picks)"
 
 
+def test_a_filtered_list_tells_popularity_among_the_filters_items(ml100k):
+    """Someone who asked for westerns learns more from "the 3rd most picked of the 27 Western items"
+    than from "tied 275th most picked of 1682": under a filter the popularity fact ranks among the
+    filter's items (ties shared, as in the catalog); without one it is the catalog's, as before."""
+    rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), reasons="evidence", k=20)
+    counts = rec.ranker.evidence.pop_counts
+    westerns = [i for i, it in enumerate(ml100k.catalog) if "Western" in it.fields["genres"].split()]
+    result = rec.recommend([], only_genres=["western"])
+    assert len(result.items) == 20
+    for item in result.items:
+        fact = item.evidence[-1]
+        row = ml100k.catalog.index_of(item.item_id)
+        assert fact.kind == "popularity" and fact.of == 27 and fact.among == "Western items"
+        assert fact.rank == 1 + sum(counts[w] > counts[row] for w in westerns)
+        assert fact.tied == (sum(counts[w] == counts[row] for w in westerns) > 1)
+    assert result.items[0].reason == "The most picked of the 27 Western items (256 picks)."  # Dances with Wolves
+    plain = rec.recommend([]).items[0]
+    assert plain.reason == "The most picked of 1682 (583 picks)." and plain.evidence[-1].among == ""
+    listed = rec.recommend(["Toy Story (1995)"], only=["181", "174", "50"], only_genres=["action"]).items
+    assert {it.item_id: it.evidence[-1].text for it in listed} == {  # Star Wars, Return of the Jedi, Raiders
+        "50": "the most picked of the 3 Action items listed (583 picks)",
+        "181": "the 2nd most picked of the 3 Action items listed (507 picks)",
+        "174": "the 3rd most picked of the 3 Action items listed (420 picks)"}
+    one = rec.recommend(["Toy Story (1995)"], only=["181"]).items[0].evidence[-1]
+    assert one.among == "" and one.of == 1682  # the first of one item says nothing: the catalog's rank
+    assert PopularityRank(3, 51, 121, True, "Film-Noir or Western items").text == (
+        "tied 3rd most picked of the 51 Film-Noir or Western items (121 picks)")
+    assert PopularityRank(4, 4, 0, True, "items listed").text == "not picked by anyone yet (of the 4 items listed)"
+
+
 def test_the_picks_a_reason_counts_are_picks_even_when_popularity_decays(ml100k):
     """With a popularity half-life the shortlist's popularity is decayed weights; the evidence said
     "(0 picks)" of items people picked long ago. Its counts are counted picks, whatever the shortlist weighs."""
