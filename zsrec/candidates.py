@@ -655,11 +655,6 @@ class CandidateGenerator:
         n = min(n, len(self.catalog) - len(seen))
         start, end = matched.indptr[row], matched.indptr[row + 1]
         docs, raw = matched.indices[start:end], matched.data[start:end]  # docs sorted
-        lo = float(raw.min()) if len(raw) else 0.0
-        hi = float(raw.max()) if len(raw) else 0.0
-        if len(raw) < len(self.catalog):  # unmatched items score 0
-            lo, hi = min(lo, 0.0), max(hi, 0.0)
-        span = hi - lo
         bm25_w, pop_w, co_w = self._weights(len(history))
         co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
         docs = docs.astype(np.int64)
@@ -671,15 +666,8 @@ class CandidateGenerator:
         if len(scored):
             popular = popular[~_find(scored, popular)[0]]
         rows = np.concatenate([scored, popular])
-        unmatched = (0.0 - lo) / span if span > 0 else 0.0
-        bm25 = np.full(len(rows), unmatched)
-        if len(docs):
-            hit_doc, at = _find(docs, scored)
-            bm25[: len(scored)][hit_doc] = (raw[at[hit_doc]] - lo) / span if span > 0 else 0.0
-        co = np.zeros(len(rows))
-        if len(co_rows):
-            hit_co, at = _find(co_rows, scored)
-            co[: len(scored)][hit_co] = co_vals[at[hit_co]]
+        bm25 = self._scaled_sparse(docs, raw)(rows)
+        co = _co_at(rows, co_rows, co_vals)
         pop = self._pop_scaled[rows]
         fused = bm25_w * bm25 + pop_w * pop + co_w * co
         if len(seen):
