@@ -19,12 +19,16 @@ LISTED_GENRES = 40  # an error lists every genre of a catalog with at most this 
 
 @dataclass(frozen=True)
 class Allowed:
-    """The catalog rows a shortlist may be drawn from, sorted; the filter in words for the result;
-    and its items as the evidence ranks popularity among them."""
+    """A resolved filter: its items (``scope``, as the evidence ranks popularity among them) and the
+    filter in words for the result."""
 
-    rows: np.ndarray
-    described: str
     scope: Scope
+    described: str
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The catalog rows a shortlist may be drawn from, sorted."""
+        return self.scope.rows
 
 
 class GenreIndex:

@@ -178,8 +178,8 @@ class Recommender:
         rows.flags.writeable = False  # shared by every user of this filter
         if len(self._allowed) >= ALLOWED_KEPT:  # many filters: start again (one step, safe across threads)
             self._allowed.clear()
-        found = self._allowed[key] = Allowed(rows, describe(len(rows), len(self.dataset.catalog), key[0], genres),
-                                             Scope(rows, scope_name(key[0], genres)))
+        found = self._allowed[key] = Allowed(Scope(rows, scope_name(key[0], genres)),
+                                             describe(len(rows), len(self.dataset.catalog), key[0], genres))
         return found
 
     def genres(self) -> dict[str, int]:
