@@ -290,17 +290,15 @@ class CandidateGenerator:
                     sittings = SittingIndex.build(all_sequences(), times, len(catalog), self.config.session_seconds,
                                                   interactions.user_ids if from_interactions else None)
             self.sittings = sittings
+        self._popularity_counted = popularity is None and interactions is not None  # else lent, or none
         if popularity is None:
             popularity = (interactions.item_counts(len(catalog), self.config.popularity_half_life)
                           if interactions is not None else np.zeros(len(catalog)))
         if len(popularity) != len(catalog):
             raise ValueError("popularity needs one count per catalog item")
         self.popularity_counts = np.asarray(popularity, dtype=np.float64)
-        self._pop_scaled = _minmax(np.log1p(self.popularity_counts))
-        # Catalog rows by popularity, ties to the lowest row: the order the reference path also uses.
         self._rows = np.arange(len(catalog))
-        self._pop_terms: dict[float, np.ndarray] = {}
-        self._pop_order = np.lexsort((self._rows, -self._pop_scaled))
+        self._count_popularity()
         self._rank_bm25 = None
         self.index: SparseBM25 | None = None
         if self.config.retriever == "rank-bm25":
@@ -323,6 +321,53 @@ class CandidateGenerator:
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
         # what the counted indexes came from, written beside them by save_index
         self.counted_from = interactions if from_interactions else None
+
+    def _count_popularity(self) -> None:
+        """The popularity signal from ``popularity_counts``: log-scaled to [0, 1], and the catalog's
+        rows by it, ties to the lowest row (the order the reference path also uses)."""
+        self._pop_scaled = _minmax(np.log1p(self.popularity_counts))
+        self._pop_terms: dict[float, np.ndarray] = {}
+        self._pop_order = np.lexsort((self._rows, -self._pop_scaled))
+
+    def add_interactions(self, interactions: Interactions, rows: np.ndarray) -> None:
+        """Count new picks into every index without a rebuild: ``interactions`` holds them already
+        (appended, each user's no older than their earlier ones: ``Interactions.extend``), ``rows``
+        are theirs. Each index pairs a user's new picks with what they picked before (the shared one
+        with their last ones, the first-picks ones with all of them, the session signal and the
+        sittings by time), and popularity is counted again from every interaction (a pass over the
+        counts; with a half-life every weight moves). The text index needs nothing: items are not
+        added. The indexes then hold what a rebuild would, but for neighbour pairs pruned before
+        that start again from their new count (``CoOccurrenceIndex.add``)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        users = list(dict.fromkeys(str(u) for u in interactions.users[rows]))
+        new_count = dict(zip(*np.unique(interactions.users[rows].astype(str), return_counts=True)))
+        picks, earlier, times, earlier_times = [], [], [], []
+        for user in users:
+            history = interactions.user_history(user)
+            stamps = interactions.user_times(user)
+            cut = len(history) - int(new_count[user])
+            picks.append(history[cut:])
+            earlier.append(history[:cut])
+            times.append(stamps[cut:])
+            earlier_times.append(stamps[:cut])
+        if self.cooccurrence is not None:
+            self.cooccurrence.add(picks, earlier)
+        for index in self.first_picks.values():
+            index.add(picks, earlier)
+        if self.session is not None:
+            self.session.add(picks, earlier, times=times, tail_times=earlier_times)
+        if self.sittings is not None:
+            self.sittings.add(users, picks, times)
+        if self._popularity_counted:
+            self.popularity_counts = interactions.item_counts(len(self.catalog), self.config.popularity_half_life)
+        else:  # lent counts (a subset of users'): the new picks are added to them
+            self.popularity_counts = self.popularity_counts + np.bincount(interactions.items[rows],
+                                                                          minlength=len(self.catalog))
+        self._count_popularity()
+        if self.counted_from is not None:
+            self.counted_from = interactions
 
     @staticmethod
     def _times(sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,

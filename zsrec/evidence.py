@@ -147,6 +147,13 @@ class EvidenceIndex:
         users, codes = np.unique(interactions.users.astype(str), return_inverse=True)
         picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
                                   shape=(len(users), n_items))
+        self.users = users  # each code's user id, for adding picks
+        self._code_of: dict[str, int] | None = None  # user id -> code, made on the first add
+        self._count(picks, popularity)
+        self.genres = [item_genres(it) for it in catalog.items]
+        self.terms = [_title_terms(it) for it in catalog.items]
+
+    def _count(self, picks: sparse.csc_matrix, popularity: np.ndarray | None) -> None:
         picks.sum_duplicates()
         picks.data[:] = 1.0  # a user who picked an item twice counts once
         self.picks = picks
@@ -156,8 +163,25 @@ class EvidenceIndex:
         self.pop_rank = np.searchsorted(ordered, -counts, side="left").astype(np.int64) + 1
         self.pop_tied = (np.searchsorted(ordered, -counts, side="right") + 1 - self.pop_rank) > 1
         self.pop_counts = counts
-        self.genres = [item_genres(it) for it in catalog.items]
-        self.terms = [_title_terms(it) for it in catalog.items]
+
+    def add(self, users: Sequence[str], items: Sequence[int], popularity: np.ndarray | None = None) -> None:
+        """Count new picks (each by ``users``' same entry; a user the index has not seen gets a new
+        code) so that every fact says what the data holds now; ``popularity``: the new counts, as
+        given to the constructor. The matrix grows by the new entries; nothing is counted again
+        from the old picks. Filters' sorted counts (``Scope``) are then out of date: resolve them again."""
+        if len(users) != len(items):
+            raise ValueError("add() needs one user per item")
+        if self._code_of is None:
+            self._code_of = {str(u): i for i, u in enumerate(self.users.tolist())}
+        codes = [self._code_of.setdefault(str(u), len(self._code_of)) for u in users]
+        if len(self._code_of) > len(self.users):
+            self.users = np.asarray(list(self._code_of), dtype=str)
+        shape = (len(self.users), len(self.catalog))
+        old = self.picks
+        grown = sparse.csc_matrix((old.data, old.indices, old.indptr), shape=shape)  # rows are users: room for new ones
+        new = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (np.asarray(codes, dtype=np.int64),
+                                                                         np.asarray(items, dtype=np.int64))), shape=shape)
+        self._count((grown + new).tocsc(), popularity)
 
     def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:
         """Facts for each candidate, strongest first; every candidate gets at least its popularity,

@@ -688,6 +688,55 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
                             "items", "interactions", name, f"{name} (Python records)")
 
 
+class _StrictSink(_RowSink):
+    """New events are all taken or none: a bad one is an error naming it, never skipped."""
+
+    def __init__(self) -> None:
+        super().__init__(skip_bad_rows=False)
+
+    def bad(self, message: str, path: str | Path, line: int | None) -> None:
+        raise DataError(message, str(path), line)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One new pick, as read from a caller's records: the item still as given (an id or a title)."""
+
+    where: str  # "interactions[3]": the record's position, for errors
+    user: str
+    item: str
+    timestamp: float | None  # seconds since 1970 (None: not given)
+    rating: float | None
+
+
+def read_events(records: object, columns: Mapping[str, str] | None = None) -> list[Event]:
+    """New picks from a DataFrame or any iterable of dicts (an HTTP body, a queue's messages), by the
+    column names ``load_records`` takes: ``user_id`` and ``item_id`` (an id or a title), optional
+    ``timestamp`` (epoch seconds, or milliseconds and finer, read in their unit; ISO 8601; a
+    ``datetime``) and ``rating``. Every record is read before any is used, and a bad one raises
+    (``interactions[3]: ...``), so a caller's batch is taken whole or not at all."""
+    cols = {**DEFAULT_COLUMNS, **(columns or {})}
+    _check_columns(columns)
+    sink = _StrictSink()
+    needed = {"user_id": cols["user_id"], "item_id": cols["item_id"]}
+    events = []
+    for (where, line), row in _record_rows(records, "interactions", needed, sink):
+        user, item = row.get(cols["user_id"], "").strip(), row.get(cols["item_id"], "").strip()
+        if not user:
+            sink.bad(f"no user id (column {cols['user_id']!r})", where, line)
+        if not item:
+            sink.bad(f"no item id or title (column {cols['item_id']!r})", where, line)
+        ts_text, rating_text = row.get(cols["timestamp"], "").strip(), row.get(cols["rating"], "").strip()
+        ts = _timestamp(ts_text, where, line, sink) if ts_text else None
+        for bound, per_second, _ in _EPOCH_UNITS:  # one stamp at a time, by the loaders' bounds
+            if ts is not None and ts >= bound:
+                ts /= per_second
+                break
+        rating = _number(rating_text, "rating", where, line, sink) if rating_text else None
+        events.append(Event(str(where), user, item, ts, rating))
+    return events
+
+
 # ---------------------------------------------------------------- resolution of names and folders
 
 def _detect(directory: Path) -> Callable[..., Dataset] | None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,10 +25,10 @@ from .backends.base import LLMBackend
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
 from .data import Dataset
-from .errors import EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
+from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex, Scope
 from .item_filter import Allowed, GenreIndex, describe, scope_name
-from .loaders import load_dataset
+from .loaders import load_dataset, read_events
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
 from .result import RankedResult
@@ -53,6 +54,39 @@ ALLOWED_KEPT = 64  # filters kept resolved: a run or a service asks for the same
 
 def _item_noun(dataset_name: str) -> str:
     return "movie" if dataset_name.lower().startswith("ml-") else "item"
+
+
+@dataclass(frozen=True)
+class AddedInteractions:
+    """What ``Recommender.add_interactions`` counted in."""
+
+    added: int  # picks
+    users: int  # users who made them
+    new_users: int  # of those, users the data did not hold before
+    interactions: int  # the data's picks now
+    seconds: float  # to count them into every index
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class _SharedEvidence:
+    """Builds the evidence index once, on first use, for every variant of a Recommender (other
+    settings, another template): new picks are then counted into the one index all of them read."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.index: EvidenceIndex | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> EvidenceIndex:
+        with self._lock:
+            if self.index is None:
+                data = self.dataset
+                # counted picks, not the shortlist's popularity: with a half-life those are decayed
+                # weights, and "(507 picks)" must be a count
+                self.index = EvidenceIndex(data.catalog, data.interactions, data.interactions.item_counts(len(data.catalog)))
+            return self.index
 
 
 @dataclass
@@ -92,16 +126,17 @@ class Recommender:
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
+        # Held while a user is prepared and while new picks are counted in (shared by every variant):
+        # a shortlist never reads an index half-updated.
+        self._counting = threading.RLock()
+        self._evidence = _SharedEvidence(dataset)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
                                       k=settings.get("k", min(10, cand_cfg.n_candidates)))
         self.ranker = Ranker(
             dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
             PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
-            # counted picks, not the shortlist's popularity: with a half-life those are decayed weights,
-            # and "(507 picks)" must be a count
-            evidence=lambda: EvidenceIndex(dataset.catalog, dataset.interactions,
-                                           dataset.interactions.item_counts(len(dataset.catalog))),
+            evidence=self._evidence,
         )
 
     @classmethod
@@ -138,8 +173,9 @@ class Recommender:
         rows, typed, missing = self.resolve_history(history, allow_unmatched)
         if not rows and not allow_empty:
             raise EmptyHistoryError("no history to recommend from: give at least one title the catalog knows")
-        allowed = self.allowed(only, only_genres)
-        return PreparedUser(self.ranker.prepare(rows, self._excluded(rows, exclude), k, allowed), typed, missing)
+        with self._counting:
+            allowed = self.allowed(only, only_genres)
+            return PreparedUser(self.ranker.prepare(rows, self._excluded(rows, exclude), k, allowed), typed, missing)
 
     def prepare_user(self, user_id: str, n_history: int | None = 10, k: int | None = None,
                      exclude: Sequence[str] = (), only: Sequence[str] = (),
@@ -148,10 +184,11 @@ class Recommender:
         everything they ever picked, the item ids in ``exclude`` (out of stock, say), and any item of
         the same title as one of these (a film listed twice) are excluded from the candidates;
         ``only`` and ``only_genres`` filter what may be recommended (see ``allowed``)."""
-        history, seen = self.user_split(user_id, n_history)
-        allowed = self.allowed(only, only_genres)
-        return PreparedUser(self.ranker.prepare(history, self._excluded(history, exclude, seen), k, allowed),
-                            user_id=str(user_id))
+        with self._counting:
+            history, seen = self.user_split(user_id, n_history)
+            allowed = self.allowed(only, only_genres)
+            return PreparedUser(self.ranker.prepare(history, self._excluded(history, exclude, seen), k, allowed),
+                                user_id=str(user_id))
 
     def allowed(self, only: Sequence[str] = (), only_genres: Sequence[str] = ()) -> Allowed | None:
         """The items a shortlist may hold: those in ``only`` (item ids, or titles matched as
@@ -224,6 +261,66 @@ class Recommender:
             details = "; ".join(f"{q!r} (closest: {', '.join(self.matcher.suggestions(q)) or 'none'})" for q in missing)
             raise UnknownItemError(f"{what}: no item id or title is {details}", missing)
         return rows
+
+    def add_interactions(self, interactions: object, columns: Mapping[str, str] | None = None) -> AddedInteractions:
+        """Count new picks in while the Recommender runs, without a rebuild: what users picked since
+        the data was loaded (a service's click log, a shop's orders). ``interactions``: a DataFrame or
+        any iterable of dicts with ``user_id`` and ``item_id`` (an id, or a title matched as ``exclude``
+        matches it), optionally ``timestamp`` and ``rating`` (``columns`` maps other names, as for
+        ``load_records``). From the next request on, the shortlist's popularity and co-occurrence (with
+        the session signal and sittings), the reasons' counts and a known user's history hold them;
+        a user the data did not hold becomes a known user.
+
+        A pick without a timestamp is stamped now (data without timestamps: after the last pick, in the
+        order given). Each user's new picks must be no older than the ones the data holds for them, since
+        every index pairs a pick with the ones before it; older events need the data loaded again. The
+        batch is read and checked whole before anything is counted: a bad record (an unknown item, an
+        unreadable time) raises, naming it, and nothing is added. Counting costs a pass over the
+        indexes whatever the batch's size (``benchmarks/add_interactions.py``), so add picks in batches
+        rather than one call each. Title search keeps the popularity order it was built with. Nothing
+        is written: keep your own log, which the next start loads (and a saved ``index`` is then counted
+        again from it)."""
+        t0 = time.perf_counter()
+        if not callable(getattr(self.generator, "add_interactions", None)):
+            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot count new "
+                              "picks: it has no add_interactions(interactions, rows)")
+        events = read_events(interactions, columns)
+        with self._counting:
+            data = self.dataset.interactions
+            if not events:
+                return AddedInteractions(0, 0, 0, len(data), time.perf_counter() - t0)
+            items = self.item_rows([e.item for e in events], "interactions")
+            if data.timed:
+                now = time.time()
+                stamps = [e.timestamp if e.timestamp is not None else now for e in events]
+            else:
+                given = next((e for e in events if e.timestamp is not None), None)
+                if given is not None:
+                    raise DataError("the data has no timestamps (its picks keep file order), so a new pick "
+                                    "cannot be placed by one: send picks without a timestamp, oldest first",
+                                    given.where)
+                last = float(data.timestamps.max()) if len(data) else 0.0
+                stamps = [last + 1.0 + i for i in range(len(events))]
+            order = sorted(range(len(events)), key=lambda i: stamps[i])  # stable: equal times keep the batch's order
+            latest: dict[str, float | None] = {}
+            for i in order:
+                user = events[i].user
+                if user not in latest:
+                    latest[user] = data.latest_time(user)
+                before = latest[user]
+                if before is not None and stamps[i] < before:
+                    raise DataError(f"user {user!r}'s pick at {stamps[i]:g} is older than their latest one in the "
+                                    f"data ({before:g}): new picks are counted in time order; load the data again "
+                                    "to add older ones", events[i].where)
+            users = [events[i].user for i in order]
+            rows = data.extend(users, [items[i] for i in order], [stamps[i] for i in order],
+                               [events[i].rating if events[i].rating is not None else np.nan for i in order])
+            self.generator.add_interactions(data, rows)
+            if self._evidence.index is not None:  # else it is counted from the data, these picks too, on first use
+                self._evidence.index.add(users, data.items[rows], data.item_counts(len(self.dataset.catalog)))
+            self._allowed.clear()  # a filter ranks popularity among its items by the counts it was resolved with
+            return AddedInteractions(len(rows), len(latest), sum(v is None for v in latest.values()), len(data),
+                                     time.perf_counter() - t0)
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""
