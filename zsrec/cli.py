@@ -481,6 +481,7 @@ def serve(
     max_history: Annotated[int, typer.Option(min=1, help="Most history entries a request may send (422 beyond).")] = 50,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="Largest request body accepted (422 beyond).")] = 64 * 1024,
     drain_seconds: Annotated[float, typer.Option(min=0.0, help="On SIGTERM, how long in-flight requests may take to finish before the exit.")] = 60.0,
+    accept_interactions: Annotated[bool, typer.Option(help="Take new picks at POST /v1/interactions, counted in without a restart (off: 403).")] = True,
     dataset: DatasetOpt = "ml-100k",
     data_path: DataPathOpt = None,
     items: ItemsOpt = None,
@@ -524,7 +525,8 @@ def serve(
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Serve recommendations over HTTP: POST /v1/recommend, GET /v1/items, /healthz, /readyz, /metrics,
+    """Serve recommendations over HTTP: POST /v1/recommend, POST /v1/interactions (new picks, counted in
+    at once), GET /v1/items, /v1/genres, /healthz, /readyz, /metrics,
     a web page at / and the API docs at /docs. The model is loaded once; concurrent requests are
     ranked together. Needs the serve extra: pip install 'zsrec[serve]'."""
     from .quiet import quiet_engines
@@ -541,7 +543,7 @@ def serve(
     try:
         config = ServeConfig(max_batch=max_batch, batch_window=batch_window_ms / 1000, max_queue=max_queue,
                              deadline=deadline, max_body_bytes=max_body_bytes, max_history=max_history,
-                             api_key=api_key, drain_seconds=drain_seconds)
+                             api_key=api_key, drain_seconds=drain_seconds, accept_interactions=accept_interactions)
         rec = _make_recommender(
             backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,

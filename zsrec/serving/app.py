@@ -1,4 +1,4 @@
-"""The HTTP routes: /v1/recommend, /v1/items, /v1/genres, /healthz, /readyz, /metrics, the page at /, and the
+"""The HTTP routes: /v1/recommend, /v1/interactions, /v1/items, /v1/genres, /healthz, /readyz, /metrics, the page at /, and the
 OpenAPI docs at /docs. Errors are JSON with one clear ``detail``; nothing a client sends can make the
 service hold more than ``max_queue`` requests or a body over ``max_body_bytes``."""
 
@@ -24,7 +24,7 @@ from .metrics import ServiceMetrics
 from .service import RecommendService, Variant
 
 OPEN_PATHS = {"/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
-NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/items", "/v1/genres"}  # metrics label any other path "other"
+NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/interactions", "/v1/items", "/v1/genres"}  # metrics label any other path "other"
 
 
 class RecommendBody(BaseModel):
@@ -44,6 +44,26 @@ class RecommendBody(BaseModel):
     n_history: int = Field(default=10, ge=1, description="With user: how many recent picks form the history.")
     allow_unknown_titles: bool = Field(default=False, description="Leave out titles that match nothing (listed).")
     allow_empty: bool = Field(default=False, description="With no history, rank the most popular items.")
+
+
+class Pick(BaseModel):
+    """One new pick."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    user_id: str = Field(description="Who picked it: a known user, or a new one (who then becomes known).")
+    item_id: str = Field(description="What was picked: an item id, or a title (exact or case-insensitive).")
+    timestamp: str | None = Field(default=None, description="When: epoch seconds (or milliseconds), or ISO 8601 "
+                                                            "(default: now). A user's picks come in time order.")
+    rating: float | None = Field(default=None, description="The user's rating, if the data has ratings.")
+
+
+class InteractionsBody(BaseModel):
+    """Picks made since the service started, counted in at once: every index, popularity, reasons."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interactions: list[Pick] = Field(min_length=1, description="The new picks; all are taken, or none (422).")
 
 
 class BodyLimit:
@@ -177,6 +197,19 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
         if result.info.fallback:
             metrics.fallbacks.inc("llm")
         return JSONResponse(result.to_dict())
+
+    @app.post("/v1/interactions", summary="Count new picks in: the next requests' shortlists, reasons and known users hold them.")
+    async def add_interactions(body: InteractionsBody) -> JSONResponse:
+        if not config.accept_interactions:
+            return JSONResponse({"detail": "this service does not take new interactions (it was started with "
+                                           "--no-accept-interactions)"}, status_code=403)
+        picks = [pick.model_dump(exclude_none=True) for pick in body.interactions]
+        try:  # off the event loop: counting takes a pass over the indexes (requests being prepared wait)
+            added = await asyncio.to_thread(service.add_interactions, picks)
+        except ZsrecError as e:
+            return JSONResponse({"detail": str(e)}, status_code=422)
+        metrics.interactions.inc(by=added["added"])
+        return JSONResponse(added)
 
     @app.get("/v1/items", summary="Catalog items whose title words start with what was typed, most picked first.")
     async def items(q: Annotated[str, Query(max_length=200)] = "",

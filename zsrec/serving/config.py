@@ -24,6 +24,9 @@ class ServeConfig:
     # On SIGTERM: seconds in-flight requests may take to finish, then what is still queued is ranked
     # for at most as long again.
     drain_seconds: float = 60.0
+    # POST /v1/interactions counts new picks in; off: it answers 403 (a replica that must not drift
+    # from the others, a demo open to anyone).
+    accept_interactions: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_body_bytes", "max_history", "retry_after"):

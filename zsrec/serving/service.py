@@ -101,6 +101,11 @@ class RecommendService:
     def shown_order(self, variant: Variant, user: PreparedUser, reason: str) -> RankedResult:
         return self.recommender(variant).shown_order([user], reason)[0]
 
+    def add_interactions(self, picks: Sequence[dict]) -> dict:
+        """New picks counted into the one data and index every variant reads (see
+        ``Recommender.add_interactions``); requests prepared meanwhile wait for it."""
+        return self.base.add_interactions(picks).to_dict()
+
     def genres(self) -> list[dict]:
         return [{"name": name, "items": n} for name, n in self.base.genres().items()]
 

@@ -1,0 +1,82 @@
+"""POST /v1/interactions on a real `zsrec serve` over 127.0.0.1: new picks are counted in while it
+runs (a new user becomes known, popularity in reasons moves), a bad batch is refused whole, and a
+service started with --no-accept-interactions refuses them."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from zsrec.serving.launch import ServeProcess, post_json
+
+pytestmark = pytest.mark.model
+KEY = "picks-key"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def _metric(url: str, series: str) -> float:
+    with urllib.request.urlopen(url + "/metrics", timeout=30) as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(series + " "):
+                return float(line.split()[-1])
+    return 0.0
+
+
+def _popularity_text(url: str, item: int) -> str:
+    status, body, _ = post_json(url + "/v1/recommend", {"history": [], "allow_empty": True, "only": [item], "k": 1}, AUTH)
+    assert status == 200, body
+    return body["items"][0]["reason"]
+
+
+def test_new_picks_are_counted_in_while_the_service_runs(tmp_path):
+    with ServeProcess(["--mode", "score", "--reasons", "evidence", "--api-key", KEY], tmp_path / "log") as server:
+        url = server.url
+        status, body, _ = post_json(url + "/v1/recommend", {"user": "zz-new"}, AUTH)
+        assert status == 422 and "unknown user id 'zz-new'" in body["detail"]
+        assert "(1 pick)" in _popularity_text(url, 1682)  # Scream of Stone: one pick in ML-100K
+
+        picks = [{"user_id": "zz-new", "item_id": "Fargo (1996)", "timestamp": "2026-12-05T10:00:00Z"},
+                 {"user_id": "zz-new", "item_id": 50, "timestamp": 1796464860},  # a JSON number: Star Wars' id
+                 {"user_id": "zz-new", "item_id": "toy story (1995)", "timestamp": "2026-12-05T10:02:00+00:00"},
+                 {"user_id": "zz-other", "item_id": 1682, "rating": 4},
+                 {"user_id": 7, "item_id": 1682}]  # a known user, by a number
+        assert post_json(url + "/v1/interactions", {"interactions": picks})[0] == 401
+        status, added, _ = post_json(url + "/v1/interactions", {"interactions": picks}, AUTH)
+        assert status == 200, added
+        assert (added["added"], added["users"], added["new_users"], added["interactions"]) == (5, 3, 2, 100_005)
+
+        status, known, _ = post_json(url + "/v1/recommend", {"user": "zz-new", "k": 5}, AUTH)
+        assert status == 200, known
+        assert [h["title"] for h in known["history"]] == ["Fargo (1996)", "Star Wars (1977)", "Toy Story (1995)"]
+        assert not {"100", "50", "1"} & {it["item_id"] for it in known["items"]}
+        assert "(3 picks)" in _popularity_text(url, 1682)  # the reasons count the new picks
+
+        # a bad record refuses the whole batch: nothing of it is counted
+        bad = [{"user_id": "zz-late", "item_id": "Fargo (1996)"}, {"user_id": "zz-late", "item_id": "Fargoo Plonk"}]
+        status, refused, _ = post_json(url + "/v1/interactions", {"interactions": bad}, AUTH)
+        assert status == 422 and "Fargoo Plonk" in refused["detail"]
+        older = [{"user_id": "zz-new", "item_id": 181, "timestamp": "2020-01-01"}]
+        status, refused, _ = post_json(url + "/v1/interactions", {"interactions": older}, AUTH)
+        assert status == 422 and "older than their latest one" in refused["detail"]
+        for body in ({"interactions": []}, {"interactions": [{"user_id": "a"}]},
+                     {"interactions": [{"user_id": "a", "item_id": 1, "colour": "red"}]}, {"picks": []}):
+            assert post_json(url + "/v1/interactions", body, AUTH)[0] == 422, body
+        status, again, _ = post_json(url + "/v1/interactions", {"interactions": [bad[0]]}, AUTH)
+        assert status == 200 and again["interactions"] == 100_006
+        assert _metric(url, "zsrec_interactions_added_total") == 6
+        assert _metric(url, 'zsrec_requests_total{route="/v1/interactions",code="422"}') >= 6
+
+        status, spec = 200, json.loads(urllib.request.urlopen(url + "/openapi.json", timeout=30).read())
+        assert "/v1/interactions" in spec["paths"]
+
+
+def test_a_service_can_refuse_new_picks(tmp_path):
+    # one candidate needs no model: the service is ready at once
+    with ServeProcess(["--n-candidates", "1", "--k", "1", "--no-accept-interactions"], tmp_path / "log") as server:
+        status, body, _ = post_json(server.url + "/v1/interactions",
+                                    {"interactions": [{"user_id": "a", "item_id": 1}]})
+        assert status == 403 and "--no-accept-interactions" in body["detail"]
+        status, body, _ = post_json(server.url + "/v1/recommend", {"user": "a"})
+        assert status == 422  # nothing was added
