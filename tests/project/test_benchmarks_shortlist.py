@@ -267,3 +267,17 @@ def test_filtered_shortlist_benchmark_toy(tmp_path):
     ways = {r["way"] for s in sizes for r in s["rows"]}
     assert ways == {"item by item", "widened"}  # the 30,000-item catalog's 90% filter is widened
     assert "| genre " in (tmp_path / "filtered_shortlist.md").read_text()
+
+
+def test_add_interactions_benchmark_toy(tmp_path):
+    """Adds timed batch by batch against a restart, and the shortlists stale, added and rebuilt."""
+    _run(["add_interactions.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "add_interactions-toy.json").read_text())
+    (cost,) = out["cost"]
+    assert cost["items"] == 1682 and cost["rebuild_s"] > 0
+    assert [r["batch"] for r in cost["rows"]] == [1, 10, 100, 1000, 10000]
+    assert cost["interactions_after"] == cost["interactions"]  # every held-out pick added back
+    q = out["quality"]
+    assert q["users"] == 20 and set(q["recall_at_20"]) == {"stale", "added", "rebuilt"}
+    assert 0 <= q["mean_shared_items"] <= 20
+    assert "| ML-100K |" in (tmp_path / "add_interactions-toy.md").read_text()

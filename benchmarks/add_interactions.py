@@ -1,0 +1,205 @@
+"""New picks counted into a running Recommender (``Recommender.add_interactions``, ``POST
+/v1/interactions``): what an add costs against loading everything again, and what the shortlist
+gains from it against one that never hears of the new picks.
+
+Cost: the data without its latest picks is loaded into a Recommender with the default settings (the
+evidence index built, as a service has it after its first request); then batches of 1, 10, 100,
+1,000 and 10,000 of the held-out picks, in time order, are added one batch after another, each size
+timed several times for a median. Beside it, in the same process: building the Recommender from all
+the picks (every index and the evidence), what a restart costs. ML-100K, and a synthetic catalog
+(ML-100K's words and genres, power-law picks in sittings, as ``cooccurrence_scale.py`` makes them).
+
+Quality (ML-100K): the picks in time order are cut at 80% and 90%. The first 80% are loaded; the next
+10% arrive. For each user with a pick in the last 10% and one before it: the history is their last 5
+picks before it, the target their first pick in it, and what they saw before is excluded. Recall@20
+of three shortlists: loaded from the first 80% and never told of the rest (stale), told of the next
+10% by adds of 1,000 picks (added), and loaded from the first 90% (rebuilt). Added and rebuilt
+differ only where the default's pruning of each item's neighbours to 100 treats pairs differently
+(``CoOccurrenceIndex.add``); their lists are compared item by item too.
+
+Writes benchmarks/results/add_interactions.{json,md}.
+
+    python benchmarks/add_interactions.py           # ML-100K and 100k items (about 3 minutes)
+    python benchmarks/add_interactions.py --toy     # seconds; what CI runs to keep this script working
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import RESULTS, machine, machine_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from zsrec.data import Dataset, Interactions  # noqa: E402
+from zsrec.loaders import load_dataset  # noqa: E402
+from zsrec.recommender import Recommender  # noqa: E402
+
+BATCHES = (1, 10, 100, 1_000, 10_000)
+REPEATS = {1: 20, 10: 10, 100: 5, 1_000: 3, 10_000: 1}
+
+
+def _data(size: str) -> Dataset:
+    base = load_dataset("ml-100k")
+    if size == "ml-100k":
+        return base
+    from cooccurrence_scale import INTERACTIONS_PER_ITEM, synthetic_log, synthetic_times
+    from speed import synthetic_catalog
+
+    catalog, _ = synthetic_catalog(base, int(size))
+    sequences = synthetic_log(int(size), int(size) * INTERACTIONS_PER_ITEM)
+    times = synthetic_times(sequences)
+    users = np.concatenate([np.full(len(s), f"u{i}", dtype=object) for i, s in enumerate(sequences)])
+    items, stamps = np.concatenate(sequences), np.concatenate(times)
+    return Dataset(f"synthetic {int(size):,}", catalog,
+                   Interactions(users=users, items=items.astype(np.int64), timestamps=stamps,
+                                ratings=np.full(len(items), np.nan)))
+
+
+def _cut(data: Dataset, rows: np.ndarray) -> Dataset:
+    inter = data.interactions
+    rows = np.sort(rows)
+    return Dataset(data.name, data.catalog, Interactions(users=inter.users[rows], items=inter.items[rows],
+                                                         timestamps=inter.timestamps[rows], ratings=inter.ratings[rows]))
+
+
+def _records(data: Dataset, rows: np.ndarray) -> list[dict]:
+    inter, items = data.interactions, data.catalog.items
+    return [{"user_id": str(inter.users[r]), "item_id": items[inter.items[r]].id, "timestamp": float(inter.timestamps[r])}
+            for r in rows]
+
+
+def _recommender(data: Dataset) -> tuple[Recommender, float]:
+    t0 = time.perf_counter()
+    rec = Recommender(data, mode="score", reasons="evidence")
+    rec.ranker.evidence  # built, as a service's is after its first request
+    return rec, time.perf_counter() - t0
+
+
+def cost(size: str) -> dict:
+    data = _data(size)
+    inter = data.interactions
+    order = np.lexsort((np.arange(len(inter)), inter.timestamps))
+    held = sum(b * REPEATS[b] for b in BATCHES)
+    _, rebuild = _recommender(data)  # everything counted from scratch: a restart's cost
+    rec, build = _recommender(_cut(data, order[:-held]))
+    late = order[-held:]
+    rows, at = [], 0
+    for batch in BATCHES:
+        seconds = []
+        for _ in range(REPEATS[batch]):
+            records = _records(data, late[at:at + batch])
+            at += batch
+            t0 = time.perf_counter()
+            rec.add_interactions(records)
+            seconds.append(time.perf_counter() - t0)
+        median = float(np.median(seconds))
+        rows.append({"batch": batch, "repeats": REPEATS[batch], "median_s": median, "events_per_s": batch / median,
+                     "share_of_rebuild": median / rebuild})
+    return {"catalog": "ML-100K" if size == "ml-100k" else data.name, "items": len(data.catalog),
+            "interactions": len(inter), "rebuild_s": rebuild, "build_without_held_out_s": build, "rows": rows,
+            "added": at, "interactions_after": len(rec.dataset.interactions)}
+
+
+def quality(toy: bool) -> dict:
+    data = load_dataset("ml-100k")
+    inter = data.interactions
+    order = np.lexsort((np.arange(len(inter)), inter.timestamps))
+    a, b = int(0.8 * len(order)), int(0.9 * len(order))
+    stale, _ = _recommender(_cut(data, order[:a]))
+    added, _ = _recommender(_cut(data, order[:a]))
+    for start in range(a, b, 1_000):
+        added.add_interactions(_records(data, order[start:min(b, start + 1_000)]))
+    rebuilt, _ = _recommender(_cut(data, order[:b]))
+    seen_before = _cut(data, order[:b]).interactions
+    firsts: dict[str, int] = {}
+    for r in order[b:]:
+        firsts.setdefault(str(inter.users[r]), int(inter.items[r]))
+    users = [u for u in sorted(firsts) if seen_before.has_user(u)]
+    if toy:
+        users = users[:20]
+    hits = {"stale": [], "added": [], "rebuilt": []}
+    same_list, shared = 0, []
+    for u in users:
+        picks = seen_before.user_history(u).tolist()
+        history, exclude = picks[-5:], picks
+        lists = {name: rec.generator.generate(history, exclude, 20).indices.tolist()
+                 for name, rec in (("stale", stale), ("added", added), ("rebuilt", rebuilt))}
+        for name, got in lists.items():
+            hits[name].append(int(firsts[u] in got))
+        same_list += lists["added"] == lists["rebuilt"]
+        shared.append(len(set(lists["added"]) & set(lists["rebuilt"])))
+    h = {k: np.asarray(v) for k, v in hits.items()}
+    return {"users": len(users), "first_picks": int(a), "arrived": int(b - a),
+            "recall_at_20": {k: float(v.mean()) for k, v in h.items()},
+            "added_not_stale": int(((h["added"] == 1) & (h["stale"] == 0)).sum()),
+            "stale_not_added": int(((h["stale"] == 1) & (h["added"] == 0)).sum()),
+            "added_not_rebuilt": int(((h["added"] == 1) & (h["rebuilt"] == 0)).sum()),
+            "rebuilt_not_added": int(((h["rebuilt"] == 1) & (h["added"] == 0)).sum()),
+            "same_list": int(same_list), "mean_shared_items": float(np.mean(shared)) if shared else 0.0}
+
+
+def markdown(out: dict) -> str:
+    lines = ["# Adding new picks to a running Recommender", "",
+             f"Command: `{out['command']}`  ", f"Machine: {machine_line(out['machine'])}", "",
+             "Default settings (co-occurrence, first-picks index, session signal, similar sittings, evidence). Each "
+             "batch is the next held-out picks in time order, added to the Recommender the previous batches grew; the "
+             "median of its repeats. Rebuild: a Recommender built from all the picks, every index and the evidence, "
+             "in the same process.", "",
+             "| catalog | items | interactions | rebuild s | " + " | ".join(f"add {b:,} s" for b in BATCHES)
+             + " | 10,000 picks / s | add 10,000 / rebuild |",
+             "|---|---:|---:|---:|" + "---:|" * len(BATCHES) + "---:|---:|"]
+    for c in out["cost"]:
+        by = {r["batch"]: r for r in c["rows"]}
+        lines.append(f"| {c['catalog']} | {c['items']:,} | {c['interactions']:,} | {c['rebuild_s']:.2f} | "
+                     + " | ".join(f"{by[b]['median_s']:.3f}" for b in BATCHES)
+                     + f" | {by[10_000]['events_per_s']:,.0f} | {by[10_000]['share_of_rebuild']:.2f} |")
+    q = out["quality"]
+    r = q["recall_at_20"]
+    lines += ["", f"Quality on ML-100K: {q['first_picks']:,} picks loaded, the next {q['arrived']:,} arriving; "
+              f"{q['users']} users with a pick after both and one before.", "",
+              "| shortlist | recall@20 |", "|---|---:|",
+              f"| stale: loaded from the first 80%, never told of the rest | {r['stale']:.3f} |",
+              f"| added: the next 10% added in batches of 1,000 | {r['added']:.3f} |",
+              f"| rebuilt: loaded from the first 90% | {r['rebuilt']:.3f} |", "",
+              f"Added against stale: {q['added_not_stale']} users hit only with the adds, {q['stale_not_added']} only "
+              f"without. Added against rebuilt: {q['added_not_rebuilt']} hit only added, {q['rebuilt_not_added']} only "
+              f"rebuilt; {q['same_list']} of {q['users']} lists identical, {q['mean_shared_items']:.1f} of 20 items "
+              "shared on average."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="ml-100k,100000")
+    ap.add_argument("--toy", action="store_true")
+    ap.add_argument("--one", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(cost(args.one)))
+        return
+    sizes = ["ml-100k"] if args.toy else args.sizes.split(",")
+    costs = []
+    for size in sizes:  # each in its own process, so one size's memory does not slow the next
+        proc = subprocess.run([sys.executable, __file__, "--one", size], capture_output=True, text=True)
+        if proc.returncode:
+            sys.exit(proc.stderr)
+        costs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    out = {"command": "python benchmarks/add_interactions.py" + (" --toy" if args.toy else "")
+           + (f" --sizes {args.sizes}" if args.sizes != "ml-100k,100000" and not args.toy else ""),
+           "machine": machine(), "cost": costs, "quality": quality(args.toy)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    name = "add_interactions" + ("-toy" if args.toy else "")
+    (args.out / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(out))
+    print(markdown(out))
+
+
+if __name__ == "__main__":
+    main()
