@@ -90,6 +90,7 @@ Bm25WeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of text simi
 PopularityWeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")]
 RetrieverOpt = Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")]
 IndexOpt = Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")]
+PicksLogOpt = Annotated[Optional[Path], typer.Option(help="A JSON-lines log of picks sent to a running service (zsrec serve writes it): they join the data before anything is counted.")]
 SkipBadRowsOpt = Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")]
 
@@ -156,6 +157,7 @@ def rank(
     sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
+    picks_log: PicksLogOpt = None,
     allow_unknown_titles: Annotated[bool, typer.Option(help="Leave out history titles that match nothing (listed in the result) instead of failing.")] = False,
     allow_empty_history: Annotated[bool, typer.Option(help="With no history, rank the most popular items (cold start) instead of failing.")] = False,
     skip_bad_rows: SkipBadRowsOpt = False,
@@ -188,7 +190,7 @@ def rank(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, template=template, item_noun=item_noun, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if many:
@@ -243,7 +245,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
                       cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
-                      sittings_neighbours, index,
+                      sittings_neighbours, index, picks_log,
                       template, item_noun, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
@@ -268,7 +270,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 session_seconds=session_seconds, sittings_share=sittings_share,
                                 sittings_neighbours=sittings_neighbours)
     return Recommender(  # a saved index is read, or built and written, there
-        data, backend=spec, template=template, candidates=shortlist, index=index,
+        data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
         k=k, mode=mode, reasons=reasons, guided=guided, **({"item_noun": item_noun} if item_noun else {}),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
@@ -490,6 +492,7 @@ def serve(
     encoding: EncodingOpt = "utf-8",
     skip_bad_rows: SkipBadRowsOpt = False,
     index: IndexOpt = None,
+    picks_log: PicksLogOpt = None,
     k: KOpt = 10,
     n_candidates: NCandidatesOpt = 20,
     model: ModelOpt = None,
@@ -555,7 +558,7 @@ def serve(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, template=template, item_noun=item_noun, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request

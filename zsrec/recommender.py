@@ -28,6 +28,7 @@ from .data import Dataset
 from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex, Scope
 from .item_filter import Allowed, GenreIndex, describe, scope_name
+from . import picks_log as logged
 from .loaders import load_dataset, read_events
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
@@ -103,16 +104,23 @@ class Recommender:
     def __init__(self, dataset: Dataset, backend: BackendSpec | LLMBackend | None = None,
                  template: str | Path = DEFAULT_TEMPLATE, config: RankerConfig | None = None,
                  candidates: CandidateConfig | None = None, generator: CandidateGenerator | None = None,
-                 index: str | Path | None = None, **settings: Any):
+                 index: str | Path | None = None, picks_log: str | Path | None = None, **settings: Any):
         """``backend``: a ``BackendSpec`` (loaded on first use; default: transformers with the embedded
         model) or a loaded backend. ``config`` or keyword ``settings`` (any ``RankerConfig`` field: k,
         mode, reasons, guided, generation, item_noun) set how it ranks; ``candidates`` sets the
         shortlist, ``generator`` lends one already built. ``index``: a file (.npz) of the shortlist's
         indexes, as ``zsrec rank --index``: read if it is there (what no longer fits these data or
         settings is counted again), else built and written, so that only the first process pays for
-        the build."""
+        the build. ``picks_log``: a JSON-lines file that keeps the picks ``add_interactions`` is sent
+        (``zsrec.picks_log``): those already in it join the data before anything is counted, and each
+        accepted batch is written there before it is counted, so a restart loses none."""
         if generator is not None and index is not None:
             raise OptionError("pass generator or index, not both: a lent generator is already built")
+        if generator is not None and picks_log is not None:
+            raise OptionError("pass generator or picks_log, not both: a lent generator was counted without the log")
+        self.picks_log = Path(picks_log) if picks_log is not None else None
+        if self.picks_log is not None and self.picks_log.exists():
+            dataset = logged.joined(dataset, self.picks_log)
         self.dataset = dataset
         cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
         if index is not None and Path(index).is_file():
@@ -277,9 +285,9 @@ class Recommender:
         batch is read and checked whole before anything is counted: a bad record (an unknown item, an
         unreadable time) raises, naming it, and nothing is added. Counting costs a pass over the
         indexes whatever the batch's size (``benchmarks/add_interactions.py``), so add picks in batches
-        rather than one call each. Title search keeps the popularity order it was built with. Nothing
-        is written: keep your own log, which the next start loads (and a saved ``index`` is then counted
-        again from it)."""
+        rather than one call each. Title search keeps the popularity order it was built with. With a
+        ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
+        one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
         if not callable(getattr(self.generator, "add_interactions", None)):
             raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot count new "
@@ -313,8 +321,12 @@ class Recommender:
                                     f"data ({before:g}): new picks are counted in time order; load the data again "
                                     "to add older ones", events[i].where)
             users = [events[i].user for i in order]
-            rows = data.extend(users, [items[i] for i in order], [stamps[i] for i in order],
-                               [events[i].rating if events[i].rating is not None else np.nan for i in order])
+            rows_of, times = [items[i] for i in order], [stamps[i] for i in order]
+            ratings = [events[i].rating if events[i].rating is not None else np.nan for i in order]
+            if self.picks_log is not None:  # on disk before it is counted: a restart loses nothing it was told
+                catalog = self.dataset.catalog
+                logged.append(self.picks_log, users, [catalog.items[r].id for r in rows_of], times, ratings)
+            rows = data.extend(users, rows_of, times, ratings)
             self.generator.add_interactions(data, rows)
             if self._evidence.index is not None:  # else it is counted from the data, these picks too, on first use
                 self._evidence.index.add(users, data.items[rows], data.item_counts(len(self.dataset.catalog)))

@@ -2,6 +2,7 @@
 shortlist index, popularity and the reasons' counts end as a rebuild from all the picks would have
 them; a bad batch is refused whole, naming the record, and changes nothing."""
 
+import json
 import math
 
 import numpy as np
@@ -208,3 +209,60 @@ def test_a_lent_generator_that_cannot_count_is_named_before_anything_changes(ml1
     with pytest.raises(OptionError, match=r"lent shortlist generator \(Fixed\) cannot count new picks"):
         rec.add_interactions([{"user_id": "ann", "item_id": 1}])
     assert len(data.interactions) == len(ml100k.interactions)
+
+
+def test_a_picks_log_keeps_the_picks_and_a_restart_counts_them_as_a_rebuild(ml100k, tmp_path):
+    log = tmp_path / "picks.jsonl"
+    before, records = _split(ml100k)
+    running = Recommender(before, backend=ScriptedBackend(lambda p: ""), picks_log=log, reasons="evidence")
+    running.add_interactions(records[:1000])
+    running.add_interactions(records[1000:])
+    lines = log.read_text().splitlines()
+    assert len(lines) == HELD_OUT
+    assert json.loads(lines[0]) == {**records[0], "item_id": str(records[0]["item_id"])}
+    # a restart on the data without the picks and the log: exactly a rebuild from all the picks, even
+    # with the default's pruning (the picks join the data before anything is counted)
+    fresh, _ = _split(ml100k)
+    restarted = Recommender(fresh, backend=ScriptedBackend(lambda p: ""), picks_log=log, reasons="evidence")
+    assert len(fresh.interactions) == len(ml100k.interactions) - HELD_OUT  # the caller's data is left as it was
+    whole = _rec(ml100k, CandidateConfig())
+    gen, ref = restarted.generator, whole.generator
+    assert np.array_equal(gen.popularity_counts, ref.popularity_counts)
+    for a, b in [(gen.cooccurrence, ref.cooccurrence), (gen.session, ref.session),
+                 *((gen.first_picks[k], ref.first_picks[k]) for k in ref.first_picks)]:
+        assert (a.counts != b.counts).nnz == 0
+    for u in sorted(set(r["user_id"] for r in records)):
+        mine, theirs = restarted.prepare_user(u, n_history=5).prepared, whole.prepare_user(u, n_history=5).prepared
+        assert mine.candidates.indices.tolist() == theirs.candidates.indices.tolist()
+        assert [sentence(f) for f in mine.facts] == [sentence(f) for f in theirs.facts]
+    assert "picks from" in restarted.dataset.source
+
+
+def test_a_broken_picks_log(ml100k, tmp_path):
+    log = tmp_path / "picks.jsonl"
+    rec = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+    rec.add_interactions([{"user_id": "ann", "item_id": 1}, {"user_id": "ann", "item_id": 50}])
+    with open(log, "a") as f:  # the process died while writing a pick
+        f.write('{"user_id": "ann", "item_id": "10')
+    with pytest.warns(UserWarning, match="last line is cut off"):
+        again = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+    assert again.dataset.interactions.user_history("ann").tolist() == [0, 49]
+    assert log.read_text().endswith("}\n")  # the broken line is gone: the next pick starts a line
+    again.add_interactions([{"user_id": "ann", "item_id": 100}])
+    assert len(log.read_text().splitlines()) == 3
+    log.write_text(log.read_text() + '{"user_id": "bo", "item_id": "99999", "timestamp": 1}\n')
+    with pytest.raises(DataError, match=r"picks.jsonl:4: item id '99999' is not in the catalog"):
+        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+    log.write_text('{"user_id": "bo"}\n')
+    with pytest.raises(DataError, match=r"picks.jsonl:1: not a logged pick"):
+        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+    # a log that cannot be written: the batch is refused and nothing is counted
+    with pytest.raises(DataError, match="cannot read the picks log"):
+        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path)  # a folder
+    (tmp_path / "a-file").write_text("")
+    rec = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path / "a-file" / "picks.jsonl")
+    with pytest.raises(DataError, match="cannot write the picks log"):
+        rec.add_interactions([{"user_id": "ann", "item_id": 1}])
+    assert not rec.dataset.interactions.has_user("ann")
+    with pytest.raises(OptionError, match="generator or picks_log"):
+        Recommender(_own(ml100k), generator=rec.generator, picks_log=log)

@@ -80,3 +80,21 @@ def test_a_service_can_refuse_new_picks(tmp_path):
         assert status == 403 and "--no-accept-interactions" in body["detail"]
         status, body, _ = post_json(server.url + "/v1/recommend", {"user": "a"})
         assert status == 422  # nothing was added
+
+
+def test_with_a_picks_log_a_restart_keeps_what_it_was_sent(tmp_path):
+    log = tmp_path / "picks.jsonl"
+    args = ["--n-candidates", "1", "--k", "1", "--picks-log", str(log)]  # one candidate: no model to load
+    with ServeProcess(args, tmp_path / "log1") as server:
+        picks = [{"user_id": "ann", "item_id": "Fargo (1996)"}, {"user_id": "ann", "item_id": 50}]
+        status, added, _ = post_json(server.url + "/v1/interactions", {"interactions": picks})
+        assert status == 200 and added["interactions"] == 100_002
+    assert [json.loads(line)["item_id"] for line in log.read_text().splitlines()] == ["100", "50"]
+    with ServeProcess(args, tmp_path / "log2") as server:  # a restart: ann is known from the log
+        status, body, _ = post_json(server.url + "/v1/recommend", {"user": "ann"})
+        assert status == 200, body
+        assert [h["title"] for h in body["history"]] == ["Fargo (1996)", "Star Wars (1977)"]
+        status, added, _ = post_json(server.url + "/v1/interactions",
+                                     {"interactions": [{"user_id": "ann", "item_id": 1}]})
+        assert status == 200 and added["interactions"] == 100_003 and added["new_users"] == 0
+    assert len(log.read_text().splitlines()) == 3
