@@ -179,6 +179,8 @@ def rank(
         if not history and user is None and not many and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
+        if picks_log is not None and not picks_log.is_file():  # serve makes it; rank only reads it
+            _fail(f"--picks-log: no file at {picks_log} (zsrec serve --picks-log writes it)")
         rec = _make_recommender(
             backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,

@@ -25,27 +25,15 @@ from .errors import DataError
 
 
 def read(path: str | Path, dataset: Dataset) -> tuple[list[str], list[int], list[float], list[float]]:
-    """(users, catalog rows, timestamps, ratings) of the logged picks, in file order. A last line cut
-    off mid-write (the process died while writing it) is left out with a warning and cut from the file,
-    so the next pick starts a line of its own; any other bad line, or an item the catalog no longer
-    has, is an error naming the line."""
+    """(users, catalog rows, timestamps, ratings) of the logged picks, in file order. A line cut off
+    mid-write (a process that died while writing it, or one still writing as this reads) is left out
+    with a warning, and the file is never changed here (``zsrec rank`` may read a running service's
+    log); any other bad line, or an item the catalog no longer has, is an error naming the line."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        lines = path.read_bytes().decode("utf-8").splitlines()
     except OSError as e:
         raise DataError(f"cannot read the picks log ({e.strerror or e})", str(path)) from None
-    if raw and not raw.endswith(b"\n"):
-        whole = raw.rfind(b"\n") + 1
-        warnings.warn(f"{path}: its last line is cut off (the process stopped while writing it?); that pick is "
-                      "left out, and the line cut from the file", stacklevel=3)
-        try:
-            os.truncate(path, whole)
-        except OSError as e:
-            raise DataError(f"cannot cut the broken last line from the picks log ({e.strerror or e})",
-                            str(path)) from None
-        raw = raw[:whole]
-    try:
-        lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as e:
         raise DataError(f"the picks log is not UTF-8 text ({e.reason} at byte {e.start})", str(path)) from None
     users: list[str] = []
@@ -62,6 +50,10 @@ def read(path: str | Path, dataset: Dataset) -> tuple[list[str], list[int], list
             rating = pick.get("rating")
             rating = math.nan if rating is None else float(rating)
         except (ValueError, KeyError, TypeError, AttributeError) as e:
+            if not line.rstrip().endswith("}"):  # every written pick ends so: this one was cut off
+                warnings.warn(f"{path}:{lineno}: this line is cut off (a process stopped while writing it?); "
+                              "that pick is left out", stacklevel=3)
+                continue
             raise DataError(f"not a logged pick ({type(e).__name__}: {e})", str(path), lineno) from None
         if item not in catalog:
             raise DataError(f"item id {item!r} is not in the catalog (was the log written for other data?)",
@@ -100,9 +92,17 @@ def append(path: str | Path, users: Sequence[str], item_ids: Sequence[str], stam
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(text)
+        with open(path, "ab") as f:
+            if f.tell() and _last_byte(path) != b"\n":  # after a cut-off line: start a line of our own
+                text = "\n" + text
+            f.write(text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
         raise DataError(f"cannot write the picks log ({e.strerror or e}); nothing was added", str(path)) from None
+
+
+def _last_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1)

@@ -396,3 +396,15 @@ def test_table_says_what_each_inexact_title_was_read_as(monkeypatch, ml100k):
     assert "read as" not in out
     code, out, err = _run(["rank", "-H", "Toy Story (1995)", "--backend", "first-pick"])
     assert code == 0 and "read as" not in err
+
+
+def test_a_picks_log_makes_its_users_known(ml100k, tmp_path):
+    log = tmp_path / "picks.jsonl"
+    code, _, err = _run(["rank", "--user", "ann", "--picks-log", str(log)])
+    _assert_clean_error(code, err, f"--picks-log: no file at {log}")
+    log.write_text('{"user_id": "ann", "item_id": "100", "timestamp": 1796464800.0, "rating": null}\n'
+                   '{"user_id": "ann", "item_id": "50", "timestamp": 1796464860.0, "rating": 5}\n')  # as serve writes it
+    code, out, err = _run(["rank", "--user", "ann", "--picks-log", str(log), "--n-candidates", "1", "--k", "1",
+                           "--format", "json"])  # one candidate: no model to load
+    assert code == 0, err
+    assert [h["title"] for h in json.loads(out)["history"]] == ["Fargo (1996)", "Star Wars (1977)"]
