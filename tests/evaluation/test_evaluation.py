@@ -96,6 +96,8 @@ def test_run_counts_every_user_and_resumes(small_eval):
     assert len(set(keys)) == len(rows) == len(keys)
     assert (small_eval.out / "report.md").read_text().count("| 5 | generator |") == 4
     assert (small_eval.out / "ndcg10.png").stat().st_size > 1000
+    import matplotlib.pyplot as plt
+    assert plt.get_fignums() == []  # drawn twice, and no figure left open
     report = (small_eval.out / "report.md").read_text()
     assert "the target plus 19 negatives sampled by popularity" in report and "fewer than" not in report
 

@@ -148,6 +148,7 @@ def plot(summary: dict, path: Path) -> bool:
     fig.suptitle("Cold-start NDCG@10 against history length")
     fig.tight_layout(rect=(0, 0, 1 - legend_width / width, 1))
     fig.savefig(path, dpi=110)
+    plt.close(fig)  # pyplot keeps every figure until closed: a process that evaluates again and again would grow
     return True
 
 
