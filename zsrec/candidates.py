@@ -17,6 +17,7 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -341,13 +342,13 @@ class CandidateGenerator:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return
-        users = list(dict.fromkeys(str(u) for u in interactions.users[rows]))
-        new_count = dict(zip(*np.unique(interactions.users[rows].astype(str), return_counts=True)))
+        new_count = Counter(str(u) for u in interactions.users[rows])  # in the order users first appear
+        users = list(new_count)
         picks, earlier, times, earlier_times = [], [], [], []
         for user in users:
             history = interactions.user_history(user)
             stamps = interactions.user_times(user)
-            cut = len(history) - int(new_count[user])
+            cut = len(history) - new_count[user]
             picks.append(history[cut:])
             earlier.append(history[:cut])
             times.append(stamps[cut:])

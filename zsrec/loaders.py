@@ -518,6 +518,18 @@ def _needs(cols: Mapping[str, str], given: set[str]) -> tuple[dict[str, str], di
 Place = tuple[str | Path, int | None]  # where a row came from: (file, line) or ("items[3]", None)
 
 
+def _time_and_rating(row: dict[str, str], cols: Mapping[str, str], where: str | Path, line: int | None,
+                     sink: _RowSink) -> tuple[float | None, float | None] | None:
+    """An event row's timestamp and rating (None where the row leaves one empty), or None when the
+    sink let a bad one pass (``skip_bad_rows``): the row is then dropped."""
+    ts_text, rating_text = row.get(cols["timestamp"], "").strip(), row.get(cols["rating"], "").strip()
+    ts = _timestamp(ts_text, where, line, sink) if ts_text else None
+    rating = _number(rating_text, "rating", where, line, sink) if rating_text else None
+    if (ts_text and ts is None) or (rating_text and rating is None):
+        return None
+    return ts, rating
+
+
 def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
                      event_rows: Iterator[tuple[Place, dict[str, str]]], cols: Mapping[str, str],
                      sink: _RowSink, items_label: str | Path, events_label: str | Path,
@@ -538,14 +550,12 @@ def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
     catalog = _build_catalog(items, sink, items_label, [line for _, line in places],
                              [where for where, _ in places])
     builder = _InteractionBuilder(catalog, sink)
-    user_col, item_col, ts_col, rating_col = cols["user_id"], cols["item_id"], cols["timestamp"], cols["rating"]
+    user_col, item_col = cols["user_id"], cols["item_id"]
     for (where, line), row in event_rows:
-        ts_text, rating_text = row.get(ts_col, ""), row.get(rating_col, "")
-        ts = _timestamp(ts_text, where, line, sink) if ts_text.strip() else None
-        rating = _number(rating_text, "rating", where, line, sink) if rating_text.strip() else None
-        if (ts_text.strip() and ts is None) or (rating_text.strip() and rating is None):
+        read = _time_and_rating(row, cols, where, line, sink)
+        if read is None:
             continue
-        builder.add(row.get(user_col, "").strip(), row.get(item_col, "").strip(), ts, rating, where, line)
+        builder.add(row.get(user_col, "").strip(), row.get(item_col, "").strip(), *read, where, line)
     interactions = builder.build(events_label)
     _to_seconds(interactions, Path(events_label).name if isinstance(events_label, Path) else events_label)
     return Dataset(name, catalog, interactions, source=source, skipped_rows=sink.skipped)
@@ -726,13 +736,11 @@ def read_events(records: object, columns: Mapping[str, str] | None = None) -> li
             sink.bad(f"no user id (column {cols['user_id']!r})", where, line)
         if not item:
             sink.bad(f"no item id or title (column {cols['item_id']!r})", where, line)
-        ts_text, rating_text = row.get(cols["timestamp"], "").strip(), row.get(cols["rating"], "").strip()
-        ts = _timestamp(ts_text, where, line, sink) if ts_text else None
+        ts, rating = _time_and_rating(row, cols, where, line, sink)  # a strict sink raises on a bad one
         for bound, per_second, _ in _EPOCH_UNITS:  # one stamp at a time, by the loaders' bounds
             if ts is not None and ts >= bound:
                 ts /= per_second
                 break
-        rating = _number(rating_text, "rating", where, line, sink) if rating_text else None
         events.append(Event(str(where), user, item, ts, rating))
     return events
 

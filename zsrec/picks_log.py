@@ -18,8 +18,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from .data import Dataset, Interactions
 from .errors import DataError
 
@@ -72,13 +70,9 @@ def joined(dataset: Dataset, path: str | Path) -> Dataset:
     if not users:
         return dataset
     inter = dataset.interactions
-    added = np.empty(len(users), dtype=object)
-    added[:] = users
-    both = Interactions(users=np.concatenate([inter.users, added]),
-                        items=np.concatenate([inter.items, np.asarray(rows, dtype=np.int64)]),
-                        timestamps=np.concatenate([inter.timestamps, np.asarray(stamps, dtype=np.float64)]),
-                        ratings=np.concatenate([inter.ratings, np.asarray(ratings, dtype=np.float64)]),
-                        timed=inter.timed)
+    both = Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
+                        timed=inter.timed)  # extended, not the caller's: its arrays are joined into new ones
+    both.extend(users, rows, stamps, ratings)
     return replace(dataset, interactions=both, source=f"{dataset.source} + {len(users):,} picks from {path}")
 
 
