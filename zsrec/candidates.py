@@ -27,7 +27,7 @@ from scipy import sparse
 
 from .bm25 import EMPTY_DOC, SparseBM25
 from .choices import Retriever
-from .data import Catalog, Interactions
+from .data import Catalog, Interactions, Item
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT,
                        SHORTLIST_SESSION_DECAY, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
@@ -370,6 +370,48 @@ class CandidateGenerator:
         if self.counted_from is not None:
             self.counted_from = interactions
 
+    def text_index_with(self, items: Sequence[Item]) -> SparseBM25 | object | None:
+        """The text index over the catalog and then ``items``, built without changing anything (the
+        slow part of ``add_items``, done first while shortlists go on). BM25's document frequencies
+        and lengths move with each new document, so every weight does: it is built whole."""
+        docs = [tokenize(item.text(self.config.skip_fields)) for item in [*self.catalog.items, *items]]
+        if self._rank_bm25 is not None:
+            from rank_bm25 import BM25Okapi
+
+            return BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
+        if self.index is None:
+            return None
+        index = SparseBM25.build(docs)
+        index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(docs)}
+        return index
+
+    def add_items(self, rows: np.ndarray, text_index: SparseBM25 | object | None = None) -> None:
+        """Make room for items just appended to the catalog (``Catalog.extend``; ``rows`` are theirs):
+        the text index over every item is put in place (``text_index``, from ``text_index_with``
+        before they were appended; else built here), the counted indexes grow by empty rows and
+        columns, and popularity gives each new item no picks. The generator is then what a build over
+        the larger catalog with the same interactions gives."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if not len(rows):
+            return
+        n = len(self.catalog)
+        if len(self.popularity_counts) + len(rows) != n or rows[-1] != n - 1:
+            raise ValueError("add_items() takes the rows of the items last appended to the catalog")
+        for counted in (self.cooccurrence, *self.first_picks.values(), self.session, self.sittings):
+            if counted is not None:
+                counted.grow(n)
+        self.popularity_counts = np.concatenate([self.popularity_counts, np.zeros(len(rows))])
+        self._rows = np.arange(n)
+        self._count_popularity()
+        if text_index is None:  # the catalog holds the new items by now
+            text_index = self.text_index_with(())
+        if isinstance(text_index, SparseBM25) and text_index.n_docs != n:
+            raise ValueError(f"the text index was built over {text_index.n_docs} items; the catalog has {n}")
+        if self._rank_bm25 is not None:
+            self._rank_bm25 = text_index
+        elif self.index is not None:
+            self.index = text_index
+
     @staticmethod
     def _times(sequences: Sequence[Sequence[int]] | None, interactions: Interactions | None,
                times: Sequence[Sequence[float]] | None) -> tuple[Sequence[Sequence[float]] | None, str]:
@@ -455,11 +497,18 @@ class CandidateGenerator:
         if sittings is not None and (cooc is None or sittings.seconds != config.session_seconds
                                      or sittings.n_items != len(catalog)):
             sittings = None
+        grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
+                 and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
+        if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
+            warnings.warn(f"the index file {path} was built before the catalog's last {len(catalog) - index.n_docs} "
+                          "items were added; its indexes are built again over every item (and the file written "
+                          "again by --index or index=)", stacklevel=2)
+            index = None  # the counted indexes, sized for the smaller catalog, are counted again below
         gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
                   sittings=sittings, **kwargs)
         # what this config needs and the file did not hold was counted afresh: worth saving again
         gen.index_file_stale = gen.index is not None and (
-            (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
+            grown or (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
             or (gen.session is not None and session is None) or (gen.sittings is not None and sittings is None))
         return gen
 

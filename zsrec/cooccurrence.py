@@ -347,6 +347,20 @@ class CoOccurrenceIndex:
         self.counts = _replace_rows(self.counts, touched, row, col, count)
         self.scores = self._normalise(self.counts)
 
+    def grow(self, n_items: int) -> None:
+        """Make room for items added to the catalog (rows and columns at the end, with no pairs yet):
+        nothing is counted, so the index is what a build over the larger catalog would count."""
+        extra = n_items - self.n_items
+        if extra < 0:
+            raise ValueError("a catalog only grows: items are never taken out of an index")
+        if extra == 0:
+            return
+        c = self.counts
+        indptr = np.concatenate([c.indptr, np.full(extra, c.indptr[-1], dtype=c.indptr.dtype)])
+        self.counts = sparse.csr_matrix((c.data, c.indices, indptr), shape=(n_items, n_items))
+        self.item_counts = np.concatenate([self.item_counts, np.zeros(extra)])
+        self.scores = self._normalise(self.counts)
+
     # ------------------------------------------------------------ scoring
 
     def neighbour_scores(self, history: Sequence[int], recency_decay: float = 1.0,

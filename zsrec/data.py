@@ -52,6 +52,35 @@ class Catalog:
     def __len__(self) -> int:
         return len(self.items)
 
+    def copy(self) -> Catalog:
+        """The same items in a catalog of its own: what ``extend`` adds to one is not in the other."""
+        other = Catalog.__new__(Catalog)
+        other.items, other._index, other._twins = list(self.items), dict(self._index), self._twins
+        return other
+
+    def with_items(self, items: Sequence[Item]) -> Catalog:
+        """A new catalog of these items and then ``items`` (this one unchanged): what an index over the
+        catalog ``extend`` will make is built over, before it is made."""
+        return Catalog(self.items + list(items))
+
+    def extend(self, items: Sequence[Item]) -> np.ndarray:
+        """Append new items in place and return their rows: every row already handed out keeps its
+        item, so arrays indexed by row only need the new rows added at their end
+        (``zsrec.recommender.Recommender.add_items``). An id the catalog (or the batch) already holds
+        raises before anything is appended."""
+        items = list(items)
+        given: set[str] = set()
+        for item in items:
+            if item.id in self._index or item.id in given:
+                raise ValueError(f"duplicate item id {item.id!r} in catalog")
+            given.add(item.id)
+        start = len(self.items)
+        self.items.extend(items)  # rows first, ids after: a reader that finds a new id finds its row
+        for row, item in enumerate(items, start=start):
+            self._index[item.id] = row
+        self._twins = None  # a new item may share a title with an old one
+        return np.arange(start, start + len(items))
+
     def __iter__(self):
         return iter(self.items)
 
@@ -71,11 +100,12 @@ class Catalog:
     def ids(self) -> list[str]:
         return [item.id for item in self.items]
 
-    def fingerprint(self, skip_fields: Iterable[str] = ()) -> str:
+    def fingerprint(self, skip_fields: Iterable[str] = (), upto: int | None = None) -> str:
         """A digest of every item's id and text (less ``skip_fields``): what a saved text index was
-        built from, so that one built for another catalog of the same size is not used."""
+        built from, so that one built for another catalog of the same size is not used. ``upto``: of
+        the first items only (a file saved before items were added to this catalog)."""
         digest = hashlib.sha256()
-        for item in self.items:
+        for item in self.items[:upto]:
             digest.update(f"{item.id}\x1f{item.text(skip_fields)}\x1e".encode())
         return digest.hexdigest()
 
@@ -216,6 +246,15 @@ class Interactions:
                 by_user[user] = mine if old is None else np.concatenate([old, mine])
         self._by_user = by_user
         return rows
+
+    def copy(self) -> Interactions:
+        """The same picks in a container of its own: what ``extend`` adds to one is not in the other.
+        The arrays and the per-user lookup are shared, not copied (``extend`` replaces them, never
+        writes into them), so this costs nothing at any size."""
+        other = Interactions(users=self.users, items=self.items, timestamps=self.timestamps, ratings=self.ratings,
+                             timed=self.timed)
+        other._by_user = self._by_user
+        return other
 
     def item_counts(self, n_items: int, half_life: float | None = None) -> np.ndarray:
         """Interactions per item; with ``half_life`` (same unit as timestamps) older ones count less."""

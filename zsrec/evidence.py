@@ -183,6 +183,21 @@ class EvidenceIndex:
                                                                          np.asarray(items, dtype=np.int64))), shape=shape)
         self._count((grown + new).tocsc(), popularity)
 
+    def add_items(self, popularity: np.ndarray | None = None) -> None:
+        """Count the items just appended to the catalog (no one has picked them yet): their genres and
+        title words, and every popularity rank again, since "of 1682" is now "of" more. ``popularity``:
+        the counts with the new items', as given to the constructor."""
+        extra = len(self.catalog) - self.picks.shape[1]
+        if extra < 0:
+            raise ValueError("a catalog only grows: items are never taken out of the evidence")
+        new_items = self.catalog.items[len(self.genres):len(self.genres) + extra]
+        old = self.picks
+        indptr = np.concatenate([old.indptr, np.full(extra, old.indptr[-1], dtype=old.indptr.dtype)])
+        self.genres = self.genres + [item_genres(it) for it in new_items]
+        self.terms = self.terms + [_title_terms(it) for it in new_items]
+        self._count(sparse.csc_matrix((old.data, old.indices, indptr), shape=(old.shape[0], len(self.catalog))),
+                    popularity)
+
     def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:
         """Facts for each candidate, strongest first; every candidate gets at least its popularity,
         ranked among the ``scope``'s items where a filter chose the candidates."""

@@ -37,6 +37,7 @@ class GenreIndex:
 
     def __init__(self, catalog: Catalog):
         rows: dict[str, list[int]] = {}
+        self.n_items = len(catalog)  # what it was built over: a catalog that grew needs a new one
         self.names: dict[str, str] = {}  # lower-case -> as the catalog spells it (its first spelling)
         for row, item in enumerate(catalog.items):
             for genre in item_genres(item):

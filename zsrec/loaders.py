@@ -530,6 +530,20 @@ def _time_and_rating(row: dict[str, str], cols: Mapping[str, str], where: str | 
     return ts, rating
 
 
+def _item(row: dict[str, str], cols: Mapping[str, str], place: Place, sink: _RowSink) -> Item | None:
+    """An item row as an ``Item`` (None when the sink let a row without an id pass): the title, or
+    the id where it has none; every other column a text field, a named category column the genres."""
+    item_id = row.get(cols["item_id"], "").strip()
+    if not item_id:
+        sink.bad(f"no item id (column {cols['item_id']!r})", *place)
+        return None
+    title = row.get(cols["title"], "").strip() or item_id
+    fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
+    if cols["genres"] != "genres" and cols["genres"] in fields:
+        fields["genres"] = fields.pop(cols["genres"])
+    return Item(item_id, title, fields)
+
+
 def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
                      event_rows: Iterator[tuple[Place, dict[str, str]]], cols: Mapping[str, str],
                      sink: _RowSink, items_label: str | Path, events_label: str | Path,
@@ -537,16 +551,10 @@ def _rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
     """Items and events given as {column: text} rows, from files or from Python records alike."""
     items, places = [], []
     for place, row in item_rows:
-        item_id = row.get(cols["item_id"], "").strip()
-        if not item_id:
-            sink.bad(f"no item id (column {cols['item_id']!r})", *place)
-            continue
-        title = row.get(cols["title"], "").strip() or item_id
-        fields = {k: v.strip() for k, v in row.items() if k not in (cols["item_id"], cols["title"]) and v.strip()}
-        if cols["genres"] != "genres" and cols["genres"] in fields:  # a named category column is the genres
-            fields["genres"] = fields.pop(cols["genres"])
-        items.append(Item(item_id, title, fields))
-        places.append(place)
+        item = _item(row, cols, place, sink)
+        if item is not None:
+            items.append(item)
+            places.append(place)
     catalog = _build_catalog(items, sink, items_label, [line for _, line in places],
                              [where for where, _ in places])
     builder = _InteractionBuilder(catalog, sink)
@@ -743,6 +751,22 @@ def read_events(records: object, columns: Mapping[str, str] | None = None) -> li
                 break
         events.append(Event(str(where), user, item, ts, rating))
     return events
+
+
+def read_items(records: object, columns: Mapping[str, str] | None = None) -> list[tuple[str, Item]]:
+    """New catalog items from a DataFrame or any iterable of dicts, by the rules ``load_records``
+    reads items with: ``item_id``, ``title`` (the id where empty), ``genres`` (or the column
+    ``columns`` names), every other column a text field. Each comes with its place
+    (``items[3]``) for errors; every record is read before any is used, and a bad one raises."""
+    cols = {**DEFAULT_COLUMNS, **(columns or {})}
+    _check_columns(columns)
+    sink = _StrictSink()
+    read = []
+    for place, row in _record_rows(records, "items", {"item_id": cols["item_id"]}, sink, piped=cols["genres"]):
+        item = _item(row, cols, place, sink)  # a strict sink raises on a row without an id
+        assert item is not None
+        read.append((str(place[0]), item))
+    return read
 
 
 # ---------------------------------------------------------------- resolution of names and folders

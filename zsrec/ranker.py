@@ -70,7 +70,7 @@ class Ranker:
 
     @property
     def checker(self) -> ReasonChecker:
-        if self._checker is None:
+        if self._checker is None or self._checker.n_items != len(self.catalog):  # new items: their titles too
             self._checker = ReasonChecker(self.catalog)
         return self._checker
 

@@ -53,6 +53,7 @@ class ReasonChecker:
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
+        self.n_items = len(catalog)  # what it was built over: a catalog that grew needs a new one
         self.titles = _TitleIndex([it.title for it in catalog.items])
         genres = {g for it in catalog.items for g in item_genres(it)}
         self.genre_words = {g: re.compile(rf"\b{re.escape(g.lower())}s?\b") for g in genres}

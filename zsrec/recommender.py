@@ -29,7 +29,7 @@ from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongErro
 from .evidence import EvidenceIndex, Scope
 from .item_filter import Allowed, GenreIndex, describe, scope_name
 from . import picks_log as logged
-from .loaders import load_dataset, read_events
+from .loaders import load_dataset, read_events, read_items
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
 from .result import RankedResult
@@ -66,6 +66,18 @@ class AddedInteractions:
     new_users: int  # of those, users the data did not hold before
     interactions: int  # the data's picks now
     seconds: float  # to count them into every index
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AddedItems:
+    """What ``Recommender.add_items`` put in the catalog."""
+
+    added: int  # items
+    items: int  # the catalog's items now
+    seconds: float  # to index them
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -112,13 +124,19 @@ class Recommender:
         indexes, as ``zsrec rank --index``: read if it is there (what no longer fits these data or
         settings is counted again), else built and written, so that only the first process pays for
         the build. ``picks_log``: a JSON-lines file that keeps the picks ``add_interactions`` is sent
-        (``zsrec.picks_log``): those already in it join the data before anything is counted, and each
-        accepted batch is written there before it is counted, so a restart loses none."""
+        and the items ``add_items`` is sent (``zsrec.picks_log``): those already in it join the data
+        before anything is counted, and each accepted batch is written there before it is counted, so
+        a restart loses none. The Recommender adds to a catalog and picks of its own (the arrays are
+        shared, not copied): the caller's ``dataset``, and another Recommender made from it, do not
+        change. A lent ``generator`` shares the dataset's catalog as given."""
         if generator is not None and index is not None:
             raise OptionError("pass generator or index, not both: a lent generator is already built")
         if generator is not None and picks_log is not None:
             raise OptionError("pass generator or picks_log, not both: a lent generator was counted without the log")
         self.picks_log = Path(picks_log) if picks_log is not None else None
+        if generator is None:  # a catalog and picks of its own: what add_items / add_interactions add stay here,
+            # and another Recommender made from the same dataset is not handed items its indexes lack
+            dataset = replace(dataset, catalog=dataset.catalog.copy(), interactions=dataset.interactions.copy())
         if self.picks_log is not None and self.picks_log.exists():
             dataset = logged.joined(dataset, self.picks_log)
         self.dataset = dataset
@@ -137,6 +155,7 @@ class Recommender:
         # Held while a user is prepared and while new picks are counted in (shared by every variant):
         # a shortlist never reads an index half-updated.
         self._counting = threading.RLock()
+        self._adding_items = threading.Lock()  # add_items, one batch at a time (shared by every variant too)
         self._evidence = _SharedEvidence(dataset)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
@@ -232,8 +251,9 @@ class Recommender:
         return self._genre_index().counts()
 
     def _genre_index(self) -> GenreIndex:
-        if self._genres is None:  # counted on first use: most callers never filter
-            self._genres = GenreIndex(self.dataset.catalog)
+        catalog = self.dataset.catalog
+        if self._genres is None or self._genres.n_items != len(catalog):  # on first use, and after new items
+            self._genres = GenreIndex(catalog)
         return self._genres
 
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
@@ -333,6 +353,59 @@ class Recommender:
             self._allowed.clear()  # a filter ranks popularity among its items by the counts it was resolved with
             return AddedInteractions(len(rows), len(latest), sum(v is None for v in latest.values()), len(data),
                                      time.perf_counter() - t0)
+
+    def add_items(self, items: object, columns: Mapping[str, str] | None = None) -> AddedItems:
+        """Put new items in the catalog while the Recommender runs, without a restart: a shop's new
+        products, this week's films. ``items``: a DataFrame or any iterable of dicts read as
+        ``load_records`` reads items (``item_id``, ``title``, ``genres`` or the column ``columns``
+        names, every other column text the retriever and the prompt use). From the next request on a
+        new item can be typed as a title, picked (``add_interactions``), filtered to, and shortlisted:
+        by its text at once (BM25), by co-occurrence once people pick it. No one has picked it yet, so
+        its evidence says so ("not picked by anyone yet").
+
+        The batch is read and checked whole first: an id the catalog (or the batch) already holds, or a
+        record without an id, raises naming it, and nothing is added. The text index and title search
+        are built again over every item (BM25's weights all move with a new document), which costs a
+        fraction of a restart (``benchmarks/add_interactions.py``): add items in batches. They are
+        built aside while requests go on, and put in place with the new rows in one short step under
+        the lock that shortlists take. With a ``picks_log`` the items are written there first, and a
+        restart puts them back in the catalog."""
+        t0 = time.perf_counter()
+        if not callable(getattr(self.generator, "add_items", None)):
+            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot take new "
+                              "items: it has no add_items(rows)")
+        catalog = self.dataset.catalog
+        if self.generator.catalog is not catalog:
+            raise OptionError("the lent shortlist generator holds a catalog of its own, not this Recommender's: "
+                              "new items would reach one and not the other")
+        read = read_items(items, columns)
+        with self._adding_items:  # one batch of items at a time: each is checked against the ones before
+            given: dict[str, str] = {}
+            for where, item in read:
+                if item.id in catalog:
+                    raise DataError(f"item id {item.id!r} is already in the catalog ({catalog.get(item.id).title!r}); "
+                                    "nothing was added", where)
+                if item.id in given:
+                    raise DataError(f"item id {item.id!r} is given twice (also at {given[item.id]}); nothing was "
+                                    "added", where)
+                given[item.id] = where
+            new = [item for _, item in read]
+            if not new:
+                return AddedItems(0, len(catalog), time.perf_counter() - t0)
+            # the slow part, built aside while requests go on: the text index and title search over every item
+            text_index = self.generator.text_index_with(new)
+            matcher = TitleMatcher(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
+                                                                             np.zeros(len(new))]))
+            if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
+                logged.append_items(self.picks_log, new)
+            with self._counting:
+                rows = catalog.extend(new)
+                self.generator.add_items(rows, text_index)
+                if self._evidence.index is not None:  # else counted over the grown catalog on first use
+                    self._evidence.index.add_items(self.dataset.interactions.item_counts(len(catalog)))
+                self.matcher.adopt(matcher, catalog)
+                self._allowed.clear()  # filters were resolved over the catalog without these
+            return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""

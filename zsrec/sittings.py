@@ -198,6 +198,16 @@ class SittingIndex:
         self.users = np.asarray(user_list, dtype=str)
         self._list_sittings()
 
+    def grow(self, n_items: int) -> None:
+        """Make room for items added to the catalog (no sitting holds them yet)."""
+        if n_items < self.n_items:
+            raise ValueError("a catalog only grows: items are never taken out of an index")
+        if n_items == self.n_items:
+            return
+        m = self.members
+        self.members = sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(self.n_sittings, n_items))
+        self._list_sittings()
+
     # ------------------------------------------------------------ saving
 
     def arrays(self, prefix: str = "sit_") -> dict[str, np.ndarray]:

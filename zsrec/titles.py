@@ -130,6 +130,16 @@ class TitleMatcher:
         self._prefix_index([row[0][0].split() for row in forms])
         self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
 
+    def adopt(self, other: TitleMatcher, catalog: Catalog) -> None:
+        """Take ``other``'s tables (built aside over a catalog with new items, ``Catalog.with_items``),
+        answering with rows of ``catalog`` (grown to hold those items by now): put in place in one
+        step, so a lookup running meanwhile reads the old tables or the new ones, never a mix."""
+        if len(other.catalog) != len(catalog):
+            raise ValueError("adopt() takes a matcher built over a catalog of this one's items")
+        tables = dict(other.__dict__)
+        tables["catalog"] = catalog
+        self.__dict__ = tables
+
     def _prefix_index(self, words: list[list[str]]) -> None:
         """Title words sorted, each with the popularity places of the rows that hold it: the rows of
         every word that starts with a typed prefix are one contiguous slice, so a search box does not
