@@ -68,8 +68,30 @@ def test_new_picks_are_counted_in_while_the_service_runs(tmp_path):
         assert _metric(url, "zsrec_interactions_added_total") == 6
         assert _metric(url, 'zsrec_requests_total{route="/v1/interactions",code="422"}') >= 6
 
+        # new items: named, searched, filtered to and picked from the next request on
+        new = [{"item_id": "zz-film", "title": "Galactic Rebels (2026)", "genres": ["Sci-Fi", "Space Opera"],
+                "plot": "rebels fight an empire"}, {"item_id": 9001, "title": "Quiet Harbour (2026)"}]
+        assert post_json(url + "/v1/items", {"items": new})[0] == 401
+        status, added, _ = post_json(url + "/v1/items", {"items": new}, AUTH)
+        assert status == 200 and (added["added"], added["items"]) == (2, 1684), added
+        with urllib.request.urlopen(urllib.request.Request(url + "/v1/items?q=galactic%20reb", headers=AUTH)) as r:
+            assert [it["item_id"] for it in json.loads(r.read())["items"]] == ["zz-film"]
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Star Wars (1977)"], "only_genres": ["space opera"],
+                                                            "k": 1}, AUTH)
+        assert status == 200 and body["items"][0]["item_id"] == "zz-film", body
+        assert "not picked by anyone yet (of 1684)" in body["items"][0]["reason"]
+        status, body, _ = post_json(url + "/v1/interactions", {"interactions": [{"user_id": "zz-new", "item_id": "9001"}]}, AUTH)
+        assert status == 200, body
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["galactic rebels"], "k": 3}, AUTH)
+        assert status == 200 and body["history"][0]["item_id"] == "zz-film"
+        status, refused, _ = post_json(url + "/v1/items", {"items": [{"item_id": "zz-film"}]}, AUTH)
+        assert status == 422 and "already in the catalog" in refused["detail"]
+        for body in ({"items": []}, {"items": [{"title": "no id"}]}, {"things": []}):
+            assert post_json(url + "/v1/items", body, AUTH)[0] == 422, body
+        assert _metric(url, "zsrec_items_added_total") == 2
+
         status, spec = 200, json.loads(urllib.request.urlopen(url + "/openapi.json", timeout=30).read())
-        assert "/v1/interactions" in spec["paths"]
+        assert "/v1/interactions" in spec["paths"] and "post" in spec["paths"]["/v1/items"]
 
 
 def test_a_service_can_refuse_new_picks(tmp_path):
@@ -78,6 +100,8 @@ def test_a_service_can_refuse_new_picks(tmp_path):
         status, body, _ = post_json(server.url + "/v1/interactions",
                                     {"interactions": [{"user_id": "a", "item_id": 1}]})
         assert status == 403 and "--no-accept-interactions" in body["detail"]
+        status, body, _ = post_json(server.url + "/v1/items", {"items": [{"item_id": "n1"}]})
+        assert status == 403 and "new items" in body["detail"]
         status, body, _ = post_json(server.url + "/v1/recommend", {"user": "a"})
         assert status == 422  # nothing was added
 
@@ -89,12 +113,15 @@ def test_with_a_picks_log_a_restart_keeps_what_it_was_sent(tmp_path):
         picks = [{"user_id": "ann", "item_id": "Fargo (1996)"}, {"user_id": "ann", "item_id": 50}]
         status, added, _ = post_json(server.url + "/v1/interactions", {"interactions": picks})
         assert status == 200 and added["interactions"] == 100_002
-    assert [json.loads(line)["item_id"] for line in log.read_text().splitlines()] == ["100", "50"]
-    with ServeProcess(args, tmp_path / "log2") as server:  # a restart: ann is known from the log
+        assert post_json(server.url + "/v1/items", {"items": [{"item_id": "n1", "title": "Brand New"}]})[0] == 200
+        status, added, _ = post_json(server.url + "/v1/interactions", {"interactions": [{"user_id": "ann", "item_id": "n1"}]})
+        assert status == 200 and added["interactions"] == 100_003
+    assert [json.loads(line).get("item_id") for line in log.read_text().splitlines()] == ["100", "50", None, "n1"]
+    with ServeProcess(args, tmp_path / "log2") as server:  # a restart: ann and the new item are known from the log
         status, body, _ = post_json(server.url + "/v1/recommend", {"user": "ann"})
         assert status == 200, body
-        assert [h["title"] for h in body["history"]] == ["Fargo (1996)", "Star Wars (1977)"]
+        assert [h["title"] for h in body["history"]] == ["Fargo (1996)", "Star Wars (1977)", "Brand New"]
         status, added, _ = post_json(server.url + "/v1/interactions",
                                      {"interactions": [{"user_id": "ann", "item_id": 1}]})
-        assert status == 200 and added["interactions"] == 100_003 and added["new_users"] == 0
-    assert len(log.read_text().splitlines()) == 3
+        assert status == 200 and added["interactions"] == 100_004 and added["new_users"] == 0
+    assert len(log.read_text().splitlines()) == 5

@@ -1,6 +1,7 @@
-"""The HTTP routes: /v1/recommend, /v1/interactions, /v1/items, /v1/genres, /healthz, /readyz, /metrics, the page at /, and the
-OpenAPI docs at /docs. Errors are JSON with one clear ``detail``; nothing a client sends can make the
-service hold more than ``max_queue`` requests or a body over ``max_body_bytes``."""
+"""The HTTP routes: /v1/recommend, /v1/interactions, /v1/items (search; POST: new items), /v1/genres,
+/healthz, /readyz, /metrics, the page at /, and the OpenAPI docs at /docs. Errors are JSON with one
+clear ``detail``; nothing a client sends can make the service hold more than ``max_queue`` requests
+or a body over ``max_body_bytes``."""
 
 from __future__ import annotations
 
@@ -64,6 +65,26 @@ class InteractionsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     interactions: list[Pick] = Field(min_length=1, description="The new picks; all are taken, or none (422).")
+
+
+class NewItem(BaseModel):
+    """One new catalog item; any other field (description, year, tags) is text the shortlist's
+    retriever and the prompt use, as another column of an items file is."""
+
+    model_config = ConfigDict(extra="allow", coerce_numbers_to_str=True)
+
+    item_id: str = Field(description="Its id: one the catalog does not hold yet.")
+    title: str | None = Field(default=None, description="What people type and the prompt shows (default: the id).")
+    genres: str | list[str] | None = Field(default=None, description="Its genres or category: a list, or one text "
+                                                                     "split at |, ',' or ';'.")
+
+
+class ItemsBody(BaseModel):
+    """Items new to the catalog, put in at once: typed, picked, filtered to and shortlisted from the next request on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[NewItem] = Field(min_length=1, description="The new items; all are taken, or none (422).")
 
 
 class BodyLimit:
@@ -198,18 +219,29 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
             metrics.fallbacks.inc("llm")
         return JSONResponse(result.to_dict())
 
-    @app.post("/v1/interactions", summary="Count new picks in: the next requests' shortlists, reasons and known users hold them.")
-    async def add_interactions(body: InteractionsBody) -> JSONResponse:
+    async def take(what: str, add: Any, records: list[dict], counter: Any) -> JSONResponse:
+        """New picks or items: refused (403) by a service started without them, else added off the
+        event loop (counting takes a pass over the indexes; requests being prepared wait for the
+        short step that puts them in place), a bad batch a 422 that adds nothing."""
         if not config.accept_interactions:
-            return JSONResponse({"detail": "this service does not take new interactions (it was started with "
+            return JSONResponse({"detail": f"this service does not take new {what} (it was started with "
                                            "--no-accept-interactions)"}, status_code=403)
-        picks = [pick.model_dump(exclude_none=True) for pick in body.interactions]
-        try:  # off the event loop: counting takes a pass over the indexes (requests being prepared wait)
-            added = await asyncio.to_thread(service.add_interactions, picks)
+        try:
+            added = await asyncio.to_thread(add, records)
         except ZsrecError as e:
             return JSONResponse({"detail": str(e)}, status_code=422)
-        metrics.interactions.inc(by=added["added"])
+        counter.inc(by=added["added"])
         return JSONResponse(added)
+
+    @app.post("/v1/interactions", summary="Count new picks in: the next requests' shortlists, reasons and known users hold them.")
+    async def add_interactions(body: InteractionsBody) -> JSONResponse:
+        picks = [pick.model_dump(exclude_none=True) for pick in body.interactions]
+        return await take("interactions", service.add_interactions, picks, metrics.interactions)
+
+    @app.post("/v1/items", summary="Put new items in the catalog: the next requests can name, pick, filter to and be shown them.")
+    async def add_items(body: ItemsBody) -> JSONResponse:
+        items = [item.model_dump(exclude_none=True) for item in body.items]
+        return await take("items", service.add_items, items, metrics.items)
 
     @app.get("/v1/items", summary="Catalog items whose title words start with what was typed, most picked first.")
     async def items(q: Annotated[str, Query(max_length=200)] = "",

@@ -115,8 +115,9 @@ class ServiceMetrics:
         self.abandoned = Counter("zsrec_abandoned_total",
                                  "Queued requests dropped before ranking: client gone or deadline passed.", ("why",))
         self.interactions = Counter("zsrec_interactions_added_total", "New picks counted in at POST /v1/interactions.")
+        self.items = Counter("zsrec_items_added_total", "New items put in the catalog at POST /v1/items.")
         self._all: list = [self.requests, self.latency, self.batch_size, self.fallbacks, self.rejected, self.abandoned,
-                           self.interactions,
+                           self.interactions, self.items,
                            Gauge("zsrec_queue_depth", "Requests waiting for or in a backend batch.", queue_depth),
                            Gauge("zsrec_model_ready", "1 once the model is loaded.", model_ready)]
 

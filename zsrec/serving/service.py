@@ -106,6 +106,10 @@ class RecommendService:
         ``Recommender.add_interactions``); requests prepared meanwhile wait for it."""
         return self.base.add_interactions(picks).to_dict()
 
+    def add_items(self, items: Sequence[dict]) -> dict:
+        """New items put in the one catalog and index every variant reads (see ``Recommender.add_items``)."""
+        return self.base.add_items(items).to_dict()
+
     def genres(self) -> list[dict]:
         return [{"name": name, "items": n} for name, n in self.base.genres().items()]
 
