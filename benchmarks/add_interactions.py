@@ -1,11 +1,13 @@
 """New picks counted into a running Recommender (``Recommender.add_interactions``, ``POST
 /v1/interactions``): what an add costs against loading everything again, and what the shortlist
-gains from it against one that never hears of the new picks.
+gains from it against one that never hears of the new picks. New items put in its catalog
+(``Recommender.add_items``, ``POST /v1/items``): what that costs.
 
 Cost: the data without its latest picks is loaded into a Recommender with the default settings (the
 evidence index built, as a service has it after its first request); then batches of 1, 10, 100,
 1,000 and 10,000 of the held-out picks, in time order, are added one batch after another, each size
-timed several times for a median. Beside it, in the same process: building the Recommender from all
+timed several times for a median. Then batches of 1, 10, 100 and 1,000 new items (each another
+item's text and genres under a new id and title) are put in the catalog the same way. Beside it, in the same process: building the Recommender from all
 the picks (every index and the evidence), what a restart costs. ML-100K, and a synthetic catalog
 (ML-100K's words and genres, power-law picks in sittings, as ``cooccurrence_scale.py`` makes them).
 
@@ -42,6 +44,8 @@ from zsrec.recommender import Recommender  # noqa: E402
 
 BATCHES = (1, 10, 100, 1_000, 10_000)
 REPEATS = {1: 20, 10: 10, 100: 5, 1_000: 3, 10_000: 1}
+ITEM_BATCHES = (1, 10, 100, 1_000)
+ITEM_REPEATS = {1: 5, 10: 3, 100: 3, 1_000: 1}
 
 
 def _data(size: str) -> Dataset:
@@ -81,6 +85,21 @@ def _recommender(data: Dataset) -> tuple[Recommender, float]:
     return rec, time.perf_counter() - t0
 
 
+class _TimedLock:
+    """The Recommender's lock, timing how long it is held (requests being prepared wait that long)."""
+
+    def __init__(self, lock):
+        self.lock, self.held, self._since = lock, 0.0, 0.0
+
+    def __enter__(self):
+        self.lock.acquire()
+        self._since = time.perf_counter()
+
+    def __exit__(self, *exc):
+        self.held += time.perf_counter() - self._since
+        self.lock.release()
+
+
 def cost(size: str) -> dict:
     data = _data(size)
     inter = data.interactions
@@ -101,9 +120,29 @@ def cost(size: str) -> dict:
         median = float(np.median(seconds))
         rows.append({"batch": batch, "repeats": REPEATS[batch], "median_s": median, "events_per_s": batch / median,
                      "share_of_rebuild": median / rebuild})
-    return {"catalog": "ML-100K" if size == "ml-100k" else data.name, "items": len(data.catalog),
+    n_items = len(data.catalog)
+    item_rows, made = [], 0
+    lock = rec._counting = _TimedLock(rec._counting)  # how long shortlists wait: the lock's share of an add
+    for batch in ITEM_BATCHES:
+        seconds, waits = [], []
+        for _ in range(ITEM_REPEATS[batch]):
+            new = []
+            for k in range(made, made + batch):
+                like = data.catalog.items[(k * 7919) % n_items]  # another item's text, under a new id and title
+                new.append({"item_id": f"new-{k}", "title": f"{like.title} Redux {k}", **like.fields})
+            made += batch
+            lock.held = 0.0
+            t0 = time.perf_counter()
+            rec.add_items(new)
+            seconds.append(time.perf_counter() - t0)
+            waits.append(lock.held)
+        median = float(np.median(seconds))
+        item_rows.append({"batch": batch, "repeats": ITEM_REPEATS[batch], "median_s": median,
+                          "lock_held_s": float(np.median(waits)), "share_of_rebuild": median / rebuild})
+    return {"catalog": "ML-100K" if size == "ml-100k" else data.name, "items": n_items,
             "interactions": len(inter), "rebuild_s": rebuild, "build_without_held_out_s": build, "rows": rows,
-            "added": at, "interactions_after": len(rec.dataset.interactions)}
+            "added": at, "interactions_after": len(rec.dataset.interactions), "item_rows": item_rows,
+            "items_added": made, "items_after": len(rec.dataset.catalog)}
 
 
 def quality(toy: bool) -> dict:
@@ -159,6 +198,16 @@ def markdown(out: dict) -> str:
         lines.append(f"| {c['catalog']} | {c['items']:,} | {c['interactions']:,} | {c['rebuild_s']:.2f} | "
                      + " | ".join(f"{by[b]['median_s']:.3f}" for b in BATCHES)
                      + f" | {by[10_000]['events_per_s']:,.0f} | {by[10_000]['share_of_rebuild']:.2f} |")
+    lines += ["", "New items, put in the catalog after those picks (batches of each size in turn, the median of its "
+              "repeats; the text index and title search are built again over every item, aside, and put in place "
+              "under the lock shortlists take: in brackets, how long it was held):", "",
+              "| catalog | items before | " + " | ".join(f"add {b:,} item{'s' if b > 1 else ''} s" for b in ITEM_BATCHES)
+              + " | add 1 item / rebuild |", "|---|---:|" + "---:|" * len(ITEM_BATCHES) + "---:|"]
+    for c in out["cost"]:
+        by = {r["batch"]: r for r in c["item_rows"]}
+        lines.append(f"| {c['catalog']} | {c['items']:,} | "
+                     + " | ".join(f"{by[b]['median_s']:.3f} ({by[b]['lock_held_s']:.3f})" for b in ITEM_BATCHES)
+                     + f" | {by[1]['share_of_rebuild']:.2f} |")
     q = out["quality"]
     r = q["recall_at_20"]
     lines += ["", f"Quality on ML-100K: {q['first_picks']:,} picks loaded, the next {q['arrived']:,} arriving; "

@@ -270,13 +270,16 @@ def test_filtered_shortlist_benchmark_toy(tmp_path):
 
 
 def test_add_interactions_benchmark_toy(tmp_path):
-    """Adds timed batch by batch against a restart, and the shortlists stale, added and rebuilt."""
+    """Adds of picks and of items timed batch by batch against a restart, and the shortlists stale,
+    added and rebuilt."""
     _run(["add_interactions.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "add_interactions-toy.json").read_text())
     (cost,) = out["cost"]
     assert cost["items"] == 1682 and cost["rebuild_s"] > 0
     assert [r["batch"] for r in cost["rows"]] == [1, 10, 100, 1000, 10000]
     assert cost["interactions_after"] == cost["interactions"]  # every held-out pick added back
+    assert [r["batch"] for r in cost["item_rows"]] == [1, 10, 100, 1000]
+    assert cost["items_after"] == cost["items"] + cost["items_added"] == 1682 + 5 + 30 + 300 + 1000
     q = out["quality"]
     assert q["users"] == 20 and set(q["recall_at_20"]) == {"stale", "added", "rebuilt"}
     assert 0 <= q["mean_shared_items"] <= 20
