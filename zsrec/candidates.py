@@ -478,7 +478,17 @@ class CandidateGenerator:
                         early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
         except (OSError, ValueError, KeyError, EOFError) as e:
             raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
-        if (interactions is not None and cooc is not None
+        grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
+                 and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
+        if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
+            extra = len(catalog) - index.n_docs
+            added = "the catalog's last item was" if extra == 1 else f"the catalog's last {extra} items were"
+            warnings.warn(f"the index file {path} was built before {added} added; its indexes are "
+                          "built again over every item (and the file written again by --index or index=)",
+                          stacklevel=2)
+            index = None  # every index, sized for the smaller catalog, is built again from these
+            cooc, early, session, sittings = None, {}, None, None
+        if (not grown and interactions is not None and cooc is not None
                 and index.meta.get("interactions") != interactions.fingerprint()):
             # counted from other interactions (new events since, or a file from before fingerprints):
             # everything counted is counted again from these; the text index only needs the catalog
@@ -497,13 +507,6 @@ class CandidateGenerator:
         if sittings is not None and (cooc is None or sittings.seconds != config.session_seconds
                                      or sittings.n_items != len(catalog)):
             sittings = None
-        grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
-                 and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
-        if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
-            warnings.warn(f"the index file {path} was built before the catalog's last {len(catalog) - index.n_docs} "
-                          "items were added; its indexes are built again over every item (and the file written "
-                          "again by --index or index=)", stacklevel=2)
-            index = None  # the counted indexes, sized for the smaller catalog, are counted again below
         gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
                   sittings=sittings, **kwargs)
         # what this config needs and the file did not hold was counted afresh: worth saving again
