@@ -8,6 +8,13 @@ filter are checked against that order, every item scored. Two ways give it: a sm
 widened until it holds n allowed items. Both are timed: ``widened`` forces the second way on small
 filters too, ``item by item`` the first on large ones (what it would cost without widening).
 
+Hidden items (``Recommender.hide_items``, ``POST /v1/items/hide``) are the other side: no request may
+be shown them. The generator keeps them as a mask and a popularity order without them
+(``hide_rows``), set once per change; each shortlist is then timed as before. For a random 1% and 10%
+of the catalog and the 1,000 most picked items (each in nearly every shortlist), checked against the
+whole order with the hidden items left out. Beside it, the same items passed as every user's
+``exclude`` instead, which is what hiding would cost without the mask.
+
 Filters: a genre, three genres, random "in stock" sets of 0.1% to 90% of the catalog, and a shelf of
 the 1,000 items least likely to be shortlisted (the worst case for widening). ML-100K with its own
 genres, and a synthetic catalog (words and genres as ML-100K's, power-law picks, as
@@ -117,9 +124,36 @@ def one(size: str, users: int) -> dict:
                      "same_as_other": sum(np.array_equal(a.indices, b.indices) for a, b in zip(results, other_results)),
                      "checked": len(wholes), "same_as_whole_order": same,
                      "full": sum(len(r) == 20 for r in results)})
+    hidden_rows = []
+    for name, hidden in ((f"a random 1% ({max(1, n_items // 100):,})", rng.choice(n_items, max(1, n_items // 100),
+                                                                                    replace=False)),
+                         (f"a random 10% ({n_items // 10:,})", rng.choice(n_items, n_items // 10, replace=False)),
+                         ("the 1,000 most picked", np.argsort(-pop, kind="stable")[:1000])):
+        hidden = np.sort(hidden).astype(np.int64)
+        excluded_s = []
+        for h in jobs:  # without the mask: the hidden rows joined to every user's exclude
+            t0 = time.perf_counter()
+            gen.generate(h, np.concatenate([np.asarray(h, dtype=np.int64), hidden]), 20)
+            excluded_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        gen.hide_rows(hidden)
+        set_s = time.perf_counter() - t0
+        results, seconds = _timed(gen, jobs, None)
+        gen.hide_rows([])
+        same = 0
+        for whole, got in zip(wholes, results):
+            keep = ~np.isin(whole.indices, hidden)
+            same += int(np.array_equal(whole.indices[keep][:20], got.indices)
+                        and np.array_equal(whole.scores[keep][:20], got.scores))
+        hidden_rows.append({"hidden": name, "items": int(len(hidden)), "set_ms": 1000 * set_s, **_ms(seconds),
+                            "ratio_p50": float(np.percentile(seconds, 50) / np.percentile(plain_s, 50)),
+                            "as_exclude": _ms(excluded_s),
+                            "checked": len(wholes), "same_as_whole_order": same,
+                            "none_hidden": sum(not np.isin(r.indices, hidden).any() for r in results)})
     return {"catalog": "ML-100K" if size == "ml-100k" else f"synthetic {n_items:,}", "items": n_items,
             "interactions": int(sum(len(s) for s in sequences)), "users": users, "build_s": build,
-            "genres": len(by_size), "genre_index_s": genre_build, "unfiltered": _ms(plain_s), "rows": rows}
+            "genres": len(by_size), "genre_index_s": genre_build, "unfiltered": _ms(plain_s), "rows": rows,
+            "hidden": hidden_rows}
 
 
 def main() -> None:
@@ -147,7 +181,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "filtered_shortlist.json").write_text(json.dumps({"command": cmd, "machine": m, "sizes": results},
                                                                  indent=1))
-    lines = ["# A filtered shortlist against the unfiltered one", "", f"Command: `{cmd}`  ",
+    lines = ["# A filtered shortlist (and one without hidden items) against the unfiltered one", "", f"Command: `{cmd}`  ",
              f"Machine: {machine_line(m)}  ",
              f"Per catalog: {users} users with 1-10 picks (their picks excluded), a shortlist of 20, each filter "
              "timed on the same users as the unfiltered shortlist, in one process. Ratio: filtered p50 / unfiltered "
@@ -169,6 +203,16 @@ def main() -> None:
                          f"{row['p99_ms']:.2f} | {row['ratio_p50']:.2f} | {row['other_way']}: "
                          f"{row['other']['p50_ms']:.2f} / {row['other']['p99_ms']:.2f} | {row['same_as_other']} of "
                          f"{r['users']} | {row['same_as_whole_order']} of {row['checked']} | {row['full']} of {r['users']} |")
+        lines += ["", "Hidden items (set once with `hide_rows`; then no shortlist may hold them). Beside it, the "
+                  "same items passed as every user's `exclude` instead:", "",
+                  "| hidden | items | set once ms | p50 ms | p99 ms | ratio (p50) | as exclude: p50 / p99 ms | "
+                  "same as the whole order | no hidden item shown |",
+                  "|---|---:|---:|---:|---:|---:|---|---:|---:|"]
+        for row in r["hidden"]:
+            lines.append(f"| {row['hidden']} | {row['items']:,} | {row['set_ms']:.1f} | {row['p50_ms']:.2f} | "
+                         f"{row['p99_ms']:.2f} | {row['ratio_p50']:.2f} | {row['as_exclude']['p50_ms']:.2f} / "
+                         f"{row['as_exclude']['p99_ms']:.2f} | {row['same_as_whole_order']} of {row['checked']} | "
+                         f"{row['none_hidden']} of {r['users']} |")
         lines.append("")
     (args.out / "filtered_shortlist.md").write_text("\n".join(lines))
     print("\n".join(lines))

@@ -19,7 +19,7 @@ from .parsing import ParsedRanking, parse_ranking
 from .prompts import PromptTemplate
 from .ranker import Ranker, RankerConfig
 from .reasons import ReasonChecker, ReasonFlag, ReasonSource
-from .recommender import AddedInteractions, AddedItems, PreparedUser, Recommender
+from .recommender import AddedInteractions, AddedItems, HiddenItems, PreparedUser, Recommender
 from .repairs import Repair, RepairKind
 from .result import RankedResult, RecommendedItem, RunInfo
 
@@ -33,5 +33,5 @@ __all__ = [
     "load_movielens_1m", "load_movielens_csv", "load_recbole", "load_records", "load_table", "parse_ranking",
     "CoPicked", "EvidenceIndex", "MatchedTerms", "OptionError", "PopularityRank", "ReasonChecker", "ReasonFlag",
     "ReasonSource", "ReasonsMode", "SharedGenres",
-    "AddedInteractions", "AddedItems", "Ability", "BackendSpec", "PreparedUser", "RankingMode", "Repair", "RepairKind", "Retriever", "register_backend",
+    "AddedInteractions", "AddedItems", "HiddenItems", "Ability", "BackendSpec", "PreparedUser", "RankingMode", "Repair", "RepairKind", "Retriever", "register_backend",
 ]

@@ -299,6 +299,7 @@ class CandidateGenerator:
             raise ValueError("popularity needs one count per catalog item")
         self.popularity_counts = np.asarray(popularity, dtype=np.float64)
         self._rows = np.arange(len(catalog))
+        self.hidden_rows = np.zeros(0, dtype=np.int64)  # never shortlisted (hide_rows), sorted
         self._count_popularity()
         self._rank_bm25 = None
         self.index: SparseBM25 | None = None
@@ -329,6 +330,41 @@ class CandidateGenerator:
         self._pop_scaled = _minmax(np.log1p(self.popularity_counts))
         self._pop_terms: dict[float, np.ndarray] = {}
         self._pop_order = np.lexsort((self._rows, -self._pop_scaled))
+        self._apply_hidden()
+
+    def hide_rows(self, rows: Sequence[int] | np.ndarray) -> None:
+        """Set the rows no shortlist may hold, for every user, until set again (``Recommender.hide_items``:
+        a product retired for good). Each shortlist is then the order it had, less these rows. Kept
+        as a mask and the popularity order without them, so that hiding many items costs a request
+        nothing per hidden item, where passing them as every user's ``exclude`` would."""
+        rows = np.unique(np.asarray(rows, dtype=np.int64).reshape(-1))
+        if len(rows) and (rows[0] < 0 or rows[-1] >= len(self.catalog)):
+            raise ValueError(f"hide_rows() takes catalog rows (0 to {len(self.catalog) - 1})")
+        self.hidden_rows = rows
+        self._apply_hidden()
+
+    def _apply_hidden(self) -> None:
+        """The mask and popularity order of what may be shown, after the hidden rows or the order moved."""
+        if not len(self.hidden_rows):
+            self._hidden_mask: np.ndarray | None = None
+            self._shown_order = self._pop_order
+            return
+        mask = np.zeros(len(self.catalog), dtype=bool)
+        mask[self.hidden_rows] = True
+        self._hidden_mask = mask
+        self._shown_order = self._pop_order[~mask[self._pop_order]]
+
+    def _left(self, seen: np.ndarray) -> int:
+        """Items a shortlist can hold: neither seen nor hidden."""
+        left = len(self.catalog) - len(seen)
+        if self._hidden_mask is not None:
+            left -= len(self.hidden_rows) - int(np.count_nonzero(self._hidden_mask[seen]))
+        return left
+
+    def _hide(self, rows: np.ndarray, fused: np.ndarray) -> None:
+        """Hidden rows score -inf (in place), as seen ones do."""
+        if self._hidden_mask is not None:
+            fused[self._hidden_mask[rows]] = -np.inf
 
     def add_interactions(self, interactions: Interactions, rows: np.ndarray) -> None:
         """Count new picks into every index without a rebuild: ``interactions`` holds them already
@@ -653,7 +689,7 @@ class CandidateGenerator:
         if len(allowed) > 1 and not bool(np.all(allowed[1:] > allowed[:-1])):
             allowed = np.unique(allowed)
         if len(allowed) > self.FILTER_SCORED_MAX:
-            left = len(self.catalog) - len(self._seen(history, exclude))
+            left = self._left(self._seen(history, exclude))
             wide = int(np.ceil(2 * n * len(self.catalog) / len(allowed)))
             for _ in range(3):
                 wide = min(wide, left)
@@ -702,6 +738,8 @@ class CandidateGenerator:
         bm25_w, pop_w, co_w = self._weights(len(history))
         co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
         rows = np.setdiff1d(np.asarray(allowed, dtype=np.int64), self._seen(history, exclude))
+        if self._hidden_mask is not None:
+            rows = rows[~self._hidden_mask[rows]]
         bm25 = bm25_of(rows)
         pop = self._pop_scaled[rows]
         co = _co_at(rows, co_rows, co_vals)
@@ -711,7 +749,9 @@ class CandidateGenerator:
                           cooccurrence=co[top] if co_w else None)
 
     def _seen(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray) -> np.ndarray:
-        return np.unique(np.asarray(list(history) + list(np.asarray(exclude).tolist()), dtype=np.int64))
+        # joined as arrays: a long exclude (a shop's hidden items) is not walked in Python per request
+        return np.unique(np.concatenate([np.asarray(history, dtype=np.int64).reshape(-1),
+                                         np.asarray(exclude, dtype=np.int64).reshape(-1)]))
 
     def _pop_term(self, pop_w: float) -> np.ndarray:
         """``pop_w * popularity`` for every item, computed once per weight."""
@@ -750,7 +790,7 @@ class CandidateGenerator:
     def _generate_sparse(self, history: Sequence[int], exclude, n: int, matched: sparse.csr_matrix,
                          row: int) -> Candidates:
         seen = self._seen(history, exclude)
-        n = min(n, len(self.catalog) - len(seen))
+        n = min(n, self._left(seen))
         start, end = matched.indptr[row], matched.indptr[row + 1]
         docs, raw = matched.indices[start:end], matched.data[start:end]  # docs sorted
         bm25_w, pop_w, co_w = self._weights(len(history))
@@ -760,7 +800,7 @@ class CandidateGenerator:
         # Items neither matched nor co-picked share one BM25 value and no co-occurrence, so the most
         # popular of them are the only ones that can make the cut: take as many as could be needed
         # after removing the seen ones.
-        popular = self._pop_order[: n + len(seen)]
+        popular = self._shown_order[: n + len(seen)]
         if len(scored):
             popular = popular[~_find(scored, popular)[0]]
         rows = np.concatenate([scored, popular])
@@ -770,6 +810,7 @@ class CandidateGenerator:
         fused = bm25_w * bm25 + pop_w * pop + co_w * co
         if len(seen):
             fused[_find(seen, rows)[0]] = -np.inf
+        self._hide(rows, fused)
         top = self._top(rows, fused, n)
         return Candidates(indices=rows[top], scores=fused[top], bm25=bm25[top], popularity=pop[top],
                           cooccurrence=co[top] if co_w else None)
@@ -782,8 +823,8 @@ class CandidateGenerator:
         bm25_w, pop_w, co_w = self._weights(len(history))
         co_rows, co_vals = self._co_sparse(history) if co_w else (np.zeros(0, dtype=np.int64), np.zeros(0))
         seen = self._seen(history, exclude)
-        n = min(n, len(self.catalog) - len(seen))
-        likely = np.union1d(co_rows, self._pop_order[: n + len(seen)])
+        n = min(n, self._left(seen))
+        likely = np.union1d(co_rows, self._shown_order[: n + len(seen)])
         if len(history):
             lo, hi = float(raw.min()), float(raw.max())
             bounded = self._select_bounded(raw, lo, hi, bm25_w, pop_w, co_w, co_rows, co_vals, seen, n, likely)
@@ -798,6 +839,7 @@ class CandidateGenerator:
         if len(co_rows):
             fused[co_rows] += co_w * co_vals
         fused[seen] = -np.inf
+        self._hide(self._rows, fused)
         top = self._top_of_many(fused, n, likely)
         return Candidates(indices=top, scores=fused[top], bm25=bm25[top], popularity=self._pop_scaled[top],
                           cooccurrence=_co_at(top, co_rows, co_vals) if co_w else None)
@@ -827,6 +869,7 @@ class CandidateGenerator:
                 fused[hit] += co_w * co_vals[at[hit]]
             if len(seen):
                 fused[_find(seen, rows)[0]] = -np.inf
+            self._hide(rows, fused)
             return bm25, fused
 
         vals = fuse(likely)[1]
@@ -834,7 +877,7 @@ class CandidateGenerator:
         if len(vals) < n:
             return None
         bound = float(np.partition(vals, len(vals) - n)[len(vals) - n])
-        left_out = self._pop_order[n + len(seen):n + len(seen) + 1]  # the most popular item not in likely
+        left_out = self._shown_order[n + len(seen):n + len(seen) + 1]  # the most popular shown item not in likely
         cap = float(pop_term[left_out[0]]) if len(left_out) else -np.inf
         need = lo + (bound - cap) * (hi - lo) / bm25_w
         need -= 1e-9 * (abs(need) + (hi - lo))  # below the exact threshold: rounding can only add items

@@ -485,7 +485,7 @@ def serve(
     max_history: Annotated[int, typer.Option(min=1, help="Most history entries a request may send (422 beyond).")] = 50,
     max_body_bytes: Annotated[int, typer.Option(min=1, help="Largest request body accepted (422 beyond).")] = 64 * 1024,
     drain_seconds: Annotated[float, typer.Option(min=0.0, help="On SIGTERM, how long in-flight requests may take to finish before the exit.")] = 60.0,
-    accept_interactions: Annotated[bool, typer.Option(help="Take new picks at POST /v1/interactions and new items at POST /v1/items, counted in without a restart (off: 403).")] = True,
+    accept_interactions: Annotated[bool, typer.Option(help="Take new picks at POST /v1/interactions, new items at POST /v1/items and items hidden or shown at /v1/items/hide and /show, all without a restart (off: 403).")] = True,
     dataset: DatasetOpt = "ml-100k",
     data_path: DataPathOpt = None,
     items: ItemsOpt = None,
@@ -531,7 +531,7 @@ def serve(
     verbose: VerboseOpt = False,
 ) -> None:
     """Serve recommendations over HTTP: POST /v1/recommend, POST /v1/interactions (new picks, counted in
-    at once), GET /v1/items (title search; POST: new items), /v1/genres, /healthz, /readyz, /metrics,
+    at once), GET /v1/items (title search; POST: new items; /hide, /show, /hidden), /v1/genres, /healthz, /readyz, /metrics,
     a web page at / and the API docs at /docs. The model is loaded once; concurrent requests are
     ranked together. Needs the serve extra: pip install 'zsrec[serve]'."""
     from .quiet import quiet_engines

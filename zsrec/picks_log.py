@@ -1,5 +1,5 @@
-"""The picks (and new items) a running Recommender was sent, kept in a JSON-lines file so that a
-restart loses none.
+"""The picks (and new and hidden items) a running Recommender was sent, kept in a JSON-lines file so
+that a restart loses none.
 
 A service counts new picks into its indexes as they come (``Recommender.add_interactions``), and new
 items into its catalog (``Recommender.add_items``); this log is what makes them outlive the process.
@@ -7,7 +7,9 @@ Each accepted pick is one line, written before it is counted:
 ``{"user_id": "ann", "item_id": "100", "timestamp": 1796464800.0, "rating": null}``, the item as its
 catalog id and the time as it was stamped, so a replay needs no title matching and gives the same
 data. Each new item is one line too: ``{"item": {"item_id": "sku-9", "title": "Trail Shoe", "fields":
-{"genres": "Running"}}}``. On start the logged items join the loaded catalog and the logged picks the
+{"genres": "Running"}}}``. Items hidden from recommendations and shown again
+(``Recommender.hide_items``, ``show_items``) are a line per call: ``{"hide": ["sku-2"]}``,
+``{"show": ["sku-2"]}``. On start the logged items join the loaded catalog and the logged picks the
 loaded ones, before any index is built: the counts are then exactly a rebuild's, which adding them one
 batch at a time would not give (the neighbour pruning).
 """
@@ -28,13 +30,15 @@ from .errors import DataError
 
 @dataclass
 class Logged:
-    """What a log holds, in file order: new items, and picks (their items as catalog ids)."""
+    """What a log holds, in file order: new items, and picks (their items as catalog ids); and the
+    items hidden at its end (hidden and not shown again since), in the order they were hidden."""
 
     items: list[Item] = field(default_factory=list)
     users: list[str] = field(default_factory=list)
     item_ids: list[str] = field(default_factory=list)
     stamps: list[float] = field(default_factory=list)
     ratings: list[float] = field(default_factory=list)
+    hidden: dict[str, None] = field(default_factory=dict)
 
 
 def _item(entry: object) -> Item:
@@ -69,7 +73,13 @@ def read(path: str | Path, catalog: Catalog) -> Logged:
             continue
         try:
             entry = json.loads(line)
-            if isinstance(entry, dict) and "item" in entry:
+            ids: list[str] | None = None
+            if isinstance(entry, dict) and ("hide" in entry or "show" in entry):
+                item, ids = None, entry.get("hide", entry.get("show"))
+                if not isinstance(ids, list):
+                    raise TypeError("hidden or shown items are a list of ids")
+                ids = [str(i) for i in ids]
+            elif isinstance(entry, dict) and "item" in entry:
                 item = _item(entry["item"])
             else:
                 item = None
@@ -82,6 +92,17 @@ def read(path: str | Path, catalog: Catalog) -> Logged:
                               "what it held is left out", stacklevel=3)
                 continue
             raise DataError(f"not a logged pick or item ({type(e).__name__}: {e})", str(path), lineno) from None
+        if ids is not None:
+            unknown = [i for i in ids if i not in catalog and i not in new_ids]
+            if unknown:
+                raise DataError(f"item id {unknown[0]!r} is not in the catalog (was the log written for other data?)",
+                                str(path), lineno)
+            for i in ids:
+                if "hide" in entry:
+                    out.hidden[i] = None
+                else:
+                    out.hidden.pop(i, None)
+            continue
         if item is not None:
             if item.id in catalog or item.id in new_ids:
                 raise DataError(f"item id {item.id!r} is logged as new, but the catalog already holds it (was the "
@@ -99,11 +120,11 @@ def read(path: str | Path, catalog: Catalog) -> Logged:
     return out
 
 
-def joined(dataset: Dataset, path: str | Path) -> Dataset:
+def joined(dataset: Dataset, path: str | Path, log: Logged | None = None) -> Dataset:
     """The dataset with the logged items joined to its catalog and the logged picks to its
     interactions (a new object: the caller's is left as it was). Untimed data keeps its picks'
-    order: the log holds the order numbers it gave."""
-    log = read(path, dataset.catalog)
+    order: the log holds the order numbers it gave. ``log``: what ``read`` gave, if read already."""
+    log = log if log is not None else read(path, dataset.catalog)
     if not log.items and not log.users:
         return dataset
     catalog = Catalog(list(dataset.catalog.items) + log.items) if log.items else dataset.catalog
@@ -132,6 +153,11 @@ def append_items(path: str | Path, items: Sequence[Item]) -> None:
                          for it in items))
 
 
+def append_hidden(path: str | Path, item_ids: Sequence[str], hidden: bool) -> None:
+    """Write items hidden (or shown again) to the log, durable before the change takes effect."""
+    _write(path, json.dumps({"hide" if hidden else "show": list(item_ids)}) + "\n")
+
+
 def _write(path: str | Path, text: str) -> None:
     path = Path(path)
     try:
@@ -143,7 +169,7 @@ def _write(path: str | Path, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
-        raise DataError(f"cannot write the picks log ({e.strerror or e}); nothing was added", str(path)) from None
+        raise DataError(f"cannot write the picks log ({e.strerror or e}); nothing was changed", str(path)) from None
 
 
 def _last_byte(path: Path) -> bytes:

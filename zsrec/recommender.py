@@ -83,6 +83,17 @@ class AddedItems:
         return dataclasses.asdict(self)
 
 
+@dataclass
+class HiddenItems:
+    """What ``Recommender.hide_items`` or ``show_items`` changed."""
+
+    changed: int  # items hidden (or shown) that were not already
+    hidden: int  # items hidden now
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 class _SharedEvidence:
     """Builds the evidence index once, on first use, for every variant of a Recommender (other
     settings, another template): new picks are then counted into the one index all of them read."""
@@ -137,8 +148,11 @@ class Recommender:
         if generator is None:  # a catalog and picks of its own: what add_items / add_interactions add stay here,
             # and another Recommender made from the same dataset is not handed items its indexes lack
             dataset = replace(dataset, catalog=dataset.catalog.copy(), interactions=dataset.interactions.copy())
+        hidden: list[str] = []
         if self.picks_log is not None and self.picks_log.exists():
-            dataset = logged.joined(dataset, self.picks_log)
+            log = logged.read(self.picks_log, dataset.catalog)
+            dataset = logged.joined(dataset, self.picks_log, log)
+            hidden = list(log.hidden)
         self.dataset = dataset
         cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
         if index is not None and Path(index).is_file():
@@ -152,6 +166,11 @@ class Recommender:
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
+        # rows never recommended (hide_items), in the order hidden: one dict every variant shares; the
+        # generator keeps them as a mask, so a request costs nothing per hidden item
+        self._hidden: dict[int, None] = dict.fromkeys(dataset.catalog.index_of(i) for i in hidden)
+        if self._hidden:
+            self.generator.hide_rows(list(self._hidden))
         # Held while a user is prepared and while new picks are counted in (shared by every variant):
         # a shortlist never reads an index half-updated.
         self._counting = threading.RLock()
@@ -259,7 +278,8 @@ class Recommender:
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
         ``exclude``, and any item of the same title as one of these or the history, since a film listed
-        twice (MovieLens has such) is not new to someone who saw it under its other id."""
+        twice (MovieLens has such) is not new to someone who saw it under its other id. (Hidden items
+        are left out by the generator, ``hide_rows``.)"""
         rows = list(seen) + self.exclude_rows(exclude)
         return rows + self.dataset.catalog.same_title(history + rows)
 
@@ -406,6 +426,42 @@ class Recommender:
                 self.matcher.adopt(matcher, catalog)
                 self._allowed.clear()  # filters were resolved over the catalog without these
             return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)
+
+    def hide_items(self, items: Sequence[str]) -> HiddenItems:
+        """Never recommend these items again, to anyone, from the next request on: a product
+        discontinued or out of stock for good, a film withdrawn. ``items``: ids, or titles matched as
+        ``exclude`` matches them (never fuzzily). They stay in the catalog: a history may still name
+        them, their picks still count (what people picked with a retired product still tells what
+        goes together) and the reasons still cite them. ``show_items`` undoes it. With a
+        ``picks_log`` the change is written there first and holds after a restart."""
+        return self._set_hidden(items, hidden=True)
+
+    def show_items(self, items: Sequence[str]) -> HiddenItems:
+        """Recommend items hidden by ``hide_items`` again (others are left as they are)."""
+        return self._set_hidden(items, hidden=False)
+
+    def hidden_items(self) -> list[str]:
+        """The ids of the hidden items, in the order they were hidden."""
+        items = self.dataset.catalog.items
+        return [items[row].id for row in list(self._hidden)]
+
+    def _set_hidden(self, items: Sequence[str], hidden: bool) -> HiddenItems:
+        if not callable(getattr(self.generator, "hide_rows", None)):
+            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot hide items: "
+                              "it has no hide_rows(rows)")
+        with self._adding_items:  # one catalog change at a time, and the log in the order they happen
+            rows = list(dict.fromkeys(self.item_rows(items, "hide" if hidden else "show")))
+            changed = [r for r in rows if (r in self._hidden) != hidden]
+            if changed and self.picks_log is not None:  # on disk first, as picks and items are
+                logged.append_hidden(self.picks_log, [self.dataset.catalog.items[r].id for r in changed], hidden)
+            with self._counting:
+                for row in changed:
+                    if hidden:
+                        self._hidden[row] = None
+                    else:
+                        del self._hidden[row]
+                self.generator.hide_rows(list(self._hidden))
+            return HiddenItems(len(changed), len(self._hidden))
 
     def rank_prepared(self, users: Sequence[PreparedUser]) -> list[RankedResult]:
         """Rank checked users in one batched LLM call (the model is loaded here, on first use)."""

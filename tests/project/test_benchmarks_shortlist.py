@@ -256,7 +256,7 @@ def test_title_search_benchmark_toy(tmp_path):
 
 def test_filtered_shortlist_benchmark_toy(tmp_path):
     """Filters against the unfiltered shortlist: both ways of applying one give the same lists, and
-    they are the unfiltered order with the other items left out."""
+    they are the unfiltered order with the other items left out; so are lists without hidden items."""
     _run(["filtered_shortlist.py", "--toy"], tmp_path)
     sizes = json.loads((tmp_path / "filtered_shortlist.json").read_text())["sizes"]
     assert [s["items"] for s in sizes] == [1682, 30000]
@@ -264,9 +264,13 @@ def test_filtered_shortlist_benchmark_toy(tmp_path):
         assert len(size["rows"]) == 8 and size["unfiltered"]["p50_ms"] > 0
         for row in size["rows"]:
             assert row["same_as_other"] == size["users"] and row["same_as_whole_order"] == row["checked"] == 10
+        assert [h["items"] for h in size["hidden"]] == [size["items"] // 100, size["items"] // 10, 1000]
+        for row in size["hidden"]:  # hidden items: never shown, the rest in the whole order
+            assert row["none_hidden"] == size["users"] and row["same_as_whole_order"] == row["checked"] == 10
     ways = {r["way"] for s in sizes for r in s["rows"]}
     assert ways == {"item by item", "widened"}  # the 30,000-item catalog's 90% filter is widened
-    assert "| genre " in (tmp_path / "filtered_shortlist.md").read_text()
+    text = (tmp_path / "filtered_shortlist.md").read_text()
+    assert "| genre " in text and "| the 1,000 most picked |" in text
 
 
 def test_add_interactions_benchmark_toy(tmp_path):

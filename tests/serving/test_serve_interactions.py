@@ -90,6 +90,23 @@ def test_new_picks_are_counted_in_while_the_service_runs(tmp_path):
             assert post_json(url + "/v1/items", body, AUTH)[0] == 422, body
         assert _metric(url, "zsrec_items_added_total") == 2
 
+        # items hidden: recommended to no one, still named in a history; then shown again
+        status, hid, _ = post_json(url + "/v1/items/hide", {"items": ["zz-film", 181]}, AUTH)
+        assert status == 200 and hid == {"changed": 2, "hidden": 2}, hid
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Star Wars (1977)"], "k": 10}, AUTH)
+        assert status == 200 and "181" not in [it["item_id"] for it in body["items"]], body
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Return of the Jedi (1983)"], "k": 3}, AUTH)
+        assert status == 200 and body["history"][0]["item_id"] == "181"
+        with urllib.request.urlopen(urllib.request.Request(url + "/v1/items/hidden", headers=AUTH)) as r:
+            assert json.loads(r.read()) == {"items": ["zz-film", "181"]}
+        assert _metric(url, "zsrec_items_hidden") == 2
+        status, refused, _ = post_json(url + "/v1/items/hide", {"items": ["181", "Star Warz"]}, AUTH)
+        assert status == 422 and "Star Warz" in refused["detail"]
+        assert post_json(url + "/v1/items/show", {"items": [181]}, AUTH)[1] == {"changed": 1, "hidden": 1}
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Star Wars (1977)"], "k": 10}, AUTH)
+        assert "181" in [it["item_id"] for it in body["items"]]
+        assert post_json(url + "/v1/items/hide", {"items": []}, AUTH)[0] == 422
+
         status, spec = 200, json.loads(urllib.request.urlopen(url + "/openapi.json", timeout=30).read())
         assert "/v1/interactions" in spec["paths"] and "post" in spec["paths"]["/v1/items"]
 
@@ -102,6 +119,8 @@ def test_a_service_can_refuse_new_picks(tmp_path):
         assert status == 403 and "--no-accept-interactions" in body["detail"]
         status, body, _ = post_json(server.url + "/v1/items", {"items": [{"item_id": "n1"}]})
         assert status == 403 and "new items" in body["detail"]
+        status, body, _ = post_json(server.url + "/v1/items/hide", {"items": ["50"]})
+        assert status == 403 and "changes to its items" in body["detail"]
         status, body, _ = post_json(server.url + "/v1/recommend", {"user": "a"})
         assert status == 422  # nothing was added
 

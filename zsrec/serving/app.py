@@ -1,4 +1,5 @@
-"""The HTTP routes: /v1/recommend, /v1/interactions, /v1/items (search; POST: new items), /v1/genres,
+"""The HTTP routes: /v1/recommend, /v1/interactions, /v1/items (search; POST: new items; /hide,
+/show and /hidden: items taken out of recommendations), /v1/genres,
 /healthz, /readyz, /metrics, the page at /, and the OpenAPI docs at /docs. Errors are JSON with one
 clear ``detail``; nothing a client sends can make the service hold more than ``max_queue`` requests
 or a body over ``max_body_bytes``."""
@@ -25,7 +26,8 @@ from .metrics import ServiceMetrics
 from .service import RecommendService, Variant
 
 OPEN_PATHS = {"/", "/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc"}
-NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/interactions", "/v1/items", "/v1/genres"}  # metrics label any other path "other"
+NAMED_ROUTES = OPEN_PATHS | {"/v1/recommend", "/v1/interactions", "/v1/items", "/v1/items/hide", "/v1/items/show",
+                              "/v1/items/hidden", "/v1/genres"}  # metrics label any other path "other"
 
 
 class RecommendBody(BaseModel):
@@ -85,6 +87,14 @@ class ItemsBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[NewItem] = Field(min_length=1, description="The new items; all are taken, or none (422).")
+
+
+class ItemIdsBody(BaseModel):
+    """Items named by id or title (as ``exclude`` names them): hidden from recommendations, or shown again."""
+
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+    items: list[str] = Field(min_length=1, description="Item ids or titles; all are known, or nothing changes (422).")
 
 
 class BodyLimit:
@@ -160,7 +170,8 @@ class Guard:
 
 
 def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
-    metrics = ServiceMetrics(queue_depth=lambda: batcher.depth, model_ready=lambda: float(ready()))
+    metrics = ServiceMetrics(queue_depth=lambda: batcher.depth, model_ready=lambda: float(ready()),
+                             items_hidden=lambda: float(len(service.hidden_items())))
     batcher = Batcher(lambda variant, users: service.rank_batch(variant, users), config.max_batch,
                       config.batch_window, config.max_queue, metrics)
 
@@ -219,29 +230,42 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
             metrics.fallbacks.inc("llm")
         return JSONResponse(result.to_dict())
 
-    async def take(what: str, add: Any, records: list[dict], counter: Any) -> JSONResponse:
-        """New picks or items: refused (403) by a service started without them, else added off the
-        event loop (counting takes a pass over the indexes; requests being prepared wait for the
-        short step that puts them in place), a bad batch a 422 that adds nothing."""
+    async def take(what: str, add: Any, records: list, counter: Any = None) -> JSONResponse:
+        """New picks or items, or items hidden or shown: refused (403) by a service started without
+        them, else made off the event loop (counting takes a pass over the indexes; requests being
+        prepared wait for the short step that puts them in place), a bad batch a 422 that changes nothing."""
         if not config.accept_interactions:
-            return JSONResponse({"detail": f"this service does not take new {what} (it was started with "
+            return JSONResponse({"detail": f"this service does not take {what} (it was started with "
                                            "--no-accept-interactions)"}, status_code=403)
         try:
             added = await asyncio.to_thread(add, records)
         except ZsrecError as e:
             return JSONResponse({"detail": str(e)}, status_code=422)
-        counter.inc(by=added["added"])
+        if counter is not None:
+            counter.inc(by=added["added"])
         return JSONResponse(added)
 
     @app.post("/v1/interactions", summary="Count new picks in: the next requests' shortlists, reasons and known users hold them.")
     async def add_interactions(body: InteractionsBody) -> JSONResponse:
         picks = [pick.model_dump(exclude_none=True) for pick in body.interactions]
-        return await take("interactions", service.add_interactions, picks, metrics.interactions)
+        return await take("new interactions", service.add_interactions, picks, metrics.interactions)
 
     @app.post("/v1/items", summary="Put new items in the catalog: the next requests can name, pick, filter to and be shown them.")
     async def add_items(body: ItemsBody) -> JSONResponse:
         items = [item.model_dump(exclude_none=True) for item in body.items]
-        return await take("items", service.add_items, items, metrics.items)
+        return await take("new items", service.add_items, items, metrics.items)
+
+    @app.post("/v1/items/hide", summary="Never recommend these items again (they stay in the catalog: a history may name them).")
+    async def hide_items(body: ItemIdsBody) -> JSONResponse:
+        return await take("changes to its items", service.hide_items, body.items)
+
+    @app.post("/v1/items/show", summary="Recommend items hidden by /v1/items/hide again.")
+    async def show_items(body: ItemIdsBody) -> JSONResponse:
+        return await take("changes to its items", service.show_items, body.items)
+
+    @app.get("/v1/items/hidden", summary="The ids of the items hidden from recommendations, in the order hidden.")
+    async def hidden_items() -> dict:
+        return {"items": service.hidden_items()}
 
     @app.get("/v1/items", summary="Catalog items whose title words start with what was typed, most picked first.")
     async def items(q: Annotated[str, Query(max_length=200)] = "",

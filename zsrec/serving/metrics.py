@@ -102,7 +102,8 @@ class Histogram(_Metric):
 class ServiceMetrics:
     """Every series the service exports."""
 
-    def __init__(self, queue_depth: Callable[[], float], model_ready: Callable[[], float]):
+    def __init__(self, queue_depth: Callable[[], float], model_ready: Callable[[], float],
+                 items_hidden: Callable[[], float] = lambda: 0.0):
         self.requests = Counter("zsrec_requests_total", "HTTP requests answered, by route and status code.",
                                 ("route", "code"))
         self.latency = Histogram("zsrec_request_seconds", "Seconds from request to answer, by route.",
@@ -119,7 +120,9 @@ class ServiceMetrics:
         self._all: list = [self.requests, self.latency, self.batch_size, self.fallbacks, self.rejected, self.abandoned,
                            self.interactions, self.items,
                            Gauge("zsrec_queue_depth", "Requests waiting for or in a backend batch.", queue_depth),
-                           Gauge("zsrec_model_ready", "1 once the model is loaded.", model_ready)]
+                           Gauge("zsrec_model_ready", "1 once the model is loaded.", model_ready),
+                           Gauge("zsrec_items_hidden", "Items hidden from recommendations (POST /v1/items/hide).",
+                                 items_hidden)]
 
     def render(self) -> str:
         return "\n".join(line for metric in self._all for line in metric.render()) + "\n"

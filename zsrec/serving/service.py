@@ -110,6 +110,16 @@ class RecommendService:
         """New items put in the one catalog and index every variant reads (see ``Recommender.add_items``)."""
         return self.base.add_items(items).to_dict()
 
+    def hide_items(self, item_ids: Sequence[str]) -> dict:
+        """Items never recommended from now on, by every variant (see ``Recommender.hide_items``)."""
+        return self.base.hide_items(item_ids).to_dict()
+
+    def show_items(self, item_ids: Sequence[str]) -> dict:
+        return self.base.show_items(item_ids).to_dict()
+
+    def hidden_items(self) -> list[str]:
+        return self.base.hidden_items()
+
     def genres(self) -> list[dict]:
         return [{"name": name, "items": n} for name, n in self.base.genres().items()]
 
