@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 from collections.abc import Callable, Sequence
@@ -115,6 +116,11 @@ def ml100k():
     if packaged_recbole_path("ml-100k") is None:
         pytest.skip("the recbole package (which ships ML-100K) is not installed")
     return load_dataset("ml-100k")
+
+
+def own_copy(ds):
+    """A dataset to add picks and items to: the session's ML-100K is shared by every test."""
+    return dataclasses.replace(ds, catalog=ds.catalog.copy(), interactions=ds.interactions.copy())
 
 
 @pytest.fixture(autouse=True)

@@ -127,7 +127,7 @@ def joined(dataset: Dataset, path: str | Path, log: Logged | None = None) -> Dat
     log = log if log is not None else read(path, dataset.catalog)
     if not log.items and not log.users:
         return dataset
-    catalog = Catalog(list(dataset.catalog.items) + log.items) if log.items else dataset.catalog
+    catalog = dataset.catalog.with_items(log.items) if log.items else dataset.catalog
     inter = dataset.interactions
     both = inter.copy()  # extended, not the caller's
     if log.users:

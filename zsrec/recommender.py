@@ -174,7 +174,7 @@ class Recommender:
         # Held while a user is prepared and while new picks are counted in (shared by every variant):
         # a shortlist never reads an index half-updated.
         self._counting = threading.RLock()
-        self._adding_items = threading.Lock()  # add_items, one batch at a time (shared by every variant too)
+        self._changing_catalog = threading.Lock()  # add_items, hide_items: one at a time (shared by every variant too)
         self._evidence = _SharedEvidence(dataset)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
@@ -329,9 +329,7 @@ class Recommender:
         ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
         one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
-        if not callable(getattr(self.generator, "add_interactions", None)):
-            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot count new "
-                              "picks: it has no add_interactions(interactions, rows)")
+        self._generator_can("add_interactions(interactions, rows)", "count new picks")
         events = read_events(interactions, columns)
         with self._counting:
             data = self.dataset.interactions
@@ -391,15 +389,13 @@ class Recommender:
         the lock that shortlists take. With a ``picks_log`` the items are written there first, and a
         restart puts them back in the catalog."""
         t0 = time.perf_counter()
-        if not callable(getattr(self.generator, "add_items", None)):
-            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot take new "
-                              "items: it has no add_items(rows)")
+        self._generator_can("add_items(rows)", "take new items")
         catalog = self.dataset.catalog
         if self.generator.catalog is not catalog:
             raise OptionError("the lent shortlist generator holds a catalog of its own, not this Recommender's: "
                               "new items would reach one and not the other")
         read = read_items(items, columns)
-        with self._adding_items:  # one batch of items at a time: each is checked against the ones before
+        with self._changing_catalog:  # one batch of items at a time: each is checked against the ones before
             given: dict[str, str] = {}
             for where, item in read:
                 if item.id in catalog:
@@ -445,11 +441,15 @@ class Recommender:
         items = self.dataset.catalog.items
         return [items[row].id for row in list(self._hidden)]
 
+    def _generator_can(self, method: str, doing: str) -> None:
+        """A lent generator (a caller's own) that lacks ``method`` is named before anything changes."""
+        if not callable(getattr(self.generator, method.split("(")[0], None)):
+            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot {doing}: "
+                              f"it has no {method}")
+
     def _set_hidden(self, items: Sequence[str], hidden: bool) -> HiddenItems:
-        if not callable(getattr(self.generator, "hide_rows", None)):
-            raise OptionError(f"the lent shortlist generator ({type(self.generator).__name__}) cannot hide items: "
-                              "it has no hide_rows(rows)")
-        with self._adding_items:  # one catalog change at a time, and the log in the order they happen
+        self._generator_can("hide_rows(rows)", "hide items")
+        with self._changing_catalog:  # one catalog change at a time, and the log in the order they happen
             rows = list(dict.fromkeys(self.item_rows(items, "hide" if hidden else "show")))
             changed = [r for r in rows if (r in self._hidden) != hidden]
             if changed and self.picks_log is not None:  # on disk first, as picks and items are

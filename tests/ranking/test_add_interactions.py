@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from conftest import ScriptedBackend
+from conftest import ScriptedBackend, own_copy
 from zsrec.candidates import CandidateConfig
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.data import Dataset, Interactions
@@ -17,13 +17,6 @@ from zsrec.evidence import sentence
 from zsrec.recommender import Recommender
 
 HELD_OUT = 3000
-
-
-def _own(ds):
-    """A copy to add to: the session's ML-100K is shared by every test."""
-    inter = ds.interactions
-    return Dataset(ds.name, ds.catalog, Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps,
-                                                     ratings=inter.ratings, timed=inter.timed))
 
 
 def _split(ds, held_out=HELD_OUT):
@@ -121,7 +114,7 @@ def test_evidence_built_after_the_add_counts_the_new_picks(ml100k):
 
 
 def test_a_new_user_becomes_a_known_user_and_a_filter_reads_the_new_counts(ml100k):
-    rec = _rec(_own(ml100k), CandidateConfig())
+    rec = _rec(own_copy(ml100k), CandidateConfig())
     western = rec.prepare([], only_genres=["Western"], k=3).prepared
     top = western.candidates.indices[0]
     rest = western.candidates.indices[1]
@@ -145,7 +138,7 @@ def test_a_new_user_becomes_a_known_user_and_a_filter_reads_the_new_counts(ml100
 
 
 def test_a_bad_batch_is_refused_whole_and_changes_nothing(ml100k):
-    rec = _rec(_own(ml100k), CandidateConfig())
+    rec = _rec(own_copy(ml100k), CandidateConfig())
     n, pop = len(rec.dataset.interactions), rec.generator.popularity_counts.copy()
     co = rec.generator.cooccurrence.counts.copy()
     good = {"user_id": "bob", "item_id": "Fargo (1996)"}
@@ -168,7 +161,7 @@ def test_a_bad_batch_is_refused_whole_and_changes_nothing(ml100k):
 
 def test_picks_from_a_dataframe_with_its_own_columns(ml100k):
     pd = pytest.importorskip("pandas")
-    rec = _rec(_own(ml100k), CandidateConfig())
+    rec = _rec(own_copy(ml100k), CandidateConfig())
     when = pd.Timestamp("2026-12-05 10:00:00")
     frame = pd.DataFrame({"who": ["zoe", "zoe"], "sku": [50, 181], "at": [when, when + pd.Timedelta(seconds=40)],
                           "stars": [5, None]})
@@ -204,7 +197,7 @@ def test_a_lent_generator_that_cannot_count_is_named_before_anything_changes(ml1
         def generate(self, history, exclude=(), n=None):
             raise AssertionError("not asked")
 
-    data = _own(ml100k)
+    data = own_copy(ml100k)
     rec = Recommender(data, backend=ScriptedBackend(lambda p: ""), generator=Fixed())
     with pytest.raises(OptionError, match=r"lent shortlist generator \(Fixed\) cannot count new picks"):
         rec.add_interactions([{"user_id": "ann", "item_id": 1}])
@@ -240,34 +233,34 @@ def test_a_picks_log_keeps_the_picks_and_a_restart_counts_them_as_a_rebuild(ml10
 
 def test_a_broken_picks_log(ml100k, tmp_path):
     log = tmp_path / "picks.jsonl"
-    rec = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
     rec.add_interactions([{"user_id": "ann", "item_id": 1}, {"user_id": "ann", "item_id": 50}])
     with open(log, "a") as f:  # the process died while writing a pick
         f.write('{"user_id": "ann", "item_id": "10')
     written = log.read_text()
     with pytest.warns(UserWarning, match=r"picks.jsonl:3: this line is cut off"):
-        again = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+        again = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
     assert again.dataset.interactions.user_history("ann").tolist() == [0, 49]
     assert log.read_text() == written  # reading never changes the log: a running service may be writing it
     again.add_interactions([{"user_id": "ann", "item_id": 100}])  # starts a line of its own
     assert len(log.read_text().splitlines()) == 4
     with pytest.warns(UserWarning, match="cut off"):
-        third = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+        third = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
     assert third.dataset.interactions.user_history("ann").tolist() == [0, 49, 99]
     whole = [line for line in log.read_text().splitlines() if line.endswith("}")]  # the cut-off line mended away
     log.write_text("\n".join(whole + ['{"user_id": "bo", "item_id": "99999", "timestamp": 1}']) + "\n")
     with pytest.raises(DataError, match=r"picks.jsonl:4: item id '99999' is not in the catalog"):
-        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+        Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
     log.write_text('{"user_id": "bo"}\n')
     with pytest.raises(DataError, match=r"picks.jsonl:1: not a logged pick"):
-        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
+        Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=log)
     # a log that cannot be written: the batch is refused and nothing is counted
     with pytest.raises(DataError, match="cannot read the picks log"):
-        Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path)  # a folder
+        Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path)  # a folder
     (tmp_path / "a-file").write_text("")
-    rec = Recommender(_own(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path / "a-file" / "picks.jsonl")
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), picks_log=tmp_path / "a-file" / "picks.jsonl")
     with pytest.raises(DataError, match="cannot write the picks log"):
         rec.add_interactions([{"user_id": "ann", "item_id": 1}])
     assert not rec.dataset.interactions.has_user("ann")
     with pytest.raises(OptionError, match="generator or picks_log"):
-        Recommender(_own(ml100k), generator=rec.generator, picks_log=log)
+        Recommender(own_copy(ml100k), generator=rec.generator, picks_log=log)

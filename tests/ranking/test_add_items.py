@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 import pytest
 
-from conftest import ScriptedBackend
+from conftest import ScriptedBackend, own_copy
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.data import Catalog, Dataset, Interactions
@@ -23,13 +23,6 @@ HELD_OUT = 5000  # ML-100K's latest picks: 35 films are picked only among them
 # every pair counted and kept, sittings apart (as in test_add_interactions.py): a rebuild's indexes
 # are then exactly defined, and adds must reach them
 UNPRUNED = CandidateConfig(cooccurrence=CoOccurrenceConfig(neighbours=5000, max_history=5000), sittings_share=0.0)
-
-
-def _own(ds):
-    """A copy to add to: the session's ML-100K is shared by every test."""
-    inter = ds.interactions
-    return Dataset(ds.name, Catalog(ds.catalog.items), Interactions(
-        users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings, timed=inter.timed))
 
 
 def _records(items):
@@ -124,7 +117,7 @@ def test_added_items_and_then_their_picks_end_as_a_rebuild(ml100k):
 
 
 def test_a_new_item_is_typed_filtered_to_shortlisted_and_reasoned_about(ml100k):
-    rec = _rec(_own(ml100k), CandidateConfig())
+    rec = _rec(own_copy(ml100k), CandidateConfig())
     variant = rec.with_settings(k=5)  # made before the add: it reads the same catalog and indexes
     variant.genres(), variant.ranker.checker  # built over the old catalog
     new = [{"item_id": "zz-1", "title": "Galactic Rebels (2026)", "genres": ["Sci-Fi", "Space Opera"],
@@ -157,7 +150,7 @@ def test_a_new_item_is_typed_filtered_to_shortlisted_and_reasoned_about(ml100k):
 
 
 def test_each_recommender_adds_to_its_own_catalog_and_picks(ml100k):
-    data = _own(ml100k)
+    data = own_copy(ml100k)
     one, other = _rec(data, CandidateConfig()), _rec(data, CandidateConfig())
     one.add_items([{"item_id": "n1", "title": "Brand New (2026)"}])
     one.add_interactions([{"user_id": "ann", "item_id": "n1"}])
@@ -170,7 +163,7 @@ def test_each_recommender_adds_to_its_own_catalog_and_picks(ml100k):
 
 def test_items_from_a_dataframe_with_its_own_column_names(ml100k):
     pd = pytest.importorskip("pandas")
-    rec = _rec(_own(ml100k), CandidateConfig())
+    rec = _rec(own_copy(ml100k), CandidateConfig())
     frame = pd.DataFrame({"sku": ["s1", "s2"], "name": ["Trail Runner X", None], "category": ["Shoes", "Socks"],
                           "tags": [["trail", "grip"], []]}).set_index("sku")
     assert rec.add_items(frame, columns={"item_id": "sku", "title": "name", "genres": "category"}).added == 2
@@ -181,7 +174,7 @@ def test_items_from_a_dataframe_with_its_own_column_names(ml100k):
 
 
 def test_a_bad_batch_of_items_is_refused_and_adds_nothing(ml100k, tmp_path):
-    rec = _rec(_own(ml100k), CandidateConfig(),
+    rec = _rec(own_copy(ml100k), CandidateConfig(),
                picks_log=tmp_path / "picks.jsonl")
     before = (len(rec.dataset.catalog), len(rec.generator.popularity_counts), rec.generator.index.n_docs)
     cases = [([{"item_id": "new-1", "title": "A"}, {"item_id": 50, "title": "Another Star Wars"}],

@@ -7,20 +7,12 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ScriptedBackend
+from conftest import ScriptedBackend, own_copy
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.data import Catalog, Dataset, Interactions
 from zsrec.errors import DataError, UnknownItemError
 from zsrec.recommender import Recommender
 
 JEDI, CONTACT = "181", "258"  # Return of the Jedi, Contact: first and third in a Star Wars fan's shortlist
-
-
-def _own(ds):
-    """A copy: the session's ML-100K is shared by every test."""
-    inter = ds.interactions
-    return Dataset(ds.name, Catalog(ds.catalog.items), Interactions(
-        users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings, timed=inter.timed))
 
 
 def _rec(ds, **kwargs):
@@ -33,7 +25,7 @@ def _ids(rec, prepared):
 
 
 def test_a_hidden_item_is_recommended_to_no_one_and_shown_again_as_before(ml100k):
-    rec = _rec(_own(ml100k))
+    rec = _rec(own_copy(ml100k))
     variant = rec.with_settings(k=5)  # made before: every variant a service made reads the same hidden items
     star_wars = ["Star Wars (1977)"]
     before = {"typed": _ids(rec, rec.prepare(star_wars)), "user": _ids(rec, rec.prepare_user("1", n_history=5)),
@@ -57,7 +49,7 @@ def test_a_hidden_item_is_recommended_to_no_one_and_shown_again_as_before(ml100k
 
     assert rec.hide_items([JEDI]).changed == 0  # hidden already
     assert rec.show_items([JEDI, CONTACT, "50", "1"]).to_dict() == {"changed": 3, "hidden": 0}
-    fresh = _rec(_own(ml100k))
+    fresh = _rec(own_copy(ml100k))
     assert _ids(rec, rec.prepare(star_wars)) == _ids(fresh, fresh.prepare(star_wars)) == before["typed"]
     assert _ids(rec, rec.prepare([])) == before["new"]
     assert _ids(rec, rec.prepare(star_wars, only_genres=["Action"])) == before["genre"]
@@ -69,7 +61,7 @@ def test_a_hidden_item_is_recommended_to_no_one_and_shown_again_as_before(ml100k
 
 
 def test_hiding_unknown_items_changes_nothing(ml100k):
-    rec = _rec(_own(ml100k))
+    rec = _rec(own_copy(ml100k))
     with pytest.raises(UnknownItemError, match=r"hide: no item id or title is 'Star Warz' \(closest: .*Star Wars \(1977\)"):
         rec.hide_items(["50", "Star Warz"])
     with pytest.raises(TypeError, match="not one string"):
@@ -81,7 +73,7 @@ def test_hiding_unknown_items_changes_nothing(ml100k):
 
 def test_hidden_items_are_kept_in_the_picks_log_across_a_restart(ml100k, tmp_path):
     log = tmp_path / "picks.jsonl"
-    live = _rec(_own(ml100k), picks_log=log)
+    live = _rec(own_copy(ml100k), picks_log=log)
     live.add_items([{"item_id": "n1", "title": "Brand New (2026)", "genres": "Sci-Fi"}])
     live.hide_items([JEDI, "n1", "50"])
     live.show_items(["50"])
@@ -89,7 +81,7 @@ def test_hidden_items_are_kept_in_the_picks_log_across_a_restart(ml100k, tmp_pat
     lines = [json.loads(line) for line in log.read_text().splitlines()]
     assert lines[1:] == [{"hide": [JEDI, "n1", "50"]}, {"show": ["50"]}]
 
-    restarted = _rec(_own(ml100k), picks_log=log)
+    restarted = _rec(own_copy(ml100k), picks_log=log)
     assert restarted.hidden_items() == [JEDI, "n1"]
     assert JEDI not in _ids(restarted, restarted.prepare(["Star Wars (1977)"]))
     assert restarted.prepare(["Star Wars (1977)"], only_genres=["Sci-Fi"]).prepared.candidates.indices.max() < 1682
@@ -97,10 +89,10 @@ def test_hidden_items_are_kept_in_the_picks_log_across_a_restart(ml100k, tmp_pat
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"hide": ["50"]}) + "\n" + json.dumps({"hide": ["no-such-item"]}) + "\n")
     with pytest.raises(DataError, match=r"bad.jsonl:2: item id 'no-such-item' is not in the catalog"):
-        _rec(_own(ml100k), picks_log=bad)
+        _rec(own_copy(ml100k), picks_log=bad)
     bad.write_text(json.dumps({"hide": "50"}) + "\n")
     with pytest.raises(DataError, match=r"bad.jsonl:1: not a logged pick or item"):
-        _rec(_own(ml100k), picks_log=bad)
+        _rec(own_copy(ml100k), picks_log=bad)
 
 
 @pytest.mark.parametrize("retriever", ["sparse", "rank-bm25"])
