@@ -48,7 +48,7 @@ from scipy import sparse
 from zsrec.baselines import EASE, user_item_matrix
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
-from zsrec.evaluation.methods import RRF_K, fuse
+from zsrec.ranking.fusion import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
 from zsrec.evaluation.tuning import CO_ONLY, _measured, _pooled, improvement_p, measure_shortlist

@@ -64,6 +64,7 @@ SittingsShareOpt = Annotated[float, typer.Option("--sittings-share", min=0.0, ma
 SittingsNeighboursOpt = Annotated[int, typer.Option("--sittings-neighbours", min=1, help="How many of the most alike sittings vote (with --sittings-share).")]
 _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
+FusionWeightOpt = Annotated[float, typer.Option("--fusion-weight", min=0.0, max=1.0, help="The LLM order's share of the final one, fused with the shortlist's order by weighted reciprocal rank (as zsrec eval's X+fusion; --tune-fusion there chooses it for a model): 1, the LLM's order; 0, the shortlist's, with the LLM asked only for reasons (and not loaded at all with --reasons evidence or none).")]
 GuidedOpt = Annotated[bool, typer.Option("--guided", help="Constrain the answer to candidate ids with constrained decoding (vllm; openai against vllm serve or llama.cpp's server).")]
 # Data, shortlist and ranking options, the same for rank and serve.
 DatasetOpt = Annotated[str, typer.Option(
@@ -132,6 +133,7 @@ def rank(
     reasons: ReasonsOpt = ReasonsMode.LLM,
     no_reasons: Annotated[bool, typer.Option("--no-reasons", hidden=True, help="Same as --reasons none.")] = False,
     guided: GuidedOpt = False,
+    fusion_weight: FusionWeightOpt = 1.0,
     tensor_parallel_size: TensorParallelOpt = None,
     gpu_memory_utilization: GpuMemoryOpt = None,
     device: DeviceOpt = None,
@@ -193,7 +195,8 @@ def rank(
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
             sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
-            reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, max_new_tokens=max_new_tokens,
+            reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, fusion_weight=fusion_weight,
+            max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
         if many:
             from .batch import UserRequest, read_users_file
@@ -248,7 +251,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
                       cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
                       sittings_neighbours, index, picks_log,
-                      template, item_noun, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout):
+                      template, item_noun, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout,
+                      fusion_weight=1.0):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig
@@ -273,7 +277,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                 sittings_neighbours=sittings_neighbours)
     return Recommender(  # a saved index is read, or built and written, there
         data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
-        k=k, mode=mode, reasons=reasons, guided=guided, **({"item_noun": item_noun} if item_noun else {}),
+        k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
     )
@@ -396,6 +400,9 @@ def _print_table(result) -> None:
     columns = [("#", {"justify": "right"}), ("id", {}), ("title", {})]
     if scored:  # the real score: the log-probability of the item's label
         columns.append(("log-prob", {"justify": "right"}))
+    fused = any(it.source == "fused" for it in result.items)
+    if fused:  # where the model alone put each item, beside the blended order
+        columns.append(("llm #", {"justify": "right"}))
     columns += [("by", {}), ("reason", {"overflow": "fold"})]
     for col, kw in columns:
         table.add_column(col, **kw)
@@ -403,6 +410,8 @@ def _print_table(result) -> None:
         cells = [str(it.rank), it.item_id, it.title]
         if scored:
             cells.append("-" if it.logprob is None else f"{it.logprob:.2f}")
+        if fused:
+            cells.append("-" if it.llm_rank is None else str(it.llm_rank))
         table.add_row(*cells, it.source, it.reason or "-")
     out.print(table)
     if info.note:
@@ -414,6 +423,8 @@ def _print_table(result) -> None:
         cut_by = {"timeout": "--timeout", "length": "--max-new-tokens"}.get(info.finish_reason)
         if cut_by:  # the rest were appended because the answer was stopped, not because the model chose so
             status += f" before its answer was cut by {cut_by}"
+        if fused:
+            status += f"; its order fused with the shortlist's at weight {info.fusion_weight:g}"
     out.print(f"model {info.model} via {info.backend}, template {info.template}; {status}", soft_wrap=True)
     if info.history_cut:
         out.print(f"{info.history_cut} oldest history items were cut to fit the model's context", soft_wrap=True)
@@ -504,6 +515,7 @@ def serve(
     mode: ModeOpt = RankingMode.GENERATE,
     reasons: ReasonsOpt = ReasonsMode.LLM,
     guided: GuidedOpt = False,
+    fusion_weight: FusionWeightOpt = 1.0,
     tensor_parallel_size: TensorParallelOpt = None,
     gpu_memory_utilization: GpuMemoryOpt = None,
     device: DeviceOpt = None,
@@ -562,13 +574,14 @@ def serve(
             session_seconds=session_seconds, sittings_share=sittings_share,
             sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
-            timeout=timeout)
+            timeout=timeout, fusion_weight=fusion_weight)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
         service = RecommendService(rec, max_history=max_history)
     except ZsrecError as e:
         _fail(str(e))
     err.print(f"zsrec serving {rec.dataset.name} ({len(rec.dataset.catalog)} items) on http://{host}:{port}/ "
-              f"(docs at /docs); loading the model ...", soft_wrap=True)
+              "(docs at /docs); " + ("loading the model ..." if service.needs_model else
+                                     "no model to load: fusion weight 0 and no reasons from the LLM"), soft_wrap=True)
     # uvicorn stops on SIGTERM or Ctrl-C: it closes the socket, lets in-flight requests finish (up to
     # --drain-seconds), then the app ranks anything still queued and exits.
     server = uvicorn.Server(uvicorn.Config(create_app(service, config), host=host, port=port,

@@ -87,8 +87,9 @@ class Ranker:
 
     @property
     def needs_model(self) -> bool:
-        """False when every shortlist has at most one item: there is nothing for an LLM to order."""
-        return self.config.n_candidates > 1
+        """False when every shortlist has at most one item (there is nothing for an LLM to order), and
+        when the LLM has no share of the order and writes no reasons (fusion weight 0)."""
+        return self.config.n_candidates > 1 and self.config.asks_llm
 
     def with_template(self, template: PromptTemplate) -> Ranker:
         """Same shortlist, evidence and (loaded) backend, another prompt template."""
@@ -184,6 +185,8 @@ class Ranker:
             timings["model_load"] = self.handle.load_seconds
         timings["total"] = sum(v for key, v in timings.items() if key != "model_load")
         history_items = [items_by_row[i] for i in p.history]
+        own = ranking.llm_order if ranking.llm_order is not None else ranking.order
+        llm_rank = {pos: i for i, pos in enumerate(own[:ranking.from_llm], start=1)}  # where the model put it
         items = []
         for rank, pos in enumerate(ranking.order[:p.k], start=1):
             item = items_by_row[int(rows[pos])]
@@ -194,7 +197,8 @@ class Ranker:
                 score=round((n - rank + 1) / n, 4),
                 reason=why.text, reason_source=why.source.value,
                 reason_flags=[f.value for f in why.flags], llm_reason=why.llm_text, evidence=list(facts),
-                source="llm" if rank <= ranking.from_llm else "generator",
+                source="fused" if ranking.llm_order is not None else "llm" if rank <= ranking.from_llm else "generator",
+                llm_rank=llm_rank.get(pos),
                 generator_rank=pos + 1,
                 generator_score=round(float(p.candidates.scores[pos]), 4),
                 logprob=_finite(ranking.logprobs[pos]) if ranking.logprobs is not None else None,
@@ -206,7 +210,7 @@ class Ranker:
             repairs=ranking.repairs, prompt_tokens=ranking.prompt_tokens,
             completion_tokens=ranking.completion_tokens, finish_reason=ranking.finish_reason,
             mode=RankingMode(self.config.mode).value, timings={key: round(v, 4) for key, v in timings.items()},
-            raw_output=ranking.raw_output, note=ranking.note, filter=p.filter,
+            raw_output=ranking.raw_output, note=ranking.note, filter=p.filter, fusion_weight=ranking.fusion_weight,
         )
         history = [{"item_id": items_by_row[i].id, "title": items_by_row[i].title} for i in p.history]
         return RankedResult(items=items, history=history, info=info)

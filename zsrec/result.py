@@ -21,7 +21,9 @@ class RecommendedItem:
     title: str
     score: float  # 1.0 for the top pick down to 1/N for the last candidate: the final listwise position
     reason: str  # the LLM's words where they passed the checks, else a sentence from the evidence
-    source: str  # "llm": placed by the model; "generator": appended in shortlist order
+    # "llm": placed by the model; "generator": in shortlist order (appended after the model's picks, or
+    # the whole order at fusion weight 0); "fused": placed by the LLM's order fused with the shortlist's
+    source: str
     generator_rank: int  # where the candidate generator had it
     generator_score: float
     logprob: float | None = None  # score mode: the log-probability of the item's label (None otherwise)
@@ -29,6 +31,7 @@ class RecommendedItem:
     reason_flags: list[str] = field(default_factory=list)  # why the LLM's reason was not kept (ReasonFlag values)
     llm_reason: str = ""  # the LLM's own words, kept when they were replaced
     evidence: list[Fact] = field(default_factory=list)  # facts counted from the data, strongest first
+    llm_rank: int | None = None  # where the model put it (1 = first), None if it did not place it
 
 
 @dataclass
@@ -51,6 +54,7 @@ class RunInfo:
     mode: str = "generate"  # "generate" (the LLM wrote the ranking) or "score" (label log-probs ranked)
     note: str = ""  # why the LLM was not asked at all (one candidate: nothing to rank), "" otherwise
     filter: str = ""  # the caller's filter in words ("genre Comedy: 505 of 1,682 items"), "" for none
+    fusion_weight: float = 1.0  # the LLM order's share of the final one (0: the shortlist's order)
 
 
 @dataclass

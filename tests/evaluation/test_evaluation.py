@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ScriptedBackend
 from zsrec.evaluation import EvalConfig, bootstrap_ci, coverage, hit, make_cases, mrr, ndcg, novelty, split_users
-from zsrec.evaluation.methods import fuse
+from zsrec.ranking.fusion import fuse
 from zsrec.evaluation.metrics import order_kept
 from zsrec.evaluation.runner import Evaluation, parse_methods
 from zsrec.loaders import load_table

@@ -84,6 +84,14 @@ def test_recommend_answers_what_zsrec_rank_prints(keyed, ml100k):
     # a known user, and the request's own mode
     status, known, _ = post_json(keyed.url + "/v1/recommend", {"user": "196", "k": 3, "reasons": "none"}, AUTH)
     assert status == 200 and all(it["reason"] == "" for it in known["items"]) and len(known["items"]) == 3
+    # the request's own fusion weight: 0 is the shortlist's order, 0.5 blends it with the model's
+    status, shortlist, _ = post_json(keyed.url + "/v1/recommend", {"history": HISTORY, "k": 5, "fusion_weight": 0},
+                                     AUTH)
+    assert status == 200 and [it["generator_rank"] for it in shortlist["items"]] == [1, 2, 3, 4, 5]
+    assert shortlist["info"]["fusion_weight"] == 0 and shortlist["info"]["finish_reason"] == "not-called"
+    status, fused, _ = post_json(keyed.url + "/v1/recommend", {"history": HISTORY, "k": 5, "fusion_weight": 0.5}, AUTH)
+    assert status == 200 and {it["source"] for it in fused["items"]} == {"fused"}
+    assert fused["items"][0]["llm_rank"] is not None and fused["info"]["fusion_weight"] == 0.5
 
 
 def test_search_health_readiness_metrics_and_docs(keyed):
@@ -124,6 +132,7 @@ def test_bad_bodies_get_a_clear_422(keyed):
         ({"history": []}, "no history"),
         ({"user": "no-such-user"}, "no-such-user"),
         ({"history": HISTORY, "mode": "shout"}, "mode"),
+        ({"history": HISTORY, "fusion_weight": 1.5}, "fusion_weight"),
         ({"history": ["x" * 5000]}, "larger than this service takes (4096 bytes)"),
     ]
     for body, says in cases:

@@ -137,3 +137,19 @@ def test_the_app_mounts_in_a_uvicorn_of_your_own(ml100k):
         server.should_exit = True
         thread.join(30)
     assert not thread.is_alive()
+
+
+def test_a_request_chooses_its_fusion_weight_and_weights_do_not_grow_the_service(service):
+    svc, backend = service
+    shortlist = Variant(RankingMode.GENERATE, ReasonsMode.EVIDENCE, 0.0)
+    user = svc.prepare(shortlist, ["Fargo (1996)", "Toy Story (1995)"], None, [], False, False, None, 10)
+    calls = len(backend.calls)
+    result = svc.rank_batch(shortlist, [user])[0]
+    assert len(backend.calls) == calls  # weight 0 with reasons from the data: the model is not asked
+    assert [it.generator_rank for it in result.items] == [1, 2, 3, 4, 5] and result.info.fusion_weight == 0
+    fused = svc.rank_batch(Variant(RankingMode.GENERATE, ReasonsMode.EVIDENCE, 0.5), [user])[0]
+    assert len(backend.calls) == calls + 1 and {it.source for it in fused.items} == {"fused"}
+    assert svc.recommender(shortlist).ranker.handle is svc.base.ranker.handle  # one model for every weight
+    for i in range(200):  # a client sending a new weight each time
+        svc.recommender(Variant(RankingMode.GENERATE, ReasonsMode.EVIDENCE, i / 1000))
+    assert len(svc._variants) <= 64

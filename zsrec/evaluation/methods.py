@@ -21,7 +21,6 @@ from ..ranking import RankingCore, RankRequest
 from .protocol import Case
 from .seeding import rng_for
 
-RRF_K = 60  # the usual reciprocal-rank-fusion constant
 BASELINES = ("random", "pop", "bm25", "cooc", "generator", "sasrec", "ease", "itemknn")
 LLM_KINDS = ("llm", "llm-score")
 FUSION = "+fusion"
@@ -141,15 +140,3 @@ class LLMMethod:
             borda = sorted(position, key=lambda r: (position[r], order0.index(r)))
             out.append(Ranked(borda, {**info, "orders": per_order}))
         return out
-
-
-def fuse(llm_order: Sequence[int], generator_order: Sequence[int], weight: float) -> list[int]:
-    """Weighted reciprocal-rank fusion of two orders: every item of either, an item missing from one
-    order getting nothing from it; ties go to the generator's order, then the other's."""
-    llm_rank = {r: i for i, r in enumerate(llm_order)}
-    gen_rank = {r: i for i, r in enumerate(generator_order)}
-    items = list(dict.fromkeys([*generator_order, *llm_order]))
-    score = {r: (weight / (RRF_K + llm_rank[r] + 1) if r in llm_rank else 0.0)
-             + ((1 - weight) / (RRF_K + gen_rank[r] + 1) if r in gen_rank else 0.0) for r in items}
-    missing = len(items)
-    return sorted(items, key=lambda r: (-score[r], gen_rank.get(r, missing), llm_rank.get(r, missing)))

@@ -24,9 +24,10 @@ from ..data import Dataset
 from ..errors import OptionError
 from ..prompts import PromptTemplate
 from ..ranking import BackendHandle, RankerConfig, RankingCore, RankingMode
+from ..ranking.fusion import fuse
 from .candidate_lists import CandidateLists
 from .metrics import ndcg, paired_p_value
-from .methods import BASELINES, LLMMethod, Method, MethodSpec, Ranked, ScoreMethod, fuse, order_by, parse_methods
+from .methods import BASELINES, LLMMethod, Method, MethodSpec, Ranked, ScoreMethod, order_by, parse_methods
 from .protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_split
 from .report import write_report
 from .seeding import rng_for

@@ -22,6 +22,10 @@ class RankerConfig:
     # none: no reasons. True and False are read as llm and none.
     reasons: ReasonsMode | str | bool = ReasonsMode.LLM
     guided: bool = False  # constrain answers to candidate ids (needs a backend with constrained decoding)
+    # The LLM's share of the final order, fused with the shortlist's by weighted reciprocal rank (as the
+    # evaluation's X+fusion): 1, the LLM's order; 0, the shortlist's (the LLM is then asked only for
+    # reasons, and not at all with reasons "evidence" or "none"). `zsrec eval --tune-fusion` chooses it.
+    fusion_weight: float = 1.0
 
     def __post_init__(self) -> None:
         if isinstance(self.reasons, bool):
@@ -34,6 +38,10 @@ class RankerConfig:
             object.__setattr__(self, "mode", RankingMode(self.mode))
         except ValueError:
             raise OptionError(f"mode must be 'generate' or 'score', got {self.mode!r}") from None
+        weight = self.fusion_weight
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight <= 1.0:
+            raise OptionError(f"fusion_weight is the LLM's share of the order, from 0 to 1; got {weight!r}")
+        object.__setattr__(self, "fusion_weight", float(weight))
         singular, _, plural = self.item_noun.partition("/")
         if not singular.strip() or "/" in plural:
             raise OptionError(f"item_noun is a noun, or noun/plural (dress/dresses); got {self.item_noun!r}")
@@ -49,3 +57,13 @@ class RankerConfig:
     def explain(self) -> bool:
         """Whether the LLM is asked for reasons."""
         return self.reasons is ReasonsMode.LLM
+
+    @property
+    def llm_ranks(self) -> bool:
+        """Whether the LLM's order has any share of the final one."""
+        return self.fusion_weight > 0
+
+    @property
+    def asks_llm(self) -> bool:
+        """Whether the LLM is asked anything: to rank, or only for reasons."""
+        return self.llm_ranks or self.explain

@@ -1,6 +1,6 @@
 """Label scoring: candidates shown as [A] ... [T] are ranked by the log-probability of their label
-as the answer's first token, one forward step per user, so the ranking always parses; then
-(optionally) one generation per user writes reasons for the top k only."""
+as the answer's first token, one forward step per user, so the ranking always parses. Reasons, if
+asked for, come after (``explain_top``), once the order is final: fused with the shortlist's or not."""
 
 from __future__ import annotations
 
@@ -10,16 +10,16 @@ from typing import ClassVar
 
 from ..backends.base import Ability, LLMBackend
 from ..errors import ZsrecError
-from ..parsing import ParsedRanking, parse_ranking
+from ..parsing import ParsedRanking
 from ..prompts import SCORE_LABELS
 from ..repairs import Repair, RepairKind
 from .backend_handle import describe
-from .generation import generate_each
 from .method import Job, MethodContext, MethodOutput
 
 
 class LabelScoring:
     prompt_mode: ClassVar[str] = "score"
+    writes_reasons: ClassVar[bool] = False  # the core asks for reasons once the order is final
     needs: ClassVar[frozenset[Ability]] = frozenset({Ability.LABEL_SCORING})
 
     def rank(self, backend: LLMBackend, jobs: Sequence[Job], k: int, context: MethodContext) -> list[MethodOutput]:
@@ -30,8 +30,6 @@ class LabelScoring:
         for job, (row, error) in zip(jobs, rows):
             job.timings["llm"] = per_user
             outputs.append(_order(len(job.candidates), row, error))
-        if context.explain:
-            self._explain(backend, jobs, outputs, k, context)
         return outputs
 
     def _score(self, backend: LLMBackend, jobs: Sequence[Job]) -> list[tuple[list[float] | None, str]]:
@@ -51,36 +49,6 @@ class LabelScoring:
                 for i in members:
                     out[i] = (None, f"LLM scoring failed: {describe(e)}")
         return out
-
-    def _explain(self, backend: LLMBackend, jobs: Sequence[Job], outputs: list[MethodOutput], k: int,
-                 context: MethodContext) -> None:
-        """Reasons for the top k of each scored ranking, in one batched generation; the order is
-        already fixed, so whatever this says or fails to say only fills in reasons."""
-        t0 = time.perf_counter()
-        prompts, owners = [], []
-        for i, (job, out) in enumerate(zip(jobs, outputs)):
-            if out.error:
-                continue
-            top = out.parsed.order[:k]
-            history = job.history[len(job.history) - job.prompt.history_used:]
-            said = [job.evidence[p] for p in top] if job.evidence is not None else None
-            prompts.append(context.template.render(history, [job.candidates[p] for p in top], k, context.item_noun,
-                                                   mode="explain", evidence=said))
-            owners.append(i)
-        if not prompts:
-            return
-        for i, (gen, err) in zip(owners, generate_each(backend, prompts, context.generation)):
-            out = outputs[i]
-            out.generation = gen
-            if gen is None:
-                out.parsed.repairs.append(Repair(RepairKind.NO_REASONS, f"no reasons: {err}"))
-                continue
-            top = out.parsed.order[:k]
-            said = parse_ranking(gen.text, [jobs[i].candidates[p].title for p in top])
-            out.parsed.reasons = {top[j]: r for j, r in said.reasons.items()}
-        per_user = (time.perf_counter() - t0) / max(1, len(owners))
-        for i in owners:
-            jobs[i].timings["explain"] = per_user
 
 
 def _order(n: int, row: list[float] | None, error: str) -> MethodOutput:

@@ -14,6 +14,7 @@ from .method import Job, MethodContext, MethodOutput
 
 class ListwiseGeneration:
     prompt_mode: ClassVar[str] = "generate"
+    writes_reasons: ClassVar[bool] = True  # its answer holds the reasons beside the order
     needs: ClassVar[frozenset[Ability]] = frozenset()
 
     def rank(self, backend: LLMBackend, jobs: Sequence[Job], k: int, context: MethodContext) -> list[MethodOutput]:

@@ -46,6 +46,7 @@ class MethodContext:
 class RankingMethod(Protocol):
     prompt_mode: ClassVar[str]  # the template mode its prompts are rendered in
     needs: ClassVar[frozenset[Ability]]  # what the backend must be able to do
+    writes_reasons: ClassVar[bool]  # its answer holds reasons; if not, the core asks for them after
 
     def rank(self, backend: LLMBackend, jobs: Sequence[Job], k: int, context: MethodContext) -> list[MethodOutput]:
         ...

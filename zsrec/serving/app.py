@@ -43,6 +43,9 @@ class RecommendBody(BaseModel):
     only_genres: list[str] = Field(default_factory=list, description="Recommend only items of any of these genres.")
     mode: RankingMode | None = Field(default=None, description="generate or score (default: the service's).")
     reasons: ReasonsMode | None = Field(default=None, description="llm, evidence or none (default: the service's).")
+    fusion_weight: float | None = Field(default=None, ge=0, le=1, description=(
+        "The LLM order's share of the final one, fused with the shortlist's (0: the shortlist's order; "
+        "default: the service's)."))
     user: str | None = Field(default=None, description="A known user id instead of a history: their recent picks.")
     n_history: int = Field(default=10, ge=1, description="With user: how many recent picks form the history.")
     allow_unknown_titles: bool = Field(default=False, description="Leave out titles that match nothing (listed).")
@@ -200,7 +203,8 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
         # The deadline runs from arrival; its last 5% (at most 1 s) is kept for answering in shortlist
         # order, which takes longer when the model's thread competes for the interpreter.
         deadline = time.monotonic() + config.deadline - min(1.0, config.deadline / 20)
-        variant = Variant(body.mode or service.default.mode, body.reasons or service.default.reasons)
+        variant = Variant(body.mode or service.default.mode, body.reasons or service.default.reasons,
+                          service.default.fusion_weight if body.fusion_weight is None else body.fusion_weight)
         try:
             user = service.prepare(variant, body.history, body.k, body.exclude, body.allow_unknown_titles,
                                    body.allow_empty, body.user, body.n_history, body.only, body.only_genres)

@@ -1,6 +1,6 @@
 """What the HTTP layer asks of zsrec: check a request, rank a batch, answer past a deadline.
 
-Requests may choose their own ranking mode and reasons; each choice is a ``Recommender`` that shares
+Requests may choose their own ranking mode, reasons and fusion weight; each choice is a ``Recommender`` that shares
 the data, shortlist, evidence and the one loaded model, and requests with the same choice share a
 backend call.
 """
@@ -23,6 +23,10 @@ class Variant:
 
     mode: RankingMode
     reasons: ReasonsMode
+    fusion_weight: float = 1.0
+
+
+KEPT_VARIANTS = 64  # a client sending a new weight each time must not grow the service without end
 
 
 class RecommendService:
@@ -30,7 +34,7 @@ class RecommendService:
         self.base = recommender
         self.max_history = max_history
         config = recommender.ranker.config
-        self.default = Variant(RankingMode(config.mode), ReasonsMode(config.reasons))
+        self.default = Variant(RankingMode(config.mode), ReasonsMode(config.reasons), config.fusion_weight)
         self._variants: dict[Variant, Recommender] = {self.default: recommender}
         self._lock = threading.Lock()
         self.ready = threading.Event()
@@ -58,9 +62,13 @@ class RecommendService:
 
     def recommender(self, variant: Variant) -> Recommender:
         with self._lock:
-            if variant not in self._variants:
-                self._variants[variant] = self.base.with_settings(mode=variant.mode, reasons=variant.reasons)
-            return self._variants[variant]
+            found = self._variants.get(variant)
+            if found is None:  # a shallow copy with its own config: cheap, but kept only up to a bound
+                found = self.base.with_settings(mode=variant.mode, reasons=variant.reasons,
+                                                fusion_weight=variant.fusion_weight)
+                if len(self._variants) < KEPT_VARIANTS:
+                    self._variants[variant] = found
+            return found
 
     def prepare(self, variant: Variant, history: Sequence[str], k: int | None, exclude: Sequence[str],
                 allow_unknown_titles: bool, allow_empty: bool, user: str | None, n_history: int,
