@@ -60,3 +60,14 @@ def test_reasons_benchmark_toy(tmp_path):
     row = json.loads((tmp_path / "reasons.json").read_text())["rows"][0]
     assert row["items"] == 20 and row["kept_llm"] + row["from_evidence"] == 20 and row["without_reason"] == 0
     assert "| generate | 20 |" in (tmp_path / "reasons.md").read_text()
+
+
+def test_fusion_weight_benchmark_toy(tmp_path):
+    _run(["fusion_weight.py", "--users", "2", "--history-len", "1,3", "--weights", "1,0.5,0", "--batch", "2",
+          "--stored", str(tmp_path / "none.jsonl.gz")], tmp_path)
+    out = json.loads((tmp_path / "fusion_weight.json").read_text())
+    rows = {(r["weight"], r["n"]): r for r in out["rows"]}
+    assert set(rows) == {(w, n) for w in (1.0, 0.5, 0.0) for n in (1, 3, "all")}
+    assert all(0 <= rows[(w, n)]["ndcg@10"] <= 1 for w in (1.0, 0.5, 0.0) for n in (1, 3))
+    assert rows[(0.0, "all")]["compared"] == 0 and "p_vs_weight_0" in rows[(0.5, 1)]
+    assert "| 0.5 |" in (tmp_path / "fusion_weight.md").read_text()
