@@ -251,8 +251,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
                       cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
                       sittings_neighbours, index, picks_log,
-                      template, item_noun, k, mode, reasons, guided, max_new_tokens, temperature, seed, timeout,
-                      fusion_weight=1.0):
+                      template, item_noun, k, mode, reasons, guided, fusion_weight, max_new_tokens, temperature,
+                      seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig

@@ -52,7 +52,7 @@ class RunInfo:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     raw_output: str = ""  # in score mode: the reasons generation, if any
     mode: str = "generate"  # "generate" (the LLM wrote the ranking) or "score" (label log-probs ranked)
-    note: str = ""  # why the LLM was not asked at all (one candidate: nothing to rank), "" otherwise
+    note: str = ""  # why the LLM was not asked to rank (one candidate; fusion weight 0), "" otherwise
     filter: str = ""  # the caller's filter in words ("genre Comedy: 505 of 1,682 items"), "" for none
     fusion_weight: float = 1.0  # the LLM order's share of the final one (0: the shortlist's order)
 
