@@ -698,7 +698,26 @@ def evaluate(
     except ZsrecError as e:
         _fail(str(e))
     err.print(f"{len(summary['results'])} result rows; report: {out / 'report.md'}, rankings: {out / 'rankings.jsonl'}")
+    for line in _fusion_to_run(summary.get("tuned") or {}):
+        err.print(line, soft_wrap=True)
     typer.echo((out / "report.md").read_text())
+
+
+def _fusion_to_run(tuned: dict) -> list[str]:
+    """For each X+fusion whose weight this run chose: the flags that run it in zsrec rank and serve,
+    so the weight the report names is the one deployed."""
+    from .evaluation.methods import MethodSpec
+
+    lines = []
+    for name, chosen in tuned.items():
+        if not name.endswith("+fusion"):
+            continue
+        spec, weight = MethodSpec.parse(name), float(chosen["params"]["weight"])
+        flags = ["--mode score"] if spec.kind == "llm-score" else []
+        flags += [f"--template {spec.template}"] if spec.template else []
+        lines.append(f"{name}: fusion weight {weight:g}, chosen on validation users; zsrec rank and zsrec serve "
+                     f"run it with {' '.join([*flags, f'--fusion-weight {weight:g}'])}")
+    return lines
 
 
 @app.command()

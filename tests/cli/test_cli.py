@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zsrec.backends import BUILTIN
-from zsrec.cli import app
+from zsrec.cli import _fusion_to_run, app
 
 runner = CliRunner()
 
@@ -164,6 +164,22 @@ def test_table_says_when_the_answer_was_cut(monkeypatch, ml100k):
     assert info["finish_reason"] == "length" and info["parsed"] == 1  # "[2" may be "[20": not a pick
     assert info["repairs"][0] == {"kind": "dropped an unfinished last line",
                                   "text": "the answer was cut; dropped its unfinished last line '[2'"}
+
+def test_eval_names_the_flags_that_run_a_tuned_fusion(monkeypatch, tmp_path, ml100k):
+    """A weight chosen by --tune-fusion is printed as the zsrec rank / serve flags that run it."""
+    monkeypatch.setitem(BUILTIN, "first-pick", "test_cli:FirstPick")
+    code, out, err = _run(["eval", "--users", "6", "--history-len", "1", "--methods", "llm:recency+fusion",
+                           "--tune-fusion", "--validation-users", "6", "--candidates", "generator",
+                           "--backend", "first-pick", "--out", str(tmp_path)])
+    assert code == 0, err
+    # a model that always names the shortlist's first candidate adds nothing: the weight is 0
+    assert ("llm:recency+fusion: fusion weight 0, chosen on validation users; zsrec rank and zsrec serve run it "
+            "with --template recency --fusion-weight 0") in " ".join(err.split())
+    assert "llm:recency+fusion: weight=0" in out
+    assert _fusion_to_run({"llm-score+fusion": {"params": {"weight": 0.3}}, "ease": {"params": {"l2": 10.0}}}) == [
+        "llm-score+fusion: fusion weight 0.3, chosen on validation users; zsrec rank and zsrec serve run it with "
+        "--mode score --fusion-weight 0.3"]
+
 
 def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
 
