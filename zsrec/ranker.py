@@ -210,7 +210,7 @@ class Ranker:
             repairs=ranking.repairs, prompt_tokens=ranking.prompt_tokens,
             completion_tokens=ranking.completion_tokens, finish_reason=ranking.finish_reason,
             mode=RankingMode(self.config.mode).value, timings={key: round(v, 4) for key, v in timings.items()},
-            raw_output=ranking.raw_output, note=ranking.note, filter=p.filter, fusion_weight=ranking.fusion_weight,
+            raw_output=ranking.raw_output, note=ranking.note, filter=p.filter, fusion_weight=self.config.fusion_weight,
         )
         history = [{"item_id": items_by_row[i].id, "title": items_by_row[i].title} for i in p.history]
         return RankedResult(items=items, history=history, info=info)

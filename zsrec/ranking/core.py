@@ -97,9 +97,9 @@ class RankingCore:
             n = len(job.candidates)
             if n <= 1:  # nothing to order: no LLM time spent on it
                 note = f"{n} candidate{'s' if n != 1 else ''}: nothing to rank, the LLM was not asked"
-                results[i] = self._ranking(job, MethodOutput(ParsedRanking(list(range(n)))), note=note)
+                results[i] = self._ranking(job, _shown(n), note=note)
             elif not self.config.asks_llm:
-                results[i] = self._ranking(job, MethodOutput(ParsedRanking(list(range(n)))), note=SHORTLIST_ONLY)
+                results[i] = self._ranking(job, _shown(n), note=SHORTLIST_ONLY)
             elif backend is None:
                 nothing = parse_ranking("", [c.title for c in job.candidates])
                 results[i] = self._ranking(job, MethodOutput(nothing, error=self.backend.load_error))
@@ -110,7 +110,7 @@ class RankingCore:
             if self.config.llm_ranks:
                 outputs = self.method.rank(backend, asked, k, self.context)
             else:  # the shortlist's order; the LLM only writes reasons for it
-                outputs = [MethodOutput(ParsedRanking(list(range(len(j.candidates))))) for j in asked]
+                outputs = [_shown(len(j.candidates)) for j in asked]
             llm_orders = [self._fuse(out) for out in outputs]
             if self.config.explain and (not self.config.llm_ranks or not self.method.writes_reasons):
                 explain_top(backend, asked, outputs, k, self.context)
@@ -141,7 +141,6 @@ class RankingCore:
         parsed, gen, error = out.parsed, out.generation, out.error
         text = gen.text if gen is not None else ""
         fallback_reason = error
-        asked = note in ("", REASONS_ONLY)  # the LLM was asked to rank, or for reasons
         if not error and parsed.fallback and not note:
             finish = gen.finish_reason if gen is not None else ""
             if finish == "timeout":
@@ -151,14 +150,25 @@ class RankingCore:
             else:
                 fallback_reason = "LLM output named no candidate"
         scored = self.config.mode is RankingMode.SCORE
-        finish_reason = (gen.finish_reason if gen is not None else "not-called" if not asked else
-                         "error" if note else "scored" if scored and not error else "error")
+        if gen is not None:
+            finish_reason = gen.finish_reason
+        elif note and note != REASONS_ONLY:  # the LLM was not asked at all
+            finish_reason = "not-called"
+        elif scored and not error and not note:
+            finish_reason = "scored"
+        else:  # a failed call, or a failed reasons generation at weight 0
+            finish_reason = "error"
         return Ranking(
             order=list(parsed.order), from_llm=parsed.from_llm, reasons=dict(parsed.reasons), logprobs=out.logprobs,
             repairs=list(parsed.repairs), fallback=(parsed.fallback and not note) or bool(error),
             fallback_reason=fallback_reason, note=note, finish_reason=finish_reason,
-            fusion_weight=self.config.fusion_weight, llm_order=llm_order,
+            llm_order=llm_order,
             prompt_tokens=gen.prompt_tokens if gen else (job.prompt.n_tokens or 0),
             completion_tokens=gen.completion_tokens if gen else 0,
             history_used=job.prompt.history_used, history_cut=job.prompt.history_cut, raw_output=text,
             timings=dict(job.timings))
+
+
+def _shown(n: int) -> MethodOutput:
+    """The shortlist's own order of n candidates, nothing from the model."""
+    return MethodOutput(ParsedRanking(list(range(n))))

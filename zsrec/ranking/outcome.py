@@ -32,11 +32,10 @@ class Ranking:
     """The order of one request's candidates (positions into ``RankRequest.candidates``, best first)
     and how it was made. The model placed ``from_llm`` candidates itself. Unfused (weight 1), they
     are the first ``from_llm`` positions and the rest follow in shown order; fused, ``llm_order`` is
-    the model's own order, which ``order`` blends with the shown one at ``fusion_weight``."""
+    the model's own order, which ``order`` blends with the shown one at the config's fusion weight."""
 
     order: list[int]
     from_llm: int = 0
-    fusion_weight: float = 1.0
     llm_order: list[int] | None = None
     reasons: dict[int, str] = field(default_factory=dict)  # position -> the model's words
     logprobs: list[float] | None = None  # label scoring: each candidate's label log-probability

@@ -1,8 +1,8 @@
 """What the HTTP layer asks of zsrec: check a request, rank a batch, answer past a deadline.
 
-Requests may choose their own ranking mode, reasons and fusion weight; each choice is a ``Recommender`` that shares
-the data, shortlist, evidence and the one loaded model, and requests with the same choice share a
-backend call.
+Requests may choose their own ranking mode, reasons and fusion weight; each choice is a
+``Recommender`` that shares the data, shortlist, evidence and the one loaded model, and requests
+with the same choice share a backend call.
 """
 
 from __future__ import annotations
