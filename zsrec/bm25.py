@@ -166,6 +166,30 @@ class SparseBM25:
                 _scatter_add(self.n_docs, 1, np.array([0, end - start], dtype=m.indptr.dtype),
                              m.indices[start:end], m.data[start:end], w, out)
 
+    def scores_at(self, query_row: sparse.csr_matrix, rows: np.ndarray) -> np.ndarray:
+        """Scores of the given documents only (``rows`` sorted, distinct) for one query row, the
+        terms summed in the query's order as ``dense_scores`` sums them: a few hundred new items of
+        a 1M-item catalog are scored without a pass over every document. Each term's postings are
+        searched for the rows, or the rows for the postings, whichever list is shorter."""
+        out = np.zeros(len(rows))
+        if not len(rows):
+            return out
+        m = self.term_docs
+        for t, w in zip(query_row.indices.tolist(), np.asarray(query_row.data, dtype=np.float64).tolist()):
+            start, end = int(m.indptr[t]), int(m.indptr[t + 1])
+            if end == start:
+                continue
+            docs, vals = m.indices[start:end], m.data[start:end]
+            if len(rows) <= end - start:
+                at = np.minimum(np.searchsorted(docs, rows), len(docs) - 1)
+                hit = docs[at] == rows
+                out[hit] += w * vals[at[hit]]
+            else:
+                at = np.minimum(np.searchsorted(rows, docs), len(rows) - 1)
+                hit = rows[at] == docs
+                out[at[hit]] += w * vals[hit]
+        return out
+
     def scores(self, query: Mapping[str, float]) -> np.ndarray:
         """Dense scores over every document, for callers that want the whole vector."""
         return self.dense_scores(self.query_matrix([query]))

@@ -29,9 +29,10 @@ from .bm25 import EMPTY_DOC, SparseBM25
 from .choices import Retriever
 from .data import Catalog, Interactions, Item
 from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
-from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT, SHORTLIST_POPULARITY_WEIGHT,
-                       SHORTLIST_SESSION_DECAY, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
-                       SHORTLIST_SITTINGS_NEIGHBOURS, SHORTLIST_SITTINGS_SHARE)
+from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
+                       SHORTLIST_NEW_ITEM_QUERY, SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_DECAY,
+                       SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE, SHORTLIST_SITTINGS_NEIGHBOURS,
+                       SHORTLIST_SITTINGS_SHARE)
 from .errors import DataError, OptionError
 from .length_weights import LengthWeights, check_weights, parse_by_length
 from .sittings import SittingIndex
@@ -73,6 +74,15 @@ class CandidateConfig:
     # timestamps too.
     sittings_share: float = SHORTLIST_SITTINGS_SHARE
     sittings_neighbours: int = SHORTLIST_SITTINGS_NEIGHBOURS
+    # Up to this many places at the end of every shortlist go to new items: items with fewer than
+    # ``new_item_picks`` picks, which co-occurrence and popularity never bring up (0: off, the default).
+    # They are the new items whose text best matches the history read after the shortlist's best
+    # ``new_item_query`` items (its best last, nearest the history), newest first where that ties; new
+    # items that earned a place on their own count toward the slots and keep it (``_with_new_items``;
+    # measured by benchmarks/new_items.py).
+    new_item_slots: int = 0
+    new_item_picks: int = 1
+    new_item_query: int = SHORTLIST_NEW_ITEM_QUERY
 
     def __post_init__(self) -> None:
         entries = self.by_length
@@ -96,6 +106,15 @@ class CandidateConfig:
             raise OptionError("sittings_share must lie in [0, 1] (0 turns similar sittings off)")
         if self.sittings_neighbours < 1:
             raise OptionError("sittings_neighbours must be at least 1")
+        for name in ("new_item_slots", "new_item_picks", "new_item_query"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise OptionError(f"{name} is a whole number of at least 0, got {value!r}")
+        if self.new_item_slots > self.n_candidates:
+            raise OptionError(f"new_item_slots ({self.new_item_slots}) cannot exceed n_candidates "
+                              f"({self.n_candidates}): they are places in the shortlist")
+        if self.new_item_slots and self.new_item_picks < 1:
+            raise OptionError("new_item_picks must be at least 1: an item is new while it has fewer picks than this")
         try:
             object.__setattr__(self, "retriever", Retriever(self.retriever).value)
         except ValueError:
@@ -146,6 +165,8 @@ class Candidates:
     bm25: np.ndarray  # scaled BM25 part
     popularity: np.ndarray  # scaled popularity part
     cooccurrence: np.ndarray | None = None  # scaled co-occurrence part (None: the signal is off)
+    # per position: whether a new-item slot put it there (None: no slot was filled)
+    new_item_slot: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -298,11 +319,14 @@ class CandidateGenerator:
         if len(popularity) != len(catalog):
             raise ValueError("popularity needs one count per catalog item")
         self.popularity_counts = np.asarray(popularity, dtype=np.float64)
+        self.pick_counts = self._unweighted(interactions)
         self._rows = np.arange(len(catalog))
         self.hidden_rows = np.zeros(0, dtype=np.int64)  # never shortlisted (hide_rows), sorted
         self._count_popularity()
         self._rank_bm25 = None
         self.index: SparseBM25 | None = None
+        # the text index cut to the new items: (cut, their places in it, index cut, pool, rows it covers)
+        self._new_text: tuple | None = None
         if self.config.retriever == "rank-bm25":
             from rank_bm25 import BM25Okapi
 
@@ -324,6 +348,13 @@ class CandidateGenerator:
         # what the counted indexes came from, written beside them by save_index
         self.counted_from = interactions if from_interactions else None
 
+    def _unweighted(self, interactions: Interactions | None) -> np.ndarray:
+        """Picks per item, each counted once, for telling new items: popularity itself unless a
+        half-life weighs its counts (lent counts are taken as they are)."""
+        if self._popularity_counted and self.config.popularity_half_life is not None:
+            return interactions.item_counts(len(self.catalog))
+        return self.popularity_counts
+
     def _count_popularity(self) -> None:
         """The popularity signal from ``popularity_counts``: log-scaled to [0, 1], and the catalog's
         rows by it, ties to the lowest row (the order the reference path also uses)."""
@@ -344,15 +375,41 @@ class CandidateGenerator:
         self._apply_hidden()
 
     def _apply_hidden(self) -> None:
-        """The mask and popularity order of what may be shown, after the hidden rows or the order moved."""
+        """The mask and popularity order of what may be shown, and the new items that may fill a
+        slot, after the hidden rows, the counts or the catalog moved."""
+        new = np.flatnonzero(self.pick_counts < self.config.new_item_picks) \
+            if self.config.new_item_slots else np.zeros(0, dtype=np.int64)
         if not len(self.hidden_rows):
             self._hidden_mask: np.ndarray | None = None
             self._shown_order = self._pop_order
-            return
-        mask = np.zeros(len(self.catalog), dtype=bool)
-        mask[self.hidden_rows] = True
-        self._hidden_mask = mask
-        self._shown_order = self._pop_order[~mask[self._pop_order]]
+        else:
+            mask = np.zeros(len(self.catalog), dtype=bool)
+            mask[self.hidden_rows] = True
+            self._hidden_mask = mask
+            self._shown_order = self._pop_order[~mask[self._pop_order]]
+            new = new[~mask[new]]
+        self._new_rows = new
+
+    def _new_items_text(self, rows: np.ndarray) -> tuple[SparseBM25, np.ndarray]:
+        """The text index cut to the documents of the new items ``rows`` (a third of a large
+        catalog's postings, or far fewer), and each one's document in it: a slot's query is summed
+        over these alone. New picks only take items out of the pool, so a cut made before that still
+        holds every item is reused; it is made again when the pool gains one or the text index
+        changes. Kept as one tuple, so a reader never sees a cut with another pool's places."""
+        kept = self._new_text
+        if kept is not None and kept[2] is self.index:
+            cut, at, _, made_for, covers = kept
+            if made_for is rows:
+                return cut, at
+            hit, at = _find(covers, rows)
+            if bool(hit.all()):
+                self._new_text = (cut, at, self.index, rows, covers)
+                return cut, at
+        assert self.index is not None
+        cut = SparseBM25(self.index.term_docs[:, rows].tocsr(), self.index.vocabulary)
+        at = np.arange(len(rows))
+        self._new_text = (cut, at, self.index, rows, rows)
+        return cut, at
 
     def _left(self, seen: np.ndarray) -> int:
         """Items a shortlist can hold: neither seen nor hidden."""
@@ -402,6 +459,7 @@ class CandidateGenerator:
         else:  # lent counts (a subset of users'): the new picks are added to them
             self.popularity_counts = self.popularity_counts + np.bincount(interactions.items[rows],
                                                                           minlength=len(self.catalog))
+        self.pick_counts = self._unweighted(interactions)
         self._count_popularity()
         if self.counted_from is not None:
             self.counted_from = interactions
@@ -436,7 +494,10 @@ class CandidateGenerator:
         for counted in (self.cooccurrence, *self.first_picks.values(), self.session, self.sittings):
             if counted is not None:
                 counted.grow(n)
+        unweighted = self.pick_counts is not self.popularity_counts
         self.popularity_counts = np.concatenate([self.popularity_counts, np.zeros(len(rows))])
+        self.pick_counts = (np.concatenate([self.pick_counts, np.zeros(len(rows))]) if unweighted
+                            else self.popularity_counts)
         self._rows = np.arange(n)
         self._count_popularity()
         if text_index is None:  # the catalog holds the new items by now
@@ -644,10 +705,13 @@ class CandidateGenerator:
         excludes = excludes if excludes is not None else [()] * len(histories)
         alloweds = alloweds if alloweds is not None else [None] * len(histories)
         if self._rank_bm25 is not None:
-            return [self._generate_dense(h, e, n) if a is None else
-                    self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide),
-                                   lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None))
-                    for h, e, a in zip(histories, excludes, alloweds, strict=True)]
+            out = [self._generate_dense(h, e, n) if a is None else
+                   self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide),
+                                  lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None))
+                   for h, e, a in zip(histories, excludes, alloweds, strict=True)]
+            return self._with_new_items(histories, excludes, alloweds, out, n,
+                                        [lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None)
+                                         for h in histories])
         assert self.index is not None
         queries = self.index.query_matrix([self.query_weights(h) if len(h) else {} for h in histories])
         # Sum the postings in C for queries whose words cover much of the catalog; keep the sparse
@@ -659,13 +723,22 @@ class CandidateGenerator:
         sparse_rows = np.flatnonzero(~dense)
         matched = self.index.match_rows(queries[sparse_rows]) if len(sparse_rows) else None
         out: list[Candidates] = []
+        scaled_bm25: list[Callable[[], Callable[[np.ndarray], np.ndarray]]] = []  # for new-item slots
+        slots = self.config.new_item_slots and len(self._new_rows)
         for u, (h, e, a) in enumerate(zip(histories, excludes, alloweds, strict=True)):
             at = int(np.searchsorted(sparse_rows, u))
             if dense[u]:
-                def unfiltered(wide: int, u=u, h=h, e=e) -> Candidates:
-                    return self._select_dense(self.index.dense_scores(queries[u]), h, e, wide)
+                ranged: dict[str, tuple[float, float]] = {}  # the raw scores' range, kept for new-item slots
 
-                def bm25_of(u=u, h=h) -> Callable[[np.ndarray], np.ndarray]:
+                def unfiltered(wide: int, u=u, h=h, e=e, ranged=ranged) -> Candidates:
+                    raw = self.index.dense_scores(queries[u])
+                    if slots and len(h):
+                        ranged["raw"] = (float(raw.min()), float(raw.max()))
+                    return self._select_dense(raw, h, e, wide)
+
+                def bm25_of(u=u, h=h, ranged=ranged) -> Callable[[np.ndarray], np.ndarray]:
+                    if "raw" in ranged:  # a few slot items scaled as the shortlist was, without a second pass
+                        return self._scaled_at(queries[u], *ranged["raw"])
                     return self._scaled_dense(self.index.dense_scores(queries[u]) if len(h) else None)
             else:
                 def unfiltered(wide: int, h=h, e=e, at=at) -> Candidates:
@@ -675,7 +748,93 @@ class CandidateGenerator:
                     span = slice(matched.indptr[at], matched.indptr[at + 1])
                     return self._scaled_sparse(matched.indices[span], matched.data[span])
             out.append(unfiltered(n) if a is None else self._filtered(h, e, n, a, unfiltered, bm25_of))
+            scaled_bm25.append(bm25_of)
+        return self._with_new_items(histories, excludes, alloweds, out, n, scaled_bm25)
+
+    def _with_new_items(self, histories: Sequence[Sequence[int]], excludes: Sequence, alloweds: Sequence,
+                        shortlists: list[Candidates], n: int,
+                        scaled_bm25: Sequence[Callable[[], Callable[[np.ndarray], np.ndarray]]]) -> list[Candidates]:
+        """Each shortlist with its last places given to new items (``new_item_slots``), as many as the
+        slots less the new items it holds already. Without slots, or with no new item left to show,
+        the shortlists are returned as they are."""
+        slots = min(self.config.new_item_slots, n)
+        if not slots or not len(self._new_rows):
+            return shortlists
+        out = []
+        for h, e, a, cands, bm25_of in zip(histories, excludes, alloweds, shortlists, scaled_bm25, strict=True):
+            held = _find(self._new_rows, cands.indices)[0]
+            need = slots - int(np.count_nonzero(held))
+            take = self._best_new(h, e, a, cands.indices, need) if need > 0 else np.zeros(0, dtype=np.int64)
+            out.append(self._placed(h, cands, held, take, bm25_of()) if len(take) else cands)
         return out
+
+    def _best_new(self, history: Sequence[int], exclude, allowed: np.ndarray | None, shortlist: np.ndarray,
+                  need: int) -> np.ndarray:
+        """Up to ``need`` new items, neither seen, excluded nor listed (and allowed, under a filter),
+        whose text best matches the history read after the shortlist's best items: what co-picked
+        items are like says more about a new item's chances than the history's own words alone
+        (benchmarks/new_items.py). Ties, an unmatched query among them, go to the newest row (items
+        are appended as they arrive). The pool may be a third of a large catalog (its unpicked long
+        tail), so it is scored whole and masked, and only the few best are sorted."""
+        new = self._new_rows
+        pool, at = new, slice(None)  # at: the pool's places among the new items
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=np.int64)
+            if len(allowed) > 1 and not bool(np.all(allowed[1:] > allowed[:-1])):
+                allowed = np.unique(allowed)
+            if len(allowed) < len(pool):
+                hit, where = _find(pool, allowed)
+                at = where[hit]
+            else:
+                at = np.flatnonzero(_find(allowed, pool)[0])
+            pool = pool[at]
+        if not len(pool):
+            return pool
+        query = [int(i) for i in shortlist[:self.config.new_item_query][::-1]] + [int(i) for i in history]
+        if not query:
+            text = np.zeros(len(pool))
+        elif self._rank_bm25 is not None:
+            text = self.bm25_scores(query)[pool]
+        else:  # the same sums as over the whole index, term by term in the query's order
+            assert self.index is not None
+            cut, place = self._new_items_text(new)
+            text = cut.dense_scores(self.index.query_matrix([self.query_weights(query)]))[place[at]]
+        hit, where = _find(pool, np.concatenate([self._seen(history, exclude), np.asarray(shortlist, dtype=np.int64)]))
+        text[where[hit]] = -np.inf
+        if len(text) > need:  # the need-th best score; above it all win, at it the newest rows
+            kth = np.partition(text, len(text) - need)[len(text) - need]
+            if np.isfinite(kth):
+                above = np.flatnonzero(text > kth)
+                ties = np.flatnonzero(text == kth)  # pool is sorted: the newest ties come last
+                best = np.concatenate([above, ties[len(ties) - (need - len(above)):]])
+            else:
+                best = np.flatnonzero(np.isfinite(text))
+        else:
+            best = np.flatnonzero(np.isfinite(text))
+        return pool[best[np.lexsort((-pool[best], -text[best]))]][:need]
+
+    def _placed(self, history: Sequence[int], cands: Candidates, held: np.ndarray, take: np.ndarray,
+                bm25_of: Callable[[np.ndarray], np.ndarray]) -> Candidates:
+        """``cands`` less its lowest places not held by new items, then ``take`` after them, each
+        with the parts of its fused score as the shortlist scores every item. A new item was left
+        out, so the shortlist was full (it holds every item it could otherwise): the list keeps its
+        length."""
+        keep = np.setdiff1d(np.arange(len(cands)), np.flatnonzero(~held)[-len(take):])
+        bm25_w, pop_w, co_w = self._weights(len(history))
+        bm25 = bm25_of(take)
+        pop = self._pop_scaled[take]
+        co = np.zeros(len(take))
+        if co_w and np.any(self.pick_counts[take] > 0):  # an item nobody picked has no co-occurrence
+            co = _co_at(take, *self._co_sparse(history))
+        fused = bm25_w * bm25 + pop_w * pop + co_w * co
+        parts = (cands.cooccurrence[keep], co) if cands.cooccurrence is not None else None
+        return Candidates(indices=np.concatenate([cands.indices[keep], take]),
+                          scores=np.concatenate([cands.scores[keep], fused]),
+                          bm25=np.concatenate([cands.bm25[keep], bm25]),
+                          popularity=np.concatenate([cands.popularity[keep], pop]),
+                          cooccurrence=None if parts is None else np.concatenate(parts),
+                          new_item_slot=np.concatenate([np.zeros(len(keep), dtype=bool),
+                                                        np.ones(len(take), dtype=bool)]))
 
     def _filtered(self, history: Sequence[int], exclude, n: int, allowed: np.ndarray,
                   unfiltered: Callable[[int], Candidates],
@@ -710,6 +869,16 @@ class CandidateGenerator:
             return lambda rows: np.zeros(len(rows))
         lo, hi = float(raw.min()), float(raw.max())
         return lambda rows: _scaled(raw[rows], lo, hi)
+
+    def _scaled_at(self, query_row: sparse.csr_matrix, lo: float, hi: float) -> Callable[[np.ndarray], np.ndarray]:
+        """Scaled BM25 of given rows, their raw scores summed for those rows alone, with the whole
+        catalog's min and max as ``_scaled_dense`` takes them (the same bits: ``scores_at``)."""
+        def bm25_of(rows: np.ndarray) -> np.ndarray:
+            order = np.argsort(rows)
+            raw = np.empty(len(rows))
+            raw[order] = self.index.scores_at(query_row, np.asarray(rows, dtype=np.int64)[order])
+            return _scaled(raw, lo, hi)
+        return bm25_of
 
     def _scaled_sparse(self, docs: np.ndarray, raw: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """Scaled BM25 of given rows from the matched items' raw scores (the rest score 0), as

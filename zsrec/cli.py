@@ -24,7 +24,7 @@ from rich.text import Text
 
 from .choices import CoNormalisation, RankingMode, ReasonsMode, Retriever
 from .defaults import (SHORTLIST_BM25_WEIGHT, SHORTLIST_BY_LENGTH, SHORTLIST_COOCCURRENCE_WEIGHT,
-                       SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
+                       SHORTLIST_NEW_ITEM_QUERY, SHORTLIST_POPULARITY_WEIGHT, SHORTLIST_SESSION_SECONDS, SHORTLIST_SESSION_SHARE,
                        SHORTLIST_SITTINGS_NEIGHBOURS, SHORTLIST_SITTINGS_SHARE)
 from .errors import OptionError, ZsrecError
 from .length_weights import by_length_text, parse_by_length
@@ -62,6 +62,9 @@ SessionShareOpt = Annotated[float, typer.Option("--session-share", min=0.0, max=
 SessionSecondsOpt = Annotated[float, typer.Option("--session-seconds", min=0.001, help="Two picks count as one sitting when at most this many seconds apart (with --session-share).")]
 SittingsShareOpt = Annotated[float, typer.Option("--sittings-share", min=0.0, max=1.0, help="Share of the co-occurrence part given to what the catalog's sittings (picks at most --session-seconds apart) most like the history's latest picks also held (session kNN), for histories of 2+ picks; needs timestamps. The default was chosen on validation users; 0 turns it off.")]
 SittingsNeighboursOpt = Annotated[int, typer.Option("--sittings-neighbours", min=1, help="How many of the most alike sittings vote (with --sittings-share).")]
+NewItemSlotsOpt = Annotated[int, typer.Option("--new-item-slots", min=0, help="Up to this many places at the end of each shortlist go to new items (fewer than --new-item-picks picks), whose text best matches the history: co-occurrence and popularity never bring them up. 0 (default): off.")]
+NewItemPicksOpt = Annotated[int, typer.Option("--new-item-picks", min=1, help="An item is new while it has fewer picks than this (with --new-item-slots).")]
+NewItemQueryOpt = Annotated[int, typer.Option("--new-item-query", min=0, help="How many of the shortlist's best items join the history in the text query that chooses new items (with --new-item-slots; chosen on validation users).")]
 _TUNED_BY_LENGTH = by_length_text(parse_by_length(SHORTLIST_BY_LENGTH))
 ByLengthOpt = Annotated[str, typer.Option("--shortlist-by-length", help="Other shortlist weights for short histories, as UP_TO:BM25/POP/CO[@DAMPING][+firstK], comma-separated ('1:0/0.3/0.7@0.2+first15': one-item histories weigh BM25 0, popularity 0.3, co-occurrence 0.7, scored c_ij/(n_i^0.8 n_j^0.2), counted from each user's first 15 picks); 'none': the weights above for every length; 'auto': the tuned entries (" + _TUNED_BY_LENGTH + ") unless you set the weights above.")]
 FusionWeightOpt = Annotated[float, typer.Option("--fusion-weight", min=0.0, max=1.0, help="The LLM order's share of the final one, fused with the shortlist's order by weighted reciprocal rank (as zsrec eval's X+fusion; --tune-fusion there chooses it for a model): 1, the LLM's order; 0, the shortlist's, with the LLM asked only for reasons (and not loaded at all with --reasons evidence or none).")]
@@ -157,6 +160,9 @@ def rank(
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
     sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
+    new_item_slots: NewItemSlotsOpt = 0,
+    new_item_picks: NewItemPicksOpt = 1,
+    new_item_query: NewItemQueryOpt = SHORTLIST_NEW_ITEM_QUERY,
     retriever: RetrieverOpt = Retriever.SPARSE,
     index: IndexOpt = None,
     picks_log: PicksLogOpt = None,
@@ -194,7 +200,8 @@ def rank(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
+            new_item_picks=new_item_picks, new_item_query=new_item_query, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=ReasonsMode.NONE if no_reasons else reasons, guided=guided, fusion_weight=fusion_weight,
             max_new_tokens=max_new_tokens,
             temperature=temperature, seed=seed, timeout=timeout)
@@ -250,7 +257,7 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       data_path, n_candidates, bm25_weight, popularity_weight, retriever, cooccurrence_weight,
                       cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
                       cooccurrence_first_picks, shortlist_by_length, session_share, session_seconds, sittings_share,
-                      sittings_neighbours, index, picks_log,
+                      sittings_neighbours, new_item_slots, new_item_picks, new_item_query, index, picks_log,
                       template, item_noun, k, mode, reasons, guided, fusion_weight, max_new_tokens, temperature,
                       seed, timeout):
     """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
@@ -274,7 +281,8 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                                                                 first_picks=cooccurrence_first_picks),
                                 by_length=shortlist_by_length, session_share=session_share,
                                 session_seconds=session_seconds, sittings_share=sittings_share,
-                                sittings_neighbours=sittings_neighbours)
+                                sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
+                                new_item_picks=new_item_picks, new_item_query=new_item_query)
     return Recommender(  # a saved index is read, or built and written, there
         data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
         k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
@@ -412,7 +420,7 @@ def _print_table(result) -> None:
             cells.append("-" if it.logprob is None else f"{it.logprob:.2f}")
         if fused:
             cells.append("-" if it.llm_rank is None else str(it.llm_rank))
-        table.add_row(*cells, it.source, it.reason or "-")
+        table.add_row(*cells, it.source + (" (new)" if it.new_item_slot else ""), it.reason or "-")
     out.print(table)
     if info.note:
         status = info.note
@@ -539,6 +547,9 @@ def serve(
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
     sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
+    new_item_slots: NewItemSlotsOpt = 0,
+    new_item_picks: NewItemPicksOpt = 1,
+    new_item_query: NewItemQueryOpt = SHORTLIST_NEW_ITEM_QUERY,
     retriever: RetrieverOpt = Retriever.SPARSE,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -572,7 +583,8 @@ def serve(
             cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
             shortlist_by_length=shortlist_by_length, session_share=session_share,
             session_seconds=session_seconds, sittings_share=sittings_share,
-            sittings_neighbours=sittings_neighbours, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
+            sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
+            new_item_picks=new_item_picks, new_item_query=new_item_query, index=index, picks_log=picks_log, template=template, item_noun=item_noun, k=k, mode=mode,
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout, fusion_weight=fusion_weight)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request

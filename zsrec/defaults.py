@@ -25,5 +25,9 @@ SHORTLIST_SESSION_DECAY = 0.5
 # 2+ picks: chosen on the same validation folds by ``benchmarks/similar_sittings.py``.
 SHORTLIST_SITTINGS_SHARE = 0.5
 SHORTLIST_SITTINGS_NEIGHBOURS = 200
+# New-item slots (off by default: new_item_slots 0) pick items nobody has picked yet by how well their
+# text matches the history read with the shortlist's best items before it, this many of them (20: a
+# default shortlist whole): chosen on validation users by ``benchmarks/new_items.py`` among 0, 5, 10, 20.
+SHORTLIST_NEW_ITEM_QUERY = 20
 SHORTLIST_BY_LENGTH: tuple[tuple[int, float, float, float, float | None, int | None], ...] = (
     (1, 0.1, 0.1, 0.8, 0.0, 10), (3, 0.1, 0.1, 0.8, None, None), (10, 0.1, 0.0, 0.9, None, None))

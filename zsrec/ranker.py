@@ -188,6 +188,7 @@ class Ranker:
         own = ranking.llm_order if ranking.llm_order is not None else ranking.order
         llm_rank = {pos: i for i, pos in enumerate(own[:ranking.from_llm], start=1)}  # where the model put it
         items = []
+        slotted = p.candidates.new_item_slot
         for rank, pos in enumerate(ranking.order[:p.k], start=1):
             item = items_by_row[int(rows[pos])]
             facts = p.facts[pos] if p.facts is not None else []
@@ -201,6 +202,7 @@ class Ranker:
                 llm_rank=llm_rank.get(pos),
                 generator_rank=pos + 1,
                 generator_score=round(float(p.candidates.scores[pos]), 4),
+                new_item_slot=bool(slotted is not None and slotted[pos]),
                 logprob=_finite(ranking.logprobs[pos]) if ranking.logprobs is not None else None,
             ))
         info = RunInfo(

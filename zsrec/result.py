@@ -32,6 +32,8 @@ class RecommendedItem:
     llm_reason: str = ""  # the LLM's own words, kept when they were replaced
     evidence: list[Fact] = field(default_factory=list)  # facts counted from the data, strongest first
     llm_rank: int | None = None  # where the model put it (1 = first), None if it did not place it
+    # True: in the shortlist by a new-item slot (CandidateConfig.new_item_slots), not by its own score
+    new_item_slot: bool = False
 
 
 @dataclass

@@ -424,3 +424,19 @@ def test_a_picks_log_makes_its_users_known(ml100k, tmp_path):
                            "--format", "json"])  # one candidate: no model to load
     assert code == 0, err
     assert [h["title"] for h in json.loads(out)["history"]] == ["Fargo (1996)", "Star Wars (1977)"]
+
+
+def test_rank_gives_new_items_their_slots(ml100k):
+    """Items with fewer than --new-item-picks picks take the shortlist's last --new-item-slots places:
+    marked in the JSON and the table. No model is loaded (fusion weight 0, reasons from the data)."""
+    base = ["rank", "-H", "Star Wars (1977)", "--fusion-weight", "0", "--reasons", "evidence", "--k", "20"]
+    code, out, err = _run(base + ["--new-item-slots", "2", "--new-item-picks", "3", "-f", "json"])
+    assert code == 0, err
+    items = json.loads(out)["items"]
+    assert [it["new_item_slot"] for it in items] == [False] * 18 + [True] * 2
+    code, plain, err = _run(base + ["-f", "json"])
+    assert [it["item_id"] for it in json.loads(plain)["items"]][:18] == [it["item_id"] for it in items][:18]
+    code, table, err = _run(base + ["--new-item-slots", "2", "--new-item-picks", "3"])
+    assert code == 0 and table.count("generator (new)") == 2, table
+    code, _, err = _run(base + ["--new-item-slots", "21"])
+    _assert_clean_error(code, err, "new_item_slots (21) cannot exceed n_candidates (20)")

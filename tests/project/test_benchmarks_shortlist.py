@@ -288,3 +288,20 @@ def test_add_interactions_benchmark_toy(tmp_path):
     assert q["users"] == 20 and set(q["recall_at_20"]) == {"stale", "added", "rebuilt"}
     assert 0 <= q["mean_shared_items"] <= 20
     assert "| ML-100K |" in (tmp_path / "add_interactions-toy.md").read_text()
+
+
+def test_new_items_benchmark_toy(tmp_path):
+    _run(["new_items.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "new_items.json").read_text())
+    q = out["quality"]
+    assert q["slots"] == [0, 2] and q["queries"] == [0, 10] and q["chosen_query"] in (0, 10)
+    for part in (q["validation"], q["test"]):
+        none, two = part["0/0"], part[f"2/{q['chosen_query']}"]
+        assert none["new_target"]["cases"] == two["new_target"]["cases"] > 0
+        # a slot only adds new items (one already listed keeps its place) and only drops others
+        assert two["new_target"]["mean"] >= none["new_target"]["mean"]
+        assert two["others"]["mean"] <= none["others"]["mean"]
+        assert 0 < part["2/random"]["new_target"]["mean"] < 1
+    (row,) = out["timing"]
+    assert row["new_items"] > 0 and row["slots_filled_mean"] == 2 and row["slots_p50_ms"] > 0
+    assert "| 2 |" in (tmp_path / "new_items.md").read_text()

@@ -144,3 +144,18 @@ def test_with_a_picks_log_a_restart_keeps_what_it_was_sent(tmp_path):
                                      {"interactions": [{"user_id": "ann", "item_id": 1}]})
         assert status == 200 and added["interactions"] == 100_004 and added["new_users"] == 0
     assert len(log.read_text().splitlines()) == 5
+
+
+def test_a_new_item_posted_to_a_service_takes_a_slot_until_picked(tmp_path):
+    args = ["--fusion-weight", "0", "--reasons", "evidence", "--n-candidates", "5", "--k", "5", "--new-item-slots", "1"]
+    with ServeProcess(args, tmp_path / "log") as server:  # no model to load: the shortlist's order
+        url = server.url
+        new = [{"item_id": "9001", "title": "Galactic Rebels (2026)", "genres": ["Sci-Fi", "War"]}]
+        assert post_json(url + "/v1/items", {"items": new})[0] == 200
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Star Wars (1977)"]})
+        assert status == 200, body
+        assert [it["new_item_slot"] for it in body["items"]] == [False] * 4 + [True]
+        assert body["items"][-1]["item_id"] == "9001" and "not picked by anyone yet" in body["items"][-1]["reason"]
+        assert post_json(url + "/v1/interactions", {"interactions": [{"user_id": "ann", "item_id": "9001"}]})[0] == 200
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Star Wars (1977)"]})
+        assert status == 200 and not any(it["new_item_slot"] for it in body["items"]), body
