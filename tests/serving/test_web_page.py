@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from zsrec.serving.launch import ServeProcess
+from zsrec.serving.launch import ServeProcess, post_json
 
 pytestmark = pytest.mark.model
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -73,5 +73,29 @@ def test_a_person_picks_titles_and_gets_explained_recommendations(tmp_path, ml10
             page.get_by_label("API key").fill("wrong")
             page.get_by_role("button", name="Recommend").click()
             expect(page.locator("#status")).to_contain_text("error 401")
+        finally:
+            browser.close()
+
+
+def test_an_item_shown_through_a_new_item_slot_is_tagged_new(tmp_path):
+    """A film just added to the catalog (POST /v1/items), which nobody has picked, reaches a Star Wars
+    history through the service's one new-item slot; the page tags it "new" and no other row."""
+    args = ["--fusion-weight", "0", "--reasons", "evidence", "--n-candidates", "5", "--k", "5", "--new-item-slots", "1"]
+    with ServeProcess(args, tmp_path / "log") as server, sync_playwright() as pw:
+        new = [{"item_id": "9001", "title": "Galactic Rebels (2026)", "genres": ["Sci-Fi", "War"]}]
+        assert post_json(server.url + "/v1/items", {"items": new})[0] == 200
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.get_by_role("searchbox", name="Title").press_sequentially("star wa", delay=40)
+            page.get_by_role("option", name="Star Wars (1977)").click()
+            page.get_by_label("How many").select_option("5")
+            page.get_by_role("button", name="Recommend").click()
+            results = page.locator("#results li")
+            expect(results).to_have_count(5, timeout=60_000)
+            expect(results.nth(4).locator(".title")).to_have_text("Galactic Rebels (2026)")
+            expect(results.nth(4).locator(".new")).to_have_text("new")
+            expect(page.locator("#results .new")).to_have_count(1)
         finally:
             browser.close()
