@@ -179,3 +179,13 @@ def test_an_item_added_to_a_running_recommender_is_shown_until_it_is_picked(ml10
     rec.add_interactions([{"user_id": "1", "item_id": "9001"}])
     again = rec.recommend(["Star Wars (1977)"], k=10)
     assert not any(it.new_item_slot for it in again.items)  # picked once: no longer new
+
+
+def test_a_popularity_half_life_does_not_change_which_items_are_new(ml100k):
+    """With a half-life popularity counts old picks for less than one; an item's picks still count
+    one each when telling whether it is new."""
+    counts = ml100k.interactions.item_counts(len(ml100k.catalog))
+    gen = CandidateGenerator(ml100k.catalog, ml100k.interactions,
+                             CandidateConfig(new_item_slots=1, new_item_picks=2, popularity_half_life=30 * 86400.0))
+    assert not np.array_equal(gen.popularity_counts, counts)
+    assert gen._new_rows.tolist() == np.flatnonzero(counts < 2).tolist()
