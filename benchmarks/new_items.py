@@ -97,6 +97,7 @@ def _score(dataset, fit_users, case_users, new: set[int], config: EvalConfig,
     # random fill: the slots' items drawn uniformly from the new items outside the list
     plain = base.generate_many(histories, None, N)
     unpicked = np.flatnonzero(pop < 1)
+    is_unpicked = set(unpicked.tolist())
     for m in slots[1:]:
         expected = []
         for c, s in zip(cases, plain):
@@ -105,7 +106,7 @@ def _score(dataset, fit_users, case_users, new: set[int], config: EvalConfig,
             need = max(0, m - held)
             outside = np.setdiff1d(unpicked, np.concatenate([listed, c.history]))
             if c.target in listed:  # listed already: it stays unless its place goes to a slot
-                dropped = [i for i, r in enumerate(listed) if r not in set(unpicked.tolist())][-need:] \
+                dropped = [i for i, r in enumerate(listed) if r not in is_unpicked][-need:] \
                     if need and len(outside) else []
                 expected.append(0.0 if listed.index(c.target) in dropped else 1.0)
             elif need and c.target in set(outside.tolist()):

@@ -216,6 +216,15 @@ def _blend(rows: np.ndarray, vals: np.ndarray, s_rows: np.ndarray, s_vals: np.nd
     return both, out
 
 
+def _sorted_rows(rows) -> np.ndarray:
+    """Catalog rows as a sorted array of distinct int64s (a filter's ``allowed``), taken as they are
+    when they already are: a caller's list is usually sorted, and sorting a large one costs."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+        rows = np.unique(rows)
+    return rows
+
+
 def _find(sorted_rows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(found, at): which of ``rows`` are in the non-empty ``sorted_rows``, and where they would be."""
     at = np.searchsorted(sorted_rows, rows).clip(max=len(sorted_rows) - 1)
@@ -705,13 +714,11 @@ class CandidateGenerator:
         excludes = excludes if excludes is not None else [()] * len(histories)
         alloweds = alloweds if alloweds is not None else [None] * len(histories)
         if self._rank_bm25 is not None:
+            scaled = [lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None) for h in histories]
             out = [self._generate_dense(h, e, n) if a is None else
-                   self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide),
-                                  lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None))
-                   for h, e, a in zip(histories, excludes, alloweds, strict=True)]
-            return self._with_new_items(histories, excludes, alloweds, out, n,
-                                        [lambda h=h: self._scaled_dense(self.bm25_scores(h) if len(h) else None)
-                                         for h in histories])
+                   self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide), bm25_of)
+                   for h, e, a, bm25_of in zip(histories, excludes, alloweds, scaled, strict=True)]
+            return self._with_new_items(histories, excludes, alloweds, out, n, scaled)
         assert self.index is not None
         queries = self.index.query_matrix([self.query_weights(h) if len(h) else {} for h in histories])
         # Sum the postings in C for queries whose words cover much of the catalog; keep the sparse
@@ -779,9 +786,7 @@ class CandidateGenerator:
         new = self._new_rows
         pool, at = new, slice(None)  # at: the pool's places among the new items
         if allowed is not None:
-            allowed = np.asarray(allowed, dtype=np.int64)
-            if len(allowed) > 1 and not bool(np.all(allowed[1:] > allowed[:-1])):
-                allowed = np.unique(allowed)
+            allowed = _sorted_rows(allowed)
             if len(allowed) < len(pool):
                 hit, where = _find(pool, allowed)
                 at = where[hit]
@@ -844,9 +849,7 @@ class CandidateGenerator:
         catalog in stock) would cost a pass over every item that way, so the unfiltered shortlist is
         widened until it holds n allowed items (about n x catalog / filter to begin with, then four
         times more, twice), and scored item by item only if it still does not."""
-        allowed = np.asarray(allowed, dtype=np.int64)
-        if len(allowed) > 1 and not bool(np.all(allowed[1:] > allowed[:-1])):
-            allowed = np.unique(allowed)
+        allowed = _sorted_rows(allowed)
         if len(allowed) > self.FILTER_SCORED_MAX:
             left = self._left(self._seen(history, exclude))
             wide = int(np.ceil(2 * n * len(self.catalog) / len(allowed)))
