@@ -74,8 +74,9 @@ class CandidateConfig:
     # timestamps too.
     sittings_share: float = SHORTLIST_SITTINGS_SHARE
     sittings_neighbours: int = SHORTLIST_SITTINGS_NEIGHBOURS
-    # Up to this many places at the end of every shortlist go to new items: items with fewer than
-    # ``new_item_picks`` picks, which co-occurrence and popularity never bring up (0: off, the default).
+    # Up to this many of the last places shown (``generate_many``'s ``shown``: the k a Ranker shows; the
+    # whole list by default) go to new items: items with fewer than ``new_item_picks`` picks, which
+    # co-occurrence and popularity never bring up (0: off, the default).
     # They are the new items whose text best matches the history read after the shortlist's best
     # ``new_item_query`` items (its best last, nearest the history), newest first where that ties; new
     # items that earned a place on their own count toward the slots and keep it (``_with_new_items``;
@@ -699,17 +700,21 @@ class CandidateGenerator:
         return entry.damping if entry is not None else None
 
     def generate(self, history: Sequence[int], exclude: Sequence[int] | np.ndarray = (),
-                 n: int | None = None, allowed: np.ndarray | None = None) -> Candidates:
+                 n: int | None = None, allowed: np.ndarray | None = None, shown: int | None = None) -> Candidates:
         """The top-``n`` unseen items. Empty history: popularity alone (the cold-start branch).
-        ``allowed``: the sorted catalog rows the shortlist may hold (a filter: in stock, one genre)."""
-        return self.generate_many([history], [exclude], n, [allowed])[0]
+        ``allowed``: the sorted catalog rows the shortlist may hold (a filter: in stock, one genre).
+        ``shown``: see ``generate_many``."""
+        return self.generate_many([history], [exclude], n, [allowed], shown)[0]
 
     def generate_many(self, histories: Sequence[Sequence[int]],
                       excludes: Sequence[Sequence[int] | np.ndarray] | None = None,
                       n: int | None = None,
-                      alloweds: Sequence[np.ndarray | None] | None = None) -> list[Candidates]:
+                      alloweds: Sequence[np.ndarray | None] | None = None,
+                      shown: int | None = None) -> list[Candidates]:
         """Shortlists for many users; on the sparse path all queries are scored in one matrix product.
-        ``alloweds``: per user, None or the sorted catalog rows their shortlist may hold."""
+        ``alloweds``: per user, None or the sorted catalog rows their shortlist may hold. ``shown``:
+        how many of the list a user will be shown (k) when it is shown in its own order: new-item
+        slots end there, and the places they take move down the list, not out (None: the whole list)."""
         n = n or self.config.n_candidates
         excludes = excludes if excludes is not None else [()] * len(histories)
         alloweds = alloweds if alloweds is not None else [None] * len(histories)
@@ -718,7 +723,7 @@ class CandidateGenerator:
             out = [self._generate_dense(h, e, n) if a is None else
                    self._filtered(h, e, n, a, lambda wide, h=h, e=e: self._generate_dense(h, e, wide), bm25_of)
                    for h, e, a, bm25_of in zip(histories, excludes, alloweds, scaled, strict=True)]
-            return self._with_new_items(histories, excludes, alloweds, out, n, scaled)
+            return self._with_new_items(histories, excludes, alloweds, out, n, scaled, shown)
         assert self.index is not None
         queries = self.index.query_matrix([self.query_weights(h) if len(h) else {} for h in histories])
         # Sum the postings in C for queries whose words cover much of the catalog; keep the sparse
@@ -756,28 +761,31 @@ class CandidateGenerator:
                     return self._scaled_sparse(matched.indices[span], matched.data[span])
             out.append(unfiltered(n) if a is None else self._filtered(h, e, n, a, unfiltered, bm25_of))
             scaled_bm25.append(bm25_of)
-        return self._with_new_items(histories, excludes, alloweds, out, n, scaled_bm25)
+        return self._with_new_items(histories, excludes, alloweds, out, n, scaled_bm25, shown)
 
     def _with_new_items(self, histories: Sequence[Sequence[int]], excludes: Sequence, alloweds: Sequence,
                         shortlists: list[Candidates], n: int,
-                        scaled_bm25: Sequence[Callable[[], Callable[[np.ndarray], np.ndarray]]]) -> list[Candidates]:
-        """Each shortlist with its last places given to new items (``new_item_slots``), as many as the
-        slots less the new items it holds already. Without slots, or with no new item left to show,
-        the shortlists are returned as they are."""
-        slots = min(self.config.new_item_slots, n)
-        if not slots or not len(self._new_rows):
+                        scaled_bm25: Sequence[Callable[[], Callable[[np.ndarray], np.ndarray]]],
+                        shown: int | None = None) -> list[Candidates]:
+        """Each shortlist with the last of its first ``shown`` places (all of it by default) given to
+        new items (``new_item_slots``), as many as the slots less the new items those places hold
+        already. Without slots, or with no new item left to show, the shortlists are returned as they
+        are."""
+        if not self.config.new_item_slots or not len(self._new_rows):
             return shortlists
         out = []
         for h, e, a, cands, bm25_of in zip(histories, excludes, alloweds, shortlists, scaled_bm25, strict=True):
-            held = _find(self._new_rows, cands.indices)[0]
-            need = slots - int(np.count_nonzero(held))
-            take = self._best_new(h, e, a, cands.indices, need) if need > 0 else np.zeros(0, dtype=np.int64)
+            end = min(n if shown is None else shown, len(cands))
+            held = _find(self._new_rows, cands.indices[:end])[0]
+            need = min(self.config.new_item_slots, end) - int(np.count_nonzero(held))
+            take = self._best_new(h, e, a, cands.indices, cands.indices[:end], need) if need > 0 \
+                else np.zeros(0, dtype=np.int64)
             out.append(self._placed(h, cands, held, take, bm25_of()) if len(take) else cands)
         return out
 
     def _best_new(self, history: Sequence[int], exclude, allowed: np.ndarray | None, shortlist: np.ndarray,
-                  need: int) -> np.ndarray:
-        """Up to ``need`` new items, neither seen, excluded nor listed (and allowed, under a filter),
+                  listed: np.ndarray, need: int) -> np.ndarray:
+        """Up to ``need`` new items, neither seen, excluded nor ``listed`` (and allowed, under a filter),
         whose text best matches the history read after the shortlist's best items: what co-picked
         items are like says more about a new item's chances than the history's own words alone
         (benchmarks/new_items.py). Ties, an unmatched query among them, go to the newest row (items
@@ -804,7 +812,7 @@ class CandidateGenerator:
             assert self.index is not None
             cut, place = self._new_items_text(new)
             text = cut.dense_scores(self.index.query_matrix([self.query_weights(query)]))[place[at]]
-        hit, where = _find(pool, np.concatenate([self._seen(history, exclude), np.asarray(shortlist, dtype=np.int64)]))
+        hit, where = _find(pool, np.concatenate([self._seen(history, exclude), np.asarray(listed, dtype=np.int64)]))
         text[where[hit]] = -np.inf
         if len(text) > need:  # the need-th best score; above it all win, at it the newest rows
             kth = np.partition(text, len(text) - need)[len(text) - need]
@@ -820,11 +828,19 @@ class CandidateGenerator:
 
     def _placed(self, history: Sequence[int], cands: Candidates, held: np.ndarray, take: np.ndarray,
                 bm25_of: Callable[[np.ndarray], np.ndarray]) -> Candidates:
-        """``cands`` less its lowest places not held by new items, then ``take`` after them, each
-        with the parts of its fused score as the shortlist scores every item. A new item was left
-        out, so the shortlist was full (it holds every item it could otherwise): the list keeps its
-        length."""
-        keep = np.setdiff1d(np.arange(len(cands)), np.flatnonzero(~held)[-len(take):])
+        """``cands`` with ``take`` placed to end where its first ``len(held)`` places (those shown)
+        end: the lowest of those places not ``held`` by new items move down to just after them, and
+        the list keeps its length. Shown whole (the default), that is the list less its lowest
+        places, then ``take``. A new item was left out, so the list was full: it holds every item it
+        could otherwise. Each taken item gets the parts of its fused score as the shortlist scores
+        every item (one taken from further down the list moves up, scored the same)."""
+        end = len(held)
+        shown_old = np.flatnonzero(~held)
+        moved = shown_old[len(shown_old) - len(take):]
+        head = np.setdiff1d(np.arange(end), moved)
+        below = np.arange(end, len(cands))
+        below = below[~np.isin(cands.indices[below], take)]
+        tail = np.concatenate([moved, below])[:len(cands) - len(head) - len(take)]
         bm25_w, pop_w, co_w = self._weights(len(history))
         bm25 = bm25_of(take)
         pop = self._pop_scaled[take]
@@ -832,14 +848,13 @@ class CandidateGenerator:
         if co_w and np.any(self.pick_counts[take] > 0):  # an item nobody picked has no co-occurrence
             co = _co_at(take, *self._co_sparse(history))
         fused = bm25_w * bm25 + pop_w * pop + co_w * co
-        parts = (cands.cooccurrence[keep], co) if cands.cooccurrence is not None else None
-        return Candidates(indices=np.concatenate([cands.indices[keep], take]),
-                          scores=np.concatenate([cands.scores[keep], fused]),
-                          bm25=np.concatenate([cands.bm25[keep], bm25]),
-                          popularity=np.concatenate([cands.popularity[keep], pop]),
-                          cooccurrence=None if parts is None else np.concatenate(parts),
-                          new_item_slot=np.concatenate([np.zeros(len(keep), dtype=bool),
-                                                        np.ones(len(take), dtype=bool)]))
+
+        def placed(part: np.ndarray, new: np.ndarray) -> np.ndarray:
+            return np.concatenate([part[head], new, part[tail]])
+        return Candidates(indices=placed(cands.indices, take), scores=placed(cands.scores, fused),
+                          bm25=placed(cands.bm25, bm25), popularity=placed(cands.popularity, pop),
+                          cooccurrence=None if cands.cooccurrence is None else placed(cands.cooccurrence, co),
+                          new_item_slot=placed(np.zeros(len(cands), dtype=bool), np.ones(len(take), dtype=bool)))
 
     def _filtered(self, history: Sequence[int], exclude, n: int, allowed: np.ndarray,
                   unfiltered: Callable[[int], Candidates],

@@ -114,9 +114,11 @@ class Ranker:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         n = self.config.n_candidates
-        # a lent generator need not know filters until one is used
-        cands = self.generator.generate(list(history), exclude, n) if allowed is None else \
-            self.generator.generate(list(history), exclude, n, allowed=allowed.rows)
+        # a lent generator need not know filters (or new-item slots, which end at the k shown) until used
+        slots = getattr(getattr(self.generator, "config", None), "new_item_slots", 0)
+        extra = {"shown": k} if slots else {}
+        cands = self.generator.generate(list(history), exclude, n, **extra) if allowed is None else \
+            self.generator.generate(list(history), exclude, n, allowed=allowed.rows, **extra)
         timings["candidates"] = time.perf_counter() - t0
         facts = self._facts(history, cands.indices, timings, allowed.scope if allowed is not None else None)
         prepared = Prepared(list(history), cands, facts, k, timings,

@@ -189,3 +189,31 @@ def test_a_popularity_half_life_does_not_change_which_items_are_new(ml100k):
                              CandidateConfig(new_item_slots=1, new_item_picks=2, popularity_half_life=30 * 86400.0))
     assert not np.array_equal(gen.popularity_counts, counts)
     assert gen._new_rows.tolist() == np.flatnonzero(counts < 2).tolist()
+
+
+def test_slots_end_at_the_places_shown_and_the_places_they_take_move_down(ml100k, made_new):
+    """Shown 10 of 20 in the list's own order (fusion weight 0, or a fallback), slots at the end of
+    the 20 would never be seen: they end at the 10th place, and the two items they displace come
+    right after them, still in the list."""
+    new, pop, plain = made_new
+    gen = _slotted(ml100k, plain, pop, new_item_slots=2)
+    moved = 0
+    for h in _histories(ml100k, new):
+        was, whole, got = plain.generate(h), gen.generate(h), gen.generate(h, shown=10)
+        if np.isin(was.indices[:10], new).any() or not np.array_equal(whole.indices[:18], was.indices[:18]):
+            continue  # a new item earned a shown place, or one from lower down: another case
+        take = whole.indices[18:].tolist()  # the same two items, by the same rule
+        assert got.indices.tolist() == was.indices[:8].tolist() + take + was.indices[8:18].tolist()
+        assert got.new_item_slot.tolist() == [False] * 8 + [True, True] + [False] * 10
+        np.testing.assert_array_equal(got.scores[8:10], whole.scores[18:])
+        moved += 1
+    assert moved >= 10
+
+
+def test_a_recommender_shows_a_slot_item_within_k_at_fusion_weight_0(ml100k):
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), reasons="evidence",
+                      fusion_weight=0, candidates=CandidateConfig(n_candidates=20, new_item_slots=1))
+    rec.add_items([{"item_id": "9001", "title": "Galactic Rebels (2026)", "genres": ["Sci-Fi", "War"]}])
+    items = rec.recommend(["Star Wars (1977)"], k=5).items
+    assert [it.item_id for it in items][-1] == "9001" and items[-1].new_item_slot
+    assert [it.generator_rank for it in items] == [1, 2, 3, 4, 5]  # the shortlist's own order, as shown
