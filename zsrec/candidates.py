@@ -329,7 +329,7 @@ class CandidateGenerator:
         if len(popularity) != len(catalog):
             raise ValueError("popularity needs one count per catalog item")
         self.popularity_counts = np.asarray(popularity, dtype=np.float64)
-        self.pick_counts = self._unweighted(interactions)
+        self._unweighted_counts = self._unweighted(interactions)
         self._rows = np.arange(len(catalog))
         self.hidden_rows = np.zeros(0, dtype=np.int64)  # never shortlisted (hide_rows), sorted
         self._count_popularity()
@@ -358,12 +358,17 @@ class CandidateGenerator:
         # what the counted indexes came from, written beside them by save_index
         self.counted_from = interactions if from_interactions else None
 
-    def _unweighted(self, interactions: Interactions | None) -> np.ndarray:
-        """Picks per item, each counted once, for telling new items: popularity itself unless a
-        half-life weighs its counts (lent counts are taken as they are)."""
+    def _unweighted(self, interactions: Interactions | None) -> np.ndarray | None:
+        """Picks per item, each counted once, where a half-life weighs popularity's counts; None
+        where popularity is that count itself (lent counts are taken as they are)."""
         if self._popularity_counted and self.config.popularity_half_life is not None:
             return interactions.item_counts(len(self.catalog))
-        return self.popularity_counts
+        return None
+
+    @property
+    def pick_counts(self) -> np.ndarray:
+        """Picks per item, each counted once: what tells a new item (``new_item_picks``)."""
+        return self.popularity_counts if self._unweighted_counts is None else self._unweighted_counts
 
     def _count_popularity(self) -> None:
         """The popularity signal from ``popularity_counts``: log-scaled to [0, 1], and the catalog's
@@ -469,7 +474,7 @@ class CandidateGenerator:
         else:  # lent counts (a subset of users'): the new picks are added to them
             self.popularity_counts = self.popularity_counts + np.bincount(interactions.items[rows],
                                                                           minlength=len(self.catalog))
-        self.pick_counts = self._unweighted(interactions)
+        self._unweighted_counts = self._unweighted(interactions)
         self._count_popularity()
         if self.counted_from is not None:
             self.counted_from = interactions
@@ -504,10 +509,9 @@ class CandidateGenerator:
         for counted in (self.cooccurrence, *self.first_picks.values(), self.session, self.sittings):
             if counted is not None:
                 counted.grow(n)
-        unweighted = self.pick_counts is not self.popularity_counts
         self.popularity_counts = np.concatenate([self.popularity_counts, np.zeros(len(rows))])
-        self.pick_counts = (np.concatenate([self.pick_counts, np.zeros(len(rows))]) if unweighted
-                            else self.popularity_counts)
+        if self._unweighted_counts is not None:
+            self._unweighted_counts = np.concatenate([self._unweighted_counts, np.zeros(len(rows))])
         self._rows = np.arange(n)
         self._count_popularity()
         if text_index is None:  # the catalog holds the new items by now
@@ -814,17 +818,10 @@ class CandidateGenerator:
             text = cut.dense_scores(self.index.query_matrix([self.query_weights(query)]))[place[at]]
         hit, where = _find(pool, np.concatenate([self._seen(history, exclude), np.asarray(listed, dtype=np.int64)]))
         text[where[hit]] = -np.inf
-        if len(text) > need:  # the need-th best score; above it all win, at it the newest rows
-            kth = np.partition(text, len(text) - need)[len(text) - need]
-            if np.isfinite(kth):
-                above = np.flatnonzero(text > kth)
-                ties = np.flatnonzero(text == kth)  # pool is sorted: the newest ties come last
-                best = np.concatenate([above, ties[len(ties) - (need - len(above)):]])
-            else:
-                best = np.flatnonzero(np.isfinite(text))
-        else:
-            best = np.flatnonzero(np.isfinite(text))
-        return pool[best[np.lexsort((-pool[best], -text[best]))]][:need]
+        left = np.flatnonzero(np.isfinite(text))
+        # the shortlist's own cut (a partition, then the few winners sorted), ties to the highest
+        # row: the newest item
+        return pool[left[self._top(-pool[left], text[left], min(need, len(left)))]]
 
     def _placed(self, history: Sequence[int], cands: Candidates, held: np.ndarray, take: np.ndarray,
                 bm25_of: Callable[[np.ndarray], np.ndarray]) -> Candidates:
