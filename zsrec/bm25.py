@@ -14,6 +14,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -62,17 +63,26 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
-class SparseBM25:
-    def __init__(self, term_docs: sparse.csr_matrix, vocabulary: dict[str, int], meta: dict | None = None):
-        self.term_docs = term_docs
-        self.vocabulary = vocabulary
-        self.meta = meta or {}  # what the index was built from, checked on load by the caller
-        self.doc_freq = np.diff(term_docs.indptr)  # postings per term: what scoring a term costs
+@dataclass(frozen=True)
+class TermCounts:
+    """Each document's raw term counts (documents x terms, CSR, in the order the words came) and its
+    length: what BM25's weights are computed from. Kept beside a built index because adding a
+    document moves every weight (document frequencies, the mean length), and recomputing them from
+    these counts is a few array passes, where reading every document's text again was most of an
+    item add's cost (``Recommender.add_items``; benchmarks/add_interactions.py)."""
+
+    indptr: np.ndarray  # int64, one more than the documents
+    cols: np.ndarray  # int32 term ids
+    tf: np.ndarray  # counts, in the smallest unsigned type that holds them
+    doc_len: np.ndarray  # words per document (1 for an empty one, as EMPTY_DOC stands in)
+    k1: float
+    b: float
+    epsilon: float
 
     @classmethod
-    def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75,
-              epsilon: float = 0.25) -> SparseBM25:
-        vocabulary: dict[str, int] = {}
+    def count(cls, docs: Sequence[Sequence[str]], vocabulary: dict[str, int], k1: float, b: float,
+              epsilon: float) -> TermCounts:
+        """Counts of ``docs``; words not in ``vocabulary`` are added to it, numbered as they come."""
         indptr = np.zeros(len(docs) + 1, dtype=np.int64)
         term_ids: list[int] = []
         counts: list[int] = []
@@ -85,17 +95,59 @@ class SparseBM25:
             term_ids.extend(local)
             counts.extend(local.values())
             indptr[row + 1] = len(term_ids)
-        n_docs, n_terms = len(docs), len(vocabulary)
-        cols = np.asarray(term_ids, dtype=np.int32)
-        tf = np.asarray(counts, dtype=np.float64)
-        doc_len = np.array([max(1, len(d)) for d in docs], dtype=np.float64)
+        tf = np.asarray(counts, dtype=np.int64)
+        return cls(indptr, np.asarray(term_ids, dtype=np.int32),
+                   tf.astype(np.min_scalar_type(int(tf.max(initial=0)))),
+                   np.array([max(1, len(d)) for d in docs], dtype=np.int64), k1, b, epsilon)
+
+    def then(self, more: TermCounts) -> TermCounts:
+        """These documents and then ``more`` (counted with this vocabulary, grown)."""
+        tf = np.concatenate([self.tf, more.tf])
+        return TermCounts(np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
+                          np.concatenate([self.cols, more.cols]),
+                          tf.astype(np.min_scalar_type(int(tf.max(initial=0)))),
+                          np.concatenate([self.doc_len, more.doc_len]), self.k1, self.b, self.epsilon)
+
+
+class SparseBM25:
+    def __init__(self, term_docs: sparse.csr_matrix, vocabulary: dict[str, int], meta: dict | None = None,
+                 counts: TermCounts | None = None):
+        self.term_docs = term_docs
+        self.vocabulary = vocabulary
+        self.meta = meta or {}  # what the index was built from, checked on load by the caller
+        self.doc_freq = np.diff(term_docs.indptr)  # postings per term: what scoring a term costs
+        self.counts = counts  # what the weights came from (built here); None for a loaded index
+
+    @classmethod
+    def build(cls, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75,
+              epsilon: float = 0.25) -> SparseBM25:
+        vocabulary: dict[str, int] = {}
+        return cls._weighed(TermCounts.count(docs, vocabulary, k1, b, epsilon), vocabulary)
+
+    def with_docs(self, docs: Sequence[Sequence[str]]) -> SparseBM25:
+        """A new index over these documents and then ``docs``, equal to the bit to ``build`` over
+        all of them (the same counts, vocabulary numbering and arithmetic), with only ``docs`` read.
+        This index is left as it is: shortlists go on reading it meanwhile."""
+        if self.counts is None:
+            raise ValueError("this index was loaded from a file without its term counts: build it over every document")
+        vocabulary = dict(self.vocabulary)
+        c = self.counts
+        more = TermCounts.count(docs, vocabulary, c.k1, c.b, c.epsilon)
+        return self._weighed(c.then(more), vocabulary)
+
+    @classmethod
+    def _weighed(cls, counts: TermCounts, vocabulary: dict[str, int]) -> SparseBM25:
+        k1, b, cols, indptr = counts.k1, counts.b, counts.cols, counts.indptr
+        n_docs, n_terms = len(counts.doc_len), len(vocabulary)
+        tf = counts.tf.astype(np.float64)
+        doc_len = counts.doc_len.astype(np.float64)
         df = np.bincount(cols, minlength=n_terms).astype(np.float64)
         idf = np.log(n_docs - df + 0.5) - np.log(df + 0.5)
-        idf[idf < 0] = epsilon * idf.mean()  # rank-bm25's floor for terms in more than half the documents
+        idf[idf < 0] = counts.epsilon * idf.mean()  # rank-bm25's floor for terms in more than half the documents
         norm = np.repeat(k1 * (1 - b + b * doc_len / doc_len.mean()), np.diff(indptr))
         weights = idf[cols] * tf * (k1 + 1) / (tf + norm)
         doc_terms = sparse.csr_matrix((weights, cols, indptr), shape=(n_docs, n_terms))
-        return cls(doc_terms.T.tocsr(), vocabulary)
+        return cls(doc_terms.T.tocsr(), vocabulary, counts=counts)
 
     @property
     def n_docs(self) -> int:

@@ -480,18 +480,25 @@ class CandidateGenerator:
             self.counted_from = interactions
 
     def text_index_with(self, items: Sequence[Item]) -> SparseBM25 | object | None:
-        """The text index over the catalog and then ``items``, built without changing anything (the
-        slow part of ``add_items``, done first while shortlists go on). BM25's document frequencies
-        and lengths move with each new document, so every weight does: it is built whole."""
-        docs = [tokenize(item.text(self.config.skip_fields)) for item in [*self.catalog.items, *items]]
-        if self._rank_bm25 is not None:
-            from rank_bm25 import BM25Okapi
-
-            return BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
-        if self.index is None:
+        """The text index over the catalog and then ``items``, built without changing anything (done
+        first while shortlists go on). BM25's document frequencies and lengths move with each new
+        document, so every weight does; they are computed again from the term counts the index keeps,
+        reading only the new items' text. An index loaded from a file keeps no counts: the first add
+        reads every item's text and builds it whole (keeping them), as the reference retriever
+        (``rank-bm25``) always does."""
+        if self.index is None and self._rank_bm25 is None:
             return None
-        index = SparseBM25.build(docs)
-        index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(docs)}
+        if self.index is not None and self.index.counts is not None:  # the items it has not read, and then these
+            unread = [*self.catalog.items[self.index.n_docs:], *items]
+            index = self.index.with_docs([tokenize(item.text(self.config.skip_fields)) for item in unread])
+        else:
+            docs = [tokenize(item.text(self.config.skip_fields)) for item in [*self.catalog.items, *items]]
+            if self._rank_bm25 is not None:
+                from rank_bm25 import BM25Okapi
+
+                return BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
+            index = SparseBM25.build(docs)
+        index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": index.n_docs}
         return index
 
     def add_items(self, rows: np.ndarray, text_index: SparseBM25 | object | None = None) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ScriptedBackend, own_copy
+from zsrec.bm25 import SparseBM25
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.data import Catalog, Dataset, Interactions
@@ -17,6 +18,7 @@ from zsrec.errors import DataError, OptionError, UnknownItemError
 from zsrec.evidence import sentence
 from zsrec.reasons import ReasonFlag
 from zsrec.recommender import Recommender
+from zsrec.text import tokenize
 
 HELD_OUT = 5000  # ML-100K's latest picks: 35 films are picked only among them
 
@@ -271,3 +273,50 @@ def test_an_index_file_saved_before_items_were_added_is_built_again_on_restart(m
     other = Catalog([*ml100k.catalog.items[:-1], ml100k.catalog.items[0].__class__("x", "Not the same", {})])
     with pytest.raises(DataError, match="built for another catalog"):  # not a grown one: still an error
         CandidateGenerator.with_saved_index(index, Catalog([*other.items, *third.dataset.catalog.items[1682:]]))
+
+
+def _same_text_index(a, b):
+    assert list(a.vocabulary.items()) == list(b.vocabulary.items())  # words numbered alike, in one order
+    for part in ("data", "indices", "indptr"):
+        x, y = getattr(a.term_docs, part), getattr(b.term_docs, part)
+        assert x.dtype == y.dtype and np.array_equal(x, y), part  # weights to the bit
+
+
+def test_the_text_index_grows_from_its_term_counts_to_the_bit(ml100k, tmp_path):
+    docs = [tokenize(it.text(())) for it in ml100k.catalog.items]
+    docs += [[], ["zzz", "zzz", "star"], ["wars"] * 300 + ["brand", "new"]]  # empty, new words, a count past 255
+    whole = SparseBM25.build(docs)
+    for cut in (1, 900, len(docs) - 3, len(docs) - 1):
+        part = SparseBM25.build(docs[:cut])
+        kept = (part.term_docs.data.copy(), dict(part.vocabulary))
+        _same_text_index(part.with_docs(docs[cut:]), whole)
+        assert np.array_equal(part.term_docs.data, kept[0]) and part.vocabulary == kept[1]  # left as it was
+    _same_text_index(SparseBM25.build(docs[:1000]).with_docs(docs[1000:1600]).with_docs(docs[1600:]), whole)
+    whole.save(tmp_path / "index.npz")
+    loaded = SparseBM25.load(tmp_path / "index.npz")
+    assert loaded.counts is None
+    with pytest.raises(ValueError, match="without its term counts"):
+        loaded.with_docs([["star"]])
+
+
+def test_an_item_add_reads_only_the_new_items_text_once_the_index_keeps_counts(ml100k, tmp_path, monkeypatch):
+    import zsrec.candidates as candidates
+
+    read = []
+    real = candidates.tokenize
+    monkeypatch.setattr(candidates, "tokenize", lambda text: read.append(text) or real(text))
+    data = own_copy(ml100k)
+    CandidateGenerator(data.catalog, data.interactions).save_index(tmp_path / "index.npz")
+    rec = _rec(data, CandidateConfig(), index=tmp_path / "index.npz")
+    assert rec.generator.index.counts is None  # loaded from the file: no counts
+    films = [{"item_id": f"n{i}", "title": f"Galactic Rebels {i} (2026)", "genres": "Sci-Fi"} for i in range(3)]
+    read.clear()
+    rec.add_items(films[:1])
+    assert len(read) == 1683  # the first add reads every item once, and keeps the counts
+    read.clear()
+    rec.add_items(films[1:])
+    assert len(read) == 2  # later adds read only their own items
+    whole = CandidateGenerator(rec.dataset.catalog, rec.dataset.interactions)
+    _same_text_index(rec.generator.index, whole.index)
+    assert rec.generator.index.n_docs == 1685 and rec.generator.index.counts is not None
+    assert rec.matcher.match("galactic rebels 2").index == 1684  # and the title search with it
