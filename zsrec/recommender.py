@@ -383,10 +383,10 @@ class Recommender:
 
         The batch is read and checked whole first: an id the catalog (or the batch) already holds, or a
         record without an id, raises naming it, and nothing is added. The text index and title search
-        are built again over every item (BM25's weights all move with a new document), which costs a
-        fraction of a restart (``benchmarks/add_interactions.py``): add items in batches. They are
-        built aside while requests go on, and put in place with the new rows in one short step under
-        the lock that shortlists take. With a ``picks_log`` the items are written there first, and a
+        are grown from what they keep (BM25's weights all move with a new document: they are computed
+        again from the term counts, and only the new items' text is read), which costs a small fraction
+        of a restart (``benchmarks/add_interactions.py``). They are grown aside while requests go on,
+        and put in place with the new rows in one short step under the lock that shortlists take. With a ``picks_log`` the items are written there first, and a
         restart puts them back in the catalog."""
         t0 = time.perf_counter()
         self._generator_can("add_items(rows)", "take new items")
@@ -410,8 +410,8 @@ class Recommender:
                 return AddedItems(0, len(catalog), time.perf_counter() - t0)
             # the slow part, built aside while requests go on: the text index and title search over every item
             text_index = self.generator.text_index_with(new)
-            matcher = TitleMatcher(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
-                                                                             np.zeros(len(new))]))
+            matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
+                                                                                     np.zeros(len(new))]))
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
             with self._counting:

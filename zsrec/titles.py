@@ -97,37 +97,109 @@ class TitleMatch:
     score: float  # 100 for exact and normalised matches
 
 
+class _Names:
+    """Every row's names normalised, with the year and without it, in flat lists (the title at
+    ``start[row]``, its other names after it): what every table of a matcher is made from, kept so
+    that a matcher over a grown catalog normalises only the new titles. Flat lists of strings the
+    tables share, not a list per row: a million titles' containers would cost more than the text."""
+
+    def __init__(self, items: Sequence, before: _Names | None = None):
+        with_year = list(before.with_year) if before is not None else []
+        without = list(before.without) if before is not None else []
+        starts = [len(with_year)]
+        for item in items:
+            for name in [item.title, *title_names(item.title)]:
+                a, b = _both_forms(name)
+                with_year.append(a)
+                without.append(b)
+            starts.append(len(with_year))
+        self.with_year, self.without = with_year, without
+        self.start = (np.concatenate([before.start[:-1], np.asarray(starts, dtype=np.int64)])
+                      if before is not None else np.asarray(starts, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.start) - 1
+
+    def of(self, row: int) -> range:
+        return range(int(self.start[row]), int(self.start[row + 1]))
+
+
 class TitleMatcher:
     """Built once per catalog; ``match`` is cheap."""
 
     def __init__(self, catalog: Catalog, popularity: np.ndarray | None = None, fuzzy_threshold: float = 85.0):
         self.catalog = catalog
         self.threshold = fuzzy_threshold
-        pop = popularity if popularity is not None else np.zeros(len(catalog))
-        self._exact: dict[str, int] = {}
-        self._norm: dict[str, int] = {}
-        self._norm_noyear: dict[str, int] = {}
-        self._by_popularity = [int(i) for i in np.argsort(-pop, kind="stable")]
-        # Each row's names (its title first, then the other names it holds), normalised once, with
-        # and without the year: every key below comes from these.
-        forms = [[_both_forms(name) for name in [item.title, *title_names(item.title)]] for item in catalog.items]
-        # Most popular first, so setdefault keeps the most likely item for an ambiguous key; whole
-        # titles first, so that one film's other name never takes another film's own title.
-        for i in self._by_popularity:
-            self._exact.setdefault(catalog.items[i].title, i)
-            self._norm.setdefault(forms[i][0][0], i)
-            self._norm_noyear.setdefault(forms[i][0][1], i)
-        for i in self._by_popularity:
-            for with_year, without in forms[i][1:]:
-                self._norm.setdefault(with_year, i)
-                self._norm_noyear.setdefault(without, i)
+        self._names = _Names(catalog.items)
         # Fuzzy matching compares whole titles and their other names (leading article dropped), with
         # the year only when the query has one: partial-string scorers match any query sharing one
         # word with a long title. Keys are (row, which name).
-        self._choices = {(i, j): strip_leading_article(f[0]) for i, row in enumerate(forms) for j, f in enumerate(row)}
-        self._choices_noyear = {(i, j): strip_leading_article(f[1]) for i, row in enumerate(forms)
-                                for j, f in enumerate(row)}
-        self._prefix_index([row[0][0].split() for row in forms])
+        self._choices: dict[tuple[int, int], str] = {}
+        self._choices_noyear: dict[tuple[int, int], str] = {}
+        self._word_ids: dict[str, int] = {}  # title words, numbered as they first come
+        self._title_words = np.zeros(0, dtype=np.int64)  # each row's title words, in row order ...
+        self._word_rows = np.zeros(0, dtype=np.int64)  # ... and their rows
+        self._read(0)
+        self._tables(popularity)
+
+    def with_items(self, catalog: Catalog, popularity: np.ndarray | None = None) -> TitleMatcher:
+        """A matcher over ``catalog``, which holds this one's items and then new ones (``Catalog.with_items``),
+        equal to one built over it with this popularity, made without normalising the old titles
+        again: the tables are read from the names kept. This one is left as it is."""
+        n = len(self.catalog)
+        if len(catalog) < n or any(catalog.items[r].title != self.catalog.items[r].title for r in {0, n - 1} if n):
+            raise ValueError("with_items() takes a catalog of this matcher's items and then new ones")
+        other = TitleMatcher.__new__(TitleMatcher)
+        other.catalog, other.threshold = catalog, self.threshold
+        other._names = _Names(catalog.items[n:], before=self._names)
+        other._choices, other._choices_noyear = dict(self._choices), dict(self._choices_noyear)
+        other._word_ids = dict(self._word_ids)
+        other._title_words, other._word_rows = self._title_words, self._word_rows
+        other._read(n)
+        other._tables(popularity)
+        return other
+
+    def _read(self, first: int) -> None:
+        """The tables that do not depend on popularity, for rows ``first`` on (appended)."""
+        names, ids = self._names, self._word_ids
+        words, rows = [], []
+        for i in range(first, len(names)):
+            for j, at in enumerate(names.of(i)):
+                self._choices[(i, j)] = strip_leading_article(names.with_year[at])
+                self._choices_noyear[(i, j)] = strip_leading_article(names.without[at])
+            title_words = names.with_year[int(names.start[i])].split()
+            words.extend(ids.setdefault(w, len(ids)) for w in title_words)
+            rows.extend([i] * len(title_words))
+        self._title_words = np.concatenate([self._title_words, np.asarray(words, dtype=np.int64)])
+        self._word_rows = np.concatenate([self._word_rows, np.asarray(rows, dtype=np.int64)])
+
+    def _tables(self, popularity: np.ndarray | None) -> None:
+        """The tables popularity orders: which row an ambiguous title means, and search's order."""
+        names = self._names
+        n = len(names)
+        pop = popularity if popularity is not None else np.zeros(n)
+        order = np.argsort(-pop, kind="stable")
+        self._by_popularity = order.tolist()
+        # Each key goes to the first row that has it in this order: whole titles, most popular first,
+        # then other names the same way, so the most likely item wins an ambiguous key and one
+        # film's other name never takes another film's own title. A dict made from the order
+        # reversed keeps each key's last (here: first) row, in C rather than a loop of setdefault.
+        row_of = np.repeat(np.arange(n), np.diff(names.start))  # each name's row
+        place = np.empty(n, dtype=np.int64)
+        place[order] = np.arange(n)
+        others = np.flatnonzero(np.arange(len(row_of)) != names.start[row_of])
+        others = others[np.argsort(place[row_of[others]], kind="stable")]
+        at = np.concatenate([names.start[order], others]).tolist()  # every name, in that order
+        rows = np.concatenate([order, row_of[others]]).tolist()
+
+        def first_row(keys: list[str], rows: list[int]) -> dict[str, int]:
+            return dict(zip(reversed(keys), reversed(rows)))
+
+        items = self.catalog.items
+        self._exact = first_row([items[i].title for i in self._by_popularity], self._by_popularity)
+        self._norm = first_row([names.with_year[a] for a in at], rows)
+        self._norm_noyear = first_row([names.without[a] for a in at], rows)
+        self._prefix_index()
         self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
 
     def adopt(self, other: TitleMatcher, catalog: Catalog) -> None:
@@ -140,23 +212,20 @@ class TitleMatcher:
         tables["catalog"] = catalog
         self.__dict__ = tables
 
-    def _prefix_index(self, words: list[list[str]]) -> None:
+    def _prefix_index(self) -> None:
         """Title words sorted, each with the popularity places of the rows that hold it: the rows of
         every word that starts with a typed prefix are one contiguous slice, so a search box does not
         scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
         benchmarks/title_search.py)."""
-        n = len(words)
+        n, ids = len(self._names), self._word_ids
         rank = np.empty(n, dtype=np.int64)  # row -> place in popularity order
         rank[self._by_popularity] = np.arange(n)
-        ids: dict[str, int] = {}
-        word_ids = np.fromiter((ids.setdefault(w, len(ids)) for row in words for w in row), dtype=np.int64)
-        rows = np.repeat(np.arange(n), [len(row) for row in words])
         self._vocab = sorted(ids)
         sorted_id = np.empty(len(ids), dtype=np.int64)
         sorted_id[[ids[w] for w in self._vocab]] = np.arange(len(ids))
-        by_word = sorted_id[word_ids]
+        by_word = sorted_id[self._title_words]
         order = np.argsort(by_word, kind="stable")
-        self._posting = rank[rows[order]]  # popularity places, grouped by word
+        self._posting = rank[self._word_rows[order]]  # popularity places, grouped by word
         self._offsets = np.searchsorted(by_word[order], np.arange(len(ids) + 1))
         self._order = np.asarray(self._by_popularity, dtype=np.int64)  # place -> row
 

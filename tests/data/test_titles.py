@@ -124,3 +124,46 @@ def test_search_box_index_finds_what_a_scan_of_every_title_finds(ml100k, monkeyp
     assert row not in small_pool.search(typo, 10)  # outside the pool of the 50 most picked
     title = ml100k.catalog.items[row].title
     assert title in matcher.suggestions(typo) and title not in small_pool.suggestions(typo)  # errors' suggestions too
+
+
+def _tables_by_the_rule(matcher, pop):
+    """The three lookup tables as the rule reads, one key at a time: whole titles, most picked first
+    (ties to the lower row), then every other name the same way; each key keeps the first row."""
+    order = [int(i) for i in np.argsort(-np.asarray(pop), kind="stable")]
+    exact, norm, noyear = {}, {}, {}
+    names = [[item.title, *title_names(item.title)] for item in matcher.catalog.items]
+    for i in order:
+        exact.setdefault(names[i][0], i)
+        norm.setdefault(normalize_title(names[i][0]), i)
+        noyear.setdefault(normalize_title(names[i][0], keep_year=False), i)
+    for i in order:
+        for name in names[i][1:]:
+            norm.setdefault(normalize_title(name), i)
+            noyear.setdefault(normalize_title(name, keep_year=False), i)
+    return exact, norm, noyear
+
+
+def test_a_matcher_grown_by_new_items_is_the_one_built_over_them(ml100k):
+    items = ml100k.catalog.items
+    pop = np.random.default_rng(0).integers(0, 3, len(items)).astype(float)  # many ties
+    built = TitleMatcher(ml100k.catalog, pop)
+    assert (built._exact, built._norm, built._norm_noyear) == _tables_by_the_rule(built, pop)
+    seven = next(i for i, it in enumerate(items) if it.title.startswith("Seven (Se7en)"))
+    new = [Item("n1", "Se7en (1995)", {}), Item("n2", "Seven (Se7en) (1995)", {}), Item("n3", "Brand New Film (2026)", {})]
+    grown_pop = np.concatenate([pop, np.zeros(len(new))])
+    for cut in (1, 1000, len(items)):
+        small = TitleMatcher(Catalog(items[:cut]), pop[:cut] + 1)  # other counts then: the tables follow these
+        grown = small.with_items(Catalog(items).with_items(new), grown_pop)
+        whole = TitleMatcher(Catalog(items).with_items(new), grown_pop)
+        assert (grown._exact, grown._norm, grown._norm_noyear) == _tables_by_the_rule(whole, grown_pop)
+        for table in ("_exact", "_norm", "_norm_noyear", "_by_popularity", "_vocab"):
+            assert getattr(grown, table) == getattr(whole, table), table
+        for table in ("_choices", "_choices_noyear"):  # fuzzy matching reads these in order
+            assert list(getattr(grown, table).items()) == list(getattr(whole, table).items()), table
+        for array in ("_posting", "_offsets", "_order"):
+            assert np.array_equal(getattr(grown, array), getattr(whole, array)), array
+    # a new item's own title wins over an older film's other name; the older film keeps its own title
+    assert grown.match("se7en 1995").index == len(items) and grown.match("Seven (Se7en) (1995)").index == seven
+    assert grown.search("brand new", 5) == [len(items) + 2]
+    with pytest.raises(ValueError, match="this matcher's items and then new ones"):
+        built.with_items(Catalog(items[1:]).with_items(new))
