@@ -24,6 +24,7 @@ from scipy import sparse
 from .choices import CoNormalisation
 from .errors import DataError, OptionError
 from .npz_files import write_npz
+from .sparse_growth import grown
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
 
@@ -355,11 +356,11 @@ class CoOccurrenceIndex:
             raise ValueError("a catalog only grows: items are never taken out of an index")
         if extra == 0:
             return
-        c = self.counts
-        indptr = np.concatenate([c.indptr, np.full(extra, c.indptr[-1], dtype=c.indptr.dtype)])
-        self.counts = sparse.csr_matrix((c.data, c.indices, indptr), shape=(n_items, n_items))
+        # every stored pair keeps its count and both its items' counts, so its score: nothing is
+        # normalised again (most of an item add's wait at 100k items, before)
+        self.counts = grown(self.counts, (n_items, n_items))
+        self.scores = grown(self.scores, (n_items, n_items))
         self.item_counts = np.concatenate([self.item_counts, np.zeros(extra)])
-        self.scores = self._normalise(self.counts)
 
     # ------------------------------------------------------------ scoring
 

@@ -17,6 +17,7 @@ from scipy import sparse
 
 from .data import Catalog, Interactions, Item
 from .loaders import ML100K_GENRES
+from .sparse_growth import grown
 from .text import tokenize
 
 MIN_CO_PICKS = 2  # one shared user is an anecdote, not a pattern
@@ -177,11 +178,9 @@ class EvidenceIndex:
         if len(self._code_of) > len(self.users):
             self.users = np.asarray(list(self._code_of), dtype=str)
         shape = (len(self.users), len(self.catalog))
-        old = self.picks
-        grown = sparse.csc_matrix((old.data, old.indices, old.indptr), shape=shape)  # rows are users: room for new ones
         new = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (np.asarray(codes, dtype=np.int64),
                                                                          np.asarray(items, dtype=np.int64))), shape=shape)
-        self._count((grown + new).tocsc(), popularity)
+        self._count((grown(self.picks, shape) + new).tocsc(), popularity)  # rows are users: room for new ones
 
     def add_items(self, popularity: np.ndarray | None = None) -> None:
         """Count the items just appended to the catalog (no one has picked them yet): their genres and
@@ -191,12 +190,9 @@ class EvidenceIndex:
         if extra < 0:
             raise ValueError("a catalog only grows: items are never taken out of the evidence")
         new_items = self.catalog.items[len(self.genres):len(self.genres) + extra]
-        old = self.picks
-        indptr = np.concatenate([old.indptr, np.full(extra, old.indptr[-1], dtype=old.indptr.dtype)])
         self.genres = self.genres + [item_genres(it) for it in new_items]
         self.terms = self.terms + [_title_terms(it) for it in new_items]
-        self._count(sparse.csc_matrix((old.data, old.indices, indptr), shape=(old.shape[0], len(self.catalog))),
-                    popularity)
+        self._count(grown(self.picks, (self.picks.shape[0], len(self.catalog))), popularity)
 
     def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:
         """Facts for each candidate, strongest first; every candidate gets at least its popularity,

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, OptionError
+from .sparse_growth import grown
 
 PER_ITEM = 1000  # sittings listed per item (its most recent); ML-100K's most picked film is in 583
 
@@ -204,9 +205,9 @@ class SittingIndex:
             raise ValueError("a catalog only grows: items are never taken out of an index")
         if n_items == self.n_items:
             return
-        m = self.members
-        self.members = sparse.csr_matrix((m.data, m.indices, m.indptr), shape=(self.n_sittings, n_items))
-        self._list_sittings()
+        # no sitting holds the new items: each gets an empty list, and every other list is as it was
+        self.members = grown(self.members, (self.n_sittings, n_items))
+        self.listed = grown(self.listed, (n_items, self.n_sittings))
 
     # ------------------------------------------------------------ saving
 

@@ -66,6 +66,23 @@ def test_adding_interactions_equals_a_rebuild_when_nothing_is_pruned(ml100k):
     assert abs(grown.scores - full.scores).max() < 1e-6
 
 
+@pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
+def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k, norm):
+    seqs = _sequences(ml100k, 200)
+    n = len(ml100k.catalog)
+    cfg = CoOccurrenceConfig(normalisation=norm, damping=0.7, neighbours=50)  # pruned: what the default does
+    index = CoOccurrenceIndex.build(seqs, n, cfg)
+    index.grow(n + 9)  # nobody picked the new items: every stored pair and score is kept as it was
+    whole = CoOccurrenceIndex.build(seqs, n + 9, cfg)
+    for mine, theirs in ((index.counts, whole.counts), (index.scores, whole.scores)):
+        assert mine.shape == theirs.shape == (n + 9, n + 9)
+        assert np.array_equal(mine.indptr, theirs.indptr) and np.array_equal(mine.indices, theirs.indices)
+        assert mine.data.dtype == theirs.data.dtype and np.array_equal(mine.data, theirs.data)  # to the bit
+    assert np.array_equal(index.item_counts, whole.item_counts)
+    with pytest.raises(ValueError, match="only grows"):
+        index.grow(n)
+
+
 @pytest.mark.parametrize("window", [None, 3])
 def test_first_picks_count_each_users_earliest_picks(ml100k, window):
     """Counted from each user's first K picks: the brute-force count over those picks, however long the

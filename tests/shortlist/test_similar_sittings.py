@@ -188,3 +188,18 @@ def test_the_tuner_chooses_it_on_validation_users_and_keeps_it_only_beyond_noise
     assert tuning.trials[1].recall != tuning.trials[0].recall
     with pytest.raises(OptionError, match="above 0"):
         tune_sittings(ml100k, config, shares=(0.0,), folds=2)
+
+
+def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k):
+    users, seqs, times = _picks(ml100k, 120)
+    n = len(ml100k.catalog)
+    index = SittingIndex.build(seqs, times, n, 60, users, per_item=5)
+    index.grow(n + 7)  # items nobody has picked: no sitting holds them, every list stays as it was
+    whole = SittingIndex.build(seqs, times, n + 7, 60, users, per_item=5)
+    for mine, theirs in ((index.members, whole.members), (index.listed, whole.listed)):
+        assert mine.shape == theirs.shape and (mine != theirs).nnz == 0
+        assert np.array_equal(mine.indptr, theirs.indptr) and np.array_equal(mine.indices, theirs.indices)
+    assert np.array_equal(index.sizes, whole.sizes)
+    assert index.neighbour_scores(seqs[3][:4])[0].tolist() == whole.neighbour_scores(seqs[3][:4])[0].tolist()
+    with pytest.raises(ValueError, match="only grows"):
+        index.grow(n)
