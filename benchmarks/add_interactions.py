@@ -8,7 +8,13 @@ evidence index built, as a service has it after its first request); then batches
 1,000 and 10,000 of the held-out picks, in time order, are added one batch after another, each size
 timed several times for a median. Then batches of 1, 10, 100 and 1,000 new items (each another
 item's text and genres under a new id and title) are put in the catalog the same way. Beside it, in the same process: building the Recommender from all
-the picks (every index and the evidence), what a restart costs. ML-100K, and a synthetic catalog
+the picks (every index and the evidence), what a restart costs.
+
+The two parts of an item add that grow with the catalog, the text index and title search, are timed
+apart for one new item, both ways side by side in one process: built again over every item (what
+an add did before, and what the first add after loading a saved index still does) and grown from
+what the index and search keep (the two results compared to the bit). ML-100K, 100k and 1M
+synthetic items (the catalog alone: no Recommender is built). ML-100K, and a synthetic catalog
 (ML-100K's words and genres, power-law picks in sittings, as ``cooccurrence_scale.py`` makes them).
 
 Quality (ML-100K): the picks in time order are cut at 80% and 90%. The first 80% are loaded; the next
@@ -21,7 +27,7 @@ differ only where the default's pruning of each item's neighbours to 100 treats 
 
 Writes benchmarks/results/add_interactions.{json,md}.
 
-    python benchmarks/add_interactions.py           # ML-100K and 100k items (about 3 minutes)
+    python benchmarks/add_interactions.py           # ML-100K and 100k items; the parts up to 1M (about 5 minutes)
     python benchmarks/add_interactions.py --toy     # seconds; what CI runs to keep this script working
 """
 
@@ -38,14 +44,19 @@ import numpy as np
 from _common import RESULTS, machine, machine_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zsrec.data import Dataset, Interactions  # noqa: E402
+from zsrec.bm25 import SparseBM25  # noqa: E402
+from zsrec.data import Dataset, Interactions, Item  # noqa: E402
 from zsrec.loaders import load_dataset  # noqa: E402
 from zsrec.recommender import Recommender  # noqa: E402
+from zsrec.text import tokenize  # noqa: E402
+from zsrec.titles import TitleMatcher  # noqa: E402
 
 BATCHES = (1, 10, 100, 1_000, 10_000)
 REPEATS = {1: 20, 10: 10, 100: 5, 1_000: 3, 10_000: 1}
 ITEM_BATCHES = (1, 10, 100, 1_000)
 ITEM_REPEATS = {1: 5, 10: 3, 100: 3, 1_000: 1}
+PART_SIZES = "ml-100k,100000,1000000"
+PART_REPEATS = 3
 
 
 def _data(size: str) -> Dataset:
@@ -145,6 +156,45 @@ def cost(size: str) -> dict:
             "items_added": made, "items_after": len(rec.dataset.catalog)}
 
 
+def parts(size: str) -> dict:
+    """One new item's text index and title search: built over every item, and grown."""
+    base = load_dataset("ml-100k")
+    if size == "ml-100k":
+        catalog, pop = base.catalog, base.interactions.item_counts(len(base.catalog)).astype(np.float64)
+    else:
+        from speed import synthetic_catalog
+
+        catalog, pop = synthetic_catalog(base, int(size))
+    like = catalog.items[len(catalog) // 2]
+    new = [Item("new-0", f"{like.title} Redux", dict(like.fields))]
+    grown_pop = np.concatenate([pop, np.zeros(1)])
+    index = SparseBM25.build([tokenize(it.text(())) for it in catalog.items])
+    matcher = TitleMatcher(catalog, pop)
+    larger = catalog.with_items(new)
+
+    def timed(make) -> tuple[float, object]:
+        seconds, made = [], None
+        for _ in range(PART_REPEATS):
+            t0 = time.perf_counter()
+            made = make()
+            seconds.append(time.perf_counter() - t0)
+        return float(np.median(seconds)), made
+
+    text_whole, whole = timed(lambda: SparseBM25.build([tokenize(it.text(())) for it in larger.items]))
+    text_grown, grown = timed(lambda: index.with_docs([tokenize(it.text(())) for it in new]))
+    same_text = all(np.array_equal(getattr(whole.term_docs, a), getattr(grown.term_docs, a))
+                    for a in ("data", "indices", "indptr")) and list(whole.vocabulary) == list(grown.vocabulary)
+    titles_whole, m_whole = timed(lambda: TitleMatcher(larger, grown_pop))
+    titles_grown, m_grown = timed(lambda: matcher.with_items(larger, grown_pop))
+    same_titles = (m_whole._exact == m_grown._exact and m_whole._norm == m_grown._norm
+                   and m_whole._norm_noyear == m_grown._norm_noyear and m_whole._choices == m_grown._choices
+                   and np.array_equal(m_whole._posting, m_grown._posting))
+    return {"catalog": "ML-100K" if size == "ml-100k" else f"synthetic {int(size):,}", "items": len(catalog),
+            "postings": int(index.term_docs.nnz), "repeats": PART_REPEATS,
+            "text_whole_s": text_whole, "text_grown_s": text_grown, "text_same": bool(same_text),
+            "titles_whole_s": titles_whole, "titles_grown_s": titles_grown, "titles_same": bool(same_titles)}
+
+
 def quality(toy: bool) -> dict:
     data = load_dataset("ml-100k")
     inter = data.interactions
@@ -199,7 +249,7 @@ def markdown(out: dict) -> str:
                      + " | ".join(f"{by[b]['median_s']:.3f}" for b in BATCHES)
                      + f" | {by[10_000]['events_per_s']:,.0f} | {by[10_000]['share_of_rebuild']:.2f} |")
     lines += ["", "New items, put in the catalog after those picks (batches of each size in turn, the median of its "
-              "repeats; the text index and title search are built again over every item, aside, and put in place "
+              "repeats; the text index and title search are grown aside and put in place "
               "under the lock shortlists take: in brackets, how long it was held):", "",
               "| catalog | items before | " + " | ".join(f"add {b:,} item{'s' if b > 1 else ''} s" for b in ITEM_BATCHES)
               + " | add 1 item / rebuild |", "|---|---:|" + "---:|" * len(ITEM_BATCHES) + "---:|"]
@@ -208,6 +258,17 @@ def markdown(out: dict) -> str:
         lines.append(f"| {c['catalog']} | {c['items']:,} | "
                      + " | ".join(f"{by[b]['median_s']:.3f} ({by[b]['lock_held_s']:.3f})" for b in ITEM_BATCHES)
                      + f" | {by[1]['share_of_rebuild']:.2f} |")
+    lines += ["", "The parts of one item's add that grow with the catalog, both ways in one process (the median of "
+              f"{out['parts'][0]['repeats']}): built again over every item (before; still the first add after a saved "
+              "index is loaded) and grown from the counts and names kept (now); each pair equal to the bit "
+              "(compared).", "",
+              "| catalog | items | text index: whole s | grown s | whole / grown | title search: whole s | grown s "
+              "| whole / grown | equal |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for p in out["parts"]:
+        lines.append(f"| {p['catalog']} | {p['items']:,} | {p['text_whole_s']:.3f} | {p['text_grown_s']:.3f} | "
+                     f"{p['text_whole_s'] / p['text_grown_s']:.0f}x | {p['titles_whole_s']:.3f} | "
+                     f"{p['titles_grown_s']:.3f} | {p['titles_whole_s'] / p['titles_grown_s']:.0f}x | "
+                     f"{'yes' if p['text_same'] and p['titles_same'] else 'NO'} |")
     q = out["quality"]
     r = q["recall_at_20"]
     lines += ["", f"Quality on ML-100K: {q['first_picks']:,} picks loaded, the next {q['arrived']:,} arriving; "
@@ -227,22 +288,30 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="ml-100k,100000")
     ap.add_argument("--toy", action="store_true")
+    ap.add_argument("--parts-sizes", default=PART_SIZES)
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--part", default="", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
-    if args.one:
-        print(json.dumps(cost(args.one)))
+    if args.one or args.part:
+        print(json.dumps(cost(args.one) if args.one else parts(args.part)))
         return
-    sizes = ["ml-100k"] if args.toy else args.sizes.split(",")
-    costs = []
-    for size in sizes:  # each in its own process, so one size's memory does not slow the next
-        proc = subprocess.run([sys.executable, __file__, "--one", size], capture_output=True, text=True)
-        if proc.returncode:
-            sys.exit(proc.stderr)
-        costs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+    def each(flag: str, sizes: list[str]) -> list[dict]:  # each in its own process, so one size's memory does not slow the next
+        got = []
+        for size in sizes:
+            proc = subprocess.run([sys.executable, __file__, flag, size], capture_output=True, text=True)
+            if proc.returncode:
+                sys.exit(proc.stderr)
+            got.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        return got
+
+    costs = each("--one", ["ml-100k"] if args.toy else args.sizes.split(","))
+    part_rows = each("--part", ["ml-100k"] if args.toy else args.parts_sizes.split(","))
     out = {"command": "python benchmarks/add_interactions.py" + (" --toy" if args.toy else "")
-           + (f" --sizes {args.sizes}" if args.sizes != "ml-100k,100000" and not args.toy else ""),
-           "machine": machine(), "cost": costs, "quality": quality(args.toy)}
+           + (f" --sizes {args.sizes}" if args.sizes != "ml-100k,100000" and not args.toy else "")
+           + (f" --parts-sizes {args.parts_sizes}" if args.parts_sizes != PART_SIZES and not args.toy else ""),
+           "machine": machine(), "cost": costs, "parts": part_rows, "quality": quality(args.toy)}
     args.out.mkdir(parents=True, exist_ok=True)
     name = "add_interactions" + ("-toy" if args.toy else "")
     (args.out / f"{name}.json").write_text(json.dumps(out, indent=2) + "\n")
