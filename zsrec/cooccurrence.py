@@ -24,7 +24,7 @@ from scipy import sparse
 from .choices import CoNormalisation
 from .errors import DataError, OptionError
 from .npz_files import write_npz
-from .sparse_growth import grown
+from .sparse_rows import grown, with_rows
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
 
@@ -139,29 +139,10 @@ def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.
 
 def _replace_rows(m: sparse.csr_matrix, rows: np.ndarray, row: np.ndarray, col: np.ndarray,
                   data: np.ndarray) -> sparse.csr_matrix:
-    """``m`` with the given ``rows`` replaced by the entries (row, col, data), row-sorted, without
-    rebuilding the untouched rows (a copy of their arrays, shifted)."""
-    n = m.shape[0]
-    old_len = np.diff(m.indptr)
-    new_len = old_len.copy()
-    new_len[rows] = np.bincount(row, minlength=n)[rows]
-    indptr = np.concatenate([[0], np.cumsum(new_len)]).astype(np.int64)
-    keep_row = np.ones(n, dtype=bool)
-    keep_row[rows] = False
-    keep = np.repeat(keep_row, old_len)
-    shift = np.repeat(indptr[:-1] - m.indptr[:-1], old_len)
-    indices = np.empty(indptr[-1], dtype=m.indices.dtype)
-    values = np.empty(indptr[-1], dtype=np.float64)
-    dest = (np.arange(len(m.data)) + shift)[keep]
-    indices[dest] = m.indices[keep]
-    values[dest] = m.data[keep]
+    """``m`` with the given ``rows`` replaced by the entries (row, col, data), each row's sorted by
+    column, without rebuilding the untouched rows (a copy of their arrays, shifted)."""
     order = np.lexsort((col, row))
-    row, col, data = row[order], col[order], data[order]
-    within = np.arange(len(row)) - np.searchsorted(row, row, side="left")
-    dest = indptr[row] + within
-    indices[dest] = col
-    values[dest] = data
-    return sparse.csr_matrix((values, indices, indptr), shape=m.shape)
+    return with_rows(m, rows, row[order], col[order], np.asarray(data, dtype=np.float64)[order])
 
 
 class CoOccurrenceIndex:
@@ -268,6 +249,25 @@ class CoOccurrenceIndex:
         return sparse.csr_matrix((data.astype(np.float32), counts.indices.copy(), counts.indptr.copy()),
                                  shape=counts.shape)
 
+    def _rescored(self, scores: sparse.csr_matrix, moved: np.ndarray) -> sparse.csr_matrix:
+        """``scores`` (laid out as ``counts``) with every entry in a row or column of ``moved`` items
+        computed again from the counts; the rest, whose counts and items' counts are as they were,
+        kept. After a small add that is a few rows and columns, not a pass of powers over every
+        stored pair (``_normalise``): the same numbers, entry by entry (tested)."""
+        c = self.counts
+        moved = np.unique(np.asarray(moved, dtype=np.int64))
+        is_moved = np.zeros(c.shape[0], dtype=bool)
+        is_moved[moved] = True
+        hit = is_moved[c.indices]  # in a moved item's column
+        for start, end in zip(c.indptr[moved].tolist(), c.indptr[moved + 1].tolist()):
+            hit[start:end] = True  # in its row
+        redo = np.flatnonzero(hit)
+        row = np.searchsorted(c.indptr, redo, side="right") - 1
+        data = scores.data.copy()
+        data[redo] = _normalised(row, c.indices[redo], c.data[redo], np.maximum(self.item_counts, 1.0),
+                                 self.config).astype(np.float32)
+        return sparse.csr_matrix((data, c.indices.copy(), c.indptr.copy()), shape=c.shape)
+
     def _prune(self, rows: np.ndarray | None = None) -> None:
         """Keep each item's ``neighbours`` best by score (ties to the lower column); ``rows``: only these."""
         c = self.counts.tocoo()
@@ -334,19 +334,22 @@ class CoOccurrenceIndex:
         pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:], stamps))
         rows_, cols_ = [a for a, _ in pairs], [b for _, b in pairs]
         if not rows_:
-            self.scores = self._normalise(self.counts)  # the item counts moved
+            self.scores = self._rescored(self.scores, new_items)  # the item counts moved
             return
         r, c = np.concatenate(rows_), np.concatenate(cols_)
         n = self.n_items
         delta = sparse.csr_matrix((np.ones(len(r)), (r, c)), shape=(n, n))
-        touched = np.unique(r)  # rows with new pair counts: re-pruned; every row is re-normalised
+        touched = np.unique(r)  # rows with new pair counts: re-pruned
         sub = (self.counts[touched] + delta[touched]).tocoo()
         row = touched[sub.row]
         col = sub.col.astype(np.int64)
         score = _normalised(row, col, sub.data, np.maximum(self.item_counts, 1.0), self.config)
         row, col, count = _top_per_row(row, col, score, sub.data, self.config.neighbours)
         self.counts = _replace_rows(self.counts, touched, row, col, count)
-        self.scores = self._normalise(self.counts)
+        # the touched rows' scores are computed again; so is every score of an item whose count moved
+        order = np.lexsort((col, row))  # laid out as the counts just were
+        placed = with_rows(self.scores, touched, row[order], col[order], np.zeros(len(row), dtype=np.float32))
+        self.scores = self._rescored(placed, np.union1d(new_items, touched))
 
     def grow(self, n_items: int) -> None:
         """Make room for items added to the catalog (rows and columns at the end, with no pairs yet):

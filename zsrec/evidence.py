@@ -17,7 +17,7 @@ from scipy import sparse
 
 from .data import Catalog, Interactions, Item
 from .loaders import ML100K_GENRES
-from .sparse_growth import grown
+from .sparse_rows import grown
 from .text import tokenize
 
 MIN_CO_PICKS = 2  # one shared user is an anecdote, not a pattern

@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, OptionError
-from .sparse_growth import grown
+from .sparse_rows import grown, with_rows
 
 PER_ITEM = 1000  # sittings listed per item (its most recent); ML-100K's most picked film is in 583
 
@@ -197,7 +197,36 @@ class SittingIndex:
         self.ends = np.asarray(ends, dtype=np.float64)
         self.owners = np.asarray(owners, dtype=np.int64)
         self.users = np.asarray(user_list, dtype=str)
-        self._list_sittings()
+        self._relist(np.unique(np.asarray(new_rows, dtype=np.int64)))
+
+    def _relist(self, changed: np.ndarray) -> None:
+        """Re-cut the per-item lists after picks joined the sittings ``changed`` (new ones, or a
+        user's latest grown): only their items' lists can change, and no other list is rebuilt.
+        A sitting only gains picks and a later end, so it only moves up in its items' lists: each
+        such list is its old one without the changed sittings, with them put back by the same rule
+        (latest first, then the newer row), cut to ``per_item``; what fell off a list before stays
+        off. The same lists as ``_list_sittings`` over everything (tested)."""
+        self.sizes = np.diff(self.members.indptr).astype(np.float64)
+        if not len(changed):
+            self.listed = grown(self.listed, (self.n_items, self.n_sittings))
+            return
+        held = self.members[changed]
+        sitting = np.repeat(changed, np.diff(held.indptr))
+        item = held.indices.astype(np.int64)
+        touched = np.unique(item)
+        before = self.listed[touched]
+        old_item = np.repeat(touched, np.diff(before.indptr))
+        old_sitting = before.indices.astype(np.int64)
+        kept = ~np.isin(old_sitting, changed)
+        two = self.sizes[sitting] >= 2  # a one-pick sitting only holds the item itself: never listed
+        item = np.concatenate([old_item[kept], item[two]])
+        sitting = np.concatenate([old_sitting[kept], sitting[two]])
+        order = np.lexsort((-sitting, -self.ends[sitting], item))
+        item, sitting = item[order], sitting[order]
+        first = np.searchsorted(item, item, side="left")
+        keep = np.arange(len(item)) - first < self.per_item
+        self.listed = with_rows(self.listed, touched, item[keep], sitting[keep], np.ones(int(keep.sum()), dtype=np.uint8),
+                                shape=(self.n_items, self.n_sittings))
 
     def grow(self, n_items: int) -> None:
         """Make room for items added to the catalog (no sitting holds them yet)."""

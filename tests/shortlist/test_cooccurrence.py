@@ -67,6 +67,24 @@ def test_adding_interactions_equals_a_rebuild_when_nothing_is_pruned(ml100k):
 
 
 @pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
+def test_adds_score_again_only_the_pairs_whose_counts_moved_as_a_whole_pass_would(ml100k, norm):
+    """After an add, only the scores in the rows and columns of items whose counts moved are computed
+    again; every score must be the one a pass over all the counts gives, to the bit."""
+    seqs = _sequences(ml100k, 200)
+    cfg = CoOccurrenceConfig(normalisation=norm, damping=0.7, window=5, neighbours=30)
+    cut = [len(s) // 2 for s in seqs]
+    index = CoOccurrenceIndex.build([s[:c] for s, c in zip(seqs[:150], cut)], len(ml100k.catalog), cfg)
+    batches = [([s[c:] for s, c in zip(seqs[:50], cut)], [s[:c] for s, c in zip(seqs[:50], cut)]),
+               ([[seqs[160][0]]], [[]]),  # a new user's first pick: no pair, one item's count moves
+               ([s[c:c + 1] for s, c in zip(seqs[50:150], cut[50:])], [s[:c] for s, c in zip(seqs[50:150], cut[50:])])]
+    for new, tails in batches:
+        index.add(new, tails=tails)
+        whole = index._normalise(index.counts.copy())
+        assert np.array_equal(index.scores.indptr, whole.indptr) and np.array_equal(index.scores.indices, whole.indices)
+        assert index.scores.data.dtype == whole.data.dtype and np.array_equal(index.scores.data, whole.data)
+
+
+@pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
 def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k, norm):
     seqs = _sequences(ml100k, 200)
     n = len(ml100k.catalog)

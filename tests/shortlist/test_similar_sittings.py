@@ -203,3 +203,26 @@ def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k
     assert index.neighbour_scores(seqs[3][:4])[0].tolist() == whole.neighbour_scores(seqs[3][:4])[0].tolist()
     with pytest.raises(ValueError, match="only grows"):
         index.grow(n)
+
+
+def test_adds_re_cut_only_the_lists_they_change_as_a_whole_re_cut_would(ml100k):
+    """An add re-cuts only the lists of the items in the sittings it changed; each list must be the
+    one a re-cut of every list gives, to the entry and in order (a small cap, so lists overflow)."""
+    users, seqs, times = _picks(ml100k, 150)
+    half = [len(s) // 2 for s in seqs]
+    index = SittingIndex.build([s[:h] for s, h in zip(seqs[:120], half)], [t[:h] for t, h in zip(times[:120], half)],
+                               len(ml100k.catalog), 3600, users[:120], per_item=4)
+    batches = [(users[:40], 0), (users[40:120], 0), (users[120:], 1)]  # old users' later picks, then new users'
+    for batch, new_users in batches:
+        rows = [users.index(u) for u in batch]
+        if new_users:
+            index.add(batch, [seqs[r] for r in rows], [times[r] for r in rows])
+        else:
+            index.add(batch, [seqs[r][half[r]:] for r in rows], [times[r][half[r]:] for r in rows])
+        cut = SittingIndex(index.members, index.ends, index.owners, index.users, index.seconds, index.per_item)
+        assert index.listed.shape == cut.listed.shape
+        for part in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(index.listed, part), getattr(cut.listed, part)), part
+        assert np.array_equal(index.sizes, cut.sizes)
+    index.add([users[0]], [[]], [[]])  # nothing new: the lists stay
+    assert np.array_equal(index.listed.indices, cut.listed.indices)
