@@ -249,23 +249,32 @@ class CoOccurrenceIndex:
         return sparse.csr_matrix((data.astype(np.float32), counts.indices.copy(), counts.indptr.copy()),
                                  shape=counts.shape)
 
-    def _rescored(self, scores: sparse.csr_matrix, moved: np.ndarray) -> sparse.csr_matrix:
-        """``scores`` (laid out as ``counts``) with every entry in a row or column of ``moved`` items
-        computed again from the counts; the rest, whose counts and items' counts are as they were,
-        kept. After a small add that is a few rows and columns, not a pass of powers over every
-        stored pair (``_normalise``): the same numbers, entry by entry (tested)."""
+    def _rescored(self, moved: np.ndarray, replaced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                  ) -> sparse.csr_matrix:
+        """The scores after an add, from the counts: every entry in a row or column of a ``moved``
+        item (its count moved) computed again, the rest, whose counts and items' counts are as they
+        were, kept from the scores before (``replaced``: the rows the counts replaced and their
+        entries, laid out again first). After a small add that is a few rows and columns, not a
+        pass of powers over every stored pair; when most pairs moved, that pass (``_normalise``)
+        costs less. The same numbers either way, entry by entry (tested)."""
         c = self.counts
-        moved = np.unique(np.asarray(moved, dtype=np.int64))
         is_moved = np.zeros(c.shape[0], dtype=bool)
-        is_moved[moved] = True
+        is_moved[np.asarray(moved, dtype=np.int64)] = True
         hit = is_moved[c.indices]  # in a moved item's column
-        for start, end in zip(c.indptr[moved].tolist(), c.indptr[moved + 1].tolist()):
+        rows = np.flatnonzero(is_moved)
+        for start, end in zip(c.indptr[rows].tolist(), c.indptr[rows + 1].tolist()):
             hit[start:end] = True  # in its row
         redo = np.flatnonzero(hit)
-        row = np.searchsorted(c.indptr, redo, side="right") - 1
+        if len(redo) * 4 > len(c.data):
+            return self._normalise(c)
+        scores = self.scores
+        if replaced is not None:
+            touched, row, col = replaced
+            order = np.lexsort((col, row))  # laid out as the counts were just laid out
+            scores = with_rows(scores, touched, row[order], col[order], np.zeros(len(row), dtype=np.float32))
         data = scores.data.copy()
-        data[redo] = _normalised(row, c.indices[redo], c.data[redo], np.maximum(self.item_counts, 1.0),
-                                 self.config).astype(np.float32)
+        data[redo] = _normalised(np.searchsorted(c.indptr, redo, side="right") - 1, c.indices[redo], c.data[redo],
+                                 np.maximum(self.item_counts, 1.0), self.config).astype(np.float32)
         return sparse.csr_matrix((data, c.indices.copy(), c.indptr.copy()), shape=c.shape)
 
     def _prune(self, rows: np.ndarray | None = None) -> None:
@@ -290,7 +299,8 @@ class CoOccurrenceIndex:
         """Count new picks without a rebuild: ``sequences`` are each user's new picks (oldest first),
         ``tails`` the picks they had before (their most recent ones; empty for a new user), so pairs
         across the two are counted (each pair as often as it occurs, from now on). Only the rows the
-        new pairs touch are re-pruned; every score is re-normalised, since item counts moved. A pair
+        new pairs touch are re-pruned, and only the scores that moved are computed again (those in the
+        rows and columns of items whose counts moved; ``_rescored``). A pair
         pruned earlier starts again from its new count: the index stays bounded, at the cost of
         undercounting pairs that were too weak to keep. An index of users' ``first_picks`` needs each
         user's whole earlier history as the tail (it counts only picks within the first ones). An
@@ -334,7 +344,7 @@ class CoOccurrenceIndex:
         pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:], stamps))
         rows_, cols_ = [a for a, _ in pairs], [b for _, b in pairs]
         if not rows_:
-            self.scores = self._rescored(self.scores, new_items)  # the item counts moved
+            self.scores = self._rescored(new_items)  # the item counts moved
             return
         r, c = np.concatenate(rows_), np.concatenate(cols_)
         n = self.n_items
@@ -347,9 +357,7 @@ class CoOccurrenceIndex:
         row, col, count = _top_per_row(row, col, score, sub.data, self.config.neighbours)
         self.counts = _replace_rows(self.counts, touched, row, col, count)
         # the touched rows' scores are computed again; so is every score of an item whose count moved
-        order = np.lexsort((col, row))  # laid out as the counts just were
-        placed = with_rows(self.scores, touched, row[order], col[order], np.zeros(len(row), dtype=np.float32))
-        self.scores = self._rescored(placed, np.union1d(new_items, touched))
+        self.scores = self._rescored(np.union1d(new_items, touched), replaced=(touched, row, col))
 
     def grow(self, n_items: int) -> None:
         """Make room for items added to the catalog (rows and columns at the end, with no pairs yet):

@@ -154,8 +154,8 @@ class SittingIndex:
     def add(self, users: Sequence[str], sequences: Sequence[Sequence[int]], times: Sequence[Sequence[float]]) -> None:
         """Add each user's new picks (oldest first, with their times, no earlier than the user's last
         pick here): a pick within ``seconds`` of the user's latest sitting joins it, a later one opens
-        a sitting. The membership is extended in one pass and the per-item lists re-cut; nothing is
-        recounted from the old picks."""
+        a sitting. The membership is extended in one pass and the lists of the changed sittings' items
+        re-cut (``_relist``); nothing is recounted from the old picks."""
         if not (len(users) == len(sequences) == len(times)):
             raise OptionError("add() needs one user, one list of picks and one list of times each")
         index_of = {u: i for i, u in enumerate(self.users.tolist())}
