@@ -27,7 +27,7 @@ differ only where the default's pruning of each item's neighbours to 100 treats 
 
 Writes benchmarks/results/add_interactions.{json,md}.
 
-    python benchmarks/add_interactions.py           # ML-100K and 100k items; the parts up to 1M (about 5 minutes)
+    python benchmarks/add_interactions.py           # ML-100K and 100k items; the parts up to 1M (about 3 minutes)
     python benchmarks/add_interactions.py --toy     # seconds; what CI runs to keep this script working
 """
 

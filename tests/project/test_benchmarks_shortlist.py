@@ -164,7 +164,10 @@ def test_cooccurrence_scale_benchmark_toy(tmp_path):
         # similar sittings on top: the shipped default, its sittings cut, timed and added to
         assert r["sittings"] > 0 and r["sittings_mb"] > 0 and r["default_shortlist_p50_ms"] > 0
         assert r["sittings_build_s"] > 0 and r["sittings_add_s"] > 0
-    assert "| ML-100K | " in (tmp_path / "cooccurrence_scale.md").read_text()
+        # then one more pick into each index
+        assert r["add_one_s"] > 0 and r["session_add_one_s"] > 0 and r["sittings_add_one_s"] > 0
+    text = (tmp_path / "cooccurrence_scale.md").read_text()
+    assert "| ML-100K | " in text and "one pick s |" in text
 
 
 def test_load_data_benchmark_toy(tmp_path):
