@@ -323,9 +323,10 @@ class Recommender:
         order given). Each user's new picks must be no older than the ones the data holds for them, since
         every index pairs a pick with the ones before it; older events need the data loaded again. The
         batch is read and checked whole before anything is counted: a bad record (an unknown item, an
-        unreadable time) raises, naming it, and nothing is added. Counting costs a pass over the
-        indexes whatever the batch's size (``benchmarks/add_interactions.py``), so add picks in batches
-        rather than one call each. Title search keeps the popularity order it was built with. With a
+        unreadable time) raises, naming it, and nothing is added. Counting changes the rows of the items
+        the picks touch and copies the rest of each index, a cost that grows with the catalog more
+        than with the batch (``benchmarks/add_interactions.py``), so add picks in batches rather than
+        one call each. Title search keeps the popularity order it was built with. With a
         ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
         one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
@@ -386,8 +387,9 @@ class Recommender:
         are grown from what they keep (BM25's weights all move with a new document: they are computed
         again from the term counts, and only the new items' text is read), which costs a small fraction
         of a restart (``benchmarks/add_interactions.py``). They are grown aside while requests go on,
-        and put in place with the new rows in one short step under the lock that shortlists take. With a ``picks_log`` the items are written there first, and a
-        restart puts them back in the catalog."""
+        and put in place with the new rows in one short step under the lock that shortlists take.
+        With a ``picks_log`` the items are written there first, and a restart puts them back in the
+        catalog."""
         t0 = time.perf_counter()
         self._generator_can("add_items(rows)", "take new items")
         catalog = self.dataset.catalog

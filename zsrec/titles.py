@@ -125,7 +125,7 @@ class _Names:
 
 
 class TitleMatcher:
-    """Built once per catalog; ``match`` is cheap."""
+    """Built once per catalog, and grown with it (``with_items``); ``match`` is cheap."""
 
     def __init__(self, catalog: Catalog, popularity: np.ndarray | None = None, fuzzy_threshold: float = 85.0):
         self.catalog = catalog
@@ -192,8 +192,8 @@ class TitleMatcher:
         at = np.concatenate([names.start[order], others]).tolist()  # every name, in that order
         rows = np.concatenate([order, row_of[others]]).tolist()
 
-        def first_row(keys: list[str], rows: list[int]) -> dict[str, int]:
-            return dict(zip(reversed(keys), reversed(rows)))
+        def first_row(keys: list[str], of: list[int]) -> dict[str, int]:
+            return dict(zip(reversed(keys), reversed(of)))
 
         items = self.catalog.items
         self._exact = first_row([items[i].title for i in self._by_popularity], self._by_popularity)
