@@ -14,6 +14,7 @@ Writes benchmarks/results/NAME.{json,md} (NAME: speed) and NAME.png.
 
     python benchmarks/speed.py                 # the full run (about 15 minutes on 2 cores)
     python benchmarks/speed.py --llm-only --devices cpu,cuda --name speed-gpu    # on a GPU machine
+    python benchmarks/speed.py --candidates-only --name speed-candidates         # the candidate stage alone
     python benchmarks/speed.py --toy           # seconds; what CI runs to keep this script working
 """
 
@@ -254,6 +255,7 @@ def main() -> None:
     ap.add_argument("--devices", default="cpu", help="LLM stage on each of these devices, e.g. cpu,cuda")
     ap.add_argument("--batches", default="", help="LLM batch sizes (default 1,8,32; toy 2)")
     ap.add_argument("--llm-only", action="store_true", help="skip the candidate stage")
+    ap.add_argument("--candidates-only", action="store_true", help="skip the LLM stage")
     ap.add_argument("--name", default="speed", help="results are written to OUT/NAME.{json,md,png}")
     ap.add_argument("--out", type=Path, default=RESULTS)
     args = ap.parse_args()
@@ -265,12 +267,13 @@ def main() -> None:
     if args.batches:
         batches = [int(b) for b in args.batches.split(",")]
     cand = [] if args.llm_only else candidate_stage(sizes, users, ref_users, batch=32)
-    llm = llm_stage(batches, max_new, args.devices.split(","), toy=args.toy)
+    llm = [] if args.candidates_only else llm_stage(batches, max_new, args.devices.split(","), toy=args.toy)
     cmd = "python benchmarks/speed.py " + " ".join(sys.argv[1:])
     out = {"benchmark_command": cmd.strip(), "machine": machine(), "candidates": cand, "llm": llm}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=2) + "\n")
-    md = ["# Speed: candidate generation and the LLM stage (one run, one machine)", "",
+    stages = " and ".join(name for name, ran in (("candidate generation", cand), ("the LLM stage", llm)) if ran)
+    md = [f"# Speed: {stages} (one run, one machine)", "",
           f"Made by: `{cmd.strip()}`  ", f"Machine: {machine_line(out['machine'])}", ""]
     if cand:
         plot(cand, args.out / f"{args.name}.png")
@@ -285,8 +288,9 @@ def main() -> None:
             md.append(f"| {r['catalog']} | {r['retriever']} | {r['build_s']:.2f} | {r['memory_mb']:.0f} | "
                       f"{r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['users_per_s']:.1f} | {batched} | {ratio} | {saved} |")
         md += ["", "rank-bm25 was timed on fewer users at the larger sizes (it takes seconds per user there); "
-               "see `users` in speed.json.", ""]
-    md += llm_table(llm)
+               f"see `users` in {args.name}.json.", ""]
+    if llm:
+        md += llm_table(llm)
     (args.out / f"{args.name}.md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
 

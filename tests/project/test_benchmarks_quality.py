@@ -21,6 +21,13 @@ def test_speed_benchmark_toy(tmp_path):
     md = (tmp_path / "speed.md").read_text()
     assert "| ML-100K | sparse |" in md and "| cpu | float32 | generate | 2 |" in md
     assert {r["device"] for r in out["llm"]["rows"]} == {"cpu"} and out["llm"]["matmul_gflops"]["cpu"] > 0
+    # the candidate stage alone, under its own name: no LLM stage run or written
+    _run(["speed.py", "--toy", "--candidates-only", "--name", "speed-candidates"], tmp_path)
+    alone = json.loads((tmp_path / "speed-candidates.json").read_text())
+    assert alone["llm"] == [] and {r["retriever"] for r in alone["candidates"]} == {"sparse", "rank-bm25"}
+    md = (tmp_path / "speed-candidates.md").read_text()
+    assert md.startswith("# Speed: candidate generation (one run")
+    assert "| ML-100K | sparse |" in md and "LLM stage" not in md and "speed-candidates.json" in md
 
 
 def test_quality_benchmark_toy(tmp_path):
