@@ -63,6 +63,11 @@ def _threads() -> ThreadPoolExecutor:
         return _pool
 
 
+def _compact(tf: np.ndarray) -> np.ndarray:
+    """Term counts in the smallest unsigned type that holds them: a byte each, nearly always."""
+    return tf.astype(np.min_scalar_type(int(tf.max(initial=0))))
+
+
 @dataclass(frozen=True)
 class TermCounts:
     """Each document's raw term counts (documents x terms, CSR, in the order the words came) and its
@@ -95,17 +100,13 @@ class TermCounts:
             term_ids.extend(local)
             counts.extend(local.values())
             indptr[row + 1] = len(term_ids)
-        tf = np.asarray(counts, dtype=np.int64)
-        return cls(indptr, np.asarray(term_ids, dtype=np.int32),
-                   tf.astype(np.min_scalar_type(int(tf.max(initial=0)))),
+        return cls(indptr, np.asarray(term_ids, dtype=np.int32), _compact(np.asarray(counts, dtype=np.int64)),
                    np.array([max(1, len(d)) for d in docs], dtype=np.int64), k1, b, epsilon)
 
     def then(self, more: TermCounts) -> TermCounts:
         """These documents and then ``more`` (counted with this vocabulary, grown)."""
-        tf = np.concatenate([self.tf, more.tf])
         return TermCounts(np.concatenate([self.indptr, more.indptr[1:] + self.indptr[-1]]),
-                          np.concatenate([self.cols, more.cols]),
-                          tf.astype(np.min_scalar_type(int(tf.max(initial=0)))),
+                          np.concatenate([self.cols, more.cols]), _compact(np.concatenate([self.tf, more.tf])),
                           np.concatenate([self.doc_len, more.doc_len]), self.k1, self.b, self.epsilon)
 
 
