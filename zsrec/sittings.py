@@ -98,16 +98,18 @@ class SittingIndex:
         self.sizes = sizes.astype(np.float64)
         coo = self.members.tocoo()
         keep = sizes[coo.row] >= 2
-        sitting, item = coo.row[keep].astype(np.int64), coo.col[keep].astype(np.int64)
-        order = np.lexsort((-sitting, -self.ends[sitting], item))  # per item: latest first, then newest row
-        sitting, item = sitting[order], item[order]
-        counts = np.bincount(item, minlength=self.n_items)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        rank = np.arange(len(item)) - np.repeat(starts, counts)
-        keep = rank < self.per_item
-        kept = np.minimum(counts, self.per_item)
-        self.listed = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.uint8), sitting[keep],
+        item, sitting = self._cut(coo.col[keep].astype(np.int64), coo.row[keep].astype(np.int64))
+        kept = np.bincount(item, minlength=self.n_items)
+        self.listed = sparse.csr_matrix((np.ones(len(item), dtype=np.uint8), sitting,
                                          np.concatenate([[0], np.cumsum(kept)])), shape=(self.n_items, self.n_sittings))
+
+    def _cut(self, item: np.ndarray, sitting: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(item, sitting) entries grouped by item, each item's latest sittings first (then the newest
+        row), cut to ``per_item`` each: the one rule every list is made by."""
+        order = np.lexsort((-sitting, -self.ends[sitting], item))
+        item, sitting = item[order], sitting[order]
+        keep = np.arange(len(item)) - np.searchsorted(item, item, side="left") < self.per_item
+        return item[keep], sitting[keep]
 
     # ------------------------------------------------------------ scoring
 
@@ -219,13 +221,9 @@ class SittingIndex:
         old_sitting = before.indices.astype(np.int64)
         kept = ~np.isin(old_sitting, changed)
         two = self.sizes[sitting] >= 2  # a one-pick sitting only holds the item itself: never listed
-        item = np.concatenate([old_item[kept], item[two]])
-        sitting = np.concatenate([old_sitting[kept], sitting[two]])
-        order = np.lexsort((-sitting, -self.ends[sitting], item))
-        item, sitting = item[order], sitting[order]
-        first = np.searchsorted(item, item, side="left")
-        keep = np.arange(len(item)) - first < self.per_item
-        self.listed = with_rows(self.listed, touched, item[keep], sitting[keep], np.ones(int(keep.sum()), dtype=np.uint8),
+        item, sitting = self._cut(np.concatenate([old_item[kept], item[two]]),
+                                  np.concatenate([old_sitting[kept], sitting[two]]))
+        self.listed = with_rows(self.listed, touched, item, sitting, np.ones(len(item), dtype=np.uint8),
                                 shape=(self.n_items, self.n_sittings))
 
     def grow(self, n_items: int) -> None:
