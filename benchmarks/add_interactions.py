@@ -7,15 +7,16 @@ Cost: the data without its latest picks is loaded into a Recommender with the de
 evidence index built, as a service has it after its first request); then batches of 1, 10, 100,
 1,000 and 10,000 of the held-out picks, in time order, are added one batch after another, each size
 timed several times for a median. Then batches of 1, 10, 100 and 1,000 new items (each another
-item's text and genres under a new id and title) are put in the catalog the same way. Beside it, in the same process: building the Recommender from all
-the picks (every index and the evidence), what a restart costs.
+item's text and genres under a new id and title) are put in the catalog the same way. Beside it,
+in the same process: building the Recommender from all the picks (every index and the evidence),
+what a restart costs. ML-100K, and a synthetic catalog (ML-100K's words and genres, power-law picks
+in sittings, as ``cooccurrence_scale.py`` makes them).
 
 The two parts of an item add that grow with the catalog, the text index and title search, are timed
 apart for one new item, both ways side by side in one process: built again over every item (what
 an add did before, and what the first add after loading a saved index still does) and grown from
 what the index and search keep (the two results compared to the bit). ML-100K, 100k and 1M
-synthetic items (the catalog alone: no Recommender is built). ML-100K, and a synthetic catalog
-(ML-100K's words and genres, power-law picks in sittings, as ``cooccurrence_scale.py`` makes them).
+synthetic items (the catalog alone: no Recommender is built).
 
 Quality (ML-100K): the picks in time order are cut at 80% and 90%. The first 80% are loaded; the next
 10% arrive. For each user with a pick in the last 10% and one before it: the history is their last 5
