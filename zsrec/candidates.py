@@ -16,6 +16,7 @@ and the top-n partition are whole-array vector operations. There is no Python lo
 
 from __future__ import annotations
 
+import copy
 import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -232,6 +233,24 @@ def _find(sorted_rows: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
     return sorted_rows[at] == rows, at
 
 
+@dataclass(frozen=True)
+class CountedPicks:
+    """New picks counted into copies of a generator's indexes (``CandidateGenerator.count_picks``),
+    read by no shortlist until ``take_picks`` puts them in place."""
+
+    version: int  # the generator's count of changes it was counted from
+    n_items: int  # the catalog's size then
+    cooccurrence: CoOccurrenceIndex | None
+    first_picks: dict[int, CoOccurrenceIndex]
+    session: CoOccurrenceIndex | None
+    sittings: SittingIndex | None
+    popularity_counts: np.ndarray
+    unweighted_counts: np.ndarray | None
+    pop_scaled: np.ndarray
+    pop_order: np.ndarray
+    counted_from: Interactions | None
+
+
 class CandidateGenerator:
     """Index a catalog once (or load a saved index), then shortlist per user or per batch of users."""
 
@@ -262,6 +281,7 @@ class CandidateGenerator:
         self.sittings: SittingIndex | None = None  # runs of picks within session_seconds, for similar sittings
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
         self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
+        self._picks_version = 0  # counts of picks put in place (take_picks) and item adds: see take_picks
         from_interactions = sequences is None and interactions is not None
         read: list[Sequence[Sequence[int]]] = []  # the interactions' picks, read once for every index
 
@@ -371,12 +391,15 @@ class CandidateGenerator:
         return self.popularity_counts if self._unweighted_counts is None else self._unweighted_counts
 
     def _count_popularity(self) -> None:
-        """The popularity signal from ``popularity_counts``: log-scaled to [0, 1], and the catalog's
-        rows by it, ties to the lowest row (the order the reference path also uses)."""
-        self._pop_scaled = _minmax(np.log1p(self.popularity_counts))
+        self._pop_scaled, self._pop_order = self._popularity_order(self.popularity_counts)
         self._pop_terms: dict[float, np.ndarray] = {}
-        self._pop_order = np.lexsort((self._rows, -self._pop_scaled))
         self._apply_hidden()
+
+    def _popularity_order(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The popularity signal from ``counts``: log-scaled to [0, 1], and the catalog's rows by it,
+        ties to the lowest row (the order the reference path also uses)."""
+        scaled = _minmax(np.log1p(counts))
+        return scaled, np.lexsort((self._rows, -scaled))
 
     def hide_rows(self, rows: Sequence[int] | np.ndarray) -> None:
         """Set the rows no shortlist may hold, for every user, until set again (``Recommender.hide_items``:
@@ -441,15 +464,25 @@ class CandidateGenerator:
     def add_interactions(self, interactions: Interactions, rows: np.ndarray) -> None:
         """Count new picks into every index without a rebuild: ``interactions`` holds them already
         (appended, each user's no older than their earlier ones: ``Interactions.extend``), ``rows``
-        are theirs. Each index pairs a user's new picks with what they picked before (the shared one
-        with their last ones, the first-picks ones with all of them, the session signal and the
-        sittings by time), and popularity is counted again from every interaction (a pass over the
-        counts; with a half-life every weight moves). The text index needs nothing: items are not
-        added. The indexes then hold what a rebuild would, but for neighbour pairs pruned before
-        that start again from their new count (``CoOccurrenceIndex.add``)."""
+        are theirs. The same as ``take_picks(count_picks(interactions, rows))``; a service that must
+        not stall its requests meanwhile calls those two itself (``Recommender.add_interactions``)."""
+        self.take_picks(self.count_picks(interactions, rows))
+
+    def count_picks(self, interactions: Interactions, rows: np.ndarray) -> CountedPicks:
+        """New picks counted into copies of the indexes, changing nothing this generator's shortlists
+        read, so it runs while they go on; ``take_picks`` then puts them in place in one short step.
+        Each index pairs a user's new picks with what they picked before (the shared one with their
+        last ones, the first-picks ones with all of them, the session signal and the sittings by time),
+        and popularity is counted again from every interaction (a pass over the counts; with a
+        half-life every weight moves). The text index needs nothing: items are not added. The indexes
+        then hold what a rebuild would, but for neighbour pairs pruned before that start again from
+        their new count (``CoOccurrenceIndex.add``). Each index's ``add`` makes new arrays and never
+        writes into its old ones, so a shallow copy can be added to while the original is read."""
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
-            return
+            return CountedPicks(self._picks_version, len(self.catalog), self.cooccurrence, dict(self.first_picks),
+                                self.session, self.sittings, self.popularity_counts, self._unweighted_counts,
+                                self._pop_scaled, self._pop_order, self.counted_from)
         new_count = Counter(str(u) for u in interactions.users[rows])  # in the order users first appear
         users = list(new_count)
         picks, earlier, times, earlier_times = [], [], [], []
@@ -461,23 +494,43 @@ class CandidateGenerator:
             earlier.append(history[:cut])
             times.append(stamps[cut:])
             earlier_times.append(stamps[:cut])
-        if self.cooccurrence is not None:
-            self.cooccurrence.add(picks, earlier)
-        for index in self.first_picks.values():
-            index.add(picks, earlier)
-        if self.session is not None:
-            self.session.add(picks, earlier, times=times, tail_times=earlier_times)
-        if self.sittings is not None:
-            self.sittings.add(users, picks, times)
+
+        def added(index, *args, **kwargs):
+            if index is None:
+                return None
+            index = copy.copy(index)
+            index.add(*args, **kwargs)
+            return index
+
         if self._popularity_counted:
-            self.popularity_counts = interactions.item_counts(len(self.catalog), self.config.popularity_half_life)
+            popularity = interactions.item_counts(len(self.catalog), self.config.popularity_half_life)
         else:  # lent counts (a subset of users'): the new picks are added to them
-            self.popularity_counts = self.popularity_counts + np.bincount(interactions.items[rows],
-                                                                          minlength=len(self.catalog))
-        self._unweighted_counts = self._unweighted(interactions)
-        self._count_popularity()
+            popularity = self.popularity_counts + np.bincount(interactions.items[rows], minlength=len(self.catalog))
+        scaled, order = self._popularity_order(popularity)
+        return CountedPicks(
+            self._picks_version, len(self.catalog),
+            added(self.cooccurrence, picks, earlier),
+            {k: added(index, picks, earlier) for k, index in self.first_picks.items()},
+            added(self.session, picks, earlier, times=times, tail_times=earlier_times),
+            added(self.sittings, users, picks, times),
+            popularity, self._unweighted(interactions), scaled, order,
+            interactions if self.counted_from is not None else None)
+
+    def take_picks(self, counted: CountedPicks) -> None:
+        """Put picks counted by ``count_picks`` in place: a few assignments and the hidden rows' mask,
+        the only part of an add that shortlists wait for. Counted from indexes that have changed since
+        (another add took its picks first, or items came) they would undo that change: that raises."""
+        if counted.version != self._picks_version or counted.n_items != len(self.catalog):
+            raise ValueError("these picks were counted from indexes that have changed since (other picks or "
+                             "new items were put in place): count them again")
+        self.cooccurrence, self.first_picks = counted.cooccurrence, counted.first_picks
+        self.session, self.sittings = counted.session, counted.sittings
+        self.popularity_counts, self._unweighted_counts = counted.popularity_counts, counted.unweighted_counts
+        self._pop_scaled, self._pop_order, self._pop_terms = counted.pop_scaled, counted.pop_order, {}
+        self._apply_hidden()
         if self.counted_from is not None:
-            self.counted_from = interactions
+            self.counted_from = counted.counted_from
+        self._picks_version += 1
 
     def text_index_with(self, items: Sequence[Item]) -> SparseBM25 | object | None:
         """The text index over the catalog and then ``items``, built without changing anything (done
@@ -516,6 +569,7 @@ class CandidateGenerator:
         for counted in (self.cooccurrence, *self.first_picks.values(), self.session, self.sittings):
             if counted is not None:
                 counted.grow(n)
+        self._picks_version += 1  # picks counted before are for the smaller catalog
         self.popularity_counts = np.concatenate([self.popularity_counts, np.zeros(len(rows))])
         if self._unweighted_counts is not None:
             self._unweighted_counts = np.concatenate([self._unweighted_counts, np.zeros(len(rows))])

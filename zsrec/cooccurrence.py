@@ -338,7 +338,9 @@ class CoOccurrenceIndex:
         start = np.repeat(np.asarray([s for s, j in zip(starts, joined) if len(j)]),
                           [len(j) for j in joined if len(j)]) if len(items) else items
         new_items = items[position >= start]
-        np.add.at(self.item_counts, new_items, 1.0)
+        # a new array, never written into: a copy of this index can be added to while shortlists read
+        # the original (``CandidateGenerator.count_picks``)
+        self.item_counts = self.item_counts + np.bincount(new_items, minlength=self.n_items)
         # pairs whose later pick is new
         later_is_new = position >= start
         pairs = list(_distance_pairs(items, user, self.config, lambda d: later_is_new[d:], stamps))

@@ -8,6 +8,7 @@ A reason built from these is true by construction, which a 135M-parameter model'
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -172,15 +173,28 @@ class EvidenceIndex:
         from the old picks. Filters' sorted counts (``Scope``) are then out of date: resolve them again."""
         if len(users) != len(items):
             raise ValueError("add() needs one user per item")
-        if self._code_of is None:
-            self._code_of = {str(u): i for i, u in enumerate(self.users.tolist())}
-        codes = [self._code_of.setdefault(str(u), len(self._code_of)) for u in users]
-        if len(self._code_of) > len(self.users):
-            self.users = np.asarray(list(self._code_of), dtype=str)
+        code_of = self._code_of
+        if code_of is None:
+            code_of = {str(u): i for i, u in enumerate(self.users.tolist())}
+        newcomers = [u for u in dict.fromkeys(str(u) for u in users) if u not in code_of]
+        if newcomers:  # a new lookup, never one another index reads (a copy can be added to aside)
+            code_of = {**code_of, **{u: len(code_of) + i for i, u in enumerate(newcomers)}}
+            self.users = np.concatenate([self.users, np.asarray(newcomers, dtype=str)])
+        self._code_of = code_of
+        codes = [code_of[str(u)] for u in users]
         shape = (len(self.users), len(self.catalog))
         new = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (np.asarray(codes, dtype=np.int64),
                                                                          np.asarray(items, dtype=np.int64))), shape=shape)
         self._count((grown(self.picks, shape) + new).tocsc(), popularity)  # rows are users: room for new ones
+
+    def with_picks(self, users: Sequence[str], items: Sequence[int], popularity: np.ndarray | None = None
+                   ) -> EvidenceIndex:
+        """A copy with new picks counted in (``add``), this index left as it is: what a service counts
+        while requests go on reading this one. Cheap: ``add`` makes new arrays, so the copy shares
+        the old ones."""
+        index = copy.copy(self)
+        index.add(users, items, popularity)
+        return index
 
     def add_items(self, popularity: np.ndarray | None = None) -> None:
         """Count the items just appended to the catalog (no one has picked them yet): their genres and

@@ -64,8 +64,10 @@ class Ranker:
 
     @property
     def evidence(self) -> EvidenceIndex | None:
+        """The index in use now: a shared one (``Recommender``) is asked each time, since new picks
+        put a new index in its place."""
         if self._evidence is not None and not isinstance(self._evidence, EvidenceIndex):
-            self._evidence = self._evidence()
+            return self._evidence()
         return self._evidence
 
     @property

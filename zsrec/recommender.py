@@ -13,7 +13,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from .backends import BackendSpec
 from .backends.base import LLMBackend
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
-from .data import Dataset
+from .data import Dataset, Interactions
 from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex, Scope
 from .item_filter import Allowed, GenreIndex, describe, scope_name
@@ -106,11 +106,19 @@ class _SharedEvidence:
     def __call__(self) -> EvidenceIndex:
         with self._lock:
             if self.index is None:
-                data = self.dataset
+                catalog, picks = self.dataset.catalog, self.dataset.interactions
                 # counted picks, not the shortlist's popularity: with a half-life those are decayed
                 # weights, and "(507 picks)" must be a count
-                self.index = EvidenceIndex(data.catalog, data.interactions, data.interactions.item_counts(len(data.catalog)))
+                self.index = EvidenceIndex(catalog, picks, picks.item_counts(len(catalog)))
             return self.index
+
+    def take(self, before: EvidenceIndex | None, added: EvidenceIndex | None,
+             add: Callable[[EvidenceIndex], EvidenceIndex]) -> None:
+        """Put ``added`` (new picks counted aside into ``before``, the index then in use) in place. An
+        index first built while they were counted was built from the data without them: ``add`` counts
+        them into it now."""
+        with self._lock:
+            self.index = added if self.index is before else add(self.index)
 
 
 @dataclass
@@ -326,13 +334,16 @@ class Recommender:
         unreadable time) raises, naming it, and nothing is added. Counting changes the rows of the items
         the picks touch and copies the rest of each index, a cost that grows with the catalog more
         than with the batch (``benchmarks/add_interactions.py``), so add picks in batches rather than
-        one call each. Title search keeps the popularity order it was built with. With a
+        one call each. The picks are counted into copies of the indexes while requests go on reading
+        the old ones, and put in place in one short step under the lock that shortlists take; adds
+        (and item adds, and hiding) run one at a time. Title search keeps the popularity order it was
+        built with. With a
         ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
         one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
         self._generator_can("add_interactions(interactions, rows)", "count new picks")
         events = read_events(interactions, columns)
-        with self._counting:
+        with self._changing_catalog:  # one change at a time: each is counted from the one before
             data = self.dataset.interactions
             if not events:
                 return AddedInteractions(0, 0, 0, len(data), time.perf_counter() - t0)
@@ -365,13 +376,35 @@ class Recommender:
             if self.picks_log is not None:  # on disk before it is counted: a restart loses nothing it was told
                 catalog = self.dataset.catalog
                 logged.append(self.picks_log, users, [catalog.items[r].id for r in rows_of], times, ratings)
-            rows = data.extend(users, rows_of, times, ratings)
-            self.generator.add_interactions(data, rows)
-            if self._evidence.index is not None:  # else it is counted from the data, these picks too, on first use
-                self._evidence.index.add(users, data.items[rows], data.item_counts(len(self.dataset.catalog)))
-            self._allowed.clear()  # a filter ranks popularity among its items by the counts it was resolved with
-            return AddedInteractions(len(rows), len(latest), sum(v is None for v in latest.values()), len(data),
+            grown = data.copy()  # the picks so far, shared, and the new ones appended in a container of its own
+            rows = grown.extend(users, rows_of, times, ratings)
+            self._count_aside(grown, users, rows)
+            return AddedInteractions(len(rows), len(latest), sum(v is None for v in latest.values()), len(grown),
                                      time.perf_counter() - t0)
+
+    def _count_aside(self, grown: Interactions, users: list[str], rows: np.ndarray) -> None:
+        """Count the new ``rows`` of ``grown`` (the data with them appended) into copies of every index
+        while requests go on reading the old ones, then put them all in place in one short step under
+        the lock shortlists take: at 1M items the counting takes seconds, the step milliseconds. A
+        lent generator without ``count_picks`` counts under the lock, in place."""
+        n_items = len(self.dataset.catalog)
+        evidence = self._evidence.index  # None: counted from the data, these picks too, on first use
+        counted = self.generator.count_picks(grown, rows) if callable(getattr(self.generator, "count_picks", None)) \
+            else None
+        counts = grown.item_counts(n_items)
+
+        def with_picks(index: EvidenceIndex) -> EvidenceIndex:
+            return index.with_picks(users, grown.items[rows], counts)
+
+        added = with_picks(evidence) if evidence is not None else None
+        with self._counting:
+            if counted is not None:
+                self.generator.take_picks(counted)
+            else:
+                self.generator.add_interactions(grown, rows)
+            self.dataset.interactions = grown
+            self._evidence.take(evidence, added, with_picks)
+            self._allowed.clear()  # a filter ranks popularity among its items by the counts it was resolved with
 
     def add_items(self, items: object, columns: Mapping[str, str] | None = None) -> AddedItems:
         """Put new items in the catalog while the Recommender runs, without a restart: a shop's new

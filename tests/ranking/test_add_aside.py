@@ -1,0 +1,178 @@
+"""New picks are counted aside (``CandidateGenerator.count_picks``) while requests go on reading the
+indexes in use, and put in place in one short step (``take_picks``): a request never waits for the
+counting, never sees half of an add, and the indexes end exactly as an add in place leaves them."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from conftest import ScriptedBackend, own_copy
+from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.data import Interactions, Item
+from zsrec.evidence import EvidenceIndex
+from zsrec.recommender import Recommender
+
+WAIT = 60  # seconds a thread may take before the test calls it stuck (each step takes well under one)
+
+
+def _arrays(gen):
+    """Every array a shortlist reads from a generator's counted indexes and popularity, by name."""
+    out = {}
+    for name, index in [("co", gen.cooccurrence), ("session", gen.session),
+                        *[(f"first{k}", i) for k, i in gen.first_picks.items()]]:
+        for part in ("counts", "scores"):
+            m = getattr(index, part)
+            out.update({f"{name}.{part}.{a}": getattr(m, a).copy() for a in ("data", "indices", "indptr")})
+        out[f"{name}.item_counts"] = index.item_counts.copy()
+    s = gen.sittings
+    for part in ("members", "listed"):
+        out.update({f"sit.{part}.{a}": getattr(getattr(s, part), a).copy() for a in ("data", "indices", "indptr")})
+    out.update({"sit.ends": s.ends.copy(), "sit.owners": s.owners.copy(), "sit.users": s.users.copy(),
+                "sit.sizes": s.sizes.copy(), "popularity": gen.popularity_counts.copy(),
+                "pop_order": gen._pop_order.copy()})
+    return out
+
+
+def _same(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        assert a[name].dtype == b[name].dtype and np.array_equal(a[name], b[name]), name
+
+
+def _late_picks(ds, n):
+    """The data's picks without each of ``n`` users' last pick, and those picks."""
+    inter = ds.interactions
+    users = sorted(inter.user_ids, key=int)[:n]
+    last = [int(inter._rows_of(u)[-1]) for u in users]
+    keep = np.setdiff1d(np.arange(len(inter)), last)
+    return keep, last
+
+
+def test_counting_aside_changes_nothing_in_use_and_taking_equals_an_add_in_place(ml100k):
+    data = own_copy(ml100k)
+    keep, last = _late_picks(ml100k, 40)
+    inter = data.interactions
+    before = Interactions(inter.users[keep], inter.items[keep], inter.timestamps[keep], inter.ratings[keep])
+    aside, in_place = CandidateGenerator(data.catalog, before), CandidateGenerator(data.catalog, before.copy())
+    held = _arrays(aside)
+    grown = before.copy()
+    rows = grown.extend(inter.users[last].tolist(), inter.items[last].tolist(), inter.timestamps[last].tolist(),
+                        inter.ratings[last].tolist())
+    counted = aside.count_picks(grown, rows)
+    _same(_arrays(aside), held)  # nothing a shortlist reads has moved
+    history = inter.user_history(str(inter.users[last[0]]))[:5].tolist()
+    assert aside.generate(history, n=20).indices.tolist() == in_place.generate(history, n=20).indices.tolist()
+    aside.take_picks(counted)
+    in_place_grown = before.copy()
+    in_place_grown.extend(inter.users[last].tolist(), inter.items[last].tolist(), inter.timestamps[last].tolist(),
+                          inter.ratings[last].tolist())
+    in_place.add_interactions(in_place_grown, rows)
+    _same(_arrays(aside), _arrays(in_place))
+    assert np.array_equal(aside.generate(history, n=20).indices, in_place.generate(history, n=20).indices)
+    assert not np.array_equal(_arrays(aside)["popularity"], held["popularity"])  # the picks did count
+
+
+def test_picks_counted_from_indexes_that_changed_since_are_refused(ml100k):
+    data = own_copy(ml100k)
+    gen = CandidateGenerator(data.catalog, data.interactions)
+    grown = data.interactions.copy()
+    rows = grown.extend(["ann", "ann"], [0, 49], [9e8, 9e8 + 5], [np.nan, np.nan])
+    first, second = gen.count_picks(grown, rows), gen.count_picks(grown, rows)
+    gen.take_picks(first)
+    with pytest.raises(ValueError, match="changed since"):
+        gen.take_picks(second)  # it would undo the first add
+    third = gen.count_picks(grown, rows[:0])
+    gen.add_items(data.catalog.extend([Item("new", "New (2026)")]))
+    with pytest.raises(ValueError, match="changed since"):
+        gen.take_picks(third)  # counted for the catalog without the new item
+
+
+def test_evidence_with_picks_leaves_the_index_in_use_as_it_was(ml100k):
+    index = EvidenceIndex(ml100k.catalog, ml100k.interactions)
+    pickers, users = index.pickers.copy(), index.users.copy()
+    added = index.with_picks(["ann", "1", "ann"], [0, 0, 49])
+    assert np.array_equal(index.pickers, pickers) and np.array_equal(index.users, users)
+    assert index._code_of is None or "ann" not in index._code_of
+    assert added.pickers[0] == pickers[0] + 1 and added.pickers[49] == pickers[49] + 1  # user 1 had item 0
+    assert added.users.tolist() == users.tolist() + ["ann"]
+    again = added.with_picks(["bob", "ann"], [49, 49])
+    assert again.pickers[49] == pickers[49] + 2 and again.users.tolist()[-2:] == ["ann", "bob"]
+
+
+class _Held:
+    """Stops an add inside its counting until told to go on: what a slow add at 1M items looks like
+    to the requests that arrive meanwhile."""
+
+    def __init__(self, rec):
+        self.counting, self.go = threading.Event(), threading.Event()
+        count = rec.generator.count_picks
+
+        def held(*args, **kwargs):
+            out = count(*args, **kwargs)
+            self.counting.set()
+            assert self.go.wait(WAIT), "the test never let the add go on"
+            return out
+        rec.generator.count_picks = held
+
+
+def _in_thread(fn):
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            box["error"] = e
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, box
+
+
+def test_requests_go_on_while_picks_are_counted_and_see_all_of_them_after(ml100k):
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
+                      reasons="evidence")
+    rec.ranker.evidence  # built before the add: the add counts its picks into a copy of it
+    toy = rec.dataset.catalog.index_of("1")
+    crowd = [{"user_id": f"fan{i}", "item_id": "1"} for i in range(5)] + [{"user_id": "ann", "item_id": "50"}]
+    before = rec.prepare(["Toy Story (1995)"], k=3).prepared
+    held = _Held(rec)
+    adding, added = _in_thread(lambda: rec.add_interactions(crowd))
+    assert held.counting.wait(WAIT)
+    # the add is counting: a request is served at once, from the indexes before it
+    serving, served = _in_thread(lambda: rec.prepare(["Toy Story (1995)"], k=3).prepared)
+    serving.join(WAIT)
+    assert not serving.is_alive(), "a request waited for the picks being counted"
+    during = served["value"]
+    assert during.candidates.indices.tolist() == before.candidates.indices.tolist()
+    assert [f.count for f in during.facts[0] if hasattr(f, "count")] == \
+        [f.count for f in before.facts[0] if hasattr(f, "count")]
+    assert not rec.dataset.interactions.has_user("ann")
+    held.go.set()
+    adding.join(WAIT)
+    assert "error" not in added and added["value"].added == 6
+    assert rec.dataset.interactions.has_user("ann")
+    assert rec.generator.popularity_counts[toy] == ml100k.interactions.item_counts(len(ml100k.catalog))[toy] + 5
+    assert rec.ranker.evidence.pickers[toy] == ml100k.interactions.item_counts(len(ml100k.catalog))[toy] + 5
+    assert rec.prepare_user("ann", k=3).prepared.history == [rec.dataset.catalog.index_of("50")]
+
+
+def test_evidence_first_built_while_picks_are_counted_gets_them_too(ml100k):
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
+                      reasons="evidence")
+    assert rec._evidence.index is None  # not asked for yet: the add has none to count into
+    held = _Held(rec)
+    adding, added = _in_thread(lambda: rec.add_interactions([{"user_id": "ann", "item_id": "1"},
+                                                             {"user_id": "bob", "item_id": "1"}]))
+    assert held.counting.wait(WAIT)
+    rec.prepare(["Fargo (1996)"], k=3)  # a request builds the evidence now, from the picks without the add's
+    built = rec._evidence.index
+    assert built is not None and "ann" not in built.users.tolist()
+    held.go.set()
+    adding.join(WAIT)
+    assert "error" not in added
+    toy = rec.dataset.catalog.index_of("1")
+    fresh = EvidenceIndex(rec.dataset.catalog, rec.dataset.interactions)
+    assert np.array_equal(rec.ranker.evidence.pickers, fresh.pickers)
+    assert rec.ranker.evidence.pickers[toy] == built.pickers[toy] + 2
+    assert sorted(rec.ranker.evidence.users.tolist()) == sorted(fresh.users.tolist())
