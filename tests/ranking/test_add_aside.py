@@ -98,6 +98,8 @@ def test_evidence_with_picks_leaves_the_index_in_use_as_it_was(ml100k):
     assert added.users.tolist() == users.tolist() + ["ann"]
     again = added.with_picks(["bob", "ann"], [49, 49])
     assert again.pickers[49] == pickers[49] + 2 and again.users.tolist()[-2:] == ["ann", "bob"]
+    other = added.with_picks(["bob"], [0])  # another copy of the same index: bob is new to it as well
+    assert other.users.tolist() == users.tolist() + ["ann", "bob"] and other.pickers[0] == pickers[0] + 2
 
 
 class _Held:
