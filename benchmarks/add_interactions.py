@@ -6,7 +6,12 @@ gains from it against one that never hears of the new picks. New items put in it
 Cost: the data without its latest picks is loaded into a Recommender with the default settings (the
 evidence index built, as a service has it after its first request); then batches of 1, 10, 100,
 1,000 and 10,000 of the held-out picks, in time order, are added one batch after another, each size
-timed several times for a median. Then batches of 1, 10, 100 and 1,000 new items (each another
+timed several times for a median, with how long each held the lock shortlists take. Then 10 more
+adds of one pick each while a second thread prepares known users' shortlists back to back, and that
+thread alone for as long: what a request waits while picks are counted; then the same again with
+the objects held left out of the garbage collector's passes, as ``zsrec serve`` runs (its full
+passes over millions of objects stop every thread). Then batches of 1, 10, 100
+and 1,000 new items (each another
 item's text and genres under a new id and title) are put in the catalog the same way. Beside it,
 in the same process: building the Recommender from all the picks (every index and the evidence),
 what a restart costs. ML-100K, and a synthetic catalog (ML-100K's words and genres, power-law picks
@@ -35,9 +40,11 @@ Writes benchmarks/results/add_interactions.{json,md}.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,6 +56,7 @@ from zsrec.bm25 import SparseBM25  # noqa: E402
 from zsrec.data import Dataset, Interactions, Item  # noqa: E402
 from zsrec.loaders import load_dataset  # noqa: E402
 from zsrec.recommender import Recommender  # noqa: E402
+from zsrec.serving.service import settle_objects  # noqa: E402
 from zsrec.text import tokenize  # noqa: E402
 from zsrec.titles import TitleMatcher  # noqa: E402
 
@@ -56,6 +64,7 @@ BATCHES = (1, 10, 100, 1_000, 10_000)
 REPEATS = {1: 20, 10: 10, 100: 5, 1_000: 3, 10_000: 1}
 ITEM_BATCHES = (1, 10, 100, 1_000)
 ITEM_REPEATS = {1: 5, 10: 3, 100: 3, 1_000: 1}
+DURING = 10  # one-pick adds made while requests are served
 PART_SIZES = "ml-100k,100000,1000000"
 PART_REPEATS = 3
 
@@ -116,25 +125,31 @@ def cost(size: str) -> dict:
     data = _data(size)
     inter = data.interactions
     order = np.lexsort((np.arange(len(inter)), inter.timestamps))
-    held = sum(b * REPEATS[b] for b in BATCHES)
+    held = sum(b * REPEATS[b] for b in BATCHES) + 2 * DURING
     _, rebuild = _recommender(data)  # everything counted from scratch: a restart's cost
     rec, build = _recommender(_cut(data, order[:-held]))
     late = order[-held:]
     rows, at = [], 0
+    lock = rec._counting = _TimedLock(rec._counting)  # how long shortlists wait: the lock's share of an add
     for batch in BATCHES:
-        seconds = []
+        seconds, waits = [], []
         for _ in range(REPEATS[batch]):
             records = _records(data, late[at:at + batch])
             at += batch
+            lock.held = 0.0
             t0 = time.perf_counter()
             rec.add_interactions(records)
             seconds.append(time.perf_counter() - t0)
+            waits.append(lock.held)
         median = float(np.median(seconds))
         rows.append({"batch": batch, "repeats": REPEATS[batch], "median_s": median, "events_per_s": batch / median,
-                     "share_of_rebuild": median / rebuild})
+                     "lock_held_s": float(np.median(waits)), "share_of_rebuild": median / rebuild})
+    during = _requests_during_adds(rec, [_records(data, late[at + i:at + i + 1]) for i in range(DURING)])
+    at += DURING
+    settled = _requests_during_adds(rec, [_records(data, late[at + i:at + i + 1]) for i in range(DURING)], settle=True)
+    at += DURING
     n_items = len(data.catalog)
     item_rows, made = [], 0
-    lock = rec._counting = _TimedLock(rec._counting)  # how long shortlists wait: the lock's share of an add
     for batch in ITEM_BATCHES:
         seconds, waits = [], []
         for _ in range(ITEM_REPEATS[batch]):
@@ -153,8 +168,60 @@ def cost(size: str) -> dict:
                           "lock_held_s": float(np.median(waits)), "share_of_rebuild": median / rebuild})
     return {"catalog": "ML-100K" if size == "ml-100k" else data.name, "items": n_items,
             "interactions": len(inter), "rebuild_s": rebuild, "build_without_held_out_s": build, "rows": rows,
-            "added": at, "interactions_after": len(rec.dataset.interactions), "item_rows": item_rows,
+            "added": at, "interactions_after": len(rec.dataset.interactions), "during": during,
+            "during_settled": settled, "item_rows": item_rows,
             "items_added": made, "items_after": len(rec.dataset.catalog)}
+
+
+def _requests_during_adds(rec: Recommender, batches: list[list[dict]], settle: bool = False) -> dict:
+    """What a request waits while picks are added: one thread prepares known users' shortlists (with
+    their evidence) back to back, timing each, while this one adds ``batches`` one after another;
+    then the same thread alone for as long, the requests' time without adds. ``settle``: the objects
+    held are left out of the garbage collector's passes first and after each add, as ``zsrec serve``
+    does (``settle_objects``; undone at the end)."""
+    users = rec.dataset.interactions.user_ids[:200]
+    if settle:
+        settle_objects()
+
+    def serving(run) -> tuple[list[float], float]:
+        stop, seconds = threading.Event(), []
+
+        def serve() -> None:
+            i = 0
+            while not stop.is_set():
+                t0 = time.perf_counter()
+                rec.prepare_user(users[i % len(users)], n_history=5)
+                seconds.append(time.perf_counter() - t0)
+                i += 1
+        thread = threading.Thread(target=serve)
+        thread.start()
+        t0 = time.perf_counter()
+        run()
+        spent = time.perf_counter() - t0
+        stop.set()
+        thread.join()
+        return seconds, spent
+
+    add_s: list[float] = []
+
+    def adds() -> None:
+        for records in batches:
+            t0 = time.perf_counter()
+            rec.add_interactions(records)
+            if settle:
+                settle_objects()
+            add_s.append(time.perf_counter() - t0)
+    beside, spent = serving(adds)
+    alone, _ = serving(lambda: time.sleep(spent))
+    if settle:
+        gc.unfreeze()
+
+    def summary(seconds: list[float]) -> dict:
+        x = np.asarray(seconds) * 1e3
+        return {"requests": len(x), "p50_ms": float(np.percentile(x, 50)), "p99_ms": float(np.percentile(x, 99)),
+                "max_ms": float(x.max())}
+    return {"adds": len(batches), "picks_each": len(batches[0]), "add_median_s": float(np.median(add_s)),
+            "seconds": spent, "alone": summary(alone), "beside_adds": summary(beside)}
 
 
 def parts(size: str) -> dict:
@@ -239,16 +306,30 @@ def markdown(out: dict) -> str:
              f"Command: `{out['command']}`  ", f"Machine: {machine_line(out['machine'])}", "",
              "Default settings (co-occurrence, first-picks index, session signal, similar sittings, evidence). Each "
              "batch is the next held-out picks in time order, added to the Recommender the previous batches grew; the "
-             "median of its repeats. Rebuild: a Recommender built from all the picks, every index and the evidence, "
-             "in the same process.", "",
+             "median of its repeats; the picks are counted into copies of the indexes and put in place under the lock "
+             "shortlists take: in brackets, how long it was held. Rebuild: a Recommender built from all the picks, every "
+             "index and the evidence, in the same process.", "",
              "| catalog | items | interactions | rebuild s | " + " | ".join(f"add {b:,} s" for b in BATCHES)
              + " | 10,000 picks / s | add 10,000 / rebuild |",
              "|---|---:|---:|---:|" + "---:|" * len(BATCHES) + "---:|---:|"]
     for c in out["cost"]:
         by = {r["batch"]: r for r in c["rows"]}
         lines.append(f"| {c['catalog']} | {c['items']:,} | {c['interactions']:,} | {c['rebuild_s']:.2f} | "
-                     + " | ".join(f"{by[b]['median_s']:.3f}" for b in BATCHES)
+                     + " | ".join(f"{by[b]['median_s']:.3f} ({by[b]['lock_held_s'] * 1e3:.1f} ms)" for b in BATCHES)
                      + f" | {by[10_000]['events_per_s']:,.0f} | {by[10_000]['share_of_rebuild']:.2f} |")
+    lines += ["", f"Requests served while picks are added: one thread prepares known users' shortlists (with their "
+              f"evidence) back to back while {out['cost'][0]['during']['adds']} adds of "
+              f"{out['cost'][0]['during']['picks_each']} pick each are made one after another, then alone for as long "
+              "(the request's time, ms). As built; then with the objects held left out of the garbage collector's "
+              "passes first and after each add (`settle_objects`, as `zsrec serve` does: the add's time includes it):", "",
+              "| catalog | add s (median) | requests alone | p50 | p99 | max | requests beside the adds | p50 | p99 | max |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in out["cost"]:
+        for name, d in (("as built", c["during"]), ("objects settled", c["during_settled"])):
+            a, b = d["alone"], d["beside_adds"]
+            lines.append(f"| {c['catalog']}, {name} | {d['add_median_s']:.3f} | {a['requests']:,} | {a['p50_ms']:.1f} | "
+                         f"{a['p99_ms']:.1f} | {a['max_ms']:.1f} | {b['requests']:,} | {b['p50_ms']:.1f} | "
+                         f"{b['p99_ms']:.1f} | {b['max_ms']:.1f} |")
     lines += ["", "New items, put in the catalog after those picks (batches of each size in turn, the median of its "
               "repeats; the text index and title search are grown aside and put in place "
               "under the lock shortlists take: in brackets, how long it was held):", "",
@@ -257,7 +338,7 @@ def markdown(out: dict) -> str:
     for c in out["cost"]:
         by = {r["batch"]: r for r in c["item_rows"]}
         lines.append(f"| {c['catalog']} | {c['items']:,} | "
-                     + " | ".join(f"{by[b]['median_s']:.3f} ({by[b]['lock_held_s']:.3f})" for b in ITEM_BATCHES)
+                     + " | ".join(f"{by[b]['median_s']:.3f} ({by[b]['lock_held_s'] * 1e3:.1f} ms)" for b in ITEM_BATCHES)
                      + f" | {by[1]['share_of_rebuild']:.2f} |")
     lines += ["", "The parts of one item's add that grow with the catalog, both ways in one process (the median of "
               f"{out['parts'][0]['repeats']}): built again over every item (before; still the first add after a saved "

@@ -588,7 +588,7 @@ def serve(
             reasons=reasons, guided=guided, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed,
             timeout=timeout, fusion_weight=fusion_weight)
         rec.ranker.prepare([], (), k)  # a broken template fails now, not at the first request
-        service = RecommendService(rec, max_history=max_history)
+        service = RecommendService(rec, max_history=max_history, settle=True)  # a process of its own
     except ZsrecError as e:
         _fail(str(e))
     err.print(f"zsrec serving {rec.dataset.name} ({len(rec.dataset.catalog)} items) on http://{host}:{port}/ "

@@ -179,10 +179,11 @@ class Recommender:
         self._hidden: dict[int, None] = dict.fromkeys(dataset.catalog.index_of(i) for i in hidden)
         if self._hidden:
             self.generator.hide_rows(list(self._hidden))
-        # Held while a user is prepared and while new picks are counted in (shared by every variant):
-        # a shortlist never reads an index half-updated.
+        # Held while a user is prepared and while new picks or items, counted aside, are put in place
+        # (shared by every variant): a shortlist never reads an index half-updated.
         self._counting = threading.RLock()
-        self._changing_catalog = threading.Lock()  # add_items, hide_items: one at a time (shared by every variant too)
+        # add_interactions, add_items, hide_items: one at a time, each counted from the one before (shared too)
+        self._changing_catalog = threading.Lock()
         self._evidence = _SharedEvidence(dataset)
         _check_settings(settings)
         base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
@@ -337,9 +338,8 @@ class Recommender:
         one call each. The picks are counted into copies of the indexes while requests go on reading
         the old ones, and put in place in one short step under the lock that shortlists take; adds
         (and item adds, and hiding) run one at a time. Title search keeps the popularity order it was
-        built with. With a
-        ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
-        one nothing is written, and a restart knows only the data it loads."""
+        built with. With a ``picks_log`` the batch is written there first (and a write that fails adds
+        nothing); without one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
         self._generator_can("add_interactions(interactions, rows)", "count new picks")
         events = read_events(interactions, columns)

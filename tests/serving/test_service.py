@@ -153,3 +153,35 @@ def test_a_request_chooses_its_fusion_weight_and_weights_do_not_grow_the_service
     for i in range(200):  # a client sending a new weight each time
         svc.recommender(Variant(RankingMode.GENERATE, ReasonsMode.EVIDENCE, i / 1000))
     assert len(svc._variants) <= 64
+
+
+def test_a_settled_service_leaves_what_it_holds_out_of_the_collectors_passes(ml100k):
+    import gc
+    import weakref
+
+    from conftest import own_copy
+
+    class Node:
+        pass
+
+    def tracked(obj) -> bool:  # in a generation the collector walks (frozen objects are in none)
+        return any(o is obj for o in gc.get_objects())
+
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), mode="score", reasons="evidence")
+    item = rec.dataset.catalog.items[0]
+    plain = RecommendService(rec)
+    assert tracked(item)  # a service that does not settle leaves the collector as it is
+    cycle = Node()
+    cycle.me = cycle  # garbage only a collection frees
+    gone = weakref.ref(cycle)
+    del cycle
+    try:
+        settled = RecommendService(rec, settle=True)
+        assert gone() is None  # collected first, not kept for ever
+        assert not tracked(item) and gc.get_freeze_count() >= len(ml100k.catalog)
+        plain.add_items([{"item_id": "new-1", "title": "New One (2026)"}])
+        assert tracked(rec.dataset.catalog.items[-1])
+        settled.add_items([{"item_id": "new-2", "title": "New Two (2026)"}])  # and after each add
+        assert not tracked(rec.dataset.catalog.items[-1]) and not tracked(rec.dataset.catalog.items[-2])
+    finally:
+        gc.unfreeze()

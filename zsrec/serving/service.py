@@ -7,6 +7,7 @@ with the same choice share a backend call.
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,15 +30,33 @@ class Variant:
 KEPT_VARIANTS = 64  # a client sending a new weight each time must not grow the service without end
 
 
+def settle_objects() -> int:
+    """Collect what is garbage now, then leave every object still held out of the collector's later
+    passes (``gc.freeze``), and return how many that is. A service holds millions of Python objects
+    that live as long as it does (an item each, its title words, ...), and Python's full collection
+    walks every one with all threads stopped: at 1M items each such pass stalled every request
+    for up to 1.8 s (``benchmarks/add_interactions.py``). Left out, they are still freed once nothing
+    refers to them; only a reference cycle among them would be kept."""
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
+
+
 class RecommendService:
-    def __init__(self, recommender: Recommender, max_history: int = 50):
+    def __init__(self, recommender: Recommender, max_history: int = 50, settle: bool = False):
+        """``settle``: leave the objects held after start and after each add out of the garbage
+        collector's passes (``settle_objects``): what ``zsrec serve`` does, a process of its own. Off
+        by default, since it changes the whole process's collector."""
         self.base = recommender
+        self.settle = settle
         self.max_history = max_history
         config = recommender.ranker.config
         self.default = Variant(RankingMode(config.mode), ReasonsMode(config.reasons), config.fusion_weight)
         self._variants: dict[Variant, Recommender] = {self.default: recommender}
         self._lock = threading.Lock()
         self.ready = threading.Event()
+        if settle:
+            settle_objects()
 
     # ------------------------------------------------------------ the model
 
@@ -111,12 +130,19 @@ class RecommendService:
 
     def add_interactions(self, picks: Sequence[dict]) -> dict:
         """New picks counted into the one data and index every variant reads (see
-        ``Recommender.add_interactions``); requests prepared meanwhile wait for it."""
-        return self.base.add_interactions(picks).to_dict()
+        ``Recommender.add_interactions``): counted while requests go on, then put in place in one
+        short step they wait for."""
+        return self._settled(self.base.add_interactions(picks).to_dict())
 
     def add_items(self, items: Sequence[dict]) -> dict:
         """New items put in the one catalog and index every variant reads (see ``Recommender.add_items``)."""
-        return self.base.add_items(items).to_dict()
+        return self._settled(self.base.add_items(items).to_dict())
+
+    def _settled(self, answer: dict) -> dict:
+        """An add leaves new objects held (its indexes, new items): settled too, where the service settles."""
+        if self.settle:
+            settle_objects()
+        return answer
 
     def hide_items(self, item_ids: Sequence[str]) -> dict:
         """Items never recommended from now on, by every variant (see ``Recommender.hide_items``)."""
