@@ -157,7 +157,8 @@ class EvidenceIndex:
 
     def _count(self, picks: sparse.csc_matrix, popularity: np.ndarray | None) -> None:
         picks.sum_duplicates()
-        picks.data[:] = 1.0  # a user who picked an item twice counts once
+        if not bool((picks.data == 1.0).all()):  # a grown matrix's are: a copy shares them with the index in use
+            picks.data[:] = 1.0  # a user who picked an item twice counts once
         self.picks = picks
         self.pickers = np.asarray(picks.sum(axis=0)).ravel().astype(np.int64)  # distinct users per item
         counts = self.pickers if popularity is None else np.asarray(popularity)
@@ -203,10 +204,20 @@ class EvidenceIndex:
         extra = len(self.catalog) - self.picks.shape[1]
         if extra < 0:
             raise ValueError("a catalog only grows: items are never taken out of the evidence")
-        new_items = self.catalog.items[len(self.genres):len(self.genres) + extra]
-        self.genres = self.genres + [item_genres(it) for it in new_items]
-        self.terms = self.terms + [_title_terms(it) for it in new_items]
-        self._count(grown(self.picks, (self.picks.shape[0], len(self.catalog))), popularity)
+        self._append(self.catalog.items[len(self.genres):len(self.genres) + extra], popularity)
+
+    def with_items(self, items: Sequence[Item], popularity: np.ndarray | None = None) -> EvidenceIndex:
+        """A copy that counts ``items`` too, before they are appended to the catalog (which the copy
+        shares: put it in place once they are), this index left as it is: what a service counts
+        while requests go on reading this one. ``popularity`` as for ``add_items``."""
+        index = copy.copy(self)
+        index._append(items, popularity)
+        return index
+
+    def _append(self, items: Sequence[Item], popularity: np.ndarray | None) -> None:
+        self.genres = self.genres + [item_genres(it) for it in items]
+        self.terms = self.terms + [_title_terms(it) for it in items]
+        self._count(grown(self.picks, (self.picks.shape[0], self.picks.shape[1] + len(items))), popularity)
 
     def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:
         """Facts for each candidate, strongest first; every candidate gets at least its popularity,

@@ -114,8 +114,8 @@ class _SharedEvidence:
 
     def take(self, before: EvidenceIndex | None, added: EvidenceIndex | None,
              add: Callable[[EvidenceIndex], EvidenceIndex]) -> None:
-        """Put ``added`` (new picks counted aside into ``before``, the index then in use) in place. An
-        index first built while they were counted was built from the data without them: ``add`` counts
+        """Put ``added`` (new picks or items counted aside into ``before``, the index then in use) in
+        place. An index first built while they were counted was built without them: ``add`` counts
         them into it now."""
         with self._lock:
             self.index = added if self.index is before else add(self.index)
@@ -419,8 +419,9 @@ class Recommender:
         record without an id, raises naming it, and nothing is added. The text index and title search
         are grown from what they keep (BM25's weights all move with a new document: they are computed
         again from the term counts, and only the new items' text is read), which costs a small fraction
-        of a restart (``benchmarks/add_interactions.py``). They are grown aside while requests go on,
-        and put in place with the new rows in one short step under the lock that shortlists take.
+        of a restart (``benchmarks/add_interactions.py``). They and the evidence are grown aside while
+        requests go on, and put in place with the new rows in one short step under the lock that
+        shortlists take.
         With a ``picks_log`` the items are written there first, and a restart puts them back in the
         catalog."""
         t0 = time.perf_counter()
@@ -443,7 +444,14 @@ class Recommender:
             new = [item for _, item in read]
             if not new:
                 return AddedItems(0, len(catalog), time.perf_counter() - t0)
-            # the slow part, built aside while requests go on: the text index and title search over every item
+            # the slow part, built aside while requests go on: the evidence, text index and title search
+            counts = np.concatenate([self.dataset.interactions.item_counts(len(catalog)), np.zeros(len(new))])
+
+            def with_items(index: EvidenceIndex) -> EvidenceIndex:
+                return index.with_items(new, counts)
+
+            evidence = self._evidence.index  # None: counted over the grown catalog on first use
+            added = with_items(evidence) if evidence is not None else None
             text_index = self.generator.text_index_with(new)
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
@@ -452,10 +460,11 @@ class Recommender:
             with self._counting:
                 rows = catalog.extend(new)
                 self.generator.add_items(rows, text_index)
-                if self._evidence.index is not None:  # else counted over the grown catalog on first use
-                    self._evidence.index.add_items(self.dataset.interactions.item_counts(len(catalog)))
-                self.matcher.adopt(matcher, catalog)
+                self._evidence.take(evidence, added, with_items)
+                # the old tables are freed on return, after the lock: freeing 1M titles' takes a while
+                replaced = self.matcher.adopt(matcher, catalog)
                 self._allowed.clear()  # filters were resolved over the catalog without these
+            del replaced
             return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)
 
     def hide_items(self, items: Sequence[str]) -> HiddenItems:

@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from rapidfuzz import fuzz, process
@@ -202,15 +203,17 @@ class TitleMatcher:
         self._prefix_index()
         self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
 
-    def adopt(self, other: TitleMatcher, catalog: Catalog) -> None:
+    def adopt(self, other: TitleMatcher, catalog: Catalog) -> dict[str, Any]:
         """Take ``other``'s tables (built aside over a catalog with new items, ``Catalog.with_items``),
         answering with rows of ``catalog`` (grown to hold those items by now): put in place in one
-        step, so a lookup running meanwhile reads the old tables or the new ones, never a mix."""
+        step, so a lookup running meanwhile reads the old tables or the new ones, never a mix. Returns
+        the old tables: whoever holds a lock while adopting can free them once it is released."""
         if len(other.catalog) != len(catalog):
             raise ValueError("adopt() takes a matcher built over a catalog of this one's items")
         tables = dict(other.__dict__)
         tables["catalog"] = catalog
-        self.__dict__ = tables
+        old, self.__dict__ = self.__dict__, tables
+        return old
 
     def _prefix_index(self) -> None:
         """Title words sorted, each with the popularity places of the rows that hold it: the rows of

@@ -178,3 +178,52 @@ def test_evidence_first_built_while_picks_are_counted_gets_them_too(ml100k):
     assert np.array_equal(rec.ranker.evidence.pickers, fresh.pickers)
     assert rec.ranker.evidence.pickers[toy] == built.pickers[toy] + 2
     assert sorted(rec.ranker.evidence.users.tolist()) == sorted(fresh.users.tolist())
+
+
+class _HeldItems(_Held):
+    """Stops an item add while it builds the text index aside."""
+
+    def __init__(self, rec):
+        self.counting, self.go = threading.Event(), threading.Event()
+        build = rec.generator.text_index_with
+
+        def held(*args, **kwargs):
+            out = build(*args, **kwargs)
+            self.counting.set()
+            assert self.go.wait(WAIT), "the test never let the add go on"
+            return out
+        rec.generator.text_index_with = held
+
+
+@pytest.mark.parametrize("built_before", [True, False])
+def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, built_before):
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
+                      reasons="evidence")
+    if built_before:
+        rec.ranker.evidence
+    n = len(ml100k.catalog)
+    held = _HeldItems(rec)
+    adding, added = _in_thread(lambda: rec.add_items([{"item_id": "9001", "title": "Galactic Rebels (2026)",
+                                                       "genres": "Sci-Fi|Western"}]))
+    assert held.counting.wait(WAIT)
+    serving, served = _in_thread(lambda: rec.prepare(["Star Wars (1977)"], k=3).prepared)
+    serving.join(WAIT)
+    assert not serving.is_alive() and "error" not in served, "a request waited for the items being counted"
+    assert len(rec.ranker.evidence.genres) == n  # built (or in use) without the new item
+    held.go.set()
+    adding.join(WAIT)
+    assert "error" not in added and added["value"].added == 1
+    evidence = rec.ranker.evidence
+    assert len(evidence.genres) == len(evidence.pickers) == n + 1 and evidence.genres[-1] == ("Sci-Fi", "Western")
+    facts = rec.prepare(["Star Wars (1977)"], k=1, only=["9001"]).prepared.facts[0]
+    assert [f.text for f in facts] == ["Sci-Fi, like your picks", f"not picked by anyone yet (of {n + 1})"]
+
+
+def test_evidence_with_items_leaves_the_index_in_use_as_it_was(ml100k):
+    index = EvidenceIndex(ml100k.catalog, ml100k.interactions)
+    n, data = len(ml100k.catalog), index.picks.data
+    added = index.with_items([Item("9001", "Galactic Rebels (2026)", {"genres": "Sci-Fi"})])
+    assert len(index.genres) == len(index.pickers) == n and index.picks.shape[1] == n
+    assert index.picks.data is data and bool((data == 1.0).all())
+    assert len(added.genres) == len(added.pickers) == n + 1 and added.pickers[-1] == 0
+    assert added.genres[-1] == ("Sci-Fi",) and np.array_equal(added.pickers[:n], index.pickers)
