@@ -103,19 +103,20 @@ def test_evidence_with_picks_leaves_the_index_in_use_as_it_was(ml100k):
 
 
 class _Held:
-    """Stops an add inside its counting until told to go on: what a slow add at 1M items looks like
-    to the requests that arrive meanwhile."""
+    """Stops an add inside the part it does aside (the generator's ``step``: counting picks, or
+    growing the text index for items) until told to go on: what a slow add at 1M items looks like to
+    the requests that arrive meanwhile."""
 
-    def __init__(self, rec):
+    def __init__(self, rec, step="count_picks"):
         self.counting, self.go = threading.Event(), threading.Event()
-        count = rec.generator.count_picks
+        count = getattr(rec.generator, step)
 
         def held(*args, **kwargs):
             out = count(*args, **kwargs)
             self.counting.set()
             assert self.go.wait(WAIT), "the test never let the add go on"
             return out
-        rec.generator.count_picks = held
+        setattr(rec.generator, step, held)
 
 
 def _in_thread(fn):
@@ -180,21 +181,6 @@ def test_evidence_first_built_while_picks_are_counted_gets_them_too(ml100k):
     assert sorted(rec.ranker.evidence.users.tolist()) == sorted(fresh.users.tolist())
 
 
-class _HeldItems(_Held):
-    """Stops an item add while it builds the text index aside."""
-
-    def __init__(self, rec):
-        self.counting, self.go = threading.Event(), threading.Event()
-        build = rec.generator.text_index_with
-
-        def held(*args, **kwargs):
-            out = build(*args, **kwargs)
-            self.counting.set()
-            assert self.go.wait(WAIT), "the test never let the add go on"
-            return out
-        rec.generator.text_index_with = held
-
-
 @pytest.mark.parametrize("built_before", [True, False])
 def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, built_before):
     rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
@@ -202,7 +188,7 @@ def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, 
     if built_before:
         rec.ranker.evidence
     n = len(ml100k.catalog)
-    held = _HeldItems(rec)
+    held = _Held(rec, "text_index_with")
     adding, added = _in_thread(lambda: rec.add_items([{"item_id": "9001", "title": "Galactic Rebels (2026)",
                                                        "genres": "Sci-Fi|Western"}]))
     assert held.counting.wait(WAIT)
