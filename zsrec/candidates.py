@@ -502,9 +502,9 @@ class CandidateGenerator:
             index.add(*args, **kwargs)
             return index
 
-        if self._popularity_counted:
+        if self._popularity_counted and self.config.popularity_half_life is not None:  # every weight moves
             popularity = interactions.item_counts(len(self.catalog), self.config.popularity_half_life)
-        else:  # lent counts (a subset of users'): the new picks are added to them
+        else:  # counts (or lent counts, a subset of users'): the new picks are added to them
             popularity = self.popularity_counts + np.bincount(interactions.items[rows], minlength=len(self.catalog))
         scaled, order = self._popularity_order(popularity)
         return CountedPicks(

@@ -19,6 +19,7 @@ from scipy import sparse
 from .data import Catalog, Interactions, Item
 from .loaders import ML100K_GENRES
 from .sparse_rows import grown
+from .user_codes import UserCodes
 from .text import tokenize
 
 MIN_CO_PICKS = 2  # one shared user is an anecdote, not a pattern
@@ -150,7 +151,7 @@ class EvidenceIndex:
         picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
                                   shape=(len(users), n_items))
         self.users = users  # each code's user id, for adding picks
-        self._code_of: dict[str, int] | None = None  # user id -> code, made on the first add
+        self._codes = UserCodes(users.tolist())  # shared with this index's copies (see UserCodes)
         self._count(picks, popularity)
         self.genres = [item_genres(it) for it in catalog.items]
         self.terms = [_title_terms(it) for it in catalog.items]
@@ -174,15 +175,9 @@ class EvidenceIndex:
         from the old picks. Filters' sorted counts (``Scope``) are then out of date: resolve them again."""
         if len(users) != len(items):
             raise ValueError("add() needs one user per item")
-        code_of = self._code_of
-        if code_of is None:
-            code_of = {str(u): i for i, u in enumerate(self.users.tolist())}
-        newcomers = [u for u in dict.fromkeys(str(u) for u in users) if u not in code_of]
-        if newcomers:  # a new lookup, never one another index reads (a copy can be added to aside)
-            code_of = {**code_of, **{u: len(code_of) + i for i, u in enumerate(newcomers)}}
-            self.users = np.concatenate([self.users, np.asarray(newcomers, dtype=str)])
-        self._code_of = code_of
-        codes = [code_of[str(u)] for u in users]
+        codes = [self._codes.code(str(u)) for u in users]
+        if len(self._codes) > len(self.users):  # new users (and any a copy of this index counted first)
+            self.users = np.concatenate([self.users, np.asarray(self._codes.names[len(self.users):], dtype=str)])
         shape = (len(self.users), len(self.catalog))
         new = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (np.asarray(codes, dtype=np.int64),
                                                                          np.asarray(items, dtype=np.int64))), shape=shape)

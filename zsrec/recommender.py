@@ -387,14 +387,14 @@ class Recommender:
         while requests go on reading the old ones, then put them all in place in one short step under
         the lock shortlists take: at 1M items the counting takes seconds, the step milliseconds. A
         lent generator without ``count_picks`` counts under the lock, in place."""
-        n_items = len(self.dataset.catalog)
         evidence = self._evidence.index  # None: counted from the data, these picks too, on first use
         counted = self.generator.count_picks(grown, rows) if callable(getattr(self.generator, "count_picks", None)) \
             else None
-        counts = grown.item_counts(n_items)
+        picked = grown.items[rows]
 
-        def with_picks(index: EvidenceIndex) -> EvidenceIndex:
-            return index.with_picks(users, grown.items[rows], counts)
+        def with_picks(index: EvidenceIndex) -> EvidenceIndex:  # its counts and these picks': no pass over the data
+            counts = index.pop_counts + np.bincount(picked, minlength=len(index.pop_counts))
+            return index.with_picks(users, picked, counts)
 
         added = with_picks(evidence) if evidence is not None else None
         with self._counting:
@@ -445,10 +445,8 @@ class Recommender:
             if not new:
                 return AddedItems(0, len(catalog), time.perf_counter() - t0)
             # the slow part, built aside while requests go on: the evidence, text index and title search
-            counts = np.concatenate([self.dataset.interactions.item_counts(len(catalog)), np.zeros(len(new))])
-
             def with_items(index: EvidenceIndex) -> EvidenceIndex:
-                return index.with_items(new, counts)
+                return index.with_items(new, np.concatenate([index.pop_counts, np.zeros(len(new))]))
 
             evidence = self._evidence.index  # None: counted over the grown catalog on first use
             added = with_items(evidence) if evidence is not None else None

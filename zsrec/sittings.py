@@ -25,6 +25,7 @@ from scipy import sparse
 
 from .errors import DataError, OptionError
 from .sparse_rows import grown, with_rows
+from .user_codes import UserCodes
 
 PER_ITEM = 1000  # sittings listed per item (its most recent); ML-100K's most picked film is in 583
 
@@ -42,10 +43,17 @@ class SittingIndex:
         self.members = members  # sittings x items, 1 where the sitting holds the item
         self.ends = np.asarray(ends, dtype=np.float64)  # each sitting's last pick's time
         self.owners = np.asarray(owners, dtype=np.int64)  # each sitting's user, as a row of ``users``
-        self.users = np.asarray(users, dtype=str)  # user ids, as given to build / add
+        self._codes = UserCodes(np.asarray(users, dtype=str).tolist())  # user ids, as given to build / add
+        self._n_users = len(self._codes)  # the codes this index knows (its copies may know more)
+        self._latest: np.ndarray | None = None  # each user's latest sitting (-1: none), made on the first add
         self.seconds = float(seconds)
         self.per_item = int(per_item)
         self._list_sittings()
+
+    @property
+    def users(self) -> np.ndarray:
+        """User ids, each at its code (``owners``): as given to build, then as adds first counted them."""
+        return np.asarray(self._codes.names[:self._n_users], dtype=str)
 
     @property
     def n_items(self) -> int:
@@ -156,50 +164,70 @@ class SittingIndex:
     def add(self, users: Sequence[str], sequences: Sequence[Sequence[int]], times: Sequence[Sequence[float]]) -> None:
         """Add each user's new picks (oldest first, with their times, no earlier than the user's last
         pick here): a pick within ``seconds`` of the user's latest sitting joins it, a later one opens
-        a sitting. The membership is extended in one pass and the lists of the changed sittings' items
-        re-cut (``_relist``); nothing is recounted from the old picks."""
+        a sitting. Only the changed sittings' rows of the membership are written again (the rest are
+        copied), and the lists of their items re-cut (``_relist``); nothing is recounted from the old
+        picks, and no per-user or per-sitting array is read into Python objects. New arrays throughout,
+        so a copy can be added to while the original is read (``CandidateGenerator.count_picks``)."""
         if not (len(users) == len(sequences) == len(times)):
             raise OptionError("add() needs one user, one list of picks and one list of times each")
-        index_of = {u: i for i, u in enumerate(self.users.tolist())}
-        wanted = {str(u) for u in users}
-        user_list = self.users.tolist()
-        # each user's latest sitting: a user's sittings get rows in time order, so their highest row
-        last_row = np.full(len(user_list), -1, dtype=np.int64)
-        np.maximum.at(last_row, self.owners, np.arange(self.n_sittings, dtype=np.int64))
-        latest = {int(u): int(r) for u, r in enumerate(last_row) if r >= 0 and user_list[u] in wanted}
-        ends = self.ends.tolist()
-        owners = self.owners.tolist()
+        if self._latest is None:  # a user's sittings get rows in time order: their highest row
+            self._latest = np.full(self._n_users, -1, dtype=np.int64)
+            np.maximum.at(self._latest, self.owners, np.arange(self.n_sittings, dtype=np.int64))
+        latest, n_old = self._latest, self.n_sittings
+        moved: dict[int, int] = {}  # user code -> latest sitting, where this add changed it
+        new_ends: list[float] = []
+        new_owners: list[int] = []
+        ended: dict[int, float] = {}  # an old sitting's new end
         new_rows, new_items = [], []
+
+        def end_of(s: int) -> float:
+            return new_ends[s - n_old] if s >= n_old else ended.get(s, float(self.ends[s]))
+
         for user, seq, stamps in zip(users, sequences, times):
             if len(stamps) != len(seq):
                 raise OptionError("times must give one timestamp per pick")
-            u = index_of.get(str(user))
-            if u is None:
-                u = index_of[str(user)] = len(user_list)
-                user_list.append(str(user))
+            u = self._codes.code(str(user))
             for item, t in zip(seq, stamps):
                 item, t = int(item), float(t)
                 if not 0 <= item < self.n_items:
                     raise DataError(f"a pick is outside the catalog's {self.n_items} items")
-                s = latest.get(u)
-                if s is not None and t < ends[s]:
+                s = moved.get(u, int(latest[u]) if u < len(latest) else -1)
+                if s >= 0 and t < end_of(s):
                     raise OptionError(f"user {user}'s new pick at {t:g} is older than their last one here "
-                                      f"({ends[s]:g}): add picks in time order")
-                if s is None or t - ends[s] > self.seconds:
-                    s = latest[u] = len(ends)
-                    ends.append(t)
-                    owners.append(u)
-                ends[s] = t
+                                      f"({end_of(s):g}): add picks in time order")
+                if s < 0 or t - end_of(s) > self.seconds:
+                    s = moved[u] = n_old + len(new_ends)
+                    new_ends.append(t)
+                    new_owners.append(u)
+                if s >= n_old:
+                    new_ends[s - n_old] = t
+                else:
+                    ended[s] = t
                 new_rows.append(s)
                 new_items.append(item)
-        old = self.members.tocoo()
-        rows = np.concatenate([old.row.astype(np.int64), np.asarray(new_rows, dtype=np.int64)])
-        items = np.concatenate([old.col.astype(np.int64), np.asarray(new_items, dtype=np.int64)])
-        self.members = _membership(rows, items, len(ends), self.n_items)
-        self.ends = np.asarray(ends, dtype=np.float64)
-        self.owners = np.asarray(owners, dtype=np.int64)
-        self.users = np.asarray(user_list, dtype=str)
-        self._relist(np.unique(np.asarray(new_rows, dtype=np.int64)))
+        self._n_users = len(self._codes)
+        self._latest = np.concatenate([latest, np.full(self._n_users - len(latest), -1, dtype=np.int64)])
+        self._latest[list(moved)] = list(moved.values())
+        self.ends = np.concatenate([self.ends, np.asarray(new_ends, dtype=np.float64)])
+        self.ends[list(ended)] = list(ended.values())
+        self.owners = np.concatenate([self.owners, np.asarray(new_owners, dtype=np.int64)])
+        changed = np.unique(np.asarray(new_rows, dtype=np.int64))
+        self.members = self._with_picks(changed, np.asarray(new_rows, dtype=np.int64),
+                                        np.asarray(new_items, dtype=np.int64), len(self.ends))
+        self._relist(changed)
+
+    def _with_picks(self, changed: np.ndarray, rows: np.ndarray, items: np.ndarray, n_sittings: int) -> sparse.csr_matrix:
+        """The membership with ``n_sittings`` rows, the ``changed`` ones holding what they held and
+        the new (sitting, item) picks, each item once: the matrix ``_membership`` makes from every
+        pick, with only those rows written."""
+        old = changed[changed < self.n_sittings]
+        held = self.members[old]
+        row = np.concatenate([np.repeat(old, np.diff(held.indptr)), rows])
+        col = np.concatenate([held.indices.astype(np.int64), items])
+        key = np.unique(row * self.n_items + col)  # by sitting, then item: a repeat pick counts once
+        row, col = key // self.n_items, key % self.n_items
+        return with_rows(grown(self.members, (n_sittings, self.n_items)), changed, row, col,
+                         np.ones(len(row), dtype=np.uint8))
 
     def _relist(self, changed: np.ndarray) -> None:
         """Re-cut the per-item lists after picks joined the sittings ``changed`` (new ones, or a

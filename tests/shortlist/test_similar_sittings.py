@@ -112,8 +112,18 @@ def test_adding_picks_equals_a_rebuild(ml100k):
         return sorted((str(index.users[index.owners[r]]), index.ends[r], tuple(index.members[r].indices.tolist()))
                       for r in range(index.n_sittings))
     assert as_sets(grown) == as_sets(whole)
+    m = grown.members  # only the changed rows were written: still one sorted entry per item, each 1
+    canon = m.copy()
+    canon.sum_duplicates()
+    canon.sort_indices()
+    assert m.data.dtype == np.uint8 and bool((m.data == 1).all())
+    assert np.array_equal(canon.indices, m.indices) and np.array_equal(canon.indptr, m.indptr)
     history = seqs[5][:5]
     assert [x.tolist() for x in grown.neighbour_scores(history, 0.5)] == [x.tolist() for x in whole.neighbour_scores(history, 0.5)]
+    last = int(np.flatnonzero(grown.owners == list(grown.users).index(users[0]))[-1])
+    held, end = grown.members[last].indices.tolist(), float(grown.ends[last])
+    grown.add([users[0]], [[held[0]]], [[end + 1]])  # an item the sitting holds already: counted once
+    assert grown.members[last].indices.tolist() == held and grown.ends[last] == end + 1
     with pytest.raises(OptionError, match="time order"):
         grown.add([users[0]], [[1]], [[0.0]])
     with pytest.raises(OptionError, match="one timestamp per pick"):
