@@ -473,8 +473,8 @@ class CandidateGenerator:
         read, so it runs while they go on; ``take_picks`` then puts them in place in one short step.
         Each index pairs a user's new picks with what they picked before (the shared one with their
         last ones, the first-picks ones with all of them, the session signal and the sittings by time),
-        and popularity is counted again from every interaction (a pass over the counts; with a
-        half-life every weight moves). The text index needs nothing: items are not added. The indexes
+        and popularity takes the new picks' counts added (with a half-life every weight moves, and it
+        is counted again from every pick). The text index needs nothing: items are not added. The indexes
         then hold what a rebuild would, but for neighbour pairs pruned before that start again from
         their new count (``CoOccurrenceIndex.add``). Each index's ``add`` makes new arrays and never
         writes into its old ones, so a shallow copy can be added to while the original is read."""
