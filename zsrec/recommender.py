@@ -101,10 +101,12 @@ class _SharedEvidence:
     def __init__(self, dataset: Dataset):
         self.dataset = dataset
         self.index: EvidenceIndex | None = None
-        self._lock = threading.Lock()
+        # held while the index is built, and by an add while it puts new data and this index in place:
+        # an index is built from the data before an add (and ``take`` counts the add into it) or after
+        self.lock = threading.RLock()
 
     def __call__(self) -> EvidenceIndex:
-        with self._lock:
+        with self.lock:
             if self.index is None:
                 catalog, picks = self.dataset.catalog, self.dataset.interactions
                 # counted picks, not the shortlist's popularity: with a half-life those are decayed
@@ -117,7 +119,7 @@ class _SharedEvidence:
         """Put ``added`` (new picks or items counted aside into ``before``, the index then in use) in
         place. An index first built while they were counted was built without them: ``add`` counts
         them into it now."""
-        with self._lock:
+        with self.lock:
             self.index = added if self.index is before else add(self.index)
 
 
@@ -397,7 +399,7 @@ class Recommender:
             return index.with_picks(users, picked, counts)
 
         added = with_picks(evidence) if evidence is not None else None
-        with self._counting:
+        with self._counting, self._evidence.lock:
             if counted is not None:
                 self.generator.take_picks(counted)
             else:
@@ -455,7 +457,7 @@ class Recommender:
                                                                                      np.zeros(len(new))]))
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
-            with self._counting:
+            with self._counting, self._evidence.lock:
                 rows = catalog.extend(new)
                 self.generator.add_items(rows, text_index)
                 self._evidence.take(evidence, added, with_items)

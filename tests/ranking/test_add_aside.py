@@ -229,3 +229,28 @@ def test_popularity_after_an_add_is_a_recount_of_every_pick(ml100k, half_life):
     fresh = CandidateGenerator(data.catalog, grown, config)
     assert np.array_equal(gen.popularity_counts, fresh.popularity_counts)
     assert np.array_equal(gen.pick_counts, fresh.pick_counts) and np.array_equal(gen._pop_order, fresh._pop_order)
+
+
+def test_evidence_built_while_an_add_is_put_in_place_is_counted_once(ml100k):
+    """A caller may ask for the evidence outside any request (``rec.ranker.evidence``) just as an add
+    puts the grown data in place: it is built from the data before the add (and the add counts
+    into it) or after (and holds the picks), never in between, where it would count them twice."""
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
+                      reasons="evidence")
+    assert rec._evidence.index is None
+    holder, building = rec._evidence, {}
+    take = holder.take
+
+    def take_after_a_build_was_asked(*args):  # the grown data is in place by now
+        thread, building["box"] = _in_thread(lambda: rec.ranker.evidence)
+        thread.join(2)  # time enough to build ML-100K's evidence, unless the add holds it off
+        building["thread"] = thread
+        take(*args)
+    holder.take = take_after_a_build_was_asked
+    rec.add_interactions([{"user_id": "ann", "item_id": "1"}, {"user_id": "bob", "item_id": "1"}])
+    building["thread"].join(WAIT)
+    picks = rec.dataset.interactions
+    fresh = EvidenceIndex(rec.dataset.catalog, picks, picks.item_counts(len(rec.dataset.catalog)))
+    assert np.array_equal(rec.ranker.evidence.pickers, fresh.pickers)
+    assert np.array_equal(rec.ranker.evidence.pop_counts, fresh.pop_counts)  # the "(N picks)" a reason cites: each pick once
+    assert sorted(rec.ranker.evidence.users.tolist()) == sorted(fresh.users.tolist())
