@@ -150,11 +150,16 @@ class EvidenceIndex:
         users, codes = np.unique(interactions.users.astype(str), return_inverse=True)
         picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
                                   shape=(len(users), n_items))
-        self.users = users  # each code's user id, for adding picks
-        self._codes = UserCodes(users.tolist())  # shared with this index's copies (see UserCodes)
+        self._codes = UserCodes(users)  # each code's user id, shared with this index's copies (see UserCodes)
+        self._n_users = len(users)  # the codes this index counts (its copies may know more)
         self._count(picks, popularity)
         self.genres = [item_genres(it) for it in catalog.items]
         self.terms = [_title_terms(it) for it in catalog.items]
+
+    @property
+    def users(self) -> np.ndarray:
+        """User ids, each at its code (the rows of ``picks``)."""
+        return self._codes.ids(self._n_users)
 
     def _count(self, picks: sparse.csc_matrix, popularity: np.ndarray | None) -> None:
         picks.sum_duplicates()
@@ -176,9 +181,8 @@ class EvidenceIndex:
         if len(users) != len(items):
             raise ValueError("add() needs one user per item")
         codes = [self._codes.code(str(u)) for u in users]
-        if len(self._codes) > len(self.users):  # new users (and any a copy of this index counted first)
-            self.users = np.concatenate([self.users, np.asarray(self._codes.names[len(self.users):], dtype=str)])
-        shape = (len(self.users), len(self.catalog))
+        self._n_users = len(self._codes)  # new users (and any a copy of this index counted first)
+        shape = (self._n_users, len(self.catalog))
         new = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (np.asarray(codes, dtype=np.int64),
                                                                          np.asarray(items, dtype=np.int64))), shape=shape)
         self._count((grown(self.picks, shape) + new).tocsc(), popularity)  # rows are users: room for new ones

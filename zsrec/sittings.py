@@ -43,7 +43,7 @@ class SittingIndex:
         self.members = members  # sittings x items, 1 where the sitting holds the item
         self.ends = np.asarray(ends, dtype=np.float64)  # each sitting's last pick's time
         self.owners = np.asarray(owners, dtype=np.int64)  # each sitting's user, as a row of ``users``
-        self._codes = UserCodes(np.asarray(users, dtype=str).tolist())  # user ids, as given to build / add
+        self._codes = UserCodes(users)  # user ids, as given to build / add
         self._n_users = len(self._codes)  # the codes this index knows (its copies may know more)
         self._latest: np.ndarray | None = None  # each user's latest sitting (-1: none), made on the first add
         self.seconds = float(seconds)
@@ -53,7 +53,7 @@ class SittingIndex:
     @property
     def users(self) -> np.ndarray:
         """User ids, each at its code (``owners``): as given to build, then as adds first counted them."""
-        return np.asarray(self._codes.names[:self._n_users], dtype=str)
+        return self._codes.ids(self._n_users)
 
     @property
     def n_items(self) -> int:

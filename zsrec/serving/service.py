@@ -32,11 +32,11 @@ KEPT_VARIANTS = 64  # a client sending a new weight each time must not grow the 
 
 def settle_objects() -> None:
     """Collect what is garbage now, then leave every object still held out of the collector's later
-    passes (``gc.freeze``). A service holds millions of Python objects
-    that live as long as it does (an item each, its title words, ...), and Python's full collection
-    walks every one with all threads stopped: at 1M items each such pass stalled every request
-    for up to 1.8 s (``benchmarks/add_interactions.py``). Left out, they are still freed once nothing
-    refers to them; only a reference cycle among them would be kept."""
+    passes (``gc.freeze``). A service holds millions of Python objects that live as long as it does
+    (an item each, its title words, ...), and Python's full collection walks every one with all
+    threads stopped: at 1M items each such pass stalled every request for up to 1.8 s
+    (``benchmarks/add_interactions.py``). Left out, they are still freed once nothing refers to
+    them; only a reference cycle among them would be kept."""
     gc.collect()
     gc.freeze()  # (not gc.get_freeze_count(): it walks every frozen object, 0.2 s at 1M items)
 
