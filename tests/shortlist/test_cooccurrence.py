@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
+from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex, _normalised, _top_per_row
 from zsrec.errors import OptionError
 from zsrec.length_weights import LengthWeights, by_length_text, parse_by_length
 
@@ -313,3 +313,43 @@ def test_weights_one_sets_hold_at_every_length_unless_one_sets_these_too():
     assert CandidateConfig(bm25_weight=1.0, popularity_weight=0.0).by_length == ()
     assert CandidateConfig(bm25_weight=1.0, by_length=tuned).by_length == tuned
     assert EvalConfig().by_length == tuned and EvalConfig(popularity_weight=0.5).by_length == ()
+
+
+def _best_by_sorting(row, col, score, k):
+    """Each row's k best (score high to low, ties to the lower column), by sorting in Python."""
+    by_row = {}
+    for r, c, s in zip(row.tolist(), col.tolist(), score.tolist()):
+        by_row.setdefault(r, []).append((-s, c))
+    return {(r, c) for r, cells in by_row.items() for _, c in sorted(cells)[:k]}
+
+
+@pytest.mark.parametrize("norm", ["raw", "cosine", "damped"])
+@pytest.mark.parametrize("window", [None, 3])
+def test_pruning_keeps_each_items_best_neighbours_with_ties_to_the_lower_item(ml100k, norm, window):
+    seqs = _sequences(ml100k, 150)
+    cfg = CoOccurrenceConfig(normalisation=norm, window=window, max_history=60)
+    whole = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=100_000))
+    for k in (1, 7, 40):
+        pruned = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=k))
+        every, kept = whole.counts.tocoo(), pruned.counts.tocoo()
+        score = _normalised(every.row, every.col, every.data, np.maximum(whole.item_counts, 1.0), whole.config)
+        assert set(zip(kept.row.tolist(), kept.col.tolist())) == _best_by_sorting(every.row, every.col, score, k)
+
+
+def test_the_kept_neighbours_are_exact_where_float32_cannot_tell_scores_apart():
+    rng = np.random.default_rng(0)
+    row = np.repeat(np.arange(6), 50)
+    col = np.tile(np.arange(50), 6)
+    score = np.where(rng.random(300) < 0.5, 1.0, 2.0) + rng.integers(0, 4, 300) * 1e-12  # equal as float32
+    score[:50] = [np.inf] * 5 + [3.0] * 5 + [0.0 if c % 2 else -0.0 for c in range(30)] + [-1.0] * 10  # -0.0 == 0.0
+    score[50:100] = rng.choice([1e300, 1e301, -1e300], 50)  # past float32's range
+    shuffled = rng.permutation(300)  # rows in no order
+    for k in (1, 3, 10, 15, 49, 50, 60):  # at 15 the first row's cut falls among its zeros, ties to the lower column
+        r, c, count = _top_per_row(row[shuffled], col[shuffled], score[shuffled], score[shuffled], k)
+        assert set(zip(r.tolist(), c.tolist())) == _best_by_sorting(row, col, score, k)
+        assert np.array_equal(count, score[r * 50 + c])
+    score[7] = np.nan  # sorted last, as np.lexsort sorts it
+    r, c, _ = _top_per_row(row, col, score, score, 5)
+    assert (0, 7) not in set(zip(r.tolist(), c.tolist()))
+    finite = np.where(np.isnan(score), -np.inf, score)
+    assert set(zip(r.tolist(), c.tolist())) == _best_by_sorting(row, col, finite, 5)
