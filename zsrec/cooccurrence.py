@@ -124,6 +124,8 @@ def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarr
     if config.normalisation is CoNormalisation.RAW:
         return count.astype(np.float64)
     b = 0.5 if config.normalisation is CoNormalisation.COSINE else config.damping
+    if len(row) > len(n):  # the powers taken once per item, not once per pair: the same floats
+        return count / ((n ** (1.0 - b))[row] * (n ** b)[col])
     return count / (n[row] ** (1.0 - b) * n[col] ** b)
 
 

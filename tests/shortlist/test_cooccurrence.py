@@ -353,3 +353,18 @@ def test_the_kept_neighbours_are_exact_where_float32_cannot_tell_scores_apart():
     assert (0, 7) not in set(zip(r.tolist(), c.tolist()))
     finite = np.where(np.isnan(score), -np.inf, score)
     assert set(zip(r.tolist(), c.tolist())) == _best_by_sorting(row, col, finite, 5)
+
+
+@pytest.mark.parametrize("norm", ["cosine", "damped"])
+def test_scores_are_the_same_floats_whether_powers_are_taken_per_item_or_per_pair(norm):
+    rng = np.random.default_rng(1)
+    n = rng.integers(1, 100_000, 3000).astype(np.float64)
+    row, col = rng.integers(0, 3000, 50_000), rng.integers(0, 3000, 50_000)
+    count = rng.integers(1, 500, 50_000).astype(np.float64)
+    cfg = CoOccurrenceConfig(normalisation=norm, damping=0.7)
+    per_item = _normalised(row, col, count, n, cfg)  # more pairs than items
+    per_pair = np.concatenate([_normalised(row[i:i + 1000], col[i:i + 1000], count[i:i + 1000], n, cfg)
+                               for i in range(0, 50_000, 1000)])
+    assert np.array_equal(per_item, per_pair)
+    assert np.array_equal(per_item, count / (n[row] ** (1 - cfg.damping if norm == "damped" else 0.5)
+                                             * n[col] ** (cfg.damping if norm == "damped" else 0.5)))
