@@ -170,15 +170,17 @@ def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.
     np.bitwise_xor(key, 0x7FFF_FFFF, out=key, where=key < 0)
     np.subtract(0x7FFF_FFFF, key, out=key)
     key |= np.repeat(np.arange(len(starts), dtype=np.int64) << 32, lengths)
+    ranked = np.sort(key)  # each row's pairs stay in its own span, best first
     kth = np.full(len(starts), np.iinfo(np.int64).max)
-    kth[big] = key[np.argsort(key)[starts[big] + k - 1]]
+    kth[big] = ranked[starts[big] + k - 1]
+    need = np.zeros(len(starts), dtype=np.int64)  # places left after the pairs rounded above the k-th
+    need[big] = k - (np.searchsorted(ranked, kth[big]) - starts[big])
     kth = np.repeat(kth, lengths)
     keep = key < kth  # rounded above the k-th: kept whatever the exact order (all of a short row)
     edge = np.flatnonzero(key == kth)
     if len(edge):  # the rest of a long row's k, from the pairs rounded to the k-th's score
         edge = edge[np.lexsort((col[edge], -score[edge], key[edge] >> 32))]  # exactly, by row: few pairs
         run = key[edge] >> 32
-        need = k - np.add.reduceat(keep, starts, dtype=np.int64)
         keep[edge[_places_in_runs(run) < need[run]]] = True
     return row[keep], col[keep], count[keep]
 
