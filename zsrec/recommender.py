@@ -421,7 +421,8 @@ class Recommender:
         record without an id, raises naming it, and nothing is added. The text index and title search
         are grown from what they keep (BM25's weights all move with a new document: they are computed
         again from the term counts, and only the new items' text is read), which costs a small fraction
-        of a restart (``benchmarks/add_interactions.py``). They and the evidence are grown aside while
+        of a restart (``benchmarks/add_interactions.py``). They, the evidence and the counted indexes
+        (grown by empty rows, with popularity's order over every item made again) are made aside while
         requests go on, and put in place with the new rows in one short step under the lock that
         shortlists take.
         With a ``picks_log`` the items are written there first, and a restart puts them back in the
@@ -453,13 +454,18 @@ class Recommender:
             evidence = self._evidence.index  # None: counted over the grown catalog on first use
             added = with_items(evidence) if evidence is not None else None
             text_index = self.generator.text_index_with(new)
+            room = self.generator.count_items(len(catalog) + len(new)) \
+                if callable(getattr(self.generator, "count_items", None)) else None  # a lent one's makes it below
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
             with self._counting, self._evidence.lock:
                 rows = catalog.extend(new)
-                self.generator.add_items(rows, text_index)
+                if room is not None:
+                    self.generator.add_items(rows, text_index, room)
+                else:
+                    self.generator.add_items(rows, text_index)
                 self._evidence.take(evidence, added, with_items)
                 # the old tables are freed on return, after the lock: freeing 1M titles' takes a while
                 replaced = self.matcher.adopt(matcher, catalog)

@@ -103,7 +103,7 @@ def test_evidence_with_picks_leaves_the_index_in_use_as_it_was(ml100k):
 
 class _Held:
     """Stops an add inside the part it does aside (the generator's ``step``: counting picks, or
-    growing the text index for items) until told to go on: what a slow add at 1M items looks like to
+    growing the text index or making room in the counted indexes for items) until told to go on: what a slow add at 1M items looks like to
     the requests that arrive meanwhile."""
 
     def __init__(self, rec, step="count_picks"):
@@ -180,14 +180,15 @@ def test_evidence_first_built_while_picks_are_counted_gets_them_too(ml100k):
     assert sorted(rec.ranker.evidence.users.tolist()) == sorted(fresh.users.tolist())
 
 
-@pytest.mark.parametrize("built_before", [True, False])
-def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, built_before):
+@pytest.mark.parametrize("built_before, step", [(True, "text_index_with"), (False, "text_index_with"),
+                                                (True, "count_items")])
+def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, built_before, step):
     rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(lambda p: ""), candidates=CandidateConfig(),
                       reasons="evidence")
     if built_before:
         rec.ranker.evidence
     n = len(ml100k.catalog)
-    held = _Held(rec, "text_index_with")
+    held = _Held(rec, step)
     adding, added = _in_thread(lambda: rec.add_items([{"item_id": "9001", "title": "Galactic Rebels (2026)",
                                                        "genres": "Sci-Fi|Western"}]))
     assert held.counting.wait(WAIT)
@@ -202,6 +203,48 @@ def test_items_are_counted_aside_and_evidence_built_meanwhile_gets_them(ml100k, 
     assert len(evidence.genres) == len(evidence.pickers) == n + 1 and evidence.genres[-1] == ("Sci-Fi", "Western")
     facts = rec.prepare(["Star Wars (1977)"], k=1, only=["9001"]).prepared.facts[0]
     assert [f.text for f in facts] == ["Sci-Fi, like your picks", f"not picked by anyone yet (of {n + 1})"]
+
+
+def test_room_for_items_is_made_aside_and_putting_it_in_place_equals_an_add_in_place(ml100k):
+    config = CandidateConfig(new_item_slots=1)
+    one, other = own_copy(ml100k), own_copy(ml100k)
+    aside = CandidateGenerator(one.catalog, one.interactions, config=config)
+    in_place = CandidateGenerator(other.catalog, other.interactions, config=config)
+    for gen in (aside, in_place):
+        gen.hide_rows([0, 49])
+    n, history = len(one.catalog), [171, 180, 99]
+    held, before = _arrays(aside), aside.generate(history, n=20).indices.tolist()
+    room = aside.count_items(n + 2)
+    _same(_arrays(aside), held)  # nothing a shortlist reads has moved
+    assert aside.generate(history, n=20).indices.tolist() == before
+    new = [Item("9001", "Galactic Rebels (2026)", {"genres": "Sci-Fi|War"}), Item("9002", "Quiet Farm (2026)")]
+    text = aside.text_index_with(new)
+    aside.add_items(one.catalog.extend(new), text, room)
+    in_place.add_items(other.catalog.extend([Item(i.id, i.title, dict(i.fields)) for i in new]))
+    _same(_arrays(aside), _arrays(in_place))
+    assert len(aside.popularity_counts) == n + 2 and aside.popularity_counts[-2:].tolist() == [0, 0]
+    for gen in (aside, in_place):  # the new items, nobody's pick yet, take the slot; the hidden stay out
+        got = gen.generate(history, n=20).indices.tolist()
+        assert n in got and not {0, 49} & set(got)
+    assert aside.generate(history, n=20).indices.tolist() == in_place.generate(history, n=20).indices.tolist()
+
+
+def test_room_made_for_another_catalog_or_before_a_change_is_refused(ml100k):
+    data = own_copy(ml100k)
+    gen = CandidateGenerator(data.catalog, data.interactions)
+    n = len(data.catalog)
+    too_big = gen.count_items(n + 5)
+    with pytest.raises(ValueError, match="room was made for"):
+        gen.add_items(data.catalog.extend([Item("9001", "Galactic Rebels (2026)")]), None, too_big)
+    assert len(gen.popularity_counts) == n  # nothing was put in place
+    gen.add_items(np.array([n]))  # made here: the catalog holds 9001 already
+    stale = gen.count_items(n + 2)
+    grown = data.interactions.copy()
+    gen.add_interactions(grown, grown.extend(["ann"], [n], [9e8], [np.nan]))
+    with pytest.raises(ValueError, match="changed since"):  # it would undo ann's pick
+        gen.add_items(data.catalog.extend([Item("9002", "Quiet Farm (2026)")]), None, stale)
+    with pytest.raises(ValueError, match="only grows"):
+        gen.count_items(n)
 
 
 def test_evidence_with_items_leaves_the_index_in_use_as_it_was(ml100k):
