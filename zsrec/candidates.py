@@ -400,7 +400,7 @@ class CandidateGenerator:
         """The popularity signal from ``counts``: log-scaled to [0, 1], and the catalog's rows by it,
         ties to the lowest row (the order the reference path also uses)."""
         scaled = _minmax(np.log1p(counts))
-        rows = self._rows if len(self._rows) == len(counts) else np.arange(len(counts))  # a catalog to be
+        rows = self._rows if len(self._rows) == len(counts) else np.arange(len(counts))  # for a grown catalog
         return scaled, np.lexsort((rows, -scaled))
 
     def hide_rows(self, rows: Sequence[int] | np.ndarray) -> None:
