@@ -14,6 +14,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from scipy import sparse
 
+from .sparse_rows import places_in_rows
+
 
 def user_item_matrix(sequences: Sequence[Sequence[int]], n_items: int) -> sparse.csr_matrix:
     """Users x items, 1 where the user picked the item (a repeat pick counts once): what item-item
@@ -91,7 +93,7 @@ class ItemKNN:
             sim = count / (pair_norms + shrink)
             order = np.lexsort((col, -sim, row))  # by row, most similar first, ties by column
             r, c, s = row[order], col[order], sim[order]
-            within = np.arange(len(r)) - np.searchsorted(r, r, side="left")
+            within = places_in_rows(r)
             for params in (p for p in grid if p["shrink"] == shrink):
                 top = within < params["neighbours"]
                 model = cls(n_items, **params)

@@ -250,6 +250,7 @@ class CountedPicks:
     pop_scaled: np.ndarray
     pop_order: np.ndarray
     counted_from: Interactions | None
+    rows: np.ndarray | None = None  # the grown catalog's rows (count_items); None: the catalog did not grow
 
 
 class CandidateGenerator:
@@ -396,12 +397,11 @@ class CandidateGenerator:
         self._pop_terms: dict[float, np.ndarray] = {}
         self._apply_hidden()
 
-    def _popularity_order(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _popularity_order(self, counts: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The popularity signal from ``counts``: log-scaled to [0, 1], and the catalog's rows by it,
-        ties to the lowest row (the order the reference path also uses)."""
+        ties to the lowest row (the order the reference path also uses); ``rows``: a grown catalog's."""
         scaled = _minmax(np.log1p(counts))
-        rows = self._rows if len(self._rows) == len(counts) else np.arange(len(counts))  # for a grown catalog
-        return scaled, np.lexsort((rows, -scaled))
+        return scaled, np.lexsort((self._rows if rows is None else rows, -scaled))
 
     def hide_rows(self, rows: Sequence[int] | np.ndarray) -> None:
         """Set the rows no shortlist may hold, for every user, until set again (``Recommender.hide_items``:
@@ -526,8 +526,8 @@ class CandidateGenerator:
         if counted.version != self._picks_version or counted.n_items != len(self.catalog):
             raise ValueError("these picks were counted from indexes that have changed since (other picks or "
                              "new items were put in place): count them again")
-        if len(self._rows) != counted.n_items:  # room for new items (count_items)
-            self._rows = np.arange(counted.n_items)
+        if counted.rows is not None:  # room for new items (count_items)
+            self._rows = counted.rows
         self.cooccurrence, self.first_picks = counted.cooccurrence, counted.first_picks
         self.session, self.sittings = counted.session, counted.sittings
         self.popularity_counts, self._unweighted_counts = counted.popularity_counts, counted.unweighted_counts
@@ -578,10 +578,11 @@ class CandidateGenerator:
 
         popularity = np.concatenate([self.popularity_counts, np.zeros(added)])
         unweighted = None if self._unweighted_counts is None else np.concatenate([self._unweighted_counts, np.zeros(added)])
-        scaled, order = self._popularity_order(popularity)
+        rows = np.arange(n_items)
+        scaled, order = self._popularity_order(popularity, rows)
         return CountedPicks(self._picks_version, n_items, grown(self.cooccurrence),
                             {k: grown(index) for k, index in self.first_picks.items()}, grown(self.session),
-                            grown(self.sittings), popularity, unweighted, scaled, order, self.counted_from)
+                            grown(self.sittings), popularity, unweighted, scaled, order, self.counted_from, rows)
 
     def add_items(self, rows: np.ndarray, text_index: SparseBM25 | object | None = None,
                   counted: CountedPicks | None = None) -> None:

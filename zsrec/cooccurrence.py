@@ -24,7 +24,7 @@ from scipy import sparse
 from .choices import CoNormalisation
 from .errors import DataError, OptionError
 from .npz_files import write_npz
-from .sparse_rows import grown, with_rows
+from .sparse_rows import grown, places_in_rows, with_rows
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
 
@@ -129,16 +129,6 @@ def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarr
     return count / (n[row] ** (1.0 - b) * n[col] ** b)
 
 
-def _places_in_runs(values: np.ndarray) -> np.ndarray:
-    """Each element's place in its run of equal values (0 for the first): a sorted row's k best are
-    the places below k."""
-    n = len(values)
-    starts = np.zeros(n, dtype=np.int64)
-    new = np.flatnonzero(values[1:] != values[:-1]) + 1
-    starts[new] = new
-    return np.arange(n, dtype=np.int64) - np.maximum.accumulate(starts)
-
-
 def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.ndarray,
                  k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k`` best entries of each row by score (ties to the lower column), in no set order: every
@@ -153,7 +143,7 @@ def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.
     score = np.asarray(score, dtype=np.float64) + 0.0  # -0.0 becomes 0.0, which it equals, so both get one key
     if np.isnan(score).any():
         order = np.lexsort((col, -score, row))
-        keep = order[_places_in_runs(row[order]) < k]
+        keep = order[places_in_rows(row[order]) < k]
         return row[keep], col[keep], count[keep]
     if np.any(row[1:] < row[:-1]):
         by_row = np.argsort(row, kind="stable")
@@ -181,7 +171,7 @@ def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.
     if len(edge):  # the rest of a long row's k, from the pairs rounded to the k-th's score
         edge = edge[np.lexsort((col[edge], -score[edge], key[edge] >> 32))]  # exactly, by row: few pairs
         run = key[edge] >> 32
-        keep[edge[_places_in_runs(run) < need[run]]] = True
+        keep[edge[places_in_rows(run) < need[run]]] = True
     return row[keep], col[keep], count[keep]
 
 

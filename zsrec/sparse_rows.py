@@ -30,6 +30,12 @@ def grown(m: sparse.csr_matrix | sparse.csc_matrix, shape: tuple[int, int]) -> s
 ENTRIES_PER_RUN = 400
 
 
+def places_in_rows(row: np.ndarray) -> np.ndarray:
+    """Each entry's place among its row's entries (0 for the first), for row numbers already sorted:
+    where a row's entries go in a CSR layout, and, sorted best first, which are its k best."""
+    return np.arange(len(row)) - np.searchsorted(row, row, side="left")
+
+
 def with_rows(m: sparse.csr_matrix, rows: np.ndarray, row: np.ndarray, col: np.ndarray, data: np.ndarray,
               shape: tuple[int, int] | None = None) -> sparse.csr_matrix:
     """``m`` (CSR) with the given ``rows`` (distinct) replaced by the entries (row, col, data), each
@@ -61,8 +67,7 @@ def with_rows(m: sparse.csr_matrix, rows: np.ndarray, row: np.ndarray, col: np.n
         values[dest] = m.data[keep]
     order = np.argsort(row, kind="stable")  # grouped by row, each row's entries in the order given
     row = row[order]
-    within = np.arange(len(row)) - np.searchsorted(row, row, side="left")
-    dest = indptr[row] + within
+    dest = indptr[row] + places_in_rows(row)
     indices[dest] = np.asarray(col)[order]
     values[dest] = np.asarray(data)[order]
     return sparse.csr_matrix((values, indices, indptr), shape=shape or m.shape)
