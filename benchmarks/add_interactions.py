@@ -35,7 +35,7 @@ Writes benchmarks/results/add_interactions.{json,md}.
 
     python benchmarks/add_interactions.py           # ML-100K and 100k items; the parts up to 1M (about 3 minutes)
     python benchmarks/add_interactions.py --toy     # seconds; what CI runs to keep this script working
-    python benchmarks/add_interactions.py --sizes 1000000 --parts-sizes ml-100k   # 1M items: 12 minutes,
+    python benchmarks/add_interactions.py --sizes 1000000 --parts-sizes ml-100k   # 1M items: 8 minutes,
         # 10 GB; written to add_interactions-1000000.{json,md}
 """
 
