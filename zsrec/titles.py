@@ -124,6 +124,84 @@ class _Names:
     def of(self, row: int) -> range:
         return range(int(self.start[row]), int(self.start[row + 1]))
 
+    def rows(self) -> np.ndarray:
+        """Each name's row."""
+        return np.repeat(np.arange(len(self)), np.diff(self.start))
+
+
+
+class _FirstRows:
+    """A lookup from a key to the first name that holds it by popularity (whole titles before other
+    names, then the row's place), kept so that new popularity or new items reorder only the keys
+    several names share. Most keys belong to one name, and so to one row whatever the popularity:
+    only the shared ones (remakes, "Hamlet", one-word titles) need ordering. Building every table
+    again took 2.2 s of an item add at 1M titles; this orders the shared keys' names with a few
+    array passes.
+
+    Entries are the names the table is made from, numbered in a fixed order (a row's title, then its
+    other names); ``lookup`` maps a key to an entry, the rest lists the shared keys' entries."""
+
+    def __init__(self, keys: list[str], numbers: list[int]):
+        """``numbers``: ``list(range(len(keys)))`` or longer, its ints shared by the tables' lookups."""
+        n = len(keys)
+        self.lookup: dict[str, int] = dict(zip(reversed(keys), reversed(numbers[:n])))  # each key's first entry
+        self.keys: list[str] = []  # shared keys, numbered as groups
+        self.group: dict[str, int] = {}
+        self.members = np.zeros(0, dtype=np.int64)  # the shared keys' entries ...
+        self.member_group = np.zeros(0, dtype=np.int64)  # ... and their groups
+        self.winners = np.zeros(0, dtype=np.int64)  # each group's entry in ``lookup``
+        if len(self.lookup) == n:
+            return
+        firsts = np.fromiter(map(self.lookup.__getitem__, keys), dtype=np.int64, count=n)
+        heads = np.unique(firsts[firsts != np.arange(n)])
+        self.members = np.flatnonzero(np.isin(firsts, heads))
+        self.member_group = np.searchsorted(heads, firsts[self.members])
+        self.keys = [keys[i] for i in heads.tolist()]
+        self.group = dict(zip(self.keys, range(len(self.keys))))
+        self.winners = heads
+
+    def grown(self, keys: list[str], first: int) -> _FirstRows:
+        """A copy holding entries ``first``, ``first + 1``, ... with these ``keys`` too. A key new to
+        the table goes to its entry until ``ordered`` says otherwise; this table is left as it is."""
+        other = _FirstRows.__new__(_FirstRows)
+        other.lookup, other.keys, other.group = dict(self.lookup), list(self.keys), dict(self.group)
+        members, groups, winners = [], [], []
+        for entry, key in enumerate(keys, start=first):
+            g = other.group.get(key)
+            if g is None:
+                held = other.lookup.get(key)
+                if held is None:  # a key no name had
+                    other.lookup[key] = entry
+                    continue
+                g = len(other.keys)  # a key one name had: shared now
+                other.keys.append(key)
+                other.group[key] = g
+                members.append(held)
+                groups.append(g)
+                winners.append(held)
+            members.append(entry)
+            groups.append(g)
+        other.members = np.concatenate([self.members, np.asarray(members, dtype=np.int64)])
+        other.member_group = np.concatenate([self.member_group, np.asarray(groups, dtype=np.int64)])
+        other.winners = np.concatenate([self.winners, np.asarray(winners, dtype=np.int64)])
+        return other
+
+    def ordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> None:
+        """Give each shared key its first entry by (``later``: 1 for other names; the ``place`` of
+        its row; the entry), in place: call it on a table no lookup reads yet."""
+        if not self.keys:
+            return
+        n, m = len(place), len(entry_rows)
+        rank = place[entry_rows[self.members]]
+        if later is not None:
+            rank = later[self.members] * n + rank
+        best = np.full(len(self.keys), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(best, self.member_group, rank * m + self.members)
+        winners = best % m
+        moved = np.flatnonzero(winners != self.winners)
+        self.lookup.update(zip([self.keys[g] for g in moved.tolist()], winners[moved].tolist()))
+        self.winners = winners
+
 
 class TitleMatcher:
     """Built once per catalog, and grown with it (``with_items``); ``match`` is cheap."""
@@ -137,42 +215,80 @@ class TitleMatcher:
         # word with a long title. Keys are (row, which name).
         self._choices: dict[tuple[int, int], str] = {}
         self._choices_noyear: dict[tuple[int, int], str] = {}
-        self._word_ids: dict[str, int] = {}  # title words, numbered as they first come
-        self._title_words = np.zeros(0, dtype=np.int64)  # each row's title words, in row order ...
-        self._word_rows = np.zeros(0, dtype=np.int64)  # ... and their rows
+        # title words sorted, and every title word's row grouped by word (rows in order within one)
+        self._vocab: list[str] = []
+        self._grouped = np.zeros(0, dtype=np.int64)
+        self._offsets = np.zeros(1, dtype=np.int64)
+        names = self._names
+        numbers = list(range(len(names.with_year)))
+        self._keys_exact = _FirstRows([item.title for item in catalog.items], numbers)  # its entries are rows
+        self._keys_norm = _FirstRows(names.with_year, numbers)  # these two's are names
+        self._keys_noyear = _FirstRows(names.without, numbers)
         self._read(0)
         self._tables(popularity)
 
     def with_items(self, catalog: Catalog, popularity: np.ndarray | None = None) -> TitleMatcher:
         """A matcher over ``catalog``, which holds this one's items and then new ones (``Catalog.with_items``),
         equal to one built over it with this popularity, made without normalising the old titles
-        again: the tables are read from the names kept. This one is left as it is."""
+        again or ordering every title: only the names the new titles share a key with, and those
+        shared before, are ordered by popularity. This one is left as it is."""
         n = len(self.catalog)
         if len(catalog) < n or any(catalog.items[r].title != self.catalog.items[r].title for r in {0, n - 1} if n):
             raise ValueError("with_items() takes a catalog of this matcher's items and then new ones")
         other = TitleMatcher.__new__(TitleMatcher)
         other.catalog, other.threshold = catalog, self.threshold
-        other._names = _Names(catalog.items[n:], before=self._names)
+        names = other._names = _Names(catalog.items[n:], before=self._names)
         other._choices, other._choices_noyear = dict(self._choices), dict(self._choices_noyear)
-        other._word_ids = dict(self._word_ids)
-        other._title_words, other._word_rows = self._title_words, self._word_rows
+        other._vocab, other._grouped, other._offsets = self._vocab, self._grouped, self._offsets
+        first = int(names.start[n])
+        other._keys_exact = self._keys_exact.grown([item.title for item in catalog.items[n:]], n)
+        other._keys_norm = self._keys_norm.grown(names.with_year[first:], first)
+        other._keys_noyear = self._keys_noyear.grown(names.without[first:], first)
         other._read(n)
         other._tables(popularity)
         return other
 
     def _read(self, first: int) -> None:
-        """The tables that do not depend on popularity, for rows ``first`` on (appended)."""
-        names, ids = self._names, self._word_ids
+        """What does not depend on popularity, for rows ``first`` on (added to what is kept)."""
+        names = self._names
+        seen: dict[str, int] = {}  # the words read, numbered as they come: a title word's copy is not kept
         words, rows = [], []
         for i in range(first, len(names)):
             for j, at in enumerate(names.of(i)):
                 self._choices[(i, j)] = strip_leading_article(names.with_year[at])
                 self._choices_noyear[(i, j)] = strip_leading_article(names.without[at])
             title_words = names.with_year[int(names.start[i])].split()
-            words.extend(ids.setdefault(w, len(ids)) for w in title_words)
+            words.extend(seen.setdefault(w, len(seen)) for w in title_words)
             rows.extend([i] * len(title_words))
-        self._title_words = np.concatenate([self._title_words, np.asarray(words, dtype=np.int64)])
-        self._word_rows = np.concatenate([self._word_rows, np.asarray(rows, dtype=np.int64)])
+        if words:
+            self._add_words(list(seen), np.asarray(words, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+
+    def _add_words(self, seen: list[str], words: np.ndarray, rows: np.ndarray) -> None:
+        """Group new rows' title words (``words``: places in ``seen``) with the rest, in new arrays:
+        the vocabulary grows by the words it lacked, each old word keeps its rows and the new rows go
+        after them (rows ascending within a word, as grouping every row at once gives)."""
+        vocab = self._vocab
+        fresh = sorted(set(seen).difference(vocab) if vocab else seen)
+        if fresh:
+            at = np.asarray([bisect.bisect_left(vocab, w) for w in fresh], dtype=np.int64)
+            moved = np.arange(len(vocab)) + np.searchsorted(at, np.arange(len(vocab)), side="right")
+            vocab = sorted(vocab + fresh)  # two sorted runs: one merge
+        else:
+            moved = np.arange(len(vocab))
+        place = {w: i for i, w in enumerate(vocab)} if len(seen) > len(vocab) // 16 else None
+        ids = np.fromiter(map(place.__getitem__, seen) if place is not None else
+                          (bisect.bisect_left(vocab, w) for w in seen), dtype=np.int64, count=len(seen))[words]
+        by_word = np.argsort(ids, kind="stable")
+        ids, rows = ids[by_word], rows[by_word]
+        if len(self._grouped):
+            old_ids = np.repeat(moved, np.diff(self._offsets))  # the kept rows' words, in the new numbering
+            self._grouped = np.insert(self._grouped, np.searchsorted(old_ids, ids, side="right"), rows)
+            ids = np.concatenate([old_ids, ids])
+        else:
+            self._grouped = rows
+        counts = np.bincount(ids, minlength=len(vocab))
+        self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        self._vocab = vocab
 
     def _tables(self, popularity: np.ndarray | None) -> None:
         """The tables popularity orders: which row an ambiguous title means, and search's order."""
@@ -180,27 +296,27 @@ class TitleMatcher:
         n = len(names)
         pop = popularity if popularity is not None else np.zeros(n)
         order = np.argsort(-pop, kind="stable")
-        self._by_popularity = order.tolist()
-        # Each key goes to the first row that has it in this order: whole titles, most popular first,
-        # then other names the same way, so the most likely item wins an ambiguous key and one
-        # film's other name never takes another film's own title. A dict made from the order
-        # reversed keeps each key's last (here: first) row, in C rather than a loop of setdefault.
-        row_of = np.repeat(np.arange(n), np.diff(names.start))  # each name's row
         place = np.empty(n, dtype=np.int64)
         place[order] = np.arange(n)
-        others = np.flatnonzero(np.arange(len(row_of)) != names.start[row_of])
-        others = others[np.argsort(place[row_of[others]], kind="stable")]
-        at = np.concatenate([names.start[order], others]).tolist()  # every name, in that order
-        rows = np.concatenate([order, row_of[others]]).tolist()
-
-        def first_row(keys: list[str], of: list[int]) -> dict[str, int]:
-            return dict(zip(reversed(keys), reversed(of)))
-
-        items = self.catalog.items
-        self._exact = first_row([items[i].title for i in self._by_popularity], self._by_popularity)
-        self._norm = first_row([names.with_year[a] for a in at], rows)
-        self._norm_noyear = first_row([names.without[a] for a in at], rows)
-        self._prefix_index()
+        self._by_popularity = order.tolist()
+        self._order = order.astype(np.int64)  # place -> row
+        # Each key goes to the first row that has it in this order: whole titles, most popular first,
+        # then other names the same way, so the most likely item wins an ambiguous key and one
+        # film's other name never takes another film's own title.
+        row_of = names.rows()
+        other_name = (np.arange(len(row_of)) != names.start[row_of]).astype(np.int64)
+        self._keys_exact.ordered(place, np.arange(n), None)
+        self._keys_norm.ordered(place, row_of, other_name)
+        self._keys_noyear.ordered(place, row_of, other_name)
+        self._exact = self._keys_exact.lookup  # title -> row
+        self._norm = self._keys_norm.lookup  # normalised name -> name (its row: ``_name_row``)
+        self._norm_noyear = self._keys_noyear.lookup
+        self._name_row = row_of
+        # Title words, each with the popularity places of the rows that hold it: the rows of every
+        # word that starts with a typed prefix are one contiguous slice, so a search box does not
+        # scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
+        # benchmarks/title_search.py).
+        self._posting = place[self._grouped]
         self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
 
     def adopt(self, other: TitleMatcher, catalog: Catalog) -> dict[str, Any]:
@@ -215,23 +331,6 @@ class TitleMatcher:
         old, self.__dict__ = self.__dict__, tables
         return old
 
-    def _prefix_index(self) -> None:
-        """Title words sorted, each with the popularity places of the rows that hold it: the rows of
-        every word that starts with a typed prefix are one contiguous slice, so a search box does not
-        scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
-        benchmarks/title_search.py)."""
-        n, ids = len(self._names), self._word_ids
-        rank = np.empty(n, dtype=np.int64)  # row -> place in popularity order
-        rank[self._by_popularity] = np.arange(n)
-        self._vocab = sorted(ids)
-        sorted_id = np.empty(len(ids), dtype=np.int64)
-        sorted_id[[ids[w] for w in self._vocab]] = np.arange(len(ids))
-        by_word = sorted_id[self._title_words]
-        order = np.argsort(by_word, kind="stable")
-        self._posting = rank[self._word_rows[order]]  # popularity places, grouped by word
-        self._offsets = np.searchsorted(by_word[order], np.arange(len(ids) + 1))
-        self._order = np.asarray(self._by_popularity, dtype=np.int64)  # place -> row
-
     def match(self, query: str, fuzzy: bool = True) -> TitleMatch | None:
         """``fuzzy`` False: exact and normalised matches only (what ``exclude`` may use), without the
         fuzzy pass's cost."""
@@ -244,9 +343,9 @@ class TitleMatcher:
         if not n:
             return None
         if n in self._norm:
-            return TitleMatch(query, self._norm[n], "normalized", 100.0)
+            return TitleMatch(query, int(self._name_row[self._norm[n]]), "normalized", 100.0)
         if not _YEAR.search(q) and n in self._norm_noyear:
-            return TitleMatch(query, self._norm_noyear[n], "normalized", 100.0)
+            return TitleMatch(query, int(self._name_row[self._norm_noyear[n]]), "normalized", 100.0)
         if not fuzzy:
             return None
         has_year = bool(_YEAR.search(q))

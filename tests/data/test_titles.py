@@ -143,11 +143,18 @@ def _tables_by_the_rule(matcher, pop):
     return exact, norm, noyear
 
 
+def _tables(matcher):
+    """A matcher's three lookup tables as rows (the normalised ones map a key to a name)."""
+    def rows(table):
+        return {key: int(matcher._name_row[name]) for key, name in table.items()}
+    return matcher._exact, rows(matcher._norm), rows(matcher._norm_noyear)
+
+
 def test_a_matcher_grown_by_new_items_is_the_one_built_over_them(ml100k):
     items = ml100k.catalog.items
     pop = np.random.default_rng(0).integers(0, 3, len(items)).astype(float)  # many ties
     built = TitleMatcher(ml100k.catalog, pop)
-    assert (built._exact, built._norm, built._norm_noyear) == _tables_by_the_rule(built, pop)
+    assert _tables(built) == _tables_by_the_rule(built, pop)
     seven = next(i for i, it in enumerate(items) if it.title.startswith("Seven (Se7en)"))
     new = [Item("n1", "Se7en (1995)", {}), Item("n2", "Seven (Se7en) (1995)", {}), Item("n3", "Brand New Film (2026)", {})]
     grown_pop = np.concatenate([pop, np.zeros(len(new))])
@@ -155,7 +162,7 @@ def test_a_matcher_grown_by_new_items_is_the_one_built_over_them(ml100k):
         small = TitleMatcher(Catalog(items[:cut]), pop[:cut] + 1)  # other counts then: the tables follow these
         grown = small.with_items(Catalog(items).with_items(new), grown_pop)
         whole = TitleMatcher(Catalog(items).with_items(new), grown_pop)
-        assert (grown._exact, grown._norm, grown._norm_noyear) == _tables_by_the_rule(whole, grown_pop)
+        assert _tables(grown) == _tables_by_the_rule(whole, grown_pop)
         for table in ("_exact", "_norm", "_norm_noyear", "_by_popularity", "_vocab"):
             assert getattr(grown, table) == getattr(whole, table), table
         for table in ("_choices", "_choices_noyear"):  # fuzzy matching reads these in order
@@ -167,3 +174,47 @@ def test_a_matcher_grown_by_new_items_is_the_one_built_over_them(ml100k):
     assert grown.search("brand new", 5) == [len(items) + 2]
     with pytest.raises(ValueError, match="this matcher's items and then new ones"):
         built.with_items(Catalog(items[1:]).with_items(new))
+
+
+def _shared_titles(rng, n, start=0):
+    """Titles from a handful of words, so most keys are shared: the same title in other years or none,
+    other names in brackets (some another title's own name), a trailing article."""
+    words = ["red", "river", "night", "seven", "se7en", "blue", "city", "god"]
+    items = []
+    for i in range(start, start + n):
+        name = " ".join(rng.choice(words, rng.integers(1, 3))).title()
+        if rng.random() < 0.3:
+            name = f"{name} ({' '.join(rng.choice(words, rng.integers(1, 3))).title()})"
+        if rng.random() < 0.1:
+            name = f"{name}, The"
+        year = f" ({rng.integers(1990, 1994)})" if rng.random() < 0.8 else ""
+        items.append(Item(f"i{i}", name + year, {}))
+    return items
+
+
+def test_shared_keys_follow_popularity_through_grows_and_each_matcher_keeps_its_own():
+    """A grow orders only the names of shared keys again: after each of several grows (new items
+    sharing keys with old ones and with each other, popularity changed each time, ties and all) the
+    tables are the rule's, equal to a whole build, and the matcher grown from is left as it was."""
+    rng = np.random.default_rng(3)
+    items = _shared_titles(rng, 300)
+    pop = rng.integers(0, 4, len(items)).astype(float)
+    matchers = [(TitleMatcher(Catalog(items), pop), pop)]
+    for batch in (1, 2, 40, 1, 120):
+        items = items + _shared_titles(rng, batch, start=len(items))
+        pop = np.concatenate([matchers[-1][1], np.zeros(batch)])
+        pop[rng.choice(len(pop), 30)] += rng.integers(1, 4, 30)  # picks since: a new order
+        grown = matchers[-1][0].with_items(Catalog(items), pop)
+        whole = TitleMatcher(Catalog(items), pop)
+        assert _tables(grown) == _tables(whole) == _tables_by_the_rule(whole, pop)
+        assert grown._vocab == whole._vocab and grown._by_popularity == whole._by_popularity
+        for array in ("_posting", "_offsets", "_order", "_name_row"):
+            assert np.array_equal(getattr(grown, array), getattr(whole, array)), array
+        for before, its_pop in matchers:  # every matcher grown from answers as before
+            assert _tables(before) == _tables_by_the_rule(before, its_pop)
+        matchers.append((grown, pop))
+    shared = grown._keys_noyear
+    assert len(shared.keys) > 20 and len(shared.members) > 200  # the case this test is about
+    top = int(np.argmax(pop))  # the most picked item wins its title as typed, and its normalised title
+    assert grown.match(items[top].title).index == top
+    assert pop[grown.match(normalize_title(items[top].title)).index] == pop[top]
