@@ -22,6 +22,7 @@ from rapidfuzz import fuzz, process
 
 from .data import Catalog
 from .errors import UnknownItemError
+from .repeats import first_places, repeated
 
 # A search box's typo fallback, and the closest titles an error suggests, score titles one by one: at
 # 1M titles that is most of a second a keystroke (1.5 s a suggestion), so both look among the most
@@ -143,22 +144,12 @@ class _FirstRows:
 
     def __init__(self, keys: list[str], numbers: list[int]):
         """``numbers``: ``list(range(len(keys)))`` or longer, its ints shared by the tables' lookups."""
-        n = len(keys)
-        self.lookup: dict[str, int] = dict(zip(reversed(keys), reversed(numbers[:n])))  # each key's first entry
-        self.keys: list[str] = []  # shared keys, numbered as groups
-        self.group: dict[str, int] = {}
-        self.members = np.zeros(0, dtype=np.int64)  # the shared keys' entries ...
-        self.member_group = np.zeros(0, dtype=np.int64)  # ... and their groups
-        self.winners = np.zeros(0, dtype=np.int64)  # each group's entry in ``lookup``
-        if len(self.lookup) == n:
-            return
-        firsts = np.fromiter(map(self.lookup.__getitem__, keys), dtype=np.int64, count=n)
-        heads = np.unique(firsts[firsts != np.arange(n)])
-        self.members = np.flatnonzero(np.isin(firsts, heads))
-        self.member_group = np.searchsorted(heads, firsts[self.members])
-        self.keys = [keys[i] for i in heads.tolist()]
-        self.group = dict(zip(self.keys, range(len(self.keys))))
-        self.winners = heads
+        self.lookup: dict[str, int] = first_places(keys, numbers)  # each key's first entry
+        self.members, heads = repeated(keys, self.lookup)  # the shared keys' entries ...
+        self.winners = np.unique(heads)  # each group's entry in ``lookup``
+        self.member_group = np.searchsorted(self.winners, heads)  # ... and their groups
+        self.keys: list[str] = [keys[i] for i in self.winners.tolist()]  # shared keys, numbered as groups
+        self.group: dict[str, int] = dict(zip(self.keys, range(len(self.keys))))
 
     def grown(self, keys: list[str], first: int) -> _FirstRows:
         """A copy holding entries ``first``, ``first + 1``, ... with these ``keys`` too. A key new to
