@@ -174,6 +174,7 @@ class Recommender:
         if stale:
             self.generator.save_index(index)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
+        dataset.catalog.same_title(())  # its groups made now, not in the first request (and then kept up to date)
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
         # rows never recommended (hide_items), in the order hidden: one dict every variant shares; the
@@ -458,6 +459,8 @@ class Recommender:
                 if callable(getattr(self.generator, "count_items", None)) else None  # a lent one's makes it below
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
+            genres = self._genres  # a genre filter's index, grown (not made again over every item by a request)
+            grown_genres = genres.with_items(new) if genres is not None and genres.n_items == len(catalog) else None
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
             with self._counting, self._evidence.lock:
@@ -469,6 +472,7 @@ class Recommender:
                 self._evidence.take(evidence, added, with_items)
                 # the old tables are freed on return, after the lock: freeing 1M titles' takes a while
                 replaced = self.matcher.adopt(matcher, catalog)
+                self._genres = grown_genres
                 self._allowed.clear()  # filters were resolved over the catalog without these
             del replaced
             return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)
