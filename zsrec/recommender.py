@@ -422,10 +422,11 @@ class Recommender:
         record without an id, raises naming it, and nothing is added. The text index and title search
         are grown from what they keep (BM25's weights all move with a new document: they are computed
         again from the term counts, and only the new items' text is read), which costs a small fraction
-        of a restart (``benchmarks/add_interactions.py``). They, the evidence and the counted indexes
-        (grown by empty rows, with popularity's order over every item made again) are made aside while
-        requests go on, and put in place with the new rows in one short step under the lock that
-        shortlists take.
+        of a restart (``benchmarks/add_interactions.py``). They, the evidence, a genre filter's index
+        and the counted indexes (grown by empty rows, with popularity's order over every item made
+        again) are made aside while requests go on, and put in place with the new rows in one short
+        step under the lock that shortlists take; the catalog's titles held twice grow with its rows.
+        So no request after an add reads every item again.
         With a ``picks_log`` the items are written there first, and a restart puts them back in the
         catalog."""
         t0 = time.perf_counter()

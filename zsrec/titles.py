@@ -130,9 +130,8 @@ class _Names:
         return np.repeat(np.arange(len(self)), np.diff(self.start))
 
 
-
-class _FirstRows:
-    """A lookup from a key to the first name that holds it by popularity (whole titles before other
+class _FirstEntries:
+    """A lookup from a key to the first entry (name) that holds it by popularity (whole titles before other
     names, then the row's place), kept so that new popularity or new items reorder only the keys
     several names share. Most keys belong to one name, and so to one row whatever the popularity:
     only the shared ones (remakes, "Hamlet", one-word titles) need ordering. Building every table
@@ -151,10 +150,10 @@ class _FirstRows:
         self.keys: list[str] = [keys[i] for i in self.winners.tolist()]  # shared keys, numbered as groups
         self.group: dict[str, int] = dict(zip(self.keys, range(len(self.keys))))
 
-    def grown(self, keys: list[str], first: int) -> _FirstRows:
+    def grown(self, keys: list[str], first: int) -> _FirstEntries:
         """A copy holding entries ``first``, ``first + 1``, ... with these ``keys`` too. A key new to
         the table goes to its entry until ``ordered`` says otherwise; this table is left as it is."""
-        other = _FirstRows.__new__(_FirstRows)
+        other = _FirstEntries.__new__(_FirstEntries)
         other.lookup, other.keys, other.group = dict(self.lookup), list(self.keys), dict(self.group)
         members, groups, winners = [], [], []
         for entry, key in enumerate(keys, start=first):
@@ -212,9 +211,9 @@ class TitleMatcher:
         self._offsets = np.zeros(1, dtype=np.int64)
         names = self._names
         numbers = list(range(len(names.with_year)))
-        self._keys_exact = _FirstRows([item.title for item in catalog.items], numbers)  # its entries are rows
-        self._keys_norm = _FirstRows(names.with_year, numbers)  # these two's are names
-        self._keys_noyear = _FirstRows(names.without, numbers)
+        self._keys_exact = _FirstEntries([item.title for item in catalog.items], numbers)  # its entries are rows
+        self._keys_norm = _FirstEntries(names.with_year, numbers)  # these two's are names
+        self._keys_noyear = _FirstEntries(names.without, numbers)
         self._read(0)
         self._tables(popularity)
 
