@@ -61,7 +61,7 @@ def scan_search(matcher: TitleMatcher, words_by_row: list[list[str]], query: str
     if not typed:
         return []
     hits = []
-    for i in matcher._by_popularity:
+    for i in matcher._order.tolist():
         if all(any(w.startswith(q) for w in words_by_row[i]) for q in typed):
             hits.append(i)
             if len(hits) == limit:

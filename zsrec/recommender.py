@@ -340,9 +340,10 @@ class Recommender:
         than with the batch (``benchmarks/add_interactions.py``), so add picks in batches rather than
         one call each. The picks are counted into copies of the indexes while requests go on reading
         the old ones, and put in place in one short step under the lock that shortlists take; adds
-        (and item adds, and hiding) run one at a time. Title search keeps the popularity order it was
-        built with. With a ``picks_log`` the batch is written there first (and a write that fails adds
-        nothing); without one nothing is written, and a restart knows only the data it loads."""
+        (and item adds, and hiding) run one at a time. Title search follows the new popularity (which
+        film an ambiguous title means, the search box's order), as a restart would. With a
+        ``picks_log`` the batch is written there first (and a write that fails adds nothing); without
+        one nothing is written, and a restart knows only the data it loads."""
         t0 = time.perf_counter()
         self._generator_can("add_interactions(interactions, rows)", "count new picks")
         events = read_events(interactions, columns)
@@ -400,14 +401,19 @@ class Recommender:
             return index.with_picks(users, picked, counts)
 
         added = with_picks(evidence) if evidence is not None else None
+        # title search under the new popularity: which film an ambiguous title means, search's order
+        matcher = self.matcher.with_popularity(counted.popularity_counts) if counted is not None else None
         with self._counting, self._evidence.lock:
             if counted is not None:
                 self.generator.take_picks(counted)
             else:
                 self.generator.add_interactions(grown, rows)
+                matcher = self.matcher.with_popularity(self.generator.popularity_counts)
             self.dataset.interactions = grown
             self._evidence.take(evidence, added, with_picks)
+            replaced = self.matcher.adopt(matcher, self.dataset.catalog)
             self._allowed.clear()  # a filter ranks popularity among its items by the counts it was resolved with
+        del replaced  # the old tables freed after the lock
 
     def add_items(self, items: object, columns: Mapping[str, str] | None = None) -> AddedItems:
         """Put new items in the catalog while the Recommender runs, without a restart: a shop's new

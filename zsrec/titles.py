@@ -11,6 +11,7 @@ over another film's other name.
 from __future__ import annotations
 
 import bisect
+import copy
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -176,21 +177,41 @@ class _FirstEntries:
         other.winners = np.concatenate([self.winners, np.asarray(winners, dtype=np.int64)])
         return other
 
-    def ordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> None:
-        """Give each shared key its first entry by (``later``: 1 for other names; the ``place`` of
-        its row; the entry), in place: call it on a table no lookup reads yet."""
-        if not self.keys:
-            return
+    def _first(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> np.ndarray:
+        """Each shared key's first entry by (``later``: 1 for other names; the ``place`` of its row;
+        the entry)."""
         n, m = len(place), len(entry_rows)
         rank = place[entry_rows[self.members]]
         if later is not None:
             rank = later[self.members] * n + rank
         best = np.full(len(self.keys), np.iinfo(np.int64).max, dtype=np.int64)
         np.minimum.at(best, self.member_group, rank * m + self.members)
-        winners = best % m
+        return best % m
+
+    def ordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> None:
+        """Give each shared key its first entry (``_first``), in place: call it on a table no lookup
+        reads yet."""
+        if not self.keys:
+            return
+        winners = self._first(place, entry_rows, later)
         moved = np.flatnonzero(winners != self.winners)
         self.lookup.update(zip([self.keys[g] for g in moved.tolist()], winners[moved].tolist()))
         self.winners = winners
+
+    def reordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> _FirstEntries:
+        """This table under a new popularity order, leaving this one as it is (lookups may be reading
+        it): itself when no shared key's first entry moved, else a copy whose lookup alone is copied."""
+        if not self.keys:
+            return self
+        winners = self._first(place, entry_rows, later)
+        moved = np.flatnonzero(winners != self.winners)
+        if not len(moved):
+            return self
+        other = copy.copy(self)  # the groups are shared: only ``grown`` makes new ones, in a copy
+        other.lookup = dict(self.lookup)
+        other.lookup.update(zip([self.keys[g] for g in moved.tolist()], winners[moved].tolist()))
+        other.winners = winners
+        return other
 
 
 class TitleMatcher:
@@ -280,24 +301,45 @@ class TitleMatcher:
         self._offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self._vocab = vocab
 
-    def _tables(self, popularity: np.ndarray | None) -> None:
-        """The tables popularity orders: which row an ambiguous title means, and search's order."""
+    def with_popularity(self, popularity: np.ndarray) -> TitleMatcher:
+        """This matcher under new popularity (picks came in), equal to one built with it, made without
+        reading a title: the order, search's popularity places, and the first name of each key several
+        names share (a lookup is copied only where one moved). So which film an ambiguous title means,
+        and the search box's order, follow the picks as a restart would. This one is left as it is:
+        requests read it until ``adopt`` puts the new one in place."""
+        if len(popularity) != len(self.catalog):
+            raise ValueError(f"with_popularity() takes one count per item ({len(self.catalog)}), not {len(popularity)}")
+        other = TitleMatcher.__new__(TitleMatcher)
+        other.__dict__.update(self.__dict__)  # the tables popularity does not order are shared
+        other._tables(popularity, fresh=False)
+        top = FUZZY_SEARCH_TITLES  # the typo pool holds the same names while the most picked rows stay so
+        if len(self.catalog) <= top or np.array_equal(np.sort(self._order[:top]), np.sort(other._order[:top])):
+            other._pool = self._pool
+        return other
+
+    def _tables(self, popularity: np.ndarray | None, fresh: bool = True) -> None:
+        """The tables popularity orders: which row an ambiguous title means, and search's order.
+        ``fresh``: the key tables are this matcher's own, read by no lookup yet, and ordered in place."""
         names = self._names
         n = len(names)
         pop = popularity if popularity is not None else np.zeros(n)
         order = np.argsort(-pop, kind="stable")
         place = np.empty(n, dtype=np.int64)
         place[order] = np.arange(n)
-        self._by_popularity = order.tolist()
         self._order = order.astype(np.int64)  # place -> row
         # Each key goes to the first row that has it in this order: whole titles, most popular first,
         # then other names the same way, so the most likely item wins an ambiguous key and one
         # film's other name never takes another film's own title.
         row_of = names.rows()
         other_name = (np.arange(len(row_of)) != names.start[row_of]).astype(np.int64)
-        self._keys_exact.ordered(place, np.arange(n), None)
-        self._keys_norm.ordered(place, row_of, other_name)
-        self._keys_noyear.ordered(place, row_of, other_name)
+        orders = [(self._keys_exact, np.arange(n), None), (self._keys_norm, row_of, other_name),
+                  (self._keys_noyear, row_of, other_name)]
+        if fresh:
+            for table, entry_rows, later in orders:
+                table.ordered(place, entry_rows, later)
+        else:
+            self._keys_exact, self._keys_norm, self._keys_noyear = [
+                table.reordered(place, entry_rows, later) for table, entry_rows, later in orders]
         self._exact = self._keys_exact.lookup  # title -> row
         self._norm = self._keys_norm.lookup  # normalised name -> name (its row: ``_name_row``)
         self._norm_noyear = self._keys_noyear.lookup
@@ -351,34 +393,29 @@ class TitleMatcher:
         words = normalize_title(query, keep_year=True).split()
         if not words or limit < 1:
             return []
-        every = np.ones(len(self._order), dtype=bool)  # by popularity place: holds every typed prefix
+        # One read of the tables: new picks or items put new ones in place (``adopt``) while a search
+        # may be running, and popularity places from one must not be read with another's order.
+        tables = self.__dict__
+        vocab, posting, offsets, order = tables["_vocab"], tables["_posting"], tables["_offsets"], tables["_order"]
+        every = np.ones(len(order), dtype=bool)  # by popularity place: holds every typed prefix
         for q in words:
-            lo, hi = bisect.bisect_left(self._vocab, q), bisect.bisect_left(self._vocab, q + "\U0010ffff")
+            lo, hi = bisect.bisect_left(vocab, q), bisect.bisect_left(vocab, q + "\U0010ffff")
             this = np.zeros_like(every)
-            this[self._posting[self._offsets[lo]:self._offsets[hi]]] = True
+            this[posting[offsets[lo]:offsets[hi]]] = True
             every &= this
-        hits = [int(i) for i in self._order[np.flatnonzero(every)[:limit]]]  # most popular first
+        hits = [int(i) for i in order[np.flatnonzero(every)[:limit]]]  # most popular first
         if not hits:  # a typo: the closest of the most picked titles (all of them up to FUZZY_SEARCH_TITLES)
-            fuzzy = process.extract(_fuzzy_key(query, False), self._fuzzy_pool, scorer=fuzz.WRatio,
+            fuzzy = process.extract(_fuzzy_key(query, False), _fuzzy_pool(tables), scorer=fuzz.WRatio,
                                     limit=limit, score_cutoff=80)
             hits = list(dict.fromkeys(int(key[0]) for _, _, key in fuzzy))
         return hits[:limit]
-
-    @property
-    def _fuzzy_pool(self) -> dict[tuple[int, int], str]:
-        if self._pool is None:
-            if len(self.catalog) <= FUZZY_SEARCH_TITLES:
-                self._pool = self._choices_noyear
-            else:
-                top = set(self._by_popularity[:FUZZY_SEARCH_TITLES])
-                self._pool = {key: text for key, text in self._choices_noyear.items() if key[0] in top}
-        return self._pool
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
         """The closest titles, for an error about one that matched nothing: among the most picked
         (all of them up to FUZZY_SEARCH_TITLES), since an HTTP request may hold 50 unknown titles and
         scoring a million titles takes 1.5 s each."""
-        hits = process.extract(_fuzzy_key(query, False), self._fuzzy_pool, scorer=fuzz.WRatio, limit=limit * 3)
+        hits = process.extract(_fuzzy_key(query, False), _fuzzy_pool(self.__dict__), scorer=fuzz.WRatio,
+                               limit=limit * 3)
         titles = dict.fromkeys(self.catalog.items[int(key[0])].title for _, _, key in hits)  # a title listed twice shows once
         return list(titles)[:limit]
 
@@ -399,3 +436,17 @@ class TitleMatcher:
             details = "; ".join(f"{q!r} (closest: {', '.join(self.suggestions(q)) or 'none'})" for q in missing)
             raise UnknownItemError(f"no catalog item matches {details}", missing)
         return matches, missing
+
+
+def _fuzzy_pool(tables: dict[str, Any]) -> dict[tuple[int, int], str]:
+    """The names typos and suggestions are matched among: every name, or those of the
+    FUZZY_SEARCH_TITLES most picked rows. ``tables``: one matcher's tables, read once (``search``),
+    where the pool is kept once made."""
+    pool = tables["_pool"]
+    if pool is None:
+        pool = choices = tables["_choices_noyear"]
+        if len(tables["catalog"]) > FUZZY_SEARCH_TITLES:
+            top = set(tables["_order"][:FUZZY_SEARCH_TITLES].tolist())
+            pool = {key: text for key, text in choices.items() if key[0] in top}
+        tables["_pool"] = pool
+    return pool

@@ -111,7 +111,7 @@ def test_search_box_index_finds_what_a_scan_of_every_title_finds(ml100k, monkeyp
     assert ml100k.catalog.items[matcher.search("godfathr", 1)[0]].title == "Godfather, The (1972)"
     monkeypatch.setattr(titles, "FUZZY_SEARCH_TITLES", 50)
     small_pool = TitleMatcher(ml100k.catalog, pop)
-    assert len({row for row, _ in small_pool._fuzzy_pool}) == 50
+    assert len({row for row, _ in titles._fuzzy_pool(small_pool.__dict__)}) == 50
     assert ml100k.catalog.items[small_pool.search("godfathr", 1)[0]].title == "Godfather, The (1972)"  # most picked
     for row in reversed(order):  # a rarely picked film, typed with one letter dropped from its first word
         name = ml100k.catalog.items[row].title.rsplit(" (", 1)[0]
@@ -163,7 +163,7 @@ def test_a_matcher_grown_by_new_items_is_the_one_built_over_them(ml100k):
         grown = small.with_items(Catalog(items).with_items(new), grown_pop)
         whole = TitleMatcher(Catalog(items).with_items(new), grown_pop)
         assert _tables(grown) == _tables_by_the_rule(whole, grown_pop)
-        for table in ("_exact", "_norm", "_norm_noyear", "_by_popularity", "_vocab"):
+        for table in ("_exact", "_norm", "_norm_noyear", "_vocab"):
             assert getattr(grown, table) == getattr(whole, table), table
         for table in ("_choices", "_choices_noyear"):  # fuzzy matching reads these in order
             assert list(getattr(grown, table).items()) == list(getattr(whole, table).items()), table
@@ -207,7 +207,7 @@ def test_shared_keys_follow_popularity_through_grows_and_each_matcher_keeps_its_
         grown = matchers[-1][0].with_items(Catalog(items), pop)
         whole = TitleMatcher(Catalog(items), pop)
         assert _tables(grown) == _tables(whole) == _tables_by_the_rule(whole, pop)
-        assert grown._vocab == whole._vocab and grown._by_popularity == whole._by_popularity
+        assert grown._vocab == whole._vocab
         for array in ("_posting", "_offsets", "_order", "_name_row"):
             assert np.array_equal(getattr(grown, array), getattr(whole, array)), array
         for before, its_pop in matchers:  # every matcher grown from answers as before
@@ -218,3 +218,42 @@ def test_shared_keys_follow_popularity_through_grows_and_each_matcher_keeps_its_
     top = int(np.argmax(pop))  # the most picked item wins its title as typed, and its normalised title
     assert grown.match(items[top].title).index == top
     assert pop[grown.match(normalize_title(items[top].title)).index] == pop[top]
+
+
+def test_a_matcher_under_new_popularity_is_the_one_built_with_it(monkeypatch):
+    """Picks move popularity: ``with_popularity`` orders the shared keys, the search box and the typo
+    pool again without reading a title, equal to a build with that popularity, and leaves the matcher
+    it came from (which requests read until it is put in place) as it was."""
+    from zsrec import titles
+
+    monkeypatch.setattr(titles, "FUZZY_SEARCH_TITLES", 60)  # the typo pool: the 60 most picked of 300
+    rng = np.random.default_rng(5)
+    catalog = Catalog(_shared_titles(rng, 300))
+    pop = rng.integers(0, 4, len(catalog)).astype(float)
+    matchers = [(TitleMatcher(catalog, pop), pop)]
+    queries = ["red", "river ni", "seven 1991", "god", "blu cit", "se7en", "rivr"]  # the last a typo
+    for _ in range(6):
+        pop = matchers[-1][1].copy()
+        pop[rng.choice(len(pop), 30)] += rng.integers(1, 6, 30)  # picks since: a new order
+        moved = matchers[-1][0].with_popularity(pop)
+        whole = TitleMatcher(catalog, pop)
+        assert _tables(moved) == _tables(whole) == _tables_by_the_rule(whole, pop)
+        for array in ("_posting", "_offsets", "_order", "_name_row"):
+            assert np.array_equal(getattr(moved, array), getattr(whole, array)), array
+        for query in queries:
+            assert moved.search(query, 10) == whole.search(query, 10), query
+            assert moved.suggestions(query) == whole.suggestions(query), query
+        top = set(np.argsort(-pop, kind="stable")[:60].tolist())  # the pool: every name of those rows, in row order
+        assert list(titles._fuzzy_pool(moved.__dict__).items()) == [
+            (key, text) for key, text in whole._choices_noyear.items() if key[0] in top]
+        for before, its_pop in matchers:  # every matcher it came from answers as before
+            assert _tables(before) == _tables_by_the_rule(before, its_pop)
+            assert before._order.tolist() == np.argsort(-its_pop, kind="stable").tolist()
+        matchers.append((moved, pop))
+    assert moved._choices is matchers[0][0]._choices and moved._vocab is matchers[0][0]._vocab  # not read again
+    # popularity that moves no shared key's first name copies no lookup
+    same = moved.with_popularity(pop + 0.5)
+    assert same._keys_norm is moved._keys_norm and same._norm is moved._norm
+    assert same._pool is moved._pool is not None  # the same most picked rows: the typo pool is kept
+    with pytest.raises(ValueError, match="one count per item"):
+        moved.with_popularity(pop[:-1])

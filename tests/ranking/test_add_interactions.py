@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import ScriptedBackend, own_copy
-from zsrec.candidates import CandidateConfig
+from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.data import Dataset, Interactions
 from zsrec.errors import DataError, OptionError, UnknownItemError
@@ -83,6 +83,15 @@ def test_added_picks_end_as_a_rebuild_would_count_them(ml100k):
         assert [sentence(f) for f in mine.facts] == [sentence(f) for f in theirs.facts]
     assert np.array_equal(grown.ranker.evidence.pickers, whole.ranker.evidence.pickers)
     assert np.array_equal(grown.ranker.evidence.pop_rank, whole.ranker.evidence.pop_rank)
+    _same_title_search(grown, whole)
+
+
+def _same_title_search(a, b):
+    """Title search as a build with the same popularity: its lookups and the search box's order."""
+    for table in ("_exact", "_norm", "_norm_noyear"):
+        assert getattr(a.matcher, table) == getattr(b.matcher, table), table
+    for array in ("_order", "_posting"):
+        assert np.array_equal(getattr(a.matcher, array), getattr(b.matcher, array)), array
 
 
 def test_added_picks_join_the_sittings_a_rebuild_would_cut(ml100k):
@@ -135,6 +144,41 @@ def test_a_new_user_becomes_a_known_user_and_a_filter_reads_the_new_counts(ml100
         "Toy Story (1995)", "Raiders of the Lost Ark (1981)", "Fargo (1996)"]
     ann = rec.prepare_user("ann", k=3).prepared
     assert not {0, 173, 99} & set(ann.candidates.indices.tolist())  # what ann picked is not recommended
+
+
+class _CountsInPlace:
+    """A lent generator that counts new picks only in place (no ``count_picks``)."""
+
+    def __init__(self, generator):
+        self._generator = generator
+
+    def __getattr__(self, name):
+        if name == "count_picks":
+            raise AttributeError(name)
+        return getattr(self._generator, name)
+
+
+@pytest.mark.parametrize("where", ["aside", "in place"])
+def test_title_search_follows_the_picks_as_a_restart_would(ml100k, where):
+    """"Shall We Dance?" typed without a year means the more picked film: the 1996 one (46 picks)
+    until a crowd picks the 1937 one (17). The search box lists them in the new order too, as a
+    Recommender built over the grown data does, whether the generator counts picks aside or (a lent
+    one without ``count_picks``) in place."""
+    data = own_copy(ml100k)
+    generator = CandidateGenerator(data.catalog, data.interactions, CandidateConfig())
+    if where == "in place":
+        generator = _CountsInPlace(generator)
+    rec = Recommender(data, backend=ScriptedBackend(lambda p: ""), generator=generator, reasons="evidence")
+    new, old = data.catalog.index_of("251"), data.catalog.index_of("1286")
+    assert rec.resolve_history(["Shall We Dance?"])[0] == [new]
+    assert rec.matcher.search("shall we dance", 2) == [new, old]
+    rec.add_interactions([{"user_id": f"fan{i}", "item_id": "1286"} for i in range(30)])
+    assert rec.generator.popularity_counts[old] == 47
+    assert rec.resolve_history(["Shall We Dance?"])[0] == [old]
+    assert rec.matcher.search("shall we dance", 2) == [old, new]
+    restarted = Recommender(Dataset(data.name, data.catalog, rec.dataset.interactions),
+                            backend=ScriptedBackend(lambda p: ""), reasons="evidence")
+    _same_title_search(rec, restarted)
 
 
 def test_a_bad_batch_is_refused_whole_and_changes_nothing(ml100k):
