@@ -20,8 +20,9 @@ in sittings, as ``cooccurrence_scale.py`` makes them).
 The two parts of an item add that grow with the catalog, the text index and title search, are timed
 apart for one new item, both ways side by side in one process: built again over every item (what
 an add did before, and what the first add after loading a saved index still does) and grown from
-what the index and search keep (the two results compared to the bit). ML-100K, 100k and 1M
-synthetic items (the catalog alone: no Recommender is built).
+what the index and search keep (the two results compared to the bit). So is title search after one
+more pick (built again with the new popularity, and reordered from what it keeps: what a pick add
+does). ML-100K, 100k and 1M synthetic items (the catalog alone: no Recommender is built).
 
 Quality (ML-100K): the picks in time order are cut at 80% and 90%. The first 80% are loaded; the next
 10% arrive. For each user with a pick in the last 10% and one before it: the history is their last 5
@@ -264,10 +265,21 @@ def parts(size: str) -> dict:
     same_titles = (m_whole._exact == m_grown._exact and m_whole._norm == m_grown._norm
                    and m_whole._norm_noyear == m_grown._norm_noyear and m_whole._choices == m_grown._choices
                    and np.array_equal(m_whole._posting, m_grown._posting))
+    # one more pick of an item that shares its title's words with others: the popularity title search follows
+    picked = pop.copy()
+    picked[len(catalog) // 3] += 1
+    moved_whole, m_moved_whole = timed(lambda: TitleMatcher(catalog, picked))
+    moved, m_moved = timed(lambda: matcher.with_popularity(picked))
+    same_moved = (m_moved_whole._exact == m_moved._exact and m_moved_whole._norm == m_moved._norm
+                  and m_moved_whole._norm_noyear == m_moved._norm_noyear
+                  and np.array_equal(m_moved_whole._order, m_moved._order)
+                  and np.array_equal(m_moved_whole._posting, m_moved._posting))
     return {"catalog": "ML-100K" if size == "ml-100k" else f"synthetic {int(size):,}", "items": len(catalog),
             "postings": int(index.term_docs.nnz), "repeats": PART_REPEATS,
             "text_whole_s": text_whole, "text_grown_s": text_grown, "text_same": bool(same_text),
-            "titles_whole_s": titles_whole, "titles_grown_s": titles_grown, "titles_same": bool(same_titles)}
+            "titles_whole_s": titles_whole, "titles_grown_s": titles_grown, "titles_same": bool(same_titles),
+            "titles_new_popularity_whole_s": moved_whole, "titles_reordered_s": moved,
+            "titles_reordered_same": bool(same_moved)}
 
 
 def quality(toy: bool) -> dict:
@@ -368,6 +380,16 @@ def markdown(out: dict) -> str:
                      f"{p['text_whole_s'] / p['text_grown_s']:.0f}x | {p['titles_whole_s']:.3f} | "
                      f"{p['titles_grown_s']:.3f} | {p['titles_whole_s'] / p['titles_grown_s']:.0f}x | "
                      f"{'yes' if p['text_same'] and p['titles_same'] else 'NO'} |")
+    lines += ["", "Title search after one more pick (its popularity moved: which film an ambiguous title means and the "
+              "search box's order follow it, as they do on each pick add): built again over every item, and "
+              "reordered from what it keeps (`TitleMatcher.with_popularity`), the median of "
+              f"{out['parts'][0]['repeats']}, compared to the bit.", "",
+              "| catalog | items | built whole s | reordered s | whole / reordered | equal |", "|---|---:|---:|---:|---:|---|"]
+    for p in out["parts"]:
+        if "titles_reordered_s" in p:
+            lines.append(f"| {p['catalog']} | {p['items']:,} | {p['titles_new_popularity_whole_s']:.3f} | "
+                         f"{p['titles_reordered_s']:.4f} | {p['titles_new_popularity_whole_s'] / p['titles_reordered_s']:.0f}x | "
+                         f"{'yes' if p['titles_reordered_same'] else 'NO'} |")
     q = out["quality"]
     r = q["recall_at_20"]
     lines += ["", f"Quality on ML-100K: {q['first_picks']:,} picks loaded, the next {q['arrived']:,} arriving; "

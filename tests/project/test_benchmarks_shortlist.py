@@ -288,7 +288,7 @@ def test_add_interactions_benchmark_toy(tmp_path):
     assert [r["batch"] for r in cost["item_rows"]] == [1, 10, 100, 1000]
     assert cost["items_after"] == cost["items"] + cost["items_added"] == 1682 + 5 + 30 + 300 + 1000
     (part,) = out["parts"]  # one item's text index and title search, built whole and grown: equal to the bit
-    assert part["items"] == 1682 and part["text_same"] and part["titles_same"]
+    assert part["items"] == 1682 and part["text_same"] and part["titles_same"] and part["titles_reordered_same"]
     assert part["text_whole_s"] > 0 and part["text_grown_s"] > 0 and part["titles_grown_s"] > 0
     q = out["quality"]
     assert q["users"] == 20 and set(q["recall_at_20"]) == {"stale", "added", "rebuilt"}
