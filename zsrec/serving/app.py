@@ -284,7 +284,8 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
     async def healthz() -> dict:
         return {"status": "ok"}
 
-    @app.get("/readyz", summary="The model is loaded (503 until then, or if it failed to load).")
+    @app.get("/readyz", summary="The model is loaded, or the service's own settings need none (503 until then, "
+                                "or if it failed to load).")
     async def readyz() -> JSONResponse:
         if ready():
             return JSONResponse({"status": "ready"})

@@ -120,7 +120,8 @@ class ServiceMetrics:
         self._all: list = [self.requests, self.latency, self.batch_size, self.fallbacks, self.rejected, self.abandoned,
                            self.interactions, self.items,
                            Gauge("zsrec_queue_depth", "Requests waiting for or in a backend batch.", queue_depth),
-                           Gauge("zsrec_model_ready", "1 once the model is loaded.", model_ready),
+                           Gauge("zsrec_model_ready", "1 once the service is ready, as /readyz: the model loaded, "
+                                 "or none needed by the service's own settings.", model_ready),
                            Gauge("zsrec_items_hidden", "Items hidden from recommendations (POST /v1/items/hide).",
                                  items_hidden)]
 
