@@ -330,7 +330,7 @@ class TitleMatcher:
         # Each key goes to the first row that has it in this order: whole titles, most popular first,
         # then other names the same way, so the most likely item wins an ambiguous key and one
         # film's other name never takes another film's own title.
-        row_of = names.rows()
+        row_of = names.rows() if fresh else self._name_row  # each name's row: new names only with new items
         other_name = (np.arange(len(row_of)) != names.start[row_of]).astype(np.int64)
         orders = [(self._keys_exact, np.arange(n), None), (self._keys_norm, row_of, other_name),
                   (self._keys_noyear, row_of, other_name)]

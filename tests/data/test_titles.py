@@ -250,7 +250,8 @@ def test_a_matcher_under_new_popularity_is_the_one_built_with_it(monkeypatch):
             assert _tables(before) == _tables_by_the_rule(before, its_pop)
             assert before._order.tolist() == np.argsort(-its_pop, kind="stable").tolist()
         matchers.append((moved, pop))
-    assert moved._choices is matchers[0][0]._choices and moved._vocab is matchers[0][0]._vocab  # not read again
+    first = matchers[0][0]  # what popularity does not order is not made again
+    assert moved._choices is first._choices and moved._vocab is first._vocab and moved._name_row is first._name_row
     # popularity that moves no shared key's first name copies no lookup
     same = moved.with_popularity(pop + 0.5)
     assert same._keys_norm is moved._keys_norm and same._norm is moved._norm
