@@ -1,0 +1,54 @@
+"""``Interactions.extend`` appends into spare rows its columns keep, so an add of a few picks does not
+copy every pick; copies share those columns and never see each other's picks."""
+
+import numpy as np
+
+from zsrec.data import Interactions
+
+
+def _rows(n, start=0):
+    return [(f"u{i % 3}", i, float(i), float(i % 5)) for i in range(start, start + n)]
+
+
+def _extend(inter, rows):
+    users, items, stamps, ratings = zip(*rows)
+    return inter.extend(list(users), list(items), list(stamps), list(ratings))
+
+
+def _as_rows(inter):
+    return list(zip(inter.users.tolist(), inter.items.tolist(), inter.timestamps.tolist(), inter.ratings.tolist()))
+
+
+def test_appends_write_into_spare_rows_and_copies_never_see_each_others_picks():
+    base = Interactions.from_rows(_rows(40))
+    base.user_history("u1")  # the per-user lookup made: extend keeps it up to date
+    first = base.copy()
+    _extend(first, _rows(1, 40))  # columns of its own, with spare rows
+    second = first.copy()
+    assert list(_extend(second, _rows(2, 41))) == [41, 42]
+    assert second.users.base is first.users.base and second.items.base is first.items.base  # appended in place
+    # first's spare rows are second's now: a copy of first that appends grows columns of its own
+    third = first.copy()
+    _extend(third, [("u9", 7, 50.0, 1.0)])
+    assert third.items.base is not second.items.base
+    assert _as_rows(base) == _rows(40)
+    assert _as_rows(first) == _rows(41)
+    assert _as_rows(second) == _rows(43)
+    assert _as_rows(third) == _rows(41) + [("u9", 7, 50.0, 1.0)]
+    assert third.user_history("u9").tolist() == [7] and not second.has_user("u9")
+    assert second.user_history("u1").tolist() == [i for i in range(43) if i % 3 == 1]
+    # many appends past the spare rows, each from a copy as a Recommender's adds are: every pick kept
+    grown, expected = second, _rows(43)
+    for start in range(43, 343, 7):
+        grown = grown.copy()
+        _extend(grown, _rows(7, start))
+        expected += _rows(7, start)
+    assert _as_rows(grown) == expected and len(grown) == 344
+    assert grown.items.dtype == np.int64 and grown.users.dtype == object
+    assert grown.user_times("u2").tolist() == [float(i) for i in range(344) if i % 3 == 2]
+    # a column set by hand is not the room's: the next append copies it rather than writing past the old one
+    grown.items = grown.items + 1000
+    before = grown.copy()
+    _extend(grown, _rows(1, 344))
+    moved = [(u, i + 1000, t, r) for u, i, t, r in expected]
+    assert _as_rows(before) == moved and _as_rows(grown) == moved + _rows(1, 344)
