@@ -188,15 +188,17 @@ class _FirstEntries:
         np.minimum.at(best, self.member_group, rank * m + self.members)
         return best % m
 
-    def ordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> None:
-        """Give each shared key its first entry (``_first``), in place: call it on a table no lookup
-        reads yet."""
-        if not self.keys:
-            return
-        winners = self._first(place, entry_rows, later)
+    def _take(self, winners: np.ndarray) -> None:
+        """Point the shared keys whose first entry moved at their new one, in this lookup."""
         moved = np.flatnonzero(winners != self.winners)
         self.lookup.update(zip([self.keys[g] for g in moved.tolist()], winners[moved].tolist()))
         self.winners = winners
+
+    def ordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> None:
+        """Give each shared key its first entry (``_first``), in place: call it on a table no lookup
+        reads yet."""
+        if self.keys:
+            self._take(self._first(place, entry_rows, later))
 
     def reordered(self, place: np.ndarray, entry_rows: np.ndarray, later: np.ndarray | None) -> _FirstEntries:
         """This table under a new popularity order, leaving this one as it is (lookups may be reading
@@ -204,13 +206,11 @@ class _FirstEntries:
         if not self.keys:
             return self
         winners = self._first(place, entry_rows, later)
-        moved = np.flatnonzero(winners != self.winners)
-        if not len(moved):
+        if np.array_equal(winners, self.winners):
             return self
         other = copy.copy(self)  # the groups are shared: only ``grown`` makes new ones, in a copy
         other.lookup = dict(self.lookup)
-        other.lookup.update(zip([self.keys[g] for g in moved.tolist()], winners[moved].tolist()))
-        other.winners = winners
+        other._take(winners)
         return other
 
 
