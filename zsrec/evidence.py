@@ -141,20 +141,51 @@ def _title_terms(item: Item) -> set[str]:
     return {t for t in tokenize(item.title) if not t.isdigit() and len(t) > 2}
 
 
+_UNREAD = object()
+
+
+class PerItem(Sequence):
+    """``read(item)`` for each item, read on first use and kept: a request's facts read the genres
+    and title words of its history and its 20 candidates, so reading every item's when the index is
+    built (13 s and some 400 MB of small sets at 1M items, all of it before a service's first
+    request with reasons from the data could be answered) bought nothing. Threads reading one item
+    at once read the same value, so either may keep it."""
+
+    def __init__(self, read, items: Sequence[Item], kept: list | None = None):
+        self._read, self._items = read, items
+        self._kept = kept if kept is not None else [_UNREAD] * len(items)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        value = self._kept[row]
+        if value is _UNREAD:
+            value = self._kept[row] = self._read(self._items[row])
+        return value
+
+    def extended(self, items: Sequence[Item]) -> PerItem:
+        """A copy that also holds ``items`` (appended after these), this one left as it is."""
+        items, n = list(items), len(self._kept)  # (a catalog's list of items may have grown in place)
+        return PerItem(self._read, [*self._items[:n], *items], self._kept + [_UNREAD] * len(items))
+
+
 class EvidenceIndex:
     """Counts built once per catalog: who picked what (a sparse user x item matrix) and popularity."""
 
     def __init__(self, catalog: Catalog, interactions: Interactions, popularity: np.ndarray | None = None):
         self.catalog = catalog
         n_items = len(catalog)
-        users, codes = np.unique(interactions.users.astype(str), return_inverse=True)
+        users, codes = interactions.user_codes()
         picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
                                   shape=(len(users), n_items))
         self._codes = UserCodes(users)  # each code's user id, shared with this index's copies (see UserCodes)
         self._n_users = len(users)  # the codes this index counts (its copies may know more)
         self._count(picks, popularity)
-        self.genres = [item_genres(it) for it in catalog.items]
-        self.terms = [_title_terms(it) for it in catalog.items]
+        self.genres = PerItem(item_genres, catalog.items)  # each item's, read on first use
+        self.terms = PerItem(_title_terms, catalog.items)
 
     @property
     def users(self) -> np.ndarray:
@@ -214,8 +245,8 @@ class EvidenceIndex:
         return index
 
     def _append(self, items: Sequence[Item], popularity: np.ndarray | None) -> None:
-        self.genres = self.genres + [item_genres(it) for it in items]
-        self.terms = self.terms + [_title_terms(it) for it in items]
+        self.genres = self.genres.extended(items)
+        self.terms = self.terms.extended(items)
         self._count(grown(self.picks, (self.picks.shape[0], self.picks.shape[1] + len(items))), popularity)
 
     def facts(self, history: Sequence[int], candidates: Sequence[int], scope: Scope | None = None) -> list[list[Fact]]:

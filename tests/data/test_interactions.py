@@ -2,6 +2,7 @@
 copy every pick; copies share those columns and never see each other's picks."""
 
 import numpy as np
+import pytest
 
 from zsrec.data import Interactions
 
@@ -52,3 +53,25 @@ def test_appends_write_into_spare_rows_and_copies_never_see_each_others_picks():
     _extend(grown, _rows(1, 344))
     moved = [(u, i + 1000, t, r) for u, i, t, r in expected]
     assert _as_rows(before) == moved and _as_rows(grown) == moved + _rows(1, 344)
+
+
+@pytest.mark.parametrize("names", [["bo", "ann", "u10", "u9", "Zed", "u1"], ["bo", "ann", "u10", "u9", "Zed", "é", "u1"]],
+                         ids=["ascii", "accented"])
+def test_user_codes_give_each_pick_its_users_place_and_the_lookup_orders_by_user_then_time(names):
+    """What the evidence's user x item matrix is made from: each id once, each pick's user at its
+    place, sorted ids first and users added since after them; read off the lookup user_history uses,
+    which keeps each user's picks in time order (ties in file order). ASCII ids are sorted as bytes."""
+    rng = np.random.default_rng(0)
+    rows = [(names[int(u)], int(i), float(t), np.nan)
+            for u, i, t in zip(rng.integers(0, len(names), 300), rng.integers(0, 50, 300), rng.integers(0, 20, 300))]
+    inter = Interactions.from_rows(rows)
+    ids, codes = inter.user_codes()
+    assert ids == sorted(set(names)) and [ids[c] for c in codes] == [r[0] for r in rows]
+    for name in names:  # by time, ties in file order: a stable sort of each user's rows by time
+        mine = [r for r in rows if r[0] == name]
+        assert inter.user_history(name).tolist() == [r[1] for r in sorted(mine, key=lambda r: r[2])]
+    _extend(inter, [("new", 3, 30.0, np.nan), ("ann", 4, 31.0, np.nan)])
+    ids, codes = inter.user_codes()
+    assert ids == sorted(set(names)) + ["new"] and [ids[c] for c in codes] == [r[0] for r in rows] + ["new", "ann"]
+    empty = Interactions.from_rows([])
+    assert empty.user_codes()[0] == [] and len(empty.user_codes()[1]) == 0

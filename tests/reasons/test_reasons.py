@@ -127,6 +127,31 @@ def test_shared_genres_and_matched_title_words():
     assert not any(isinstance(f, (SharedGenres, MatchedTerms)) for f in facts[1])
 
 
+def test_genres_and_title_words_are_read_per_item_on_first_use(ml100k, monkeypatch):
+    """An index reads the genres and title words of the items a request's facts need, not the whole
+    catalog's when it is built (13 s at 1M items); what it reads is what reading every item gives,
+    and an index grown by items (or its copy) reads theirs as well without touching the one it came from."""
+    from zsrec import evidence
+
+    read = []
+    real = evidence.item_genres
+    monkeypatch.setattr(evidence, "item_genres", lambda item: read.append(item.id) or real(item))
+    index = EvidenceIndex(ml100k.catalog, ml100k.interactions)
+    assert read == []
+    history, cands = [49, 99], [180, 171, 0]
+    facts = index.facts(history, cands)
+    assert sorted(read) == sorted(ml100k.catalog.items[r].id for r in history + cands)
+    assert index.facts(history, cands) == facts and len(read) == 5  # kept once read
+    items = ml100k.catalog.items
+    assert list(index.genres) == [real(it) for it in items]
+    assert list(index.terms) == [evidence._title_terms(it) for it in items] and index.terms[-1] == index.terms[len(items) - 1]
+    new = Item("new", "Star Wars Redux (2026)", {"genres": "Sci-Fi|Western"})
+    grown = index.with_items([new])
+    assert len(index.genres) == len(items) and len(grown.genres) == len(items) + 1
+    assert grown.genres[-1] == ("Sci-Fi", "Western") and grown.terms[-1] == {"star", "wars", "redux"}
+    assert grown.genres[:len(items)] == list(index.genres)
+
+
 def test_a_category_with_spaces_is_one_genre():
     """A shop's "Running Shoes" was two genres ("Running and Shoes, like your picks"): space-joined
     genres are MovieLens' form only, and only MovieLens' genre words are split on spaces."""
