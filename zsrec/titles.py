@@ -33,6 +33,7 @@ FUZZY_SEARCH_TITLES = 100_000
 _YEAR = re.compile(r"\s*\((\d{4})\)\s*$")
 _LEADING_ARTICLE = re.compile(r"^(?:the|a|an) ")
 _TRAILING_ARTICLE = re.compile(r"^(.*),\s*(the|a|an|les|la|le|il|el|das|der|die)$", re.IGNORECASE)
+_WORD = re.compile(r"[a-z0-9]+")
 
 
 def _words_and_year(title: str) -> tuple[list[str], str]:
@@ -41,13 +42,13 @@ def _words_and_year(title: str) -> tuple[list[str], str]:
         title = unicodedata.normalize("NFKD", title)
         title = "".join(c for c in title if not unicodedata.combining(c))
     year = ""
-    m = _YEAR.search(title)
+    m = _YEAR.search(title) if ")" in title else None  # (each pattern needs the character tested first)
     if m:
         year, title = m.group(1), title[: m.start()]
-    m = _TRAILING_ARTICLE.match(title.strip())
+    m = _TRAILING_ARTICLE.match(title.strip()) if "," in title else None
     if m:
         title = f"{m.group(2)} {m.group(1)}"
-    return re.findall(r"[a-z0-9]+", title.lower()), year
+    return _WORD.findall(title.lower()), year
 
 
 def normalize_title(title: str, keep_year: bool = True) -> str:
@@ -71,6 +72,8 @@ def title_names(title: str) -> list[str]:
     (1995)" -> ["Seven (1995)", "Se7en (1995)"]. Empty for a title without bracketed names."""
     m = _YEAR.search(title)
     year, rest = (f" ({m.group(1)})", title[: m.start()]) if m else ("", title)
+    if ")" not in rest:  # no other name (most titles): the pattern below needs one
+        return []
     others = []
     while (o := _OTHER_NAME.search(rest)) is not None and o.start() > 0:
         others.append(_AKA.sub("", o.group(1).strip()))
@@ -122,9 +125,6 @@ class _Names:
 
     def __len__(self) -> int:
         return len(self.start) - 1
-
-    def of(self, row: int) -> range:
-        return range(int(self.start[row]), int(self.start[row + 1]))
 
     def rows(self) -> np.ndarray:
         """Each name's row."""
@@ -223,9 +223,11 @@ class TitleMatcher:
         self._names = _Names(catalog.items)
         # Fuzzy matching compares whole titles and their other names (leading article dropped), with
         # the year only when the query has one: partial-string scorers match any query sharing one
-        # word with a long title. Keys are (row, which name).
-        self._choices: dict[tuple[int, int], str] = {}
-        self._choices_noyear: dict[tuple[int, int], str] = {}
+        # word with a long title. One per name, in the names' order (a match's place is its name; its
+        # row is ``_name_row`` there): flat lists, since a key object per name took 2.8 s of a start
+        # at 1M titles.
+        self._choices: list[str] = []
+        self._choices_noyear: list[str] = []
         # title words sorted, and every title word's row grouped by word (rows in order within one)
         self._vocab: list[str] = []
         self._grouped = np.zeros(0, dtype=np.int64)
@@ -249,7 +251,7 @@ class TitleMatcher:
         other = TitleMatcher.__new__(TitleMatcher)
         other.catalog, other.threshold = catalog, self.threshold
         names = other._names = _Names(catalog.items[n:], before=self._names)
-        other._choices, other._choices_noyear = dict(self._choices), dict(self._choices_noyear)
+        other._choices, other._choices_noyear = self._choices, self._choices_noyear  # ``_read`` makes new lists
         other._vocab, other._grouped, other._offsets = self._vocab, self._grouped, self._offsets
         first = int(names.start[n])
         other._keys_exact = self._keys_exact.grown([item.title for item in catalog.items[n:]], n)
@@ -262,12 +264,12 @@ class TitleMatcher:
     def _read(self, first: int) -> None:
         """What does not depend on popularity, for rows ``first`` on (added to what is kept)."""
         names = self._names
+        at = int(names.start[first])
+        self._choices = self._choices + [strip_leading_article(name) for name in names.with_year[at:]]
+        self._choices_noyear = self._choices_noyear + [strip_leading_article(name) for name in names.without[at:]]
         seen: dict[str, int] = {}  # the words read, numbered as they come: a title word's copy is not kept
         words, rows = [], []
         for i in range(first, len(names)):
-            for j, at in enumerate(names.of(i)):
-                self._choices[(i, j)] = strip_leading_article(names.with_year[at])
-                self._choices_noyear[(i, j)] = strip_leading_article(names.without[at])
             title_words = names.with_year[int(names.start[i])].split()
             words.extend(seen.setdefault(w, len(seen)) for w in title_words)
             rows.extend([i] * len(title_words))
@@ -349,7 +351,7 @@ class TitleMatcher:
         # scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
         # benchmarks/title_search.py).
         self._posting = place[self._grouped]
-        self._pool: dict[tuple[int, int], str] | None = None  # typos' and suggestions' titles, made on first use
+        self._pool: dict[int, str] | None = None  # typos' and suggestions' names, made on first use
 
     def adopt(self, other: TitleMatcher, catalog: Catalog) -> dict[str, Any]:
         """Take ``other``'s tables (built aside over a catalog with new items, ``Catalog.with_items``),
@@ -381,11 +383,12 @@ class TitleMatcher:
         if not fuzzy:
             return None
         has_year = bool(_YEAR.search(q))
-        best = process.extractOne(_fuzzy_key(q, has_year), self._choices if has_year else self._choices_noyear,
+        tables = self.__dict__  # read once: an add may put new tables in place meanwhile
+        best = process.extractOne(_fuzzy_key(q, has_year), tables["_choices" if has_year else "_choices_noyear"],
                                   scorer=fuzz.ratio, score_cutoff=self.threshold)
         if best is None:
             return None
-        return TitleMatch(query, int(best[2][0]), "fuzzy", float(best[1]))
+        return TitleMatch(query, int(tables["_name_row"][best[2]]), "fuzzy", float(best[1]))
 
     def search(self, query: str, limit: int = 10) -> list[int]:
         """Catalog rows for a search box: titles whose words start with what was typed (every typed
@@ -407,16 +410,19 @@ class TitleMatcher:
         if not hits:  # a typo: the closest of the most picked titles (all of them up to FUZZY_SEARCH_TITLES)
             fuzzy = process.extract(_fuzzy_key(query, False), _fuzzy_pool(tables), scorer=fuzz.WRatio,
                                     limit=limit, score_cutoff=80)
-            hits = list(dict.fromkeys(int(key[0]) for _, _, key in fuzzy))
+            rows = tables["_name_row"]
+            hits = list(dict.fromkeys(int(rows[name]) for _, _, name in fuzzy))
         return hits[:limit]
 
     def suggestions(self, query: str, limit: int = 3) -> list[str]:
         """The closest titles, for an error about one that matched nothing: among the most picked
         (all of them up to FUZZY_SEARCH_TITLES), since an HTTP request may hold 50 unknown titles and
         scoring a million titles takes 1.5 s each."""
-        hits = process.extract(_fuzzy_key(query, False), _fuzzy_pool(self.__dict__), scorer=fuzz.WRatio,
+        tables = self.__dict__
+        hits = process.extract(_fuzzy_key(query, False), _fuzzy_pool(tables), scorer=fuzz.WRatio,
                                limit=limit * 3)
-        titles = dict.fromkeys(self.catalog.items[int(key[0])].title for _, _, key in hits)  # a title listed twice shows once
+        items, rows = tables["catalog"].items, tables["_name_row"]
+        titles = dict.fromkeys(items[int(rows[name])].title for _, _, name in hits)  # a title listed twice shows once
         return list(titles)[:limit]
 
     def match_all(self, queries: Sequence[str], allow_unmatched: bool = False) -> tuple[list[TitleMatch], list[str]]:
@@ -438,15 +444,18 @@ class TitleMatcher:
         return matches, missing
 
 
-def _fuzzy_pool(tables: dict[str, Any]) -> dict[tuple[int, int], str]:
-    """The names typos and suggestions are matched among: every name, or those of the
-    FUZZY_SEARCH_TITLES most picked rows. ``tables``: one matcher's tables, read once (``search``),
-    where the pool is kept once made."""
+def _fuzzy_pool(tables: dict[str, Any]) -> dict[int, str]:
+    """The names typos and suggestions are matched among, each at its place in the names: every
+    name, or those of the FUZZY_SEARCH_TITLES most picked rows, in the names' order. ``tables``: one
+    matcher's tables, read once (``search``), where the pool is kept once made."""
     pool = tables["_pool"]
     if pool is None:
-        pool = choices = tables["_choices_noyear"]
+        choices = tables["_choices_noyear"]
         if len(tables["catalog"]) > FUZZY_SEARCH_TITLES:
-            top = set(tables["_order"][:FUZZY_SEARCH_TITLES].tolist())
-            pool = {key: text for key, text in choices.items() if key[0] in top}
+            top = np.zeros(len(tables["catalog"]), dtype=bool)
+            top[tables["_order"][:FUZZY_SEARCH_TITLES]] = True
+            pool = {int(name): choices[name] for name in np.flatnonzero(top[tables["_name_row"]])}
+        else:
+            pool = dict(enumerate(choices))
         tables["_pool"] = pool
     return pool
