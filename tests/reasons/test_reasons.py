@@ -150,6 +150,13 @@ def test_genres_and_title_words_are_read_per_item_on_first_use(ml100k, monkeypat
     assert len(index.genres) == len(items) and len(grown.genres) == len(items) + 1
     assert grown.genres[-1] == ("Sci-Fi", "Western") and grown.terms[-1] == {"star", "wars", "redux"}
     assert grown.genres[:len(items)] == list(index.genres)
+    # rows count from its own end, not its catalog's list of items, which an item add grows in place
+    some = list(items[:3])
+    per = evidence.PerItem(real, some)
+    some.append(new)
+    assert len(per) == 3 and per[-1] == real(items[2]) and list(per) == [real(it) for it in items[:3]]
+    with pytest.raises(IndexError):
+        per[3]
 
 
 def test_a_category_with_spaces_is_one_genre():
