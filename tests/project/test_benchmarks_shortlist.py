@@ -297,6 +297,20 @@ def test_add_interactions_benchmark_toy(tmp_path):
     assert "| ML-100K |" in text and "| title search: whole s |" in text
 
 
+def test_start_up_benchmark_toy(tmp_path):
+    """A start building every index, and one from the file it wrote: the same lists from both, and
+    the parts of the second timed apart."""
+    _run(["start_up.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "start_up-toy.json").read_text())
+    assert out["command"] == "python benchmarks/start_up.py --toy"
+    (size, row), = out["results"].items()
+    assert size == "ml-100k" and row["same_lists"] and row["file_mb"] > 0
+    for start in (row["built"], row["from_file"]):
+        assert start["start_s"] > 0 and start["first_request_s"] > 0 and start["request_p50_ms"] > 0
+    assert all(row["from_file"][part] > 0 for part in ("index_file_s", "title_search_s", "evidence_s"))
+    assert "| ml-100k |" in (tmp_path / "start_up-toy.md").read_text()
+
+
 def test_new_items_benchmark_toy(tmp_path):
     _run(["new_items.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "new_items.json").read_text())

@@ -1,0 +1,162 @@
+"""How long a Recommender (and so `zsrec serve`, or one `zsrec rank` run) takes to start, and its first
+request: with every index built from the data, and with the index file `--index` saved.
+
+A service restarts on every deploy, and `zsrec rank` starts one for each command, so at a million
+items the start is what a user waits for most. Two processes per catalog size, each making the data
+again (not timed): the first starts with no index file, building every index and writing the file
+(`index=`); the second starts from that file, as every later start does. Both then answer their
+first request and 20 more (a known user's 5 latest picks, the shortlist's order with reasons from the
+data: no model, so only zsrec's own work is timed); the first request also builds what requests with
+reasons from the data read (the evidence's counts). The second process then times, apart, the parts
+a start with the file is made of: reading the index file, building title search, and the evidence.
+Its memory (resident set, VmRSS) is read after the first request and at its peak (VmHWM).
+
+ML-100K, and synthetic catalogs of 100k and 1M items (the ones `add_interactions.py` makes: ML-100K's
+words and genres, power-law picks, 10 picks an item). Writes benchmarks/results/NAME.{json,md}.
+
+    python benchmarks/start_up.py                           # ML-100K, 100k and 1M items (about 8 min; 10 GB)
+    python benchmarks/start_up.py --toy                     # ML-100K alone, seconds; what CI runs to keep it working
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import RESULTS, machine, machine_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+REQUESTS = 20
+SETTINGS = {"mode": "score", "reasons": "evidence", "fusion_weight": 0.0}
+
+
+def _memory() -> dict[str, float]:
+    """This process's resident set now and at its peak, MB."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def _requests(rec, users: list[str]) -> tuple[float, float, list[list[str]]]:
+    """The first request's seconds, the median of the rest, and every list (ids), to compare runs."""
+    seconds, lists = [], []
+    for user in users:
+        t0 = time.perf_counter()
+        result = rec.recommend_for_user(user, n_history=5)
+        seconds.append(time.perf_counter() - t0)
+        lists.append([(item.item_id, item.reason) for item in result.items])
+    return seconds[0], statistics.median(seconds[1:]), lists
+
+
+def one(size: str, index: Path, with_file: bool) -> dict:
+    """One process's start (``with_file``: from the file the other wrote) and requests."""
+    from add_interactions import _data
+
+    from zsrec.candidates import CandidateGenerator, CandidateConfig
+    from zsrec.evidence import EvidenceIndex
+    from zsrec.recommender import Recommender
+    from zsrec.titles import TitleMatcher
+
+    data = _data(size)
+    users = list(dict.fromkeys(str(u) for u in data.interactions.users[::max(1, len(data.interactions) // 997)]))
+    users = users[:REQUESTS + 1]
+    before = _memory()["VmRSS"]
+    t0 = time.perf_counter()
+    rec = Recommender(data, index=index, **SETTINGS)
+    start = time.perf_counter() - t0
+    first, rest, lists = _requests(rec, users)
+    out = {"start_s": start, "first_request_s": first, "request_p50_ms": rest * 1000,
+           "rss_mb": _memory()["VmRSS"] - before, "peak_rss_mb": _memory()["VmHWM"],
+           "lists": lists}
+    if with_file:  # the parts of a start with the file, each timed apart
+        parts = {}
+        t0 = time.perf_counter()
+        generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, CandidateConfig())
+        parts["index_file_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        TitleMatcher(data.catalog, generator.popularity_counts)
+        parts["title_search_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        EvidenceIndex(data.catalog, data.interactions, generator.popularity_counts)
+        parts["evidence_s"] = time.perf_counter() - t0
+        out.update(parts)
+    return out
+
+
+def run(size: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        index = Path(tmp) / "index.npz"
+        rows = {}
+        for label, with_file in (("built", False), ("from_file", True)):
+            cmd = [sys.executable, __file__, "--one", size, "--index", str(index)] + (["--with-file"] if with_file else [])
+            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
+            rows[label] = json.loads(done.stdout.strip().splitlines()[-1])
+        rows["file_mb"] = index.stat().st_size / 1e6
+    rows["same_lists"] = rows["built"].pop("lists") == rows["from_file"].pop("lists")
+    return rows
+
+
+def _table(results: dict) -> str:
+    lines = ["| catalog | start, building every index s | start from the index file s | file MB | first request s "
+             "(built / file) | later requests p50 ms | memory after the first request MB (peak) | same lists |",
+             "|---|---:|---:|---:|---|---|---|---|"]
+    for size, r in results.items():
+        b, f = r["built"], r["from_file"]
+        lines.append(f"| {size} | {b['start_s']:.2f} | {f['start_s']:.2f} | {r['file_mb']:.0f} | "
+                     f"{b['first_request_s']:.3f} / {f['first_request_s']:.3f} | "
+                     f"{b['request_p50_ms']:.1f} / {f['request_p50_ms']:.1f} | "
+                     f"{f['rss_mb']:.0f} ({f['peak_rss_mb']:.0f}) | {'yes' if r['same_lists'] else 'NO'} |")
+    lines += ["", "A start from the file, in parts (each timed apart, after it):", "",
+              "| catalog | read the index file s | title search s | evidence s |", "|---|---:|---:|---:|"]
+    for size, r in results.items():
+        f = r["from_file"]
+        lines.append(f"| {size} | {f['index_file_s']:.2f} | {f['title_search_s']:.2f} | {f['evidence_s']:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="ml-100k,100000,1000000")
+    ap.add_argument("--name", default="start_up")
+    ap.add_argument("--toy", action="store_true", help="ML-100K alone (written as NAME-toy)")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--index", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--with-file", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        print(json.dumps(one(args.one, args.index, args.with_file)))
+        return
+    if args.toy:
+        args.sizes, args.name = "ml-100k", f"{args.name}-toy"
+    command = "python benchmarks/start_up.py" + (" --toy" if args.toy else "".join(
+        f" --{k} {v}" for k, v in (("sizes", args.sizes), ("name", args.name)) if v != ap.get_default(k)))
+    results = {}
+    for size in args.sizes.split(","):
+        t0 = time.perf_counter()
+        results[size] = run(size)
+        print(f"{size}: {time.perf_counter() - t0:.0f} s", json.dumps(results[size]), flush=True)
+    m = machine()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}.json").write_text(json.dumps({"command": command, "machine": m, "settings": SETTINGS,
+                                                            "results": results}, indent=1))
+    md = (f"# Start-up: a Recommender from the data, and from its index file\n\nCommand: `{command}`  \n"
+          f"Machine: {machine_line(m)}  \nSettings: {SETTINGS} (the shortlist's defaults). Requests: a known "
+          f"user's 5 latest picks; later requests: the median of {REQUESTS}. Memory: the resident set the "
+          "start and first request added, and the process's peak (data included).\n\n" + _table(results) + "\n")
+    (args.out / f"{args.name}.md").write_text(md)
+    print(md)
+
+
+if __name__ == "__main__":
+    main()
