@@ -151,8 +151,10 @@ class PerItem(Sequence):
     first request with reasons from the data could be answered) bought nothing. Threads reading one
     item at once read the same value, so either may keep it."""
 
-    def __init__(self, read, items: Sequence[Item], kept: list | None = None):
-        self._read, self._items = read, items
+    def __init__(self, read, items: Sequence[Item], kept: list | None = None, added: Sequence[Item] = ()):
+        """``items``: a catalog's, read up to this one's length (an item add may grow it in place);
+        ``added``: items after those, each copy's own."""
+        self._read, self._items, self._added = read, items, list(added)
         self._kept = kept if kept is not None else [_UNREAD] * len(items)
 
     def __len__(self) -> int:
@@ -161,19 +163,22 @@ class PerItem(Sequence):
     def __getitem__(self, row):
         if isinstance(row, slice):
             return [self[i] for i in range(*row.indices(len(self)))]
-        n = len(self._kept)  # (counted from this one's end: a catalog's list of items may have grown past it)
+        n = len(self._kept)  # (counted from this one's end, not its catalog's)
         if not -n <= row < n:
             raise IndexError("item row out of range")
         row %= n
         value = self._kept[row]
         if value is _UNREAD:
-            value = self._kept[row] = self._read(self._items[row])
+            first_added = n - len(self._added)
+            item = self._items[row] if row < first_added else self._added[row - first_added]
+            value = self._kept[row] = self._read(item)
         return value
 
     def extended(self, items: Sequence[Item]) -> PerItem:
-        """A copy that also holds ``items`` (appended after these), this one left as it is."""
-        items, n = list(items), len(self._kept)  # (a catalog's list of items may have grown in place)
-        return PerItem(self._read, [*self._items[:n], *items], self._kept + [_UNREAD] * len(items))
+        """A copy that also holds ``items`` (appended after these), this one left as it is: one
+        entry per item copied, not the items."""
+        items = list(items)
+        return PerItem(self._read, self._items, self._kept + [_UNREAD] * len(items), [*self._added, *items])
 
 
 class EvidenceIndex:
