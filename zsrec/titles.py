@@ -351,7 +351,7 @@ class TitleMatcher:
         # scan the catalog on each keystroke (about 2 s a keystroke at 1M titles, before;
         # benchmarks/title_search.py).
         self._posting = place[self._grouped]
-        self._pool: dict[int, str] | None = None  # typos' and suggestions' names, made on first use
+        self._pool: list[str] | dict[int, str] | None = None  # typos' and suggestions' names, made on first use
 
     def adopt(self, other: TitleMatcher, catalog: Catalog) -> dict[str, Any]:
         """Take ``other``'s tables (built aside over a catalog with new items, ``Catalog.with_items``),
@@ -444,18 +444,17 @@ class TitleMatcher:
         return matches, missing
 
 
-def _fuzzy_pool(tables: dict[str, Any]) -> dict[int, str]:
-    """The names typos and suggestions are matched among, each at its place in the names: every
-    name, or those of the FUZZY_SEARCH_TITLES most picked rows, in the names' order. ``tables``: one
-    matcher's tables, read once (``search``), where the pool is kept once made."""
+def _fuzzy_pool(tables: dict[str, Any]) -> list[str] | dict[int, str]:
+    """The names typos and suggestions are matched among, in the names' order: every name (the list
+    itself, whose places are the names'), or those of the FUZZY_SEARCH_TITLES most picked rows, each
+    under its place. Either way rapidfuzz answers a name's place. ``tables``: one matcher's tables,
+    read once (``search``), where the pool is kept once made."""
     pool = tables["_pool"]
     if pool is None:
-        choices = tables["_choices_noyear"]
+        pool = choices = tables["_choices_noyear"]
         if len(tables["catalog"]) > FUZZY_SEARCH_TITLES:
             top = np.zeros(len(tables["catalog"]), dtype=bool)
             top[tables["_order"][:FUZZY_SEARCH_TITLES]] = True
             pool = {int(name): choices[name] for name in np.flatnonzero(top[tables["_name_row"]])}
-        else:
-            pool = dict(enumerate(choices))
         tables["_pool"] = pool
     return pool

@@ -109,6 +109,7 @@ def test_search_box_index_finds_what_a_scan_of_every_title_finds(ml100k, monkeyp
     assert checked > 5000
     # a typo looks among the most picked titles only where the catalog is larger than that pool
     assert ml100k.catalog.items[matcher.search("godfathr", 1)[0]].title == "Godfather, The (1972)"
+    assert titles._fuzzy_pool(matcher.__dict__) is matcher._choices_noyear  # every name: the list itself
     monkeypatch.setattr(titles, "FUZZY_SEARCH_TITLES", 50)
     small_pool = TitleMatcher(ml100k.catalog, pop)
     assert len({int(small_pool._name_row[name]) for name in titles._fuzzy_pool(small_pool.__dict__)}) == 50
