@@ -27,6 +27,7 @@ from .npz_files import write_npz
 from .sparse_rows import grown, places_in_rows, with_rows
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
+NORMALISE_BLOCK = 1 << 20  # stored pairs scored at a time from the counts: their temporaries stay in cache
 
 
 @dataclass(frozen=True)
@@ -280,12 +281,30 @@ class CoOccurrenceIndex:
         return total
 
     def _normalise(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        """Scores with the counts' own sparsity pattern, computed entry by entry (no re-sorting)."""
+        """Scores with the counts' own sparsity pattern, computed entry by entry (no re-sorting), a
+        block of rows at a time: each row's power repeated over its entries, where a row number per
+        stored pair (a 400 MB array at 1M items) was made and gathered from. The same floats as
+        ``_normalised`` (tested); a start from the index file does this for every index it reads,
+        and it took 3-4 s of that start at 1M items, 0.5 s this way."""
         counts.sort_indices()
-        row = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
-        data = _normalised(row, counts.indices, counts.data, np.maximum(self.item_counts, 1.0), self.config)
-        return sparse.csr_matrix((data.astype(np.float32), counts.indices.copy(), counts.indptr.copy()),
-                                 shape=counts.shape)
+        n = np.maximum(self.item_counts, 1.0)
+        lengths = np.diff(counts.indptr)
+        if self.config.normalisation is CoNormalisation.RAW or counts.nnz <= len(n):
+            row = np.repeat(np.arange(counts.shape[0]), lengths)  # few pairs: per pair, as at a build's block
+            data = _normalised(row, counts.indices, counts.data, n, self.config).astype(np.float32)
+        else:
+            b = 0.5 if self.config.normalisation is CoNormalisation.COSINE else self.config.damping
+            row_power, col_power = n ** (1.0 - b), n ** b
+            data = np.empty(counts.nnz, dtype=np.float32)
+            ptr = counts.indptr
+            cuts = np.unique(np.append(np.searchsorted(ptr, np.arange(0, counts.nnz, NORMALISE_BLOCK), side="right") - 1,
+                                       counts.shape[0]))
+            for a, z in zip(cuts[:-1].tolist(), cuts[1:].tolist()):
+                s, e = ptr[a], ptr[z]
+                # the float64 quotient rounded to float32 on the way out: ``astype``'s rounding
+                np.divide(counts.data[s:e], np.repeat(row_power[a:z], lengths[a:z]) * col_power[counts.indices[s:e]],
+                          out=data[s:e], casting="same_kind")
+        return sparse.csr_matrix((data, counts.indices.copy(), counts.indptr.copy()), shape=counts.shape)
 
     def _rescored(self, moved: np.ndarray, replaced: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
                   ) -> sparse.csr_matrix:

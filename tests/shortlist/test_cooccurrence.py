@@ -368,3 +368,29 @@ def test_scores_are_the_same_floats_whether_powers_are_taken_per_item_or_per_pai
     assert np.array_equal(per_item, per_pair)
     assert np.array_equal(per_item, count / (n[row] ** (1 - cfg.damping if norm == "damped" else 0.5)
                                              * n[col] ** (cfg.damping if norm == "damped" else 0.5)))
+
+
+@pytest.mark.parametrize("norm", ["raw", "cosine", "damped"])
+def test_an_index_scores_its_counts_a_block_of_rows_at_a_time_as_pair_by_pair(norm, monkeypatch):
+    """A start from the index file scores every stored pair again from its count, a block of rows at
+    a time (each row's power repeated over its entries): the same float32 scores as ``_normalised``
+    per pair, across blocks of any size, with empty rows first, last and between."""
+    from scipy import sparse
+
+    import zsrec.cooccurrence as co
+
+    rng = np.random.default_rng(2)
+    n = 400
+    dense = rng.integers(1, 50, (n, n)) * (rng.random((n, n)) < 0.05)
+    dense[:5] = dense[-7:] = dense[200:230] = 0
+    counts = sparse.csr_matrix(dense.astype(np.float64))
+    item_counts = rng.integers(0, 1000, n).astype(np.float64)  # zeros too: counted as 1
+    cfg = CoOccurrenceConfig(normalisation=norm, damping=0.7)
+    row = np.repeat(np.arange(n), np.diff(counts.indptr))
+    want = _normalised(row, counts.indices, counts.data, np.maximum(item_counts, 1.0), cfg).astype(np.float32)
+    assert counts.nnz > n
+    for block in (1, 97, 1000, 1 << 20):
+        monkeypatch.setattr(co, "NORMALISE_BLOCK", block)
+        scores = CoOccurrenceIndex(counts.copy(), item_counts, cfg).scores
+        assert scores.dtype == np.float32 and np.array_equal(scores.indptr, counts.indptr)
+        assert np.array_equal(scores.indices, counts.indices) and np.array_equal(scores.data, want)
