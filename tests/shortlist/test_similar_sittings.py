@@ -236,3 +236,28 @@ def test_adds_re_cut_only_the_lists_they_change_as_a_whole_re_cut_would(ml100k):
         assert np.array_equal(index.sizes, cut.sizes)
     index.add([users[0]], [[]], [[]])  # nothing new: the lists stay
     assert np.array_equal(index.listed.indices, cut.listed.indices)
+
+
+def test_a_large_cut_sorts_one_integer_per_entry_into_the_three_key_sorts_order(ml100k):
+    """A build's cut (as many entries as sittings, or more) sorts each entry as one integer, item then
+    the sitting's place among all sittings; a smaller cut (an add's) sorts the three keys. Both must
+    give every item's list in the same order, to the entry, ties in the sittings' ends included."""
+    users, seqs, times = _picks(ml100k, 150)
+    coarse = [np.floor(np.asarray(t) / 86_400.0) * 86_400.0 for t in times]  # many sittings end together
+    index = SittingIndex.build(seqs, coarse, len(ml100k.catalog), 60, users, per_item=4)
+    assert len(np.unique(index.ends)) < len(index.ends) // 2
+    rng = np.random.default_rng(3)
+    n_sittings = len(index.ends)
+    for size in (n_sittings, 3 * n_sittings, n_sittings - 1, 40):
+        sitting = rng.integers(0, n_sittings, size)
+        item = rng.integers(0, len(ml100k.catalog), size)
+        pairs = np.unique(item * n_sittings + sitting)  # an item lists a sitting once
+        item, sitting = pairs // n_sittings, pairs % n_sittings
+        rng.shuffle(perm := np.arange(len(item)))
+        item, sitting = item[perm], sitting[perm]
+        got_item, got_sitting = index._cut(item, sitting)
+        order = np.lexsort((-sitting, -index.ends[sitting], item))
+        want_item, want_sitting = item[order], sitting[order]
+        keep = np.arange(len(want_item)) - np.searchsorted(want_item, want_item, side="left") < index.per_item
+        assert np.array_equal(got_item, want_item[keep]) and np.array_equal(got_sitting, want_sitting[keep])
+        assert got_item.dtype == got_sitting.dtype == np.int64
