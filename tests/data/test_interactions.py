@@ -75,3 +75,39 @@ def test_user_codes_give_each_pick_its_users_place_and_the_lookup_orders_by_user
     assert ids == sorted(set(names)) + ["new"] and [ids[c] for c in codes] == [r[0] for r in rows] + ["new", "ann"]
     empty = Interactions.from_rows([])
     assert empty.user_codes()[0] == [] and len(empty.user_codes()[1]) == 0
+
+
+@pytest.mark.parametrize("kind", ["ascii", "accented", "not strings"])
+def test_the_per_user_lookup_groups_each_users_picks_by_time_ties_in_file_order(kind):
+    """The lookup numbers the ids with a dict and sorts one integer per pick; ids that are not all
+    strings take one sort of (id, time, row). Either way: the ids in sorted order, each user's rows
+    by time with ties in file order (many ties here), as a brute force gives."""
+    from zsrec.data import _rows_by_user, _rows_by_user_sorting
+
+    rng = np.random.default_rng(5)
+    names = {"ascii": ["u10", "u9", "Zed", "ann", "u1", "b"], "accented": ["é", "e", "ann", "Ω", "zz", "éa"],
+             "not strings": [10, 9, 100, "9a", 1, 2]}[kind]
+    users = np.empty(2000, dtype=object)
+    users[:] = [names[i] for i in rng.integers(0, len(names), 2000)]
+    stamps = rng.integers(0, 30, 2000).astype(np.float64)
+    want = {}
+    for row in sorted(range(2000), key=lambda r: (str(users[r]), stamps[r], r)):
+        want.setdefault(str(users[row]), []).append(row)
+    for group in (_rows_by_user, _rows_by_user_sorting):
+        got = group(users, stamps)
+        assert list(got) == list(want) and all(got[k].tolist() == want[k] for k in want)
+    assert _rows_by_user(users[:0], stamps[:0]) == {}
+
+
+@pytest.mark.parametrize("ids", [["ann", "bo", "é"], [1, 2, 3]], ids=["strings", "not strings"])
+def test_the_fingerprint_digests_the_ids_as_text_as_saved_index_files_do(ids):
+    """A saved index file holds this digest; it must not change, or every file saved before would be
+    counted again on load."""
+    import hashlib
+
+    inter = Interactions.from_rows([(ids[i % 3], i, float(i), np.nan) for i in range(7)])
+    digest = hashlib.sha256("\x1f".join(str(u) for u in inter.users).encode())
+    digest.update(inter.items.tobytes())
+    digest.update(inter.timestamps.tobytes())
+    digest.update(b"timed")
+    assert inter.fingerprint() == digest.hexdigest()
