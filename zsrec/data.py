@@ -158,23 +158,26 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
     """Each user's rows, by time, ties in file order (the ids in sorted order): the per-user lookup,
     made once. Each pick's user becomes its id's place among the sorted ids (a dict, in one pass);
     the rows, put in time order by one stable sort, are then sorted as one integer each: that place,
-    then the place in time order. At 10M picks that is 2-3 s where sorting the ids themselves beside
-    the times (``np.lexsort``, the fallback) took 3.7 s, and the same groups."""
+    then the place in time order. At 10M picks that is 3.0-3.3 s where sorting the ids themselves
+    beside the times (``np.lexsort``, the fallback) took 4.2-4.6 s, and the same groups."""
     n = len(users)
     if not n:
         return {}
-    given = users.tolist()
-    ids = list(dict.fromkeys(given))
+    ids = list(dict.fromkeys(users.tolist()))
     if not all(type(u) is str for u in ids) or len(ids) >= 1 << 29 or n >= 1 << 34:
         return _rows_by_user_sorting(users, timestamps)
     ids.sort()
     place = dict(zip(ids, range(len(ids))))
-    user_place = np.fromiter(map(place.__getitem__, given), dtype=np.int64, count=n)
+    user_place = np.fromiter(map(place.__getitem__, users), dtype=np.int64, count=n)
+    sizes = np.bincount(user_place, minlength=len(ids))
     in_time = np.argsort(timestamps, kind="stable")
-    key = (user_place[in_time] << 34) | np.arange(n)
+    key = user_place[in_time]  # in place from here: these arrays are 80 MB each at 10M picks
+    del user_place
+    key <<= 34
+    key |= np.arange(n)
     key.sort()
-    order = in_time[key & ((1 << 34) - 1)]
-    return dict(zip(ids, np.split(order, np.cumsum(np.bincount(user_place, minlength=len(ids)))[:-1])))
+    key &= (1 << 34) - 1
+    return dict(zip(ids, np.split(in_time[key], np.cumsum(sizes)[:-1])))
 
 
 def _rows_by_user_sorting(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.ndarray]:
