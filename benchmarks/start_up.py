@@ -14,7 +14,7 @@ Its memory (resident set, VmRSS) is read after the first request and at its peak
 ML-100K, and synthetic catalogs of 100k and 1M items (the ones `add_interactions.py` makes: ML-100K's
 words and genres, power-law picks, 10 picks an item). Writes benchmarks/results/NAME.{json,md}.
 
-    python benchmarks/start_up.py                           # ML-100K, 100k and 1M items (about 8 min; 10 GB)
+    python benchmarks/start_up.py                           # ML-100K, 100k and 1M items (about 3 min; 10 GB)
     python benchmarks/start_up.py --toy                     # ML-100K alone, seconds; what CI runs to keep it working
 """
 
