@@ -253,6 +253,7 @@ def test_a_large_cut_sorts_one_integer_per_entry_into_the_three_key_sorts_order(
         item = rng.integers(0, len(ml100k.catalog), size)
         pairs = np.unique(item * n_sittings + sitting)  # an item lists a sitting once
         item, sitting = pairs // n_sittings, pairs % n_sittings
+        assert (len(item) >= n_sittings) == (size >= n_sittings)  # the one-integer sort for the first two sizes
         rng.shuffle(perm := np.arange(len(item)))
         item, sitting = item[perm], sitting[perm]
         got_item, got_sitting = index._cut(item, sitting)
