@@ -120,11 +120,16 @@ def _distance_pairs(items: np.ndarray, user: np.ndarray, config: CoOccurrenceCon
             yield b, a
 
 
+def _column_exponent(config: CoOccurrenceConfig) -> float:
+    """``b`` in a score count / (n_row ** (1 - b) * n_col ** b): 0.5 for cosine, else the damping."""
+    return 0.5 if config.normalisation is CoNormalisation.COSINE else config.damping
+
+
 def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarray,
                 config: CoOccurrenceConfig) -> np.ndarray:
     if config.normalisation is CoNormalisation.RAW:
         return count.astype(np.float64)
-    b = 0.5 if config.normalisation is CoNormalisation.COSINE else config.damping
+    b = _column_exponent(config)
     if len(row) > len(n):  # the powers taken once per item, not once per pair: the same floats
         return count / ((n ** (1.0 - b))[row] * (n ** b)[col])
     return count / (n[row] ** (1.0 - b) * n[col] ** b)
@@ -284,17 +289,17 @@ class CoOccurrenceIndex:
         """Scores with the counts' own sparsity pattern, computed entry by entry (no re-sorting), a
         block of rows at a time: each row's power repeated over its entries, where a row number per
         stored pair (a 400 MB array at 1M items) was made and gathered from. The same floats as
-        ``_normalised`` (tested); a start from the index file does this for every index it reads,
-        and it took 3-4 s of that start at 1M items, 0.5 s this way."""
+        ``_normalised`` per pair, at any size (tested; powers per item or per pair give the same
+        floats); a start from the index file does this for every index it reads, and it took 3-4 s
+        of that start at 1M items, 0.5 s this way. Raw counts are the scores, cast."""
         counts.sort_indices()
-        n = np.maximum(self.item_counts, 1.0)
-        lengths = np.diff(counts.indptr)
-        if self.config.normalisation is CoNormalisation.RAW or counts.nnz <= len(n):
-            row = np.repeat(np.arange(counts.shape[0]), lengths)  # few pairs: per pair, as at a build's block
-            data = _normalised(row, counts.indices, counts.data, n, self.config).astype(np.float32)
+        if self.config.normalisation is CoNormalisation.RAW:
+            data = counts.data.astype(np.float32)
         else:
-            b = 0.5 if self.config.normalisation is CoNormalisation.COSINE else self.config.damping
+            n = np.maximum(self.item_counts, 1.0)
+            b = _column_exponent(self.config)
             row_power, col_power = n ** (1.0 - b), n ** b
+            lengths = np.diff(counts.indptr)
             data = np.empty(counts.nnz, dtype=np.float32)
             ptr = counts.indptr
             cuts = np.unique(np.append(np.searchsorted(ptr, np.arange(0, counts.nnz, NORMALISE_BLOCK), side="right") - 1,

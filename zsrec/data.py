@@ -182,7 +182,8 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
 
 def _rows_by_user_sorting(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.ndarray]:
     """The same lookup by one sort of (id, time, row), for ids that are not all strings (made in
-    code, not read from a file). ASCII ids sorted as bytes: the same order, a fifth faster than as text."""
+    code, not read from a file) or data too large for ``_rows_by_user``'s one-integer key. ASCII ids
+    sorted as bytes: the same order, a fifth faster than as text."""
     try:
         ids = users.astype(bytes)
     except UnicodeEncodeError:

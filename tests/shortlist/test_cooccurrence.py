@@ -371,24 +371,26 @@ def test_scores_are_the_same_floats_whether_powers_are_taken_per_item_or_per_pai
 
 
 @pytest.mark.parametrize("norm", ["raw", "cosine", "damped"])
-def test_an_index_scores_its_counts_a_block_of_rows_at_a_time_as_pair_by_pair(norm, monkeypatch):
+@pytest.mark.parametrize("density", [0.05, 0.001], ids=["more pairs than items", "fewer pairs than items"])
+def test_an_index_scores_its_counts_a_block_of_rows_at_a_time_as_pair_by_pair(norm, density, monkeypatch):
     """A start from the index file scores every stored pair again from its count, a block of rows at
     a time (each row's power repeated over its entries): the same float32 scores as ``_normalised``
-    per pair, across blocks of any size, with empty rows first, last and between."""
+    per pair (which takes its powers per pair when there are fewer pairs than items), across blocks
+    of any size, with empty rows first, last and between."""
     from scipy import sparse
 
     import zsrec.cooccurrence as co
 
     rng = np.random.default_rng(2)
     n = 400
-    dense = rng.integers(1, 50, (n, n)) * (rng.random((n, n)) < 0.05)
+    dense = rng.integers(1, 50, (n, n)) * (rng.random((n, n)) < density)
     dense[:5] = dense[-7:] = dense[200:230] = 0
     counts = sparse.csr_matrix(dense.astype(np.float64))
     item_counts = rng.integers(0, 1000, n).astype(np.float64)  # zeros too: counted as 1
     cfg = CoOccurrenceConfig(normalisation=norm, damping=0.7)
     row = np.repeat(np.arange(n), np.diff(counts.indptr))
     want = _normalised(row, counts.indices, counts.data, np.maximum(item_counts, 1.0), cfg).astype(np.float32)
-    assert counts.nnz > n
+    assert 0 < counts.nnz and (counts.nnz > n) == (density == 0.05)
     for block in (1, 97, 1000, 1 << 20):
         monkeypatch.setattr(co, "NORMALISE_BLOCK", block)
         scores = CoOccurrenceIndex(counts.copy(), item_counts, cfg).scores
