@@ -259,3 +259,38 @@ def test_a_matcher_under_new_popularity_is_the_one_built_with_it(monkeypatch):
     assert same._pool is moved._pool is not None  # the same most picked rows: the typo pool is kept
     with pytest.raises(ValueError, match="one count per item"):
         moved.with_popularity(pop[:-1])
+
+
+ODD_TITLES = [
+    "Usual Suspects, The (1995)", "Seven (Se7en) (1995)", "City of God (Cidade de Deus) (2002)",
+    "Léon (a.k.a. The Professional) (1994)", "Amélie (2001)", "The Thing", "A Man, A Plan (1999)", "Se7en",
+    "An Affair (TV) (1990)", "Sherlock (2010-2017)", "Seven (Se7en)", "x (y) (z) (2003)", "(1999)", "1999",
+    "!!!", "", "   ", "the", "a a a", "Anne, An (1990)", "Les Misérables, Les (1998)", "Crème brûlée ()",
+    "Ｆｕｌｌ Ｗｉｄｔｈ （１９９９）", "Tab\tTitle (2001)  ", "Star Wars (1977)", "Star Wars (1977)", "Ant-Man (2015)",
+    "Trailing Year (2001) ", "Two Years (1990) (2001)", "Line\nBreak (2000)", "Comma, Then, The",
+]
+
+
+def test_every_title_is_read_once_into_the_forms_of_each_of_its_names():
+    """A start reads each title's names in one pass with one year search (most titles are ASCII and
+    hold no other name); the lists must be what normalising each name on its own gives, titles with
+    other names, accents, no year or odd spacing included, and so must the title words and their rows."""
+    from zsrec.titles import _both_forms, _Names, _without_articles, strip_leading_article
+
+    rng = np.random.default_rng(5)
+    titles = ODD_TITLES + [item.title for item in _shared_titles(rng, 300)]
+    names = _Names([Item(str(i), t, {}) for i, t in enumerate(titles)])
+    expected = [[_both_forms(name) for name in [t, *title_names(t)]] for t in titles]
+    assert [len(e) for e in expected] == np.diff(names.start).tolist()
+    assert list(zip(names.with_year, names.without)) == [form for e in expected for form in e]
+    assert any(len(e) > 1 for e in expected) and any(not t.isascii() for t in titles)
+    for listed in (names.with_year, names.without, ["the", "thee", "a", "an ", "another", "a  b", "an an"]):
+        assert _without_articles(listed) == [strip_leading_article(n) for n in listed]
+
+    matcher = TitleMatcher(Catalog([Item(str(i), t, {}) for i, t in enumerate(titles)]))
+    words = [normalize_title(t).split() for t in titles]  # the title words (year kept), each with its rows
+    vocab = sorted({w for row in words for w in row})
+    assert matcher._vocab == vocab
+    for k, w in enumerate(vocab):
+        rows = matcher._grouped[matcher._offsets[k]:matcher._offsets[k + 1]].tolist()
+        assert rows == [i for i, row in enumerate(words) for x in row if x == w], w
