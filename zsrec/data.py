@@ -131,11 +131,17 @@ class Catalog:
         """Other rows whose title is exactly that of one of ``rows``. MovieLens lists some films twice,
         under two ids (18 in ML-100K: "Chasing Amy (1997)" is 246 and 268): a film the user has seen
         must not come back as new under its other id."""
-        if self._twins is None:
-            self._group_titles()
-        twins = self._twins
+        twins = self.title_groups()[1]
         given = set(rows)
         return sorted({j for i in given for j in twins.get(i, ()) if j not in given})
+
+    def title_groups(self) -> tuple[dict[str, int], dict[int, list[int]]]:
+        """Each title's first row, and each row of a title held twice or more mapped to that title's
+        rows (ascending): made once, on first use, then kept up to date by ``extend``. ``same_title``
+        and title matching (``zsrec.titles``) read them; neither is to be changed by a reader."""
+        if self._twins is None:
+            self._group_titles()
+        return self._first_of_title, self._twins
 
     def _group_titles(self) -> None:
         """same_title's groups, made from one pass over the titles: ``extend`` keeps them up to date,

@@ -14,7 +14,7 @@ import bisect
 import copy
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,11 +176,31 @@ class _FirstEntries:
 
     def __init__(self, keys: list[str], numbers: list[int]):
         """``numbers``: ``list(range(len(keys)))`` or longer, its ints shared by the tables' lookups."""
-        self.lookup: dict[str, int] = first_places(keys, numbers)  # each key's first entry
-        self.members, heads = repeated(keys, self.lookup)  # the shared keys' entries ...
+        lookup = first_places(keys, numbers)
+        self._shared(lookup, *repeated(keys, lookup), keys.__getitem__)
+
+    @classmethod
+    def of_titles(cls, catalog: Catalog) -> _FirstEntries:
+        """The table of a catalog's whole titles (entries are rows), from the groups the catalog keeps
+        of them (``Catalog.title_groups``, which a start makes anyway): what ``__init__`` over the
+        titles gives, without finding each title's first row again (0.5 s of a start at 1M titles)."""
+        first, groups = catalog.title_groups()
+        members = np.fromiter(sorted(groups), dtype=np.int64, count=len(groups))
+        heads = np.fromiter((groups[m][0] for m in members.tolist()), dtype=np.int64, count=len(members))
+        table = cls.__new__(cls)
+        items = catalog.items
+        table._shared(dict(first), members, heads, lambda row: items[row].title)  # a lookup of its own
+        return table
+
+    def _shared(self, lookup: dict[str, int], members: np.ndarray, heads: np.ndarray,
+                key_of: Callable[[int], str]) -> None:
+        """Set the table from each key's first entry and the entries of keys held more than once, each
+        with its key's first entry (``repeated``); ``key_of``: an entry's key."""
+        self.lookup: dict[str, int] = lookup  # each key's first entry
+        self.members = members  # the shared keys' entries ...
         self.winners = np.unique(heads)  # each group's entry in ``lookup``
         self.member_group = np.searchsorted(self.winners, heads)  # ... and their groups
-        self.keys: list[str] = [keys[i] for i in self.winners.tolist()]  # shared keys, numbered as groups
+        self.keys: list[str] = [key_of(i) for i in self.winners.tolist()]  # shared keys, numbered as groups
         self.group: dict[str, int] = dict(zip(self.keys, range(len(self.keys))))
 
     def grown(self, keys: list[str], first: int) -> _FirstEntries:
@@ -266,7 +286,7 @@ class TitleMatcher:
         self._offsets = np.zeros(1, dtype=np.int64)
         names = self._names
         numbers = list(range(len(names.with_year)))
-        self._keys_exact = _FirstEntries([item.title for item in catalog.items], numbers)  # its entries are rows
+        self._keys_exact = _FirstEntries.of_titles(catalog)  # its entries are rows
         self._keys_norm = _FirstEntries(names.with_year, numbers)  # these two's are names
         self._keys_noyear = _FirstEntries(names.without, numbers)
         self._read(0)
@@ -326,8 +346,12 @@ class TitleMatcher:
         place = {w: i for i, w in enumerate(vocab)} if len(seen) > len(vocab) // 16 else None
         ids = np.fromiter(map(place.__getitem__, seen) if place is not None else
                           (bisect.bisect_left(vocab, w) for w in seen), dtype=np.int64, count=len(seen))[words]
-        by_word = np.argsort(ids, kind="stable")
-        ids, rows = ids[by_word], rows[by_word]
+        span = int(rows[-1]) + 1  # rows come ascending: sorting (word, row) as one integer keeps them so
+        if len(vocab) < np.iinfo(np.int64).max // span:  # (0.2 s less than a stable sort at 1M titles)
+            ids, rows = np.divmod(np.sort(ids * span + rows), span)
+        else:
+            by_word = np.argsort(ids, kind="stable")
+            ids, rows = ids[by_word], rows[by_word]
         if len(self._grouped):
             old_ids = np.repeat(moved, np.diff(self._offsets))  # the kept rows' words, in the new numbering
             self._grouped = np.insert(self._grouped, np.searchsorted(old_ids, ids, side="right"), rows)

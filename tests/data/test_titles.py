@@ -294,3 +294,28 @@ def test_every_title_is_read_once_into_the_forms_of_each_of_its_names():
     for k, w in enumerate(vocab):
         rows = matcher._grouped[matcher._offsets[k]:matcher._offsets[k + 1]].tolist()
         assert rows == [i for i, row in enumerate(words) for x in row if x == w], w
+
+
+def test_the_whole_titles_table_comes_from_the_catalogs_groups_kept_through_extends():
+    """A matcher's table of whole titles is made from the groups the catalog keeps of its titles (held
+    twice or more), not by reading every title again: over a catalog grouped, then extended by items
+    sharing titles with old ones and with each other, it must be the table made from the titles."""
+    from zsrec.titles import _FirstEntries
+
+    rng = np.random.default_rng(9)
+    items = _shared_titles(rng, 200)
+    extended = Catalog(items[:120])
+    extended.same_title(())  # the groups made now, then kept up to date by each extend
+    extended.extend(items[120:160])
+    extended.extend(items[160:])
+    pop = rng.integers(0, 4, len(items)).astype(float)  # ties and all
+    for catalog in (extended, Catalog(items)):
+        titles = [item.title for item in catalog.items]
+        made, read = _FirstEntries.of_titles(catalog), _FirstEntries(titles, list(range(len(titles))))
+        assert made.lookup == read.lookup and made.keys == read.keys and made.group == read.group
+        for array in ("members", "winners", "member_group"):
+            assert np.array_equal(getattr(made, array), getattr(read, array)), array
+        assert len(made.keys) > 20 and made.lookup is not catalog.title_groups()[0]  # a lookup of its own
+        matcher = TitleMatcher(catalog, pop)
+        assert _tables(matcher) == _tables_by_the_rule(matcher, pop)
+        assert catalog.title_groups()[0] == {t: titles.index(t) for t in titles}  # the catalog's own: unchanged
