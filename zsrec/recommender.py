@@ -173,8 +173,8 @@ class Recommender:
         self.generator = generator or CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
         if stale:
             self.generator.save_index(index)
+        # (it makes the catalog's title groups too: ``same_title`` reads them, and no request waits for them)
         self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
-        dataset.catalog.same_title(())  # its groups made now, not in the first request (and then kept up to date)
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
         # rows never recommended (hide_items), in the order hidden: one dict every variant shares; the

@@ -319,3 +319,7 @@ def test_the_whole_titles_table_comes_from_the_catalogs_groups_kept_through_exte
         matcher = TitleMatcher(catalog, pop)
         assert _tables(matcher) == _tables_by_the_rule(matcher, pop)
         assert catalog.title_groups()[0] == {t: titles.index(t) for t in titles}  # the catalog's own: unchanged
+    fresh = Catalog(items)
+    assert fresh._twins is None
+    TitleMatcher(fresh)  # a start's matcher makes the groups: no request waits for them (``same_title``)
+    assert fresh._twins is not None and fresh.same_title([0]) == [i for i in range(1, 200) if items[i].title == items[0].title]
