@@ -271,11 +271,16 @@ ODD_TITLES = [
 ]
 
 
-def test_every_title_is_read_once_into_the_forms_of_each_of_its_names():
+@pytest.mark.parametrize("chunk", [7, 1 << 15])
+def test_every_title_is_read_once_into_the_forms_of_each_of_its_names(chunk, monkeypatch):
     """A start reads each title's names in one pass with one year search (most titles are ASCII and
     hold no other name); the lists must be what normalising each name on its own gives, titles with
-    other names, accents, no year or odd spacing included, and so must the title words and their rows."""
+    other names, accents, no year or odd spacing included, and so must the title words and their rows,
+    numbered a chunk of titles at a time (words shared across chunks too)."""
+    from zsrec import titles as module
     from zsrec.titles import _both_forms, _Names, _without_articles, strip_leading_article
+
+    monkeypatch.setattr(module, "WORDS_CHUNK", chunk)
 
     rng = np.random.default_rng(5)
     titles = ODD_TITLES + [item.title for item in _shared_titles(rng, 300)]
