@@ -327,7 +327,7 @@ class TitleMatcher:
         # titles at once and dicts made in C, where a dict call per word made this part (the names
         # without their articles included) 2.5-2.7 s of a start at 1M titles (now 1.7-2.1 s). A chunk
         # of titles at a time: the words of every title at once held 5M strings at 1M titles (and
-        # left the process 20 MB larger).
+        # left the process 20-30 MB larger).
         titles = [names.with_year[s] for s in names.start[first:-1].tolist()]
         number: dict[str, int] = {}
         words = []
