@@ -292,7 +292,7 @@ class TitleMatcher:
         self._keys_norm = _FirstEntries(names.with_year, numbers)  # these two's are names
         self._keys_noyear = _FirstEntries(names.without, numbers)
         self._read(0)
-        # its entries are rows; made last (made first, with the catalog's groups, the start peaked 80 MB higher)
+        # its entries are rows; made last (made first, with the catalog's groups, the build peaked 100 MB higher)
         self._keys_exact = _FirstEntries.of_titles(catalog)
         self._tables(popularity)
 
