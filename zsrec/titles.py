@@ -67,8 +67,13 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
 
 def _both_forms(title: str) -> tuple[str, str]:
     """``normalize_title`` with the year and without it, from one pass over the title."""
-    words, year = _words_and_year(title)
-    return " ".join([*words, year] if year else words), " ".join(words)
+    return _joined(*_words_and_year(title))
+
+
+def _joined(words: list[str], year: str) -> tuple[str, str]:
+    """A title's words joined with its year ("" if none) and without it: ``normalize_title``'s two forms."""
+    without = " ".join(words)
+    return (f"{without} {year}" if without and year else without or year), without
 
 
 def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[str]) -> list[int]:
@@ -83,9 +88,9 @@ def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[
             m = _YEAR.search(title) if ")" in title else None
             body, year = (title[: m.start()], m.group(1)) if m else (title, "")
             if ")" not in body:  # no other name (``title_names`` needs a ")" before the year)
-                words = " ".join(_body_words(body))
-                add_with(f"{words} {year}" if words and year else words or year)
-                add_without(words)
+                a, b = _joined(_body_words(body), year)
+                add_with(a)
+                add_without(b)
                 ends.append(len(with_year))
                 continue
         for name in [title, *title_names(title)]:
@@ -331,8 +336,8 @@ class TitleMatcher:
         titles = [names.with_year[s] for s in names.start[first:-1].tolist()]
         number: dict[str, int] = {}
         words = []
-        for at in range(0, len(titles), WORDS_CHUNK):
-            flat = " ".join(titles[at:at + WORDS_CHUNK]).split()
+        for chunk in range(0, len(titles), WORDS_CHUNK):
+            flat = " ".join(titles[chunk:chunk + WORDS_CHUNK]).split()
             new = [w for w in dict.fromkeys(flat) if w not in number]
             number.update(zip(new, range(len(number), len(number) + len(new))))
             words.append(np.fromiter(map(number.__getitem__, flat), dtype=np.int64, count=len(flat)))

@@ -288,6 +288,9 @@ def test_every_title_is_read_once_into_the_forms_of_each_of_its_names(chunk, mon
     expected = [[_both_forms(name) for name in [t, *title_names(t)]] for t in titles]
     assert [len(e) for e in expected] == np.diff(names.start).tolist()
     assert list(zip(names.with_year, names.without)) == [form for e in expected for form in e]
+    every_name = [name for t in titles for name in [t, *title_names(t)]]  # and normalize_title's, one by one
+    assert names.with_year == [normalize_title(n) for n in every_name]
+    assert names.without == [normalize_title(n, keep_year=False) for n in every_name]
     assert any(len(e) > 1 for e in expected) and any(not t.isascii() for t in titles)
     for listed in (names.with_year, names.without, ["the", "thee", "a", "an ", "another", "a  b", "an an"]):
         assert _without_articles(listed) == [strip_leading_article(n) for n in listed]
