@@ -80,7 +80,7 @@ def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[
     """Each title's names (itself, then ``title_names``) in both forms, appended to the two lists;
     returns where each title's names end. What ``_both_forms`` over every name gives, with one year
     search per title where it can: most titles are ASCII and hold no other name. At 1M titles, the
-    name search's own year search and a call per name made this 2.2-2.4 s of a start (now 1.4-1.7 s)."""
+    name search's own year search and a call per name made this 2.2-2.5 s of a start (now 1.4-1.7 s)."""
     ends = []
     add_with, add_without = with_year.append, without.append
     for title in titles:
