@@ -99,6 +99,56 @@ def test_the_per_user_lookup_groups_each_users_picks_by_time_ties_in_file_order(
     assert _rows_by_user(users[:0], stamps[:0]) == {}
 
 
+def _brute_force_groups(users, stamps):
+    """Each user's rows sorted by (time, row), NaN times last, the users in sorted order."""
+    want = {}
+    key = [(np.isnan(t), 0.0 if np.isnan(t) else t, r) for r, t in enumerate(stamps.tolist())]
+    for row in sorted(range(len(users)), key=lambda r: (users[r], key[r])):
+        want.setdefault(users[row], []).append(row)
+    return want
+
+
+def _log(names, stamps):
+    users = np.empty(len(names), dtype=object)
+    users[:] = list(names)
+    return users, np.asarray(stamps, dtype=np.float64)
+
+
+_SHAPES = {
+    # (user per row, time per row, the way _rows_by_user should take: "in order", "few late", "every pick")
+    "a log in time order": ("ababcabcca", [1, 2, 2, 3, 4, 5, 5, 6, 7, 7], "in order"),
+    "users in turn, each in time order": ("aaabbbbcc", [5, 6, 6, 1, 2, 3, 3, 0, 9], "in order"),
+    "one user late where no neighbour shows it": ("abcdefgh" * 6, list(range(24)) + [-5] + list(range(25, 48)),
+                                                   "few late"),
+    "every user late, no neighbour shows it": ("abab", [3, 4, 1, 2], "every pick"),
+    "neighbours out of order": ("aabb", [2, 1, 4, 3], "every pick"),
+    "a NaN time among in-order picks": ("abcdefgh" * 6, list(range(8)) + [float("nan")] + list(range(9, 48)),
+                                        "few late"),
+    "ties and NaN between neighbours": ("aaab", [1, float("nan"), 1, 0], "every pick"),
+}
+
+
+@pytest.mark.parametrize("shape", list(_SHAPES))
+def test_the_per_user_lookup_puts_each_users_picks_in_time_order_whichever_order_the_log_is_in(shape, monkeypatch):
+    """The lookup sorts by time only what is out of order: a log whose users' picks are already in
+    time order is grouped by user alone, a few users out of order (picks logged late) are sorted on
+    their own, and a log out of order next to itself or for many users is sorted whole. Each way
+    gives the brute force's groups (NaN last, ties in file order), and takes the way meant for it."""
+    from zsrec import data
+
+    names, stamps, way = _SHAPES[shape]
+    users, stamps = _log(names, stamps)
+    ways = []
+    put_in_time, argsort = data._put_in_time, np.argsort
+    monkeypatch.setattr(data, "_put_in_time", lambda *args: (ways.append("few late"), put_in_time(*args))[1])
+    monkeypatch.setattr(np, "argsort", lambda a, **kw: (ways.append("every pick" if len(a) == len(users) else "part"),
+                                                         argsort(a, **kw))[1])
+    got = data._rows_by_user(users, stamps)
+    want = _brute_force_groups(users, stamps)
+    assert list(got) == list(want) and all(got[k].tolist() == want[k] for k in want)
+    assert (ways[0] if ways else "in order") == way
+
+
 @pytest.mark.parametrize("ids", [["ann", "bo", "é"], [1, 2, 3]], ids=["strings", "not strings"])
 def test_the_fingerprint_digests_the_ids_as_text_as_saved_index_files_do(ids):
     """A saved index file holds this digest; it must not change, or every file saved before would be
