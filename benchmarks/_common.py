@@ -31,3 +31,13 @@ def machine_line(m: dict[str, str]) -> str:
     gpu = f", GPU {m['gpu']}" if m.get("gpu") else ""
     return (f"{m['cpu']}, {m['cores']} cores{gpu}, Python {m['python']}, torch {m['torch']} "
             f"({m['torch_threads']} threads)")
+
+
+def memory_mb() -> dict[str, float]:
+    """This process's resident set now (VmRSS) and at its peak (VmHWM), MB (Linux)."""
+    out = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out

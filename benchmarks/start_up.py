@@ -29,22 +29,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, machine, machine_line
+from _common import RESULTS, machine, machine_line, memory_mb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 REQUESTS = 20
 SETTINGS = {"mode": "score", "reasons": "evidence", "fusion_weight": 0.0}
-
-
-def _memory() -> dict[str, float]:
-    """This process's resident set now and at its peak, MB."""
-    out = {}
-    for line in Path("/proc/self/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = int(value.split()[0]) / 1024
-    return out
 
 
 def _requests(rec, users: list[str]) -> tuple[float, float, list[list[str]]]:
@@ -70,13 +60,13 @@ def one(size: str, index: Path, with_file: bool) -> dict:
     data = _data(size)
     users = list(dict.fromkeys(str(u) for u in data.interactions.users[::max(1, len(data.interactions) // 997)]))
     users = users[:REQUESTS + 1]
-    before = _memory()["VmRSS"]
+    before = memory_mb()["VmRSS"]
     t0 = time.perf_counter()
     rec = Recommender(data, index=index, **SETTINGS)
     start = time.perf_counter() - t0
     first, rest, lists = _requests(rec, users)
     out = {"start_s": start, "first_request_s": first, "request_p50_ms": rest * 1000,
-           "rss_mb": _memory()["VmRSS"] - before, "peak_rss_mb": _memory()["VmHWM"],
+           "rss_mb": memory_mb()["VmRSS"] - before, "peak_rss_mb": memory_mb()["VmHWM"],
            "lists": lists}
     if with_file:  # the parts of a start with the file, each timed apart
         parts = {}

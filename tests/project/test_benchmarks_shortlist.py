@@ -311,6 +311,17 @@ def test_start_up_benchmark_toy(tmp_path):
     assert "| ml-100k |" in (tmp_path / "start_up-toy.md").read_text()
 
 
+def test_user_lookup_benchmark_toy(tmp_path):
+    """The per-user lookup against the way it was made before, on the log in six orders: the same
+    groups from both, every time."""
+    _run(["user_lookup.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "user_lookup-toy.json").read_text())
+    assert out["command"] == "python benchmarks/user_lookup.py --toy" and out["log"]["picks"] == 100_000
+    assert len(out["rows"]) == 6 and all(row["same_groups"] for row in out["rows"])
+    assert all(s > 0 for row in out["rows"] for way in ("this code", "before") for s in row[way]["seconds"])
+    assert "| in no order |" in (tmp_path / "user_lookup-toy.md").read_text()
+
+
 def test_new_items_benchmark_toy(tmp_path):
     _run(["new_items.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "new_items.json").read_text())
