@@ -149,6 +149,38 @@ def test_the_per_user_lookup_puts_each_users_picks_in_time_order_whichever_order
     assert (ways[0] if ways else "in order") == way
 
 
+def test_the_per_user_lookup_matches_a_brute_force_on_logs_nearly_in_time_order():
+    """Random logs in time order (users interleaved, many ties), some picks then moved later in the
+    file (logged late), some times made NaN: each of the three ways is taken, and every log's groups
+    are the brute force's."""
+    from zsrec import data
+
+    rng = np.random.default_rng(11)
+    taken = {"few late": 0, "in order": 0, "every pick": 0}
+    put_in_time = data._put_in_time
+    for _ in range(300):
+        n = int(rng.integers(1, 120))
+        names = [f"u{i}" for i in rng.integers(0, int(rng.integers(1, 30)), n)]
+        stamps = np.sort(rng.integers(0, 40, n)).astype(np.float64)
+        place = np.arange(n, dtype=np.float64)
+        place[rng.random(n) < rng.choice([0.0, 0.01, 0.05, 0.3])] += rng.integers(1, 60)
+        order = np.argsort(place, kind="stable")
+        stamps = stamps[order]
+        stamps[rng.random(n) < rng.choice([0.0, 0.0, 0.02])] = np.nan
+        users, stamps = _log([names[i] for i in order], stamps)
+        calls = []
+        data._put_in_time = lambda *args: (calls.append(1), put_in_time(*args))[1]
+        try:
+            got = data._rows_by_user(users, stamps)
+        finally:
+            data._put_in_time = put_in_time
+        want = _brute_force_groups(users, stamps)
+        assert list(got) == list(want) and all(got[k].tolist() == want[k] for k in want)
+        late = any(got[k].tolist() != sorted(got[k].tolist()) for k in got)
+        taken["few late" if calls else "every pick" if late else "in order"] += 1
+    assert all(count >= 10 for count in taken.values()), taken
+
+
 @pytest.mark.parametrize("ids", [["ann", "bo", "é"], [1, 2, 3]], ids=["strings", "not strings"])
 def test_the_fingerprint_digests_the_ids_as_text_as_saved_index_files_do(ids):
     """A saved index file holds this digest; it must not change, or every file saved before would be
