@@ -43,8 +43,9 @@ ORDERS = {
 
 
 def _previous(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.ndarray]:
-    """The lookup as it was made before this benchmark's change (string ids): every id once, sorted,
-    then each pick's place in a second pass, every pick sorted by time, then by that place."""
+    """The lookup as it was made before this benchmark's change (a1fc60e's ``_rows_by_user``, string
+    ids): every id once, sorted, then each pick's place in a second pass, every pick sorted by time,
+    then by that place."""
     n = len(users)
     if not n:
         return {}
