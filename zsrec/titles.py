@@ -44,11 +44,15 @@ def _words_and_year(title: str) -> tuple[list[str], str]:
     if not title.isascii():  # accents off ("Amélie" is "amelie"); ASCII has none, and most titles are ASCII
         title = unicodedata.normalize("NFKD", title)
         title = "".join(c for c in title if not unicodedata.combining(c))
-    year = ""
-    m = _YEAR.search(title) if ")" in title else None  # (each pattern needs the character tested first)
-    if m:
-        year, title = m.group(1), title[: m.start()]
-    return _body_words(title), year
+    body, year = _split_year(title)
+    return _body_words(body), year
+
+
+def _split_year(title: str) -> tuple[str, str]:
+    """A title without its trailing "(1995)", and that year ("" if none). The pattern needs a ")",
+    tested first: most names searched have none."""
+    m = _YEAR.search(title) if ")" in title else None
+    return (title[: m.start()], m.group(1)) if m else (title, "")
 
 
 def _body_words(body: str) -> list[str]:
@@ -85,8 +89,7 @@ def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[
     add_with, add_without = with_year.append, without.append
     for title in titles:
         if title.isascii():  # accents would be taken off before the year search: the general path
-            m = _YEAR.search(title) if ")" in title else None
-            body, year = (title[: m.start()], m.group(1)) if m else (title, "")
+            body, year = _split_year(title)
             if ")" not in body:  # no other name (``title_names`` needs a ")" before the year)
                 a, b = _joined(_body_words(body), year)
                 add_with(a)
@@ -108,8 +111,8 @@ _AKA = re.compile(r"^a\.?k\.?a\.?\s+", re.IGNORECASE)
 def title_names(title: str) -> list[str]:
     """The names a MovieLens title holds beside itself, each with the title's year: "Seven (Se7en)
     (1995)" -> ["Seven (1995)", "Se7en (1995)"]. Empty for a title without bracketed names."""
-    m = _YEAR.search(title)
-    year, rest = (f" ({m.group(1)})", title[: m.start()]) if m else ("", title)
+    rest, year = _split_year(title)
+    year = f" ({year})" if year else ""
     if ")" not in rest:  # no other name (most titles): the pattern below needs one
         return []
     others = []
