@@ -65,9 +65,9 @@ def one(size: str, index: Path, with_file: bool) -> dict:
     rec = Recommender(data, index=index, **SETTINGS)
     start = time.perf_counter() - t0
     first, rest, lists = _requests(rec, users)
+    after = memory_mb()
     out = {"start_s": start, "first_request_s": first, "request_p50_ms": rest * 1000,
-           "rss_mb": memory_mb()["VmRSS"] - before, "peak_rss_mb": memory_mb()["VmHWM"],
-           "lists": lists}
+           "rss_mb": after["VmRSS"] - before, "peak_rss_mb": after["VmHWM"], "lists": lists}
     if with_file:  # the parts of a start with the file, each timed apart
         parts = {}
         t0 = time.perf_counter()
