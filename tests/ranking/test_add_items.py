@@ -324,11 +324,11 @@ def test_the_text_index_grows_from_its_term_counts_to_the_bit(ml100k, tmp_path):
 
 
 def test_an_item_add_reads_only_the_new_items_text_once_the_index_keeps_counts(ml100k, tmp_path, monkeypatch):
-    import zsrec.candidates as candidates
+    import zsrec.candidate_updates as updates
 
     read = []
-    real = candidates.tokenize
-    monkeypatch.setattr(candidates, "tokenize", lambda text: read.append(text) or real(text))
+    real = updates.tokenize
+    monkeypatch.setattr(updates, "tokenize", lambda text: read.append(text) or real(text))
     data = own_copy(ml100k)
     CandidateGenerator(data.catalog, data.interactions).save_index(tmp_path / "index.npz")
     rec = _rec(data, CandidateConfig(), index=tmp_path / "index.npz")

@@ -1,0 +1,112 @@
+"""A generator's indexes saved in one file and read back: the text index, and every index counted
+from the interactions, with what they were built from (the catalog's and the interactions' digests),
+so a later start takes only what still holds and counts the rest again. Part of
+``CandidateGenerator`` (``zsrec.candidates``)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+
+from .bm25 import SparseBM25
+from .candidate_types import CandidateConfig
+from .cooccurrence import CoOccurrenceIndex
+from .data import Catalog, Interactions
+from .errors import DataError, OptionError
+from .sittings import SittingIndex
+
+Generator = TypeVar("Generator", bound="SavedIndex")
+
+
+class SavedIndex:
+    """``CandidateGenerator``'s index file: ``save_index`` writes it, ``with_saved_index`` starts a
+    generator from it."""
+
+    def save_index(self, path: str | Path) -> None:
+        """Save the text index and the co-occurrence neighbours (each index of users' first picks
+        too) in one file (popularity is recomputed from the interactions on load: it is cheap)."""
+        if self.index is None:
+            raise OptionError("only the sparse retriever's index can be saved")
+        extra = self.cooccurrence.arrays() if self.cooccurrence is not None else {}
+        for k, early in self.first_picks.items():
+            extra.update(early.arrays(prefix=f"first{k}_co_"))
+        if self.session is not None:
+            extra.update(self.session.arrays(prefix="session_co_"))
+        if self.sittings is not None:
+            extra.update(self.sittings.arrays(prefix="sit_"))
+        # the catalog and the interactions the indexes came from, so a later load can tell they are these
+        self.index.meta["catalog"] = self.catalog.fingerprint(self.config.skip_fields)
+        self.index.meta.pop("interactions", None)
+        if self.counted_from is not None:
+            self.index.meta["interactions"] = self.counted_from.fingerprint()
+        path = Path(path)
+        try:  # a new folder is made, as for any output file; what cannot be written is said in one line
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.index.save(path, extra or None)
+        except (FileExistsError, NotADirectoryError):
+            raise DataError("cannot write the index there: a file stands where a folder is needed", str(path)) from None
+        except OSError as e:
+            raise DataError(f"cannot write the index there ({e.strerror or e})", str(path)) from None
+
+    @classmethod
+    def with_saved_index(cls: type[Generator], path: str | Path, catalog: Catalog,
+                         interactions: Interactions | None = None, config: CandidateConfig | None = None,
+                         **kwargs) -> Generator:
+        config = config or CandidateConfig()
+        cooc = None
+        early: dict[int, CoOccurrenceIndex] = {}
+        session = None
+        sittings = None
+        try:
+            index = SparseBM25.load(path)
+            with np.load(path, allow_pickle=False) as f:
+                if "co_config" in f.files:
+                    cooc = CoOccurrenceIndex.from_arrays(f)
+                if config.uses_session and "session_co_config" in f.files:
+                    session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
+                if config.uses_sittings and "sit_shape" in f.files:
+                    sittings = SittingIndex.from_arrays(f, prefix="sit_")
+                for k in config.first_picks_counts:
+                    if f"first{k}_co_config" in f.files:
+                        early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
+        except (OSError, ValueError, KeyError, EOFError) as e:
+            raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
+        grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
+                 and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
+        if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
+            extra = len(catalog) - index.n_docs
+            added = "the catalog's last item was" if extra == 1 else f"the catalog's last {extra} items were"
+            warnings.warn(f"the index file {path} was built before {added} added; its indexes are "
+                          "built again over every item (and the file written again by --index or index=)",
+                          stacklevel=2)
+            index = None  # every index, sized for the smaller catalog, is built again from these
+            cooc, early, session, sittings = None, {}, None, None
+        if (not grown and interactions is not None and cooc is not None
+                and index.meta.get("interactions") != interactions.fingerprint()):
+            # counted from other interactions (new events since, or a file from before fingerprints):
+            # everything counted is counted again from these; the text index only needs the catalog
+            warnings.warn(f"the index file {path} was counted from other interactions than these; its "
+                          "co-occurrence is counted again from them (and the file written again by --index or index=)",
+                          stacklevel=2)
+            cooc, early, session, sittings = None, {}, None, None
+        if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):
+            cooc = None  # saved with other co-occurrence settings: rebuilt from the interactions
+        # the same for each index of users' first picks
+        early = {k: e for k, e in early.items()
+                 if cooc is not None and e.config == config.first_picks_config(k) and e.n_items == len(catalog)}
+        if session is not None and (cooc is None or session.config != config.session_config
+                                    or session.n_items != len(catalog)):
+            session = None
+        if sittings is not None and (cooc is None or sittings.seconds != config.session_seconds
+                                     or sittings.n_items != len(catalog)):
+            sittings = None
+        gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
+                  sittings=sittings, **kwargs)
+        # what this config needs and the file did not hold was counted afresh: worth saving again
+        gen.index_file_stale = gen.index is not None and (
+            grown or (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
+            or (gen.session is not None and session is None) or (gen.sittings is not None and sittings is None))
+        return gen
