@@ -326,17 +326,17 @@ class Interactions:
             self._by_user = _rows_by_user(self.users, self.timestamps)
         return self._by_user
 
-    def user_codes(self) -> tuple[list[str], np.ndarray]:
-        """Every user id once, and each pick's user as a place among them: what a user x item matrix
-        is made from, read off the per-user lookup (``user_history``'s, made once) rather than by a
-        second sort of every pick's id (4 s at 10M picks). The ids are sorted, and any added since
-        come after them."""
+    def picks_by_user(self) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Every user id once, each one's rows one after another (oldest first), and how many each
+        has: a user x item matrix's rows as they are stored (its row pointers are the running count),
+        read off the per-user lookup (``user_history``'s, made once). Giving each pick its user's
+        place instead took a scatter over every row and then a sort of the matrix made from them:
+        0.9 s against 0.45 s at 10M picks. The ids are sorted, and any added since come after them."""
         groups = self._user_rows()
-        codes = np.empty(len(self.users), dtype=np.int64)
-        if groups:
-            rows = list(groups.values())
-            codes[np.concatenate(rows)] = np.repeat(np.arange(len(rows)), [len(r) for r in rows])
-        return list(groups), codes
+        rows = list(groups.values())
+        sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        order = np.concatenate(rows).astype(np.int64, copy=False) if rows else np.zeros(0, dtype=np.int64)
+        return list(groups), order, sizes
 
     @property
     def user_ids(self) -> list[str]:

@@ -187,9 +187,15 @@ class EvidenceIndex:
     def __init__(self, catalog: Catalog, interactions: Interactions, popularity: np.ndarray | None = None):
         self.catalog = catalog
         n_items = len(catalog)
-        users, codes = interactions.user_codes()
-        picks = sparse.csc_matrix((np.ones(len(codes), dtype=np.float32), (codes, interactions.items)),
-                                  shape=(len(users), n_items))
+        users, rows, sizes = interactions.picks_by_user()
+        starts = np.zeros(len(users) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=starts[1:])
+        items = interactions.items[rows]
+        if len(items) and (int(items.min()) < 0 or int(items.max()) >= n_items):  # scipy does not check these
+            raise ValueError(f"the interactions name catalog rows outside 0 to {n_items - 1}")
+        # made by user, as the lookup keeps them, and turned to columns in one linear pass
+        picks = sparse.csr_matrix((np.ones(len(rows), dtype=np.float32), items, starts),
+                                  shape=(len(users), n_items)).tocsc()
         self._codes = UserCodes(users)  # each code's user id, shared with this index's copies (see UserCodes)
         self._n_users = len(users)  # the codes this index counts (its copies may know more)
         self._count(picks, popularity)

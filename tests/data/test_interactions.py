@@ -57,24 +57,33 @@ def test_appends_write_into_spare_rows_and_copies_never_see_each_others_picks():
 
 @pytest.mark.parametrize("names", [["bo", "ann", "u10", "u9", "Zed", "u1"], ["bo", "ann", "u10", "u9", "Zed", "é", "u1"]],
                          ids=["ascii", "accented"])
-def test_user_codes_give_each_pick_its_users_place_and_the_lookup_orders_by_user_then_time(names):
-    """What the evidence's user x item matrix is made from: each id once, each pick's user at its
-    place, sorted ids first and users added since after them; read off the lookup user_history uses,
+def test_picks_by_user_give_each_users_rows_in_turn_and_the_lookup_orders_by_user_then_time(names):
+    """What the evidence's user x item matrix is made from: each id once, each one's rows one after
+    another, sorted ids first and users added since after them; read off the lookup user_history uses,
     which keeps each user's picks in time order (ties in file order). ASCII ids are sorted as bytes."""
     rng = np.random.default_rng(0)
     rows = [(names[int(u)], int(i), float(t), np.nan)
             for u, i, t in zip(rng.integers(0, len(names), 300), rng.integers(0, 50, 300), rng.integers(0, 20, 300))]
     inter = Interactions.from_rows(rows)
-    ids, codes = inter.user_codes()
-    assert ids == sorted(set(names)) and [ids[c] for c in codes] == [r[0] for r in rows]
+
+    def each_users_rows(inter):
+        ids, order, sizes = inter.picks_by_user()
+        assert order.dtype == np.int64 and sizes.dtype == np.int64 and len(sizes) == len(ids)
+        assert sorted(order.tolist()) == list(range(len(inter)))  # every row once
+        return ids, {u: order[a:b].tolist() for u, a, b in zip(ids, np.cumsum(sizes) - sizes, np.cumsum(sizes))}
+
+    ids, mine = each_users_rows(inter)
+    assert ids == sorted(set(names))
     for name in names:  # by time, ties in file order: a stable sort of each user's rows by time
-        mine = [r for r in rows if r[0] == name]
-        assert inter.user_history(name).tolist() == [r[1] for r in sorted(mine, key=lambda r: r[2])]
+        want = sorted((r for r in range(len(rows)) if rows[r][0] == name), key=lambda r: rows[r][2])
+        assert mine[name] == want
+        assert inter.user_history(name).tolist() == [rows[r][1] for r in want]
     _extend(inter, [("new", 3, 30.0, np.nan), ("ann", 4, 31.0, np.nan)])
-    ids, codes = inter.user_codes()
-    assert ids == sorted(set(names)) + ["new"] and [ids[c] for c in codes] == [r[0] for r in rows] + ["new", "ann"]
+    ids, mine = each_users_rows(inter)
+    assert ids == sorted(set(names)) + ["new"]
+    assert mine["new"] == [300] and mine["ann"][-1] == 301
     empty = Interactions.from_rows([])
-    assert empty.user_codes()[0] == [] and len(empty.user_codes()[1]) == 0
+    assert empty.picks_by_user()[0] == [] and len(empty.picks_by_user()[1]) == 0 == len(empty.picks_by_user()[2])
 
 
 @pytest.mark.parametrize("kind", ["ascii", "accented", "not strings"])

@@ -53,6 +53,30 @@ def test_counted_facts_match_a_brute_force_count(ml100k):
         assert isinstance(fs[-1], PopularityRank)
 
 
+def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k):
+    """The matrix the co-picks are counted from: row u (the u-th id of ``users``) has a 1 at each item
+    the user picked, once however often, and nothing else; made by user and turned to columns, it must
+    be the matrix a count of (user, item) pairs gives, in scipy's own canonical form."""
+    from zsrec.data import Interactions
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    users = [f"u{int(u)}" for u in rng.integers(0, 60, n)]
+    items = rng.integers(0, 40, n)  # many repeats of one item by one user
+    inter = Interactions.from_rows([(u, int(i), float(t), np.nan) for u, i, t in zip(users, items, rng.integers(0, 9, n))])
+    catalog = ml100k.catalog  # any catalog of at least 40 items: only its size is read here
+    index = EvidenceIndex(catalog, inter)
+    want = {(u, int(i)) for u, i in zip(users, items)}
+    picks = index.picks.tocoo()
+    got = {(str(index.users[r]), int(c)) for r, c in zip(picks.row, picks.col)}
+    assert got == want and len(picks.data) == len(want) and bool((picks.data == 1.0).all())
+    assert index.picks.has_canonical_format and index.picks.shape == (60, len(catalog))
+    assert index.pickers.tolist() == [len({u for u, i in want if i == c}) for c in range(len(catalog))]
+    bad = Interactions.from_rows([("a", 1, 1.0, np.nan), ("b", len(catalog), 2.0, np.nan)])
+    with pytest.raises(ValueError, match="catalog rows outside"):
+        EvidenceIndex(catalog, bad)
+
+
 def test_popularity_ranks_are_shared_by_equals_and_read_as_english(ml100k):
     """Two films with one pick each are not 1638th and 1639th: equals share a rank (1 + the items
     picked more), and the text says they are tied; "1 pick", and an item nobody picked gets no rank."""
