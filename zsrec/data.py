@@ -330,8 +330,9 @@ class Interactions:
         """Every user id once, each one's rows one after another (oldest first), and how many each
         has: a user x item matrix's rows as they are stored (its row pointers are the running count),
         read off the per-user lookup (``user_history``'s, made once). Giving each pick its user's
-        place instead took a scatter over every row and then a sort of the matrix made from them:
-        0.9 s against 0.45 s at 10M picks. The ids are sorted, and any added since come after them."""
+        place instead took a scatter over every row and then a sort of the matrix made from them: the
+        evidence's matrix took 0.95 s that way at 10M picks, and 0.57-0.59 s from these. The ids are
+        sorted, and any added since come after them."""
         groups = self._user_rows()
         rows = list(groups.values())
         sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))

@@ -192,10 +192,11 @@ class EvidenceIndex:
         del rows  # 80 MB at 10M picks: the matrix is made after it is gone
         if len(items) and (int(items.min()) < 0 or int(items.max()) >= n_items):  # scipy does not check these
             raise ValueError(f"the interactions name catalog rows outside 0 to {n_items - 1}")
-        index = np.int32 if max(len(items), n_items) < 2**31 else np.int64  # scipy's own choice, made before
-        starts = np.zeros(len(users) + 1, dtype=index)  # it copies the arrays into it
+        # scipy's own index type, chosen here so that it copies neither array into it
+        index_type = np.int32 if max(len(items), n_items) < 2**31 else np.int64
+        starts = np.zeros(len(users) + 1, dtype=index_type)
         np.cumsum(sizes, out=starts[1:])
-        items = items.astype(index, copy=False)
+        items = items.astype(index_type, copy=False)
         # made by user, as the lookup keeps them, and turned to columns in one linear pass
         picks = sparse.csr_matrix((np.ones(len(items), dtype=np.float32), items, starts),
                                   shape=(len(users), n_items)).tocsc()
