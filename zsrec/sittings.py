@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from .errors import DataError, OptionError
-from .sparse_rows import grown, with_rows
+from .sparse_rows import grown, places_in_rows, with_rows
 from .user_codes import UserCodes
 
 PER_ITEM = 1000  # sittings listed per item (its most recent); ML-100K's most picked film is in 583
@@ -137,7 +137,7 @@ class SittingIndex:
         else:
             order = np.lexsort((-sitting, -self.ends[sitting], item))
             item, sitting = item[order], sitting[order]
-        keep = np.arange(len(item)) - np.searchsorted(item, item, side="left") < self.per_item
+        keep = places_in_rows(item) < self.per_item  # each item's first per_item, items sorted
         return item[keep], sitting[keep]
 
     # ------------------------------------------------------------ scoring
