@@ -6,6 +6,7 @@ so a later start takes only what still holds and counts the rest again. Part of
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -25,12 +26,16 @@ class SavedIndex:
     """``CandidateGenerator``'s index file: ``save_index`` writes it, ``with_saved_index`` starts a
     generator from it."""
 
-    def save_index(self, path: str | Path) -> None:
+    def save_index(self, path: str | Path, extra: Mapping[str, np.ndarray] | None = None) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
-        too) in one file (popularity is recomputed from the interactions on load: it is cheap)."""
+        too) in one file (popularity is recomputed from the interactions on load: it is cheap).
+        ``extra``: arrays kept in the same file, named apart from these (a Recommender's title
+        search, ``TitleMatcher.arrays``)."""
         if self.index is None:
             raise OptionError("only the sparse retriever's index can be saved")
-        extra = self.cooccurrence.arrays() if self.cooccurrence is not None else {}
+        extra = dict(extra or {})
+        if self.cooccurrence is not None:
+            extra.update(self.cooccurrence.arrays())
         for k, early in self.first_picks.items():
             extra.update(early.arrays(prefix=f"first{k}_co_"))
         if self.session is not None:

@@ -165,16 +165,17 @@ class Recommender:
             hidden = list(log.hidden)
         self.dataset = dataset
         cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
-        if index is not None and Path(index).is_file():
+        from_file = index is not None and Path(index).is_file()
+        if from_file:
             generator = CandidateGenerator.with_saved_index(index, dataset.catalog, dataset.interactions, cand_cfg)
-            stale = generator.index_file_stale
-        else:
-            stale = index is not None
         self.generator = generator or CandidateGenerator(dataset.catalog, dataset.interactions, cand_cfg)
-        if stale:
-            self.generator.save_index(index)
-        # (it makes the catalog's title groups too: ``same_title`` reads them, and no request waits for them)
-        self.matcher = TitleMatcher(dataset.catalog, self.generator.popularity_counts)
+        popularity = self.generator.popularity_counts
+        # title search is kept in the file too (most of a start at 1M titles when made from every title);
+        # made, it makes the catalog's title groups too: ``same_title`` reads them, and no request waits for them
+        saved = TitleMatcher.from_file(index, dataset.catalog, popularity) if from_file else None
+        self.matcher = saved or TitleMatcher(dataset.catalog, popularity)
+        if index is not None and (not from_file or self.generator.index_file_stale or saved is None):
+            self.generator.save_index(index, extra=self.matcher.arrays())
         self._genres: GenreIndex | None = None  # for only_genres, made on first use
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
         # rows never recommended (hide_items), in the order hidden: one dict every variant shares; the

@@ -331,3 +331,90 @@ def test_the_whole_titles_table_comes_from_the_catalogs_groups_kept_through_exte
     assert fresh._twins is None
     TitleMatcher(fresh)  # a start's matcher makes the groups: no request waits for them (``same_title``)
     assert fresh._twins is not None and fresh.same_title([0]) == [i for i in range(1, 200) if items[i].title == items[0].title]
+
+
+def _same_matcher(read, built):
+    """Every table two matchers hold is equal: what title matching, the search box and typos read,
+    and what grows and new popularity start from."""
+    for name, value in built.__dict__.items():
+        other = read.__dict__[name]
+        if isinstance(value, np.ndarray):
+            assert np.array_equal(other, value) and other.dtype == value.dtype, name
+        elif name.startswith("_keys_"):
+            assert (other.lookup, other.keys, other.group) == (value.lookup, value.keys, value.group), name
+            for array in ("members", "winners", "member_group"):
+                assert np.array_equal(getattr(other, array), getattr(value, array)), (name, array)
+        elif name == "_names":
+            assert (other.with_year, other.without) == (value.with_year, value.without)
+            assert np.array_equal(other.start, value.start)
+        elif name == "catalog":
+            assert other is value
+        else:
+            assert other == value, name
+    assert read.__dict__.keys() == built.__dict__.keys()
+
+
+def test_a_matcher_read_from_its_arrays_is_the_one_built_with_that_popularity(tmp_path):
+    """A start from the index file reads title search's tables (names in both forms, title words,
+    shared keys' names) where it made them from every title: under any popularity, after grows and
+    new popularity, over odd titles (no year, other names, accents, empty) too, what is read must
+    be the matcher built over the catalog with that popularity, table for table."""
+    from zsrec.npz_files import write_npz
+
+    rng = np.random.default_rng(11)
+    items = [Item(f"o{i}", t, {}) for i, t in enumerate(ODD_TITLES)] + _shared_titles(rng, 300)
+    pop = rng.integers(0, 4, len(items)).astype(float)
+    matcher = TitleMatcher(Catalog(items), pop)
+    grown_items = items + _shared_titles(rng, 60, start=len(items))
+    grown_pop = np.concatenate([pop, np.zeros(60)])
+    grown_pop[rng.choice(len(grown_pop), 40)] += 3
+    grown = matcher.with_items(Catalog(grown_items), grown_pop).with_popularity(grown_pop + rng.integers(0, 2, len(grown_pop)))
+    assert grown._keys_norm.winners.tolist() != sorted(grown._keys_norm.winners.tolist())  # groups numbered by grows
+    for saved, catalog in ((matcher, Catalog(items)), (grown, Catalog(grown_items))):
+        arrays = saved.arrays()
+        assert all(key.startswith("title_") for key in arrays)
+        for later_pop in (None, rng.integers(0, 5, len(catalog)).astype(float)):
+            read = TitleMatcher.from_arrays(arrays, catalog, later_pop)
+            built = TitleMatcher(catalog, later_pop)
+            _same_matcher(read, built)
+            assert _tables(read) == _tables_by_the_rule(read, later_pop if later_pop is not None else np.zeros(len(catalog)))
+            assert read.search("seven", 10) == built.search("seven", 10) and read.match("rivr").index == built.match("rivr").index
+        write_npz(tmp_path / "index.npz", arrays)
+        _same_matcher(TitleMatcher.from_file(tmp_path / "index.npz", catalog, later_pop), built)
+    assert len(grown._keys_noyear.members) > 200 and any(name.startswith("the ") for name in grown._names.without)
+    nothing = Catalog([])
+    empty = TitleMatcher(nothing)
+    _same_matcher(TitleMatcher.from_arrays(empty.arrays(), nothing), empty)
+
+
+def test_a_matchers_arrays_for_other_titles_are_not_read_and_broken_ones_are_an_error(tmp_path):
+    from zsrec.errors import DataError
+    from zsrec.npz_files import write_npz
+
+    items = _shared_titles(np.random.default_rng(2), 100)
+    catalog = Catalog(items)
+    arrays = TitleMatcher(catalog).arrays()
+    assert TitleMatcher.from_arrays({}, catalog) is None  # a file saved before title search was kept
+    other = [*items[:50], Item(items[50].id, items[50].title + " II", {}), *items[51:]]
+    assert TitleMatcher.from_arrays(arrays, Catalog(other)) is None  # one title differs
+    split = [Item("a", "a\x1eb", {}), Item("b", "c", {})]  # the same text joined, another split
+    assert TitleMatcher.from_arrays(TitleMatcher(Catalog(split)).arrays(), Catalog(
+        [Item("a", "a", {}), Item("b", "b\x1ec", {})])) is None
+    assert TitleMatcher.from_arrays(arrays, Catalog(items[:99])) is None
+    broken = {
+        "title_start": arrays["title_start"][:-1],
+        "title_with_year": arrays["title_with_year"][:arrays["title_with_year"].tolist().index(10)],  # one name
+        "title_without": np.concatenate([arrays["title_without"], np.frombuffer(b"\nextra", dtype=np.uint8)]),
+        "title_grouped": arrays["title_grouped"] + 100,
+        "title_offsets": arrays["title_offsets"][::-1],
+        "title_article_with": np.array([10 ** 6]),
+        "title_norm_heads": arrays["title_norm_heads"] + 10 ** 6,
+        "title_noyear_members": arrays["title_noyear_members"][:-1],
+    }
+    assert len(arrays["title_noyear_members"]) and len(arrays["title_article_with"]) < len(arrays["title_start"])
+    for key, value in broken.items():
+        with pytest.raises(ValueError):
+            TitleMatcher.from_arrays({**arrays, key: value}, catalog)
+        write_npz(tmp_path / "index.npz", {**arrays, key: value})
+        with pytest.raises(DataError, match="cannot read index"):
+            TitleMatcher.from_file(tmp_path / "index.npz", catalog)

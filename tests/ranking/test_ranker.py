@@ -239,6 +239,38 @@ def test_a_python_recommender_keeps_its_indexes_in_a_file(ml100k, tmp_path, monk
         Recommender(ml100k, generator=again.generator, index=path)
 
 
+def test_a_recommender_reads_title_search_from_its_index_file(ml100k, tmp_path, monkeypatch):
+    """Title search is kept in the index file too: a start from the file reads it (making no title's
+    names again) and matches, searches and excludes a film's twin as a built one does; a file saved
+    without it (by an older zsrec, or by ``save_index`` alone) is read and written again with it."""
+    import numpy as np
+
+    from zsrec.npz_files import write_npz
+    from zsrec.titles import TitleMatcher
+
+    path = tmp_path / "shop.npz"
+    first = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), index=path)
+    with np.load(path) as f:
+        assert "title_with_year" in f.files and "co_config" in f.files
+        older = {k: f[k] for k in f.files if not k.startswith("title_")}
+    built = []
+    real_init = TitleMatcher.__init__
+    monkeypatch.setattr(TitleMatcher, "__init__", lambda self, *a, **kw: built.append(1) or real_init(self, *a, **kw))
+    written = path.stat().st_mtime_ns
+    again = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), index=path)
+    assert built == [] and path.stat().st_mtime_ns == written  # read, not made, not written
+    for query in ("Star Wars", "usual suspects", "Seven", "godfathr", "Chasing Amy (1997)"):
+        assert again.matcher.match(query) == first.matcher.match(query), query
+        assert again.matcher.search(query) == first.matcher.search(query), query
+    history = ["Chasing Amy (1997)", "Toy Story (1995)"]  # Chasing Amy is listed twice: its twin is excluded
+    assert list(again.prepare(history).prepared.candidates.indices) == list(first.prepare(history).prepared.candidates.indices)
+    write_npz(path, older)
+    third = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), index=path)
+    assert built == [1] and third.matcher.search("star") == first.matcher.search("star")
+    with np.load(path) as f:
+        assert "title_with_year" in f.files  # written again, with title search
+
+
 def test_empty_history_is_cold_start(ml100k):
     rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[1]"), k=3)
     r = rec.recommend([])
