@@ -84,6 +84,48 @@ def test_adds_score_again_only_the_pairs_whose_counts_moved_as_a_whole_pass_woul
         assert index.scores.data.dtype == whole.data.dtype and np.array_equal(index.scores.data, whole.data)
 
 
+@pytest.mark.parametrize("window", [None, 5])
+def test_scores_share_the_counts_pattern_and_an_add_to_a_copy_leaves_the_original_as_it_was(ml100k, window, tmp_path):
+    """The scores hold their own numbers on the counts' columns and row pointers, not a copy of them
+    (212 MB at 1M items), through a build, a load, adds small and large, and a grow. A shortlist reads
+    an index while new picks are counted into a shallow copy of it (``count_picks``): the original's
+    counts and scores must stay as they were, and agree with each other."""
+    import copy
+
+    from zsrec.npz_files import write_npz
+
+    def shared(index):
+        for part in ("indices", "indptr"):
+            assert np.shares_memory(getattr(index.scores, part), getattr(index.counts, part)), part
+        whole = index._normalise(index.counts.copy())
+        assert np.array_equal(index.scores.indices, whole.indices) and np.array_equal(index.scores.data, whole.data)
+
+    def arrays(index):
+        return [getattr(m, a).copy() for m in (index.counts, index.scores) for a in ("data", "indices", "indptr")]
+
+    seqs = _sequences(ml100k, 300)
+    n = len(ml100k.catalog)
+    cut = [len(s) // 2 for s in seqs]
+    index = CoOccurrenceIndex.build([s[:c] for s, c in zip(seqs[:200], cut)], n, CoOccurrenceConfig(window=window))
+    shared(index)
+    write_npz(tmp_path / "co.npz", index.arrays())
+    with np.load(tmp_path / "co.npz") as f:
+        shared(CoOccurrenceIndex.from_arrays(f))
+    for new, tails in (([[seqs[250][0]]], [[]]),  # a new user's first pick: scores moved, counts not
+                       ([s[c:c + 2] for s, c in zip(seqs[:20], cut)], [s[:c] for s, c in zip(seqs[:20], cut)]),
+                       ([s[c:] for s, c in zip(seqs[:200], cut)], [s[:c] for s, c in zip(seqs[:200], cut)])):
+        held = arrays(index)
+        aside = copy.copy(index)
+        aside.add(new, tails=tails)
+        shared(aside)
+        for before, now in zip(held, arrays(index)):
+            assert before.dtype == now.dtype and np.array_equal(before, now)
+        shared(index)
+        index = aside
+    index.grow(n + 5)
+    shared(index)
+
+
 @pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
 def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k, norm):
     seqs = _sequences(ml100k, 200)
