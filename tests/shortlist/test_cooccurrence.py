@@ -127,6 +127,49 @@ def test_scores_share_the_counts_pattern_and_an_add_to_a_copy_leaves_the_origina
 
 
 @pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
+def test_a_loaded_index_keeps_the_files_float32_counts_and_scores_and_adds_as_the_built_one(ml100k, norm, tmp_path):
+    """A start from the file keeps the counts in the file's float32 (whole numbers) rather than
+    making a float64 copy: its scores, its damped scores, and every add after (small ones, whose
+    moved scores alone are computed again from the counts, then ones that score every pair again,
+    then room for new items) must equal the built index's, bit for bit."""
+    from zsrec.npz_files import write_npz
+
+    seqs = _sequences(ml100k, 300)
+    n = len(ml100k.catalog)
+    cut = [len(s) // 2 for s in seqs]
+    built = CoOccurrenceIndex.build([s[:c] for s, c in zip(seqs[:200], cut)], n,
+                                    CoOccurrenceConfig(normalisation=norm, window=5, neighbours=40))
+    write_npz(tmp_path / "co.npz", built.arrays())
+    with np.load(tmp_path / "co.npz") as f:
+        loaded = CoOccurrenceIndex.from_arrays(f)
+    assert loaded.counts.data.dtype == np.float32 and built.counts.data.dtype == np.float64
+
+    def same(a, b):
+        assert np.array_equal(a.counts.indptr, b.counts.indptr) and np.array_equal(a.counts.indices, b.counts.indices)
+        assert np.array_equal(a.counts.data, b.counts.data) and np.array_equal(a.item_counts, b.item_counts)
+        assert a.scores.data.dtype == b.scores.data.dtype == np.float32 and np.array_equal(a.scores.data, b.scores.data)
+        for history in ([seqs[0][0]], seqs[1][:5], seqs[2][:10]):
+            for damping in (None, 0.3):
+                rows, vals = a.neighbour_scores(history, 0.9, damping)
+                rows_b, vals_b = b.neighbour_scores(history, 0.9, damping)
+                assert np.array_equal(rows, rows_b) and np.array_equal(vals, vals_b)
+
+    same(loaded, built)
+    for new, tails in (([[seqs[250][0]]], None),  # a new user's one pick: one item's scores computed again
+                       ([seqs[0][cut[0]:cut[0] + 1]], [seqs[0][:cut[0]]]),  # one more pick: a few rows
+                       ([s[c:c + 2] for s, c in zip(seqs[:20], cut)], [s[:c] for s, c in zip(seqs[:20], cut)]),
+                       ([s[c:] for s, c in zip(seqs[:200], cut)], [s[:c] for s, c in zip(seqs[:200], cut)]),
+                       ([list(s) for s in seqs[200:]], None)):
+        for index in (loaded, built):
+            index.add(new, tails=tails)
+        same(loaded, built)
+    for index in (loaded, built):
+        index.grow(n + 3)
+    same(loaded, built)
+    assert loaded.counts.data.dtype == np.float32  # adds write the new counts in the index's own type
+
+
+@pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
 def test_room_for_new_items_is_what_a_build_over_the_larger_catalog_holds(ml100k, norm):
     seqs = _sequences(ml100k, 200)
     n = len(ml100k.catalog)
