@@ -8,9 +8,14 @@ at the sizes of ml-latest-small (100k ratings), ml-1m (1M) and ml-10m (10M) by d
 ``--sizes 25000000``. Users and movies grow with the ratings as in GroupLens' sets (about 150 ratings a
 user; popularity power-law). Each size runs in its own process, so peak memory is that size's alone.
 
+Then, at each size, what a user types: ``zsrec rank --data-path FOLDER --user U --index FILE`` twice,
+timed whole (Python's start, reading the files, the indexes, the embedded model's load and the
+ranking). The first builds the indexes and writes FILE; the next reads them from it, and must print
+the same recommendations.
+
 Writes benchmarks/results/NAME.{json,md} (NAME: load_data).
 
-    python benchmarks/load_data.py           # 100k, 1M and 10M ratings (about 6 minutes on 2 cores)
+    python benchmarks/load_data.py           # 100k, 1M and 10M ratings (about 10 minutes on 2 cores)
     python benchmarks/load_data.py --toy     # seconds; what CI runs to keep this script working
 """
 
@@ -109,6 +114,28 @@ def one(folder: Path) -> dict:
             "indexes_s": first_s, "peak_mb": peak_mb(), "shortlist_ms": (time.perf_counter() - t0) / 50 * 1000}
 
 
+def rank_twice(folder: Path, user: str) -> dict:
+    """``zsrec rank --index`` run twice on the folder as a user runs it (score mode, reasons from the
+    data): wall-clock seconds of each whole command, the index file's size, and whether the two
+    printed the same recommendations."""
+    index = folder / "zsrec-index.npz"
+    cmd = [sys.executable, "-m", "zsrec", "rank", "--data-path", str(folder), "--user", user,
+           "--index", str(index), "--mode", "score", "--reasons", "evidence", "--format", "json"]
+    runs = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
+        if out.returncode:
+            sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
+        runs.append((time.perf_counter() - t0, json.loads(out.stdout)))
+    (first_s, first), (next_s, again) = runs
+    picks = [[r["item_id"] for r in res["items"]] for res in (first, again)]
+    timed = again["info"]["timings"]  # the command's own: the model's load, and the ranking after it
+    return {"rank_first_s": first_s, "rank_next_s": next_s, "index_file_mb": index.stat().st_size / 2**20,
+            "rank_same": picks[0] == picks[1] and len(picks[0]) > 0,
+            "rank_next_model_load_s": timed["model_load"], "rank_next_ranking_s": timed["total"]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="100000,1000000,10000000", help="ratings per synthetic set")
@@ -133,6 +160,8 @@ def main() -> None:
             if out.returncode:
                 sys.exit(out.stderr[-3000:])
             row = {"size": n, **shape, "write_s": write_s, **json.loads(out.stdout.strip().splitlines()[-1])}
+            if not args.toy or n == sizes[0]:  # the toy run checks the commands once (each loads the model)
+                row.update(rank_twice(folder, str(shape["users"] // 2 + 1)))
         rows.append(row)
         print(json.dumps(row), flush=True)
     m = machine()
@@ -146,15 +175,22 @@ def main() -> None:
              "power-law popularity), each size in its own process. Load: `load_directory` (files to a Dataset). "
              "Indexes: the default shortlist's (BM25, co-occurrence, first-picks, session signal, similar sittings) "
              "built for the first user's shortlist. Dataset MB: resident memory after loading less before it (what "
-             "the loaded data holds); bytes a rating: that over the ratings; peak RSS: the process's, at the end. Shortlist: one user (5 picks) after that, mean of 50.", "",
+             "the loaded data holds); bytes a rating: that over the ratings; peak RSS: the process's, at the end. Shortlist: one user (5 picks) after that, mean of 50. "
+             "`zsrec rank --index`: `zsrec rank --data-path FOLDER --user U --index FILE --mode score --reasons evidence`, "
+             "each whole command timed (start, files, indexes, the embedded model's load, the ranking), the first "
+             "building and writing FILE, the next reading it; in brackets, the next one's model load and ranking (its own "
+             "timings); same: both printed the same recommendations.", "",
              "| ratings | movies | users | ratings.csv MB | load s | dataset MB | bytes a rating | peak RSS MB after "
-             "loading | indexes s | peak RSS MB | shortlist ms |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "loading | indexes s | peak RSS MB | shortlist ms | `zsrec rank --index` first / next s (next: model load, ranking) | index file MB | same |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
         lines.append(f"| {r['ratings']:,} | {r['movies_loaded']:,} | {r['users_loaded']:,} | "
                      f"{r['ratings_file_mb']:.0f} | {r['load_s']:.1f} | {r['dataset_mb']:.0f} | {r['bytes_per_rating']:.0f} | "
                      f"{r['load_peak_mb']:.0f} | "
-                     f"{r['indexes_s']:.1f} | {r['peak_mb']:.0f} | {r['shortlist_ms']:.1f} |")
+                     f"{r['indexes_s']:.1f} | {r['peak_mb']:.0f} | {r['shortlist_ms']:.1f} | " +
+                     (f"{r['rank_first_s']:.1f} / {r['rank_next_s']:.1f} ({r['rank_next_model_load_s']:.1f}, "
+                      f"{r['rank_next_ranking_s']:.1f}) | {r['index_file_mb']:.0f} | "
+                      f"{'yes' if r['rank_same'] else 'NO'} |" if "rank_same" in r else "not run | | |"))
     (args.out / f"{args.name}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
