@@ -368,9 +368,9 @@ class TitleMatcher:
                     prefix: str = "title_", fuzzy_threshold: float = 85.0) -> TitleMatcher | None:
         """The matcher built over ``catalog`` with this popularity, read from ``arrays`` (``arrays()``)
         rather than made from every title: at 1M titles that build is 4-5 s of Python a start, the
-        read 1.7-1.9 s. None
-        where the arrays are missing or were saved for other titles; arrays that do not fit together
-        raise ``ValueError``. Only the lookups (a dict of every key) and popularity's order are made."""
+        read 1.7-1.9 s. None where the arrays are missing or were saved for other titles; arrays that
+        do not fit together raise ``ValueError``. Only the lookups (a dict of every key) and
+        popularity's order are made."""
         if prefix + "digest" not in arrays or str(arrays[prefix + "digest"]) != _titles_digest(catalog):
             return None
         start = np.asarray(arrays[prefix + "start"], dtype=np.int64)
