@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
+from . import bulk_ratings
 from .data import Catalog, Dataset, Interactions, Item
 from .errors import DataError
 from .row_reading import (InteractionBuilder, RowSink, build_catalog, parse_number, parse_timestamp, read_lines,
@@ -22,6 +24,24 @@ GROUPLENS_CSV = "GroupLens' movies.csv + ratings.csv layout (movieId,title,genre
 
 TITLE_COLUMNS = ("title", "movie_title", "name", "item_name")
 YEAR_COLUMNS = ("release_year", "year")
+
+
+RECBOLE_ROLES = {"user_id": "user", "item_id": "item", "rating": "rating", "timestamp": "timestamp"}
+GROUPLENS_ROLES = {"userId": "user", "movieId": "item", "rating": "rating", "timestamp": "timestamp"}
+
+
+def _bulk_with_header(path: Path, sep: str, roles: dict[str, str], catalog: Catalog, encoding: str,
+                      name_of: Callable[[str], str]) -> Interactions | None:
+    """A ratings file with a header naming its four columns (``roles``: name -> role), read in bulk;
+    None where the header names other columns or the rows are not plain numbers (the caller then
+    reads it row by row). ``name_of`` makes a column's name from its header text, as the row reader does."""
+    first = bulk_ratings.header(path, encoding)
+    if first is None:
+        return None
+    names = [name_of(column) for column in first.split(sep)]
+    if sorted(names) != sorted(roles):
+        return None
+    return bulk_ratings.read_ratings(path, sep, [roles[name] for name in names], catalog, skip_header=True)
 
 
 # ---------------------------------------------------------------- RecBole atomic files
@@ -64,6 +84,9 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
     for need in ("user_id", "item_id"):
         if need not in icols:
             raise DataError(f"no {need} column in header {icols}", str(inter_path), 1)
+    bulk = _bulk_with_header(inter_path, "\t", RECBOLE_ROLES, catalog, encoding, lambda name: name.split(":")[0])
+    if bulk is not None:
+        return Dataset(name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)
     builder = InteractionBuilder(catalog, sink)
     for lineno, parts in split_rows(inter_path, "\t", len(icols), sink, encoding, header=True):
         row = dict(zip(icols, parts))
@@ -79,6 +102,9 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
 
 def _movielens_ratings(path: Path, sep: str, catalog: Catalog, sink: RowSink) -> Interactions:
     """MovieLens rating rows: user, item, rating, timestamp."""
+    bulk = bulk_ratings.read_ratings(path, sep, bulk_ratings.ROLES, catalog)
+    if bulk is not None:
+        return bulk
     builder = InteractionBuilder(catalog, sink)
     for lineno, parts in split_rows(path, sep, 4, sink, "latin-1"):
         ts = parse_number(parts[3], "timestamp", path, lineno, sink)
@@ -161,6 +187,9 @@ def load_movielens_csv(directory: str | Path, skip_bad_rows: bool = False, name:
         items.append(_movie(row["movieId"], row["title"], row["genres"]))
         lines.append(lineno)
     catalog = build_catalog(items, sink, item_path, lines)
+    bulk = _bulk_with_header(data_path, ",", GROUPLENS_ROLES, catalog, "utf-8", str.strip)
+    if bulk is not None:
+        return Dataset(name or directory.name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)
     builder = InteractionBuilder(catalog, sink)
     rating_cols = {"user_id": "userId", "item_id": "movieId", "rating": "rating", "timestamp": "timestamp"}
     for lineno, row in table_rows(data_path, sink, "utf-8", rating_cols, GROUPLENS_CSV):

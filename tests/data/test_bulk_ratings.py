@@ -1,0 +1,213 @@
+"""The bulk read of a ratings file gives the dataset the row reader gives, or steps aside for it.
+
+Every case is loaded twice, in each of the four layouts that hold ratings (raw ml-100k's ``u.data``,
+ml-1m's ``ratings.dat``, GroupLens' ``ratings.csv``, RecBole's ``.inter``): once as zsrec loads it, once
+with the bulk read turned off. Both must give the same columns byte for byte, or the same error, and
+with ``skip_bad_rows`` the same count; and the plain files must have been read in bulk, so that the
+comparison is not of the row reader with itself."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zsrec import bulk_ratings
+from zsrec.errors import DataError
+from zsrec.loaders import load_dataset, load_directory, packaged_recbole_path
+
+ITEMS = [("1", "Toy Story (1995)"), ("3", "Fargo (1996)"), ("4", "Star Wars (1977)"), ("6", "Aladdin (1992)"),
+         ("98765432109", "Big Id (2001)")]  # past the table's reach: a sorted search finds it
+PLAIN = ["1|1|5|100", "1|3|4|200", "2|4|3|110", "3|6|4|140", "3|1|3|150", "10|3|1|5"]
+LAYOUTS = ("u.data", "ratings.dat", "ratings.csv", "recbole")
+SEPS = {"u.data": "\t", "ratings.dat": "::", "ratings.csv": ",", "recbole": "\t"}
+HEADERS = {"ratings.csv": "userId,movieId,rating,timestamp", "recbole": "user_id:token\titem_id:token\trating:float\ttimestamp:float"}
+
+
+def write(folder: Path, layout: str, text: str, header: str | None = None) -> Path:
+    """A folder of ITEMS and the ratings ``text`` (rows' fields joined by "|", made the layout's separator)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = text.replace("|", SEPS[layout])
+    head = HEADERS.get(layout) if header is None else header
+    if head is not None:
+        text = head + "\n" + text
+    data = text.encode("utf-8")
+    if layout == "u.data":
+        flags = "|".join(["0"] * 19)
+        (folder / "u.item").write_text("".join(f"{i}|{t}|01-Jan-1995||http://x|{flags}\n" for i, t in ITEMS))
+        (folder / "u.data").write_bytes(data)
+    elif layout == "ratings.dat":
+        (folder / "movies.dat").write_text("".join(f"{i}::{t}::Drama\n" for i, t in ITEMS))
+        (folder / "ratings.dat").write_bytes(data)
+    elif layout == "ratings.csv":
+        (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(f"{i},{t},Drama\n" for i, t in ITEMS))
+        (folder / "ratings.csv").write_bytes(data)
+    else:
+        (folder / "tiny.item").write_text("item_id:token\tmovie_title:token_seq\n"
+                                          + "".join(f"{i}\t{t}\n" for i, t in ITEMS))
+        (folder / "tiny.inter").write_bytes(data)
+    return folder
+
+
+def outcome(load):
+    """What a load gave, in a form two loads can be compared by: the columns' bytes, or the error."""
+    try:
+        ds = load()
+    except DataError as e:
+        return ("error", str(e))
+    it = ds.interactions
+    return ("data", list(it.users), it.items.tobytes(), it.timestamps.tobytes(), it.ratings.tobytes(),
+            it.timed, ds.skipped_rows, ds.name, it.fingerprint())
+
+
+def both(monkeypatch, load):
+    """The load as zsrec does it (and whether the bulk read gave the data), then row by row."""
+    real = bulk_ratings.read_ratings
+    used: list[bool] = []
+
+    def counted(*args, **kwargs):
+        got = real(*args, **kwargs)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(bulk_ratings, "read_ratings", counted)
+    bulk = outcome(load)
+    monkeypatch.setattr(bulk_ratings, "read_ratings", lambda *args, **kwargs: None)
+    rows = outcome(load)
+    monkeypatch.setattr(bulk_ratings, "read_ratings", real)
+    return bulk, rows, any(used)
+
+
+# Files the bulk read takes: the row reader reads them without a complaint.
+READ_IN_BULK = {
+    "plain": "\n".join(PLAIN) + "\n",
+    "no line end at the end": "\n".join(PLAIN),
+    "blank lines between and after": "\n".join(PLAIN[:2]) + "\n\n" + "\n".join(PLAIN[2:]) + "\n\n\n",
+    "points": "1|1|3.|100.5\n1|3|.5|200\n2|4|4.25|110.0\n3|6|0.0|0\n",
+    "15 digits": "1|1|5|123456789012345\n2|3|4|999999999999999\n",
+    "a user id past the table's reach": "123456789012|1|5|100\n7|3|4|200\n123456789012|4|3|300\n",
+    "an item id past the table's reach": "1|98765432109|5|100\n2|1|4|200\n",
+    "zero as an id": "0|1|5|100\n1|3|0|0\n",
+}
+
+# Files it leaves to the row reader, which reads them, or names the bad row, or counts it.
+LEFT_TO_ROWS = {
+    "Windows line ends": "\r\n".join(PLAIN) + "\r\n",
+    "a space around an id": "1| 3|4|200\n2 |4|3|110\n",
+    "an id with a leading zero": "01|1|5|100\n1|3|4|200\n",
+    "an id with a point": "1.0|1|5|100\n",
+    "an item id with a point": "1|1.0|5|100\n",
+    "a point alone": "1|1|.|100\n",
+    "two points": "1|1|3.5.1|100\n",
+    "a sign": "1|1|-1|100\n1|3|+2|100\n",
+    "an exponent": "1|1|5|1e9\n",
+    "not a number": "1|1|nan|100\n",
+    "16 digits": "1|1|5|1234567890123456\n",
+    "16 digits and a point": "1|1|5|1234567890.123456\n",
+    "an unknown item": "1|1|5|100\n1|999|4|200\n",
+    "three fields": "1|1|5|100\n1|3|4\n",
+    "five fields": "1|1|5|100|7\n",
+    "an empty field": "1||5|100\n",
+    "an empty user": "|1|5|100\n",
+    "a quoted id": '"1"|1|5|100\n',
+    "a latin-1 letter": "1|1|5|10\xe90\n",
+    "a tab in a row": "1|1|5|100\t\n",
+    "only blank lines": "\n\n",
+    "a lone colon": "1:2|1|5|100\n",
+    "three colons": "1|:1|5|100\n",
+    "lone colons that pair up wrong": "1|3:5|1:100\n",  # in ratings.dat, as many colons as three "::"
+}
+
+
+def check_every_layout(tmp_path, monkeypatch, text: str, in_bulk: bool) -> None:
+    """``text`` in each layout, with and without skip_bad_rows: read in bulk (or not) as ``in_bulk``
+    says, and to what the row reader gives."""
+    for layout in LAYOUTS:
+        folder = write(tmp_path / layout, layout, text)
+        for skip in (False, True):
+            bulk, rows, used = both(monkeypatch, lambda: load_directory(folder, skip_bad_rows=skip))
+            assert used == in_bulk, f"{layout}: {'not ' if in_bulk else ''}read in bulk"
+            assert bulk == rows and (bulk[0] == "data" or not in_bulk), layout
+
+
+@pytest.mark.parametrize("case", sorted(READ_IN_BULK))
+def test_plain_files_are_read_in_bulk_to_the_same_dataset(tmp_path, monkeypatch, case):
+    check_every_layout(tmp_path, monkeypatch, READ_IN_BULK[case], in_bulk=True)
+
+
+@pytest.mark.parametrize("case", sorted(LEFT_TO_ROWS))
+def test_other_files_are_left_to_the_row_reader(tmp_path, monkeypatch, case):
+    check_every_layout(tmp_path, monkeypatch, LEFT_TO_ROWS[case], in_bulk=False)
+
+
+TYPED = {"userId": "user_id:token", "movieId": "item_id:token", "rating": "rating:float", "timestamp": "timestamp:float"}
+
+
+@pytest.mark.parametrize("columns,before,in_bulk", [
+    (["movieId", "userId", "timestamp", "rating"], "", True),  # any order
+    (["userId", "movieId", "rating", "timestamp"], "\ufeff", True),  # a spreadsheet's byte-order mark
+    (["userId", "movieId", "rating", "timestamp", "tag"], "", False),  # a fifth column
+    (["userId", "movieId", "rating"], "", False),
+    (["userId", "movieId", "rating", "userId"], "", False),
+    (['"userId"', "movieId", "rating", "timestamp"], "", False),
+    (["user", "movie", "stars", "when"], "", False),  # the row reader names the header
+    (["userId", "movieId", "rating", "timestamp"], "\n", False),  # a blank first line
+])
+def test_a_header_names_the_columns_or_the_file_goes_row_by_row(tmp_path, monkeypatch, columns, before, in_bulk):
+    order = {"userId": 0, "movieId": 1, "rating": 2, "timestamp": 3}
+    rows = "".join("|".join(line.split("|")[order[c]] if c in order else "0" for c in columns) + "\n" for line in PLAIN)
+    for layout in ("ratings.csv", "recbole"):
+        names = [TYPED.get(c, c) for c in columns] if layout == "recbole" else columns
+        folder = write(tmp_path / layout, layout, rows, header=before + SEPS[layout].join(names))
+        bulk, by_rows, used = both(monkeypatch, lambda: load_directory(folder))
+        assert used == in_bulk, layout
+        assert bulk == by_rows, layout
+        if in_bulk:
+            it = load_directory(folder).interactions
+            assert it.user_history("1").tolist() == [0, 1] and it.user_ratings("1").tolist() == [5.0, 4.0]
+
+
+def test_blocks_cut_anywhere_give_the_same_columns(tmp_path, monkeypatch):
+    """A block ends inside a row, or holds no line end at all: the rows come out whole all the same,
+    and ids looked up in an early block keep their rows in a later one."""
+    text = "\n".join(PLAIN * 5 + ["123456789012|98765432109|2.5|7"] * 3)
+    folder = write(tmp_path / "d", "ratings.csv", text)
+    _, rows, _ = both(monkeypatch, lambda: load_directory(folder))
+    for size in (1, 7, 16, 64):
+        monkeypatch.setattr(bulk_ratings, "BLOCK_BYTES", size)
+        bulk, _, used = both(monkeypatch, lambda: load_directory(folder))
+        assert used and bulk == rows
+
+
+def test_ml100k_reads_in_bulk_to_the_same_dataset(monkeypatch):
+    """The real thing: RecBole's copy of MovieLens-100K, every column and the fingerprint the saved
+    indexes are checked by, read in blocks of 64 kB."""
+    if packaged_recbole_path("ml-100k") is None:
+        pytest.skip("the recbole package (which ships ML-100K) is not installed")
+    monkeypatch.setattr(bulk_ratings, "BLOCK_BYTES", 1 << 16)
+    bulk, rows, used = both(monkeypatch, lambda: load_dataset("ml-100k"))
+    assert used and bulk[0] == "data" and bulk == rows
+    assert len(bulk[1]) == 100_000 and len(set(bulk[1])) == 943
+
+
+def test_each_user_is_one_string_object(tmp_path):
+    """As the row reader keeps them: 10M ratings hold 70k user strings, not 10M."""
+    users = load_directory(write(tmp_path / "d", "u.data", "\n".join(PLAIN * 3))).interactions.users
+    assert len({id(u) for u in users}) == len(set(users)) == 4
+    assert users.dtype == object and all(type(u) is str for u in users)
+
+
+def test_digits_are_the_exact_double_float_reads():
+    """digits / 10**places is the correctly rounded double, as float() is, for every digit count and place."""
+    rng = np.random.default_rng(0)
+    texts = []
+    for digits in range(1, 16):
+        for _ in range(40):
+            number = "".join(str(d) for d in rng.integers(0, 10, digits))
+            at = int(rng.integers(0, digits + 1))
+            texts.append(number[:at] + "." + number[at:] if rng.random() < 0.8 else number)
+    b = np.frombuffer(("\n".join(texts) + "\n").encode(), dtype=np.uint8)
+    ends = np.flatnonzero(b == 10)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    value, places = bulk_ratings._digits(b, starts, ends)
+    got = value / 10.0 ** places
+    assert got.tolist() == [float(t) for t in texts]
