@@ -22,6 +22,8 @@ Writes benchmarks/results/NAME.{json,md} (NAME: load_data).
 from __future__ import annotations
 
 import argparse
+import ctypes
+import hashlib
 import json
 import resource
 import subprocess
@@ -84,8 +86,31 @@ def peak_mb() -> float:
 
 
 def rss_mb() -> float:
-    """Resident memory now (the peak cannot say what a loaded dataset holds once imports peaked higher)."""
+    """Resident memory now (the peak cannot say what a loaded dataset holds once imports peaked higher),
+    once the heap's freed memory is handed back (glibc's malloc_trim): what is held, not the freed
+    temporaries of a read that the heap has kept for its next use."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize() / 2**20
+
+
+def digest(ds) -> str:
+    """Every column of the loaded ratings: who, what, when (the saved indexes' fingerprint) and the rating."""
+    return hashlib.sha256((ds.interactions.fingerprint()).encode() + ds.interactions.ratings.tobytes()).hexdigest()[:16]
+
+
+def row_by_row(folder: Path) -> dict:
+    """The load with the bulk read of the ratings off, as zsrec read every file before: how much the
+    bulk read saves, in the same run, and that it reads the same columns."""
+    from zsrec import bulk_ratings
+    from zsrec.loaders import load_directory
+
+    bulk_ratings.read_ratings = lambda *args, **kwargs: None
+    t0 = time.perf_counter()
+    ds = load_directory(folder)
+    return {"load_rows_s": time.perf_counter() - t0, "load_rows_peak_mb": peak_mb(), "load_rows_digest": digest(ds)}
 
 
 def one(folder: Path) -> dict:
@@ -98,6 +123,7 @@ def one(folder: Path) -> dict:
     ds = load_directory(folder)
     load_s = time.perf_counter() - t0
     held, load_peak = rss_mb() - base, peak_mb()
+    loaded = digest(ds)
     t0 = time.perf_counter()
     gen = CandidateGenerator(ds.catalog, ds.interactions, CandidateConfig())
     users = ds.interactions.user_ids
@@ -109,7 +135,7 @@ def one(folder: Path) -> dict:
         h = ds.interactions.user_history(u)[:5].tolist()
         gen.generate(h, h)
     return {"ratings": len(ds.interactions), "movies_loaded": len(ds.catalog), "users_loaded": len(users),
-            "load_s": load_s, "load_peak_mb": load_peak, "imports_mb": base, "dataset_mb": held,
+            "load_s": load_s, "load_digest": loaded, "load_peak_mb": load_peak, "imports_mb": base, "dataset_mb": held,
             "bytes_per_rating": held * 2**20 / len(ds.interactions),
             "indexes_s": first_s, "peak_mb": peak_mb(), "shortlist_ms": (time.perf_counter() - t0) / 50 * 1000}
 
@@ -143,11 +169,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="100000,1000000,10000000", help="ratings per synthetic set")
     ap.add_argument("--toy", action="store_true")
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
+    ap.add_argument("--row-by-row", default="", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", default="load_data")
     args = ap.parse_args()
-    if args.one:
-        print(json.dumps(one(Path(args.one))))
+    if args.one or args.row_by_row:
+        print(json.dumps(one(Path(args.one)) if args.one else row_by_row(Path(args.row_by_row))))
         return
     sizes = [3000, 30000] if args.toy else [int(s) for s in args.sizes.split(",")]
     rows = []
@@ -157,11 +184,14 @@ def main() -> None:
             t0 = time.perf_counter()
             shape = write_folder(folder, n)
             write_s = time.perf_counter() - t0
-            out = subprocess.run([sys.executable, __file__, "--one", str(folder)], capture_output=True, text=True,
-                                 cwd=Path(__file__).parent)
-            if out.returncode:
-                sys.exit(out.stderr[-3000:])
-            row = {"size": n, **shape, "write_s": write_s, **json.loads(out.stdout.strip().splitlines()[-1])}
+            row = {"size": n, **shape, "write_s": write_s}
+            for flag in ("--one", "--row-by-row"):  # each in its own process: its own peak memory
+                out = subprocess.run([sys.executable, __file__, flag, str(folder)], capture_output=True, text=True,
+                                     cwd=Path(__file__).parent)
+                if out.returncode:
+                    sys.exit(out.stderr[-3000:])
+                row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+            row["load_same"] = row["load_digest"] == row["load_rows_digest"]
             if not args.toy or n == sizes[0]:  # the toy run checks the commands once (each loads the model)
                 row.update(rank_twice(folder, str(shape["users"] // 2 + 1)))
         rows.append(row)
@@ -174,21 +204,24 @@ def main() -> None:
     lines = ["# From a GroupLens download to the first shortlist", "", f"Command: `{cmd.strip()}`  ",
              f"Machine: {machine_line(m)}  ",
              "Synthetic folders in GroupLens' current layout (movies.csv + ratings.csv; ~150 ratings a user, "
-             "power-law popularity), each size in its own process. Load: `load_directory` (files to a Dataset). "
+             "power-law popularity), each size in its own process. Load: `load_directory` (files to a Dataset); row by row: "
+             "the same with the bulk read of the ratings off (how every file was read before), in a process of its own, "
+             "and whether both read the same columns (a digest of users, items, times and ratings). "
              "Indexes: the default shortlist's (BM25, co-occurrence, first-picks, session signal, similar sittings) "
-             "built for the first user's shortlist. Dataset MB: resident memory after loading less before it (what "
+             "built for the first user's shortlist. Dataset MB: resident memory after loading less before it, freed heap handed back first (what "
              "the loaded data holds); bytes a rating: that over the ratings; peak RSS: the process's, at the end. Shortlist: one user (5 picks) after that, mean of 50. "
              "`zsrec rank --index`: `zsrec rank --data-path FOLDER --user U --index FILE --mode score --reasons evidence`, "
              "each whole command timed (start, files, indexes, the embedded model's load, the ranking), the first "
              "building and writing FILE, the next reading it; in brackets, the next one's model load and ranking (its own "
              "timings); same: both printed the same recommendations, and the next did not write FILE again.", "",
-             "| ratings | movies | users | ratings.csv MB | load s | dataset MB | bytes a rating | peak RSS MB after "
-             "loading | indexes s | peak RSS MB | shortlist ms | `zsrec rank --index` first / next s (next: model load, ranking) | index file MB | same |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"]
+             "| ratings | movies | users | ratings.csv MB | load s | row by row s (same) | peak RSS MB after loading, row by row | "
+             "dataset MB | bytes a rating | indexes s | peak RSS MB | shortlist ms | `zsrec rank --index` first / next s (next: model load, ranking) | index file MB | same |",
+             "|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|"]
     for r in rows:
         lines.append(f"| {r['ratings']:,} | {r['movies_loaded']:,} | {r['users_loaded']:,} | "
-                     f"{r['ratings_file_mb']:.0f} | {r['load_s']:.1f} | {r['dataset_mb']:.0f} | {r['bytes_per_rating']:.0f} | "
-                     f"{r['load_peak_mb']:.0f} | "
+                     f"{r['ratings_file_mb']:.0f} | {r['load_s']:.1f} | {r['load_rows_s']:.1f} "
+                     f"({'yes' if r['load_same'] else 'NO'}) | {r['load_peak_mb']:.0f}, {r['load_rows_peak_mb']:.0f} | "
+                     f"{r['dataset_mb']:.0f} | {r['bytes_per_rating']:.0f} | "
                      f"{r['indexes_s']:.1f} | {r['peak_mb']:.0f} | {r['shortlist_ms']:.1f} | " +
                      (f"{r['rank_first_s']:.1f} / {r['rank_next_s']:.1f} ({r['rank_next_model_load_s']:.1f}, "
                       f"{r['rank_next_ranking_s']:.1f}) | {r['index_file_mb']:.0f} | "

@@ -179,6 +179,8 @@ def test_load_data_benchmark_toy(tmp_path):
     for r in rows:
         assert r["movies_loaded"] == r["movies"] and r["users_loaded"] == r["users"]
         assert r["load_s"] > 0 and r["indexes_s"] > 0 and r["shortlist_ms"] > 0 and r["dataset_mb"] >= 0
+        # the ratings read in bulk and row by row, each in its own process: the same columns
+        assert r["load_rows_s"] > 0 and r["load_same"] is True and len(r["load_digest"]) == 16
     # `zsrec rank --index` as a user runs it, at the first size: the next run read what the first wrote
     assert rows[0]["rank_same"] is True and rows[0]["rank_next_read_file"] is True
     assert rows[0]["rank_first_s"] > 0 and rows[0]["rank_next_s"] > 0
