@@ -7,6 +7,8 @@ synthetic folders in GroupLens' current layout (``movies.csv`` + ``ratings.csv``
 at the sizes of ml-latest-small (100k ratings), ml-1m (1M) and ml-10m (10M) by default; ml-25m is
 ``--sizes 25000000``. Users and movies grow with the ratings as in GroupLens' sets (about 150 ratings a
 user; popularity power-law). Each size runs in its own process, so peak memory is that size's alone.
+The load is timed again with the bulk read of the ratings off (row by row, as every file was read
+before zsrec/bulk_ratings.py), in another process, and both must read the same columns.
 
 Then, at each size, what a user types: ``zsrec rank --data-path FOLDER --user U --index FILE`` twice,
 timed whole (Python's start, reading the files, the indexes, the embedded model's load and the
@@ -98,7 +100,7 @@ def rss_mb() -> float:
 
 def digest(ds) -> str:
     """Every column of the loaded ratings: who, what, when (the saved indexes' fingerprint) and the rating."""
-    return hashlib.sha256((ds.interactions.fingerprint()).encode() + ds.interactions.ratings.tobytes()).hexdigest()[:16]
+    return hashlib.sha256(ds.interactions.fingerprint().encode() + ds.interactions.ratings.tobytes()).hexdigest()[:16]
 
 
 def row_by_row(folder: Path) -> dict:

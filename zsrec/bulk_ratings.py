@@ -1,9 +1,9 @@
 """A ratings file of plain numbers read in blocks with numpy, to the same columns the row reader gives.
 
 MovieLens' ratings (``u.data``, ``ratings.dat``, ``ratings.csv``, RecBole's ``.inter``) are rows of four
-unsigned numbers. The row reader checks and converts each row in Python, about 2.5 us a rating: 28 s
-of a 36 s ``zsrec rank --index`` on 10M ratings (benchmarks/load_data.py). Here a block of rows is
-checked and converted at once.
+unsigned numbers. The row reader checks and converts each row in Python, about 2.2 us a rating: 22 s
+for 10M ratings, most of the 29 s a ``zsrec rank --index`` took there after its index file was written
+(benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s.
 
 Only a file the row reader would take without one complaint goes this way, and it gives the same
 columns, bit for bit:
