@@ -109,7 +109,7 @@ LEFT_TO_ROWS = {
     "an empty field": "1||5|100\n",
     "an empty user": "|1|5|100\n",
     "a quoted id": '"1"|1|5|100\n',
-    "a latin-1 letter": "1|1|5|10\xe90\n",
+    "a letter outside ASCII": "1|1|5|10\xe90\n",
     "a tab in a row": "1|1|5|100\t\n",
     "only blank lines": "\n\n",
     "a lone colon": "1:2|1|5|100\n",
