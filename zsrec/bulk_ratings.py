@@ -1,14 +1,16 @@
 """A ratings file of plain numbers read in blocks with numpy, to the same columns the row reader gives.
 
 MovieLens' ratings (``u.data``, ``ratings.dat``, ``ratings.csv``, RecBole's ``.inter``) are rows of four
-unsigned numbers. The row reader checks and converts each row in Python, about 2.2 us a rating: 22 s
-for 10M ratings, most of the 29 s a ``zsrec rank --index`` took there after its index file was written
-(benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s.
+unsigned numbers, and so are many logs people export (a CSV/TSV of user id, item id and epoch time,
+read by ``load_table``). The row reader checks and converts each row in Python, about 2.2 us a
+rating: 22 s for 10M ratings, most of the 29 s a ``zsrec rank --index`` took there after its index
+file was written (benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s.
 
 Only a file the row reader would take without one complaint goes this way, and it gives the same
 columns, bit for bit:
 - every byte is a digit, the separator, a point or a line end (so no space to strip, no quote, sign,
-  exponent, Windows line end or other text), and every row has exactly four non-empty fields;
+  exponent, Windows line end or other text), and every row has the header's number of fields (four
+  without one), none empty;
 - ids are digits without a leading zero, so ``str(int(id))`` is the id as written;
 - a number has at most 15 digits and one point, so ``digits / 10**places`` is exactly the double
   ``float(text)`` gives (both are the correctly rounded value: the digits and the power of ten are
@@ -20,7 +22,7 @@ counts the skipped rows exactly as before. Blank lines are skipped, as the row r
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,35 +37,64 @@ MAX_DIGITS = 15  # below 2**53, so the digits are an exact double
 DENSE_IDS = 1 << 26  # ids below this map through a table indexed by the id (8 bytes an id)
 
 
-def read_ratings(path: Path, sep: str, roles: Sequence[str], catalog: Catalog,
+def read_ratings(path: Path, sep: str, roles: Sequence[str | None], catalog: Catalog,
                  skip_header: bool = False) -> Interactions | None:
     """The ratings in ``path`` as ``Interactions``, or None when the file is not plain (see above).
 
-    ``sep`` is one character, or one repeated (``::``). ``roles`` names the four columns in file
-    order, a permutation of ``ROLES``; ``skip_header`` passes over the first line, which the caller
-    has read (``header``)."""
-    if (sorted(roles) != sorted(ROLES) or not sep.isascii() or len(set(sep)) != 1
-            or sep[0].isdigit() or sep[0] in ".\n\r" or not path.is_file()):
+    ``sep`` is one character, or one repeated (``::``). ``roles`` names each column in file order:
+    "user" and "item" once each, "rating" and "timestamp" at most once (a file without times keeps
+    file order, each row's line number its clock, as the row reader does), None for a column the
+    row reader passes over (it must hold numbers all the same). ``skip_header`` passes over the
+    first line, which the caller has read (``header``)."""
+    named = [role for role in roles if role is not None]
+    if (sorted(named) != sorted(set(named)) or not {"user", "item"} <= set(named) or not set(named) <= set(ROLES)
+            or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in ".\n\r"
+            or not path.is_file()):
         return None
-    columns: dict[str, list[np.ndarray]] = {role: [] for role in ROLES}
+    columns: dict[str, list[np.ndarray]] = {role: [] for role in named}
     item_rows = _ItemRows(catalog)
+    lines_before = 1 if skip_header else 0  # physical lines, blank ones too: the clock of a file without times
     for block in _blocks(path, skip_header):
-        fields = _fields(block, sep.encode("ascii"))
-        if fields is None:
+        found = _fields(block, sep.encode("ascii"), len(roles))
+        if found is None:
             return None
+        fields, line_of_row, lines = found
         for role, (starts, ends) in zip(roles, fields):
-            value = _column(block, starts, ends, role, item_rows)
-            if value is None:
-                return None
-            columns[role].append(value)
+            if role is not None:
+                value = _column(block, starts, ends, role, item_rows)
+                if value is None:
+                    return None
+                columns[role].append(value)
+        if "timestamp" not in columns:
+            columns.setdefault("line", []).append((lines_before + 1 + line_of_row).astype(np.float64))
+        lines_before += lines
     if not columns["user"]:
         return None  # no rows: the row reader says what is wrong
 
     def joined(role: str) -> np.ndarray:  # the blocks let go as each column is joined: a lower peak
         return np.concatenate(columns.pop(role))
 
-    return Interactions(users=_user_ids(joined("user")), items=joined("item"), timestamps=joined("timestamp"),
-                        ratings=joined("rating"), timed=True)
+    users, items = _user_ids(joined("user")), joined("item")
+    timed = "timestamp" in columns
+    times = joined("timestamp" if timed else "line")
+    ratings = joined("rating") if "rating" in columns else np.full(len(items), np.nan)
+    return Interactions(users=users, items=items, timestamps=times, ratings=ratings, timed=timed)
+
+
+def read_with_header(path: Path, sep: str, roles: Mapping[str, str], required: Collection[str], catalog: Catalog,
+                     encoding: str, name_of: Callable[[str], str] = str.strip) -> Interactions | None:
+    """A ratings file whose header names its columns, read in bulk: ``roles`` gives the role of each
+    column name it knows (a name not in it is a column the row reader passes over), ``required`` the
+    names the row reader requires, and ``name_of`` makes a name from the header's text as the row
+    reader does. None where a required name is missing (the row reader says so), a role's name is
+    repeated (``read_ratings`` hands those back), or the rows are not plain numbers."""
+    first = header(path, encoding)
+    if first is None:
+        return None
+    names = [name_of(column) for column in first.split(sep)]
+    if not set(required) <= set(names):
+        return None
+    return read_ratings(path, sep, [roles.get(name) for name in names], catalog, skip_header=True)
 
 
 def header(path: Path, encoding: str) -> str | None:
@@ -72,7 +103,7 @@ def header(path: Path, encoding: str) -> str | None:
     try:
         with open(path, "rb") as f:
             line = f.readline().decode(encoding).removeprefix("\ufeff").rstrip("\n")
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError, LookupError):
         return None
     return line if line.strip() else None
 
@@ -110,22 +141,26 @@ def _blocks(path: Path, skip_header: bool) -> Iterator[np.ndarray]:
             yield np.frombuffer(rest + b"\n", dtype=np.uint8)
 
 
-def _fields(b: np.ndarray, sep: bytes) -> list[tuple[np.ndarray, np.ndarray]] | None:
-    """Where each row's four fields start and end in a block of lines, or None when a byte is not a
-    digit, point, separator or line end, a row has other than four fields, or a field is empty."""
+def _fields(b: np.ndarray, sep: bytes, n_fields: int
+            ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int] | None:
+    """Where each row's fields start and end in a block of lines, each row's line within the block
+    (from 0, blank lines counted) and the block's lines; None when a byte is not a digit, point,
+    separator or line end, a row has other than ``n_fields`` fields, or a field is empty."""
     line_ends = b == 10
     at_sep = b == sep[0]
     if not np.all(((b - np.uint8(48)) < 10) | line_ends | at_sep | (b == 46)):
         return None
     ends = np.flatnonzero(line_ends)
+    lines = len(ends)
     starts = np.empty_like(ends)
     starts[0] = 0
     starts[1:] = ends[:-1] + 1
+    line_of_row = np.arange(lines)
     if np.any(ends == starts):  # blank lines, skipped as the row reader skips them
         keep = ends > starts
-        ends, starts = ends[keep], starts[keep]
+        ends, starts, line_of_row = ends[keep], starts[keep], line_of_row[keep]
         if not len(ends):
-            return []
+            return [], line_of_row, lines
     seps = np.flatnonzero(at_sep)
     width = len(sep)
     if width > 1:  # a separator's bytes one after another: a lone ":" or a ":::" is not one
@@ -135,16 +170,18 @@ def _fields(b: np.ndarray, sep: bytes) -> list[tuple[np.ndarray, np.ndarray]] | 
         if not np.all(seps == seps[:, :1] + np.arange(width)):
             return None
         seps = seps[:, 0]
-    if len(seps) != 3 * len(ends):
+    per_row = n_fields - 1
+    if len(seps) != per_row * len(ends):
         return None
-    seps = seps.reshape(-1, 3)
-    # With three separators a row in all, each row's lying after its start and before its end means
-    # exactly three in each; and each field ends after it starts.
-    fields = [(starts, seps[:, 0]), (seps[:, 0] + width, seps[:, 1]), (seps[:, 1] + width, seps[:, 2]),
-              (seps[:, 2] + width, ends)]
+    seps = seps.reshape(-1, per_row)
+    # With per_row separators a row in all, each row's lying after its start and before its end means
+    # exactly per_row in each; and each field ends after it starts.
+    field_starts = [starts] + [seps[:, k] + width for k in range(per_row)]
+    field_ends = [seps[:, k] for k in range(per_row)] + [ends]
+    fields = list(zip(field_starts, field_ends))
     if not all(np.all(e > a) for a, e in fields):
         return None
-    return fields
+    return fields, line_of_row, lines
 
 
 def _digits(b: np.ndarray, a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:

@@ -5,12 +5,12 @@ timestamp and rating read, and epoch numbers read in the unit they were written 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
 
-from .data import Dataset, Interactions, Item
+from .data import Catalog, Dataset, Interactions, Item
 from .errors import DataError
 from .row_reading import InteractionBuilder, RowSink, build_catalog, parse_number, parse_timestamp
 
@@ -89,8 +89,11 @@ def item_of_row(row: dict[str, str], cols: Mapping[str, str], place: Place, sink
 def rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
                      event_rows: Iterator[tuple[Place, dict[str, str]]], cols: Mapping[str, str],
                      sink: RowSink, items_label: str | Path, events_label: str | Path,
-                     name: str, source: str) -> Dataset:
-    """Items and events given as {column: text} rows, from files or from Python records alike."""
+                     name: str, source: str,
+                     events_in_bulk: Callable[[Catalog], Interactions | None] | None = None) -> Dataset:
+    """Items and events given as {column: text} rows, from files or from Python records alike.
+    ``events_in_bulk`` reads the events file whole where it is plain numbers (zsrec/bulk_ratings.py),
+    to the columns the rows would give; where it returns None, the rows are read."""
     items, places = [], []
     for place, row in item_rows:
         item = item_of_row(row, cols, place, sink)
@@ -99,13 +102,15 @@ def rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
             places.append(place)
     catalog = build_catalog(items, sink, items_label, [line for _, line in places],
                              [where for where, _ in places])
-    builder = InteractionBuilder(catalog, sink)
-    user_col, item_col = cols["user_id"], cols["item_id"]
-    for (where, line), row in event_rows:
-        read = time_and_rating(row, cols, where, line, sink)
-        if read is None:
-            continue
-        builder.add(row.get(user_col, "").strip(), row.get(item_col, "").strip(), *read, where, line)
-    interactions = builder.build(events_label)
+    interactions = events_in_bulk(catalog) if events_in_bulk is not None else None
+    if interactions is None:
+        builder = InteractionBuilder(catalog, sink)
+        user_col, item_col = cols["user_id"], cols["item_id"]
+        for (where, line), row in event_rows:
+            read = time_and_rating(row, cols, where, line, sink)
+            if read is None:
+                continue
+            builder.add(row.get(user_col, "").strip(), row.get(item_col, "").strip(), *read, where, line)
+        interactions = builder.build(events_label)
     to_seconds(interactions, Path(events_label).name if isinstance(events_label, Path) else events_label)
     return Dataset(name, catalog, interactions, source=source, skipped_rows=sink.skipped)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from . import bulk_ratings
@@ -28,20 +27,6 @@ YEAR_COLUMNS = ("release_year", "year")
 
 RECBOLE_ROLES = {"user_id": "user", "item_id": "item", "rating": "rating", "timestamp": "timestamp"}
 GROUPLENS_ROLES = {"userId": "user", "movieId": "item", "rating": "rating", "timestamp": "timestamp"}
-
-
-def _bulk_with_header(path: Path, sep: str, roles: dict[str, str], catalog: Catalog, encoding: str,
-                      name_of: Callable[[str], str]) -> Interactions | None:
-    """A ratings file with a header naming its four columns (``roles``: name -> role), read in bulk;
-    None where the header names other columns or the rows are not plain numbers (the caller then
-    reads it row by row). ``name_of`` makes a column's name from its header text, as the row reader does."""
-    first = bulk_ratings.header(path, encoding)
-    if first is None:
-        return None
-    names = [name_of(column) for column in first.split(sep)]
-    if sorted(names) != sorted(roles):
-        return None
-    return bulk_ratings.read_ratings(path, sep, [roles[name] for name in names], catalog, skip_header=True)
 
 
 # ---------------------------------------------------------------- RecBole atomic files
@@ -84,7 +69,8 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
     for need in ("user_id", "item_id"):
         if need not in icols:
             raise DataError(f"no {need} column in header {icols}", str(inter_path), 1)
-    bulk = _bulk_with_header(inter_path, "\t", RECBOLE_ROLES, catalog, encoding, lambda name: name.split(":")[0])
+    bulk = bulk_ratings.read_with_header(inter_path, "\t", RECBOLE_ROLES, ("user_id", "item_id"), catalog, encoding,
+                                         lambda name: name.split(":")[0])
     if bulk is not None:
         return Dataset(name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)
     builder = InteractionBuilder(catalog, sink)
@@ -187,7 +173,7 @@ def load_movielens_csv(directory: str | Path, skip_bad_rows: bool = False, name:
         items.append(_movie(row["movieId"], row["title"], row["genres"]))
         lines.append(lineno)
     catalog = build_catalog(items, sink, item_path, lines)
-    bulk = _bulk_with_header(data_path, ",", GROUPLENS_ROLES, catalog, "utf-8", str.strip)
+    bulk = bulk_ratings.read_with_header(data_path, ",", GROUPLENS_ROLES, GROUPLENS_ROLES, catalog, "utf-8")
     if bulk is not None:
         return Dataset(name or directory.name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)
     builder = InteractionBuilder(catalog, sink)

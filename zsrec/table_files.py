@@ -10,7 +10,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .columns import DEFAULT_COLUMNS, Place, check_columns, needed_columns, rows_to_dataset
-from .data import Dataset
+from . import bulk_ratings
+from .data import Catalog, Dataset, Interactions
 from .errors import DataError
 from .row_reading import RowSink, read_lines
 
@@ -55,7 +56,7 @@ def table_rows(path: Path, sink: RowSink, encoding: str, needed: Mapping[str, st
             line_numbers[:] = [lineno]
             yield text
 
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    delimiter = _delimiter(path)
     header: list[str] | None = None
     for parts in csv.reader(texts(), delimiter=delimiter):
         lineno = line_numbers[0]
@@ -73,6 +74,10 @@ def table_rows(path: Path, sink: RowSink, encoding: str, needed: Mapping[str, st
             sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
             continue
         yield lineno, dict(zip(header, parts))
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
 
 
 def _json_fields(obj: dict, piped: str | None = None) -> dict[str, str]:
@@ -137,6 +142,17 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         for lineno, row in table_rows(path, sink, encoding, needed, piped=cols["genres"]):
             yield (path, lineno), row
 
+    def in_bulk(catalog: Catalog) -> Interactions | None:  # a CSV/TSV of numbers, as table_rows reads it
+        suffix = interactions_path.suffix.lower()
+        if suffix in (".jsonl", ".ndjson", ".json"):
+            return None
+        roles = {cols["user_id"]: "user", cols["item_id"]: "item", cols["timestamp"]: "timestamp",
+                 cols["rating"]: "rating"}
+        if len(roles) < 4:  # two of zsrec's names on one column: left to the rows
+            return None
+        return bulk_ratings.read_with_header(interactions_path, _delimiter(interactions_path), roles,
+                                             event_needs.values(), catalog, encoding)
+
     return rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,
                             items_path, interactions_path, name or items_path.stem,
-                            f"{items_path} + {interactions_path}")
+                            f"{items_path} + {interactions_path}", in_bulk)

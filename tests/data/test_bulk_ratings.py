@@ -1,7 +1,8 @@
 """The bulk read of a ratings file gives the dataset the row reader gives, or steps aside for it.
 
 Every case is loaded twice, in each of the four layouts that hold ratings (raw ml-100k's ``u.data``,
-ml-1m's ``ratings.dat``, GroupLens' ``ratings.csv``, RecBole's ``.inter``): once as zsrec loads it, once
+ml-1m's ``ratings.dat``, GroupLens' ``ratings.csv``, RecBole's ``.inter``) and as your own events file
+(``load_table``, a TSV with a column mapping): once as zsrec loads it, once
 with the bulk read turned off. Both must give the same columns byte for byte, or the same error, and
 with ``skip_bad_rows`` the same count; and the plain files must have been read in bulk, so that the
 comparison is not of the row reader with itself."""
@@ -13,14 +14,19 @@ import pytest
 
 from zsrec import bulk_ratings
 from zsrec.errors import DataError
-from zsrec.loaders import load_dataset, load_directory, packaged_recbole_path
+from zsrec.loaders import load_dataset, load_directory, load_table, packaged_recbole_path
+
+# Both readers say a file's 15-digit times are microseconds (zsrec.columns.to_seconds), to the same columns.
+pytestmark = pytest.mark.filterwarnings("ignore:events.tsv. timestamps read as microseconds")
 
 ITEMS = [("1", "Toy Story (1995)"), ("3", "Fargo (1996)"), ("4", "Star Wars (1977)"), ("6", "Aladdin (1992)"),
          ("98765432109", "Big Id (2001)")]  # past the table's reach: a sorted search finds it
 PLAIN = ["1|1|5|100", "1|3|4|200", "2|4|3|110", "3|6|4|140", "3|1|3|150", "10|3|1|5"]
-LAYOUTS = ("u.data", "ratings.dat", "ratings.csv", "recbole")
-SEPS = {"u.data": "\t", "ratings.dat": "::", "ratings.csv": ",", "recbole": "\t"}
-HEADERS = {"ratings.csv": "userId,movieId,rating,timestamp", "recbole": "user_id:token\titem_id:token\trating:float\ttimestamp:float"}
+LAYOUTS = ("u.data", "ratings.dat", "ratings.csv", "recbole", "events.tsv")  # the last: your own files (load_table)
+SEPS = {"u.data": "\t", "ratings.dat": "::", "ratings.csv": ",", "recbole": "\t", "events.tsv": "\t"}
+HEADERS = {"ratings.csv": "userId,movieId,rating,timestamp", "recbole": "user_id:token\titem_id:token\trating:float\ttimestamp:float",
+           "events.tsv": "who\tsku\tstars\twhen"}
+OWN_COLUMNS = {"user_id": "who", "item_id": "sku", "rating": "stars", "timestamp": "when"}
 
 
 def write(folder: Path, layout: str, text: str, header: str | None = None) -> Path:
@@ -38,6 +44,9 @@ def write(folder: Path, layout: str, text: str, header: str | None = None) -> Pa
     elif layout == "ratings.dat":
         (folder / "movies.dat").write_text("".join(f"{i}::{t}::Drama\n" for i, t in ITEMS))
         (folder / "ratings.dat").write_bytes(data)
+    elif layout == "events.tsv":
+        (folder / "items.csv").write_text("sku,title\n" + "".join(f"{i},{t}\n" for i, t in ITEMS))
+        (folder / "events.tsv").write_bytes(data)
     elif layout == "ratings.csv":
         (folder / "movies.csv").write_text("movieId,title,genres\n" + "".join(f"{i},{t},Drama\n" for i, t in ITEMS))
         (folder / "ratings.csv").write_bytes(data)
@@ -46,6 +55,13 @@ def write(folder: Path, layout: str, text: str, header: str | None = None) -> Pa
                                           + "".join(f"{i}\t{t}\n" for i, t in ITEMS))
         (folder / "tiny.inter").write_bytes(data)
     return folder
+
+
+def load(folder: Path, skip_bad_rows: bool = False, columns: dict[str, str] = OWN_COLUMNS):
+    """The folder as a user loads it: by its layout, or your own files by a column mapping."""
+    if (folder / "events.tsv").is_file():
+        return load_table(folder / "items.csv", folder / "events.tsv", columns=columns, skip_bad_rows=skip_bad_rows)
+    return load_directory(folder, skip_bad_rows=skip_bad_rows)
 
 
 def outcome(load):
@@ -124,7 +140,7 @@ def check_every_layout(tmp_path, monkeypatch, text: str, in_bulk: bool) -> None:
     for layout in LAYOUTS:
         folder = write(tmp_path / layout, layout, text)
         for skip in (False, True):
-            bulk, rows, used = both(monkeypatch, lambda: load_directory(folder, skip_bad_rows=skip))
+            bulk, rows, used = both(monkeypatch, lambda: load(folder, skip))
             assert used == in_bulk, f"{layout}: {'not ' if in_bulk else ''}read in bulk"
             assert bulk == rows and (bulk[0] == "data" or not in_bulk), layout
 
@@ -143,27 +159,61 @@ TYPED = {"userId": "user_id:token", "movieId": "item_id:token", "rating": "ratin
 
 
 @pytest.mark.parametrize("columns,before,in_bulk", [
-    (["movieId", "userId", "timestamp", "rating"], "", True),  # any order
-    (["userId", "movieId", "rating", "timestamp"], "\ufeff", True),  # a spreadsheet's byte-order mark
-    (["userId", "movieId", "rating", "timestamp", "tag"], "", False),  # a fifth column
-    (["userId", "movieId", "rating"], "", False),
-    (["userId", "movieId", "rating", "userId"], "", False),
-    (['"userId"', "movieId", "rating", "timestamp"], "", False),
-    (["user", "movie", "stars", "when"], "", False),  # the row reader names the header
-    (["userId", "movieId", "rating", "timestamp"], "\n", False),  # a blank first line
+    (["movieId", "userId", "timestamp", "rating"], "", (True, True)),  # any order
+    (["userId", "movieId", "rating", "timestamp"], "\ufeff", (True, True)),  # a spreadsheet's byte-order mark
+    (["userId", "movieId", "rating", "timestamp", "tag"], "", (True, True)),  # a column of numbers passed over
+    (["userId", "movieId", "rating", "timestamp", "note"], "", (False, False)),  # ... of text
+    (["userId", "movieId", "rating"], "", (False, True)),  # GroupLens' rows need a time, RecBole's not
+    (["userId", "movieId", "rating", "userId"], "", (False, False)),
+    (['"userId"', "movieId", "rating", "timestamp"], "", (False, False)),
+    (["user", "movie", "stars", "when"], "", (False, False)),  # the row reader names the header
+    (["userId", "movieId", "rating", "timestamp"], "\n", (False, False)),  # a blank first line
 ])
 def test_a_header_names_the_columns_or_the_file_goes_row_by_row(tmp_path, monkeypatch, columns, before, in_bulk):
+    """In GroupLens' ratings.csv and RecBole's .inter, in the order given: (csv, RecBole)."""
     order = {"userId": 0, "movieId": 1, "rating": 2, "timestamp": 3}
-    rows = "".join("|".join(line.split("|")[order[c]] if c in order else "0" for c in columns) + "\n" for line in PLAIN)
-    for layout in ("ratings.csv", "recbole"):
+    rows = "".join("|".join(line.split("|")[order[c]] if c in order else {"note": "x"}.get(c, "0") for c in columns)
+                   + "\n" for line in PLAIN)
+    for layout, expected in zip(("ratings.csv", "recbole"), in_bulk):
         names = [TYPED.get(c, c) for c in columns] if layout == "recbole" else columns
         folder = write(tmp_path / layout, layout, rows, header=before + SEPS[layout].join(names))
         bulk, by_rows, used = both(monkeypatch, lambda: load_directory(folder))
-        assert used == in_bulk, layout
+        assert used == expected, layout
         assert bulk == by_rows, layout
-        if in_bulk:
+        if expected:
             it = load_directory(folder).interactions
             assert it.user_history("1").tolist() == [0, 1] and it.user_ratings("1").tolist() == [5.0, 4.0]
+            assert it.timed == ("timestamp" in columns)
+
+
+@pytest.mark.parametrize("block", [1 << 20, 5])
+def test_a_file_without_times_keeps_file_order_as_the_rows_do(tmp_path, monkeypatch, block):
+    """No time column: each row's line number is its clock, blank lines and the header counted, as the
+    row reader counts them (and ``timed`` is off), whatever the blocks; and your own file may leave
+    the rating out too, or hold a column of numbers zsrec passes over."""
+    monkeypatch.setattr(bulk_ratings, "BLOCK_BYTES", block)
+    rows = ["1|1|5", "", "1|3|4", "2|4|3", "", "", "3|6|4", "1|4|2"]
+    inter = write(tmp_path / "recbole", "recbole", "\n".join(rows) + "\n",
+                  header="user_id:token\titem_id:token\trating:float")
+    own = write(tmp_path / "own", "events.tsv", "\n".join(r.rsplit("|", 1)[0] + "|7" for r in rows if r) + "\n",
+                header="who\tsku\tsession")
+    ids_only = {"user_id": "who", "item_id": "sku"}
+    for folder in (inter, own):
+        bulk, by_rows, used = both(monkeypatch, lambda: load(folder, columns=ids_only))
+        assert used and bulk == by_rows
+        assert not load(folder, columns=ids_only).interactions.timed
+    assert load(inter).interactions.user_times("1").tolist() == [2.0, 4.0, 9.0]
+    assert load(own, columns=ids_only).interactions.user_times("1").tolist() == [2.0, 3.0, 6.0]
+    assert np.isnan(load(own, columns=ids_only).interactions.ratings).all()
+
+
+def test_json_lines_are_never_read_as_a_table(tmp_path, monkeypatch):
+    """An events file named .jsonl is read as JSON, whatever it holds: here the row reader's error."""
+    folder = write(tmp_path / "d", "events.tsv", "")
+    (folder / "events.jsonl").write_text("who,sku,stars,when\n" + "\n".join(PLAIN).replace("|", ",") + "\n")
+    bulk, rows, used = both(monkeypatch, lambda: load_table(folder / "items.csv", folder / "events.jsonl",
+                                                            columns=OWN_COLUMNS))
+    assert not used and bulk == rows and bulk[0] == "error" and "not a JSON object" in bulk[1]
 
 
 def test_blocks_cut_anywhere_give_the_same_columns(tmp_path, monkeypatch):
