@@ -47,7 +47,7 @@ def read_ratings(path: Path, sep: str, roles: Sequence[str | None], catalog: Cat
     row reader passes over (it must hold numbers all the same). ``skip_header`` passes over the
     first line, which the caller has read (``header``)."""
     named = [role for role in roles if role is not None]
-    if (sorted(named) != sorted(set(named)) or not {"user", "item"} <= set(named) or not set(named) <= set(ROLES)
+    if (len(named) != len(set(named)) or not {"user", "item"} <= set(named) or not set(named) <= set(ROLES)
             or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in ".\n\r"
             or not path.is_file()):
         return None

@@ -26,6 +26,7 @@ YEAR_COLUMNS = ("release_year", "year")
 
 
 RECBOLE_ROLES = {"user_id": "user", "item_id": "item", "rating": "rating", "timestamp": "timestamp"}
+RECBOLE_NEEDS = ("user_id", "item_id")  # the .inter columns the row reader requires (rating and time are optional)
 GROUPLENS_ROLES = {"userId": "user", "movieId": "item", "rating": "rating", "timestamp": "timestamp"}
 
 
@@ -66,10 +67,10 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
     catalog = build_catalog(items, sink, item_path, lines)
 
     icols = _recbole_header(inter_path, encoding)
-    for need in ("user_id", "item_id"):
+    for need in RECBOLE_NEEDS:
         if need not in icols:
             raise DataError(f"no {need} column in header {icols}", str(inter_path), 1)
-    bulk = bulk_ratings.read_with_header(inter_path, "\t", RECBOLE_ROLES, ("user_id", "item_id"), catalog, encoding,
+    bulk = bulk_ratings.read_with_header(inter_path, "\t", RECBOLE_ROLES, RECBOLE_NEEDS, catalog, encoding,
                                          lambda name: name.split(":")[0])
     if bulk is not None:
         return Dataset(name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)

@@ -16,13 +16,16 @@ from .errors import DataError
 from .row_reading import RowSink, read_lines
 
 
+JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")  # read as JSON by table_rows, never as a table
+
+
 def table_rows(path: Path, sink: RowSink, encoding: str, needed: Mapping[str, str],
                 layout: str | None = None, piped: str | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows as {column: text}. A CSV/TSV header that lacks a ``needed`` column ({zsrec name: file
     column}) is one error naming the header, not the same error on every row; for a file of a fixed
     ``layout`` it says which layout was expected, since no ``--column`` can fix it. A JSON list in the
     ``piped`` column is joined with "|", so that "Running Shoes" stays one genre."""
-    if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+    if path.suffix.lower() in JSON_SUFFIXES:
         lines = read_lines(path, encoding)
         first = next(lines, None)
         if path.suffix.lower() == ".json" and first is not None and first[1].lstrip().startswith("["):
@@ -143,8 +146,7 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
             yield (path, lineno), row
 
     def in_bulk(catalog: Catalog) -> Interactions | None:  # a CSV/TSV of numbers, as table_rows reads it
-        suffix = interactions_path.suffix.lower()
-        if suffix in (".jsonl", ".ndjson", ".json"):
+        if interactions_path.suffix.lower() in JSON_SUFFIXES:
             return None
         roles = {cols["user_id"]: "user", cols["item_id"]: "item", cols["timestamp"]: "timestamp",
                  cols["rating"]: "rating"}
