@@ -60,11 +60,14 @@ def test_appends_write_into_spare_rows_and_copies_never_see_each_others_picks():
 def test_picks_by_user_give_each_users_rows_in_turn_and_the_lookup_orders_by_user_then_time(names):
     """What the evidence's user x item matrix is made from: each id once, each one's rows one after
     another, sorted ids first and users added since after them; read off the lookup user_history uses,
-    which keeps each user's picks in time order (ties in file order). ASCII ids are sorted as bytes."""
+    which keeps each user's picks in time order (ties in file order), once it is made. ASCII ids are
+    sorted as bytes."""
     rng = np.random.default_rng(0)
     rows = [(names[int(u)], int(i), float(t), np.nan)
             for u, i, t in zip(rng.integers(0, len(names), 300), rng.integers(0, 50, 300), rng.integers(0, 20, 300))]
     inter = Interactions.from_rows(rows)
+    assert inter.picks_by_user() is None  # no lookup made yet: not made for this (see user_codes)
+    assert inter.user_ids == sorted(set(names))  # made
 
     def each_users_rows(inter):
         ids, order, sizes = inter.picks_by_user()
@@ -83,7 +86,92 @@ def test_picks_by_user_give_each_users_rows_in_turn_and_the_lookup_orders_by_use
     assert ids == sorted(set(names)) + ["new"]
     assert mine["new"] == [300] and mine["ann"][-1] == 301
     empty = Interactions.from_rows([])
-    assert empty.picks_by_user()[0] == [] and len(empty.picks_by_user()[1]) == 0 == len(empty.picks_by_user()[2])
+    assert empty.user_ids == [] and empty.picks_by_user()[0] == [] and len(empty.picks_by_user()[1]) == 0 == len(empty.picks_by_user()[2])
+
+
+@pytest.mark.parametrize("names", [["bo", "ann", "u10", "u9", "Zed", "u1"], ["bo", "ann", "u10", "u9", "Zed", "é", "u1"]],
+                         ids=["ascii", "accented"])
+def test_user_codes_number_each_id_in_the_order_first_seen(names):
+    """What the evidence's user x item matrix is made from: each id once, in the order first seen,
+    and each pick's place among them; after an add, the new picks and users too."""
+    rng = np.random.default_rng(0)
+    rows = [(names[int(u)], int(i), float(t), np.nan)
+            for u, i, t in zip(rng.integers(0, len(names), 300), rng.integers(0, 50, 300), rng.integers(0, 20, 300))]
+    inter = Interactions.from_rows(rows)
+    for _ in range(2):
+        ids, codes = inter.user_codes()
+        assert ids == list(dict.fromkeys(inter.users.tolist())) and codes.dtype == np.int64
+        assert [ids[c] for c in codes.tolist()] == inter.users.tolist()
+        _extend(inter, [("new", 3, 30.0, np.nan), ("ann", 4, 31.0, np.nan)])
+    assert ids[-1] == "new" and len(codes) == 302
+    assert Interactions.from_rows([]).user_codes()[0] == [] and len(Interactions.from_rows([]).user_codes()[1]) == 0
+
+
+def _fresh(inter):
+    """The same picks in an Interactions that has made no lookup and asked about no one."""
+    return Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
+                        timed=inter.timed)
+
+
+@pytest.mark.parametrize("shape", ["in time order", "users in turn", "no order", "ties and NaN times"])
+def test_the_first_user_asked_is_found_by_a_scan_with_the_rows_the_lookup_gives(shape):
+    """``zsrec rank --index FILE --user U`` asks about one user: a scan of the picks finds them, with
+    the rows the lookup of every user gives (by time, ties in file order, a NaN time last), and the
+    lookup is not made. A second user makes it; so does a user the scan does not find."""
+    from zsrec.data import _rows_by_user
+    from zsrec.errors import UnknownUserError
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    names = [f"u{i}" for i in rng.integers(0, 40, n)]
+    stamps = np.sort(rng.integers(0, 500, n)).astype(np.float64)
+    if shape == "users in turn":
+        order = np.argsort(names, kind="stable")
+        names, stamps = [names[i] for i in order], stamps[order]
+    elif shape == "no order":
+        stamps = rng.permutation(stamps)
+    elif shape == "ties and NaN times":
+        stamps = rng.integers(0, 5, n).astype(np.float64)
+        stamps[rng.random(n) < 0.05] = np.nan
+    inter = Interactions.from_rows([(u, int(i), float(t), float(r)) for u, i, t, r in
+                                    zip(names, rng.integers(0, 90, n), stamps, rng.integers(1, 6, n))])
+    want = _rows_by_user(inter.users, inter.timestamps)
+    for user in ["u0", "u17", "u39"]:
+        alone = _fresh(inter)
+        rows = want[user]
+        assert alone.user_history(user).tolist() == inter.items[rows].tolist()
+        assert np.array_equal(alone.user_times(user), inter.timestamps[rows], equal_nan=True)
+        assert alone.user_ratings(user).tolist() == inter.ratings[rows].tolist()
+        assert alone._by_user is None  # found by the scan; asked again, remembered
+        assert alone.user_history(user).tolist() == inter.items[rows].tolist() and alone._by_user is None
+        other = "u5" if user != "u5" else "u6"
+        assert alone.user_history(other).tolist() == inter.items[want[other]].tolist()
+        assert alone._by_user is not None  # a second user: the lookup, for every later one
+        assert alone.user_history(user).tolist() == inter.items[rows].tolist()
+    unknown = _fresh(inter)
+    with pytest.raises(UnknownUserError, match=r"unknown user id 'nobody' \(40 users in the data\)"):
+        unknown.user_history("nobody")
+
+
+def test_the_user_found_by_the_scan_is_found_again_after_an_add_with_the_new_picks():
+    """An add may give the remembered user more picks: it is scanned for again."""
+    inter = _fresh(Interactions.from_rows(_rows(30)))
+    assert inter.user_history("u1").tolist() == list(range(1, 30, 3)) and inter._by_user is None
+    _extend(inter, [("u1", 99, 100.0, 5.0), ("u2", 98, 101.0, 5.0)])
+    assert inter.user_history("u1").tolist() == list(range(1, 30, 3)) + [99]
+    assert inter.user_history("u2").tolist() == list(range(2, 30, 3)) + [98]
+
+
+def test_ids_made_in_code_as_numbers_are_found_by_the_lookup():
+    """The scan compares text; ids held as numbers (made in code, not read from a file) are found
+    by their text through the lookup, as before."""
+    users = np.empty(6, dtype=object)
+    users[:] = [7, 8, 7, 8, 7, 9]
+    inter = Interactions(users=users, items=np.arange(6), timestamps=np.arange(6.0), ratings=np.full(6, np.nan))
+    assert inter.user_history("7").tolist() == [0, 2, 4] and inter._by_user is not None
+    numbers = Interactions(users=np.array([7, 8, 7]), items=np.arange(3), timestamps=np.arange(3.0),
+                           ratings=np.full(3, np.nan))
+    assert numbers.user_history("7").tolist() == [0, 2]
 
 
 @pytest.mark.parametrize("kind", ["ascii", "accented", "not strings"])

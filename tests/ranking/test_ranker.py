@@ -239,6 +239,30 @@ def test_a_python_recommender_keeps_its_indexes_in_a_file(ml100k, tmp_path, monk
         Recommender(ml100k, generator=again.generator, index=path)
 
 
+def test_a_start_from_the_index_file_ranks_one_user_without_the_lookup_of_every_user(ml100k, tmp_path):
+    """``zsrec rank --index FILE --user U``: the indexes come from the file, so nothing else asks for
+    every user's picks; the user's own are found by a scan and the evidence is counted without the
+    per-user lookup. The list and its reasons are those of a Recommender that built everything; a
+    second user then makes the lookup, and gets the same as well."""
+    from zsrec.data import Interactions
+
+    path = tmp_path / "shop.npz"
+    built = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
+    picks = ml100k.interactions
+    fresh = replace(ml100k, interactions=Interactions(users=picks.users, items=picks.items, timestamps=picks.timestamps,
+                                                      ratings=picks.ratings, timed=picks.timed))
+    again = Recommender(fresh, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
+
+    def shown(result):
+        return [(item.item_id, item.reason) for item in result.items]
+
+    for user in ("196", "405"):
+        got = shown(again.recommend_for_user(user, n_history=5))
+        assert got == shown(built.recommend_for_user(user, n_history=5))
+        assert all(reason for _, reason in got) and len(got) == 5
+        assert (again.dataset.interactions._by_user is None) == (user == "196")
+
+
 def test_a_recommender_reads_title_search_from_its_index_file(ml100k, tmp_path, monkeypatch):
     """Title search is kept in the index file too: a start from the file reads it (making no title's
     names again) and matches, searches and excludes a film's twin as a built one does; a file saved

@@ -53,10 +53,12 @@ def test_counted_facts_match_a_brute_force_count(ml100k):
         assert isinstance(fs[-1], PopularityRank)
 
 
-def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k):
+@pytest.mark.parametrize("lookup", ["made", "not made"])
+def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, lookup):
     """The matrix the co-picks are counted from: row u (the u-th id of ``users``) has a 1 at each item
-    the user picked, once however often, and nothing else; made by user and turned to columns, it must
-    be the matrix a count of (user, item) pairs gives, in scipy's own canonical form."""
+    the user picked, once however often, and nothing else. Read off the per-user lookup where it is
+    made (the ids sorted), counted from each pick's user where it is not (the ids in the order first
+    seen), it must be the matrix a count of (user, item) pairs gives, in scipy's own canonical form."""
     from zsrec.data import Interactions
 
     rng = np.random.default_rng(3)
@@ -64,8 +66,11 @@ def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k):
     users = [f"u{int(u)}" for u in rng.integers(0, 60, n)]
     items = rng.integers(0, 40, n)  # many repeats of one item by one user
     inter = Interactions.from_rows([(u, int(i), float(t), np.nan) for u, i, t in zip(users, items, rng.integers(0, 9, n))])
+    if lookup == "made":
+        assert inter.user_ids  # what a start that builds the indexes makes
     catalog = ml100k.catalog  # any catalog of at least 40 items: only its size is read here
     index = EvidenceIndex(catalog, inter)
+    assert index.users.tolist() == (sorted(set(users)) if lookup == "made" else list(dict.fromkeys(users)))
     want = {(u, int(i)) for u, i in zip(users, items)}
     picks = index.picks.tocoo()
     got = {(str(index.users[r]), int(c)) for r, c in zip(picks.row, picks.col)}
