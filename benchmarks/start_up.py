@@ -10,7 +10,8 @@ data: no model, so only zsrec's own work is timed); the first request also build
 reasons from the data read (the evidence's counts). The second process then times, apart, the parts
 a start with the file is made of: reading the index file, the catalog's title groups (which rows
 share a title), reading title search from the file (and, to compare, making it from every title),
-and the evidence.
+and, on the same picks without the per-user lookup the requests made, the first user's picks (which
+`zsrec rank --index FILE --user U` reads by a scan), the lookup, and the evidence with and without it.
 Its memory (resident set, VmRSS) is read after the first request and at its peak (VmHWM).
 
 ML-100K, and synthetic catalogs of 100k and 1M items (the ones `add_interactions.py` makes: ML-100K's
@@ -55,6 +56,7 @@ def one(size: str, index: Path, with_file: bool) -> dict:
     from add_interactions import _data
 
     from zsrec.candidates import CandidateGenerator, CandidateConfig
+    from zsrec.data import Interactions
     from zsrec.evidence import EvidenceIndex
     from zsrec.recommender import Recommender
     from zsrec.titles import TitleMatcher
@@ -84,8 +86,20 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         t0 = time.perf_counter()
         TitleMatcher(data.catalog, generator.popularity_counts)
         parts["title_search_s"] = time.perf_counter() - t0
+        picks = data.interactions  # the requests made its per-user lookup; the same picks without it:
+        alone = Interactions(users=picks.users, items=picks.items, timestamps=picks.timestamps, ratings=picks.ratings,
+                             timed=picks.timed)
         t0 = time.perf_counter()
-        EvidenceIndex(data.catalog, data.interactions, generator.popularity_counts)
+        alone.user_history(users[0])  # the first user asked about: found by a scan
+        parts["first_user_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        EvidenceIndex(data.catalog, alone, generator.popularity_counts)
+        parts["evidence_no_lookup_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        assert alone.user_ids  # the per-user lookup, made
+        parts["user_lookup_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        EvidenceIndex(data.catalog, picks, generator.popularity_counts)
         parts["evidence_s"] = time.perf_counter() - t0
         out.update(parts)
     return out
@@ -116,11 +130,13 @@ def _table(results: dict) -> str:
                      f"{f['rss_mb']:.0f} ({f['peak_rss_mb']:.0f}) | {'yes' if r['same_lists'] else 'NO'} |")
     lines += ["", "A start from the file, in parts (each timed apart, after it):", "",
               "| catalog | read the index file s | the catalog's title groups s | title search, read from the file s | "
-              "title search, made from the titles s | evidence s |", "|---|---:|---:|---:|---:|---:|"]
+              "title search, made from the titles s | the first user's picks s | the per-user lookup s | "
+              "evidence s (the lookup made / not) |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for size, r in results.items():
         f = r["from_file"]
         lines.append(f"| {size} | {f['index_file_s']:.2f} | {f['title_groups_s']:.2f} | {f['title_search_file_s']:.2f} | "
-                     f"{f['title_search_s']:.2f} | {f['evidence_s']:.2f} |")
+                     f"{f['title_search_s']:.2f} | {f['first_user_s']:.2f} | {f['user_lookup_s']:.2f} | "
+                     f"{f['evidence_s']:.2f} / {f['evidence_no_lookup_s']:.2f} |")
     return "\n".join(lines)
 
 
