@@ -10,8 +10,9 @@ data: no model, so only zsrec's own work is timed); the first request also build
 reasons from the data read (the evidence's counts). The second process then times, apart, the parts
 a start with the file is made of: reading the index file, the catalog's title groups (which rows
 share a title), reading title search from the file (and, to compare, making it from every title),
-and, on the same picks without the per-user lookup the requests made, the first user's picks (which
-`zsrec rank --index FILE --user U` reads by a scan), the lookup, and the evidence with and without it.
+and, on the picks as loaded (the requests made the per-user lookup on the Recommender's own copy),
+the first user's picks (which `zsrec rank --index FILE --user U` reads by a scan), the evidence
+without the lookup, the lookup, and the evidence read off it.
 Its memory (resident set, VmRSS) is read after the first request and at its peak (VmHWM).
 
 ML-100K, and synthetic catalogs of 100k and 1M items (the ones `add_interactions.py` makes: ML-100K's
@@ -86,9 +87,9 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         t0 = time.perf_counter()
         TitleMatcher(data.catalog, generator.popularity_counts)
         parts["title_search_s"] = time.perf_counter() - t0
-        picks = data.interactions  # the requests made its per-user lookup; the same picks without it:
+        picks = data.interactions  # as loaded: the Recommender made its lookup on a copy of its own
         alone = Interactions(users=picks.users, items=picks.items, timestamps=picks.timestamps, ratings=picks.ratings,
-                             timed=picks.timed)
+                             timed=picks.timed)  # no lookup made, no user asked about
         t0 = time.perf_counter()
         alone.user_history(users[0])  # the first user asked about: found by a scan
         parts["first_user_s"] = time.perf_counter() - t0
@@ -99,7 +100,7 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         assert alone.user_ids  # the per-user lookup, made
         parts["user_lookup_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        EvidenceIndex(data.catalog, picks, generator.popularity_counts)
+        EvidenceIndex(data.catalog, alone, generator.popularity_counts)  # read off the lookup just made
         parts["evidence_s"] = time.perf_counter() - t0
         out.update(parts)
     return out
