@@ -438,7 +438,6 @@ class Interactions:
             raise ValueError("interaction arrays differ in length")
         start = len(self.users)
         by_user = self._by_user  # None: never looked up yet, and sorted on first use as always
-        self._alone = None  # the user may be among those who picked more
         added = np.empty(n, dtype=object)
         added[:] = [str(u) for u in users]
         appended = [added, np.asarray(items, dtype=np.int64), np.asarray(timestamps, dtype=np.float64),
@@ -468,6 +467,7 @@ class Interactions:
                 mine = np.asarray(user_rows, dtype=np.int64)
                 by_user[user] = mine if old is None else np.concatenate([old, mine])
         self._by_user = by_user
+        self._alone = None  # the user found by a scan may be among those who picked more
         return rows
 
     def copy(self) -> Interactions:
