@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
-from .npz_files import write_npz
+from .npz_files import read_npz, write_npz
 
 try:  # scipy's own scatter-add kernel, called on slices of the index: no copy of the postings
     from scipy.sparse._sparsetools import csc_matvec as _scatter_add
@@ -257,8 +257,13 @@ class SparseBM25:
 
     @classmethod
     def load(cls, path: str | Path) -> SparseBM25:
-        with np.load(path, allow_pickle=False) as f:
-            m = sparse.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
-            vocabulary = {w: i for i, w in enumerate(f["words"].tolist())}
-            meta = json.loads(str(f["meta"]))
-        return cls(m, vocabulary, meta)
+        """The index ``save`` wrote; an unreadable file is a ``DataError`` naming it."""
+        with read_npz(path) as f:
+            return cls.from_arrays(f)
+
+    @classmethod
+    def from_arrays(cls, f: Mapping[str, np.ndarray]) -> SparseBM25:
+        """The index from the arrays ``save`` writes (an open file holding them, and others beside)."""
+        m = sparse.csr_matrix((f["data"], f["indices"], f["indptr"]), shape=tuple(f["shape"]))
+        vocabulary = {w: i for i, w in enumerate(f["words"].tolist())}
+        return cls(m, vocabulary, json.loads(str(f["meta"])))

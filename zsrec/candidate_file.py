@@ -17,6 +17,7 @@ from .candidate_types import CandidateConfig
 from .cooccurrence import CoOccurrenceIndex
 from .data import Catalog, Interactions
 from .errors import DataError, OptionError
+from .npz_files import REBUILD, read_npz
 from .sittings import SittingIndex
 
 Generator = TypeVar("Generator", bound="SavedIndex")
@@ -65,20 +66,17 @@ class SavedIndex:
         early: dict[int, CoOccurrenceIndex] = {}
         session = None
         sittings = None
-        try:
-            index = SparseBM25.load(path)
-            with np.load(path, allow_pickle=False) as f:
-                if "co_config" in f.files:
-                    cooc = CoOccurrenceIndex.from_arrays(f)
-                if config.uses_session and "session_co_config" in f.files:
-                    session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
-                if config.uses_sittings and "sit_shape" in f.files:
-                    sittings = SittingIndex.from_arrays(f, prefix="sit_")
-                for k in config.first_picks_counts:
-                    if f"first{k}_co_config" in f.files:
-                        early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
+        with read_npz(path, remedy=REBUILD) as f:
+            index = SparseBM25.from_arrays(f)
+            if "co_config" in f.files:
+                cooc = CoOccurrenceIndex.from_arrays(f)
+            if config.uses_session and "session_co_config" in f.files:
+                session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
+            if config.uses_sittings and "sit_shape" in f.files:
+                sittings = SittingIndex.from_arrays(f, prefix="sit_")
+            for k in config.first_picks_counts:
+                if f"first{k}_co_config" in f.files:
+                    early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
         grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
                  and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
         if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown

@@ -36,6 +36,7 @@ from .data import Catalog, Interactions
 from .errors import DataError, OptionError
 from .length_weights import LengthWeights
 from .new_item_slots import NewItemSlots
+from .npz_files import REBUILD
 from .score_arrays import blend, co_at, find, minmax, scaled, sorted_rows, top_n
 from .sittings import SittingIndex
 from .text import tokenize
@@ -158,11 +159,11 @@ class CandidateGenerator(IndexUpdates, SavedIndex, NewItemSlots):
             if index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields):
                 raise DataError(f"the saved index was built for another catalog or settings ({index.n_docs} items, "
                                 f"fields skipped {index.meta.get('skip_fields')}); this catalog has {len(catalog)} "
-                                f"items, skipping {list(self.config.skip_fields)}: delete the file to rebuild it")
+                                f"items, skipping {list(self.config.skip_fields)}: {REBUILD}")
             built_for = index.meta.get("catalog")  # files saved before fingerprints were kept have none
             if built_for is not None and built_for != catalog.fingerprint(self.config.skip_fields):
                 raise DataError(f"the saved index was built for another catalog of {len(catalog)} items (their ids "
-                                "or texts differ from these): delete the file to rebuild it")
+                                f"or texts differ from these): {REBUILD}")
             self.index = index
         else:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])

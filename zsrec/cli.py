@@ -93,7 +93,7 @@ TimeoutOpt = Annotated[Optional[float], typer.Option(help="Seconds the LLM may t
 Bm25WeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of text similarity in the shortlist.")]
 PopularityWeightOpt = Annotated[float, typer.Option(min=0.0, help="Weight of popularity in the shortlist.")]
 RetrieverOpt = Annotated[Retriever, typer.Option(help="sparse (fast, default) or rank-bm25 (the reference library); same scores.")]
-IndexOpt = Annotated[Optional[Path], typer.Option(help="A saved BM25 index (.npz): loaded if the file exists, else built and written there.")]
+IndexOpt = Annotated[Optional[Path], typer.Option(help="A file (.npz) of the shortlist's indexes (text, co-occurrence, sittings) and title search: loaded if it exists, else built and written there.")]
 PicksLogOpt = Annotated[Optional[Path], typer.Option(help="A JSON-lines log of picks sent to a running service (zsrec serve writes it): they join the data before anything is counted.")]
 SkipBadRowsOpt = Annotated[bool, typer.Option(help="Drop malformed data rows (counted) instead of failing.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Show the model engines' own logs (on stderr).")]

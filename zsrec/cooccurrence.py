@@ -22,8 +22,8 @@ import numpy as np
 from scipy import sparse
 
 from .choices import CoNormalisation
-from .errors import DataError, OptionError
-from .npz_files import write_npz
+from .errors import OptionError
+from .npz_files import read_npz, write_npz
 from .sparse_rows import grown, places_in_rows, with_rows
 
 PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
@@ -513,8 +513,5 @@ class CoOccurrenceIndex:
 
     @classmethod
     def load(cls, path: str | Path) -> CoOccurrenceIndex:
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return cls.from_arrays(f)
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise DataError(f"cannot read co-occurrence index ({type(e).__name__}: {e})", str(path)) from None
+        with read_npz(path, "co-occurrence index") as f:
+            return cls.from_arrays(f)

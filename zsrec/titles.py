@@ -24,7 +24,8 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from .data import Catalog
-from .errors import DataError, UnknownItemError
+from .errors import UnknownItemError
+from .npz_files import REBUILD, read_npz
 from .repeats import first_places, repeated
 
 # A search box's typo fallback, and the closest titles an error suggests, score titles one by one: at
@@ -405,11 +406,8 @@ class TitleMatcher:
     def from_file(cls, path: str | Path, catalog: Catalog, popularity: np.ndarray | None = None) -> TitleMatcher | None:
         """``from_arrays`` over an index file (``CandidateGenerator.save_index(path, extra=matcher.arrays())``,
         as a Recommender with ``index=`` writes it); an unreadable file is a ``DataError``."""
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                return cls.from_arrays(f, catalog, popularity)
-        except (OSError, ValueError, KeyError, EOFError) as e:
-            raise DataError(f"cannot read index ({type(e).__name__}: {e})", str(path)) from None
+        with read_npz(path, remedy=REBUILD) as f:
+            return cls.from_arrays(f, catalog, popularity)
 
     def _read(self, first: int) -> None:
         """What does not depend on popularity, for rows ``first`` on (added to what is kept)."""

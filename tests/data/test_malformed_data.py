@@ -2,6 +2,11 @@
 error naming the file and line (or, with skip_bad_rows, a count), and from the CLI one line and exit 2,
 never a traceback."""
 
+import io
+import struct
+import zipfile
+
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -9,8 +14,10 @@ from conftest import TINY_RATINGS, ScriptedBackend, write_ml100k
 from zsrec.backends import BUILTIN
 from zsrec.batch import UserRequest, read_users_file
 from zsrec.cli import app
+from zsrec.cooccurrence import CoOccurrenceIndex
 from zsrec.errors import DataError, UnknownUserError
 from zsrec.loaders import load_directory, load_table
+from zsrec.recommender import Recommender
 
 
 def test_malformed_row_names_file_and_line(tmp_path):
@@ -210,3 +217,53 @@ def test_cli_says_in_one_line_why_the_session_signal_is_off(tmp_path, monkeypatc
     with pytest.raises(SystemExit) as done:
         main(["rank", *args, "--backend", "first-pick", "--format", "json", "--session-share", "0"])
     assert done.value.code == 0 and "session signal" not in capsys.readouterr().err
+
+
+def _damaged(good: bytes, damage: str) -> bytes:
+    """``good`` (an index file's bytes) with ``damage`` done to it."""
+    if damage == "not a zip":
+        return b"not an index\n"
+    if damage == "empty":
+        return b""
+    if damage == "cut short":  # a copy that stopped half way: the archive's directory, at its end, is gone
+        return good[:len(good) // 2]
+    if damage == "a byte changed":  # in the middle of the text index's scores, which every start reads
+        with zipfile.ZipFile(io.BytesIO(good)) as z:
+            info = z.getinfo("data.npy")
+        name_len, extra_len = struct.unpack("<HH", good[info.header_offset + 26:info.header_offset + 30])
+        at = info.header_offset + 30 + name_len + extra_len + info.compress_size // 2
+        return good[:at] + bytes([good[at] ^ 0xFF]) + good[at + 1:]
+    out = io.BytesIO()
+    if damage == "another program's .npz":
+        np.savez(out, ratings=np.arange(3))
+    else:  # one array alone, as np.save writes it
+        np.save(out, np.arange(3))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("damage, problem", [
+    ("not a zip", "not a .npz file (it does not start as a zip archive does)"),
+    ("empty", "not a .npz file (it is empty)"),
+    ("cut short", "the archive is damaged (File is not a zip file)"),
+    ("a byte changed", "the archive is damaged (Bad CRC-32 for file 'data.npy')"),
+    ("another program's .npz", "an array is missing (data is not a file in the archive)"),
+    ("a .npy", "not a .npz file (it does not start as a zip archive does)"),
+])
+def test_an_index_file_that_cannot_be_read_says_why_and_is_left_as_it_is(tmp_path, damage, problem):
+    folder = write_ml100k(tmp_path / "d")
+    index = tmp_path / "index.npz"
+    args = ["--data-path", str(folder), "-H", "Fargo", "--index", str(index), "--reasons", "evidence",
+            "--fusion-weight", "0", "--format", "json"]
+    written = CliRunner().invoke(app, ["rank", *args])  # ranked by the shortlist: no model is loaded
+    assert written.exit_code == 0, written.stderr
+    bad = _damaged(index.read_bytes(), damage)
+    index.write_bytes(bad)
+    want = f"{index}: cannot read index: {problem}; delete the file (or name another) to have it built again"
+    assert want in _cli(args)
+    with pytest.raises(DataError) as e:
+        Recommender(load_directory(folder), index=index, reasons="evidence", fusion_weight=0)
+    assert str(e.value) == want
+    assert index.read_bytes() == bad  # a user's file is never written over: it may not be an index at all
+    if damage == "not a zip":  # read alone, the co-occurrence index says what it is; deleting does nothing there
+        with pytest.raises(DataError, match=r"cannot read co-occurrence index: not a \.npz file \(it does not start"):
+            CoOccurrenceIndex.load(index)
