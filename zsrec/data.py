@@ -168,7 +168,7 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
     the request for a second known user (a server's or a batch's: the first is found by a scan,
     ``Interactions._rows_alone``).
 
-    Each pick's user becomes a code in one pass of a dict (``_first_seen_codes``), then its id's
+    Each pick's user becomes a code in one pass of a dict (``first_seen_codes``), then its id's
     place among the sorted ids; the rows are sorted as one integer each, that place then the row.
     Logs are mostly kept in time order (appended as picks come), so each user's rows in file order
     are usually in time order already: where no user's picks next to each other are out of order,
@@ -182,7 +182,7 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
     n = len(users)
     if not n:
         return {}
-    ids, codes = _first_seen_codes(users)
+    ids, codes = first_seen_codes(users)
     if not all(type(u) is str for u in ids) or len(ids) >= 1 << 29 or n >= 1 << 34:
         return _rows_by_user_sorting(users, timestamps)
     by_id = sorted(ids)
@@ -214,9 +214,9 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
     return dict(zip(by_id, np.split(order, bounds[:-1])))
 
 
-def _first_seen_codes(users: np.ndarray) -> tuple[list, np.ndarray]:
-    """Every id once, in the order first seen, and each pick's id as its place there: one dict lookup
-    per pick, made in C (a defaultdict numbering each new id). Two passes (the ids, then each pick's
+def first_seen_codes(users: np.ndarray) -> tuple[list, np.ndarray]:
+    """Every id once, in the order first seen, and each pick's id as its place there (what a user x
+    item matrix is made from where the per-user lookup is not made): one dict lookup per pick, made in C (a defaultdict numbering each new id). Two passes (the ids, then each pick's
     place) took twice as long, mostly waiting on memory: at 10M picks each pass is 0.4-3 s."""
     first_seen: defaultdict = defaultdict(itertools.count().__next__)
     codes = np.fromiter(map(first_seen.__getitem__, users), dtype=np.int64, count=len(users))
@@ -333,7 +333,8 @@ class Interactions:
         has: a user x item matrix's rows as they are stored (its row pointers are the running count),
         read off the per-user lookup (``user_history``'s). None when the lookup is not made (a start
         from the index file that asked about one user): making it for this would cost more than
-        counting from ``user_codes``. The ids are sorted, and any added since come after them."""
+        counting from each pick's user code (``first_seen_codes``). The ids are sorted, and any added
+        since come after them."""
         if self._by_user is None:
             return None
         groups = self._by_user
@@ -341,12 +342,6 @@ class Interactions:
         sizes = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         order = np.concatenate(rows).astype(np.int64, copy=False) if rows else np.zeros(0, dtype=np.int64)
         return list(groups), order, sizes
-
-    def user_codes(self) -> tuple[list, np.ndarray]:
-        """Every user id once, in the order first seen, and each pick's user as its place there: what a
-        user x item matrix is made from where the per-user lookup is not made. One dict lookup per
-        pick: 0.3 s at 10M picks, where the lookup takes 1.0-1.2 s."""
-        return _first_seen_codes(self.users)
 
     @property
     def user_ids(self) -> list[str]:

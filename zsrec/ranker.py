@@ -130,10 +130,11 @@ class Ranker:
 
     def _facts(self, history: Sequence[int], rows: np.ndarray, timings: dict[str, float],
                scope: Scope | None = None) -> list[list[Fact]] | None:
-        if self.evidence is None:
+        t0 = time.perf_counter()  # a shared index is made on first use: that request's time holds it
+        evidence = self.evidence
+        if evidence is None:
             return None
-        t0 = time.perf_counter()
-        facts = self.evidence.facts(history, [int(i) for i in rows], scope)
+        facts = evidence.facts(history, [int(i) for i in rows], scope)
         timings["evidence"] = time.perf_counter() - t0
         return facts
 

@@ -4,7 +4,7 @@ copy every pick; copies share those columns and never see each other's picks."""
 import numpy as np
 import pytest
 
-from zsrec.data import Interactions
+from zsrec.data import Interactions, first_seen_codes
 
 
 def _rows(n, start=0):
@@ -99,12 +99,13 @@ def test_user_codes_number_each_id_in_the_order_first_seen(names):
             for u, i, t in zip(rng.integers(0, len(names), 300), rng.integers(0, 50, 300), rng.integers(0, 20, 300))]
     inter = Interactions.from_rows(rows)
     for _ in range(2):
-        ids, codes = inter.user_codes()
+        ids, codes = first_seen_codes(inter.users)
         assert ids == list(dict.fromkeys(inter.users.tolist())) and codes.dtype == np.int64
         assert [ids[c] for c in codes.tolist()] == inter.users.tolist()
         _extend(inter, [("new", 3, 30.0, np.nan), ("ann", 4, 31.0, np.nan)])
     assert ids[-1] == "new" and len(codes) == 302
-    assert Interactions.from_rows([]).user_codes()[0] == [] and len(Interactions.from_rows([]).user_codes()[1]) == 0
+    none = first_seen_codes(Interactions.from_rows([]).users)
+    assert none[0] == [] and len(none[1]) == 0
 
 
 def _fresh(inter):

@@ -316,7 +316,7 @@ def test_start_up_benchmark_toy(tmp_path):
     for start in (row["built"], row["from_file"]):
         assert start["start_s"] > 0 and start["first_request_s"] > 0 and start["request_p50_ms"] > 0
     assert all(row["from_file"][part] > 0 for part in ("index_file_s", "title_search_s", "evidence_s", "first_user_s",
-                                                        "user_lookup_s", "evidence_no_lookup_s"))
+                                                        "user_lookup_s", "evidence_no_lookup_s", "first_facts_s"))
     assert "| ml-100k |" in (tmp_path / "start_up-toy.md").read_text()
 
 

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from conftest import ScriptedBackend
@@ -248,9 +249,10 @@ def test_a_start_from_the_index_file_ranks_one_user_without_the_lookup_of_every_
 
     path = tmp_path / "shop.npz"
     built = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
-    picks = ml100k.interactions
-    fresh = replace(ml100k, interactions=Interactions(users=picks.users, items=picks.items, timestamps=picks.timestamps,
-                                                      ratings=picks.ratings, timed=picks.timed))
+    picks_in = ml100k.interactions
+    fresh = replace(ml100k, interactions=Interactions(users=picks_in.users, items=picks_in.items,
+                                                      timestamps=picks_in.timestamps, ratings=picks_in.ratings,
+                                                      timed=picks_in.timed))
     again = Recommender(fresh, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
 
     def shown(result):
@@ -261,6 +263,19 @@ def test_a_start_from_the_index_file_ranks_one_user_without_the_lookup_of_every_
         assert got == shown(built.recommend_for_user(user, n_history=5))
         assert all(reason for _, reason in got) and len(got) == 5
         assert (again.dataset.interactions._by_user is None) == (user == "196")
+        # the first user's facts are counted from their items' picks alone; the second's from the matrix
+        assert (again.ranker.evidence._pending is not None) == (user == "196")
+    picks = [{"user_id": "196", "item_id": "50"}, {"user_id": "newcomer", "item_id": "50"}]
+    fresh = replace(ml100k, interactions=Interactions(users=picks_in.users, items=picks_in.items,
+                                                      timestamps=picks_in.timestamps, ratings=picks_in.ratings,
+                                                      timed=picks_in.timed))
+    third = Recommender(fresh, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
+    assert shown(third.recommend_for_user("196", n_history=5)) == shown(built.recommend_for_user("196", n_history=5))
+    for rec in (third, built):  # picks added before the matrix is counted: counted into it once
+        rec.add_interactions(picks)
+    for user in ("newcomer", "405"):
+        assert shown(third.recommend_for_user(user)) == shown(built.recommend_for_user(user))
+    assert np.array_equal(third.ranker.evidence.pickers, built.ranker.evidence.pickers)
 
 
 def test_a_recommender_reads_title_search_from_its_index_file(ml100k, tmp_path, monkeypatch):

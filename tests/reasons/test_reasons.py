@@ -53,7 +53,7 @@ def test_counted_facts_match_a_brute_force_count(ml100k):
         assert isinstance(fs[-1], PopularityRank)
 
 
-@pytest.mark.parametrize("lookup", ["made", "not made"])
+@pytest.mark.parametrize("lookup", ["made", "not made", "counted on first need"])
 def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, lookup):
     """The matrix the co-picks are counted from: row u (the u-th id of ``users``) has a 1 at each item
     the user picked, once however often, and nothing else. Read off the per-user lookup where it is
@@ -69,7 +69,12 @@ def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, looku
     if lookup == "made":
         assert inter.user_ids  # what a start that builds the indexes makes
     catalog = ml100k.catalog  # any catalog of at least 40 items: only its size is read here
-    index = EvidenceIndex(catalog, inter)
+    if lookup == "counted on first need":  # given the counts to rank by, and no lookup: counted when first read
+        index = EvidenceIndex(catalog, inter, inter.item_counts(len(catalog)))
+        assert index._pending is not None
+    else:
+        index = EvidenceIndex(catalog, inter)
+        assert index._pending is None
     assert index.users.tolist() == (sorted(set(users)) if lookup == "made" else list(dict.fromkeys(users)))
     want = {(u, int(i)) for u, i in zip(users, items)}
     picks = index.picks.tocoo()
@@ -80,6 +85,82 @@ def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, looku
     bad = Interactions.from_rows([("a", 1, 1.0, np.nan), ("b", len(catalog), 2.0, np.nan)])
     with pytest.raises(ValueError, match="catalog rows outside"):
         EvidenceIndex(catalog, bad)
+
+
+def _picks_with_repeats(n_items: int = 40):
+    """2,000 picks by 60 users of 40 items: most users pick some item more than once."""
+    from zsrec.data import Interactions
+
+    rng = np.random.default_rng(5)
+    users, items, times = rng.integers(0, 60, 2000), rng.integers(0, n_items, 2000), rng.integers(0, 9, 2000)
+    return Interactions.from_rows([(f"u{int(u)}", int(i), float(t), np.nan) for u, i, t in zip(users, items, times)])
+
+
+def _no_lookup(inter):
+    from zsrec.data import Interactions
+
+    return Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
+                        timed=inter.timed)
+
+
+@pytest.mark.parametrize("data", ["repeats", "ml-100k"])
+def test_a_first_request_counts_only_its_columns_and_gets_the_facts_of_the_whole_matrix(ml100k, data):
+    """``zsrec rank --index FILE --user U`` asks for one user's facts: before the matrix of every
+    pick is counted, they are counted from the picks of the history's and candidates' items alone,
+    and they are the facts the whole matrix gives, co-pick counts included. The next request counts
+    the matrix."""
+    catalog = ml100k.catalog
+    inter = _picks_with_repeats() if data == "repeats" else ml100k.interactions
+    counts = inter.item_counts(len(catalog))
+    whole = EvidenceIndex(catalog, _no_lookup(inter), counts)
+    assert whole.picks.shape[1] == len(catalog) and whole._pending is None  # counted on that read
+    rng = np.random.default_rng(11)
+    top = 40 if data == "repeats" else len(catalog)
+    for trial in range(30):
+        hist = [int(i) for i in rng.integers(0, top, int(rng.integers(1, 9)))]  # repeats too
+        cands = [int(i) for i in rng.choice(top, int(rng.integers(1, 26)), replace=False)]
+        if trial % 3 == 0:
+            cands[0] = hist[-1]  # an item in both
+        alone = EvidenceIndex(catalog, _no_lookup(inter), counts)
+        co, base = alone._co_picks(list(dict.fromkeys(hist)), cands)
+        want_co, want_base = whole._co_picks(list(dict.fromkeys(hist)), cands)
+        assert np.array_equal(co, want_co) and np.array_equal(base, want_base)
+        assert alone._pending is not None  # nothing else counted
+        if data == "repeats":
+            assert co.max() >= 2  # co-picks that make facts
+        alone = EvidenceIndex(catalog, _no_lookup(inter), counts)
+        assert alone.facts(hist, cands) == whole.facts(hist, cands)
+        assert alone._pending is not None
+        assert alone.facts(cands[:3], hist) == whole.facts(cands[:3], hist)  # the next counts the matrix
+        assert alone._pending is None and np.array_equal(alone.pickers, whole.pickers)
+    cold = EvidenceIndex(catalog, _no_lookup(inter), counts)
+    assert cold.facts([], [0, 5]) == whole.facts([], [0, 5]) and cold._pending is not None  # a cold start counts nothing
+    assert cold.facts([1], [0, 5]) == whole.facts([1], [0, 5]) and cold._pending is not None
+
+
+def test_picks_added_before_the_matrix_is_counted_are_counted_into_it_and_its_copy_alone(ml100k):
+    """An index that has not counted its matrix yet counts it from the picks it was made with, then
+    the new ones: ``with_picks`` leaves it as it was, and the copy holds both, as for an index counted
+    at once; so does ``add``, after the data grew in place (a Recommender's adds)."""
+    catalog = ml100k.catalog
+    inter = _no_lookup(_picks_with_repeats())
+    counts = inter.item_counts(len(catalog))
+    at_once = EvidenceIndex(catalog, inter, None)
+    later = EvidenceIndex(catalog, inter, counts)
+    new_users, new_items = ["u3", "new", "new"], [7, 7, 39]
+    grown_counts = counts.copy()
+    np.add.at(grown_counts, new_items, 1)
+    copy_now, copy_later = at_once.with_picks(new_users, new_items), later.with_picks(new_users, new_items, grown_counts)
+    assert later._pending is None  # counted once, before the copy: both read it
+    for a, b in ((at_once, later), (copy_now, copy_later)):
+        assert a.users.tolist() == b.users.tolist() and (a.picks != b.picks).nnz == 0
+        assert np.array_equal(a.pickers, b.pickers)
+    assert copy_later.pickers[39] == later.pickers[39] + 1 and copy_later.users[-1] == "new"
+    assert "new" not in later.users.tolist()
+    again = EvidenceIndex(catalog, inter, counts)
+    inter.extend(new_users, new_items, [20.0] * 3, [np.nan] * 3)  # the data grows before the matrix is counted
+    again.add(new_users, new_items, grown_counts)
+    assert again.users.tolist() == copy_now.users.tolist() and (again.picks != copy_now.picks).nnz == 0
 
 
 def test_popularity_ranks_are_shared_by_equals_and_read_as_english(ml100k):
