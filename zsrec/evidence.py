@@ -246,8 +246,7 @@ class EvidenceIndex:
         self._lock = threading.Lock()  # one build of the matrix, whichever request needs it first
         grouped = interactions.picks_by_user()
         # the picks as they are now: ``Interactions.extend`` writes past these arrays or replaces them
-        self._pending: tuple[Interactions, np.ndarray, np.ndarray, int] | None = (
-            interactions, interactions.users, interactions.items, n_items)
+        self._pending: tuple[np.ndarray, np.ndarray, int] | None = (interactions.users, interactions.items, n_items)
         self._alone_served = False  # a first request's facts, from its columns alone
         if grouped is not None or popularity is None:  # read off the lookup, or every item's pickers needed now
             self._take(_who_picked_what(grouped, interactions.users, interactions.items, n_items))
@@ -266,11 +265,7 @@ class EvidenceIndex:
         if self._pending is not None:
             with self._lock:
                 if self._pending is not None:
-                    source, users, items, n_items = self._pending
-                    # read off the lookup where a request made it since, and no pick was added (a
-                    # server's second user): faster, and the lookup is not held while codes are made
-                    grouped = source.picks_by_user() if len(source) == len(items) else None
-                    self._take(_who_picked_what(grouped, users, items, n_items))
+                    self._take(_who_picked_what(None, *self._pending))
 
     @property
     def picks(self) -> sparse.csc_matrix:
@@ -367,7 +362,7 @@ class EvidenceIndex:
             with self._lock:
                 pending, self._alone_served = (None if self._alone_served else self._pending), True
         if pending is not None:
-            _, users, items, n_items = pending
+            users, items, n_items = pending
             columns = list(dict.fromkeys(hist + cands))
             picks = _some_columns(users, items, columns, n_items)
             place = {c: i for i, c in enumerate(columns)}

@@ -53,7 +53,7 @@ def test_counted_facts_match_a_brute_force_count(ml100k):
         assert isinstance(fs[-1], PopularityRank)
 
 
-@pytest.mark.parametrize("lookup", ["made", "not made", "counted on first need", "made before the first need"])
+@pytest.mark.parametrize("lookup", ["made", "not made", "counted on first need"])
 def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, lookup):
     """The matrix the co-picks are counted from: row u (the u-th id of ``users``) has a 1 at each item
     the user picked, once however often, and nothing else. Read off the per-user lookup where it is
@@ -69,16 +69,13 @@ def test_the_user_item_matrix_holds_each_users_distinct_picks_once(ml100k, looku
     if lookup == "made":
         assert inter.user_ids  # what a start that builds the indexes makes
     catalog = ml100k.catalog  # any catalog of at least 40 items: only its size is read here
-    if lookup in ("counted on first need", "made before the first need"):  # given the counts to rank by, and
-        index = EvidenceIndex(catalog, inter, inter.item_counts(len(catalog)))  # no lookup: counted when first read
+    if lookup == "counted on first need":  # given the counts to rank by, and no lookup: counted when first read
+        index = EvidenceIndex(catalog, inter, inter.item_counts(len(catalog)))
         assert index._pending is not None
-        if lookup == "made before the first need":  # a server's second user: read off the lookup then
-            assert inter.user_ids
     else:
         index = EvidenceIndex(catalog, inter)
         assert index._pending is None
-    read_off_the_lookup = lookup in ("made", "made before the first need")
-    assert index.users.tolist() == (sorted(set(users)) if read_off_the_lookup else list(dict.fromkeys(users)))
+    assert index.users.tolist() == (sorted(set(users)) if lookup == "made" else list(dict.fromkeys(users)))
     want = {(u, int(i)) for u, i in zip(users, items)}
     picks = index.picks.tocoo()
     got = {(str(index.users[r]), int(c)) for r, c in zip(picks.row, picks.col)}
@@ -161,8 +158,7 @@ def test_picks_added_before_the_matrix_is_counted_are_counted_into_it_and_its_co
     assert copy_later.pickers[39] == later.pickers[39] + 1 and copy_later.users[-1] == "new"
     assert "new" not in later.users.tolist()
     again = EvidenceIndex(catalog, inter, counts)
-    inter.extend(new_users, new_items, [20.0] * 3, [np.nan] * 3)  # the data grows before the matrix is counted,
-    assert inter.user_ids  # and makes its lookup: which holds picks the index was not made with
+    inter.extend(new_users, new_items, [20.0] * 3, [np.nan] * 3)  # the data grows before the matrix is counted
     again.add(new_users, new_items, grown_counts)
     assert again.users.tolist() == copy_now.users.tolist() and (again.picks != copy_now.picks).nnz == 0
 
