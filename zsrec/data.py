@@ -216,8 +216,9 @@ def _rows_by_user(users: np.ndarray, timestamps: np.ndarray) -> dict[str, np.nda
 
 def first_seen_codes(users: np.ndarray) -> tuple[list, np.ndarray]:
     """Every id once, in the order first seen, and each pick's id as its place there (what a user x
-    item matrix is made from where the per-user lookup is not made): one dict lookup per pick, made in C (a defaultdict numbering each new id). Two passes (the ids, then each pick's
-    place) took twice as long, mostly waiting on memory: at 10M picks each pass is 0.4-3 s."""
+    item matrix is made from where the per-user lookup is not made): one dict lookup per pick, made
+    in C (a defaultdict numbering each new id). Two passes (the ids, then each pick's place) took
+    twice as long, mostly waiting on memory: at 10M picks each pass is 0.4-3 s."""
     first_seen: defaultdict = defaultdict(itertools.count().__next__)
     codes = np.fromiter(map(first_seen.__getitem__, users), dtype=np.int64, count=len(users))
     return list(first_seen), codes
