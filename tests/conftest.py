@@ -123,6 +123,15 @@ def own_copy(ds):
     return dataclasses.replace(ds, catalog=ds.catalog.copy(), interactions=ds.interactions.copy())
 
 
+def without_lookup(inter):
+    """The same picks in an Interactions that has made no per-user lookup and asked about no one:
+    what a start from the index file holds (``copy`` would share the lookup)."""
+    from zsrec.data import Interactions
+
+    return Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
+                        timed=inter.timed)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Downloads and the converted model land in a cache of this run's own, shared by its tests (and,

@@ -4,6 +4,7 @@ copy every pick; copies share those columns and never see each other's picks."""
 import numpy as np
 import pytest
 
+from conftest import without_lookup
 from zsrec.data import Interactions, first_seen_codes
 
 
@@ -108,12 +109,6 @@ def test_user_codes_number_each_id_in_the_order_first_seen(names):
     assert none[0] == [] and len(none[1]) == 0
 
 
-def _fresh(inter):
-    """The same picks in an Interactions that has made no lookup and asked about no one."""
-    return Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
-                        timed=inter.timed)
-
-
 @pytest.mark.parametrize("shape", ["in time order", "users in turn", "no order", "ties and NaN times"])
 def test_the_first_user_asked_is_found_by_a_scan_with_the_rows_the_lookup_gives(shape):
     """``zsrec rank --index FILE --user U`` asks about one user: a scan of the picks finds them, with
@@ -138,7 +133,7 @@ def test_the_first_user_asked_is_found_by_a_scan_with_the_rows_the_lookup_gives(
                                     zip(names, rng.integers(0, 90, n), stamps, rng.integers(1, 6, n))])
     want = _rows_by_user(inter.users, inter.timestamps)
     for user in ["u0", "u17", "u39"]:
-        alone = _fresh(inter)
+        alone = without_lookup(inter)
         rows = want[user]
         assert alone.user_history(user).tolist() == inter.items[rows].tolist()
         assert np.array_equal(alone.user_times(user), inter.timestamps[rows], equal_nan=True)
@@ -149,14 +144,14 @@ def test_the_first_user_asked_is_found_by_a_scan_with_the_rows_the_lookup_gives(
         assert alone.user_history(other).tolist() == inter.items[want[other]].tolist()
         assert alone._by_user is not None  # a second user: the lookup, for every later one
         assert alone.user_history(user).tolist() == inter.items[rows].tolist()
-    unknown = _fresh(inter)
+    unknown = without_lookup(inter)
     with pytest.raises(UnknownUserError, match=r"unknown user id 'nobody' \(40 users in the data\)"):
         unknown.user_history("nobody")
 
 
 def test_the_user_found_by_the_scan_is_found_again_after_an_add_with_the_new_picks():
     """An add may give the remembered user more picks: it is scanned for again."""
-    inter = _fresh(Interactions.from_rows(_rows(30)))
+    inter = without_lookup(Interactions.from_rows(_rows(30)))
     assert inter.user_history("u1").tolist() == list(range(1, 30, 3)) and inter._by_user is None
     _extend(inter, [("u1", 99, 100.0, 5.0), ("u2", 98, 101.0, 5.0)])
     assert inter.user_history("u1").tolist() == list(range(1, 30, 3)) + [99]

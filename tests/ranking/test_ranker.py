@@ -5,7 +5,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import ScriptedBackend
+from conftest import ScriptedBackend, without_lookup
 from zsrec.backends import BUILTIN, BackendSpec
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.batch import UserRequest
@@ -245,14 +245,9 @@ def test_a_start_from_the_index_file_ranks_one_user_without_the_lookup_of_every_
     every user's picks; the user's own are found by a scan and the evidence is counted without the
     per-user lookup. The list and its reasons are those of a Recommender that built everything; a
     second user then makes the lookup, and gets the same as well."""
-    from zsrec.data import Interactions
-
     path = tmp_path / "shop.npz"
     built = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
-    picks_in = ml100k.interactions
-    fresh = replace(ml100k, interactions=Interactions(users=picks_in.users, items=picks_in.items,
-                                                      timestamps=picks_in.timestamps, ratings=picks_in.ratings,
-                                                      timed=picks_in.timed))
+    fresh = replace(ml100k, interactions=without_lookup(ml100k.interactions))
     again = Recommender(fresh, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
 
     def shown(result):
@@ -266,9 +261,7 @@ def test_a_start_from_the_index_file_ranks_one_user_without_the_lookup_of_every_
         # the first user's facts are counted from their items' picks alone; the second's from the matrix
         assert (again.ranker.evidence._pending is not None) == (user == "196")
     picks = [{"user_id": "196", "item_id": "50"}, {"user_id": "newcomer", "item_id": "50"}]
-    fresh = replace(ml100k, interactions=Interactions(users=picks_in.users, items=picks_in.items,
-                                                      timestamps=picks_in.timestamps, ratings=picks_in.ratings,
-                                                      timed=picks_in.timed))
+    fresh = replace(ml100k, interactions=without_lookup(ml100k.interactions))
     third = Recommender(fresh, backend=ScriptedBackend(lambda p: "[3] > [1]"), index=path, reasons="evidence", k=5)
     assert shown(third.recommend_for_user("196", n_history=5)) == shown(built.recommend_for_user("196", n_history=5))
     for rec in (third, built):  # picks added before the matrix is counted: counted into it once

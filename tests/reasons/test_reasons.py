@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from conftest import ScriptedBackend, requires_default_model, write_ml100k
+from conftest import ScriptedBackend, requires_default_model, without_lookup, write_ml100k
 from zsrec.candidates import CandidateConfig
 from zsrec.cli import app
 from zsrec.data import Item
@@ -96,13 +96,6 @@ def _picks_with_repeats(n_items: int = 40):
     return Interactions.from_rows([(f"u{int(u)}", int(i), float(t), np.nan) for u, i, t in zip(users, items, times)])
 
 
-def _no_lookup(inter):
-    from zsrec.data import Interactions
-
-    return Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings,
-                        timed=inter.timed)
-
-
 @pytest.mark.parametrize("data", ["repeats", "ml-100k"])
 def test_a_first_request_counts_only_its_columns_and_gets_the_facts_of_the_whole_matrix(ml100k, data):
     """``zsrec rank --index FILE --user U`` asks for one user's facts: before the matrix of every
@@ -112,7 +105,7 @@ def test_a_first_request_counts_only_its_columns_and_gets_the_facts_of_the_whole
     catalog = ml100k.catalog
     inter = _picks_with_repeats() if data == "repeats" else ml100k.interactions
     counts = inter.item_counts(len(catalog))
-    whole = EvidenceIndex(catalog, _no_lookup(inter), counts)
+    whole = EvidenceIndex(catalog, without_lookup(inter), counts)
     assert whole.picks.shape[1] == len(catalog) and whole._pending is None  # counted on that read
     rng = np.random.default_rng(11)
     top = 40 if data == "repeats" else len(catalog)
@@ -121,19 +114,19 @@ def test_a_first_request_counts_only_its_columns_and_gets_the_facts_of_the_whole
         cands = [int(i) for i in rng.choice(top, int(rng.integers(1, 26)), replace=False)]
         if trial % 3 == 0:
             cands[0] = hist[-1]  # an item in both
-        alone = EvidenceIndex(catalog, _no_lookup(inter), counts)
+        alone = EvidenceIndex(catalog, without_lookup(inter), counts)
         co, base = alone._co_picks(list(dict.fromkeys(hist)), cands)
         want_co, want_base = whole._co_picks(list(dict.fromkeys(hist)), cands)
         assert np.array_equal(co, want_co) and np.array_equal(base, want_base)
         assert alone._pending is not None  # nothing else counted
         if data == "repeats":
             assert co.max() >= 2  # co-picks that make facts
-        alone = EvidenceIndex(catalog, _no_lookup(inter), counts)
+        alone = EvidenceIndex(catalog, without_lookup(inter), counts)
         assert alone.facts(hist, cands) == whole.facts(hist, cands)
         assert alone._pending is not None
         assert alone.facts(cands[:3], hist) == whole.facts(cands[:3], hist)  # the next counts the matrix
         assert alone._pending is None and np.array_equal(alone.pickers, whole.pickers)
-    cold = EvidenceIndex(catalog, _no_lookup(inter), counts)
+    cold = EvidenceIndex(catalog, without_lookup(inter), counts)
     assert cold.facts([], [0, 5]) == whole.facts([], [0, 5]) and cold._pending is not None  # a cold start counts nothing
     assert cold.facts([1], [0, 5]) == whole.facts([1], [0, 5]) and cold._pending is not None
 
@@ -143,7 +136,7 @@ def test_picks_added_before_the_matrix_is_counted_are_counted_into_it_and_its_co
     the new ones: ``with_picks`` leaves it as it was, and the copy holds both, as for an index counted
     at once; so does ``add``, after the data grew in place (a Recommender's adds)."""
     catalog = ml100k.catalog
-    inter = _no_lookup(_picks_with_repeats())
+    inter = without_lookup(_picks_with_repeats())
     counts = inter.item_counts(len(catalog))
     at_once = EvidenceIndex(catalog, inter, None)
     later = EvidenceIndex(catalog, inter, counts)
