@@ -1,20 +1,28 @@
-"""A ratings file of plain numbers read in blocks with numpy, to the same columns the row reader gives.
+"""A ratings file read in blocks with numpy, to the same columns the row reader gives.
 
 MovieLens' ratings (``u.data``, ``ratings.dat``, ``ratings.csv``, RecBole's ``.inter``) are rows of four
 unsigned numbers, and so are many logs people export (a CSV/TSV of user id, item id and epoch time,
-read by ``load_table``). The row reader checks and converts each row in Python, about 2.2 us a
-rating: 22 s for 10M ratings, most of the 29 s a ``zsrec rank --index`` took there after its index
-file was written (benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s.
+read by ``load_table``); others name users and items in text ("A3R5OBKS7OM2IR", "sku-1042"). The row
+reader checks and converts each row in Python, about 2.2 us a rating: 22 s for 10M ratings, most of
+the 29 s a ``zsrec rank --index`` took there after its index file was written
+(benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s. A log of
+10M ratings with ids in text took 28.7 s row by row, and takes 6.3-6.6 s here
+(benchmarks/load_text_ids.py; zsrec/text_ids.py numbers its ids).
 
 Only a file the row reader would take without one complaint goes this way, and it gives the same
 columns, bit for bit:
-- every byte is a digit, the separator, a point or a line end (so no space to strip, no quote, sign,
-  exponent, Windows line end or other text), and every row has the header's number of fields (four
-  without one), none empty;
-- ids are digits without a leading zero, so ``str(int(id))`` is the id as written;
-- a number has at most 15 digits and one point, so ``digits / 10**places`` is exactly the double
-  ``float(text)`` gives (both are the correctly rounded value: the digits and the power of ten are
-  exact doubles);
+- every byte is a printable ASCII character other than a space or a double quote, the separator or
+  a line end (so no space to strip, no quoting, no Windows line end, no text outside ASCII, whose
+  decoding the row reader does), and every row has the header's number of fields (four without one),
+  none empty;
+- every number (rating, time, a column zsrec passes over) is digits with at most one point, at most
+  15 digits, so ``digits / 10**places`` is exactly the double ``float(text)`` gives (both are the
+  correctly rounded value: the digits and the power of ten are exact doubles); no sign, exponent or
+  date;
+- an id is its text as written: where a block's ids are digits without a leading zero they are read
+  as numbers (``str(int(id))`` is the id as written), and otherwise as bytes, each distinct one
+  decoded once (printable ASCII reads the same in any encoding the file may be in that keeps ASCII
+  as it is);
 - every item id is in the catalog.
 Anything else returns None, and the caller reads the file row by row, which names the bad line or
 counts the skipped rows exactly as before. Blank lines are skipped, as the row reader skips them.
@@ -28,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import Catalog, Interactions
+from .text_ids import TextIds
 
 ROLES = ("user", "item", "rating", "timestamp")
 # 1 MB of text a block (about 40k ratings): its temporaries stay small; 8 MB blocks were no faster
@@ -35,50 +44,64 @@ ROLES = ("user", "item", "rating", "timestamp")
 BLOCK_BYTES = 1 << 20
 MAX_DIGITS = 15  # below 2**53, so the digits are an exact double
 DENSE_IDS = 1 << 26  # ids below this map through a table indexed by the id (8 bytes an id)
+MAX_ID_BYTES = 128  # an id in text longer than this: the file goes row by row (a block's ids are a table that wide)
 
 
 def read_ratings(path: Path, sep: str, roles: Sequence[str | None], catalog: Catalog,
-                 skip_header: bool = False) -> Interactions | None:
+                 skip_header: bool = False, encoding: str = "latin-1") -> Interactions | None:
     """The ratings in ``path`` as ``Interactions``, or None when the file is not plain (see above).
 
     ``sep`` is one character, or one repeated (``::``). ``roles`` names each column in file order:
     "user" and "item" once each, "rating" and "timestamp" at most once (a file without times keeps
     file order, each row's line number its clock, as the row reader does), None for a column the
-    row reader passes over (it must hold numbers all the same). ``skip_header`` passes over the
-    first line, which the caller has read (``header``)."""
+    row reader passes over. ``skip_header`` passes over the first line, which the caller has read
+    (``header``). ``encoding`` is the row reader's: ids in text are read in bulk only where it reads
+    printable ASCII as ASCII."""
     named = [role for role in roles if role is not None]
     if (len(named) != len(set(named)) or not {"user", "item"} <= set(named) or not set(named) <= set(ROLES)
-            or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in ".\n\r"
+            or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in '.\n\r" '
             or not path.is_file()):
         return None
-    columns: dict[str, list[np.ndarray]] = {role: [] for role in named}
+    text = _keeps_ascii(encoding)
+    columns: dict[str, list[np.ndarray]] = {role: [] for role in named if role != "user"}
+    users = _UserIds()
     item_rows = _ItemRows(catalog)
     lines_before = 1 if skip_header else 0  # physical lines, blank ones too: the clock of a file without times
     for block in _blocks(path, skip_header):
-        found = _fields(block, sep.encode("ascii"), len(roles))
+        found = _fields(block, sep.encode("ascii"), len(roles), text)
         if found is None:
             return None
-        fields, line_of_row, lines = found
-        for role, (starts, ends) in zip(roles, fields):
-            if role is not None:
-                value = _column(block, starts, ends, role, item_rows)
-                if value is None:
+        fields, in_text, line_of_row, lines = found
+        for k, (role, (starts, ends)) in enumerate(zip(roles, fields)):
+            if role is None:
+                continue  # passed over, as the row reader passes over it
+            if role in ("user", "item"):
+                ids = _ids(block, starts, ends, k in in_text)
+                if ids is None:
                     return None
-                columns[role].append(value)
+                if role == "user":
+                    users.add(ids)
+                    continue
+                value = item_rows.rows(ids)
+            else:
+                value = None if k in in_text else _number(block, starts, ends)
+            if value is None:
+                return None
+            columns[role].append(value)
         if "timestamp" not in columns:
             columns.setdefault("line", []).append((lines_before + 1 + line_of_row).astype(np.float64))
         lines_before += lines
-    if not columns["user"]:
+    if not columns["item"]:
         return None  # no rows: the row reader says what is wrong
 
     def joined(role: str) -> np.ndarray:  # the blocks let go as each column is joined: a lower peak
         return np.concatenate(columns.pop(role))
 
-    users, items = _user_ids(joined("user")), joined("item")
+    user_ids, items = users.joined(), joined("item")
     timed = "timestamp" in columns
     times = joined("timestamp" if timed else "line")
     ratings = joined("rating") if "rating" in columns else np.full(len(items), np.nan)
-    return Interactions(users=users, items=items, timestamps=times, ratings=ratings, timed=timed)
+    return Interactions(users=user_ids, items=items, timestamps=times, ratings=ratings, timed=timed)
 
 
 def read_with_header(path: Path, sep: str, roles: Mapping[str, str], required: Collection[str], catalog: Catalog,
@@ -94,7 +117,8 @@ def read_with_header(path: Path, sep: str, roles: Mapping[str, str], required: C
     names = [name_of(column) for column in first.split(sep)]
     if not set(required) <= set(names):
         return None
-    return read_ratings(path, sep, [roles.get(name) for name in names], catalog, skip_header=True)
+    return read_ratings(path, sep, [roles.get(name) for name in names], catalog, skip_header=True,
+                        encoding=encoding)
 
 
 def header(path: Path, encoding: str) -> str | None:
@@ -108,18 +132,46 @@ def header(path: Path, encoding: str) -> str | None:
     return line if line.strip() else None
 
 
-def _column(block: np.ndarray, starts: np.ndarray, ends: np.ndarray, role: str,
-            item_rows: _ItemRows) -> np.ndarray | None:
-    """One column of a block: catalog rows for items, int64 for users, float64 for numbers."""
+def _keeps_ascii(encoding: str) -> bool:
+    """Whether ``encoding`` reads printable ASCII as ASCII (UTF-8, Latin-1, cp1252 do; UTF-16 does not)."""
+    printable = bytes(range(32, 127)) + b"\t\n"
+    try:
+        return printable.decode(encoding) == printable.decode("ascii")
+    except (LookupError, UnicodeError):
+        return False
+
+
+def _ids(block: np.ndarray, starts: np.ndarray, ends: np.ndarray, in_text: bool) -> np.ndarray | None:
+    """A block's ids: numbers (int64) where they are all digits without a leading zero, else their
+    bytes as written (a numpy bytes array); None where one is longer than MAX_ID_BYTES."""
+    if not in_text and not np.any((block[starts] == 48) & (ends - starts > 1)):
+        parsed = _digits(block, starts, ends)
+        if parsed is not None and parsed[1] is None:
+            return parsed[0]
+    return _texts(block, starts, ends)  # "01", "1.0" and ids past 15 digits are text as written too
+
+
+def _number(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """A column of numbers as float64, as ``float(text)`` reads each."""
     parsed = _digits(block, starts, ends)
     if parsed is None:
         return None
     value, places = parsed
-    if role in ("user", "item"):
-        if places is not None or np.any((block[starts] == 48) & (ends - starts > 1)):
-            return None  # "1.0" or "01" would not read back as the id written
-        return item_rows.rows(value) if role == "item" else value
     return value.astype(np.float64) if places is None else value / 10.0 ** places
+
+
+def _texts(block: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray | None:
+    """The fields ``block[a:e]`` as one bytes array: each field's bytes in a row of a table as wide as
+    the longest, the rest zeros (a numpy bytes value ends at its first trailing zero, and no field
+    holds one)."""
+    length = ends - starts
+    width = int(length.max())
+    if width > MAX_ID_BYTES:
+        return None
+    padded = np.concatenate([block, np.zeros(width, dtype=np.uint8)])
+    table = np.lib.stride_tricks.sliding_window_view(padded, width)[starts]  # a copy of each field's window
+    table[np.arange(width) >= length[:, None]] = 0
+    return table.view(f"S{width}").ravel()
 
 
 def _blocks(path: Path, skip_header: bool) -> Iterator[np.ndarray]:
@@ -141,15 +193,22 @@ def _blocks(path: Path, skip_header: bool) -> Iterator[np.ndarray]:
             yield np.frombuffer(rest + b"\n", dtype=np.uint8)
 
 
-def _fields(b: np.ndarray, sep: bytes, n_fields: int
-            ) -> tuple[list[tuple[np.ndarray, np.ndarray]], np.ndarray, int] | None:
-    """Where each row's fields start and end in a block of lines, each row's line within the block
-    (from 0, blank lines counted) and the block's lines; None when a byte is not a digit, point,
-    separator or line end, a row has other than ``n_fields`` fields, or a field is empty."""
+def _fields(b: np.ndarray, sep: bytes, n_fields: int, text: bool
+            ) -> tuple[list[tuple[np.ndarray, np.ndarray]], set[int], np.ndarray, int] | None:
+    """Where each row's fields start and end in a block of lines, which fields (by place in the row)
+    hold a byte that is not a number's, each row's line within the block (from 0, blank lines
+    counted) and the block's lines; None when a byte is not a digit, point, separator or line end, nor
+    (where ``text``) other printable ASCII but a space or a double quote, a row has other than
+    ``n_fields`` fields, or a field is empty."""
     line_ends = b == 10
     at_sep = b == sep[0]
-    if not np.all(((b - np.uint8(48)) < 10) | line_ends | at_sep | (b == 46)):
-        return None
+    numbers = ((b - np.uint8(48)) < 10) | line_ends | at_sep | (b == 46)
+    not_number: np.ndarray | None = None
+    if not numbers.all():  # the check a file of numbers makes, alone: a table lookup of every byte took twice as long
+        not_number = ~numbers
+        if not text or not np.all(numbers | (((b - np.uint8(33)) < 94) & (b != 34))):  # 33-126, no '"'
+            return None
+    del numbers
     ends = np.flatnonzero(line_ends)
     lines = len(ends)
     starts = np.empty_like(ends)
@@ -160,7 +219,7 @@ def _fields(b: np.ndarray, sep: bytes, n_fields: int
         keep = ends > starts
         ends, starts, line_of_row = ends[keep], starts[keep], line_of_row[keep]
         if not len(ends):
-            return [], line_of_row, lines
+            return [], set(), line_of_row, lines
     seps = np.flatnonzero(at_sep)
     width = len(sep)
     if width > 1:  # a separator's bytes one after another: a lone ":" or a ":::" is not one
@@ -181,7 +240,11 @@ def _fields(b: np.ndarray, sep: bytes, n_fields: int
     fields = list(zip(field_starts, field_ends))
     if not all(np.all(e > a) for a, e in fields):
         return None
-    return fields, line_of_row, lines
+    in_text: set[int] = set()
+    if not_number is not None:  # each field's bytes up to the next field's start (its separator, a line end: numbers')
+        held = np.logical_or.reduceat(not_number, np.stack(field_starts, axis=1).ravel())
+        in_text = set(np.flatnonzero(held.reshape(-1, n_fields).any(axis=0)).tolist())
+    return fields, in_text, line_of_row, lines
 
 
 def _digits(b: np.ndarray, a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -224,14 +287,25 @@ def _digits(b: np.ndarray, a: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np
 
 
 class _ItemRows:
-    """Item ids (as numbers) to catalog rows, each id looked up in the catalog once; a table indexed
-    by the id where the ids are small (MovieLens': under 300k), else a sorted search."""
+    """Item ids to catalog rows, each id looked up in the catalog once: ids as numbers through a table
+    indexed by the id where they are small (MovieLens': under 300k), else a sorted search; ids in
+    text by their codes (``TextIds``), each code's row in a table."""
 
     def __init__(self, catalog: Catalog):
         self.catalog = catalog
         self.table = np.full(0, -1, dtype=np.int64)  # id -> row; -1: not looked up yet
+        self.text_ids = TextIds()
+        self.row_of_code = np.zeros(0, dtype=np.int64)
 
     def rows(self, ids: np.ndarray) -> np.ndarray | None:
+        if ids.dtype.kind == "S":
+            codes, fresh = self.text_ids.codes(ids)
+            if len(fresh):
+                rows = self._rows_of_texts(fresh.tolist())
+                if rows is None:
+                    return None
+                self.row_of_code = np.concatenate([self.row_of_code, rows])
+            return self.row_of_code[codes]
         top = int(ids.max())
         if top >= DENSE_IDS:
             return self._looked_up(np.unique(ids), ids)
@@ -262,6 +336,47 @@ class _ItemRows:
                 return None  # the row reader names the line, or counts it as skipped
             rows[k] = self.catalog.index_of(text)
         return rows
+
+    def _rows_of_texts(self, distinct: list[bytes]) -> np.ndarray | None:
+        rows = np.empty(len(distinct), dtype=np.int64)
+        for k, key in enumerate(distinct):
+            text = key.decode("ascii")
+            if text not in self.catalog:
+                return None  # the row reader names the line, or counts it as skipped
+            rows[k] = self.catalog.index_of(text)
+        return rows
+
+
+class _UserIds:
+    """A file's user ids, block by block, made one string object a user at the end as the row reader
+    keeps them. Blocks of numbers stay numbers (``_user_ids`` makes their text at once); a block in
+    text is coded at once (``TextIds``), so that only the codes are held; where any block was in
+    text, the number blocks are coded the same way at the end (a number's text is its bytes: no
+    leading zero), and "42" in text and 42 as a number are one user."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple[bool, np.ndarray]] = []  # (in text: codes, else the numbers)
+        self.text_ids = TextIds()
+
+    def add(self, ids: np.ndarray) -> None:
+        in_text = ids.dtype.kind == "S"
+        self.blocks.append((in_text, self.text_ids.codes(ids)[0] if in_text else ids))
+
+    def joined(self) -> np.ndarray:
+        if not any(in_text for in_text, _ in self.blocks):
+            return _user_ids(np.concatenate([ids for _, ids in self.blocks]))
+        codes = []
+        while self.blocks:  # each block let go as it is coded: a lower peak
+            in_text, ids = self.blocks.pop(0)
+            if not in_text:
+                distinct, inverse = np.unique(ids, return_inverse=True)
+                ids = self.text_ids.codes(distinct.astype("S"))[0][inverse]
+            codes.append(ids)
+        held, self.text_ids = self.text_ids.texts(), TextIds()  # the table let go before the strings are made
+        texts = np.empty(len(held), dtype=object)
+        texts[:] = [key.decode("ascii") for key in held.tolist()]
+        del held
+        return texts[np.concatenate(codes)]
 
 
 def _user_ids(ids: np.ndarray) -> np.ndarray:

@@ -20,7 +20,8 @@ from zsrec.loaders import load_dataset, load_directory, load_table, packaged_rec
 pytestmark = pytest.mark.filterwarnings("ignore:events.tsv. timestamps read as microseconds")
 
 ITEMS = [("1", "Toy Story (1995)"), ("3", "Fargo (1996)"), ("4", "Star Wars (1977)"), ("6", "Aladdin (1992)"),
-         ("98765432109", "Big Id (2001)")]  # past the table's reach: a sorted search finds it
+         ("98765432109", "Big Id (2001)"),  # past the table's reach: a sorted search finds it
+         ("sku-7", "Text Id (2003)"), ("007", "Zeros (1962)"), ("1.5", "Point (1999)")]  # ids in text
 PLAIN = ["1|1|5|100", "1|3|4|200", "2|4|3|110", "3|6|4|140", "3|1|3|150", "10|3|1|5"]
 LAYOUTS = ("u.data", "ratings.dat", "ratings.csv", "recbole", "events.tsv")  # the last: your own files (load_table)
 SEPS = {"u.data": "\t", "ratings.dat": "::", "ratings.csv": ",", "recbole": "\t", "events.tsv": "\t"}
@@ -103,15 +104,27 @@ READ_IN_BULK = {
     "a user id past the table's reach": "123456789012|1|5|100\n7|3|4|200\n123456789012|4|3|300\n",
     "an item id past the table's reach": "1|98765432109|5|100\n2|1|4|200\n",
     "zero as an id": "0|1|5|100\n1|3|0|0\n",
+    "ids in text": "u-1|sku-7|5|100\nA3R5OBKS7OM2IR|1|4|200\nu-1|007|3|110\n10|1.5|1|5\n",
+    "a user id with a leading zero": "01|1|5|100\n1|3|4|200\n",  # two users, "01" and "1"
+    "a user id with a point": "1.0|1|5|100\n",
+    "an item id with a leading zero": "1|007|5|100\n",
+    "an item id with a point": "1|1.5|5|100\n",
+    "ids past 15 digits": "1234567890123456789|1|5|100\n1|98765432109|4|200\n",
+    "ids of 128 bytes": "u" * 128 + "|1|5|100\n",
+    "punctuation in ids": "a!#$%&'()*+-/;<=>?@[\\]^_`{}~z|1|5|100\n",
 }
 
 # Files it leaves to the row reader, which reads them, or names the bad row, or counts it.
 LEFT_TO_ROWS = {
     "Windows line ends": "\r\n".join(PLAIN) + "\r\n",
     "a space around an id": "1| 3|4|200\n2 |4|3|110\n",
-    "an id with a leading zero": "01|1|5|100\n1|3|4|200\n",
-    "an id with a point": "1.0|1|5|100\n",
-    "an item id with a point": "1|1.0|5|100\n",
+    "an unknown item id with a point": "1|1.0|5|100\n",
+    "an unknown item id in text": "1|1|5|100\n1|sku-9|4|200\n",
+    "an id past 128 bytes": "u" * 129 + "|1|5|100\n",
+    "a space inside an id": "u 1|1|5|100\n",
+    "a letter in a rating": "1|1|5a|100\n",
+    "a date for a time": "1|1|5|2024-03-01T10:00:00Z\n",
+    "a letter outside ASCII in an id": "\xe9|1|5|100\n",
     "a point alone": "1|1|.|100\n",
     "two points": "1|1|3.5.1|100\n",
     "a sign": "1|1|-1|100\n1|3|+2|100\n",
@@ -128,7 +141,7 @@ LEFT_TO_ROWS = {
     "a letter outside ASCII": "1|1|5|10\xe90\n",
     "a tab in a row": "1|1|5|100\t\n",
     "only blank lines": "\n\n",
-    "a lone colon": "1:2|1|5|100\n",
+    "a lone colon": "1|1|5|1:00\n",
     "three colons": "1|:1|5|100\n",
     "lone colons that pair up wrong": "1|3:5|1:100\n",  # in ratings.dat, as many colons as three "::"
 }
@@ -162,7 +175,7 @@ TYPED = {"userId": "user_id:token", "movieId": "item_id:token", "rating": "ratin
     (["movieId", "userId", "timestamp", "rating"], "", (True, True)),  # any order
     (["userId", "movieId", "rating", "timestamp"], "\ufeff", (True, True)),  # a spreadsheet's byte-order mark
     (["userId", "movieId", "rating", "timestamp", "tag"], "", (True, True)),  # a column of numbers passed over
-    (["userId", "movieId", "rating", "timestamp", "note"], "", (False, False)),  # ... of text
+    (["userId", "movieId", "rating", "timestamp", "note"], "", (True, True)),  # ... of text
     (["userId", "movieId", "rating"], "", (False, True)),  # GroupLens' rows need a time, RecBole's not
     (["userId", "movieId", "rating", "userId"], "", (False, False)),
     (['"userId"', "movieId", "rating", "timestamp"], "", (False, False)),
@@ -207,6 +220,17 @@ def test_a_file_without_times_keeps_file_order_as_the_rows_do(tmp_path, monkeypa
     assert np.isnan(load(own, columns=ids_only).interactions.ratings).all()
 
 
+@pytest.mark.parametrize("encoding,in_bulk", [("utf-8", True), ("cp1252", True), ("utf-7", False)])
+def test_ids_in_text_are_read_in_bulk_only_in_an_encoding_that_keeps_ascii(tmp_path, monkeypatch, encoding, in_bulk):
+    """The bulk read takes an id's bytes as its text; in UTF-7 "a+AGE-" is "aa", so such a file goes
+    row by row, and reads as the row reader reads it."""
+    folder = write(tmp_path / "d", "events.tsv", "a+AGE-|1|5|100\nb|3|4|200\n")
+    bulk, rows, used = both(monkeypatch, lambda: load_table(folder / "items.csv", folder / "events.tsv",
+                                                            columns=OWN_COLUMNS, encoding=encoding))
+    assert used == in_bulk and bulk == rows and bulk[0] == "data"
+    assert bulk[1][0] == ("a+AGE-" if in_bulk else "aa")
+
+
 def test_json_lines_are_never_read_as_a_table(tmp_path, monkeypatch):
     """An events file named .jsonl is read as JSON, whatever it holds: here the row reader's error."""
     folder = write(tmp_path / "d", "events.tsv", "")
@@ -216,10 +240,14 @@ def test_json_lines_are_never_read_as_a_table(tmp_path, monkeypatch):
     assert not used and bulk == rows and bulk[0] == "error" and "not a JSON object" in bulk[1]
 
 
-def test_blocks_cut_anywhere_give_the_same_columns(tmp_path, monkeypatch):
+@pytest.mark.parametrize("text", [
+    "\n".join(PLAIN * 5 + ["123456789012|98765432109|2.5|7"] * 3),
+    # ids as numbers in some blocks and in text in others, user 1 in both: one user all the same
+    "\n".join(PLAIN * 3 + ["u-9|sku-7|2.5|7", "1|007|3|8", "u-9|1|1|9"] * 2 + PLAIN * 2 + ["01|1.5|4|10"]),
+], ids=["numbers", "numbers and text"])
+def test_blocks_cut_anywhere_give_the_same_columns(tmp_path, monkeypatch, text):
     """A block ends inside a row, or holds no line end at all: the rows come out whole all the same,
     and ids looked up in an early block keep their rows in a later one."""
-    text = "\n".join(PLAIN * 5 + ["123456789012|98765432109|2.5|7"] * 3)
     folder = write(tmp_path / "d", "ratings.csv", text)
     _, rows, _ = both(monkeypatch, lambda: load_directory(folder))
     for size in (1, 7, 16, 64):
@@ -239,10 +267,14 @@ def test_ml100k_reads_in_bulk_to_the_same_dataset(monkeypatch):
     assert len(bulk[1]) == 100_000 and len(set(bulk[1])) == 943
 
 
-def test_each_user_is_one_string_object(tmp_path):
-    """As the row reader keeps them: 10M ratings hold 70k user strings, not 10M."""
-    users = load_directory(write(tmp_path / "d", "u.data", "\n".join(PLAIN * 3))).interactions.users
-    assert len({id(u) for u in users}) == len(set(users)) == 4
+@pytest.mark.parametrize("text", ["\n".join(PLAIN * 3), "\n".join(PLAIN * 3 + ["u-1|sku-7|5|1", "1|1|5|2"])],
+                         ids=["numbers", "and text"])
+def test_each_user_is_one_string_object(tmp_path, monkeypatch, text):
+    """As the row reader keeps them: 10M ratings hold 70k user strings, not 10M. User 1 in a block of
+    numbers and in one of text is one user, one string."""
+    monkeypatch.setattr(bulk_ratings, "BLOCK_BYTES", 64)
+    users = load_directory(write(tmp_path / "d", "u.data", text)).interactions.users
+    assert len({id(u) for u in users}) == len(set(users)) == 4 + ("u-1" in text)
     assert users.dtype == object and all(type(u) is str for u in users)
 
 

@@ -189,6 +189,20 @@ def test_load_data_benchmark_toy(tmp_path):
     assert "| 30,000 | " in (tmp_path / "load_data.md").read_text()
 
 
+def test_load_text_ids_benchmark_toy(tmp_path):
+    """The same picks with ids as numbers and in text: both read in bulk, the text again row by row,
+    all three to the same columns (the script stops otherwise)."""
+    _run(["load_text_ids.py", "--toy"], tmp_path)
+    rows = json.loads((tmp_path / "load_text_ids.json").read_text())["rows"]
+    assert [r["size"] for r in rows] == [3000, 30000]
+    for r in rows:
+        assert r["same"] is True and r["read_as_said"] is True
+        assert [r[kind]["in_bulk"] for kind in ("numbers", "text", "rows")] == [True, True, False]
+        assert all(r[kind]["ratings"] == r["size"] and r[kind]["load_s"] > 0 for kind in ("numbers", "text", "rows"))
+        assert r["text_mb"] > r["numbers_mb"] > 0
+    assert "| 30,000 | " in (tmp_path / "load_text_ids.md").read_text()
+
+
 def test_split_spread_benchmark(tmp_path):
     _run(["split_spread.py", "--seeds", "2"], tmp_path)
     out = json.loads((tmp_path / "split_spread.json").read_text())
