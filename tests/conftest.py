@@ -132,6 +132,20 @@ def without_lookup(inter):
                         timed=inter.timed)
 
 
+def loaded(load: Callable) -> tuple:
+    """What a load gave, in a form two loads (in bulk and row by row) are compared by: every column's
+    bytes and the fingerprint saved indexes are checked by, or the error."""
+    from zsrec.errors import DataError
+
+    try:
+        ds = load()
+    except DataError as e:
+        return ("error", str(e))
+    it = ds.interactions
+    return ("data", list(it.users), it.items.tobytes(), it.timestamps.tobytes(), it.ratings.tobytes(),
+            it.timed, ds.skipped_rows, ds.name, it.fingerprint())
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Downloads and the converted model land in a cache of this run's own, shared by its tests (and,

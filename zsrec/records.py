@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .bulk_frames import epoch_seconds, read_frame_events
 from .columns import (DEFAULT_COLUMNS, EPOCH_UNITS, Place, check_columns, item_of_row, needed_columns,
                       rows_to_dataset, time_and_rating)
 from .data import Dataset, Item
@@ -66,11 +67,19 @@ def _frame_values(column) -> list:
     NaT), converted at once rather than a Timestamp a cell."""
     if getattr(column.dtype, "kind", "") != "M":
         return column.tolist()
-    if getattr(column.dt, "tz", None) is not None:
-        column = column.dt.tz_convert("UTC").dt.tz_localize(None)
-    stamps = column.to_numpy().astype("datetime64[us]")
-    seconds = stamps.astype(np.int64) / 1e6
-    return np.where(np.isnat(stamps), np.nan, seconds).tolist()
+    return epoch_seconds(column).tolist()
+
+
+def _frame(records: object, needed: Mapping[str, str]):
+    """``records`` as a DataFrame whose columns hold every ``needed`` one it has (ids kept as the
+    frame's index, ``set_index("sku")``, made columns), or None where it is not a DataFrame."""
+    frame_columns = getattr(records, "columns", None)
+    if frame_columns is None or not hasattr(records, "itertuples"):
+        return None
+    index_names = [str(n) for n in getattr(records.index, "names", []) if n is not None]
+    if set(needed.values()) & set(index_names) - {str(c) for c in frame_columns}:
+        return records.reset_index()
+    return records
 
 
 def _record_rows(records: object, what: str, needed: Mapping[str, str], sink: RowSink,
@@ -83,13 +92,13 @@ def _record_rows(records: object, what: str, needed: Mapping[str, str], sink: Ro
                         f"{type(records).__name__}; for files use load_table")
     if isinstance(records, Mapping):  # its keys would be read as the records
         raise DataError(f"{what}: expected records (a list of dicts or a DataFrame), got one dict; pass [{what}]")
-    frame_columns = getattr(records, "columns", None)
-    if frame_columns is not None and hasattr(records, "itertuples"):
-        index_names = [str(n) for n in getattr(records.index, "names", []) if n is not None]
-        if set(needed.values()) & set(index_names) - {str(c) for c in frame_columns}:
-            records = records.reset_index()  # ids kept as the frame's index (set_index("sku")) are a column here
-            frame_columns = records.columns
+    frame = _frame(records, needed)
+    if frame is not None:
+        records, frame_columns = frame, frame.columns
         names = [str(c) for c in frame_columns]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # each row would be read as one dict, and a column of the name would be two
+            raise DataError(f"{what}: more than one column named {', '.join(map(repr, twice))}; rename them")
         _check_needed(names, needed, what)
         for start in range(0, len(records), _FRAME_CHUNK):  # a chunk of Python values at a time, not the whole frame
             chunk = records.iloc[start:start + _FRAME_CHUNK]
@@ -131,9 +140,11 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
     cols = {**DEFAULT_COLUMNS, **(columns or {})}
     item_needs, event_needs = needed_columns(cols, check_columns(columns))
     sink = RowSink(skip_bad_rows)
+    frame = _frame(interactions, event_needs)
+    in_bulk = None if frame is None else (lambda catalog: read_frame_events(frame, cols, event_needs.values(), catalog))
     return rows_to_dataset(_record_rows(items, "items", item_needs, sink, piped=cols["genres"]),
                             _record_rows(interactions, "interactions", event_needs, sink), cols, sink,
-                            "items", "interactions", name, f"{name} (Python records)")
+                            "items", "interactions", name, f"{name} (Python records)", in_bulk)
 
 
 class _StrictSink(RowSink):

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from zsrec import bulk_ratings
-from zsrec.errors import DataError
 from zsrec.loaders import load_dataset, load_directory, load_table, packaged_recbole_path
+from conftest import loaded
 
 # Both readers say a file's 15-digit times are microseconds (zsrec.columns.to_seconds), to the same columns.
 pytestmark = pytest.mark.filterwarnings("ignore:events.tsv. timestamps read as microseconds")
@@ -65,17 +65,6 @@ def load(folder: Path, skip_bad_rows: bool = False, columns: dict[str, str] = OW
     return load_directory(folder, skip_bad_rows=skip_bad_rows)
 
 
-def outcome(load):
-    """What a load gave, in a form two loads can be compared by: the columns' bytes, or the error."""
-    try:
-        ds = load()
-    except DataError as e:
-        return ("error", str(e))
-    it = ds.interactions
-    return ("data", list(it.users), it.items.tobytes(), it.timestamps.tobytes(), it.ratings.tobytes(),
-            it.timed, ds.skipped_rows, ds.name, it.fingerprint())
-
-
 def both(monkeypatch, load):
     """The load as zsrec does it (and whether the bulk read gave the data), then row by row."""
     real = bulk_ratings.read_ratings
@@ -87,9 +76,9 @@ def both(monkeypatch, load):
         return got
 
     monkeypatch.setattr(bulk_ratings, "read_ratings", counted)
-    bulk = outcome(load)
+    bulk = loaded(load)
     monkeypatch.setattr(bulk_ratings, "read_ratings", lambda *args, **kwargs: None)
-    rows = outcome(load)
+    rows = loaded(load)
     monkeypatch.setattr(bulk_ratings, "read_ratings", real)
     return bulk, rows, any(used)
 
