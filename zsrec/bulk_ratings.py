@@ -6,8 +6,8 @@ read by ``load_table``); others name users and items in text ("A3R5OBKS7OM2IR", 
 reader checks and converts each row in Python, about 2.2 us a rating: 22 s for 10M ratings, most of
 the 29 s a ``zsrec rank --index`` took there after its index file was written
 (benchmarks/load_data.py). Here a block of rows is checked and converted at once: 3.4 s. A log of
-10M ratings with ids in text took 28.7 s row by row, and takes 6.3-6.6 s here
-(benchmarks/load_text_ids.py; zsrec/text_ids.py numbers its ids).
+10M ratings with ids in text took 28.7-29.8 s row by row, and takes 6.3-7.0 s here
+(benchmarks/load_own_logs.py; zsrec/text_ids.py numbers its ids).
 
 Only a file the row reader would take without one complaint goes this way, and it gives the same
 columns, bit for bit:

@@ -189,18 +189,23 @@ def test_load_data_benchmark_toy(tmp_path):
     assert "| 30,000 | " in (tmp_path / "load_data.md").read_text()
 
 
-def test_load_text_ids_benchmark_toy(tmp_path):
-    """The same picks with ids as numbers and in text: both read in bulk, the text again row by row,
-    all three to the same columns (the script stops otherwise)."""
-    _run(["load_text_ids.py", "--toy"], tmp_path)
-    rows = json.loads((tmp_path / "load_text_ids.json").read_text())["rows"]
+def test_load_own_logs_benchmark_toy(tmp_path):
+    """The same picks with ids as numbers and in text, as CSV files and as DataFrames: each read in
+    bulk (files of text ids and frames also a row at a time), all to the same columns (the script
+    stops otherwise)."""
+    pytest.importorskip("pandas")
+    _run(["load_own_logs.py", "--toy"], tmp_path)
+    rows = json.loads((tmp_path / "load_own_logs.json").read_text())["rows"]
     assert [r["size"] for r in rows] == [3000, 30000]
+    loads = ["file_numbers_bulk", "file_text_bulk", "file_text_rows", "frame_numbers_bulk", "frame_numbers_rows",
+             "frame_text_bulk", "frame_text_rows"]
     for r in rows:
-        assert r["same"] is True and r["read_as_said"] is True
-        assert [r[kind]["in_bulk"] for kind in ("numbers", "text", "rows")] == [True, True, False]
-        assert all(r[kind]["ratings"] == r["size"] and r[kind]["load_s"] > 0 for kind in ("numbers", "text", "rows"))
+        assert [r[k]["in_bulk"] for k in loads] == [k.endswith("bulk") for k in loads]
+        assert len({r[k]["digest"] for k in loads}) == 1
+        assert all(r[k]["ratings"] == r["size"] and r[k]["load_s"] > 0 for k in loads)
         assert r["text_mb"] > r["numbers_mb"] > 0
-    assert "| 30,000 | " in (tmp_path / "load_text_ids.md").read_text()
+    text = (tmp_path / "load_own_logs.md").read_text()
+    assert "| 30,000 | 5,196 | " in text and "| 30,000 | text | " in text
 
 
 def test_split_spread_benchmark(tmp_path):
