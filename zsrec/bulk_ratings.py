@@ -59,7 +59,7 @@ def read_ratings(path: Path, sep: str, roles: Sequence[str | None], catalog: Cat
     printable ASCII as ASCII."""
     named = [role for role in roles if role is not None]
     if (len(named) != len(set(named)) or not {"user", "item"} <= set(named) or not set(named) <= set(ROLES)
-            or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in '.\n\r" '
+            or not sep.isascii() or len(set(sep)) != 1 or sep[0].isdigit() or sep[0] in ".\n\r"
             or not path.is_file()):
         return None
     text = _keeps_ascii(encoding)
