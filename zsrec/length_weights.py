@@ -19,8 +19,13 @@ from .errors import OptionError
 def check_weights(bm25: float, popularity: float, cooccurrence: float) -> None:
     """The one rule for a shortlist weighting, wherever one is given: no negative weight, and text or
     popularity present (co-occurrence alone leaves items nobody co-picked unordered)."""
-    if min(bm25, popularity, cooccurrence) < 0 or bm25 + popularity == 0:
-        raise OptionError("weights must be non-negative, and BM25 and popularity not both zero")
+    given = f"BM25 {bm25:g}, popularity {popularity:g}, co-occurrence {cooccurrence:g}"
+    if min(bm25, popularity, cooccurrence) < 0:
+        raise OptionError(f"weights must be non-negative (got {given})")
+    if bm25 + popularity == 0:
+        raise OptionError(f"BM25 and popularity weights are both 0 (got {given}): the items nobody co-picked "
+                          "would have no order; for a shortlist led by co-occurrence, give popularity a small "
+                          "weight such as 0.01")
 
 
 @dataclass(frozen=True)

@@ -379,7 +379,7 @@ def test_the_default_makes_do_with_a_lent_index_when_it_cannot_count_first_picks
 
 
 @pytest.mark.parametrize("bad, match", [("1:0/0.3/0.7,1:0/0.2/0.8", "distinct"), ("0:0/0.3/0.7", "at least 1"),
-                                        ("1:0/0.3/0.7@1.5", r"\[0, 1\]"), ("1:0/0/1", "not both zero"),
+                                        ("1:0/0.3/0.7@1.5", r"\[0, 1\]"), ("1:0/0/1", "both 0"),
                                         ("one:0.1", "look like"), ("1:0.3/0.7", "look like"),
                                         ("1:0/0.3/0.7+firstx", "look like"), ("1:0/0.3/0.7+first1", "at least 2")])
 def test_bad_weights_by_length_are_refused(bad, match):

@@ -116,8 +116,10 @@ def test_measure_shortlist_matches_the_generator(ml100k):
 
 
 def test_bad_grids_and_weights_are_refused(ml100k):
-    with pytest.raises(OptionError, match="not both zero"):
+    with pytest.raises(OptionError, match=r"^BM25 and popularity weights are both 0 \(got BM25 0, popularity 0, co-occurrence 1\): .* give popularity a small weight such as 0.01$"):
         tune_shortlist(ml100k, EvalConfig(n_test_users=5), weights=[(0.0, 0.0, 1.0)])
+    with pytest.raises(OptionError, match=r"^weights must be non-negative \(got BM25 -0.1, popularity 0.5, co-occurrence 0.6\)$"):
+        tune_shortlist(ml100k, EvalConfig(n_test_users=5), weights=[(-0.1, 0.5, 0.6)])
     with pytest.raises(OptionError, match="at least one"):
         tune_shortlist(ml100k, EvalConfig(n_test_users=5), decays=())
     with pytest.raises(OptionError, match="weights"):
