@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 
 import numpy as np
 
-from .data import Catalog, Interactions
+from .data import Catalog, Interactions, first_seen_codes
 
 
 def epoch_seconds(column) -> np.ndarray:
@@ -47,8 +47,8 @@ def read_frame_events(frame, cols: Mapping[str, str], needed: Collection[str], c
     users, items = _ids(column[cols["user_id"]]), _ids(column[cols["item_id"]])
     if users is None or items is None:
         return None
-    item_rows = np.array([catalog.index_of(text) if text in catalog else -1 for text in items[1]], dtype=np.int64)
-    if len(item_rows) and item_rows.min() < 0:
+    item_rows = catalog.rows_of(items[1])
+    if item_rows is None:
         return None
     n = len(frame)
     times = _numbers(column[cols["timestamp"]], dates=True) if cols["timestamp"] in column else None
@@ -79,9 +79,8 @@ def _ids(series) -> tuple[np.ndarray, list[str]] | None:
     if not all(texts):
         return None  # an empty id: the rows name it
     if len(set(texts)) != len(texts):  # " a" and "a": one id once stripped
-        first: dict[str, int] = {}
-        codes = np.array([first.setdefault(t, len(first)) for t in texts], dtype=np.int64)[codes]
-        texts = list(first)
+        texts, merged = first_seen_codes(texts)
+        codes = merged[codes]
     return codes, texts
 
 

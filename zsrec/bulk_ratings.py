@@ -301,7 +301,7 @@ class _ItemRows:
         if ids.dtype.kind == "S":
             codes, fresh = self.text_ids.codes(ids)
             if len(fresh):
-                rows = self._rows_of_texts(fresh.tolist())
+                rows = self.catalog.rows_of(key.decode("ascii") for key in fresh.tolist())
                 if rows is None:
                     return None
                 self.row_of_code = np.concatenate([self.row_of_code, rows])
@@ -317,7 +317,7 @@ class _ItemRows:
         new = rows < 0
         if new.any():
             fresh = np.unique(ids[new])
-            looked = self._rows_of(fresh)
+            looked = self.catalog.rows_of(map(str, fresh.tolist()))
             if looked is None:
                 return None
             self.table[fresh] = looked
@@ -325,26 +325,8 @@ class _ItemRows:
         return rows
 
     def _looked_up(self, distinct: np.ndarray, ids: np.ndarray) -> np.ndarray | None:
-        rows = self._rows_of(distinct)
+        rows = self.catalog.rows_of(map(str, distinct.tolist()))
         return None if rows is None else rows[np.searchsorted(distinct, ids)]
-
-    def _rows_of(self, distinct: np.ndarray) -> np.ndarray | None:
-        rows = np.empty(len(distinct), dtype=np.int64)
-        for k, item_id in enumerate(distinct.tolist()):
-            text = str(item_id)
-            if text not in self.catalog:
-                return None  # the row reader names the line, or counts it as skipped
-            rows[k] = self.catalog.index_of(text)
-        return rows
-
-    def _rows_of_texts(self, distinct: list[bytes]) -> np.ndarray | None:
-        rows = np.empty(len(distinct), dtype=np.int64)
-        for k, key in enumerate(distinct):
-            text = key.decode("ascii")
-            if text not in self.catalog:
-                return None  # the row reader names the line, or counts it as skipped
-            rows[k] = self.catalog.index_of(text)
-        return rows
 
 
 class _UserIds:

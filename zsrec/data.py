@@ -107,6 +107,13 @@ class Catalog:
     def __contains__(self, item_id: object) -> bool:
         return item_id in self._index
 
+    def rows_of(self, item_ids: Iterable[str]) -> np.ndarray | None:
+        """Each id's row, or None where one is not in the catalog: what the bulk readers of files and
+        frames look a column's distinct ids up with (the rows then name the unknown one)."""
+        index = self._index
+        rows = np.fromiter((index.get(item_id, -1) for item_id in item_ids), dtype=np.int64)
+        return None if len(rows) and int(rows.min()) < 0 else rows
+
     def index_of(self, item_id: str) -> int:
         try:
             return self._index[item_id]
