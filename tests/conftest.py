@@ -146,6 +146,26 @@ def loaded(load: Callable) -> tuple:
             it.timed, ds.skipped_rows, ds.name, it.fingerprint())
 
 
+def bulk_and_rows(monkeypatch, module, name: str, load: Callable, outcome: Callable = loaded) -> tuple:
+    """A load as zsrec does it, then with the bulk reader ``module.name`` off (returning None, so that
+    the rows are read), each as ``outcome`` gives it; and whether the bulk reader gave the data the
+    first time, so that a test never compares the rows with themselves."""
+    real = getattr(module, name)
+    used: list[bool] = []
+
+    def counted(*args, **kwargs):
+        got = real(*args, **kwargs)
+        used.append(got is not None)
+        return got
+
+    monkeypatch.setattr(module, name, counted)
+    bulk = outcome(load)
+    monkeypatch.setattr(module, name, lambda *args, **kwargs: None)
+    rows = outcome(load)
+    monkeypatch.setattr(module, name, real)
+    return bulk, rows, any(used)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Downloads and the converted model land in a cache of this run's own, shared by its tests (and,

@@ -7,8 +7,9 @@ of plain types, each is converted whole here instead, to the same ``Interactions
 - the ids: integers (each one's text as ``str`` writes it) or Python strings (stripped, as the rows
   strip them; none empty), no cell missing;
 - the time: integers, floats or date-times (``datetime64``, with a zone or without: read as UTC, as
-  the rows read them), every one present and finite; with no time column, the events' order is their
-  clock (``timed`` off), as in the rows;
+  the rows read them), or ISO 8601 text in a shape zsrec/iso_times.py reads (what ``pd.read_csv``
+  gives for a column of dates it was not asked to parse), every one present and finite; with no
+  time column, the events' order is their clock (``timed`` off), as in the rows;
 - the rating: integers or floats, none infinite; a missing one (NaN) is no rating, as in the rows;
   with no rating column, none;
 - every item id is in the catalog, and no two of the frame's columns share a name.
@@ -22,6 +23,7 @@ from collections.abc import Collection, Mapping
 import numpy as np
 
 from .data import Catalog, Interactions, first_seen_codes
+from .iso_times import iso_seconds_of
 
 
 def epoch_seconds(column) -> np.ndarray:
@@ -92,6 +94,13 @@ def _numbers(series, dates: bool) -> np.ndarray | None:
         values = series.to_numpy(dtype=np.float64, na_value=np.nan, copy=True)  # a copy: NaNs are set below
     elif kind == "M" and dates:
         values = epoch_seconds(series)
+    elif kind == "O" and dates:  # text, as pandas reads a CSV's dates unless told to parse them
+        texts = series.tolist()
+        if set(map(type, texts)) != {str}:
+            return None
+        values = iso_seconds_of(texts)
+        if values is None:
+            return None
     else:
         return None
     if np.isinf(values).any():

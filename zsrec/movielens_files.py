@@ -71,7 +71,7 @@ def load_recbole(directory: str | Path, name: str | None = None, skip_bad_rows: 
         if need not in icols:
             raise DataError(f"no {need} column in header {icols}", str(inter_path), 1)
     bulk = bulk_ratings.read_with_header(inter_path, "\t", RECBOLE_ROLES, RECBOLE_NEEDS, catalog, encoding,
-                                         lambda name: name.split(":")[0])
+                                         lambda name: name.split(":")[0], iso_times=True)
     if bulk is not None:
         return Dataset(name, catalog, bulk, source=str(directory), skipped_rows=sink.skipped)
     builder = InteractionBuilder(catalog, sink)

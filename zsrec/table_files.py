@@ -153,7 +153,7 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         if len(roles) < 4:  # two of zsrec's names on one column: left to the rows
             return None
         return bulk_ratings.read_with_header(interactions_path, _delimiter(interactions_path), roles,
-                                             event_needs.values(), catalog, encoding)
+                                             event_needs.values(), catalog, encoding, iso_times=True)
 
     return rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,
                             items_path, interactions_path, name or items_path.stem,

@@ -15,7 +15,7 @@ import pytest
 from zsrec import records
 from zsrec.errors import DataError
 from zsrec.loaders import load_records
-from conftest import loaded
+from conftest import bulk_and_rows, loaded
 
 pd = pytest.importorskip("pandas")
 
@@ -43,20 +43,7 @@ def outcome(load):
 
 def both(monkeypatch, frame, **kwargs):
     """The load as zsrec does it (and whether the columns gave the data), then row by row."""
-    real = records.read_frame_events
-    used: list[bool] = []
-
-    def counted(*args):
-        got = real(*args)
-        used.append(got is not None)
-        return got
-
-    monkeypatch.setattr(records, "read_frame_events", counted)
-    by_column = outcome(lambda: load_records(ITEMS, frame, **kwargs))
-    monkeypatch.setattr(records, "read_frame_events", lambda *args: None)
-    by_rows = outcome(lambda: load_records(ITEMS, frame, **kwargs))
-    monkeypatch.setattr(records, "read_frame_events", real)
-    return by_column, by_rows, any(used)
+    return bulk_and_rows(monkeypatch, records, "read_frame_events", lambda: load_records(ITEMS, frame, **kwargs), outcome)
 
 
 BY_COLUMN = {
@@ -70,6 +57,9 @@ BY_COLUMN = {
     "date-times": lambda: events(timestamp=pd.to_datetime(SECONDS, unit="s") + pd.Timedelta("1us")),
     "date-times in Berlin": lambda: events(timestamp=pd.to_datetime(SECONDS, unit="s").tz_localize("Europe/Berlin")),
     "milliseconds": lambda: events(timestamp=[t * 1000 + 1_700_000_000_000 for t in SECONDS]),
+    "dates as text, as pd.read_csv leaves them": lambda: events(timestamp=[
+        "2024-03-01", "2024-03-02T10:00:00Z", "2024-03-01 10:00:00.5", "2024-03-03T10:00+01:00", "1999-12-31", "2024-03-05"]),
+    "dates as pandas' strings": lambda: events(timestamp=pd.array(["2024-03-01"] * 6, dtype="string")),
     "no time": lambda: events(timestamp=None),
     "no rating": lambda: events(rating=None),
     "integer ratings": lambda: events(rating=[5, 4, 3, 4, 3, 1]),
@@ -81,8 +71,13 @@ BY_COLUMN = {
 BY_ROWS = {
     "a missing time": lambda: events(timestamp=[100.0, np.nan, 110, 140, 150, 5]),
     "a NaT": lambda: events(timestamp=pd.to_datetime([100, None, 110, 140, 150, 5], unit="s")),
-    "dates as text": lambda: events(timestamp=["2024-03-01", "2024-03-02T10:00:00Z", "2024-03-01", "2024-03-03",
-                                               "2024-03-04", "2024-03-05"]),
+    "a date as text not read by column": lambda: events(timestamp=["2024-03-01", "2024-03-02t10:00:00", "2024-03-01",
+                                                                   "2024-03-03", "2024-03-04", "2024-03-05"]),
+    "dates as text, one missing": lambda: events(timestamp=["2024-03-01", None, "2024-03-01", "2024-03-03",
+                                                            "2024-03-04", "2024-03-05"]),
+    "numbers as text": lambda: events(timestamp=[str(t) for t in SECONDS]),
+    "a date outside ASCII": lambda: events(timestamp=["2024-03-01", "２０２４-03-01", "2024-03-01", "2024-03-03",
+                                                      "2024-03-04", "2024-03-05"]),
     "an infinite time": lambda: events(timestamp=[100.0, np.inf, 110, 140, 150, 5]),
     "an infinite rating": lambda: events(rating=[5.0, -np.inf, 3, 4, 3, 1]),
     "float ids": lambda: events(user_id=[1.0, 1.0, 2.0, 3.0, 3.0, 10.0]),

@@ -14,7 +14,7 @@ import pytest
 
 from zsrec import bulk_ratings
 from zsrec.loaders import load_dataset, load_directory, load_table, packaged_recbole_path
-from conftest import loaded
+from conftest import bulk_and_rows
 
 # Both readers say a file's 15-digit times are microseconds (zsrec.columns.to_seconds), to the same columns.
 pytestmark = pytest.mark.filterwarnings("ignore:events.tsv. timestamps read as microseconds")
@@ -67,20 +67,7 @@ def load(folder: Path, skip_bad_rows: bool = False, columns: dict[str, str] = OW
 
 def both(monkeypatch, load):
     """The load as zsrec does it (and whether the bulk read gave the data), then row by row."""
-    real = bulk_ratings.read_ratings
-    used: list[bool] = []
-
-    def counted(*args, **kwargs):
-        got = real(*args, **kwargs)
-        used.append(got is not None)
-        return got
-
-    monkeypatch.setattr(bulk_ratings, "read_ratings", counted)
-    bulk = loaded(load)
-    monkeypatch.setattr(bulk_ratings, "read_ratings", lambda *args, **kwargs: None)
-    rows = loaded(load)
-    monkeypatch.setattr(bulk_ratings, "read_ratings", real)
-    return bulk, rows, any(used)
+    return bulk_and_rows(monkeypatch, bulk_ratings, "read_ratings", load)
 
 
 # Files the bulk read takes: the row reader reads them without a complaint.
@@ -112,7 +99,6 @@ LEFT_TO_ROWS = {
     "an id past 128 bytes": "u" * 129 + "|1|5|100\n",
     "a space inside an id": "u 1|1|5|100\n",
     "a letter in a rating": "1|1|5a|100\n",
-    "a date for a time": "1|1|5|2024-03-01T10:00:00Z\n",
     "a letter outside ASCII in an id": "\xe9|1|5|100\n",
     "a point alone": "1|1|.|100\n",
     "two points": "1|1|3.5.1|100\n",
@@ -136,15 +122,54 @@ LEFT_TO_ROWS = {
 }
 
 
-def check_every_layout(tmp_path, monkeypatch, text: str, in_bulk: bool) -> None:
+# Times as ISO 8601 dates: RecBole's .inter and your own files read them (zsrec.row_reading.parse_timestamp),
+# and so does the bulk read; MovieLens' own files hold epoch seconds, and there a date is the row reader's error.
+READS_DATES = ("recbole", "events.tsv")
+DATES_IN_BULK = {
+    "a date for a time": "1|1|5|2024-03-01T10:00:00Z\n",
+    "every shape read in bulk": "1|1|5|2024-03-01T10:00:00Z\n1|3|4|2024-03-01 10:00:05\n2|4|3|2024-03-01\n"
+                                "3|6|4|2024-02-29T23:59:59.5+01:00\n3|1|3|1999-12-31T23:59-0530\n"
+                                "10|3|1|2000-02-29T10:00:00.123456+05\n10|1|2|1970-01-01T00:00:00.000001-00:00\n"
+                                "10|4|2|1969-12-31 23:59:59.999999\n",
+    "a space in a time, ids in text": "u-1|sku-7|5|2024-03-01 10:00:00\nu-2|007|4|2024-03-01 10:00:00.250\n",
+    "JavaScript's toISOString": "1|1|5|2024-03-01T10:00:00.000Z\n1|3|4|2024-03-01T10:00:01.999Z\n",
+    "Postgres' timestamptz": "1|1|5|2024-03-01 10:00:00+00\n1|3|4|2024-03-01 10:00:00.5-08\n",
+}
+DATES_LEFT_TO_ROWS = {  # the row reader reads some, names the line of the others
+    "a date that does not exist": "1|1|5|2023-02-29\n",
+    "hour 24": "1|1|5|2024-03-01T24:00:00\n",
+    "second 60": "1|1|5|2024-03-01T10:00:60\n",
+    "year 0": "1|1|5|0000-01-01\n",
+    "an offset of 24 hours": "1|1|5|2024-03-01T10:00:00+24:00\n",
+    "seven digits of a second": "1|1|5|2024-03-01T10:00:00.1234567\n",
+    "a point without digits": "1|1|5|2024-03-01T10:00:00.\n",
+    "a comma before the fraction": "1|1|5|2024-03-01T10:00:00,5\n",
+    "a lower-case t": "1|1|5|2024-03-01t10:00:00\n",
+    "an hour alone": "1|1|5|2024-03-01T10\n",
+    "a week date": "1|1|5|2024-W09\n",
+    "a space after a time": "1|1|5|2024-03-01 10:00:00 \n",
+    "a space before a time": "1|1|5| 2024-03-01\n",
+    "two spaces in a time": "1|1|5|2024-03-01  10:00:00\n",
+    "a space inside an id beside a date": "u 1|1|5|2024-03-01 10:00:00\n",
+    "a space in a rating beside a date": "1|1|5 |2024-03-01\n",
+    "a year before 1686": "1|1|5|1600-01-01\n",  # microseconds past 2**53: one rounding more in a double
+    "a year after 2254": "1|1|5|2300-01-01\n",
+    "a number and a date in one block": "1|1|5|100\n1|3|4|2024-03-01\n",
+    "a letter after the zone": "1|1|5|2024-03-01T10:00:00Zx\n",
+    "a day of one digit": "1|1|5|2024-03-1\n",
+}
+
+
+def check_every_layout(tmp_path, monkeypatch, text: str, in_bulk: bool | tuple[str, ...]) -> None:
     """``text`` in each layout, with and without skip_bad_rows: read in bulk (or not) as ``in_bulk``
-    says, and to what the row reader gives."""
+    says (or in bulk in the layouts it names alone), and to what the row reader gives."""
     for layout in LAYOUTS:
         folder = write(tmp_path / layout, layout, text)
+        bulk_here = in_bulk if isinstance(in_bulk, bool) else layout in in_bulk
         for skip in (False, True):
             bulk, rows, used = both(monkeypatch, lambda: load(folder, skip))
-            assert used == in_bulk, f"{layout}: {'not ' if in_bulk else ''}read in bulk"
-            assert bulk == rows and (bulk[0] == "data" or not in_bulk), layout
+            assert used == bulk_here, f"{layout}: {'not ' if bulk_here else ''}read in bulk"
+            assert bulk == rows and (bulk[0] == "data" or not bulk_here), layout
 
 
 @pytest.mark.parametrize("case", sorted(READ_IN_BULK))
@@ -155,6 +180,24 @@ def test_plain_files_are_read_in_bulk_to_the_same_dataset(tmp_path, monkeypatch,
 @pytest.mark.parametrize("case", sorted(LEFT_TO_ROWS))
 def test_other_files_are_left_to_the_row_reader(tmp_path, monkeypatch, case):
     check_every_layout(tmp_path, monkeypatch, LEFT_TO_ROWS[case], in_bulk=False)
+
+
+@pytest.mark.parametrize("case", sorted(DATES_IN_BULK))
+def test_dates_are_read_in_bulk_where_the_rows_read_dates(tmp_path, monkeypatch, case):
+    check_every_layout(tmp_path, monkeypatch, DATES_IN_BULK[case], in_bulk=READS_DATES)
+
+
+@pytest.mark.parametrize("case", sorted(DATES_LEFT_TO_ROWS))
+def test_other_dates_are_left_to_the_row_reader(tmp_path, monkeypatch, case):
+    check_every_layout(tmp_path, monkeypatch, DATES_LEFT_TO_ROWS[case], in_bulk=False)
+
+
+def test_dates_are_read_as_the_seconds_they_name(tmp_path):
+    """Not only as the rows read them: the seconds themselves, zone and fraction included."""
+    folder = write(tmp_path / "d", "events.tsv", DATES_IN_BULK["every shape read in bulk"])
+    it = load(folder).interactions
+    assert it.timed and it.timestamps.tolist() == [
+        1709287200.0, 1709287205.0, 1709251200.0, 1709247599.5, 946704540.0, 951800400.123456, 1e-06, -1e-06]
 
 
 TYPED = {"userId": "user_id:token", "movieId": "item_id:token", "rating": "rating:float", "timestamp": "timestamp:float"}
