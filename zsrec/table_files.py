@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .columns import DEFAULT_COLUMNS, Place, check_columns, needed_columns, rows_to_dataset
-from . import bulk_ratings
+from . import bulk_json, bulk_ratings
 from .data import Catalog, Dataset, Interactions
 from .errors import DataError
 from .row_reading import RowSink, read_lines
@@ -145,9 +145,9 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         for lineno, row in table_rows(path, sink, encoding, needed, piped=cols["genres"]):
             yield (path, lineno), row
 
-    def in_bulk(catalog: Catalog) -> Interactions | None:  # a CSV/TSV of numbers, as table_rows reads it
-        if interactions_path.suffix.lower() in JSON_SUFFIXES:
-            return None
+    def in_bulk(catalog: Catalog) -> Interactions | None:  # a plain CSV/TSV or JSON Lines file, as table_rows reads it
+        if interactions_path.suffix.lower() in JSON_SUFFIXES:  # one JSON array is left to the rows: its first line is no object
+            return bulk_json.read_json_events(interactions_path, cols, catalog, encoding)
         roles = {cols["user_id"]: "user", cols["item_id"]: "item", cols["timestamp"]: "timestamp",
                  cols["rating"]: "rating"}
         if len(roles) < 4:  # two of zsrec's names on one column: left to the rows
