@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, machine_line
+from _common import RESULTS, machine, machine_line, memory_mb
 
 RATINGS_PER_USER = 150
 WORDS = ("Night", "Love", "Story", "Man", "City", "Last", "Dark", "Blue", "King", "Girl", "War", "Summer",
@@ -84,7 +84,9 @@ def write_folder(folder: Path, n_ratings: int, seed: int = 0) -> dict:
 
 
 def peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set (VmHWM): ``ru_maxrss`` would keep the parent's, inherited across
+    fork and exec, and at small sizes report that in place of this load's."""
+    return memory_mb()["VmHWM"]
 
 
 def rss_mb() -> float:

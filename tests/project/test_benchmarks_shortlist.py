@@ -190,22 +190,23 @@ def test_load_data_benchmark_toy(tmp_path):
 
 
 def test_load_own_logs_benchmark_toy(tmp_path):
-    """The same picks with ids as numbers and in text, as CSV files and as DataFrames: each read in
-    bulk (files of text ids and frames also a row at a time), all to the same columns (the script
-    stops otherwise)."""
+    """The same picks with ids as numbers and in text, times as dates, as CSV and JSON Lines files
+    and as DataFrames: each read in bulk (and but for numbers also a row at a time), all to the same
+    columns (the script stops otherwise)."""
     pytest.importorskip("pandas")
     _run(["load_own_logs.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "load_own_logs.json").read_text())["rows"]
     assert [r["size"] for r in rows] == [3000, 30000]
-    loads = ["file_numbers_bulk", "file_text_bulk", "file_text_rows", "frame_numbers_bulk", "frame_numbers_rows",
-             "frame_text_bulk", "frame_text_rows"]
+    loads = ["file_numbers_bulk", "file_text_bulk", "file_text_rows", "file_dates_bulk", "file_dates_rows",
+             "file_json_bulk", "file_json_rows", "frame_numbers_bulk", "frame_numbers_rows",
+             "frame_text_bulk", "frame_text_rows", "frame_dates_bulk", "frame_dates_rows"]
     for r in rows:
         assert [r[k]["in_bulk"] for k in loads] == [k.endswith("bulk") for k in loads]
         assert len({r[k]["digest"] for k in loads}) == 1
-        assert all(r[k]["ratings"] == r["size"] and r[k]["load_s"] > 0 for k in loads)
-        assert r["text_mb"] > r["numbers_mb"] > 0
+        assert all(r[k]["ratings"] == r["size"] and r[k]["load_s"] > 0 and r[k]["peak_mb"] > 0 for k in loads)
+        assert r["json_mb"] > r["dates_mb"] > r["text_mb"] > r["numbers_mb"] > 0
     text = (tmp_path / "load_own_logs.md").read_text()
-    assert "| 30,000 | 5,196 | " in text and "| 30,000 | text | " in text
+    assert "| 30,000 | 5,196 | " in text and "| 30,000 | text | " in text and "| 30,000 | text, times as text (dates) | " in text
 
 
 def test_split_spread_benchmark(tmp_path):
