@@ -49,8 +49,8 @@ def read_json_events(path: Path, cols: Mapping[str, str], catalog: Catalog, enco
         for lines, first_line in _line_blocks(path, encoding):
             if not columns.add(lines, first_line):
                 return None
-    except (_NotPlain, UnicodeDecodeError, LookupError):
-        return None  # the rows name the line that does not decode, or the encoding Python does not know
+    except (_NotPlain, UnicodeDecodeError, LookupError, OSError):
+        return None  # the rows name the line that does not decode, the encoding Python does not know, the missing file
     return columns.joined()
 
 
@@ -75,7 +75,7 @@ class _Columns:
         as the rows' own reading."""
         texts = list(map(str.strip, lines, itertools.repeat(" \t\n\r")))  # JSON's white space, which json.loads allows
         kept = None
-        if "" in texts:  # blank lines, skipped as the rows skip them; one blank to str.strip alone is no JSON (None)
+        if "" in texts:  # blank lines, skipped as the rows skip them (one blank only to str.strip, a no-break space, is no JSON: None)
             kept = [k for k, text in enumerate(texts) if text]
             texts = [texts[k] for k in kept]
             if not texts:

@@ -39,7 +39,7 @@ def iso_seconds(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     def at(where: np.ndarray | int) -> np.ndarray:
         return padded[rows, where] if isinstance(where, np.ndarray) else padded[:, where]
 
-    def number(first: np.ndarray | int, count: int) -> np.ndarray | None:
+    def number(first: np.ndarray | int, count: int) -> np.ndarray:
         """The ``count`` digits from ``first`` as a number, -1 for a row where one is not a digit."""
         value = np.zeros(n, dtype=np.int64)
         ok = np.ones(n, dtype=bool)
@@ -104,7 +104,7 @@ def iso_seconds(table: np.ndarray, lengths: np.ndarray) -> np.ndarray | None:
     seconds = _days_since_1970(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     micros = seconds * 1_000_000 + micro
     if np.any(np.abs(micros) >= _EXACT_MICROSECONDS):
-        return None  # past 2255: Python divides the exact count, a double of it would round twice
+        return None  # before 1686 or after 2254: Python divides the exact count, a double of it would round twice
     return micros.astype(np.float64) / 1e6
 
 

@@ -161,6 +161,13 @@ def test_times_in_early_blocks_and_none_in_later_ones_go_to_the_rows(tmp_path, m
     check(tmp_path, monkeypatch, PLAIN[0] + "\n" + '{"user_id": "u1", "item_id": "3"}\n', in_bulk=False)
 
 
+def test_a_missing_file_is_the_rows_error(tmp_path, monkeypatch):
+    items, events = write(tmp_path, PLAIN[0] + "\n")
+    events.unlink()
+    bulk, rows, used = both(monkeypatch, lambda: load_table(items, events))
+    assert not used and bulk == rows and bulk[0] == "error" and "file not found" in bulk[1]
+
+
 def test_a_json_array_is_read_by_the_rows(tmp_path, monkeypatch):
     """One JSON array (.json) is the rows' to read, element by element with its line."""
     items, events = write(tmp_path, "[\n" + ",\n".join(PLAIN) + "\n]\n", name="events.json")
