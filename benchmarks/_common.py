@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,3 +44,13 @@ def memory_mb() -> dict[str, float]:
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0]) / 1024
     return out
+
+
+def in_child(script: str, *args: str) -> dict:
+    """What ``script`` prints last (one JSON line), run with ``args`` in a process of its own, so that
+    its time and peak memory are its own; the benchmark stops with the child's error if it fails."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=Path(script).parent)
+    if out.returncode:
+        sys.exit(out.stderr[-3000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+

@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, machine_line
+from _common import RESULTS, in_child, machine, machine_line
 
 INTERACTIONS_PER_ITEM = 10
 ADD_EVENTS = 10_000  # new interactions counted into a built index
@@ -222,11 +221,7 @@ def main() -> None:
     users = 20 if args.toy else args.users
     rows = []
     for size in sizes:
-        out = subprocess.run([sys.executable, __file__, "--one", size, "--users", str(users)],
-                             capture_output=True, text=True, cwd=Path(__file__).parent)
-        if out.returncode:
-            sys.exit(out.stderr[-3000:])
-        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        rows.append(in_child(__file__, "--one", size, "--users", str(users)))
         print(json.dumps(rows[-1]), flush=True)
     m = machine()
     cmd = "python benchmarks/cooccurrence_scale.py " + " ".join(sys.argv[1:])

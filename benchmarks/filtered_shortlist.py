@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, machine_line
+from _common import RESULTS, in_child, machine, machine_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zsrec.candidates import CandidateConfig, CandidateGenerator  # noqa: E402
@@ -171,11 +170,7 @@ def main() -> None:
     users = 20 if args.toy else args.users
     results = []
     for size in sizes:  # each in its own process, so one size's memory does not slow the next
-        proc = subprocess.run([sys.executable, __file__, "--one", size, "--users", str(users)],
-                              capture_output=True, text=True, cwd=Path(__file__).parent)
-        if proc.returncode:
-            sys.exit(proc.stderr[-3000:])
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        results.append(in_child(__file__, "--one", size, "--users", str(users)))
     m = machine()
     cmd = ("python benchmarks/filtered_shortlist.py " + " ".join(sys.argv[1:])).strip()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, machine_line, memory_mb
+from _common import RESULTS, in_child, machine, machine_line, memory_mb
 
 RATINGS_PER_USER = 150
 WORDS = ("Night", "Love", "Story", "Man", "City", "Last", "Dark", "Blue", "King", "Girl", "War", "Summer",
@@ -190,11 +190,7 @@ def main() -> None:
             write_s = time.perf_counter() - t0
             row = {"size": n, **shape, "write_s": write_s}
             for flag in ("--one", "--row-by-row"):  # each in its own process: its own peak memory
-                out = subprocess.run([sys.executable, __file__, flag, str(folder)], capture_output=True, text=True,
-                                     cwd=Path(__file__).parent)
-                if out.returncode:
-                    sys.exit(out.stderr[-3000:])
-                row.update(json.loads(out.stdout.strip().splitlines()[-1]))
+                row.update(in_child(__file__, flag, str(folder)))
             row["load_same"] = row["load_digest"] == row["load_rows_digest"]
             if not args.toy or n == sizes[0]:  # the toy run checks the commands once (each loads the model)
                 row.update(rank_twice(folder, str(shape["users"] // 2 + 1)))

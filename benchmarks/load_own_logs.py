@@ -29,14 +29,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, machine, machine_line, memory_mb
+from _common import RESULTS, in_child, machine, machine_line, memory_mb
 
 RATINGS_PER_USER = 30  # a shop's log: fewer picks a user than a film site's
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -165,11 +164,7 @@ def main() -> None:
             folder = Path(d) / f"log-{n}"
             row = {"size": n, **write_folder(folder, n)}
             for load in LOADS:  # each in its own process: its own peak memory
-                out = subprocess.run([sys.executable, __file__, "--load", str(folder), *load], capture_output=True,
-                                     text=True, cwd=Path(__file__).parent)
-                if out.returncode:
-                    sys.exit(out.stderr[-3000:])
-                row[key(*load)] = json.loads(out.stdout.strip().splitlines()[-1])
+                row[key(*load)] = in_child(__file__, "--load", str(folder), *load)
         got = [row[key(*load)] for load in LOADS]
         if len({g["digest"] for g in got}) != 1 or [g["in_bulk"] for g in got] != [way == "bulk" for *_, way in LOADS]:
             sys.exit(f"the loads disagree: {json.dumps(row)}")
