@@ -142,8 +142,9 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
     sink = RowSink(skip_bad_rows)
     frame = _frame(interactions, event_needs)
     in_bulk = None if frame is None else (lambda catalog: read_frame_events(frame, cols, event_needs.values(), catalog))
+    events = interactions if frame is None else frame  # its index already made columns: not again for the rows
     return rows_to_dataset(_record_rows(items, "items", item_needs, sink, piped=cols["genres"]),
-                            _record_rows(interactions, "interactions", event_needs, sink), cols, sink,
+                            _record_rows(events, "interactions", event_needs, sink), cols, sink,
                             "items", "interactions", name, f"{name} (Python records)", in_bulk)
 
 
