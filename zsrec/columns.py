@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import Catalog, Dataset, Interactions, Item
 from .errors import DataError
-from .row_reading import InteractionBuilder, RowSink, build_catalog, parse_number, parse_timestamp
+from .row_reading import InteractionBuilder, RowSink, build_catalog, collector_paused, parse_number, parse_timestamp
 
 DEFAULT_COLUMNS: dict[str, str] = {
     "item_id": "item_id", "title": "title", "user_id": "user_id", "timestamp": "timestamp", "rating": "rating",
@@ -90,18 +90,23 @@ def rows_to_dataset(item_rows: Iterator[tuple[Place, dict[str, str]]],
                      event_rows: Iterator[tuple[Place, dict[str, str]]], cols: Mapping[str, str],
                      sink: RowSink, items_label: str | Path, events_label: str | Path,
                      name: str, source: str,
-                     events_in_bulk: Callable[[Catalog], Interactions | None] | None = None) -> Dataset:
+                     events_in_bulk: Callable[[Catalog], Interactions | None] | None = None,
+                     items_in_bulk: Callable[[], Catalog | None] | None = None) -> Dataset:
     """Items and events given as {column: text} rows, from files or from Python records alike.
-    ``events_in_bulk`` reads the events file whole where it is plain numbers (zsrec/bulk_ratings.py),
-    to the columns the rows would give; where it returns None, the rows are read."""
-    items, places = [], []
-    for place, row in item_rows:
-        item = item_of_row(row, cols, place, sink)
-        if item is not None:
-            items.append(item)
-            places.append(place)
-    catalog = build_catalog(items, sink, items_label, [line for _, line in places],
-                             [where for where, _ in places])
+    ``items_in_bulk`` and ``events_in_bulk`` read a plain file in blocks (zsrec/bulk_items.py,
+    zsrec/bulk_ratings.py), to the catalog and the columns the rows would give; where one returns
+    None, its rows are read."""
+    with collector_paused():
+        catalog = items_in_bulk() if items_in_bulk is not None else None
+        if catalog is None:
+            items, places = [], []
+            for place, row in item_rows:
+                item = item_of_row(row, cols, place, sink)
+                if item is not None:
+                    items.append(item)
+                    places.append(place)
+            catalog = build_catalog(items, sink, items_label, [line for _, line in places],
+                                     [where for where, _ in places])
     interactions = events_in_bulk(catalog) if events_in_bulk is not None else None
     if interactions is None:
         builder = InteractionBuilder(catalog, sink)

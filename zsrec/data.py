@@ -50,11 +50,13 @@ class Catalog:
         # title's first row: made on first use, then kept up to date by ``extend``
         self._twins: dict[int, list[int]] | None = None
         self._first_of_title: dict[str, int] | None = None
-        self._index: dict[str, int] = {}
-        for i, item in enumerate(self.items):
-            if item.id in self._index:
-                raise ValueError(f"duplicate item id {item.id!r} in catalog")
-            self._index[item.id] = i
+        self._index: dict[str, int] = dict(zip([item.id for item in self.items], range(len(self.items))))
+        if len(self._index) < len(self.items):  # the first id held twice, named
+            seen: set[str] = set()
+            for item in self.items:
+                if item.id in seen:
+                    raise ValueError(f"duplicate item id {item.id!r} in catalog")
+                seen.add(item.id)
 
     def __len__(self) -> int:
         return len(self.items)

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from .columns import DEFAULT_COLUMNS, Place, check_columns, needed_columns, rows_to_dataset
-from . import bulk_json, bulk_ratings
+from . import bulk_items, bulk_json, bulk_ratings
 from .data import Catalog, Dataset, Interactions
 from .errors import DataError
 from .row_reading import RowSink, read_lines
@@ -61,7 +61,7 @@ def table_rows(path: Path, sink: RowSink, encoding: str, needed: Mapping[str, st
 
     delimiter = _delimiter(path)
     header: list[str] | None = None
-    for parts in csv.reader(texts(), delimiter=delimiter):
+    for parts in _csv_rows(texts(), delimiter, path, line_numbers):
         lineno = line_numbers[0]
         if header is None:
             header = [h.strip() for h in parts]
@@ -77,6 +77,15 @@ def table_rows(path: Path, sink: RowSink, encoding: str, needed: Mapping[str, st
             sink.bad(f"expected {len(header)} fields as in the header, got {len(parts)}", path, lineno)
             continue
         yield lineno, dict(zip(header, parts))
+
+
+def _csv_rows(texts: Iterator[str], delimiter: str, path: Path, line_numbers: list[int]) -> Iterator[list[str]]:
+    """csv's rows; its one error (a field longer than its limit, 131,072 characters) named as a bad
+    file's line is, not a traceback. csv cannot go on past it, so no ``--skip-bad-rows`` drops it."""
+    try:
+        yield from csv.reader(texts, delimiter=delimiter)
+    except csv.Error as e:
+        raise DataError(f"not a CSV row csv can read ({e})", str(path), line_numbers[0] if line_numbers else None) from None
 
 
 def _delimiter(path: Path) -> str:
@@ -155,6 +164,11 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         return bulk_ratings.read_with_header(interactions_path, _delimiter(interactions_path), roles,
                                              event_needs.values(), catalog, encoding, iso_times=True)
 
+    def items_in_bulk() -> Catalog | None:  # a plain CSV/TSV, as table_rows reads it
+        if items_path.suffix.lower() in JSON_SUFFIXES:
+            return None
+        return bulk_items.read_items_table(items_path, _delimiter(items_path), cols, item_needs, encoding)
+
     return rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,
                             items_path, interactions_path, name or items_path.stem,
-                            f"{items_path} + {interactions_path}", in_bulk)
+                            f"{items_path} + {interactions_path}", in_bulk, items_in_bulk)

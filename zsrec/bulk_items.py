@@ -1,0 +1,172 @@
+"""An items file read in blocks, to the same ``Catalog`` the row reader gives.
+
+A shop's catalog is a CSV of an id, a title and a few text columns, a million rows of it. The row
+reader takes each line through ``csv``, makes it a {column: text} dict and then an ``Item``, and
+checks every id for a repeat: 6.5 s for 1M items (benchmarks/load_catalog.py), more than loading
+10M events of numbers. Here a block of lines is split and each column stripped at once; the items
+are made from the columns.
+
+Only a file the row reader would take without one complaint goes this way, and it gives the same
+items, in the same order, with the same fields:
+- no double quote (``csv`` would unquote it, and a quoted field may span lines), so every line is
+  split at the separator exactly as ``csv`` splits it, and no line longer than ``csv``'s field limit
+  (the row reader stops there with csv's error);
+- a header naming every needed column, each name once; every row has the header's number of fields;
+- every row has an item id, and no id is repeated.
+Anything else returns None and the caller reads the file row by row, which names the bad line or
+counts the skipped rows exactly as before. Blank lines are skipped, as the row reader skips them, and
+the text is decoded as the row reader decodes it (the same ``open``), so any encoding reads the same.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from .data import Catalog, Item
+
+BLOCK_CHARS = 1 << 22  # 4M characters a block: the text of one block and its lines, not of the whole file
+CHUNK_ROWS = 65536  # a DataFrame's rows made Python values a chunk at a time
+_CELL_TYPES = {str, int, float, bool, type(None)}
+
+
+def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed: Mapping[str, str],
+                     encoding: str) -> Catalog | None:
+    """The catalog in the CSV/TSV ``path`` (``cols`` maps zsrec's names to the file's; ``needed``
+    are the columns the header must have), or None where the row reader must read it (see above)."""
+    blocks = _line_blocks(path, encoding)
+    try:
+        first = next(blocks, None)
+        if first is None:
+            return None
+        header = [name.strip() for name in first[0].split(delimiter)]
+        items = _ItemColumns(header, cols, needed)
+        for block in itertools.chain([first[1:]], blocks):
+            rows = [line.split(delimiter) for line in block]
+            if rows and (set(map(len, rows)) != {len(header)} or not items.add(list(zip(*rows)))):
+                return None
+    except _NotPlain:
+        return None
+    return items.catalog()
+
+
+def read_items_frame(frame, cols: Mapping[str, str], needed: Mapping[str, str]) -> Catalog | None:
+    """The catalog in a pandas DataFrame (its index already made columns where it holds a needed
+    one), or None where its rows must be read: a column of anything but text, integers, floats,
+    bools or missing cells (None, NaN) goes row by row, as do repeated column names."""
+    header = [str(c) for c in frame.columns]
+    items = _ItemColumns(header, cols, needed)
+    for start in range(0, len(frame), CHUNK_ROWS):  # a chunk of Python values at a time, as the rows take them
+        chunk = frame.iloc[start:start + CHUNK_ROWS]
+        columns = []
+        for at in range(len(header)):
+            texts = _texts(chunk.iloc[:, at].tolist())
+            if texts is None:
+                return None
+            columns.append(texts)
+        if not items.add(columns):
+            return None
+    return items.catalog()
+
+
+def _texts(values: list) -> list[str] | None:
+    """Cells as the rows make them text (``records._value_text``): a string as it is, an integer as
+    ``str``, a float or a bool as ``repr``, None and NaN empty; None where any cell is of another type
+    (a date-time, a list, numpy's or pandas' own scalars: the rows convert those)."""
+    kinds = set(map(type, values))
+    if kinds <= {str}:
+        return values
+    if not kinds <= _CELL_TYPES:
+        return None
+    return [v if type(v) is str else "" if v is None or v != v else str(v) if type(v) is int else repr(v)
+            for v in values]
+
+
+class _ItemColumns:
+    """Items made from columns of text, a block at a time, as ``columns.item_of_row`` makes each: the
+    id and title stripped (the title the id where empty), every other non-empty column a field, in
+    the header's order, the named category column renamed "genres" and moved last."""
+
+    def __init__(self, header: list[str], cols: Mapping[str, str], needed: Mapping[str, str]):
+        self.usable = len(set(header)) == len(header) and all(column in header for column in needed.values())
+        self.items: list[Item] = []
+        if not self.usable:
+            return
+        self.id_at = header.index(cols["item_id"])
+        self.title_at = header.index(cols["title"]) if cols["title"] in header else None
+        self.others = [at for at, name in enumerate(header) if name not in (cols["item_id"], cols["title"])]
+        self.names = [header[at] for at in self.others]
+        self.renamed = cols["genres"] if cols["genres"] != "genres" and cols["genres"] in self.names else None
+
+    def add(self, columns: list) -> bool:
+        """One block's columns (each a sequence of text, in the header's order); False where a row
+        has no id, or the header was not usable."""
+        if not self.usable:
+            return False
+        ids = list(map(str.strip, columns[self.id_at]))
+        if not all(ids):
+            return False
+        titles = ids if self.title_at is None else [t or i for t, i in zip(map(str.strip, columns[self.title_at]), ids)]
+        values = [list(map(str.strip, columns[at])) for at in self.others]
+        names = self.names
+        if len(values) == 1:
+            name = names[0]
+            fields = [{name: v} if v else {} for v in values[0]]
+        elif values:
+            fields = [{k: v for k, v in zip(names, row) if v} for row in zip(*values)]
+        else:
+            fields = [{} for _ in ids]
+        renamed = self.renamed
+        if renamed is not None:
+            for f in fields:
+                if renamed in f:
+                    f["genres"] = f.pop(renamed)
+        self.items.extend(map(Item, ids, titles, fields))
+        return True
+
+    def catalog(self) -> Catalog | None:
+        """The items as a catalog, or None where there are none or an id is held twice (the rows name
+        the repeat, or skip it)."""
+        if not self.usable or not self.items:
+            return None
+        try:
+            return Catalog(self.items)
+        except ValueError:
+            return None
+
+
+def _line_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
+    """The file's non-blank lines, a block at a time, read as ``row_reading.read_lines`` reads them
+    (the same ``open``: line ends made "\\n"; a byte-order mark dropped). Raises ``_NotPlain`` at a
+    double quote, a line over csv's field limit, text that does not decode or a missing file."""
+    limit = csv.field_size_limit()
+    try:
+        with open(path, encoding=encoding, newline=None) as f:
+            rest, first = "", True
+            while True:
+                chunk = f.read(BLOCK_CHARS)
+                text = rest + chunk
+                if first:
+                    text, first = text.removeprefix("\ufeff"), False
+                if '"' in text:
+                    raise _NotPlain
+                cut = text.rfind("\n") if chunk else len(text)
+                if cut < 0:
+                    rest = text
+                    continue
+                lines, rest = text[:cut].split("\n"), text[cut + 1:]
+                if max(map(len, lines)) > limit:
+                    raise _NotPlain
+                kept = [line for line in lines if line.strip()]
+                if kept:
+                    yield kept
+                if not chunk:
+                    return
+    except (OSError, UnicodeDecodeError, LookupError):
+        raise _NotPlain from None
+
+
+class _NotPlain(Exception):
+    """The file is not one the bulk read takes: the rows read it."""
