@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -54,3 +55,18 @@ def in_child(script: str, *args: str) -> dict:
         sys.exit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
 
+
+
+def load_arguments(name: str, sizes: str, what: str, *more: tuple[tuple, dict]) -> argparse.Namespace:
+    """What the load benchmarks (load_own_logs, load_catalog) take: ``--sizes``, ``--toy``, ``--out``,
+    ``--name`` and the hidden ``--load``, the four words a child process is given; ``more`` adds
+    (args, kwargs) of an argument of the script's own."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default=sizes, help=what)
+    for args, kwargs in more:
+        ap.add_argument(*args, **kwargs)
+    ap.add_argument("--toy", action="store_true")
+    ap.add_argument("--load", nargs=4, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--name", default=name)
+    return ap.parse_args()

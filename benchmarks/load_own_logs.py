@@ -26,7 +26,6 @@ Writes benchmarks/results/NAME.{json,md} (NAME: load_own_logs).
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -35,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, in_child, machine, machine_line, memory_mb
+from _common import in_child, load_arguments, machine, machine_line, memory_mb
 
 RATINGS_PER_USER = 30  # a shop's log: fewer picks a user than a film site's
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -147,13 +146,7 @@ def key(source: str, ids: str, way: str) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", default="100000,1000000,10000000", help="ratings per synthetic log")
-    ap.add_argument("--toy", action="store_true")
-    ap.add_argument("--load", nargs=4, default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--name", default="load_own_logs")
-    args = ap.parse_args()
+    args = load_arguments("load_own_logs", "100000,1000000,10000000", "ratings per synthetic log")
     if args.load:
         print(json.dumps(load_once(Path(args.load[0]), *args.load[1:])))
         return

@@ -366,3 +366,23 @@ def test_new_items_benchmark_toy(tmp_path):
     (row,) = out["timing"]
     assert row["new_items"] > 0 and row["slots_filled_mean"] == 2 and row["slots_p50_ms"] > 0
     assert "| 2 |" in (tmp_path / "new_items.md").read_text()
+
+
+def test_load_catalog_benchmark_toy(tmp_path):
+    """A short and a long catalog as CSV files and DataFrames, read in bulk and row by row (the long
+    one also as JSON Lines and a list of dicts, row by row), all to the same items (the script stops
+    otherwise)."""
+    pytest.importorskip("pandas")
+    _run(["load_catalog.py", "--toy"], tmp_path)
+    rows = json.loads((tmp_path / "load_catalog.json").read_text())["rows"]
+    assert [r["size"] for r in rows] == [2000, 20000]
+    loads = [k for k in rows[0] if k.startswith(("short_", "long_"))]
+    assert len(loads) == 10 and not any(k.endswith("_before") for k in loads)  # no --before given
+    for r in rows:
+        assert [r[k]["in_bulk"] for k in loads] == [k.endswith("_bulk") for k in loads]
+        for catalog in ("short", "long"):
+            assert len({(r[k]["digest"], r[k]["fingerprint"]) for k in loads if k.startswith(catalog)}) == 1
+        assert all(r[k]["items"] == r["size"] and r[k]["load_s"] > 0 for k in loads)
+        assert r["long.jsonl_mb"] > r["long.csv_mb"] > r["short.csv_mb"] > 0
+    text = (tmp_path / "load_catalog.md").read_text()
+    assert "| 20,000 | long | DataFrame | " in text and "before: not measured" in text
