@@ -22,14 +22,17 @@ from __future__ import annotations
 
 import csv
 import itertools
+import json
 from collections.abc import Iterator, Mapping
+from operator import itemgetter
 from pathlib import Path
 
+from . import bulk_json
 from .data import Catalog, Item
 
 BLOCK_CHARS = 1 << 22  # 4M characters a block: the text of one block and its lines, not of the whole file
 CHUNK_ROWS = 65536  # a DataFrame's rows made Python values a chunk at a time
-_CELL_TYPES = {str, int, float, bool, type(None)}
+_CELL_TYPES = {str, int, float, bool, list, type(None)}
 
 
 def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed: Mapping[str, str],
@@ -52,17 +55,53 @@ def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed
     return items.catalog()
 
 
+def read_items_json(path: Path, cols: Mapping[str, str], needed: Mapping[str, str], encoding: str) -> Catalog | None:
+    """The catalog in the JSON Lines file ``path``, or None where the rows must read it: a line that
+    is not one JSON object (one JSON array, ``.json``, goes that way), objects whose keys differ
+    in name or order (each item's fields keep its own object's order), or anything ``zsrec/bulk_json.py``
+    leaves to the rows. Each value is made text as the rows make it: null empty, a list's values
+    joined by spaces (by "|" in the genres column), anything else as ``str`` writes it."""
+    scan, keys, items = json.JSONDecoder().scan_once, None, None
+    try:
+        for lines, _ in bulk_json.line_blocks(path, encoding):
+            parsed = bulk_json.objects_of(lines, scan)
+            if parsed is None:
+                return None
+            objects = parsed[0]
+            if not objects:
+                continue
+            if keys is None:
+                keys = tuple(objects[0])
+                items = _ItemColumns(list(keys), cols, needed)
+            if set(map(tuple, objects)) != {keys}:
+                return None
+            columns = [_json_texts(list(map(itemgetter(key), objects)), "|" if key == cols["genres"] else " ")
+                       for key in keys]
+            if not items.add(columns):
+                return None
+    except bulk_json.NOT_PLAIN:
+        return None
+    return items.catalog() if items is not None else None
+
+
+def _json_texts(values: list, list_sep: str) -> list[str]:
+    """JSON values as ``table_files._json_fields`` makes them text."""
+    if set(map(type, values)) <= {str}:
+        return values
+    return ["" if v is None else list_sep.join(map(str, v)) if type(v) is list else str(v) for v in values]
+
+
 def read_items_frame(frame, cols: Mapping[str, str], needed: Mapping[str, str]) -> Catalog | None:
     """The catalog in a pandas DataFrame (its index already made columns where it holds a needed
     one), or None where its rows must be read: a column of anything but text, integers, floats,
-    bools or missing cells (None, NaN) goes row by row, as do repeated column names."""
+    bools, lists of text or missing cells (None, NaN) goes row by row, as do repeated column names."""
     header = [str(c) for c in frame.columns]
     items = _ItemColumns(header, cols, needed)
     for start in range(0, len(frame), CHUNK_ROWS):  # a chunk of Python values at a time, as the rows take them
         chunk = frame.iloc[start:start + CHUNK_ROWS]
         columns = []
         for at in range(len(header)):
-            texts = _texts(chunk.iloc[:, at].tolist())
+            texts = _texts(chunk.iloc[:, at].tolist(), "|" if header[at] == cols["genres"] else " ")
             if texts is None:
                 return None
             columns.append(texts)
@@ -71,17 +110,39 @@ def read_items_frame(frame, cols: Mapping[str, str], needed: Mapping[str, str]) 
     return items.catalog()
 
 
-def _texts(values: list) -> list[str] | None:
+def read_items_dicts(records: list | tuple, cols: Mapping[str, str], needed: Mapping[str, str]) -> Catalog | None:
+    """The catalog in a list of dicts (an API's JSON, rows fetched from a database), or None where the
+    rows must read it: a record that is not a dict, keys that are not text or differ in name or order
+    from the first record's (each item's fields keep its own record's order), or a cell ``_texts``
+    does not take."""
+    if not records or set(map(type, records)) != {dict}:
+        return None
+    keys = tuple(records[0])
+    if not keys or set(map(type, keys)) != {str} or set(map(tuple, records)) != {keys}:
+        return None
+    items = _ItemColumns(list(keys), cols, needed)
+    for start in range(0, len(records), CHUNK_ROWS):
+        chunk = records[start:start + CHUNK_ROWS]
+        columns = [_texts(list(map(itemgetter(key), chunk)), "|" if key == cols["genres"] else " ") for key in keys]
+        if None in columns or not items.add(columns):
+            return None
+    return items.catalog()
+
+
+def _texts(values: list, list_sep: str) -> list[str] | None:
     """Cells as the rows make them text (``records._value_text``): a string as it is, an integer as
-    ``str``, a float or a bool as ``repr``, None and NaN empty; None where any cell is of another type
-    (a date-time, a list, numpy's or pandas' own scalars: the rows convert those)."""
+    ``str``, a float or a bool as ``repr``, None and NaN empty, a list of strings joined by
+    ``list_sep``; None where any cell is of another type (a date-time, a list of anything else,
+    numpy's or pandas' own scalars: the rows convert those)."""
     kinds = set(map(type, values))
     if kinds <= {str}:
         return values
     if not kinds <= _CELL_TYPES:
         return None
-    return [v if type(v) is str else "" if v is None or v != v else str(v) if type(v) is int else repr(v)
-            for v in values]
+    if list in kinds and any(type(v) is list and set(map(type, v)) - {str} for v in values):
+        return None
+    return [v if type(v) is str else "" if v is None or v != v else str(v) if type(v) is int
+            else list_sep.join(v) if type(v) is list else repr(v) for v in values]
 
 
 class _ItemColumns:

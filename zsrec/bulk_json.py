@@ -27,7 +27,7 @@ import itertools
 import json
 import operator
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +46,10 @@ def read_json_events(path: Path, cols: Mapping[str, str], catalog: Catalog, enco
     file's), or None where a line or a value is not as above."""
     columns = _Columns(catalog, cols)
     try:
-        for lines, first_line in _line_blocks(path, encoding):
+        for lines, first_line in line_blocks(path, encoding):
             if not columns.add(lines, first_line):
                 return None
-    except (_NotPlain, UnicodeDecodeError, LookupError, OSError):
+    except NOT_PLAIN:
         return None  # the rows name the line that does not decode, the encoding Python does not know, the missing file
     return columns.joined()
 
@@ -73,17 +73,12 @@ class _Columns:
         """A block's lines (the first is line ``first_line``) read; False where one is not as above.
         Each pass over the block is one ``map`` run in C: a Python loop over the objects cost as much
         as the rows' own reading."""
-        texts = list(map(str.strip, lines, itertools.repeat(" \t\n\r")))  # JSON's white space, which json.loads allows
-        kept = None
-        if "" in texts:  # blank lines, skipped as the rows skip them (one blank only to str.strip, a no-break space, is no JSON: None)
-            kept = [k for k, text in enumerate(texts) if text]
-            texts = [texts[k] for k in kept]
-            if not texts:
-                return True
-        objects = _flat_objects(texts) if _all_flat(texts) else self._objects(texts)
-        del texts
-        if objects is None or set(map(type, objects)) != {dict}:
+        parsed = objects_of(lines, self.scan)
+        if parsed is None:
             return False
+        objects, kept = parsed
+        if not objects:
+            return True
         cols = self.cols
         user_ids, item_ids = _ids(_values(objects, cols["user_id"])), _ids(_values(objects, cols["item_id"]))
         if user_ids is None or item_ids is None:
@@ -109,17 +104,6 @@ class _Columns:
         self.ratings.append(rated)
         return True
 
-    def _objects(self, texts: list[str]) -> list | None:
-        """Each line's JSON value, parsed one line at a time; None where one is not one whole value."""
-        try:
-            parsed = list(map(self.scan, texts, itertools.repeat(0)))
-        except (ValueError, RecursionError):
-            return None
-        # scan raises StopIteration where no value starts, which ends the map early
-        if len(parsed) != len(texts) or list(map(_SECOND, parsed)) != list(map(len, texts)):
-            return None  # a line that is not one whole value
-        return list(map(_FIRST, parsed))
-
     def joined(self) -> Interactions | None:
         if not self.users:
             return None  # no events: the rows say so
@@ -130,14 +114,53 @@ class _Columns:
                             timed=bool(self.timed))
 
 
-class _NotPlain(Exception):
-    """A carriage return alone, which the rows read as a line end inside a line."""
+def objects_of(lines: list[str], scan: Callable) -> tuple[list[dict], list[int] | None] | None:
+    """A block's lines as JSON objects, blank lines skipped as the rows skip them, with the places
+    of the lines kept where one was blank (else None); None where a line is not one JSON object.
+    ``scan`` is a decoder's ``scan_once``. Each pass over the block is one ``map`` run in C: a
+    Python loop over the objects cost as much as the rows' own reading."""
+    texts = list(map(str.strip, lines, itertools.repeat(" \t\n\r")))  # JSON's white space, which json.loads allows
+    kept = None
+    if "" in texts:  # (one blank only to str.strip, a no-break space, is no JSON: None)
+        kept = [k for k, text in enumerate(texts) if text]
+        texts = [texts[k] for k in kept]
+        if not texts:
+            return [], kept
+    objects = _flat_objects(texts) if _all_flat(texts) else _scanned(texts, scan)
+    if objects is None or set(map(type, objects)) != {dict}:
+        return None
+    return objects, kept
 
 
-def _line_blocks(path: Path, encoding: str) -> Iterator[tuple[list[str], int]]:
+def _scanned(texts: list[str], scan: Callable) -> list | None:
+    """Each line's JSON value, parsed one line at a time; None where one is not one whole value."""
+    try:
+        parsed = list(map(scan, texts, itertools.repeat(0)))
+    except (ValueError, RecursionError):
+        return None
+    # scan raises StopIteration where no value starts, which ends the map early
+    if len(parsed) != len(texts) or list(map(_SECOND, parsed)) != list(map(len, texts)):
+        return None  # a line that is not one whole value
+    return list(map(_FIRST, parsed))
+
+
+class NotPlain(Exception):
+    """A carriage return alone, which the rows read as a line end inside a line, or an encoding
+    Python does not know (the rows say so)."""
+
+
+# what stops a bulk read of a JSON Lines file, leaving it to the rows: that carriage return or an
+# encoding Python does not know (NotPlain), text that does not decode, a missing file
+NOT_PLAIN = (NotPlain, UnicodeDecodeError, OSError)
+
+
+def line_blocks(path: Path, encoding: str) -> Iterator[tuple[list[str], int]]:
     """The file's lines, decoded as the rows decode them (a byte-order mark dropped, Windows line ends
     read as one), about BLOCK_CHARS at a time, each block with its first line's number."""
-    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)()
+    except LookupError:  # (caught here, not around the read: an IndexError or KeyError there is a bug)
+        raise NotPlain from None
     with open(path, "rb") as f:
         rest, line_number, first = "", 1, True
         while True:
@@ -148,7 +171,7 @@ def _line_blocks(path: Path, encoding: str) -> Iterator[tuple[list[str], int]]:
             if "\r" in text:
                 text = text.replace("\r\n", "\n")
                 if "\r" in text.rstrip("\r"):  # one at the end meets its "\n" next, or ends the file (a line end there)
-                    raise _NotPlain
+                    raise NotPlain
             cut = text.rfind("\n") + 1 if chunk else len(text)
             block, rest = text[:cut], text[cut:]
             if block:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .bulk_frames import epoch_seconds, read_frame_events
-from .bulk_items import read_items_frame
+from .bulk_items import read_items_dicts, read_items_frame
 from .columns import (DEFAULT_COLUMNS, EPOCH_UNITS, Place, check_columns, item_of_row, needed_columns,
                       rows_to_dataset, time_and_rating)
 from .data import Dataset, Item
@@ -145,7 +145,9 @@ def load_records(items: object, interactions: object, columns: Mapping[str, str]
     in_bulk = None if frame is None else (lambda catalog: read_frame_events(frame, cols, event_needs.values(), catalog))
     events = interactions if frame is None else frame  # its index already made columns: not again for the rows
     item_frame = _frame(items, item_needs)
-    items_in_bulk = None if item_frame is None else (lambda: read_items_frame(item_frame, cols, item_needs))
+    items_in_bulk = ((lambda: read_items_frame(item_frame, cols, item_needs)) if item_frame is not None
+                     else (lambda: read_items_dicts(items, cols, item_needs)) if isinstance(items, (list, tuple))
+                     else None)  # an iterator is read once, by the rows
     return rows_to_dataset(_record_rows(items if item_frame is None else item_frame, "items", item_needs, sink,
                                         piped=cols["genres"]),
                             _record_rows(events, "interactions", event_needs, sink), cols, sink,

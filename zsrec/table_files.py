@@ -164,9 +164,9 @@ def load_table(items_path: str | Path, interactions_path: str | Path,
         return bulk_ratings.read_with_header(interactions_path, _delimiter(interactions_path), roles,
                                              event_needs.values(), catalog, encoding, iso_times=True)
 
-    def items_in_bulk() -> Catalog | None:  # a plain CSV/TSV, as table_rows reads it
+    def items_in_bulk() -> Catalog | None:  # a plain CSV/TSV or JSON Lines file, as table_rows reads it
         if items_path.suffix.lower() in JSON_SUFFIXES:
-            return None
+            return bulk_items.read_items_json(items_path, cols, item_needs, encoding)
         return bulk_items.read_items_table(items_path, _delimiter(items_path), cols, item_needs, encoding)
 
     return rows_to_dataset(placed(items_path, item_needs), placed(interactions_path, event_needs), cols, sink,

@@ -7,11 +7,13 @@ index fingerprint are made of), or the same error, and with ``skip_bad_rows`` th
 plain ones must have been read in bulk, so that the comparison is not of the rows with themselves."""
 
 import gc
+import json
 
 import numpy as np
 import pytest
 
-from zsrec import bulk_items, records
+from zsrec import bulk_items, bulk_json, records
+from zsrec import records as records_module
 from zsrec.errors import DataError
 from zsrec.loaders import load_records, load_table
 from conftest import bulk_and_rows
@@ -30,14 +32,17 @@ def catalog_of(load) -> tuple:
             ds.catalog.fingerprint(), len(ds.interactions))
 
 
-def file_both(monkeypatch, tmp_path, text: str, name: str = "items.csv", encoding: str = "utf-8", **kwargs):
+def file_both(monkeypatch, tmp_path, text: str | bytes, name: str = "items.csv", encoding: str = "utf-8",
+              reader: str = "read_items_table", **kwargs):
+    """``text`` as the items file ``name`` (events.csv beside it, its columns named as ``columns``
+    names them), loaded with ``load_table`` in bulk and row by row."""
     items = tmp_path / name
     items.write_bytes(text.encode(encoding) if isinstance(text, str) else text)
     events = tmp_path / "events.csv"
     named = kwargs.get("columns", {})
     header = ",".join(named.get(key, key) for key in ("user_id", "item_id", "timestamp"))
     events.write_text(EVENTS.replace("user_id,item_id,timestamp", header), encoding=encoding)
-    return bulk_and_rows(monkeypatch, bulk_items, "read_items_table",
+    return bulk_and_rows(monkeypatch, bulk_items, reader,
                          lambda: load_table(items, events, encoding=encoding, **kwargs), catalog_of)
 
 
@@ -184,11 +189,13 @@ FRAMES_IN_BULK = {
     "no title column": lambda: items_frame(title=None),
     "a column of yes and no": lambda: items_frame(seen=[True, False, True]),
     "yes and no among text": lambda: items_frame(note=[True, "x", None]),
+    "genres and tags as lists (genres joined by |, tags by spaces)": lambda: items_frame(
+        genres=[["Comedy", "Family Film"], ["Crime"], []], tags=[["a", "b"], [], ["c"]]),
 }
 
 FRAMES_TO_ROWS = {
     "a date-time column": lambda: items_frame(released=pd.to_datetime([1, 2, 3], unit="D")),
-    "genres as lists": lambda: items_frame(genres=[["Comedy", "Family"], ["Crime"], []]),
+    "genres as a list holding a number": lambda: items_frame(genres=[["Comedy", 1], ["Crime"], []]),
     "a missing cell among pandas' strings": lambda: items_frame(title=pd.array(["Toy Story", None, "Heat"], dtype="string")),
     "numpy integers in an object column": lambda: items_frame(year=pd.Series([np.int64(1995)] * 3, dtype=object)),
     "a missing id": lambda: items_frame(item_id=["1", None, "7"]),
@@ -210,6 +217,160 @@ def test_other_item_frames_are_left_to_the_rows(monkeypatch, case):
     for skip in (False, True):
         bulk, rows, used = frame_both(monkeypatch, FRAMES_TO_ROWS[case](), skip_bad_rows=skip)
         assert not used and bulk == rows
+
+
+# ---------------------------------------------------------------- JSON Lines files
+
+def json_both(monkeypatch, tmp_path, text: str | bytes, name: str = "items.jsonl", **kwargs):
+    return file_both(monkeypatch, tmp_path, text, name, reader="read_items_json", **kwargs)
+
+
+def jsonl(*objects) -> str:
+    return "".join(json.dumps(o) + "\n" for o in objects)
+
+
+TOY, FARGO, HEAT = ({"item_id": "1", "title": "Toy Story", "genres": ["Animation", "Comedy"]},
+                    {"item_id": "3", "title": "Fargo", "genres": ["Crime"]}, {"item_id": "7", "title": "Heat", "genres": []})
+
+JSON_IN_BULK = {
+    "plain": (jsonl(TOY, FARGO, HEAT), {}),
+    "genres joined by |, other lists by spaces, numbers, bools and nulls as the rows write them": (jsonl(
+        {**TOY, "tags": ["toys", "pixar"], "year": 1995, "price": 9.5, "new": True, "note": None},
+        {**FARGO, "tags": [], "year": 1996, "price": 1e-07, "new": False, "note": "snow"},
+        {**HEAT, "tags": ["heist"], "year": 1995, "price": 3, "new": None, "note": ""}), {}),
+    "an object inside an object (the line-by-line parse)": (jsonl({**TOY, "meta": {"a": 1}}, {**FARGO, "meta": {}},
+                                                                  {**HEAT, "meta": None}), {}),
+    "ids as integers, titles as numbers": (jsonl({"item_id": 1, "title": 1917}, {"item_id": 3, "title": "Fargo"},
+                                                 {"item_id": 7, "title": None}), {}),
+    "spaces stripped, an empty title": (jsonl({"item_id": " 1 ", "title": " "}, {"item_id": "3", "title": "Fargo "},
+                                              {"item_id": "7", "title": "Heat"}), {}),
+    "named keys, the category renamed genres": (jsonl(
+        {"sku": "1", "name": "Runner", "category": ["Shoes", "Running Shoes"]}, {"sku": "3", "name": "Boot", "category": None},
+        {"sku": "7", "name": "Cap", "category": "Hats"}),
+        {"columns": {"item_id": "sku", "title": "name", "genres": "category"}}),
+    "blank lines, Windows line ends and a byte-order mark": ("\ufeff\r\n" + jsonl(TOY, FARGO).replace("\n", "\r\n") + "  \n"
+                                                          + jsonl(HEAT), {}),
+    "text outside ASCII": (jsonl({"item_id": "1", "title": "Amélie"}, {"item_id": "3", "title": "東京物語"},
+                                 {"item_id": "7", "title": "Heat \u2028"}), {}),
+    ".ndjson": (jsonl(TOY, FARGO, HEAT), {"name": "items.ndjson"}),
+    ".json holding one object a line": (jsonl(TOY, FARGO, HEAT), {"name": "items.json"}),
+}
+
+JSON_TO_ROWS = {
+    "keys in another order": (jsonl(TOY, {"title": "Fargo", "item_id": "3", "genres": []}, HEAT), {}),
+    "a key missing": (jsonl(TOY, {"item_id": "3", "title": "Fargo"}, HEAT), {}),
+    "a key more": (jsonl(TOY, {**FARGO, "year": 1996}, HEAT), {}),
+    "a line that is no JSON": (jsonl(TOY, FARGO) + "{item_id: 7}\n", {}),
+    "a line that is no object": (jsonl(TOY, FARGO, [HEAT]), {}),
+    "an empty id": (jsonl(TOY, {**FARGO, "item_id": " "}, HEAT), {}),
+    "a null id": (jsonl(TOY, {**FARGO, "item_id": None}, HEAT), {}),
+    "no id key": (jsonl({"title": "Toy Story"}, {"title": "Fargo"}), {}),
+    "an id held twice": (jsonl(TOY, FARGO, {**HEAT, "item_id": "1"}), {}),
+    "one JSON array": (json.dumps([TOY, FARGO, HEAT], indent=1), {"name": "items.json"}),
+    "a carriage return alone": (jsonl(TOY, FARGO).replace("\n", "\r", 1) + jsonl(HEAT), {}),
+    "no objects": ("\n \n", {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JSON_IN_BULK))
+def test_plain_json_lines_catalogs_are_read_in_bulk_to_the_same_catalog(tmp_path, monkeypatch, case):
+    text, kwargs = JSON_IN_BULK[case]
+    for skip in (False, True):
+        bulk, rows, used = json_both(monkeypatch, tmp_path, text, **kwargs, skip_bad_rows=skip)
+        assert used and bulk[0] == "data" and bulk == rows
+
+
+@pytest.mark.parametrize("case", sorted(JSON_TO_ROWS))
+def test_other_json_lines_catalogs_are_left_to_the_rows(tmp_path, monkeypatch, case):
+    text, kwargs = JSON_TO_ROWS[case]
+    for skip in (False, True):
+        bulk, rows, used = json_both(monkeypatch, tmp_path, text, **kwargs, skip_bad_rows=skip)
+        assert not used and bulk == rows
+
+
+def test_json_lines_values_as_the_rows_write_them(tmp_path, monkeypatch):
+    bulk, _, used = json_both(monkeypatch, tmp_path, JSON_IN_BULK[
+        "genres joined by |, other lists by spaces, numbers, bools and nulls as the rows write them"][0])
+    assert used and bulk[1][0] == ("1", "Toy Story", [("genres", "Animation|Comedy"), ("tags", "toys pixar"),
+                                                      ("year", "1995"), ("price", "9.5"), ("new", "True")])
+    assert bulk[1][2] == ("7", "Heat", [("tags", "heist"), ("year", "1995"), ("price", "3")])
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "utf-16"])
+def test_a_json_lines_catalogs_encoding_is_read_as_the_rows_read_it(tmp_path, monkeypatch, encoding):
+    text = jsonl({**TOY, "title": "Amélie"}, FARGO, HEAT).replace("\\u00e9", "é")
+    bulk, rows, used = json_both(monkeypatch, tmp_path, text, encoding=encoding)
+    assert used and bulk == rows and bulk[1][0][1] == "Amélie"
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+def test_json_lines_blocks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
+    monkeypatch.setattr(bulk_json, "BLOCK_CHARS", size)
+    text = "\ufeff" + jsonl(TOY, FARGO, HEAT, *({"item_id": f"x{k}", "title": "É", "genres": ["a"]} for k in range(20)))
+    bulk, rows, used = json_both(monkeypatch, tmp_path, text.replace("\n", "\r\n"))
+    assert used and bulk == rows and len(bulk[1]) == 23
+    bulk, rows, used = json_both(monkeypatch, tmp_path, text + jsonl({"title": "x19", "item_id": "y"}))
+    assert not used and bulk == rows  # keys in another order in the last block
+
+
+# ---------------------------------------------------------------- lists of dicts
+
+def dicts_both(monkeypatch, make, events=EVENT_FRAME, **kwargs):
+    """The records ``make()`` gives (made again for each load: an iterator is read once) loaded in
+    bulk and row by row."""
+    return bulk_and_rows(monkeypatch, records_module, "read_items_dicts",
+                         lambda: load_records(make(), events, **kwargs), catalog_of)
+
+
+DICTS_IN_BULK = {
+    "plain": lambda: [dict(TOY), dict(FARGO), dict(HEAT)],
+    "a tuple of them": lambda: (dict(TOY), dict(FARGO), dict(HEAT)),
+    "cells of every kind taken": lambda: [{**TOY, "year": 1995, "price": float("nan"), "new": True, "tags": ["a", "b"]},
+                                          {**FARGO, "year": 1996, "price": 2.5, "new": None, "tags": []},
+                                          {**HEAT, "year": 0, "price": 1e300, "new": False, "tags": ["c"]}],
+    "named keys": lambda: [{"sku": "1", "kind": "Shoes", "name": "Runner"}, {"sku": "3", "kind": None, "name": "Boot"},
+                           {"sku": "7", "kind": ["Hats", "Caps"], "name": " "}],
+}
+
+DICTS_TO_ROWS = {
+    "an iterator": lambda: iter([dict(TOY), dict(FARGO), dict(HEAT)]),
+    "keys in another order": lambda: [dict(TOY), {"title": "Fargo", "item_id": "3", "genres": []}, dict(HEAT)],
+    "a key missing": lambda: [dict(TOY), {"item_id": "3", "title": "Fargo"}, dict(HEAT)],
+    "a mapping that is not a dict": lambda: [dict(TOY), __import__("collections").OrderedDict(FARGO), dict(HEAT)],
+    "a key that is not text": lambda: [{**TOY, 1: "x"}, {**FARGO, 1: "y"}, {**HEAT, 1: "z"}],
+    "a date": lambda: [{**TOY, "day": __import__("datetime").date(1995, 1, 1)}, {**FARGO, "day": None}, {**HEAT, "day": None}],
+    "a numpy number": lambda: [{**TOY, "year": np.int64(1995)}, {**FARGO, "year": 1}, {**HEAT, "year": 2}],
+    "a list holding a number": lambda: [{**TOY, "genres": ["a", 1]}, dict(FARGO), dict(HEAT)],
+    "a missing id": lambda: [dict(TOY), {**FARGO, "item_id": None}, dict(HEAT)],
+    "no records": lambda: [],
+    "something other than a record": lambda: [dict(TOY), "Fargo", dict(HEAT)],
+}
+
+
+@pytest.mark.parametrize("case", sorted(DICTS_IN_BULK))
+def test_plain_lists_of_dicts_are_read_in_bulk_to_the_same_catalog(monkeypatch, case):
+    named = {"columns": {"item_id": "sku", "title": "name", "genres": "kind"}} if case == "named keys" else {}
+    events = EVENT_FRAME.rename(columns={"item_id": "sku"}) if named else EVENT_FRAME
+    for skip in (False, True):
+        bulk, rows, used = dicts_both(monkeypatch, DICTS_IN_BULK[case], events, **named, skip_bad_rows=skip)
+        assert used and bulk[0] == "data" and bulk == rows
+
+
+@pytest.mark.parametrize("case", sorted(DICTS_TO_ROWS))
+def test_other_lists_of_dicts_are_left_to_the_rows(monkeypatch, case):
+    for skip in (False, True):
+        bulk, rows, used = dicts_both(monkeypatch, DICTS_TO_ROWS[case], skip_bad_rows=skip)
+        assert not used and bulk == rows
+
+
+def test_lists_of_dicts_chunked(monkeypatch):
+    monkeypatch.setattr(bulk_items, "CHUNK_ROWS", 2)
+    long = [dict(TOY), dict(FARGO), dict(HEAT), *({"item_id": f"x{k}", "title": "X", "genres": []} for k in range(3))]
+    bulk, rows, used = dicts_both(monkeypatch, lambda: long)
+    assert used and bulk == rows and len(bulk[1]) == 6
+    long[-1]["item_id"] = ""
+    bulk, rows, used = dicts_both(monkeypatch, lambda: long)
+    assert not used and bulk == rows  # an empty id in a later chunk
 
 
 def test_item_frames_named_indexed_and_chunked(monkeypatch):
@@ -262,3 +423,16 @@ def test_a_field_past_csvs_limit_is_a_clear_error_naming_its_line(tmp_path):
     events.write_text(f"user_id,item_id\nu1,1\nu2,1{'0' * 140_000}\n")
     with pytest.raises(DataError, match=r"events\.csv:3: not a CSV row"):
         load_table(items, events)
+
+
+@pytest.mark.parametrize("name", ["items.csv", "items.jsonl"])
+def test_an_encoding_python_does_not_know_is_the_rows_error(tmp_path, monkeypatch, name):
+    items, events = tmp_path / name, tmp_path / "events.csv"
+    items.write_text(PLAIN if name.endswith("csv") else jsonl(TOY, FARGO, HEAT))
+    events.write_text(EVENTS)
+    reader = "read_items_table" if name.endswith("csv") else "read_items_json"
+    real, got = getattr(bulk_items, reader), []
+    monkeypatch.setattr(bulk_items, reader, lambda *a: got.append(real(*a)) or got[-1])
+    with pytest.raises(LookupError, match="unknown encoding: klingon"):  # the rows' (the CLI says it first)
+        load_table(items, events, encoding="klingon")
+    assert got == [None]

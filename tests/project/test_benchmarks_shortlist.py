@@ -369,15 +369,14 @@ def test_new_items_benchmark_toy(tmp_path):
 
 
 def test_load_catalog_benchmark_toy(tmp_path):
-    """A short and a long catalog as CSV files and DataFrames, read in bulk and row by row (the long
-    one also as JSON Lines and a list of dicts, row by row), all to the same items (the script stops
-    otherwise)."""
+    """A short and a long catalog as CSV files and DataFrames (the long one also as JSON Lines and a
+    list of dicts), read in bulk and row by row, all to the same items (the script stops otherwise)."""
     pytest.importorskip("pandas")
     _run(["load_catalog.py", "--toy"], tmp_path)
     rows = json.loads((tmp_path / "load_catalog.json").read_text())["rows"]
     assert [r["size"] for r in rows] == [2000, 20000]
     loads = [k for k in rows[0] if k.startswith(("short_", "long_"))]
-    assert len(loads) == 10 and not any(k.endswith("_before") for k in loads)  # no --before given
+    assert len(loads) == 12 and not any(k.endswith("_before") for k in loads)  # no --before given
     for r in rows:
         assert [r[k]["in_bulk"] for k in loads] == [k.endswith("_bulk") for k in loads]
         for catalog in ("short", "long"):
