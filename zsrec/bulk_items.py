@@ -1,21 +1,23 @@
-"""An items file read in blocks, to the same ``Catalog`` the row reader gives.
+"""A catalog read a block of columns at a time, to the same ``Catalog`` the row reader gives.
 
-A shop's catalog is a CSV of an id, a title and a few text columns, a million rows of it. The row
-reader takes each line through ``csv``, makes it a {column: text} dict and then an ``Item``, and
-checks every id for a repeat: 6.5 s for 1M items (benchmarks/load_catalog.py), more than loading
-10M events of numbers. Here a block of lines is split and each column stripped at once; the items
-are made from the columns.
-
-Only a file the row reader would take without one complaint goes this way, and it gives the same
-items, in the same order, with the same fields:
-- no double quote (``csv`` would unquote it, and a quoted field may span lines), so every line is
-  split at the separator exactly as ``csv`` splits it, and no line longer than ``csv``'s field limit
-  (the row reader stops there with csv's error);
-- a header naming every needed column, each name once; every row has the header's number of fields;
-- every row has an item id, and no id is repeated.
-Anything else returns None and the caller reads the file row by row, which names the bad line or
-counts the skipped rows exactly as before. Blank lines are skipped, as the row reader skips them, and
-the text is decoded as the row reader decodes it (the same ``open``), so any encoding reads the same.
+A shop's catalog is an id, a title and a few text columns, a million rows of it. The row reader
+takes each row through ``csv`` (or json), makes it a {column: text} dict and then an ``Item``:
+6.5 s for 1M items as a CSV before the catalog was made with the garbage collector paused
+(``row_reading.collector_paused``), 3.9 s after, more than 10M events of numbers take to load. Here
+a block's columns are made text and stripped at once and the items made from the columns: 1.95 s
+(benchmarks/load_catalog.py). Four shapes are read so:
+- a CSV/TSV file (``read_items_table``) with no double quote (``csv`` would unquote it, and a quoted
+  field may span lines), so that every line splits at the separator exactly as ``csv`` splits it,
+  and no line longer than ``csv``'s field limit (the row reader's error); a header naming every
+  needed column, each name once; every row of the header's width;
+- a JSON Lines file (``read_items_json``) whose objects hold the same keys in the same order (each
+  item's fields keep its own object's order), parsed by zsrec/bulk_json.py's block reader;
+- a DataFrame (``read_items_frame``) or a list of dicts (``read_items_dicts``) whose cells are text,
+  integers, floats, bools, lists of text or missing (None, NaN), made text as the rows make them.
+In all four every item has an id, and no id is repeated. Anything else returns None and the caller
+reads the rows, which name the bad line or count the skipped rows exactly as before. The text is
+decoded as the rows decode it (the same ``open``, or for JSON Lines the same decoder), and blank lines
+are skipped as the rows skip them.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from . import bulk_json
 from .data import Catalog, Item
 
 BLOCK_CHARS = 1 << 22  # 4M characters a block: the text of one block and its lines, not of the whole file
-CHUNK_ROWS = 65536  # a DataFrame's rows made Python values a chunk at a time
+CHUNK_ROWS = 65536  # a DataFrame's or a list's rows made text a chunk at a time
 _CELL_TYPES = {str, int, float, bool, list, type(None)}
 
 
