@@ -75,6 +75,7 @@ def write_folder(folder: Path, n_items: int) -> dict:
 def load_once(folder: Path, catalog: str, source: str, way: str) -> dict:
     """One load in this process; ``way`` "rows" turns the bulk read off ("before" runs unchanged,
     the zsrec on the path being an earlier checkout's)."""
+    import zsrec
     from zsrec.loaders import load_records, load_table
 
     used: list[bool] = []
@@ -109,7 +110,8 @@ def load_once(folder: Path, catalog: str, source: str, way: str) -> dict:
     for item in ds.catalog:
         h.update(json.dumps([item.id, item.title, list(item.fields.items())]).encode())
     return {"load_s": load_s, "before_mb": before, "peak_mb": peak, "in_bulk": any(used), "items": len(ds.catalog),
-            "digest": h.hexdigest()[:16], "fingerprint": ds.catalog.fingerprint()}
+            "digest": h.hexdigest()[:16], "fingerprint": ds.catalog.fingerprint(),
+            "code": str(Path(zsrec.__file__).resolve().parent.parent)}  # the checkout whose zsrec ran
 
 
 def key(catalog: str, source: str, way: str) -> str:
@@ -137,6 +139,9 @@ def main() -> None:
             got = [row[key(*load)] for load in loads if load[0] == catalog]
             if len({(g["digest"], g["fingerprint"], g["items"]) for g in got}) != 1 or got[0]["items"] != n:
                 sys.exit(f"the loads disagree: {json.dumps(row)}")
+        earlier = str(args.before.resolve()) if args.before else None
+        if [row[key(*load)]["code"] == earlier for load in loads] != [way == "before" for *_, way in loads]:
+            sys.exit(f"a load ran another checkout's zsrec than it should: {json.dumps(row)}")
         if [row[key(*load)]["in_bulk"] for load in loads] != [way == "bulk" for *_, way in loads]:
             sys.exit(f"a bulk read was not used where it should be, or was where it should not: {json.dumps(row)}")
         rows.append(row)

@@ -2,10 +2,10 @@
 
 A shop's catalog is an id, a title and a few text columns, a million rows of it. The row reader
 takes each row through ``csv`` (or json), makes it a {column: text} dict and then an ``Item``:
-6.5 s for 1M items as a CSV before the catalog was made with the garbage collector paused
-(``row_reading.collector_paused``), 3.9 s after, more than 10M events of numbers take to load. Here
-a block's columns are made text and stripped at once and the items made from the columns: 1.95 s
-(benchmarks/load_catalog.py). Four shapes are read so:
+6.5-6.7 s for 1M items as a CSV before the catalog was made with the garbage collector paused
+(``row_reading.collector_paused``), 3.9-4.2 s after, more than 10M events of numbers take to load.
+Here a block's columns are made text and stripped at once and the items made from the columns:
+2.0-2.2 s (benchmarks/load_catalog.py). Four shapes are read so:
 - a CSV/TSV file (``read_items_table``) with no double quote (``csv`` would unquote it, and a quoted
   field may span lines), so that every line splits at the separator exactly as ``csv`` splits it,
   and no line longer than ``csv``'s field limit (the row reader's error); a header naming every

@@ -71,8 +71,7 @@ class _Columns:
 
     def add(self, lines: list[str], first_line: int) -> bool:
         """A block's lines (the first is line ``first_line``) read; False where one is not as above.
-        Each pass over the block is one ``map`` run in C: a Python loop over the objects cost as much
-        as the rows' own reading."""
+        As in ``objects_of``, each pass over the objects is one ``map`` run in C."""
         parsed = objects_of(lines, self.scan)
         if parsed is None:
             return False
