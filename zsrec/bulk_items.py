@@ -2,14 +2,13 @@
 
 A shop's catalog is an id, a title and a few text columns, a million rows of it. The row reader
 takes each row through ``csv`` (or json), makes it a {column: text} dict and then an ``Item``:
-6.5-6.7 s for 1M items as a CSV before the catalog was made with the garbage collector paused
-(``row_reading.collector_paused``), 3.9-4.2 s after, more than 10M events of numbers take to load.
-Here a block's columns are made text and stripped at once and the items made from the columns:
-2.0-2.2 s (benchmarks/load_catalog.py). Four shapes are read so:
-- a CSV/TSV file (``read_items_table``) with no double quote (``csv`` would unquote it, and a quoted
-  field may span lines), so that every line splits at the separator exactly as ``csv`` splits it,
-  and no line longer than ``csv``'s field limit (the row reader's error); a header naming every
-  needed column, each name once; every row of the header's width;
+6.0-6.7 s for 1M items as a CSV of id, title and genres before the catalog was made with the
+garbage collector paused (``row_reading.collector_paused``), 3.7-4.2 s after, more than 10M events
+of numbers take to load. Here a block's columns are made text and stripped at once and the items
+made from the columns: 2.0-2.2 s (benchmarks/load_catalog.py). Four shapes are read so:
+- a CSV/TSV file (``read_items_table``), split by ``csv`` from the same lines the rows hand it
+  (quoted fields, across lines too, read alike), with a header naming every needed column, each name
+  once, every row of the header's width and no field over csv's limit (the rows' error);
 - a JSON Lines file (``read_items_json``) whose objects hold the same keys in the same order (each
   item's fields keep its own object's order), parsed by zsrec/bulk_json.py's block reader;
 - a DataFrame (``read_items_frame``) or a list of dicts (``read_items_dicts``) whose cells are text,
@@ -33,7 +32,7 @@ from . import bulk_json
 from .data import Catalog, Item
 
 BLOCK_CHARS = 1 << 22  # 4M characters a block: the text of one block and its lines, not of the whole file
-CHUNK_ROWS = 65536  # a DataFrame's or a list's rows made text a chunk at a time
+CHUNK_ROWS = 65536  # rows made items a chunk at a time
 _CELL_TYPES = {str, int, float, bool, list, type(None)}
 
 
@@ -41,18 +40,19 @@ def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed
                      encoding: str) -> Catalog | None:
     """The catalog in the CSV/TSV ``path`` (``cols`` maps zsrec's names to the file's; ``needed``
     are the columns the header must have), or None where the row reader must read it (see above)."""
-    blocks = _line_blocks(path, encoding)
+    # csv is handed the lines the rows hand it (non-blank, without their line ends), so that it splits
+    # and unquotes them alike, a quoted field across lines included
+    rows = csv.reader(itertools.chain.from_iterable(_line_blocks(path, encoding)), delimiter=delimiter)
     try:
-        first = next(blocks, None)
+        first = next(rows, None)
         if first is None:
             return None
-        header = [name.strip() for name in first[0].split(delimiter)]
+        header = [name.strip() for name in first]
         items = _ItemColumns(header, cols, needed)
-        for block in itertools.chain([first[1:]], blocks):
-            rows = [line.split(delimiter) for line in block]
-            if rows and (set(map(len, rows)) != {len(header)} or not items.add(list(zip(*rows)))):
+        while block := list(itertools.islice(rows, CHUNK_ROWS)):
+            if set(map(len, block)) != {len(header)} or not items.add(list(zip(*block))):
                 return None
-    except _NotPlain:
+    except (_NotPlain, csv.Error):  # csv.Error: a field over its limit, the rows' error
         return None
     return items.catalog()
 
@@ -202,9 +202,8 @@ class _ItemColumns:
 
 def _line_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
     """The file's non-blank lines, a block at a time, read as ``row_reading.read_lines`` reads them
-    (the same ``open``: line ends made "\\n"; a byte-order mark dropped). Raises ``_NotPlain`` at a
-    double quote, a line over csv's field limit, text that does not decode or a missing file."""
-    limit = csv.field_size_limit()
+    (the same ``open``: line ends made "\\n"; a byte-order mark dropped). Raises ``_NotPlain`` at
+    text that does not decode, an encoding Python does not know or a missing file."""
     try:
         with open(path, encoding=encoding, newline=None) as f:
             rest, first = "", True
@@ -213,15 +212,11 @@ def _line_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
                 text = rest + chunk
                 if first:
                     text, first = text.removeprefix("\ufeff"), False
-                if '"' in text:
-                    raise _NotPlain
                 cut = text.rfind("\n") if chunk else len(text)
                 if cut < 0:
                     rest = text
                     continue
                 lines, rest = text[:cut].split("\n"), text[cut + 1:]
-                if max(map(len, lines)) > limit:
-                    raise _NotPlain
                 kept = [line for line in lines if line.strip()]
                 if kept:
                     yield kept

@@ -75,12 +75,18 @@ READ_IN_BULK = {
     "commas inside tab-separated fields": ("item_id\ttitle\n1\tToy Story, the first\n3\tFargo\n7\tHeat\n",
                                            {"name": "items.tsv"}),
     "a long line within csv's limit": (f"item_id,title,description\n1,Toy Story,{'x' * 5000}\n3,Fargo,\n7,Heat,\n", {}),
+    "a quoted title holding the separator, as pandas' to_csv writes it": (
+        'item_id,title\n1,"Toy Story, the first"\n3,Fargo\n7,Heat\n', {}),
+    "quoted ids, header names and empty fields; a doubled quote": (
+        '"item_id","title","genres"\n"1","Toy ""Story""",""\n" 3 ","Fargo","Crime"\n7,Heat,\n', {}),
+    "a quoted field across lines, a blank line inside it": (
+        'item_id,title,genres\n1,"Toy\nStory\n\n(1995)",Comedy\n3,Fargo,Crime\n7,Heat,\n', {}),
+    "a quote inside an unquoted field": ('item_id,title\n1,Toy 12" Story\n3,Fargo\n7,Heat\n', {}),
+    "quoted tab-separated fields": ('item_id\ttitle\n1\t"Toy\tStory"\n3\tFargo\n7\tHeat\n', {"name": "items.tsv"}),
 }
 
 LEFT_TO_ROWS = {
-    "a quoted title": ('item_id,title\n1,"Toy Story, the first"\n3,Fargo\n7,Heat\n', {}),
-    "a quoted field across lines": ('item_id,title\n1,"Toy\nStory"\n3,Fargo\n7,Heat\n', {}),
-    "a quote inside a field": ('item_id,title\n1,Toy 12" Story\n3,Fargo\n7,Heat\n', {}),
+    "an empty quoted id": ('item_id,title\n1,Toy Story\n"",Nobody\n3,Fargo\n7,Heat\n', {}),
     "a row short of a field": ("item_id,title,genres\n1,Toy Story\n3,Fargo,Crime\n7,Heat,Action\n", {}),
     "a row with a field too many": ("item_id,title\n1,Toy Story,Comedy\n3,Fargo\n7,Heat\n", {}),
     "an empty id": ("item_id,title\n1,Toy Story\n,Nobody\n3,Fargo\n7,Heat\n", {}),
@@ -137,8 +143,8 @@ def test_bytes_that_do_not_decode_are_the_rows_error(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("size", [1, 7, 64])
 def test_blocks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
-    """A block ends inside a line, inside a line end pair, inside the byte-order mark's line; a
-    quote in a late block still sends the whole file to the rows."""
+    """A block ends inside a line, inside a line end pair, inside the byte-order mark's line, inside
+    a quoted field; a short row in a late block still sends the whole file to the rows."""
     monkeypatch.setattr(bulk_items, "BLOCK_CHARS", size)
     text = "\ufeff" + READ_IN_BULK["blank and white-space lines"][0].replace("\n", "\r\n") + "9,Ninth\r\n" * 20
     bulk, rows, used = file_both(monkeypatch, tmp_path, text, skip_bad_rows=True)  # 9 held 20 times: skipped
@@ -146,8 +152,10 @@ def test_blocks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
     bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, "".join(
         f"{9 + k},Item {k}\r\n" for k in range(20))))
     assert used and bulk == rows and len(bulk[1]) == 23
-    bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, '9,"Ninth"\r\n'))
-    assert not used and bulk == rows
+    bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, '9,"Ninth\r\nItem"\r\n'))
+    assert used and bulk == rows and bulk[1][-1][1] == "NinthItem"  # a quoted field across a block's end
+    bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, "9\r\n"))
+    assert not used and bulk == rows  # a short row in a late block
 
 
 def test_a_missing_items_file_is_the_rows_error(tmp_path, monkeypatch):
