@@ -3,7 +3,7 @@
 A shop's catalog is a file of an id, a title and a few text columns. ``load_table`` (``zsrec rank
 --items ...``) read it a row at a time (each line through ``csv``, a {column: text} dict, an
 ``Item``) with Python's garbage collector walking every object made so far every few thousand new
-ones: 6.1 s for 1M items, more than 10M events of numbers take. Now a plain CSV/TSV or JSON Lines
+ones: 6.0-6.7 s for 1M items, more than 10M events of numbers take. Now a plain CSV/TSV or JSON Lines
 file, DataFrame or list of dicts is read in blocks (zsrec/bulk_items.py) and the catalog is made
 with the collector paused (``row_reading.collector_paused``). Each catalog here is loaded in a process of its own:
 - bulk: as zsrec loads it;
@@ -11,8 +11,9 @@ with the collector paused (``row_reading.collector_paused``). Each catalog here 
 - before: the code of ``--before`` (a checkout of an earlier commit, e.g. stop 63's 9484fa3),
   where given.
 Two catalogs at each size: ``short`` (id, title, genres, as the other benchmarks write) and
-``long`` (id, title, genres, brand, price, a 100-character description, a colour left empty in
-half the rows), as CSV files and as DataFrames read from them with pandas (``load_records``); the
+``long`` (id, title, genres, brand, price, a 100-character description holding a comma, so that
+the CSV quotes it as pandas' ``to_csv`` and Python's ``csv`` do, a colour left empty in half the
+rows), as CSV files and as DataFrames read from them with pandas (``load_records``); the
 long one also as a JSON Lines file (``load_table``) and a list of dicts (``load_records``). Every
 load of a catalog must give the same items (ids, titles, fields in order) and fingerprint; the
 script stops otherwise. The events file is 1,000 picks, so that the load is the catalog's.
@@ -26,6 +27,7 @@ Writes benchmarks/results/NAME.{json,md} (NAME: load_catalog).
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -59,10 +61,11 @@ def write_folder(folder: Path, n_items: int) -> dict:
         words = " ".join(WORDS[(k * p) % len(WORDS)] for p in (1, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43))
         long_rows.append({"item_id": i, "title": f"Product {k + 1} {WORDS[k % 16]}", "genres": f"Kind {k % 17}",
                           "brand": f"Brand {k % 997}", "price": f"{(k % 5000) / 100 + 0.99:.2f}",
-                          "description": (words + " " + words)[:100], "colour": WORDS[k % 16] if k % 2 else ""})
-    with open(folder / "items-long.csv", "w", encoding="utf-8") as f:
-        f.write(",".join(long_rows[0]) + "\n")
-        f.writelines(",".join(row.values()) + "\n" for row in long_rows)
+                          "description": (words + ", " + words)[:100], "colour": WORDS[k % 16] if k % 2 else ""})
+    with open(folder / "items-long.csv", "w", encoding="utf-8", newline="") as f:  # descriptions quoted (a comma)
+        writer = csv.DictWriter(f, fieldnames=list(long_rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(long_rows)
     with open(folder / "items-long.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps(row) + "\n" for row in long_rows)
     with open(folder / "events.csv", "w", encoding="utf-8") as f:
@@ -188,7 +191,7 @@ def report(rows: list[dict], cmd: str, m: dict, before_commit: str | None) -> st
     lines = ["# Your catalog, from a CSV file or a DataFrame", "", f"Command: `{cmd}`  ",
              f"Machine: {machine_line(m)}  ",
              f"Synthetic catalogs: short (id, title, genres) and long (id, title, genres, brand, price, a "
-             f"100-character description, a colour empty in half the rows), ids like Amazon's (`B0` + 8 digits); "
+             f"100-character description holding a comma, quoted in the CSV, a colour empty in half the rows), ids like Amazon's (`B0` + 8 digits); "
              f"1,000 picks as the events. Each load in a process of its own, all of a catalog to the same items "
              f"(ids, titles, fields in order) and fingerprint. bulk: as zsrec loads it; rows: the bulk read off; "
              f"{before}. Memory: what the load added to the process's peak resident set (VmHWM), MB.", "",
