@@ -205,25 +205,29 @@ def _line_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
     (the same ``open``: line ends made "\\n"; a byte-order mark dropped). Raises ``_NotPlain`` at
     text that does not decode, an encoding Python does not know or a missing file."""
     try:
-        with open(path, encoding=encoding, newline=None) as f:
-            rest, first = "", True
-            while True:
-                chunk = f.read(BLOCK_CHARS)
-                text = rest + chunk
-                if first:
-                    text, first = text.removeprefix("\ufeff"), False
-                cut = text.rfind("\n") if chunk else len(text)
-                if cut < 0:
-                    rest = text
-                    continue
-                lines, rest = text[:cut].split("\n"), text[cut + 1:]
-                kept = [line for line in lines if line.strip()]
-                if kept:
-                    yield kept
-                if not chunk:
-                    return
-    except (OSError, UnicodeDecodeError, LookupError):
+        f = open(path, encoding=encoding, newline=None)
+    except (OSError, LookupError):  # (caught here, not around the read: a LookupError there is a bug)
         raise _NotPlain from None
+    with f:
+        rest, first = "", True
+        while True:
+            try:
+                chunk = f.read(BLOCK_CHARS)
+            except (OSError, UnicodeDecodeError):
+                raise _NotPlain from None
+            text = rest + chunk
+            if first:
+                text, first = text.removeprefix("\ufeff"), False
+            cut = text.rfind("\n") if chunk else len(text)
+            if cut < 0:
+                rest = text
+                continue
+            lines, rest = text[:cut].split("\n"), text[cut + 1:]
+            kept = [line for line in lines if line.strip()]
+            if kept:
+                yield kept
+            if not chunk:
+                return
 
 
 class _NotPlain(Exception):
