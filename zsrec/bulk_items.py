@@ -14,24 +14,26 @@ made from the columns: 2.0-2.2 s (benchmarks/load_catalog.py). Four shapes are r
 - a DataFrame (``read_items_frame``) or a list of dicts (``read_items_dicts``) whose cells are text,
   integers, floats, bools, lists of text or missing (None, NaN), made text as the rows make them.
 In all four every item has an id, and no id is repeated. Anything else returns None and the caller
-reads the rows, which name the bad line or count the skipped rows exactly as before. The text is
-decoded as the rows decode it (the same ``open``, or for JSON Lines the same decoder), and blank lines
-are skipped as the rows skip them.
+reads the rows, which name the bad line or count the skipped rows exactly as before. A CSV's lines
+are the rows' own (``row_reading.read_lines``); a JSON Lines file's are decoded as the rows decode
+them, blank lines skipped as the rows skip them.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from operator import itemgetter
 from pathlib import Path
 
 from . import bulk_json
 from .data import Catalog, Item
+from .errors import DataError
+from .row_reading import read_lines
 
-BLOCK_CHARS = 1 << 22  # 4M characters a block: the text of one block and its lines, not of the whole file
 CHUNK_ROWS = 65536  # rows made items a chunk at a time
 _CELL_TYPES = {str, int, float, bool, list, type(None)}
 
@@ -40,9 +42,13 @@ def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed
                      encoding: str) -> Catalog | None:
     """The catalog in the CSV/TSV ``path`` (``cols`` maps zsrec's names to the file's; ``needed``
     are the columns the header must have), or None where the row reader must read it (see above)."""
-    # csv is handed the lines the rows hand it (non-blank, without their line ends), so that it splits
-    # and unquotes them alike, a quoted field across lines included
-    rows = csv.reader(itertools.chain.from_iterable(_line_blocks(path, encoding)), delimiter=delimiter)
+    try:
+        codecs.lookup(encoding)
+    except LookupError:  # the rows say so
+        return None
+    # csv is handed the rows' own lines (row_reading.read_lines: non-blank, without their line ends),
+    # so that it splits and unquotes them alike, a quoted field across lines included
+    rows = csv.reader(map(itemgetter(1), read_lines(path, encoding)), delimiter=delimiter)
     try:
         first = next(rows, None)
         if first is None:
@@ -52,7 +58,7 @@ def read_items_table(path: Path, delimiter: str, cols: Mapping[str, str], needed
         while block := list(itertools.islice(rows, CHUNK_ROWS)):
             if set(map(len, block)) != {len(header)} or not items.add(list(zip(*block))):
                 return None
-    except (_NotPlain, csv.Error):  # csv.Error: a field over its limit, the rows' error
+    except (DataError, csv.Error):  # no file, no text, text that does not decode, a field over csv's limit: the rows' errors
         return None
     return items.catalog()
 
@@ -198,37 +204,3 @@ class _ItemColumns:
             return Catalog(self.items)
         except ValueError:
             return None
-
-
-def _line_blocks(path: Path, encoding: str) -> Iterator[list[str]]:
-    """The file's non-blank lines, a block at a time, read as ``row_reading.read_lines`` reads them
-    (the same ``open``: line ends made "\\n"; a byte-order mark dropped). Raises ``_NotPlain`` at
-    text that does not decode, an encoding Python does not know or a missing file."""
-    try:
-        f = open(path, encoding=encoding, newline=None)
-    except (OSError, LookupError):  # (caught here, not around the read: a LookupError there is a bug)
-        raise _NotPlain from None
-    with f:
-        rest, first = "", True
-        while True:
-            try:
-                chunk = f.read(BLOCK_CHARS)
-            except (OSError, UnicodeDecodeError):
-                raise _NotPlain from None
-            text = rest + chunk
-            if first:
-                text, first = text.removeprefix("\ufeff"), False
-            cut = text.rfind("\n") if chunk else len(text)
-            if cut < 0:
-                rest = text
-                continue
-            lines, rest = text[:cut].split("\n"), text[cut + 1:]
-            kept = [line for line in lines if line.strip()]
-            if kept:
-                yield kept
-            if not chunk:
-                return
-
-
-class _NotPlain(Exception):
-    """The file is not one the bulk read takes: the rows read it."""

@@ -142,10 +142,10 @@ def test_bytes_that_do_not_decode_are_the_rows_error(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("size", [1, 7, 64])
-def test_blocks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
-    """A block ends inside a line, inside a line end pair, inside the byte-order mark's line, inside
-    a quoted field; a short row in a late block still sends the whole file to the rows."""
-    monkeypatch.setattr(bulk_items, "BLOCK_CHARS", size)
+def test_chunks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
+    """A chunk of rows ends after a byte-order mark's line, blank lines, a quoted field across lines;
+    a short row in a late chunk still sends the whole file to the rows."""
+    monkeypatch.setattr(bulk_items, "CHUNK_ROWS", size)
     text = "\ufeff" + READ_IN_BULK["blank and white-space lines"][0].replace("\n", "\r\n") + "9,Ninth\r\n" * 20
     bulk, rows, used = file_both(monkeypatch, tmp_path, text, skip_bad_rows=True)  # 9 held 20 times: skipped
     assert not used and bulk == rows and bulk[2] == 19
@@ -153,9 +153,9 @@ def test_blocks_cut_anywhere_give_the_same_catalog(tmp_path, monkeypatch, size):
         f"{9 + k},Item {k}\r\n" for k in range(20))))
     assert used and bulk == rows and len(bulk[1]) == 23
     bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, '9,"Ninth\r\nItem"\r\n'))
-    assert used and bulk == rows and bulk[1][-1][1] == "NinthItem"  # a quoted field across a block's end
+    assert used and bulk == rows and bulk[1][-1][1] == "NinthItem"  # a quoted field across lines, in the last chunk
     bulk, rows, used = file_both(monkeypatch, tmp_path, text.replace("9,Ninth\r\n" * 20, "9\r\n"))
-    assert not used and bulk == rows  # a short row in a late block
+    assert not used and bulk == rows  # a short row in a late chunk
 
 
 def test_a_missing_items_file_is_the_rows_error(tmp_path, monkeypatch):
