@@ -47,14 +47,16 @@ def memory_mb() -> dict[str, float]:
     return out
 
 
-def in_child(script: str, *args: str) -> dict:
+def in_child(script: str, *args: str, python_path: Path | None = None) -> dict:
     """What ``script`` prints last (one JSON line), run with ``args`` in a process of its own, so that
-    its time and peak memory are its own; the benchmark stops with the child's error if it fails."""
-    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=Path(script).parent)
+    its time and peak memory are its own; the benchmark stops with the child's error if it fails.
+    ``python_path`` goes first on the child's path: another checkout's zsrec, measured beside."""
+    env = None if python_path is None else {**os.environ, "PYTHONPATH": str(python_path.resolve())}
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=Path(script).parent,
+                         env=env)
     if out.returncode:
         sys.exit(out.stderr[-3000:])
     return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 
 def load_arguments(name: str, sizes: str, what: str, *more: tuple[tuple, dict]) -> argparse.Namespace:

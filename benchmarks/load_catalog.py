@@ -30,7 +30,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -136,8 +135,8 @@ def main() -> None:
             folder = Path(d) / f"catalog-{n}"
             row = {"size": n, **write_folder(folder, n)}
             for load in loads:  # each in its own process: its own time and peak memory
-                row[key(*load)] = (in_child(__file__, "--load", str(folder), *load) if load[2] != "before"
-                                   else _before(args.before, folder, load))
+                row[key(*load)] = in_child(__file__, "--load", str(folder), *load,
+                                           python_path=args.before if load[2] == "before" else None)
         for catalog in ("short", "long"):
             got = [row[key(*load)] for load in loads if load[0] == catalog]
             if len({(g["digest"], g["fingerprint"], g["items"]) for g in got}) != 1 or got[0]["items"] != n:
@@ -157,16 +156,6 @@ def main() -> None:
                                                              "rows": rows}, indent=1))
     (args.out / f"{args.name}.md").write_text(report(rows, cmd, m, before_commit))
     print((args.out / f"{args.name}.md").read_text())
-
-
-def _before(tree: Path, folder: Path, load: tuple) -> dict:
-    """The load run by the earlier checkout's zsrec (first on the path), this script's own code."""
-    env = {**os.environ, "PYTHONPATH": str(tree.resolve())}
-    out = subprocess.run([sys.executable, __file__, "--load", str(folder), *load], capture_output=True, text=True,
-                         cwd=Path(__file__).parent, env=env)
-    if out.returncode:
-        sys.exit(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _commit(tree: Path) -> str:

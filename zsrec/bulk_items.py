@@ -83,7 +83,7 @@ def read_items_json(path: Path, cols: Mapping[str, str], needed: Mapping[str, st
                 items = _ItemColumns(list(keys), cols, needed)
             if set(map(tuple, objects)) != {keys}:
                 return None
-            columns = [_json_texts(list(map(itemgetter(key), objects)), "|" if key == cols["genres"] else " ")
+            columns = [_json_texts(bulk_json.values_of(objects, key), "|" if key == cols["genres"] else " ")
                        for key in keys]
             if not items.add(columns):
                 return None
@@ -131,7 +131,7 @@ def read_items_dicts(records: list | tuple, cols: Mapping[str, str], needed: Map
     items = _ItemColumns(list(keys), cols, needed)
     for start in range(0, len(records), CHUNK_ROWS):
         chunk = records[start:start + CHUNK_ROWS]
-        columns = [_texts(list(map(itemgetter(key), chunk)), "|" if key == cols["genres"] else " ") for key in keys]
+        columns = [_texts(bulk_json.values_of(chunk, key), "|" if key == cols["genres"] else " ") for key in keys]
         if None in columns or not items.add(columns):
             return None
     return items.catalog()
