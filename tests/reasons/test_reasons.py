@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from conftest import ScriptedBackend, requires_default_model, without_lookup, write_ml100k
 from zsrec.candidates import CandidateConfig
 from zsrec.cli import app
-from zsrec.data import Item
+from zsrec.data import Catalog, Item
 from zsrec.errors import OptionError
 from zsrec.evidence import CoPicked, EvidenceIndex, MatchedTerms, PopularityRank, SharedGenres, item_genres, sentence
 from zsrec.loaders import load_dataset
@@ -303,6 +303,25 @@ def test_reason_checks(ml100k, reason, flags):
         assert checked.source.value == "evidence" and checked.text == sentence(facts) and checked.llm_text == reason
     else:
         assert checked.source.value == "llm" and checked.text == reason
+
+
+def test_a_checker_grown_by_new_items_checks_as_one_made_over_them(ml100k):
+    """What an item add puts in place (``with_items``): new titles and genres are flagged as a
+    checker made over the grown catalog flags them; the checker it came from is left as it was."""
+    items = ml100k.catalog.items
+    new = [Item("n1", "Galactic Rebels (2026)", {"genres": "Sci-Fi|Space Opera"}),
+           Item("n2", "Quiet Harbour, The (2026)", {"genres": "Drama"})]
+    old = ReasonChecker(Catalog(items))
+    grown = old.with_items(new)
+    whole = ReasonChecker(Catalog([*items, *new]))
+    assert grown.n_items == whole.n_items == 1684 and old.n_items == 1682
+    assert grown.titles._keys == whole.titles._keys and set(grown.genre_words) == set(whole.genre_words)
+    item, history = items[171], [items[49]]
+    for reason in ["Like Galactic Rebels, a space opera.", "As quiet as The Quiet Harbour", "Quiet Harbour, The fans",
+                   "A space opera, like Star Wars", "Because you liked Fargo (1996)", "A drama"]:
+        assert grown.flags(reason, item, history, []) == whole.flags(reason, item, history, []), reason
+    assert ReasonFlag.OTHER_TITLE in grown.flags("Like Galactic Rebels", item, history, [])
+    assert old.flags("Like Galactic Rebels, a space opera", item, history, []) == []  # unknown to the old one
 
 
 def test_numbers_must_be_the_facts_numbers(ml100k):
