@@ -357,6 +357,11 @@ class Interactions:
     def user_ids(self) -> list[str]:
         return list(self._user_rows())
 
+    def index_users(self) -> None:
+        """Make the per-user lookup now, not when a second user is asked about: what a service does
+        before it takes requests (1.4 s at 10M picks)."""
+        self._user_rows()
+
     def has_user(self, user_id: str) -> bool:
         return str(user_id) in self._user_rows()
 

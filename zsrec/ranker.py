@@ -17,6 +17,7 @@ import numpy as np
 
 from .backends import BackendSpec
 from .backends.base import LLMBackend
+from .built_once import BuiltOnce
 from .candidates import CandidateGenerator, Candidates
 from .choices import ReasonsMode
 from .data import Catalog
@@ -60,7 +61,9 @@ class Ranker:
         self.config = config or RankerConfig()
         self.core = RankingCore(catalog, self.handle, template, self.config)
         self._evidence = evidence
-        self._checker: ReasonChecker | None = None
+        # made on first use, shared by this ranker's copies (``with_config``, ``with_template``)
+        self._checker: BuiltOnce[ReasonChecker] = BuiltOnce(lambda: ReasonChecker(catalog),
+                                                            lambda made: made.n_items != len(catalog))
 
     @property
     def evidence(self) -> EvidenceIndex | None:
@@ -72,9 +75,8 @@ class Ranker:
 
     @property
     def checker(self) -> ReasonChecker:
-        if self._checker is None or self._checker.n_items != len(self.catalog):  # new items: their titles too
-            self._checker = ReasonChecker(self.catalog)
-        return self._checker
+        """Every title and genre a reason may name (made again after new items, unless grown with them)."""
+        return self._checker.get()
 
     @property
     def load_error(self) -> str:
@@ -95,8 +97,9 @@ class Ranker:
 
     def with_template(self, template: PromptTemplate) -> Ranker:
         """Same shortlist, evidence and (loaded) backend, another prompt template."""
-        return Ranker(self.catalog, self.generator, self.handle, template, replace(self.config),
-                      evidence=self._evidence)
+        ranker = Ranker(self.catalog, self.generator, self.handle, template, replace(self.config), evidence=self._evidence)
+        ranker._checker = self._checker
+        return ranker
 
     def with_config(self, config: RankerConfig) -> Ranker:
         """Same shortlist, evidence, template and (loaded) backend, another way of ranking."""
@@ -186,9 +189,7 @@ class Ranker:
         rows = p.candidates.indices
         n = len(rows)
         timings = {**p.timings, **ranking.timings}
-        if self.handle.load_seconds:
-            timings["model_load"] = self.handle.load_seconds
-        timings["total"] = sum(v for key, v in timings.items() if key != "model_load")
+        t0 = time.perf_counter()
         history_items = [items_by_row[i] for i in p.history]
         own = ranking.llm_order if ranking.llm_order is not None else ranking.order
         llm_rank = {pos: i for i, pos in enumerate(own[:ranking.from_llm], start=1)}  # where the model put it
@@ -210,6 +211,10 @@ class Ranker:
                 new_item_slot=bool(slotted is not None and slotted[pos]),
                 logprob=_finite(ranking.logprobs[pos]) if ranking.logprobs is not None else None,
             ))
+        timings["reasons"] = time.perf_counter() - t0  # the LLM's checked (a checker made on first use included)
+        if self.handle.load_seconds:
+            timings["model_load"] = self.handle.load_seconds
+        timings["total"] = sum(v for key, v in timings.items() if key != "model_load")
         info = RunInfo(
             model=self.handle.model, backend=self.handle.name, template=self.template.name,
             n_candidates=n, history_used=ranking.history_used, history_cut=ranking.history_cut,

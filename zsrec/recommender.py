@@ -22,8 +22,10 @@ import numpy as np
 
 from .backends import BackendSpec
 from .backends.base import LLMBackend
+from .built_once import BuiltOnce
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
 from .candidates import CandidateConfig, CandidateGenerator
+from .choices import ReasonsMode
 from .data import Dataset, Interactions
 from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex, Scope
@@ -176,7 +178,10 @@ class Recommender:
         self.matcher = saved or TitleMatcher(dataset.catalog, popularity)
         if index is not None and (not from_file or self.generator.index_file_stale or saved is None):
             self.generator.save_index(index, extra=self.matcher.arrays())
-        self._genres: GenreIndex | None = None  # for only_genres, made on first use
+        catalog = dataset.catalog  # (the one the copies of this Recommender share, grown in place by add_items)
+        # for only_genres: made on first use, or by warm_up, and shared by every variant
+        self._genres: BuiltOnce[GenreIndex] = BuiltOnce(lambda: GenreIndex(catalog),
+                                                        lambda made: made.n_items != len(catalog))
         self._allowed: dict[tuple, Allowed] = {}  # filters asked for (at most ALLOWED_KEPT)
         # rows never recommended (hide_items), in the order hidden: one dict every variant shares; the
         # generator keeps them as a mask, so a request costs nothing per hidden item
@@ -278,15 +283,34 @@ class Recommender:
                                              describe(len(rows), len(self.dataset.catalog), key[0], genres))
         return found
 
+    def warm_up(self) -> dict[str, float]:
+        """Make now what requests would otherwise make on first need, and return each part's seconds:
+        the per-user lookup (which a second known user waits for), the evidence's counts (which the
+        first requests with a history wait for), the genre filter's index, and, where the LLM writes
+        the reasons, the checker every reason goes through. What ``zsrec serve`` does before it
+        listens: at 1M items, starting from the index file, a service's second request took 3.7 s
+        and its first genre filter 3.9 s, each on the thread that answers every request. Every
+        variant (``with_settings``) shares what is made here."""
+        seconds: dict[str, float] = {}
+        parts: list[tuple[str, Callable[[], object]]] = [
+            ("user_lookup", self.dataset.interactions.index_users),  # first: the evidence reads its users off it
+            ("evidence", lambda: self._evidence().picks),
+            ("genres", self._genres.get),
+        ]
+        if self.ranker.config.reasons == ReasonsMode.LLM and self.ranker.needs_model:
+            parts.append(("reason_checker", lambda: self.ranker.checker))
+        for name, make in parts:
+            t0 = time.perf_counter()
+            make()
+            seconds[name] = time.perf_counter() - t0
+        return seconds
+
     def genres(self) -> dict[str, int]:
         """The catalog's genres (what ``only_genres`` takes), each with its number of items."""
         return self._genre_index().counts()
 
     def _genre_index(self) -> GenreIndex:
-        catalog = self.dataset.catalog
-        if self._genres is None or self._genres.n_items != len(catalog):  # on first use, and after new items
-            self._genres = GenreIndex(catalog)
-        return self._genres
+        return self._genres.get()
 
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
@@ -467,11 +491,13 @@ class Recommender:
                 if callable(getattr(self.generator, "count_items", None)) else None  # a lent one's makes it below
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
-            genres = self._genres  # a genre filter's index, grown (not made again over every item by a request)
+            # a genre filter's index and the reasons' checker, grown (not made again over every item by a request)
+            genres, checker = self._genres.value, self.ranker._checker.value
             grown_genres = genres.with_items(new) if genres is not None and genres.n_items == len(catalog) else None
+            grown_checker = checker.with_items(new) if checker is not None and checker.n_items == len(catalog) else None
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
-            with self._counting, self._evidence.lock:
+            with self._counting, self._evidence.lock, self._genres.lock, self.ranker._checker.lock:
                 rows = catalog.extend(new)
                 if room is not None:
                     self.generator.add_items(rows, text_index, room)
@@ -480,7 +506,7 @@ class Recommender:
                 self._evidence.take(evidence, added, with_items)
                 # the old tables are freed on return, after the lock: freeing 1M titles' takes a while
                 replaced = self.matcher.adopt(matcher, catalog)
-                self._genres = grown_genres
+                self._genres.value, self.ranker._checker.value = grown_genres, grown_checker
                 self._allowed.clear()  # filters were resolved over the catalog without these
             del replaced
             return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)

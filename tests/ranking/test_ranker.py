@@ -27,7 +27,7 @@ def test_llm_order_and_reasons_are_used(ml100k):
     assert r.items[2].source == "generator" and r.items[2].reason == ""
     assert not r.info.fallback and r.info.parsed == 2
     assert r.items[0].score == 1.0 and r.items[1].score < 1.0
-    assert set(r.info.timings) >= {"candidates", "prompt", "llm", "parse", "total"}
+    assert set(r.info.timings) >= {"candidates", "prompt", "llm", "parse", "reasons", "total"}
 
 
 def test_rank_many_batches_one_call(ml100k):

@@ -5,6 +5,7 @@ drain on SIGTERM."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import socket
 import subprocess
@@ -106,6 +107,8 @@ def test_search_health_readiness_metrics_and_docs(keyed):
     assert _get(keyed.url + "/v1/genres")[0] == 401  # behind the key, as the catalog's items are
     assert _get(keyed.url + "/healthz") == (200, '{"status":"ok"}', _get(keyed.url + "/healthz")[2])
     assert _get(keyed.url + "/readyz")[0] == 200
+    # made before it listened (no model here, so no reason checker): no request waits for them
+    assert re.search(r"made ahead in \d+\.\ds: user_lookup, evidence, genres;", keyed.tail())
     status, spec, _ = _get(keyed.url + "/openapi.json")
     assert status == 200 and {"/v1/recommend", "/v1/items", "/readyz"} <= set(json.loads(spec)["paths"])
     assert "history" in json.dumps(json.loads(spec)["components"])

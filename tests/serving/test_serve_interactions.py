@@ -113,7 +113,9 @@ def test_new_picks_are_counted_in_while_the_service_runs(tmp_path):
 
 def test_a_service_can_refuse_new_picks(tmp_path):
     # one candidate needs no model: the service is ready at once
-    with ServeProcess(["--n-candidates", "1", "--k", "1", "--no-accept-interactions"], tmp_path / "log") as server:
+    with ServeProcess(["--n-candidates", "1", "--k", "1", "--no-accept-interactions", "--no-warm"],
+                      tmp_path / "log") as server:
+        assert "zsrec serving" in server.tail() and "made ahead" not in server.tail()  # --no-warm: on first need
         status, body, _ = post_json(server.url + "/v1/interactions",
                                     {"interactions": [{"user_id": "a", "item_id": 1}]})
         assert status == 403 and "--no-accept-interactions" in body["detail"]

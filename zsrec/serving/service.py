@@ -42,11 +42,14 @@ def settle_objects() -> None:
 
 
 class RecommendService:
-    def __init__(self, recommender: Recommender, max_history: int = 50, settle: bool = False):
+    def __init__(self, recommender: Recommender, max_history: int = 50, settle: bool = False, warm: bool = False):
         """``settle``: leave the objects held after start and after each add out of the garbage
         collector's passes (``settle_objects``): what ``zsrec serve`` does, a process of its own. Off
-        by default, since it changes the whole process's collector."""
+        by default, since it changes the whole process's collector. ``warm``: make what requests
+        would make on first need before the first one (``Recommender.warm_up``; its seconds in
+        ``warmed``): what ``zsrec serve`` does unless told ``--no-warm``."""
         self.base = recommender
+        self.warmed = recommender.warm_up() if warm else {}
         self.settle = settle
         self.max_history = max_history
         config = recommender.ranker.config
