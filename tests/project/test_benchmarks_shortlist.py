@@ -7,6 +7,7 @@ import pytest
 
 from zsrec.candidates import CandidateConfig
 from zsrec.length_weights import by_length_text
+from benchmark_runs import BENCH
 from benchmark_runs import run_benchmark as _run
 
 pytestmark = pytest.mark.model
@@ -338,6 +339,23 @@ def test_start_up_benchmark_toy(tmp_path):
     assert all(row["from_file"][part] > 0 for part in ("index_file_s", "title_search_s", "evidence_s", "first_user_s",
                                                         "user_lookup_s", "evidence_no_lookup_s", "first_facts_s"))
     assert "| ml-100k |" in (tmp_path / "start_up-toy.md").read_text()
+
+
+def test_first_requests_benchmark_toy(tmp_path):
+    """A service's first requests from the index file: made on first need, warmed up, and by the
+    --before checkout (this one, here), all to the same items and reasons."""
+    root = BENCH.parent
+    _run(["first_requests.py", "--toy", "--before", str(root)], tmp_path)
+    out = json.loads((tmp_path / "first_requests-toy.json").read_text())
+    assert out["command"] == f"python benchmarks/first_requests.py --toy --before {root}"
+    (size, rows), = out["results"].items()
+    assert size == "ml-100k" and rows["same_lists"]
+    assert [way for way in ("before", "cold", "warm") if way in rows] == ["before", "cold", "warm"]
+    for way in ("before", "cold", "warm"):
+        assert len(rows[way]["request_ms"]) == 14 and min(rows[way]["request_ms"]) > 0 and rows[way]["llm_reasons"] > 0
+    assert list(rows["warm"]["warm_parts"]) == ["user_lookup", "evidence", "genres", "reason_checker"]
+    assert rows["cold"]["warm_parts"] == {}
+    assert "| ml-100k | warm |" in (tmp_path / "first_requests-toy.md").read_text()
 
 
 def test_user_lookup_benchmark_toy(tmp_path):
