@@ -155,7 +155,7 @@ def cli_runs(before: Path, rounds: int) -> dict:
 
     out: dict = {"runs": []}
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = Path(tmp) / "data"
         write_folder(folder, 1_000_000)
         for round_ in range(rounds + 1):
             for way, path in (("this", None), ("before", before)):
@@ -224,7 +224,12 @@ def main() -> None:
     if args.toy and args.name == "first_requests":
         args.name = "first_requests-toy"
     results = {size: run(size, args.before) for size in sizes}
-    cli = cli_runs(args.before, args.rounds) if args.cli and args.before else None
+    write(args, results, None)  # kept should the model's runs fail
+    if args.cli and args.before:
+        write(args, results, cli_runs(args.before, args.rounds))
+
+
+def write(args: argparse.Namespace, results: dict, cli: dict | None) -> None:
     m = machine()
     shown = []  # the command as typed, less --out (where a test writes)
     for arg in sys.argv[1:]:
@@ -249,7 +254,7 @@ def main() -> None:
         text += ["`zsrec rank` with its defaults and the real default model, 1M-item catalog (long CSV, 1,000 picks), "
                  "this code and before's taking turns:\n", _cli_table(cli), ""]
     (args.out / f"{args.name}.md").write_text("\n".join(text))
-    print("\n".join(text))
+    print("\n".join(text), flush=True)
 
 
 if __name__ == "__main__":

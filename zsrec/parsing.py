@@ -84,23 +84,26 @@ class _TitleIndex:
     with the catalog. Scanning the text for every key instead took 0.75 s a reason at 1M titles
     (1.4M keys), which a checked LLM reason pays for each item it ranks."""
 
-    def __init__(self, titles: Sequence[str]):
+    def __init__(self, titles: Sequence[str], forms: tuple[Sequence[str], Sequence[str]] | None = None):
+        """``forms``: each title's ``normalize_title`` with its year and without, where a caller holds
+        them already (title search keeps them: ``TitleMatcher.title_forms``); made here otherwise."""
         self.titles: list[str] = []
         self._short: list[str] | None = None
         self._keys: dict[str, int] = {}
         self._lengths: list[int] = []  # how many words keys have, each length once
-        self._add(titles)
+        self._add(titles, forms)
 
-    def _add(self, titles: Sequence[str]) -> None:
+    def _add(self, titles: Sequence[str], forms: tuple[Sequence[str], Sequence[str]] | None = None) -> None:
         """Each title under every form a model may write it: "The Usual Suspects (1995)", "Usual
         Suspects, The", with or without the year. A key's value is 4 x its title + which form it is:
         the order keys were first met in, which breaks ties between keys of one length."""
         keys, lengths, start = self._keys, set(self._lengths), len(self.titles)
-        for i, title in enumerate(titles, start=start):
-            forms = _both_forms(title)
+        given = forms is not None and len(forms[0]) == len(forms[1]) == len(titles)
+        both = zip(*forms) if given else map(_both_forms, titles)
+        for i, (title, named) in enumerate(zip(titles, both), start=start):
             if _COMMA_ARTICLE.search(title):  # else ``_words`` gives the same two forms
-                forms += (_words(title), _words(title, keep_year=False))
-            for pos, key in enumerate(forms):
+                named = (*named, _words(title), _words(title, keep_year=False))
+            for pos, key in enumerate(named):
                 if key and key not in keys:
                     keys[key] = 4 * i + pos
                     lengths.add(key.count(" ") + 1)

@@ -51,9 +51,12 @@ class Ranker:
     def __init__(self, catalog: Catalog, generator: CandidateGenerator,
                  backend: BackendSpec | LLMBackend | BackendHandle, template: PromptTemplate,
                  config: RankerConfig | None = None,
-                 evidence: EvidenceIndex | Callable[[], EvidenceIndex] | None = None):
+                 evidence: EvidenceIndex | Callable[[], EvidenceIndex] | None = None,
+                 title_forms: Callable[[], tuple[list[str], list[str]]] | None = None):
         """``evidence`` (an index or a factory for one) gives every item facts counted from the data
-        and lets reasons be checked against them; without it, items carry no evidence."""
+        and lets reasons be checked against them; without it, items carry no evidence.
+        ``title_forms``: where the reason checker may read the titles' normalised forms
+        (``TitleMatcher.title_forms``) rather than make them."""
         self.catalog = catalog
         self.generator = generator
         self.handle = backend if isinstance(backend, BackendHandle) else BackendHandle(backend)
@@ -62,8 +65,9 @@ class Ranker:
         self.core = RankingCore(catalog, self.handle, template, self.config)
         self._evidence = evidence
         # made on first use, shared by this ranker's copies (``with_config``, ``with_template``)
-        self._checker: BuiltOnce[ReasonChecker] = BuiltOnce(lambda: ReasonChecker(catalog),
-                                                            lambda made: made.n_items != len(catalog))
+        self._checker: BuiltOnce[ReasonChecker] = BuiltOnce(
+            lambda: ReasonChecker(catalog, title_forms() if title_forms is not None else None),
+            lambda made: made.n_items != len(catalog))
 
     @property
     def evidence(self) -> EvidenceIndex | None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from .data import Catalog, Item
-from .evidence import CoPicked, Fact, MatchedTerms, SharedGenres, item_genres, sentence
+from .evidence import CoPicked, Fact, MatchedTerms, SharedGenres, genres_of, item_genres, sentence
 from .parsing import _TitleIndex, _words
 
 
@@ -52,14 +52,17 @@ class CheckedReason:
 class ReasonChecker:
     """Built once per catalog: every title a reason might name, and every genre it might claim."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, catalog: Catalog, title_forms: tuple[Sequence[str], Sequence[str]] | None = None):
+        """``title_forms``: each title's normalised forms where title search holds them
+        (``TitleMatcher.title_forms``), else made here."""
         self.n_items = len(catalog)  # what it was built over: a catalog that grew needs a new one
-        self.titles = _TitleIndex([it.title for it in catalog.items])
+        self.titles = _TitleIndex([it.title for it in catalog.items], title_forms)
         self.genre_words: dict[str, re.Pattern] = {}
         self._add_genres(catalog.items)
 
     def _add_genres(self, items: Sequence[Item]) -> None:
-        for genre in {g for it in items for g in item_genres(it)} - self.genre_words.keys():
+        texts = set(map(Item.genre_text, items))  # a few thousand among a million items: each split once
+        for genre in {g for text in texts for g in genres_of(text)} - self.genre_words.keys():
             self.genre_words[genre] = re.compile(rf"\b{re.escape(genre.lower())}s?\b")
 
     def with_items(self, items: Sequence[Item]) -> ReasonChecker:

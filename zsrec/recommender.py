@@ -200,7 +200,7 @@ class Recommender:
         self.ranker = Ranker(
             dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
             PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
-            evidence=self._evidence,
+            evidence=self._evidence, title_forms=self.matcher.title_forms,
         )
 
     @classmethod

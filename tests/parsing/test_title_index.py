@@ -6,8 +6,9 @@ import random
 
 import pytest
 
+from zsrec.data import Catalog, Item
 from zsrec.parsing import _TitleIndex, _words
-from zsrec.titles import normalize_title
+from zsrec.titles import TitleMatcher, normalize_title
 
 FILLERS = ["like", "because", "you", "loved", "the", "a", "and", ",", "The", "(1995)", "Star", "Wars", "II", ":",
            "-", "of", "Return", "Jedi", "fans", "of", "an", "A"]
@@ -93,3 +94,20 @@ def test_an_index_grown_by_new_titles_is_one_made_over_all(ml100k):
     assert len(small.titles) == 1000 and len(small._keys) < len(whole._keys)  # left as it was
     for text in _texts(titles[900:], 500, seed=1):
         assert grown.find_all(text) == whole.find_all(text)
+
+
+def test_forms_read_from_title_search_make_the_same_index(ml100k):
+    """The reason checker reads the titles' normalised forms from title search (built, or from the
+    index file) rather than making them: the same keys in the same order, odd titles included."""
+    odd = [Item(f"x{i}", t) for i, t in enumerate(["Seven (Se7en) (1995)", "Amélie (Le Fabuleux destin) (2001)",
+                                                   "City of Lost Children, The (1995)", "(500) Days of Summer (2009)",
+                                                   "1995", "", "A, The (2000)", "Sherlock (2010-2017)"])]
+    catalog = Catalog([*ml100k.catalog.items, *odd])
+    titles = [it.title for it in catalog.items]
+    matcher = TitleMatcher(catalog)
+    forms = matcher.title_forms()
+    assert forms == ([normalize_title(t) for t in titles], [normalize_title(t, keep_year=False) for t in titles])
+    given, made = _TitleIndex(titles, forms), _TitleIndex(titles)
+    assert list(given._keys.items()) == list(made._keys.items()) and given._lengths == made._lengths
+    grown = matcher.with_items(Catalog([*catalog.items, Item("n1", "Galactic Rebels, The (2026)")]))
+    assert grown.title_forms()[1][-1] == "the galactic rebels"

@@ -55,6 +55,8 @@ def test_after_a_warm_up_no_request_makes_an_index_and_every_answer_is_the_same(
     seconds = rec.warm_up()
     assert list(seconds) == ["user_lookup", "evidence", "genres", "reason_checker"]
     assert all(s >= 0 for s in seconds.values())
+    # the checker read the titles' forms from title search (here, the index file's): as one made from the titles
+    assert list(rec.ranker.checker.titles._keys.items()) == list(ReasonChecker(rec.dataset.catalog).titles._keys.items())
 
     def refused(*args, **kwargs):
         raise AssertionError("made by a request after the warm-up")
