@@ -177,7 +177,7 @@ def cli_runs(before: Path, rounds: int) -> dict:
 
 
 def _table(results: dict) -> str:
-    lines = ["| catalog | code | warm-up s (parts) | request ms, in order | slowest ms | sum ms | LLM reasons kept "
+    lines = ["| catalog | code | service made s (the warm-up's parts) | request ms, in order | slowest ms | sum ms | LLM reasons kept "
              "(flagged) | same lists |", "|---|---|---|---|---:|---:|---|---|"]
     for size, rows in results.items():
         for way in WAYS:
@@ -247,7 +247,9 @@ def write(args: argparse.Namespace, results: dict, cli: dict | None) -> None:
             f"Command: `{cmd}`  ", f"Machine: {machine_line(m)}  ",
             f"before: {'commit ' + commit if commit else 'not measured (no --before)'}; cold: this code, indexes made "
             "on first need (a library's start); warm: this code after `warm_up` (what `zsrec serve` does before it "
-            "listens). The model: a stand-in that answers every candidate with a reason (zsrec's own work alone). "
+            "listens). Service made: the `RecommendService`, its settling of the objects held (a full collection, "
+            "about 1 s at 1M items) and any warm-up. The model: a stand-in that answers every candidate with a reason "
+            "(zsrec's own work alone). "
             "Requests: known users' 5 latest picks, typed titles, genre filters, and variants of other settings "
             "(see the script).\n", _table(results), ""]
     if cli:
