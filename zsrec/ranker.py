@@ -215,7 +215,7 @@ class Ranker:
                 new_item_slot=bool(slotted is not None and slotted[pos]),
                 logprob=_finite(ranking.logprobs[pos]) if ranking.logprobs is not None else None,
             ))
-        timings["reasons"] = time.perf_counter() - t0  # the LLM's checked (a checker made on first use included)
+        timings["reasons"] = time.perf_counter() - t0  # each checked (and the checker, where this request made it)
         if self.handle.load_seconds:
             timings["model_load"] = self.handle.load_seconds
         timings["total"] = sum(v for key, v in timings.items() if key != "model_load")

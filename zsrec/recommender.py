@@ -22,8 +22,8 @@ import numpy as np
 
 from .backends import BackendSpec
 from .backends.base import LLMBackend
-from .built_once import BuiltOnce
 from .batch import BatchReport, UserOutcome, UserRequest, as_requests
+from .built_once import BuiltOnce
 from .candidates import CandidateConfig, CandidateGenerator
 from .choices import ReasonsMode
 from .data import Dataset, Interactions
@@ -288,9 +288,10 @@ class Recommender:
         the per-user lookup (which a second known user waits for), the evidence's counts (which the
         first requests with a history wait for), the genre filter's index, and, where the LLM writes
         the reasons, the checker every reason goes through. What ``zsrec serve`` does before it
-        listens: at 1M items, starting from the index file, a service's second request took 3.7 s
-        and its first genre filter 3.9 s, each on the thread that answers every request. Every
-        variant (``with_settings``) shares what is made here."""
+        listens: at 1M items, starting from the index file, a service's first request took 3.5 s,
+        its second 3.2 s and its first genre filter 1.2 s, each on the thread that answers every
+        request (``benchmarks/first_requests.py``). Every variant (``with_settings``) shares what is
+        made here."""
         seconds: dict[str, float] = {}
         parts: list[tuple[str, Callable[[], object]]] = [
             ("user_lookup", self.dataset.interactions.index_users),  # first: the evidence reads its users off it
