@@ -59,6 +59,12 @@ def in_child(script: str, *args: str, python_path: Path | None = None) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def commit_of(tree: Path) -> str:
+    """The short commit a checkout (``--before``'s) holds, for a report that measures it beside."""
+    return subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+
+
 def load_arguments(name: str, sizes: str, what: str, *more: tuple[tuple, dict]) -> argparse.Namespace:
     """What the load benchmarks (load_own_logs, load_catalog) take: ``--sizes``, ``--toy``, ``--out``,
     ``--name`` and the hidden ``--load``, the four words a child process is given; ``more`` adds

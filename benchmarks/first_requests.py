@@ -45,7 +45,7 @@ from pathlib import Path
 if not os.environ.get("PYTHONPATH"):  # else the checkout it names (--before's) is the one measured
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import zsrec  # noqa: E402  (first, so that no import below puts another checkout's before it)
-from _common import RESULTS, in_child, machine, machine_line  # noqa: E402
+from _common import RESULTS, commit_of, in_child, machine, machine_line  # noqa: E402
 
 WAYS = ("before", "cold", "warm")
 REASONS = ["a {genre} film that fans of your picks enjoyed, with a strong cast and a story that holds up",
@@ -238,8 +238,7 @@ def write(args: argparse.Namespace, results: dict, cli: dict | None) -> None:
         elif not arg.startswith("--out="):
             shown.append(arg)
     cmd = " ".join(["python benchmarks/first_requests.py", *shown])
-    commit = subprocess.run(["git", "-C", str(args.before), "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True).stdout.strip() if args.before else None
+    commit = commit_of(args.before) if args.before else None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps({"command": cmd, "machine": m, "before_commit": commit,
                                                             "results": results, "cli": cli}, indent=1))

@@ -30,13 +30,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import in_child, load_arguments, machine, machine_line, memory_mb
+from _common import commit_of, in_child, load_arguments, machine, machine_line, memory_mb
 
 # (catalog, source, way): each load measured; "before" only where --before is given
 LOADS = [("short", "csv", "bulk"), ("short", "csv", "rows"), ("short", "csv", "before"),
@@ -150,17 +149,12 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     m = machine()
     cmd = ("python benchmarks/load_catalog.py " + " ".join(sys.argv[1:])).strip()
-    before_commit = _commit(args.before) if args.before else None
+    before_commit = commit_of(args.before) if args.before else None
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps({"command": cmd, "machine": m, "before_commit": before_commit,
                                                              "rows": rows}, indent=1))
     (args.out / f"{args.name}.md").write_text(report(rows, cmd, m, before_commit))
     print((args.out / f"{args.name}.md").read_text())
-
-
-def _commit(tree: Path) -> str:
-    return subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True).stdout.strip()
 
 
 def report(rows: list[dict], cmd: str, m: dict, before_commit: str | None) -> str:

@@ -83,13 +83,19 @@ def read_items_json(path: Path, cols: Mapping[str, str], needed: Mapping[str, st
                 items = _ItemColumns(list(keys), cols, needed)
             if set(map(tuple, objects)) != {keys}:
                 return None
-            columns = [_json_texts(bulk_json.values_of(objects, key), "|" if key == cols["genres"] else " ")
+            columns = [_json_texts(bulk_json.values_of(objects, key), _list_sep(key, cols))
                        for key in keys]
             if not items.add(columns):
                 return None
     except bulk_json.NOT_PLAIN:
         return None
     return items.catalog() if items is not None else None
+
+
+def _list_sep(column: str, cols: Mapping[str, str]) -> str:
+    """What a list in ``column`` is joined by, as the rows join it: "|" in the genres column (what
+    ``item_genres`` splits), a space elsewhere."""
+    return "|" if column == cols["genres"] else " "
 
 
 def _json_texts(values: list, list_sep: str) -> list[str]:
@@ -109,7 +115,7 @@ def read_items_frame(frame, cols: Mapping[str, str], needed: Mapping[str, str]) 
         chunk = frame.iloc[start:start + CHUNK_ROWS]
         columns = []
         for at in range(len(header)):
-            texts = _texts(chunk.iloc[:, at].tolist(), "|" if header[at] == cols["genres"] else " ")
+            texts = _texts(chunk.iloc[:, at].tolist(), _list_sep(header[at], cols))
             if texts is None:
                 return None
             columns.append(texts)
@@ -131,7 +137,7 @@ def read_items_dicts(records: list | tuple, cols: Mapping[str, str], needed: Map
     items = _ItemColumns(list(keys), cols, needed)
     for start in range(0, len(records), CHUNK_ROWS):
         chunk = records[start:start + CHUNK_ROWS]
-        columns = [_texts(bulk_json.values_of(chunk, key), "|" if key == cols["genres"] else " ") for key in keys]
+        columns = [_texts(bulk_json.values_of(chunk, key), _list_sep(key, cols)) for key in keys]
         if None in columns or not items.add(columns):
             return None
     return items.catalog()
