@@ -31,6 +31,7 @@ from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongErro
 from .evidence import EvidenceIndex, Scope
 from .item_filter import Allowed, GenreIndex, describe, scope_name
 from . import picks_log as logged
+from . import saved_lookup
 from .loaders import load_dataset, read_events, read_items
 from .prompts import DEFAULT_TEMPLATE, PromptTemplate
 from .ranker import Prepared, Ranker, RankerConfig
@@ -176,8 +177,11 @@ class Recommender:
         # made, it makes the catalog's title groups too: ``same_title`` reads them, and no request waits for them
         saved = TitleMatcher.from_file(index, dataset.catalog, popularity) if from_file else None
         self.matcher = saved or TitleMatcher(dataset.catalog, popularity)
-        if index is not None and (not from_file or self.generator.index_file_stale or saved is None):
-            self.generator.save_index(index, extra=self.matcher.arrays())
+        # so is the per-user lookup, made on first need from what the file holds (2 s at 10M picks otherwise)
+        lookup = saved_lookup.read(index, dataset.interactions) if from_file else False
+        if index is not None and (not from_file or self.generator.index_file_stale or saved is None or not lookup):
+            self.generator.save_index(index, extra={**self.matcher.arrays(),
+                                                    **saved_lookup.lookup_arrays(dataset.interactions)})
         catalog = dataset.catalog  # (the one the copies of this Recommender share, grown in place by add_items)
         # for only_genres: made on first use, or by warm_up, and shared by every variant
         self._genres: BuiltOnce[GenreIndex] = BuiltOnce(lambda: GenreIndex(catalog),
@@ -493,12 +497,12 @@ class Recommender:
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
             # a genre filter's index and the reasons' checker, grown (not made again over every item by a request)
-            genres, checker = self._genres.value, self.ranker._checker.value
+            genres, checker = self._genres.value, self.ranker.checker_slot.value
             grown_genres = genres.with_items(new) if genres is not None and genres.n_items == len(catalog) else None
             grown_checker = checker.with_items(new) if checker is not None and checker.n_items == len(catalog) else None
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
-            with self._counting, self._evidence.lock, self._genres.lock, self.ranker._checker.lock:
+            with self._counting, self._evidence.lock, self._genres.lock, self.ranker.checker_slot.lock:
                 rows = catalog.extend(new)
                 if room is not None:
                     self.generator.add_items(rows, text_index, room)
@@ -507,7 +511,7 @@ class Recommender:
                 self._evidence.take(evidence, added, with_items)
                 # the old tables are freed on return, after the lock: freeing 1M titles' takes a while
                 replaced = self.matcher.adopt(matcher, catalog)
-                self._genres.value, self.ranker._checker.value = grown_genres, grown_checker
+                self._genres.value, self.ranker.checker_slot.value = grown_genres, grown_checker
                 self._allowed.clear()  # filters were resolved over the catalog without these
             del replaced
             return AddedItems(len(rows), len(catalog), time.perf_counter() - t0)
