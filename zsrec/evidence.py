@@ -143,7 +143,11 @@ def genres_of(raw: str) -> tuple[str, ...]:
         parts = raw.split()
     else:
         parts = [raw]
-    return tuple(p.strip() for p in parts if p.strip() and p.strip().lower() not in ("unknown", "(no genres listed)"))
+    named: dict[str, str] = {}  # each genre once, as first spelled: "Comedy|COMEDY" is one genre, as a filter reads it
+    for part in map(str.strip, parts):
+        if part and part.lower() not in ("unknown", "(no genres listed)"):
+            named.setdefault(part.lower(), part)
+    return tuple(named.values())
 
 
 def _title_terms(item: Item) -> set[str]:
@@ -388,7 +392,7 @@ class EvidenceIndex:
         cands = [int(c) for c in candidates]
         items = self.catalog.items
         co, base = self._co_picks(hist, cands)
-        history_genres = set().union(*(self.genres[h] for h in hist)) if hist else set()
+        history_genres = {g.lower() for h in hist for g in self.genres[h]}  # a filter's match: "comedy" is "Comedy"
         history_terms = set().union(*(self.terms[h] for h in hist)) if hist else set()
         out: list[list[Fact]] = []
         for j, c in enumerate(cands):
@@ -400,7 +404,7 @@ class EvidenceIndex:
                 if co[best, j] >= MIN_CO_PICKS:
                     h = items[hist[best]]
                     facts.append(CoPicked(h.id, h.title, int(co[best, j]), int(base[best])))
-            shared = tuple(g for g in self.genres[c] if g in history_genres)
+            shared = tuple(g for g in self.genres[c] if g.lower() in history_genres)
             if shared:
                 facts.append(SharedGenres(shared))
             terms = tuple(sorted(self.terms[c] & history_terms))

@@ -413,3 +413,21 @@ def test_batch_report_counts_reasons(ml100k):
     total = sum(report.reason_sources.values())
     assert total == 6 and report.reason_sources["evidence"] >= 4
     assert "written from the data" in report.summary() and report.to_dict()["reason_flags"]["empty"] >= 2
+
+
+def test_a_genre_named_twice_is_one_genre_and_matches_in_any_case():
+    """"Comedy|COMEDY" was two genres: the filter counted the item twice in its genre and the facts
+    said "Comedy and COMEDY"; and "comedy" in the history shared nothing with a "Comedy" item, where
+    the genre filter and the reason checker match genres in any case."""
+    from zsrec.data import Interactions
+    from zsrec.item_filter import GenreIndex
+
+    items = [Item("1", "Alpha (2001)", {"genres": "Comedy|COMEDY|Drama| comedy"}),
+             Item("2", "Beta (2002)", {"genres": "comedy"}), Item("3", "Gamma (2003)", {"genres": "Drama, drama"})]
+    assert [item_genres(it) for it in items] == [("Comedy", "Drama"), ("comedy",), ("Drama",)]
+    assert GenreIndex(Catalog(items)).counts() == {"Comedy": 2, "Drama": 2}
+    inter = Interactions.from_rows([("u", 0, 1.0, np.nan), ("u", 1, 2.0, np.nan), ("v", 2, 1.0, np.nan)])
+    facts = EvidenceIndex(Catalog(items), inter).facts([1], [0, 2])
+    shared = [f for f in facts[0] if isinstance(f, SharedGenres)]
+    assert shared == [SharedGenres(("Comedy",))] and shared[0].text == "Comedy, like your picks"
+    assert not any(isinstance(f, SharedGenres) for f in facts[1])
