@@ -64,8 +64,9 @@ class Ranker:
         self.config = config or RankerConfig()
         self.core = RankingCore(catalog, self.handle, template, self.config)
         self._evidence = evidence
-        # made on first use, shared by this ranker's copies (``with_config``, ``with_template``)
-        self._checker: BuiltOnce[ReasonChecker] = BuiltOnce(
+        # made on first use, shared by this ranker's copies (``with_config``, ``with_template``); a
+        # Recommender grows it with the catalog (``add_items``) rather than have a request make it again
+        self.checker_slot: BuiltOnce[ReasonChecker] = BuiltOnce(
             lambda: ReasonChecker(catalog, title_forms() if title_forms is not None else None),
             lambda made: made.n_items != len(catalog))
 
@@ -80,7 +81,7 @@ class Ranker:
     @property
     def checker(self) -> ReasonChecker:
         """Every title and genre a reason may name (made again after new items, unless grown with them)."""
-        return self._checker.get()
+        return self.checker_slot.get()
 
     @property
     def load_error(self) -> str:
@@ -102,13 +103,13 @@ class Ranker:
     def with_template(self, template: PromptTemplate) -> Ranker:
         """Same shortlist, evidence and (loaded) backend, another prompt template."""
         ranker = Ranker(self.catalog, self.generator, self.handle, template, replace(self.config), evidence=self._evidence)
-        ranker._checker = self._checker
+        ranker.checker_slot = self.checker_slot
         return ranker
 
     def with_config(self, config: RankerConfig) -> Ranker:
         """Same shortlist, evidence, template and (loaded) backend, another way of ranking."""
         ranker = Ranker(self.catalog, self.generator, self.handle, self.template, config, evidence=self._evidence)
-        ranker._checker = self._checker
+        ranker.checker_slot = self.checker_slot
         return ranker
 
     # ------------------------------------------------------------ input, checked once

@@ -71,7 +71,7 @@ def test_after_a_warm_up_no_request_makes_an_index_and_every_answer_is_the_same(
 def test_a_warm_up_leaves_out_the_checker_where_no_reason_comes_from_the_llm(ml100k):
     rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(_answer), reasons="evidence")
     assert list(rec.warm_up()) == ["user_lookup", "evidence", "genres"]
-    assert rec.ranker._checker.value is None
+    assert rec.ranker.checker_slot.value is None
 
 
 def test_variants_share_one_genre_index_and_one_checker(ml100k, monkeypatch):
