@@ -143,8 +143,11 @@ def run(size: str, before: Path | None) -> dict:
             expected = str(before.resolve()) if way == "before" else here
             if rows[way]["code"] != expected:
                 sys.exit(f"the {way} run imported zsrec from {rows[way]['code']}, not {expected}")
-    lists = [rows[way].pop("lists") for way in WAYS if way in rows]
-    rows["same_lists"] = all(x == lists[0] for x in lists)
+    lists = {way: rows[way].pop("lists") for way in WAYS if way in rows}
+    rows["same_lists"] = all(x == lists["cold"] for x in lists.values())
+    for way, got in lists.items():  # each item told apart from the cold run's: id, reason, its source and flags
+        pairs = [(a, b) for x, y in zip(got, lists["cold"]) for a, b in zip(x, y) if a != b]
+        rows[way]["differing"] = {"items": len(pairs), "of": sum(map(len, lists["cold"])), "examples": pairs[:20]}
     return rows
 
 
@@ -178,7 +181,7 @@ def cli_runs(before: Path, rounds: int) -> dict:
 
 def _table(results: dict) -> str:
     lines = ["| catalog | code | start from the file s | service made s (the warm-up's parts) | request ms, in order | slowest ms "
-             "| sum ms | LLM reasons kept (flagged) | same lists |", "|---|---|---:|---|---|---:|---:|---|---|"]
+             "| sum ms | LLM reasons kept (flagged) | items differing from cold's |", "|---|---|---:|---|---|---:|---:|---|---|"]
     for size, rows in results.items():
         for way in WAYS:
             if way not in rows:
@@ -188,7 +191,7 @@ def _table(results: dict) -> str:
             ms = r["request_ms"]
             lines.append(f"| {size} | {way} | {r['start_s']:.2f} | {r['warm_s']:.2f}{f' ({parts})' if parts else ''} | "
                          f"{' / '.join(f'{m:.0f}' for m in ms)} | {max(ms):.0f} | {sum(ms):.0f} | "
-                         f"{r['llm_reasons']} ({r['flagged']}) | {'yes' if rows['same_lists'] else 'NO'} |")
+                         f"{r['llm_reasons']} ({r['flagged']}) | {r['differing']['items']} of {r['differing']['of']} |")
     files = ", ".join(f"{size}: {rows['write']['file_mb']:.0f} MB (written in {rows['write']['start_s']:.1f} s, "
                       "every index built)" for size, rows in results.items() if "file_mb" in rows.get("write", {}))
     return "\n".join(lines) + (f"\n\nThe index file (this code's, which every run starts from): {files}." if files else "")
