@@ -1,11 +1,12 @@
 """The per-user lookup (each known user's rows, by time) kept in the index file.
 
-A service asks about many known users, so it makes the lookup of every user's rows: 2.0-2.3 s at
+A service asks about many known users, so it makes the lookup of every user's rows: 1.9-2.4 s at
 10M picks (``zsrec.data._rows_by_user``), spent again by every start from the index file, before
 the service listens (``Recommender.warm_up``) or on its second request. The lookup depends on the
 picks alone, and the index file already says which picks it was counted from, so it is kept there:
 the ids in the lookup's order, each one's number of rows, and the rows one user after another.
-Read back, the lookup is made from them on first need, in 0.3 s at 10M picks. A start that asks
+Read back (0.08 s), the lookup is made from them on first need, in 0.25-0.31 s at 10M picks
+(``benchmarks/start_up.py``; 46 MB more in the file there). A start that asks
 about one user (``zsrec rank --user U``) still finds that user by a scan and never makes it.
 """
 
