@@ -2,9 +2,10 @@
 LLM's reasons costs at a million items.
 
 A start from the index file leaves four indexes to be made on first need: the per-user lookup (made
-when a second known user is asked about; since stop 66 from the file's arrays, not from every pick), the evidence's counts (who picked what: the first requests
-with a history), a genre filter's index (the first filtered request) and the reason checker (every
-title a reason may name: the first request whose reasons the LLM writes). Each was made on the
+when a second known user is asked about; since stop 66 from the file's arrays, not from every
+pick), the evidence's counts (who picked what: the first requests with a history), a genre filter's
+index (the first filtered request) and the reason checker (every title a reason may name: the
+first request whose reasons the LLM writes). Each was made on the
 thread that answers every request, and each variant of other settings made its own genre index and
 checker. `zsrec serve` now makes them before it listens (`Recommender.warm_up`), the variants share
 them, and the checker finds a reason's titles by looking up its runs of words, where it scanned the

@@ -121,7 +121,8 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         parts["user_lookup_read_s"] = time.perf_counter() - t0
         assert kept.user_ids  # and the lookup made from them
         parts["user_lookup_file_s"] = time.perf_counter() - t0
-        assert all(np.array_equal(a, b) for a, b in zip(kept._user_rows().values(), alone._user_rows().values()))
+        made, read = alone._user_rows(), kept._user_rows()  # the same users, in the same order, with the same rows
+        assert list(made) == list(read) and all(np.array_equal(made[u], read[u]) for u in made)
         t0 = time.perf_counter()
         EvidenceIndex(data.catalog, alone, generator.popularity_counts)  # read off the lookup just made
         parts["evidence_s"] = time.perf_counter() - t0
