@@ -52,15 +52,20 @@ class GenreIndex:
 
     def _add(self, items: Sequence[Item]) -> None:
         """Items grouped by their genre text first, each text split once: a million items hold a few
-        thousand texts (1.6 s against 3.0 s at 1M items). The same rows as splitting each item's."""
-        by_text: dict[str, list[int]] = {}
-        for row, text in enumerate(map(Item.genre_text, items), start=self.n_items):
-            by_text.setdefault(text, []).append(row)
+        thousand texts. The texts are numbered in C (``dict.fromkeys``, a lookup per item through
+        ``map``) and the rows grouped by one stable sort, where a list append per item made the
+        index 1.0-1.5 s of a warm-up at 1M items. The same rows as splitting each item's."""
+        texts = list(map(Item.genre_text, items))
+        distinct = dict.fromkeys(texts)  # in the order first seen, as the first spellings are kept
+        number = dict(zip(distinct, range(len(distinct))))
+        codes = np.fromiter(map(number.__getitem__, texts), dtype=np.int64, count=len(texts))
+        grouped = np.argsort(codes, kind="stable") + self.n_items  # each text's rows together, in order
+        ends = np.cumsum(np.bincount(codes, minlength=len(distinct))).tolist()
         parts: dict[str, list[np.ndarray]] = {}  # each genre's rows, a block per text, in the texts' first-seen order
-        for text, rows in by_text.items():
+        for code, text in enumerate(distinct):
             genres = genres_of(text)
             if genres:
-                at = np.asarray(rows, dtype=np.int64)
+                at = grouped[(ends[code - 1] if code else 0):ends[code]]
                 for genre in genres:
                     key = genre.lower()
                     self.names.setdefault(key, genre)

@@ -62,3 +62,25 @@ def test_a_genre_index_grown_by_new_items_is_the_one_built_over_them(ml100k):
     for key in whole._rows:
         assert np.array_equal(grown._rows[key], whole._rows[key]), key
     assert built.counts() == counts and built.n_items == len(ml100k.catalog)  # the one grown from is as it was
+
+
+def test_an_items_genre_text_is_its_first_genre_field_that_holds_text():
+    """What the genre index, the checker, the evidence and the prompts read: "genres", then "genre",
+    then "class", an empty one passed over, "" where none holds text."""
+    assert Item("1", "x", {"genre": "Drama", "genres": "Comedy", "class": "Toys"}).genre_text() == "Comedy"
+    assert Item("1", "x", {"genres": "", "class": "Toys", "genre": "Drama"}).genre_text() == "Drama"
+    assert Item("1", "x", {"genres": "", "genre": "", "class": "Toys"}).genre_text() == "Toys"
+    assert Item("1", "x", {"genres": "", "description": "Comedy"}).genre_text() == ""
+    assert Item("1", "x").genre_text() == ""
+
+
+def test_a_genre_index_over_no_items_or_no_genres_is_empty_and_grows():
+    """The rows are grouped by one sort of the texts' numbers: no items, and items of no genre, give
+    an index of nothing, which grows as one built over the items would."""
+    empty = GenreIndex(Catalog([]))
+    assert (empty.n_items, empty.names, empty._rows) == (0, {}, {})
+    plain = [Item(str(i), f"t{i}", {"genres": g}) for i, g in enumerate(["", "unknown", "(no genres listed)"])]
+    none = empty.with_items(plain)
+    assert (none.n_items, none.names, none._rows) == (3, {}, {})
+    grown = none.with_items([Item("9", "t9", {"genres": "Comedy"}), Item("10", "t10", {"genres": "comedy|Drama"})])
+    assert grown.counts() == {"Comedy": 2, "Drama": 1} and grown._rows["comedy"].tolist() == [3, 4]
