@@ -72,7 +72,7 @@ def normalize_title(title: str, keep_year: bool = True) -> str:
     return " ".join([*words, year] if keep_year and year else words)
 
 
-def _both_forms(title: str) -> tuple[str, str]:
+def both_forms(title: str) -> tuple[str, str]:
     """``normalize_title`` with the year and without it, from one pass over the title."""
     return _joined(*_words_and_year(title))
 
@@ -85,7 +85,7 @@ def _joined(words: list[str], year: str) -> tuple[str, str]:
 
 def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[str]) -> list[int]:
     """Each title's names (itself, then ``title_names``) in both forms, appended to the two lists;
-    returns where each title's names end. What ``_both_forms`` over every name gives, with one year
+    returns where each title's names end. What ``both_forms`` over every name gives, with one year
     search per title where it can: most titles are ASCII and hold no other name. At 1M titles, the
     name search's own year search and a call per name made this 2.2-2.5 s of a start (now 1.4-1.7 s)."""
     ends = []
@@ -100,7 +100,7 @@ def _forms_of_titles(titles: Sequence[str], with_year: list[str], without: list[
                 ends.append(len(with_year))
                 continue
         for name in [title, *title_names(title)]:
-            a, b = _both_forms(name)
+            a, b = both_forms(name)
             add_with(a)
             add_without(b)
         ends.append(len(with_year))

@@ -278,14 +278,14 @@ def test_every_title_is_read_once_into_the_forms_of_each_of_its_names(chunk, mon
     other names, accents, no year or odd spacing included, and so must the title words and their rows,
     numbered a chunk of titles at a time (words shared across chunks too)."""
     from zsrec import titles as module
-    from zsrec.titles import _both_forms, _Names, _without_articles, strip_leading_article
+    from zsrec.titles import both_forms, _Names, _without_articles, strip_leading_article
 
     monkeypatch.setattr(module, "WORDS_CHUNK", chunk)
 
     rng = np.random.default_rng(5)
     titles = ODD_TITLES + [item.title for item in _shared_titles(rng, 300)]
     names = _Names([Item(str(i), t, {}) for i, t in enumerate(titles)])
-    expected = [[_both_forms(name) for name in [t, *title_names(t)]] for t in titles]
+    expected = [[both_forms(name) for name in [t, *title_names(t)]] for t in titles]
     assert [len(e) for e in expected] == np.diff(names.start).tolist()
     assert list(zip(names.with_year, names.without)) == [form for e in expected for form in e]
     every_name = [name for t in titles for name in [t, *title_names(t)]]  # and normalize_title's, one by one

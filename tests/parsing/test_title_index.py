@@ -111,3 +111,39 @@ def test_forms_read_from_title_search_make_the_same_index(ml100k):
     assert list(given._keys.items()) == list(made._keys.items()) and given._lengths == made._lengths
     grown = matcher.with_items(Catalog([*catalog.items, Item("n1", "Galactic Rebels, The (2026)")]))
     assert grown.title_forms()[1][-1] == "the galactic rebels"
+
+
+def _first_met(titles, start=0, keys=None):
+    """Every key's value read title by title, as the index was made before it was made in C: 4 x the
+    first title that has the key + which of its forms it is, a key held already keeping its own."""
+    keys = {} if keys is None else dict(keys)
+    for i, title in enumerate(titles, start=start):
+        for pos, key in enumerate((normalize_title(title), normalize_title(title, keep_year=False), _words(title),
+                                   _words(title, keep_year=False))):
+            if key and key not in keys:
+                keys[key] = 4 * i + pos
+    return keys
+
+
+ODD = ["Seven (Se7en) (1995)", "Amélie (Le Fabuleux destin) (2001)", "City of Lost Children, The (1995)",
+       "(500) Days of Summer (2009)", "1995", "", "A, The (2000)", "Sherlock (2010-2017)", "Usual Suspects, The",
+       "The Usual Suspects (1995)", "Usual Suspects, The (1995)", "Heat (1995)", "Heat (1995)", "Heat",
+       "Umbrellas of Cherbourg, The (Parapluies de Cherbourg, Les) (1964)", "An American in Paris (1951)",
+       "American in Paris, An (1951)", "Big, Bad, and the Ugly, A (1990)"]
+
+
+@pytest.mark.parametrize("split", [0, 1, 7, 1000, 1682])
+def test_each_key_holds_its_first_title_and_form(ml100k, split):
+    """Made in C (the forms of every title at once, the last first so that the first stays), each
+    key's value is the one a title-by-title pass gives: the first title that has it, and which of
+    its four forms, with titles held twice, titles with ", The" in their forms' order, an empty
+    title and a year alone. Grown by more titles, keys held already keep theirs."""
+    rng = random.Random(split)
+    titles = [it.title for it in ml100k.catalog.items] + ODD
+    titles = titles[:split] + rng.sample(ODD, len(ODD)) + titles[split:]
+    whole = _TitleIndex(titles)
+    assert whole._keys == _first_met(titles)
+    assert whole._lengths == sorted({key.count(" ") + 1 for key in whole._keys})
+    grown = _TitleIndex(titles[:split]).with_titles(titles[split:])
+    assert grown._keys == _first_met(titles[split:], split, _first_met(titles[:split])) == whole._keys
+    assert grown._lengths == whole._lengths
