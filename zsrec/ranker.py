@@ -10,7 +10,7 @@ shortlist, the counted evidence and the checked reasons, and maps positions back
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -52,11 +52,13 @@ class Ranker:
                  backend: BackendSpec | LLMBackend | BackendHandle, template: PromptTemplate,
                  config: RankerConfig | None = None,
                  evidence: EvidenceIndex | Callable[[], EvidenceIndex] | None = None,
-                 title_forms: Callable[[], tuple[list[str], list[str]]] | None = None):
+                 title_forms: Callable[[], tuple[list[str], list[str]]] | None = None,
+                 genres: Callable[[], Iterable[str] | None] | None = None):
         """``evidence`` (an index or a factory for one) gives every item facts counted from the data
         and lets reasons be checked against them; without it, items carry no evidence.
         ``title_forms``: where the reason checker may read the titles' normalised forms
-        (``TitleMatcher.title_forms``) rather than make them."""
+        (``TitleMatcher.title_forms``) rather than make them. ``genres``: where it may read the
+        catalog's genres, when a genre index holds them already (None when none does)."""
         self.catalog = catalog
         self.generator = generator
         self.handle = backend if isinstance(backend, BackendHandle) else BackendHandle(backend)
@@ -67,7 +69,8 @@ class Ranker:
         # made on first use, shared by this ranker's copies (``with_config``, ``with_template``); a
         # Recommender grows it with the catalog (``add_items``) rather than have a request make it again
         self.checker_slot: BuiltOnce[ReasonChecker] = BuiltOnce(
-            lambda: ReasonChecker(catalog, title_forms() if title_forms is not None else None),
+            lambda: ReasonChecker(catalog, title_forms() if title_forms is not None else None,
+                                  genres() if genres is not None else None),
             lambda made: made.n_items != len(catalog))
 
     @property

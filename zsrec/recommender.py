@@ -204,7 +204,7 @@ class Recommender:
         self.ranker = Ranker(
             dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
             PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
-            evidence=self._evidence, title_forms=self.matcher.title_forms,
+            evidence=self._evidence, title_forms=self.matcher.title_forms, genres=self._made_genres,
         )
 
     @classmethod
@@ -316,6 +316,12 @@ class Recommender:
 
     def _genre_index(self) -> GenreIndex:
         return self._genres.get()
+
+    def _made_genres(self) -> Iterable[str] | None:
+        """The catalog's genres (lower case) where the genre index is made and fits the catalog, for the
+        reason checker: it then need not read every item's (the warm-up makes the index first)."""
+        index = self._genres.value
+        return index.names.keys() if index is not None and index.n_items == len(self.dataset.catalog) else None
 
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in

@@ -96,6 +96,33 @@ def test_variants_share_one_genre_index_and_one_checker(ml100k, monkeypatch):
     assert sorted(made) == ["GenreIndex", "ReasonChecker"]
 
 
+def test_the_warm_ups_checker_reads_the_genres_off_the_genre_index_it_made_first(ml100k, monkeypatch):
+    """The warm-up makes the genre index before the checker, which then takes the genres from it
+    rather than read every item's genres a second time (0.15-0.6 s at 1M items). A checker made
+    before any genre index, or after the catalog outgrew it, reads the items' own."""
+    read = []
+    original = ReasonChecker._add_genres
+
+    def recorded(self, items):
+        read.append(len(items))
+        original(self, items)
+    monkeypatch.setattr(ReasonChecker, "_add_genres", recorded)
+    rec = Recommender(own_copy(ml100k), backend=ScriptedBackend(_answer))
+    rec.warm_up()
+    assert read == [] and rec._genres.value is not None
+    warmed = rec.ranker.checker.genre_words
+    assert {g: rx.pattern for g, rx in warmed.items()} == {
+        g: rx.pattern for g, rx in ReasonChecker(rec.dataset.catalog).genre_words.items()} and read == [1682]
+    cold = Recommender(own_copy(ml100k), backend=ScriptedBackend(_answer))
+    cold.recommend(["Star Wars (1977)"])  # the checker first, no genre index made
+    assert read == [1682, 1682] and cold._genres.value is None
+    # an index the catalog outgrew is not read: its genres may lack the new items'
+    rec._genres.value = GenreIndex(Catalog(rec.dataset.catalog.items[:10]))
+    rec.ranker.checker_slot.value = None
+    assert rec._made_genres() is None and rec.ranker.checker.genre_words.keys() == warmed.keys()
+    assert read == [1682, 1682, 1682]
+
+
 def test_requests_at_once_wait_for_one_making():
     size = [3]
     made = []

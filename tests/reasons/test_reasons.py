@@ -324,6 +324,30 @@ def test_a_checker_grown_by_new_items_checks_as_one_made_over_them(ml100k):
     assert old.flags("Like Galactic Rebels, a space opera", item, history, []) == []  # unknown to the old one
 
 
+def test_a_checker_given_the_genre_indexs_genres_checks_as_one_that_reads_every_item(ml100k):
+    """A warmed service's checker takes the catalog's genres from the genre index (``GenreIndex.names``)
+    rather than read every item's again: the same words, one pattern per genre in any case
+    ("Comedy" beside "COMEDY" is one genre to look for), and the same flags."""
+    from zsrec.item_filter import GenreIndex
+
+    odd = [Item("o1", "Loud Night (2026)", {"genres": "Comedy|COMEDY|Space Opera"}),
+           Item("o2", "Quiet Day (2026)", {"genres": "space opera| Film-Noir"})]
+    catalog = Catalog([*ml100k.catalog.items, *odd])
+    index = GenreIndex(catalog)
+    read, given = ReasonChecker(catalog), ReasonChecker(catalog, genres=index.names.keys())
+    assert list(read.genre_words) != [] and sorted(read.genre_words) == sorted(given.genre_words) == sorted(index.names)
+    assert {g: rx.pattern for g, rx in read.genre_words.items()} == {g: rx.pattern for g, rx in given.genre_words.items()}
+    assert read.genre_words["comedy"].pattern == r"\bcomedys?\b" and "COMEDY" not in read.genre_words
+    items = catalog.items
+    item, history = items[-2], [items[49]]
+    for reason in ["A COMEDY, like Star Wars (1977)", "Space operas fans love", "a film-noir you will like",
+                   "A western like your picks", "Comedies like your picks", "A drama"]:
+        flags = read.flags(reason, item, history, [])
+        assert given.flags(reason, item, history, []) == flags, reason
+    assert ReasonFlag.WRONG_GENRE in read.flags("A western", item, history, [])
+    assert ReasonFlag.WRONG_GENRE not in read.flags("A COMEDY about space operas", item, history, [])
+
+
 def test_numbers_must_be_the_facts_numbers(ml100k):
     checker = ReasonChecker(ml100k.catalog)
     items = ml100k.catalog.items
