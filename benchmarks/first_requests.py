@@ -12,14 +12,14 @@ them, and the checker finds a reason's titles by looking up its runs of words, w
 reason for each of the catalog's 1.4M title forms.
 
 Per catalog (ML-100K; 100k and 1M synthetic items, the ones `start_up.py` makes), one process writes
-the index file; then three processes start from it and answer the same 14 requests through a
+the index file; then four processes start from it and answer the same 14 requests through a
 `RecommendService` (known users' 5 latest picks, typed titles, genre filters, and variants with
-other settings): `--before`'s checkout (where given), this code as a library starts (indexes made on
-first need), and this code warmed up as `zsrec serve` starts. The model is a stand-in that answers
-every candidate, in reverse, with a reason of a model's length (naming a genre, another candidate's
-title, or the picks), so that only zsrec's own work is timed while the reasons are checked as a
-model's are. Each request's milliseconds, the warm-up's parts, and every item and reason (the same
-in all three) are recorded.
+other settings): `--before`'s checkout (where given) as a library starts and warmed up, this code
+as a library starts (indexes made on first need), and this code warmed up as `zsrec serve` starts.
+The model is a stand-in that answers every candidate, in reverse, with a reason of a model's length
+(naming a genre, another candidate's title, or the picks), so that only zsrec's own work is timed
+while the reasons are checked as a model's are. Each request's milliseconds, the warm-up's parts,
+and every item and reason (the same in all four) are recorded.
 
 Then the real default model end to end at 1M items (`--cli`): `zsrec rank --items --interactions
 --user --index` with its defaults (the LLM ranks and writes the reasons, checked), this code and
@@ -48,7 +48,7 @@ if not os.environ.get("PYTHONPATH"):  # else the checkout it names (--before's) 
 import zsrec  # noqa: E402  (first, so that no import below puts another checkout's before it)
 from _common import RESULTS, commit_of, in_child, machine, machine_line  # noqa: E402
 
-WAYS = ("before", "cold", "warm")
+WAYS = ("before", "before_warm", "cold", "warm")  # before_warm: --before's code warmed up, its warm-up beside this one's
 REASONS = ["a {genre} film that fans of your picks enjoyed, with a strong cast and a story that holds up",
            "like {other}, which people who picked the same films liked as well",
            "picked by many who picked your films, and a favourite of viewers who share your taste"]
@@ -110,7 +110,7 @@ def one(size: str, index: Path, way: str) -> dict:
     if way == "write":
         return {"start_s": start, "file_mb": index.stat().st_size / 1e6}
     t0 = time.perf_counter()
-    service = RecommendService(rec, settle=True, warm=True) if way == "warm" else RecommendService(rec, settle=True)
+    service = RecommendService(rec, settle=True, warm=True) if way.endswith("warm") else RecommendService(rec, settle=True)
     warm = time.perf_counter() - t0
     default = service.default
     variants = {None: default, "fused": Variant(RankingMode.GENERATE, default.reasons, 0.5),  # the LLM half the order
@@ -135,13 +135,13 @@ def run(size: str, before: Path | None) -> dict:
         index = Path(tmp) / "index.npz"
         rows = {"write": in_child(__file__, "--one", size, str(index), "write")}
         for way in WAYS:
-            if way != "before" or before:
+            if not way.startswith("before") or before:
                 rows[way] = in_child(__file__, "--one", size, str(index), way,
-                                     python_path=before if way == "before" else None)
+                                     python_path=before if way.startswith("before") else None)
     here = str(Path(__file__).resolve().parents[1])
     for way in WAYS:
         if way in rows:
-            expected = str(before.resolve()) if way == "before" else here
+            expected = str(before.resolve()) if way.startswith("before") else here
             if rows[way]["code"] != expected:
                 sys.exit(f"the {way} run imported zsrec from {rows[way]['code']}, not {expected}")
     lists = {way: rows[way].pop("lists") for way in WAYS if way in rows}
@@ -251,7 +251,7 @@ def write(args: argparse.Namespace, results: dict, cli: dict | None) -> None:
     text = ["# A service's first requests after a start from the index file\n",
             f"Command: `{cmd}`  ", f"Machine: {machine_line(m)}  ",
             f"before: {'commit ' + commit if commit else 'not measured (no --before)'}; cold: this code, indexes made "
-            "on first need (a library's start); warm: this code after `warm_up` (what `zsrec serve` does before it "
+            "on first need (a library's start); before_warm: before's code after its `warm_up`; warm: this code after `warm_up` (what `zsrec serve` does before it "
             "listens). Service made: the `RecommendService`, its settling of the objects held (a full collection, "
             "about 1 s at 1M items) and any warm-up. The model: a stand-in that answers every candidate with a reason "
             "(zsrec's own work alone). "

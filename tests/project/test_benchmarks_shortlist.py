@@ -342,7 +342,7 @@ def test_start_up_benchmark_toy(tmp_path):
 
 
 def test_first_requests_benchmark_toy(tmp_path):
-    """A service's first requests from the index file: made on first need, warmed up, and by the
+    """A service's first requests from the index file: made on first need and warmed up, by this code and the
     --before checkout (this one, here), all to the same items and reasons."""
     root = BENCH.parent
     _run(["first_requests.py", "--toy", "--before", str(root)], tmp_path)
@@ -350,11 +350,14 @@ def test_first_requests_benchmark_toy(tmp_path):
     assert out["command"] == f"python benchmarks/first_requests.py --toy --before {root}"
     (size, rows), = out["results"].items()
     assert size == "ml-100k" and rows["same_lists"]
-    assert [way for way in ("before", "cold", "warm") if way in rows] == ["before", "cold", "warm"]
-    for way in ("before", "cold", "warm"):
+    ways = ("before", "before_warm", "cold", "warm")
+    assert [way for way in ways if way in rows] == list(ways)
+    for way in ways:
         assert len(rows[way]["request_ms"]) == 14 and min(rows[way]["request_ms"]) > 0 and rows[way]["llm_reasons"] > 0
-    assert list(rows["warm"]["warm_parts"]) == ["user_lookup", "evidence", "genres", "reason_checker"]
-    assert rows["cold"]["warm_parts"] == {}
+        assert rows[way]["differing"]["items"] == 0
+    for way in ("warm", "before_warm"):
+        assert list(rows[way]["warm_parts"]) == ["user_lookup", "evidence", "genres", "reason_checker"]
+    assert rows["cold"]["warm_parts"] == rows["before"]["warm_parts"] == {}
     assert "| ml-100k | warm |" in (tmp_path / "first_requests-toy.md").read_text()
 
 
