@@ -3,7 +3,7 @@ data outgrow it.
 
 A service answers each request's own settings with a shallow copy of its Recommender
 (``with_settings``); an index each copy made for itself was made again by every copy that needed it
-(at 1M items a genre filter's index takes 1.1-1.6 s, a reason checker 2.6 s). Held here, the copies share
+(at 1M items a genre filter's index takes 0.6-0.7 s, a reason checker 1.5 s). Held here, the copies share
 one, and two requests that need it at once wait for one making rather than make it twice.
 """
 
