@@ -293,10 +293,10 @@ class Recommender:
         first requests with a history wait for), the genre filter's index, and, where the LLM writes
         the reasons, the checker every reason goes through (after the genre index, whose genres it
         then reads rather than every item's). What ``zsrec serve`` does before it listens: at 1M
-        items, starting from the index file, a service's first request took 2.6 s, its second 1.8 s
-        and its first genre filter 0.7 s without it, each on the thread that answers every request,
-        and none more than 44 ms after its 3.4 s (``benchmarks/first_requests.py``). Every variant
-        (``with_settings``) shares what is made here."""
+        items, starting from the index file, a service's first request took 2.6-3.0 s, its second
+        1.8 s and its first genre filter 0.6-0.7 s without it, each on the thread that answers every
+        request, and none more than 44 ms after its 3.4-4.0 s (``benchmarks/first_requests.py``,
+        two runs). Every variant (``with_settings``) shares what is made here."""
         seconds: dict[str, float] = {}
         parts: list[tuple[str, Callable[[], object]]] = [
             ("user_lookup", self.dataset.interactions.index_users),  # first: the evidence reads its users off it
