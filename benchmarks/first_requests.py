@@ -26,8 +26,8 @@ Then the real default model end to end at 1M items (`--cli`): `zsrec rank --item
 `--before`'s taking turns, each run a process of its own, after one run of each has written its index
 file.
 
-    python benchmarks/first_requests.py --before /tmp/before          # ML-100K, 100k and 1M (about 10 min)
-    python benchmarks/first_requests.py --before /tmp/before --cli    # and zsrec rank with the model (10 min more)
+    python benchmarks/first_requests.py --before /tmp/before          # ML-100K, 100k and 1M (about 7 min)
+    python benchmarks/first_requests.py --before /tmp/before --cli    # and zsrec rank with the model (5 min more)
     python benchmarks/first_requests.py --toy                         # ML-100K alone, seconds; what CI runs
 """
 
