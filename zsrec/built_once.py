@@ -27,6 +27,13 @@ class BuiltOnce(Generic[T]):
         self.lock = threading.Lock()
         self.value: T | None = None  # what was made last (or put in place), stale or not
 
+    def fresh(self) -> T | None:
+        """What was made, where it still fits the data (else None), without making it: for a caller
+        that uses it if it is there but must not wait for a making (an item add growing it; the
+        reason checker reading the genre index's genres)."""
+        value = self.value
+        return value if value is not None and not self._stale(value) else None
+
     def get(self) -> T:
         value = self.value
         if value is None or self._stale(value):

@@ -321,8 +321,8 @@ class Recommender:
     def _made_genres(self) -> Iterable[str] | None:
         """The catalog's genres (lower case) where the genre index is made and fits the catalog, for the
         reason checker: it then need not read every item's (the warm-up makes the index first)."""
-        index = self._genres.value
-        return index.names.keys() if index is not None and index.n_items == len(self.dataset.catalog) else None
+        index = self._genres.fresh()
+        return index.names.keys() if index is not None else None
 
     def _excluded(self, history: list[int], exclude: Sequence[str], seen: Sequence[int] = ()) -> list[int]:
         """Catalog rows not to recommend beside the history: what a known user ``seen``, the item ids in
@@ -504,9 +504,9 @@ class Recommender:
             matcher = self.matcher.with_items(catalog.with_items(new), np.concatenate([self.generator.popularity_counts,
                                                                                      np.zeros(len(new))]))
             # a genre filter's index and the reasons' checker, grown (not made again over every item by a request)
-            genres, checker = self._genres.value, self.ranker.checker_slot.value
-            grown_genres = genres.with_items(new) if genres is not None and genres.n_items == len(catalog) else None
-            grown_checker = checker.with_items(new) if checker is not None and checker.n_items == len(catalog) else None
+            genres, checker = self._genres.fresh(), self.ranker.checker_slot.fresh()
+            grown_genres = genres.with_items(new) if genres is not None else None
+            grown_checker = checker.with_items(new) if checker is not None else None
             if self.picks_log is not None:  # on disk before it is used: a restart loses nothing it was told
                 logged.append_items(self.picks_log, new)
             with self._counting, self._evidence.lock, self._genres.lock, self.ranker.checker_slot.lock:

@@ -132,14 +132,16 @@ def test_requests_at_once_wait_for_one_making():
         time.sleep(0.05)
         return list(range(size[0]))
     once = BuiltOnce(make, lambda value: len(value) != size[0])
+    assert once.fresh() is None and made == []  # nothing made, and asking does not make it
     got = []
     threads = [threading.Thread(target=lambda: got.append(once.get())) for _ in range(8)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert len(made) == 1 and all(g is got[0] for g in got)
+    assert len(made) == 1 and all(g is got[0] for g in got) and once.fresh() is got[0]
     size[0] = 4  # the data grew: made again on next use, once
+    assert once.fresh() is None and len(made) == 1  # what was made no longer fits, and is not made again here
     assert once.get() == [0, 1, 2, 3] and once.get() is once.get() and len(made) == 2
 
 
