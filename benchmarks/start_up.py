@@ -81,7 +81,6 @@ def one(size: str, index: Path, with_file: bool) -> dict:
            "rss_mb": after["VmRSS"] - before, "peak_rss_mb": after["VmHWM"], "lists": lists}
     if with_file:  # the parts of a start with the file, each timed apart
         parts = {}
-        index_file = index
         t0 = time.perf_counter()
         generator = CandidateGenerator.with_saved_index(index, data.catalog, data.interactions, CandidateConfig())
         parts["index_file_s"] = time.perf_counter() - t0
@@ -102,11 +101,11 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         parts["first_user_s"] = time.perf_counter() - t0
         shortlist = [int(i) for i in generator.generate(history, history).indices]
         t0 = time.perf_counter()
-        index = EvidenceIndex(data.catalog, alone, generator.popularity_counts)
-        index.facts(history, shortlist)  # counted from the picks of these items alone
+        evidence = EvidenceIndex(data.catalog, alone, generator.popularity_counts)
+        evidence.facts(history, shortlist)  # counted from the picks of these items alone
         parts["first_facts_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        assert index.picks.nnz  # the whole matrix, counted without the lookup
+        assert evidence.picks.nnz  # the whole matrix, counted without the lookup
         parts["evidence_no_lookup_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         assert alone.user_ids  # the per-user lookup, made
@@ -117,7 +116,7 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         kept.fingerprint()  # the picks' digest, which a start takes anyway (the co-occurrence index is checked by it)
         parts["picks_digest_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        assert saved_lookup.read(index_file, kept)  # the file's arrays, read and checked against that digest
+        assert saved_lookup.read(index, kept)  # the file's arrays, read and checked against that digest
         parts["user_lookup_read_s"] = time.perf_counter() - t0
         assert kept.user_ids  # and the lookup made from them
         parts["user_lookup_file_s"] = time.perf_counter() - t0
