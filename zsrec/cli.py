@@ -440,12 +440,20 @@ def _print_table(result) -> None:
         out.print(f"only {info.filter}", soft_wrap=True)
     sources = [it.reason_source for it in result.items]
     if any(s != "none" for s in sources):
-        replaced = sum(1 for it in result.items if it.reason_flags)
         out.print(f"reasons: {sources.count('llm')} from the LLM (checked against the data), "
-                  f"{sources.count('evidence')} written from the data"
-                  + (f" ({replaced} LLM reasons failed the checks and were replaced)" if replaced else ""),
-                  soft_wrap=True)
+                  f"{sources.count('evidence')} written from the data{_replaced(result.items)}", soft_wrap=True)
     out.print(_timings_line(info.timings), soft_wrap=True)
+
+
+def _replaced(items) -> str:
+    """Why reasons from the data stand where the LLM's were asked for: the LLM's failed a check, or
+    it wrote none (its answer skipped the item, or it failed: the fallback line says so)."""
+    unwritten = sum(1 for it in items if it.reason_flags == ["empty"])
+    failed = sum(1 for it in items if it.reason_flags) - unwritten
+    parts = [f"{failed} LLM reason{'s' if failed != 1 else ''} failed the checks and {'were' if failed != 1 else 'was'} replaced"
+             if failed else "", f"the LLM wrote none for {unwritten}" if unwritten else ""]
+    said = "; ".join(p for p in parts if p)
+    return f" ({said})" if said else ""
 
 
 def _read_as(history: list[dict[str, str]]) -> str:

@@ -183,12 +183,14 @@ class Ranker:
 
     # ------------------------------------------------------------ positions -> items
 
-    def _reason(self, said: str, item, history: list, facts: list[Fact]) -> CheckedReason:
-        """The item's reason as the config asks: checked LLM words, evidence, or none."""
+    def _reason(self, said: str, item, history: list, facts: list[Fact], asked: bool) -> CheckedReason:
+        """The item's reason as the config asks: checked LLM words, evidence, or none. Where the LLM was
+        not asked (a shortlist of one, an answer past a service's deadline), the evidence's, unflagged:
+        no reason of the LLM's failed a check, and none is said to have."""
         mode = self.config.reasons
         if mode is ReasonsMode.NONE:
             return CheckedReason("", ReasonSource.NONE)
-        if mode is ReasonsMode.EVIDENCE:
+        if mode is ReasonsMode.EVIDENCE or not asked:
             return CheckedReason(evidence_sentence(facts), ReasonSource.EVIDENCE)
         return self.checker.check(said, item, history, facts)
 
@@ -203,10 +205,11 @@ class Ranker:
         llm_rank = {pos: i for i, pos in enumerate(own[:ranking.from_llm], start=1)}  # where the model put it
         items = []
         slotted = p.candidates.new_item_slot
+        asked = ranking.finish_reason != "not-called"
         for rank, pos in enumerate(ranking.order[:p.k], start=1):
             item = items_by_row[int(rows[pos])]
             facts = p.facts[pos] if p.facts is not None else []
-            why = self._reason(ranking.reasons.get(pos, ""), item, history_items, facts)
+            why = self._reason(ranking.reasons.get(pos, ""), item, history_items, facts, asked)
             items.append(RecommendedItem(
                 rank=rank, item_id=item.id, title=item.title,
                 score=round((n - rank + 1) / n, 4),

@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from zsrec.backends import BUILTIN
-from zsrec.cli import _fusion_to_run, app
+from zsrec.cli import _fusion_to_run, _replaced, app
 
 runner = CliRunner()
 
@@ -440,3 +440,16 @@ def test_rank_gives_new_items_their_slots(ml100k):
     assert code == 0 and table.count("generator (new)") == 2, table
     code, _, err = _run(base + ["--new-item-slots", "21"])
     _assert_clean_error(code, err, "new_item_slots (21) cannot exceed n_candidates (20)")
+
+
+def test_the_reasons_line_tells_failed_checks_from_reasons_never_written():
+    from types import SimpleNamespace
+
+    def items(*flags):
+        return [SimpleNamespace(reason_flags=list(f)) for f in flags]
+
+    assert _replaced(items([], [])) == ""
+    assert _replaced(items(["wrong_genre"], [])) == " (1 LLM reason failed the checks and was replaced)"
+    assert _replaced(items(["wrong_genre"], ["ungrounded", "only_names"], ["empty"])) == \
+        " (2 LLM reasons failed the checks and were replaced; the LLM wrote none for 1)"
+    assert _replaced(items(["empty"], ["empty"])) == " (the LLM wrote none for 2)"

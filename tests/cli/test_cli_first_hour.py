@@ -112,6 +112,11 @@ def test_one_candidate_costs_no_model(tmp_path):
     result = json.loads(out)
     assert len(result["items"]) == 1 and not result["info"]["fallback"]
     assert result["info"]["finish_reason"] == "not-called" and "nothing to rank" in result["info"]["note"]
+    # its reason is the data's, and no LLM reason is said to have failed: the LLM was not asked
+    assert result["items"][0]["reason_source"] == "evidence" and result["items"][0]["reason_flags"] == []
+    code, out, err = _run(["rank", *TINY, str(tmp_path / "ml"), "-H", "Fargo (1996)", "--n-candidates", "1", "--k", "1"])
+    assert code == 0, err
+    assert "reasons: 0 from the LLM (checked against the data), 1 written from the data\n" in out
 
 
 def test_timings_keep_the_model_load_apart():

@@ -203,6 +203,7 @@ def test_past_the_deadline_the_shortlist_order_is_answered_flagged(tmp_path):
         assert info["fallback"] and "deadline of 0.3s" in info["fallback_reason"]
         assert [it["generator_rank"] for it in body["items"]] == [1, 2, 3, 4, 5]
         assert all(it["reason"] and it["reason_source"] == "evidence" for it in body["items"])  # never without a reason
+        assert not any(it["reason_flags"] for it in body["items"])  # the LLM was not asked: no reason of its failed
         metrics = _get(server.url + "/metrics")[1]
         assert _metric(metrics, 'zsrec_fallbacks_total{why="deadline"}') == 1
 
