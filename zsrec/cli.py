@@ -260,16 +260,21 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
                       sittings_neighbours, new_item_slots, new_item_picks, new_item_query, index, picks_log,
                       template, item_noun, k, mode, reasons, guided, fusion_weight, max_new_tokens, temperature,
                       seed, timeout):
-    """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them."""
+    """The data, the shortlist and the (not yet loaded) model, as ``rank`` and ``serve`` take them. A
+    model that the settings will need, and that cannot be used for what is known without loading it
+    (a path that is not there), fails here, before the data is read."""
     from .backends.base import GenerationConfig
     from .candidates import CandidateConfig
     from .cooccurrence import CoOccurrenceConfig
+    from .ranking import RankerConfig
     from .recommender import Recommender
 
     spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                          tensor_parallel_size=tensor_parallel_size,
                          gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                          batch_size=batch_size)
+    if RankerConfig(k=k, n_candidates=n_candidates, mode=mode, reasons=reasons, fusion_weight=fusion_weight).needs_model:
+        spec.check_model()
     data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
     shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
                                 popularity_weight=popularity_weight, retriever=retriever,
@@ -606,13 +611,18 @@ def serve(
                                      "no model to load: fusion weight 0 and no reasons from the LLM"), soft_wrap=True)
     # uvicorn stops on SIGTERM or Ctrl-C: it closes the socket, lets in-flight requests finish (up to
     # --drain-seconds), then the app ranks anything still queued and exits.
-    server = uvicorn.Server(uvicorn.Config(create_app(service, config), host=host, port=port,
+    def stop() -> None:  # the load, done after the start, found the model unusable: exit with its error
+        server.should_exit = True
+
+    server = uvicorn.Server(uvicorn.Config(create_app(service, config, stop), host=host, port=port,
                                            log_level="info" if verbose else "warning",
                                            timeout_graceful_shutdown=drain_seconds or None))
     # uvicorn re-sends the signal it stopped on to the handler that was there before; a no-op one
     # makes a clean drain exit with code 0, as orchestrators expect.
     signal.signal(signal.SIGTERM, lambda *_: None)
     server.run()
+    if service.model_error:
+        _fail(service.model_error)
 
 
 @app.command("eval")
@@ -675,6 +685,7 @@ def evaluate(
     from .backends.base import GenerationConfig
     from .cooccurrence import CoOccurrenceConfig
     from .evaluation.protocol import EvalConfig
+    from .evaluation.methods import MethodSpec
     from .evaluation.runner import Evaluation, parse_methods
     from .evaluation.storage import RunFolder
     from .quiet import quiet_engines, stdout_to_stderr
@@ -706,6 +717,8 @@ def evaluate(
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                              batch_size=batch_size)
+        if any(MethodSpec.parse(name).is_llm for name in names):
+            spec.check_model()  # before the data is read and the trained baselines are fitted
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
         if fresh:
             RunFolder(out).clear()

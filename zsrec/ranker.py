@@ -99,9 +99,7 @@ class Ranker:
 
     @property
     def needs_model(self) -> bool:
-        """False when every shortlist has at most one item (there is nothing for an LLM to order), and
-        when the LLM has no share of the order and writes no reasons (fusion weight 0)."""
-        return self.config.n_candidates > 1 and self.config.asks_llm
+        return self.config.needs_model
 
     def with_template(self, template: PromptTemplate) -> Ranker:
         """Same shortlist, evidence and (loaded) backend, another prompt template."""

@@ -248,3 +248,17 @@ def test_a_client_that_leaves_does_not_poison_the_batch_and_sigterm_drains(tmp_p
         assert "Traceback" not in server.tail()
     finally:
         server.stop()
+
+
+def test_zsrec_serve_exits_with_the_error_its_load_finds(tmp_path):
+    """A model folder that passes every check made before the load (it holds a config.json) but that
+    transformers cannot read: the service stops with exit code 2 and the load's error, rather than
+    answer ready and fail every request."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    server = ServeProcess(["--model", str(folder), "--no-warm"], tmp_path / "log")
+    with pytest.raises(RuntimeError) as e:
+        server.start(wait_ready=120)
+    said = " ".join(str(e.value).split())
+    assert "exited with 2" in said and f"cannot load model '{folder}'" in said and "Traceback" not in said

@@ -97,7 +97,8 @@ def test_serve_refuses_bad_options_in_one_line_before_listening():
 
     for args, says in ((["--k", "30"], "more than the shortlist holds"), (["--max-batch", "0"], "max-batch"),
                        (["--backend", "transformers", "--base-url", "http://x"], "--base-url is not an option"),
-                       (["--api-key", " "], "empty API key")):
+                       (["--api-key", " "], "empty API key"),
+                       (["--model", "/nonexistent/model.gguf"], "GGUF file not found")):
         proc = subprocess.run([sys.executable, "-m", "zsrec", "serve", "--port", "1", *args],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, (args, proc.stderr)
@@ -119,7 +120,9 @@ def test_the_app_mounts_in_a_uvicorn_of_your_own(ml100k):
 
     rec = Recommender(ml100k, backend=ScriptedBackend(lambda p: "[2] > [1]"), reasons="evidence")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(RecommendService(rec), ServeConfig(max_batch=4)),
+    called = []  # the hook zsrec serve stops on: not called, the model being fine
+    server = uvicorn.Server(uvicorn.Config(create_app(RecommendService(rec), ServeConfig(max_batch=4),
+                                                      lambda: called.append(1)),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -133,6 +136,7 @@ def test_the_app_mounts_in_a_uvicorn_of_your_own(ml100k):
         status, body, _ = post_json(url + "/v1/recommend", {"history": ["Fargo (1996)"], "k": 3})
         assert status == 200 and body["info"]["backend"] == "scripted" and body["items"][0]["generator_rank"] == 2
         assert body["info"]["parsed"] == 2 and not body["info"]["fallback"]
+        assert called == []
     finally:
         server.should_exit = True
         thread.join(30)
@@ -185,3 +189,64 @@ def test_a_settled_service_leaves_what_it_holds_out_of_the_collectors_passes(ml1
         assert not tracked(rec.dataset.catalog.items[-1]) and not tracked(rec.dataset.catalog.items[-2])
     finally:
         gc.unfreeze()
+
+
+def test_a_model_found_unusable_by_its_load_is_said_and_stops_zsrec_serve(ml100k, monkeypatch):
+    """An error only the load can find (a model folder transformers cannot read, a server that does not
+    serve the model named): /readyz says it with 503, the hook ``zsrec serve`` passes is called once (it
+    then exits with the error), and a request that needs the model gets the error, not a ranking."""
+    import threading
+    import time
+    import urllib.error
+    import urllib.request
+
+    import uvicorn
+
+    from zsrec.backends import BUILTIN, BackendSpec
+    from zsrec.errors import ModelLoadError
+    from zsrec.llama_server import free_port
+    from zsrec.serving.app import create_app
+    from zsrec.serving.config import ServeConfig
+    from zsrec.serving.launch import post_json
+
+    class Unreadable:
+        def __init__(self, model=None):
+            raise ModelLoadError(f"cannot load model {model!r}: no model_type in its config.json")
+
+    monkeypatch.setitem(BUILTIN, "unreadable", Unreadable)
+    service = RecommendService(Recommender(ml100k, backend=BackendSpec("unreadable", "mine"), k=3))
+    called = []
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(service, ServeConfig(), lambda: called.append(1)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        end = time.monotonic() + 30
+        while not (server.started and service.ready.is_set()) and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(0.1)  # the load's done-callback runs on the event loop
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url + "/readyz", timeout=10)
+        assert e.value.code == 503
+        assert "no model_type in its config.json" in e.value.read().decode()
+        assert service.model_error == "cannot load model 'mine': no model_type in its config.json"
+        assert called == [1]
+        status, body, _ = post_json(url + "/v1/recommend", {"history": ["Fargo (1996)"]})
+        assert status == 422 and "no model_type" in body["detail"]
+    finally:
+        server.should_exit = True
+        thread.join(30)
+    # a model that could not be brought up (out of memory, say) is no such error: the service answers
+    # in the shortlist's order, as before
+    from zsrec.errors import ModelUnavailableError
+
+    class OutOfMemory:
+        def __init__(self, model=None):
+            raise ModelUnavailableError("out of memory loading 'mine'")
+
+    monkeypatch.setitem(BUILTIN, "oom", OutOfMemory)
+    service = RecommendService(Recommender(ml100k, backend=BackendSpec("oom", "mine"), k=3))
+    service.load()
+    assert not service.model_error and "out of memory" in service.load_error and service.ready.is_set()

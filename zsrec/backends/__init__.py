@@ -93,6 +93,16 @@ class BackendSpec:
             raise OptionError(f"backend {self.name!r} has no option {', '.join(map(repr, unknown))}; "
                               f"its options: {', '.join(declared) or 'none'}")
 
+    def check_model(self) -> None:
+        """What the backend can tell of its model and options without loading it (its
+        ``check_model``: a model path that is not there, say), for a run that will need the model to
+        fail before it reads its data. A run that needs none does not ask: a shortlist of one, or no
+        share for the LLM and no reasons from it, runs with any ``--model``."""
+        self.check()
+        check = getattr(self.backend_class, "check_model", None)
+        if check is not None:
+            check(self.model, **self.options)
+
     def with_options(self, **options: Any) -> BackendSpec:
         """These options added where the backend declares them (shared CLI flags such as ``batch_size``
         mean something to some backends only)."""

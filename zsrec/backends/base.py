@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import OptionError, ZsrecError
 
@@ -129,6 +129,12 @@ class Backend:
     model_name: str = ""
     context_length: int = 4096
     abilities: frozenset[Ability] = frozenset()
+
+    @classmethod
+    def check_model(cls, model: str | None, **options: Any) -> None:
+        """Raise what loading would raise about ``model`` and ``options`` themselves, where that is
+        known without a load (a model path that is not there, a missing extra): so that a run that
+        will need the model fails at once, rather than after reading its data. Nothing by default."""
 
     def score(self, prompts: Sequence[str], options: Sequence[str], prefix: str = "[") -> list[list[float]]:
         raise MissingAbilityError(missing_ability_message(self, Ability.LABEL_SCORING))

@@ -60,6 +60,16 @@ class OpenAIBackend(Backend):
     name = "openai"
     abilities = frozenset({Ability.CONSTRAINED_DECODING, Ability.LABEL_SCORING})
 
+    @classmethod
+    def check_model(cls, model: str | None, **options: Any) -> None:
+        """The base URLs' form; whether a server answers, and serves ``model``, is the load's to find."""
+        base_url = options.get("base_url", "http://127.0.0.1:8000/v1")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls:
+            raise ModelLoadError("no --base-url given for the openai backend")
+        for url in urls:
+            _normalise_url(url)
+
     def __init__(self, model: str | None = None, base_url: str | Sequence[str] = "http://127.0.0.1:8000/v1",
                  api_key: str | None = None, concurrency: int = 8, request_timeout: float = 120.0,
                  retries: int = 2, backoff: float = 0.5, context_length: int | None = None,

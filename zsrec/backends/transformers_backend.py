@@ -68,6 +68,10 @@ class TransformersBackend(Backend):
     name = "transformers"
     abilities = frozenset({Ability.LABEL_SCORING})  # no constrained decoding here
 
+    @classmethod
+    def check_model(cls, model: str | None, **options: Any) -> None:
+        resolve_model(model)  # a path that is not there, the default without its package
+
     def __init__(self, model: str | None = None, device: str = "auto", dtype: str = "auto",
                  batch_size: int = 8, cache_converted: bool = True, trust_remote_code: bool = False,
                  stop_repeated_lines: int = 3):

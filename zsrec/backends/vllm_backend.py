@@ -9,6 +9,8 @@ it can be tested where vLLM is not installed.
 
 from __future__ import annotations
 
+import importlib.util
+
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -64,6 +66,12 @@ def _finish(reason: str | None) -> str:
 class VLLMBackend(Backend):
     name = "vllm"
     abilities = frozenset({Ability.CONSTRAINED_DECODING, Ability.LABEL_SCORING})
+
+    @classmethod
+    def check_model(cls, model: str | None, **options: Any) -> None:
+        if importlib.util.find_spec("vllm") is None:  # found without importing it (seconds, on a GPU machine)
+            raise ModelLoadError(INSTALL_HINT)
+        resolve_model(model)
 
     def __init__(self, model: str | None = None, device: str = "auto", tensor_parallel_size: int = 1,
                  gpu_memory_utilization: float | None = None, max_model_len: int | None = None,

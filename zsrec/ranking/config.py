@@ -67,3 +67,9 @@ class RankerConfig:
     def asks_llm(self) -> bool:
         """Whether the LLM is asked anything: to rank, or only for reasons."""
         return self.llm_ranks or self.explain
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether a model is ever loaded: not when every shortlist has at most one item (there is
+        nothing for an LLM to order), nor when the LLM has no share of the order and writes no reasons."""
+        return self.n_candidates > 1 and self.asks_llm

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Annotated, Any
@@ -172,7 +173,16 @@ class Guard:
             self.metrics.latency.observe(time.perf_counter() - started, route)
 
 
-def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
+def _model_error(service: RecommendService, on_model_error: Callable[[], None] | None) -> None:
+    if service.model_error and on_model_error is not None:
+        on_model_error()
+
+
+def create_app(service: RecommendService, config: ServeConfig,
+               on_model_error: Callable[[], None] | None = None) -> FastAPI:
+    """``on_model_error``: called once the load finds the model named unusable (``service.model_error``;
+    ``zsrec serve`` stops there). Without it, /readyz answers 503 with the error, and so do requests
+    (422) that would rank with the model."""
     metrics = ServiceMetrics(queue_depth=lambda: batcher.depth, model_ready=lambda: float(ready()),
                              items_hidden=lambda: float(len(service.hidden_items())))
     batcher = Batcher(lambda variant, users: service.rank_batch(variant, users), config.max_batch,
@@ -185,6 +195,7 @@ def create_app(service: RecommendService, config: ServeConfig) -> FastAPI:
     async def lifespan(app: FastAPI):
         await batcher.start()
         loading = asyncio.create_task(batcher.run_in_worker(service.load))
+        loading.add_done_callback(lambda _: _model_error(service, on_model_error))
         yield
         await batcher.stop(config.drain_seconds)  # in-flight requests have finished; rank what is still queued
         await asyncio.gather(loading, return_exceptions=True)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..choices import RankingMode, ReasonsMode
-from ..errors import EmptyHistoryError, OptionError, PromptTooLongError
+from ..errors import EmptyHistoryError, OptionError, PromptTooLongError, ZsrecError
 from ..recommender import PreparedUser, Recommender
 from ..result import RankedResult
 
@@ -57,6 +57,7 @@ class RecommendService:
         self._variants: dict[Variant, Recommender] = {self.default: recommender}
         self._lock = threading.Lock()
         self.ready = threading.Event()
+        self.model_error = ""  # the model named cannot be used: see load()
         if settle:
             settle_objects()
 
@@ -68,14 +69,20 @@ class RecommendService:
 
     @property
     def load_error(self) -> str:
-        return self.base.ranker.load_error
+        """Why the model is not there to rank with ("" while it loads, and once it has)."""
+        return self.base.ranker.load_error or self.model_error
 
     def load(self) -> None:
-        """Load the model once (on the model's thread); ``ready`` is set even when the load fails:
-        the service then answers in the shortlist's order, and /readyz says why."""
+        """Load the model once, on the model's thread (or wait there for the load ``zsrec serve`` began
+        before reading its data), so that batches queue behind it. ``ready`` is set even when the load
+        fails. Where the model could not be brought up (out of memory, a server down), the service
+        answers in the shortlist's order, and /readyz says why. Where the model named is wrong (no
+        such path, say), ``model_error`` says so, /readyz too, and ``zsrec serve`` stops with it."""
         try:
             if self.needs_model:
                 self.base.ranker.try_backend()
+        except ZsrecError as e:
+            self.model_error = str(e)
         finally:
             self.ready.set()
 
