@@ -406,3 +406,17 @@ def test_load_catalog_benchmark_toy(tmp_path):
         assert r["long.jsonl_mb"] > r["long.csv_mb"] > r["short.csv_mb"] > 0
     text = (tmp_path / "load_catalog.md").read_text()
     assert "| 20,000 | long | DataFrame | " in text and "before: not measured" in text
+
+
+def test_bad_model_benchmark_toy(tmp_path):
+    """A model path with a typo: zsrec rank and zsrec serve both exit 2 with the path's error, as
+    the benchmark records them."""
+    _run(["bad_model.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "bad_model-toy.json").read_text())
+    assert out["command"] == "python benchmarks/bad_model.py --toy"
+    assert [(r["catalog"], r["command"], r["code"]) for r in out["rows"]] == [("ml-100k", "rank", "this"),
+                                                                              ("ml-100k", "serve", "this")]
+    for row in out["rows"]:
+        assert row["exit"] == 2 and "GGUF file not found" in row["said"]
+    assert out["rows"][1]["ready_s"] is None and out["rows"][1]["exited_after_s"] > 0
+    assert "| ML-100K | `zsrec serve` | this |" in (tmp_path / "bad_model-toy.md").read_text()
