@@ -224,9 +224,8 @@ def test_a_model_found_unusable_by_its_load_is_said_and_stops_zsrec_serve(ml100k
     try:
         url = f"http://127.0.0.1:{port}"
         end = time.monotonic() + 30
-        while not (server.started and service.ready.is_set()) and time.monotonic() < end:
+        while not (server.started and called) and time.monotonic() < end:  # the hook runs once the load is done
             time.sleep(0.05)
-        time.sleep(0.1)  # the load's done-callback runs on the event loop
         with pytest.raises(urllib.error.HTTPError) as e:
             urllib.request.urlopen(url + "/readyz", timeout=10)
         assert e.value.code == 503

@@ -10,7 +10,6 @@ it can be tested where vLLM is not installed.
 from __future__ import annotations
 
 import importlib.util
-
 import math
 from collections.abc import Sequence
 from typing import Any

@@ -181,8 +181,8 @@ def _model_error(service: RecommendService, on_model_error: Callable[[], None] |
 def create_app(service: RecommendService, config: ServeConfig,
                on_model_error: Callable[[], None] | None = None) -> FastAPI:
     """``on_model_error``: called once the load finds the model named unusable (``service.model_error``;
-    ``zsrec serve`` stops there). Without it, /readyz answers 503 with the error, and so do requests
-    (422) that would rank with the model."""
+    ``zsrec serve`` stops there). Either way /readyz answers 503 with the error, and a request that
+    would rank with the model fails with it (422)."""
     metrics = ServiceMetrics(queue_depth=lambda: batcher.depth, model_ready=lambda: float(ready()),
                              items_hidden=lambda: float(len(service.hidden_items())))
     batcher = Batcher(lambda variant, users: service.rank_batch(variant, users), config.max_batch,

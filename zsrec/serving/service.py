@@ -73,9 +73,8 @@ class RecommendService:
         return self.base.ranker.load_error or self.model_error
 
     def load(self) -> None:
-        """Load the model once, on the model's thread (or wait there for the load ``zsrec serve`` began
-        before reading its data), so that batches queue behind it. ``ready`` is set even when the load
-        fails. Where the model could not be brought up (out of memory, a server down), the service
+        """Load the model once, on the model's thread, so that batches queue behind the load. ``ready``
+        is set even when the load fails. Where the model could not be brought up (out of memory, a server down), the service
         answers in the shortlist's order, and /readyz says why. Where the model named is wrong (no
         such path, say), ``model_error`` says so, /readyz too, and ``zsrec serve`` stops with it."""
         try:
