@@ -27,6 +27,7 @@ import argparse
 import ctypes
 import hashlib
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -36,6 +37,11 @@ from pathlib import Path
 
 import numpy as np
 from _common import RESULTS, in_child, machine, machine_line, memory_mb
+
+# This checkout's zsrec, in this process and in the `zsrec rank` commands it times, not whichever one pip
+# installed: run from another checkout (a worktree of an earlier commit), the script times that code.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 RATINGS_PER_USER = 150
 WORDS = ("Night", "Love", "Story", "Man", "City", "Last", "Dark", "Blue", "King", "Girl", "War", "Summer",
@@ -138,7 +144,10 @@ def one(folder: Path) -> dict:
     for u in users[:50]:
         h = ds.interactions.user_history(u)[:5].tolist()
         gen.generate(h, h)
-    return {"ratings": len(ds.interactions), "movies_loaded": len(ds.catalog), "users_loaded": len(users),
+    import zsrec
+
+    return {"zsrec_from": str(Path(zsrec.__file__).resolve().parents[1]),
+            "ratings": len(ds.interactions), "movies_loaded": len(ds.catalog), "users_loaded": len(users),
             "load_s": load_s, "load_digest": loaded, "load_peak_mb": load_peak, "imports_mb": base, "dataset_mb": held,
             "bytes_per_rating": held * 2**20 / len(ds.interactions),
             "indexes_s": first_s, "peak_mb": peak_mb(), "shortlist_ms": (time.perf_counter() - t0) / 50 * 1000}
@@ -154,7 +163,8 @@ def rank_twice(folder: Path, user: str) -> dict:
     runs, written = [], []
     for _ in range(2):
         t0 = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder)
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
         if out.returncode:
             sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
         runs.append((time.perf_counter() - t0, json.loads(out.stdout)))

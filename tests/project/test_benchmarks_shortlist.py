@@ -174,11 +174,22 @@ def test_cooccurrence_scale_benchmark_toy(tmp_path):
 def test_load_data_benchmark_toy(tmp_path):
     """The GroupLens-layout folders it writes load whole (every rating and movie), quoted titles and all,
     and ``zsrec rank --index`` ranks from them."""
-    _run(["load_data.py", "--toy"], tmp_path)
+    # run from a copy of the checkout, as from a worktree of another commit: it must time the copy's code
+    import shutil
+    import subprocess
+    import sys
+
+    checkout = tmp_path / "checkout"
+    for part in ("zsrec", "prompts", "benchmarks"):
+        shutil.copytree(BENCH.parent / part, checkout / part, ignore=shutil.ignore_patterns("results", "__pycache__"))
+    proc = subprocess.run([sys.executable, "load_data.py", "--toy", "--out", str(tmp_path)], cwd=checkout / "benchmarks",
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
     rows = json.loads((tmp_path / "load_data.json").read_text())["rows"]
     assert [r["ratings"] for r in rows] == [3000, 30000]
     for r in rows:
         assert r["movies_loaded"] == r["movies"] and r["users_loaded"] == r["users"]
+        assert r["zsrec_from"] == str(checkout.resolve())  # the copy's code, not the one pip installed
         assert r["load_s"] > 0 and r["indexes_s"] > 0 and r["shortlist_ms"] > 0 and r["dataset_mb"] >= 0
         # the ratings read in bulk and row by row, each in its own process: the same columns
         assert r["load_rows_s"] > 0 and r["load_same"] is True and len(r["load_digest"]) == 16
