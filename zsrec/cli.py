@@ -453,7 +453,9 @@ def _print_table(result) -> None:
 def _replaced(items) -> str:
     """Why reasons from the data stand where the LLM's were asked for: the LLM's failed a check, or
     it wrote none (its answer skipped the item, or it failed: the fallback line says so)."""
-    unwritten = sum(1 for it in items if it.reason_flags == ["empty"])
+    from .reasons import ReasonFlag
+
+    unwritten = sum(1 for it in items if it.reason_flags == [ReasonFlag.EMPTY.value])
     failed = sum(1 for it in items if it.reason_flags) - unwritten
     parts = [f"{failed} LLM reason{'s' if failed != 1 else ''} failed the checks and {'were' if failed != 1 else 'was'} replaced"
              if failed else "", f"the LLM wrote none for {unwritten}" if unwritten else ""]

@@ -203,11 +203,10 @@ class Ranker:
         llm_rank = {pos: i for i, pos in enumerate(own[:ranking.from_llm], start=1)}  # where the model put it
         items = []
         slotted = p.candidates.new_item_slot
-        asked = ranking.finish_reason != "not-called"
         for rank, pos in enumerate(ranking.order[:p.k], start=1):
             item = items_by_row[int(rows[pos])]
             facts = p.facts[pos] if p.facts is not None else []
-            why = self._reason(ranking.reasons.get(pos, ""), item, history_items, facts, asked)
+            why = self._reason(ranking.reasons.get(pos, ""), item, history_items, facts, ranking.llm_asked)
             items.append(RecommendedItem(
                 rank=rank, item_id=item.id, title=item.title,
                 score=round((n - rank + 1) / n, 4),

@@ -46,6 +46,17 @@ class ReplicaStats:
     failures: int = 0
 
 
+DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"  # where `vllm serve` listens by default
+
+
+def _base_urls(base_url: str | Sequence[str]) -> list[str]:
+    """The replicas' URLs, each checked and ending in /v1: what the load uses and the check before it reads."""
+    urls = [base_url] if isinstance(base_url, str) else list(base_url)
+    if not urls:
+        raise ModelLoadError("no --base-url given for the openai backend")
+    return [_normalise_url(u) for u in urls]
+
+
 def _normalise_url(url: str) -> str:
     url = url.strip().rstrip("/")
     if not url.startswith(("http://", "https://")):
@@ -63,21 +74,13 @@ class OpenAIBackend(Backend):
     @classmethod
     def check_model(cls, model: str | None, **options: Any) -> None:
         """The base URLs' form; whether a server answers, and serves ``model``, is the load's to find."""
-        base_url = options.get("base_url", "http://127.0.0.1:8000/v1")
-        urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        if not urls:
-            raise ModelLoadError("no --base-url given for the openai backend")
-        for url in urls:
-            _normalise_url(url)
+        _base_urls(options.get("base_url", DEFAULT_BASE_URL))
 
-    def __init__(self, model: str | None = None, base_url: str | Sequence[str] = "http://127.0.0.1:8000/v1",
+    def __init__(self, model: str | None = None, base_url: str | Sequence[str] = DEFAULT_BASE_URL,
                  api_key: str | None = None, concurrency: int = 8, request_timeout: float = 120.0,
                  retries: int = 2, backoff: float = 0.5, context_length: int | None = None,
                  chars_per_token: float = 3.0):
-        urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        if not urls:
-            raise ModelLoadError("no --base-url given for the openai backend")
-        self.base_urls = [_normalise_url(u) for u in urls]
+        self.base_urls = _base_urls(base_url)
         self.api_key = api_key or next((os.environ[k] for k in API_KEY_ENV if os.environ.get(k)), None)
         self.concurrency = max(1, concurrency)
         self.request_timeout = request_timeout

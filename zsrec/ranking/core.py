@@ -25,7 +25,7 @@ from .fusion import fuse
 from .label_scoring import LabelScoring
 from .listwise import ListwiseGeneration
 from .method import Job, MethodContext, MethodOutput, RankingMethod
-from .outcome import Ranking, RankRequest, RenderedPrompt
+from .outcome import NOT_CALLED, Ranking, RankRequest, RenderedPrompt
 
 SHORTLIST_ONLY = "ranked by the shortlist alone (fusion weight 0): the LLM was not asked"
 REASONS_ONLY = "ranked by the shortlist alone (fusion weight 0): the LLM was asked only for reasons"
@@ -134,7 +134,7 @@ class RankingCore:
         cannot wait for the LLM (a service past its deadline), so the user still gets a ranking."""
         job = self._job(request, k, None)
         ranking = self._ranking(job, MethodOutput(parse_ranking("", [c.title for c in job.candidates]), error=reason))
-        ranking.finish_reason = "not-called"
+        ranking.finish_reason = NOT_CALLED
         return ranking
 
     def _ranking(self, job: Job, out: MethodOutput, note: str = "", llm_order: list[int] | None = None) -> Ranking:
@@ -153,7 +153,7 @@ class RankingCore:
         if gen is not None:
             finish_reason = gen.finish_reason
         elif note and note != REASONS_ONLY:  # the LLM was not asked at all
-            finish_reason = "not-called"
+            finish_reason = NOT_CALLED
         elif scored and not error and not note:
             finish_reason = "scored"
         else:  # a failed call, or a failed reasons generation at weight 0

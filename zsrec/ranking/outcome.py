@@ -27,6 +27,9 @@ class RenderedPrompt:
     text: str
 
 
+NOT_CALLED = "not-called"  # the finish reason of a ranking the LLM was not asked for
+
+
 @dataclass
 class Ranking:
     """The order of one request's candidates (positions into ``RankRequest.candidates``, best first)
@@ -50,3 +53,9 @@ class Ranking:
     history_cut: int = 0
     raw_output: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def llm_asked(self) -> bool:
+        """False where the LLM was never asked (a shortlist of at most one item, the shortlist's order
+        alone, an answer past a service's deadline): no reason of its was written, nor failed."""
+        return self.finish_reason != NOT_CALLED
