@@ -719,7 +719,8 @@ def evaluate(
                              tensor_parallel_size=tensor_parallel_size,
                              gpu_memory_utilization=gpu_memory_utilization, backend_option=backend_option,
                              batch_size=batch_size)
-        if any(MethodSpec.parse(name).is_llm for name in names):
+        stored = not fresh and RunFolder(out).has_rows()  # the run checks once it knows what is left to rank
+        if any(MethodSpec.parse(name).is_llm for name in names) and not stored:
             spec.check_model()  # before the data is read and the trained baselines are fitted
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
         if fresh:

@@ -4,13 +4,15 @@
     result = rec.recommend(["Toy Story (1995)", "Fargo (1996)"], k=10)
 
 The model is loaded on the first call that needs it, so building a Recommender is cheap and bad
-input (unknown titles, an unknown user, a broken template) is reported before any model load.
+input (unknown titles, an unknown user, a broken template) is reported before any model load. What can
+be told of the model without loading it (a path that is not there) is said before the data is read.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -152,7 +154,14 @@ class Recommender:
         before anything is counted, and each accepted batch is written there before it is counted, so
         a restart loses none. The Recommender adds to a catalog and picks of its own (the arrays are
         shared, not copied): the caller's ``dataset``, and another Recommender made from it, do not
-        change. A lent ``generator`` shares the dataset's catalog as given."""
+        change. A lent ``generator`` shares the dataset's catalog as given.
+
+        Where the settings will need the model, what its backend can tell without loading it (a model
+        path or GGUF file that is not there, vLLM not installed, a base URL without http://) raises
+        ``ModelLoadError`` here, before the indexes are built, not at the first ranking."""
+        cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
+        backend = backend if backend is not None else BackendSpec()
+        ranker_config = _checked_config(dataset.name, backend, config, cand_cfg, settings)
         if generator is not None and index is not None:
             raise OptionError("pass generator or index, not both: a lent generator is already built")
         if generator is not None and picks_log is not None:
@@ -167,7 +176,6 @@ class Recommender:
             dataset = logged.joined(dataset, self.picks_log, log)
             hidden = list(log.hidden)
         self.dataset = dataset
-        cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
         from_file = index is not None and Path(index).is_file()
         if from_file:
             generator = CandidateGenerator.with_saved_index(index, dataset.catalog, dataset.interactions, cand_cfg)
@@ -198,19 +206,22 @@ class Recommender:
         # add_interactions, add_items, hide_items: one at a time, each counted from the one before (shared too)
         self._changing_catalog = threading.Lock()
         self._evidence = _SharedEvidence(dataset)
-        _check_settings(settings)
-        base = config or RankerConfig(item_noun=_item_noun(dataset.name), n_candidates=cand_cfg.n_candidates,
-                                      k=settings.get("k", min(10, cand_cfg.n_candidates)))
         self.ranker = Ranker(
-            dataset.catalog, self.generator, backend if backend is not None else BackendSpec(),
-            PromptTemplate(template), replace(base, n_candidates=cand_cfg.n_candidates, **settings),
+            dataset.catalog, self.generator, backend, PromptTemplate(template), ranker_config,
             evidence=self._evidence, title_forms=self.matcher.title_forms, genres=self._made_genres,
         )
 
     @classmethod
     def from_dataset(cls, name: str = "ml-100k", data_path: str | Path | None = None,
                      skip_bad_rows: bool = False, **kwargs: Any) -> Recommender:
-        """Load a dataset by name or folder (see ``zsrec.loaders.load_dataset``) and wrap it."""
+        """Load a dataset by name or folder (see ``zsrec.loaders.load_dataset``) and wrap it. The
+        settings and the model are checked first, as the constructor checks them: a typo in a model
+        path is said before the data is read."""
+        named = inspect.signature(cls.__init__).parameters
+        generator = kwargs.get("generator")
+        _checked_config(name, kwargs.get("backend") or BackendSpec(), kwargs.get("config"),
+                        kwargs.get("candidates") or (generator.config if generator is not None else CandidateConfig()),
+                        {k: v for k, v in kwargs.items() if k not in named})
         return cls(load_dataset(name, data_path, skip_bad_rows=skip_bad_rows), **kwargs)
 
     def resolve_history(self, history: Sequence[str],
@@ -654,10 +665,16 @@ class Recommender:
 
     def with_settings(self, **settings: Any) -> Recommender:
         """Same data, shortlist, evidence and (loaded) model, other ``RankerConfig`` settings (mode,
-        reasons, k ...): a service answers each request's own choice without a second model."""
+        reasons, k ...): a service answers each request's own choice without a second model. Where
+        these settings need the model and this Recommender's did not (so it was never checked), it is
+        checked as the constructor checks it."""
         _check_settings(settings)
+        config = replace(self.ranker.config, **settings)
+        handle = self.ranker.handle
+        if config.needs_model and not self.ranker.needs_model and handle.loaded is None and handle.spec is not None:
+            handle.spec.check_model()
         other = copy.copy(self)
-        other.ranker = self.ranker.with_config(replace(self.ranker.config, **settings))
+        other.ranker = self.ranker.with_config(config)
         return other
 
     def with_template(self, template: str | Path) -> Recommender:
@@ -665,6 +682,20 @@ class Recommender:
         other = copy.copy(self)
         other.ranker = self.ranker.with_template(PromptTemplate(template))
         return other
+
+
+def _checked_config(dataset_name: str, backend: BackendSpec | LLMBackend, config: RankerConfig | None,
+                    candidates: CandidateConfig, settings: dict[str, Any]) -> RankerConfig:
+    """The ranker's settings, with the model checked where they will need it: a model that cannot be
+    used fails before the data is read and the indexes are built (seconds to minutes on a big
+    catalog), not at the first ranking. A loaded backend was checked by its load."""
+    _check_settings(settings)
+    base = config or RankerConfig(item_noun=_item_noun(dataset_name), n_candidates=candidates.n_candidates,
+                                  k=settings.get("k", min(10, candidates.n_candidates)))
+    out = replace(base, n_candidates=candidates.n_candidates, **settings)
+    if out.needs_model and isinstance(backend, BackendSpec):
+        backend.check_model()
+    return out
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

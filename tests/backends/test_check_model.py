@@ -3,11 +3,14 @@ it reads its data (or, for ``zsrec eval``, fits its trained baselines), with one
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import time
 
 import pytest
 from typer.testing import CliRunner
+
+from conftest import ScriptedBackend
 
 from zsrec.backends import BUILTIN, BackendSpec
 from zsrec.cli import app
@@ -120,3 +123,95 @@ def test_eval_says_it_before_fitting_anything(tmp_path):
     err = _error(["eval", "--methods", "pop,bm25", "--model", str(tmp_path / "none.gguf"), "--out", str(tmp_path / "run"),
                   *_missing_files(tmp_path)])
     assert "items.csv" in err and "GGUF" not in err  # no LLM method: no model to check
+
+
+# ---------------------------------------------------------------- the Python API and continued evaluations
+
+
+def test_the_python_api_says_it_before_building_the_indexes(ml100k, tmp_path):
+    """The constructor checks the model where its settings will need it, before the shortlist's indexes
+    are built (and written: here the index file stays unwritten); ``from_dataset`` before the data."""
+    from zsrec import Recommender
+    from zsrec.candidates import CandidateConfig
+
+    missing = BackendSpec("transformers", str(tmp_path / "none.gguf"))
+    index = tmp_path / "shortlist.npz"
+    with pytest.raises(ModelLoadError, match="GGUF file not found"):
+        Recommender(ml100k, backend=missing, index=index)
+    assert not index.exists()
+    with pytest.raises(ModelLoadError, match="GGUF file not found"):  # the folder is not there either: the model is said
+        Recommender.from_dataset("ml-100k", data_path=tmp_path / "no-data", backend=missing, k=5)
+    with pytest.raises(OptionError, match="unknown Recommender setting"):  # settings are still checked first
+        Recommender.from_dataset("ml-100k", data_path=tmp_path / "no-data", backend=missing, colour="red")
+    # settings that need no model take any, as before: it is never loaded
+    rec = Recommender(ml100k, backend=missing, index=index, reasons="evidence", fusion_weight=0)
+    assert index.exists() and rec.recommend(["Fargo (1996)"], k=3).items
+    with pytest.raises(ModelLoadError, match="GGUF file not found"):  # a variant that needs it is checked
+        rec.with_settings(fusion_weight=1)
+    assert rec.with_settings(k=3).ranker.config.k == 3
+    assert rec.ranker.handle.loaded is None
+    # a shortlist of one needs no model either: there is nothing for an LLM to order
+    one = Recommender(ml100k, backend=missing, candidates=CandidateConfig(n_candidates=1), k=1)
+    assert [it.reason_flags for it in one.recommend(["Fargo (1996)"]).items] == [[]]
+
+
+class _Gone(ScriptedBackend):
+    """A backend plugin whose model can be taken away between runs (a model folder deleted)."""
+
+    gone = False
+
+    def __init__(self, model=None):
+        super().__init__(lambda p: "[2] > [1]")
+
+    @classmethod
+    def check_model(cls, model, **options):
+        if cls.gone:
+            raise ModelLoadError(f"model path not found: {model}")
+
+
+def test_a_continued_evaluation_asks_for_the_model_only_where_it_ranks(ml100k, tmp_path, monkeypatch):
+    from zsrec.evaluation import EvalConfig
+    from zsrec.evaluation.runner import Evaluation, parse_methods
+
+    monkeypatch.setitem(BUILTIN, "gone", _Gone)
+    monkeypatch.setattr(_Gone, "gone", False)
+    spec = BackendSpec("gone", "/models/mine")
+    methods = parse_methods("pop,llm+fusion")
+    config = EvalConfig(history_lens=(3,), n_test_users=6, settings=("generator",), fusion_weight=None,
+                        n_validation_users=20)  # the fusion weight chosen on validation users
+    Evaluation(ml100k, config, methods, tmp_path, backend=spec).run()
+    rows = (tmp_path / "rankings.jsonl").read_text()
+    monkeypatch.setattr(_Gone, "gone", True)
+    # every LLM ranking and the fusion weight are stored: the run needs no model, and reports
+    summary = Evaluation(ml100k, config, methods, tmp_path, backend=spec).run()
+    assert {e["method"] for e in summary["results"]} == {"pop", "llm", "llm+fusion"}
+    assert (tmp_path / "rankings.jsonl").read_text() == rows
+    # a history length more: the LLM would rank again, so the model is asked for before anything is ranked
+    more = dataclasses.replace(config, history_lens=(3, 5))
+    with pytest.raises(ModelLoadError, match="model path not found: /models/mine"):
+        Evaluation(ml100k, more, methods, tmp_path, backend=spec).run()
+    assert (tmp_path / "rankings.jsonl").read_text() == rows  # not even popularity's rows
+    # the fused rows to make again: from the stored LLM rankings and the stored weight, with no model ...
+    kept = "".join(line for line in rows.splitlines(keepends=True) if '"llm+fusion"' not in line)
+    (tmp_path / "rankings.jsonl").write_text(kept)
+    Evaluation(ml100k, config, methods, tmp_path, backend=spec).run()
+    assert sorted((tmp_path / "rankings.jsonl").read_text().splitlines()) == sorted(rows.splitlines())
+    # ... but a weight not stored is chosen by the LLM's rankings of validation users: it asks for the model
+    (tmp_path / "rankings.jsonl").write_text(kept)
+    (tmp_path / "tuned.json").unlink()
+    with pytest.raises(ModelLoadError, match="model path not found"):
+        Evaluation(ml100k, config, methods, tmp_path, backend=spec).run()
+
+
+def test_eval_leaves_the_check_to_a_continued_run(tmp_path):
+    """A folder that holds rankings: the CLI does not refuse the model before the data (the run checks
+    it once it knows what is left to rank); ``--fresh`` ranks everything again, so it refuses."""
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "rankings.jsonl").write_text('{"setting": "generator"}\n')
+    args = ["eval", "--methods", "pop,llm", "--model", str(tmp_path / "none.gguf"), "--out", str(out),
+            *_missing_files(tmp_path)]
+    err = _error(args)
+    assert "items.csv" in err and "GGUF" not in err
+    err = _error([*args, "--fresh"])
+    assert "GGUF file not found" in err and "items.csv" not in err

@@ -274,6 +274,10 @@ class Evaluation:
                 todo = [c for c in self.cases if (setting, c.n, c.user, spec.name) not in done]
                 if todo:
                     plan.append((setting, spec, todo))
+        handle = self._backend
+        if handle is not None and handle.spec is not None and handle.loaded is None and \
+                any(self._asks_llm(spec) for _, spec, _ in plan):
+            handle.spec.check_model()  # a model path gone since: said before the trained baselines are fitted
         total = sum(len(t) for _, _, t in plan)
         finished = 0
         for setting, spec, todo in plan:
@@ -298,6 +302,14 @@ class Evaluation:
                 if progress:
                     progress(finished, total)
         return self.report()
+
+    def _asks_llm(self, spec: MethodSpec) -> bool:
+        """Whether ranking what is left of ``spec`` asks the LLM: an LLM method does, and X+fusion does
+        while its weight is still to be chosen (X ranks the validation users); stored rows do not."""
+        if not spec.is_llm:
+            return False
+        return not spec.fusion or (self.config.fusion_weight is None and spec.name not in self.tuned
+                                   and spec.name not in self.folder.tuned())
 
     def _row(self, setting: str, name: str, case: Case, rows: np.ndarray, r: Ranked, seconds: float) -> dict:
         order = r.order

@@ -56,6 +56,10 @@ class RunFolder:
                 continue
         return out
 
+    def has_rows(self) -> bool:
+        """Whether an earlier command stored rankings here (which a continued run does not rank again)."""
+        return self.rows_path.is_file() and self.rows_path.stat().st_size > 0
+
     def done(self) -> set[RowKey]:
         self._repair_tail()
         return {(r["setting"], r["n"], r["user"], r["method"]) for r in self.rows()}
