@@ -11,6 +11,26 @@ import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CHECKOUT = Path(__file__).resolve().parents[1]  # the zsrec a benchmark measures: the one beside it
+
+
+def _names_a_checkout(python_path: str) -> bool:
+    return any((Path(entry) / "zsrec" / "__init__.py").is_file() for entry in python_path.split(os.pathsep) if entry)
+
+
+def measure_this_checkout() -> None:
+    """Put this checkout's zsrec first, here and in every process a benchmark starts (``python -m
+    zsrec``, a child run of the script): ``python benchmarks/x.py`` puts only ``benchmarks/`` on the
+    path, so from another checkout (a ``git worktree`` of an older commit) it timed whichever zsrec pip
+    had installed. A ``PYTHONPATH`` that already names a zsrec checkout is the caller's choice and is
+    kept: the ``--before`` runs start their children that way."""
+    if _names_a_checkout(os.environ.get("PYTHONPATH", "")):
+        return
+    sys.path.insert(0, str(CHECKOUT))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(CHECKOUT), os.environ.get("PYTHONPATH")) if p)
+
+
+measure_this_checkout()  # on import: every benchmark imports this module before zsrec
 
 
 def machine() -> dict[str, str]:

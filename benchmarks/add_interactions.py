@@ -54,14 +54,13 @@ from pathlib import Path
 import numpy as np
 from _common import RESULTS, machine, machine_line
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zsrec.bm25 import SparseBM25  # noqa: E402
-from zsrec.data import Dataset, Interactions, Item  # noqa: E402
-from zsrec.loaders import load_dataset  # noqa: E402
-from zsrec.recommender import Recommender  # noqa: E402
-from zsrec.serving.service import settle_objects  # noqa: E402
-from zsrec.text import tokenize  # noqa: E402
-from zsrec.titles import TitleMatcher  # noqa: E402
+from zsrec.bm25 import SparseBM25
+from zsrec.data import Dataset, Interactions, Item
+from zsrec.loaders import load_dataset
+from zsrec.recommender import Recommender
+from zsrec.serving.service import settle_objects
+from zsrec.text import tokenize
+from zsrec.titles import TitleMatcher
 
 BATCHES = (1, 10, 100, 1_000, 10_000)
 REPEATS = {1: 20, 10: 10, 100: 5, 1_000: 3, 10_000: 1}

@@ -6,13 +6,17 @@ picks as events, started from its index file).
 path missing there; `zsrec serve` found it only once it listened, answered /readyz 200 all the
 same, and failed every request with it (422). Now a run that will need the model asks the backend
 what it can tell without a load (``check_model``) before it reads the data, and `zsrec serve`
-exits with the error its load finds. Each command is a process of its own, this code and
+exits with the error its load finds. The Python API found it at the first ranking, after the
+Recommender had read the data and built (or read) the shortlist's indexes; now the Recommender, and
+``from_dataset`` before the data, ask the same check. Each command is a process of its own, this code and
 ``--before``'s taking turns (which goes first alternates by round). Timed: `zsrec rank --user U`
 to its exit; `zsrec serve` to its exit, or, where it does not exit, to /readyz 200, then one
-request, whose answer is kept. Writes benchmarks/results/NAME.{json,md} (NAME: bad_model).
+request, whose answer is kept; the Python API (a Recommender made, then one user ranked) to its
+``ModelLoadError``, and at which of the two steps it came. Writes benchmarks/results/NAME.{json,md} (NAME: bad_model).
 
-    git worktree add /tmp/before 71123f5
+    git worktree add /tmp/before 2979466
     python benchmarks/bad_model.py --before /tmp/before     # ML-100K and 1M items (about 4 minutes on 2 cores)
+    python benchmarks/bad_model.py --before /tmp/before --commands python --name bad_model_api  # the Python API alone
     python benchmarks/bad_model.py --toy                    # ML-100K, this code alone, one round; what CI runs
 """
 
@@ -31,15 +35,13 @@ from pathlib import Path
 
 from _common import RESULTS, commit_of, machine, machine_line
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TYPO = "/nonexistent/models/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def _env(code: Path | None) -> dict[str, str]:
-    if code is not None:
-        return {**os.environ, "PYTHONPATH": str(code.resolve())}
-    return {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    """``--before``'s checkout for its runs; this one's (``_common`` put it in ``PYTHONPATH``) for ours."""
+    return {**os.environ, "PYTHONPATH": str(code.resolve())} if code is not None else dict(os.environ)
 
 
 def _last_line(text: str) -> str:
@@ -88,7 +90,48 @@ def serve(args: list[str], history: str, code: Path | None, cwd: str) -> dict:
             "exit": process.returncode, "request": answer, "said": _last_line(err)}
 
 
-def run(before: Path | None, rounds: int, sizes: list[str]) -> list[dict]:
+# The Python API as a user writes it: ML-100K by name (``from_dataset``); the 1M-item catalog read with
+# ``load_table``, then the Recommender started from the index file. It prints where the error came: at the
+# Recommender's making, or at its first ranking, and how long the data's reading took (1M items).
+PYTHON = """
+import json, sys, time
+t0 = time.monotonic()
+from zsrec import Recommender
+from zsrec.backends import BackendSpec
+from zsrec.errors import ModelLoadError
+spec, (items, events, index, user) = BackendSpec("transformers", sys.argv[1]), (sys.argv[2:] + [None] * 4)[:4]
+step, read_s = "making the Recommender", None
+try:
+    if items is None:
+        rec = Recommender.from_dataset("ml-100k", backend=spec)
+    else:
+        from zsrec.table_files import load_table
+        data = load_table(items, events)
+        read_s = round(time.monotonic() - t0, 2)
+        rec = Recommender(data, backend=spec, index=index)
+    step = "its first ranking"
+    rec.recommend_for_user(user or "7")
+    step = "nowhere"
+except ModelLoadError as e:
+    print(json.dumps({"step": step, "said": str(e)[:160], "read_s": read_s, "raised_s": round(time.monotonic() - t0, 2)}))
+"""
+
+
+COMMANDS = ("rank", "serve", "python")
+
+
+def python_api(args: list[str], user: str, code: Path | None, cwd: str) -> dict:
+    paths = [args[args.index(flag) + 1] for flag in ("--items", "--interactions", "--index") if flag in args]
+    t0 = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", PYTHON, TYPO, *paths, *([user] if paths else [])],
+                          capture_output=True, text=True, env=_env(code), cwd=cwd)
+    seconds = round(time.monotonic() - t0, 2)
+    if done.returncode or not done.stdout.strip():
+        raise SystemExit(f"the Python API run failed: {done.stderr[-2000:]}")
+    return {"seconds": seconds, "exit": done.returncode, **json.loads(done.stdout.strip().splitlines()[-1])}
+
+
+def run(before: Path | None, rounds: int, sizes: list[str], commands: tuple[str, ...] = COMMANDS) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         catalogs = {"ml-100k": ([], "7", "Fargo (1996)")}
@@ -107,12 +150,12 @@ def run(before: Path | None, rounds: int, sizes: list[str]) -> list[dict]:
         for size, (args, user, history) in catalogs.items():
             for round_ in range(rounds):
                 for way, code in (ways if round_ % 2 == 0 else ways[::-1]):
-                    rows.append({"catalog": size, "command": "rank", "code": way, "round": round_,
-                                 **rank(args, user, code, tmp)})
-                    print(json.dumps(rows[-1]), flush=True)
-                    rows.append({"catalog": size, "command": "serve", "code": way, "round": round_,
-                                 **serve(args, history, code, tmp)})
-                    print(json.dumps(rows[-1]), flush=True)
+                    timed = {"rank": lambda: rank(args, user, code, tmp), "serve": lambda: serve(args, history, code, tmp),
+                             "python": lambda: python_api(args, user, code, tmp)}
+                    for command in commands:
+                        rows.append({"catalog": size, "command": command, "code": way, "round": round_,
+                                     **timed[command]()})
+                        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -126,11 +169,18 @@ def table(rows: list[dict]) -> str:
         if command == "serve" and first["ready_s"] is not None:
             what = f"/readyz 200, then a request: {first['request'][0]} {first['request'][1]}"
             seconds = ", ".join(f"{r['ready_s']:.2f}" for r in got)
+        elif command == "python":
+            read = f" (the data read by `load_table` in {', '.join(str(r['read_s']) for r in got)} s)" \
+                if first["read_s"] is not None else ""
+            read += f", raised {', '.join(str(r['raised_s']) for r in got)} s into the script"
+            what = f"at {first['step']}{read}: {first['said']}"
+            seconds = ", ".join(f"{r['seconds']:.2f}" for r in got)
         else:
             what = first["said"]
             seconds = ", ".join(f"{(r['seconds'] if command == 'rank' else r['exited_after_s']):.2f}" for r in got)
         name = "ML-100K" if size == "ml-100k" else f"{int(size):,} items"
-        lines.append(f"| {name} | `zsrec {command}` | {code} | {what.replace('|', '/')} | {seconds} | "
+        shown = "Python API" if command == "python" else f"`zsrec {command}`"
+        lines.append(f"| {name} | {shown} | {code} | {what.replace('|', '/')} | {seconds} | "
                      f"{', '.join(sorted({str(r['exit']) for r in got}))} |")
     return "\n".join(lines)
 
@@ -140,6 +190,7 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, help="an earlier checkout, measured beside")
     ap.add_argument("--sizes", default="ml-100k,1000000")
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--commands", default=",".join(COMMANDS), help="which of rank, serve, python to time")
     ap.add_argument("--toy", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", default="bad_model")
@@ -148,7 +199,10 @@ def main() -> None:
         args.sizes, args.rounds = "ml-100k", 1
         if args.name == "bad_model":
             args.name = "bad_model-toy"
-    rows = run(args.before, args.rounds, args.sizes.split(","))
+    commands = tuple(c.strip() for c in args.commands.split(",") if c.strip())
+    if not commands or set(commands) - set(COMMANDS):
+        ap.error(f"--commands takes some of {', '.join(COMMANDS)}")
+    rows = run(args.before, args.rounds, args.sizes.split(","), commands)
     shown = []
     for arg in sys.argv[1:]:  # the command as typed, less --out (where a test writes)
         if shown and shown[-1] == "--out":
@@ -165,7 +219,10 @@ def main() -> None:
             f"Machine: {machine_line(m)}  ",
             f"before: {'commit ' + commit if commit else 'not measured (no --before)'}. `--model {TYPO}`; "
             "`zsrec rank --user U` (a known user's latest picks) and `zsrec serve` with every other setting "
-            "at its default; the 1M-item catalog is load_catalog.py's long CSV with 1,000 picks, started from "
+            "at its default; the Python API: `Recommender.from_dataset(\"ml-100k\", backend=...)` (1M items: "
+            "`load_table`, then `Recommender(data, backend=..., index=...)`), then `recommend_for_user(U)`, "
+            "timed to the `ModelLoadError` (its process's start and imports included), in the parent to the process's end "
+            "(which frees the data) and in the script (`raised ... s into the script`, from before its imports); the 1M-item catalog is load_catalog.py's long CSV with 1,000 picks, started from "
             "its index file (written once before, not timed). Each command a process of its own, the two codes "
             "taking turns. A service that answers ready is stopped with SIGTERM after its request (its exit code "
             "is that stop's).\n", table(rows), ""]

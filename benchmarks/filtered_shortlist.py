@@ -39,11 +39,10 @@ from pathlib import Path
 import numpy as np
 from _common import RESULTS, in_child, machine, machine_line
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zsrec.candidates import CandidateConfig, CandidateGenerator  # noqa: E402
-from zsrec.cooccurrence import CoOccurrenceIndex  # noqa: E402
-from zsrec.item_filter import GenreIndex  # noqa: E402
-from zsrec.loaders import load_dataset  # noqa: E402
+from zsrec.candidates import CandidateConfig, CandidateGenerator
+from zsrec.cooccurrence import CoOccurrenceIndex
+from zsrec.item_filter import GenreIndex
+from zsrec.loaders import load_dataset
 
 CHECKED_USERS = 10  # per filter, compared with the whole catalog's order
 

@@ -43,10 +43,8 @@ import tempfile
 import time
 from pathlib import Path
 
-if not os.environ.get("PYTHONPATH"):  # else the checkout it names (--before's) is the one measured
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import zsrec  # noqa: E402  (first, so that no import below puts another checkout's before it)
-from _common import RESULTS, commit_of, in_child, machine, machine_line  # noqa: E402
+from _common import RESULTS, commit_of, in_child, machine, machine_line  # (this checkout's zsrec, or --before's)
+import zsrec
 
 WAYS = ("before", "before_warm", "cold", "warm")  # before_warm: --before's code warmed up, its warm-up beside this one's
 REASONS = ["a {genre} film that fans of your picks enjoyed, with a strong cast and a story that holds up",
@@ -163,8 +161,7 @@ def cli_runs(before: Path, rounds: int) -> dict:
         write_folder(folder, 1_000_000)
         for round_ in range(rounds + 1):
             for way, path in (("this", None), ("before", before)):
-                env = {**os.environ, "PYTHONPATH": str(path.resolve())} if path else \
-                    {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+                env = {**os.environ, "PYTHONPATH": str(path.resolve())} if path else dict(os.environ)
                 cmd = [sys.executable, "-m", "zsrec", "rank", "--items", str(folder / "items-long.csv"),
                        "--interactions", str(folder / "events.csv"), "--user", "U7",
                        "--index", str(folder / f"{way}.npz"), "--format", "json"]

@@ -36,12 +36,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import RESULTS, in_child, machine, machine_line, memory_mb
-
-# This checkout's zsrec, in this process and in the `zsrec rank` commands it times, not whichever one pip
-# installed: run from another checkout (a worktree of an earlier commit), the script times that code.
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _common import RESULTS, in_child, machine, machine_line, memory_mb  # (this checkout's zsrec, here and in the commands)
 
 RATINGS_PER_USER = 150
 WORDS = ("Night", "Love", "Story", "Man", "City", "Last", "Dark", "Blue", "King", "Girl", "War", "Summer",
@@ -164,7 +159,7 @@ def rank_twice(folder: Path, user: str) -> dict:
     for _ in range(2):
         t0 = time.perf_counter()
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=folder,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             env=os.environ)
         if out.returncode:
             sys.exit(f"{' '.join(cmd)} failed:\n{out.stderr[-3000:]}")
         runs.append((time.perf_counter() - t0, json.loads(out.stdout)))

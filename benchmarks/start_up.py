@@ -38,7 +38,6 @@ from pathlib import Path
 
 from _common import RESULTS, machine, machine_line, memory_mb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 REQUESTS = 20
 SETTINGS = {"mode": "score", "reasons": "evidence", "fusion_weight": 0.0}

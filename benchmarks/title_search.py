@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 from _common import RESULTS, machine, machine_line
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from zsrec.data import Catalog, Item  # noqa: E402
-from rapidfuzz import fuzz, process  # noqa: E402
+from zsrec.data import Catalog, Item
+from rapidfuzz import fuzz, process
 
-from zsrec.titles import FUZZY_SEARCH_TITLES, TitleMatcher, _fuzzy_key, normalize_title  # noqa: E402
+from zsrec.titles import FUZZY_SEARCH_TITLES, TitleMatcher, _fuzzy_key, normalize_title
 
 
 def catalog(n: int, seed: int = 0) -> tuple[Catalog, np.ndarray]:

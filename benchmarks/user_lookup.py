@@ -30,7 +30,6 @@ import numpy as np
 
 from _common import RESULTS, machine, machine_line, memory_mb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ORDERS = {
     "by user, each in time order": "a file written user by user (an export, RecBole's atomic files)",

@@ -420,14 +420,20 @@ def test_load_catalog_benchmark_toy(tmp_path):
 
 
 def test_bad_model_benchmark_toy(tmp_path):
-    """A model path with a typo: zsrec rank and zsrec serve both exit 2 with the path's error, as
-    the benchmark records them."""
+    """A model path with a typo: zsrec rank and zsrec serve both exit 2 with the path's error, and the
+    Python API raises it while the Recommender is made, as the benchmark records them."""
     _run(["bad_model.py", "--toy"], tmp_path)
     out = json.loads((tmp_path / "bad_model-toy.json").read_text())
     assert out["command"] == "python benchmarks/bad_model.py --toy"
-    assert [(r["catalog"], r["command"], r["code"]) for r in out["rows"]] == [("ml-100k", "rank", "this"),
-                                                                              ("ml-100k", "serve", "this")]
+    assert [(r["catalog"], r["command"], r["code"]) for r in out["rows"]] == [
+        ("ml-100k", "rank", "this"), ("ml-100k", "serve", "this"), ("ml-100k", "python", "this")]
     for row in out["rows"]:
-        assert row["exit"] == 2 and "GGUF file not found" in row["said"]
+        assert "GGUF file not found" in row["said"]
+    assert [r["exit"] for r in out["rows"]] == [2, 2, 0]  # (the Python run catches its ModelLoadError)
     assert out["rows"][1]["ready_s"] is None and out["rows"][1]["exited_after_s"] > 0
-    assert "| ML-100K | `zsrec serve` | this |" in (tmp_path / "bad_model-toy.md").read_text()
+    api = out["rows"][2]
+    assert api["step"] == "making the Recommender" and 0 < api["raised_s"] < api["seconds"]
+    text = (tmp_path / "bad_model-toy.md").read_text()
+    assert "| ML-100K | `zsrec serve` | this |" in text
+    assert f"| ML-100K | Python API | this | at making the Recommender, raised {api['raised_s']} s into the script: " \
+           "GGUF file not found" in text
