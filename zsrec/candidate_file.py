@@ -27,6 +27,18 @@ class SavedIndex:
     """``CandidateGenerator``'s index file: ``save_index`` writes it, ``with_saved_index`` starts a
     generator from it."""
 
+    index_file_rebuilt: tuple[str, ...]
+    index: SparseBM25 | None
+    cooccurrence: CoOccurrenceIndex | None
+    first_picks: dict[int, CoOccurrenceIndex]
+    session: CoOccurrenceIndex | None
+    sittings: SittingIndex | None
+
+    @property
+    def index_file_stale(self) -> bool:
+        """Whether a start from the file made an index again (``index_file_rebuilt``): worth saving again."""
+        return bool(self.index_file_rebuilt)
+
     def save_index(self, path: str | Path, extra: Mapping[str, np.ndarray] | None = None) -> None:
         """Save the text index and the co-occurrence neighbours (each index of users' first picks
         too) in one file (popularity is recomputed from the interactions on load: it is cheap).
@@ -61,12 +73,16 @@ class SavedIndex:
     def with_saved_index(cls: type[Generator], path: str | Path, catalog: Catalog,
                          interactions: Interactions | None = None, config: CandidateConfig | None = None,
                          **kwargs) -> Generator:
+        """A generator from the file at ``path``, taking each index that fits ``catalog``,
+        ``interactions`` and ``config``, and making the rest here: ``index_file_rebuilt`` names each
+        one made again and why (``zsrec index`` prints it), ``index_file_stale`` says whether any was."""
         config = config or CandidateConfig()
         cooc = None
         early: dict[int, CoOccurrenceIndex] = {}
         session = None
         sittings = None
         with read_npz(path, remedy=REBUILD) as f:
+            held = set(f.files)
             index = SparseBM25.from_arrays(f)
             if "co_config" in f.files:
                 cooc = CoOccurrenceIndex.from_arrays(f)
@@ -87,8 +103,9 @@ class SavedIndex:
                           stacklevel=2)
             index = None  # every index, sized for the smaller catalog, is built again from these
             cooc, early, session, sittings = None, {}, None, None
-        if (not grown and interactions is not None and cooc is not None
-                and index.meta.get("interactions") != interactions.fingerprint()):
+        other_picks = (not grown and interactions is not None and cooc is not None
+                       and index.meta.get("interactions") != interactions.fingerprint())
+        if other_picks:
             # counted from other interactions (new events since, or a file from before fingerprints):
             # everything counted is counted again from these; the text index only needs the catalog
             warnings.warn(f"the index file {path} was counted from other interactions than these; its "
@@ -108,8 +125,34 @@ class SavedIndex:
             sittings = None
         gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
                   sittings=sittings, **kwargs)
-        # what this config needs and the file did not hold was counted afresh: worth saving again
-        gen.index_file_stale = gen.index is not None and (
-            grown or (gen.cooccurrence is not None and cooc is None) or any(k not in early for k in gen.first_picks)
-            or (gen.session is not None and session is None) or (gen.sittings is not None and sittings is None))
+        # what this config needs and the file did not hold (or held for other data or settings) was
+        # counted afresh: worth saving again, and worth saying which
+        saved = {"data": index, "co_config": cooc, "session_co_config": session, "sit_shape": sittings,
+                 **{f"first{k}_co_config": e for k, e in early.items()}}
+        gen.index_file_rebuilt = () if gen.index is None else tuple(
+            f"{name} ({_why(key, grown, other_picks, key in held, cooc is None and 'co_config' in held)})"
+            for name, key, _ in gen.saved_parts() if saved.get(key) is None)
         return gen
+
+    def saved_parts(self) -> list[tuple[str, str, object]]:
+        """The indexes ``save_index`` writes, each with its name in words, the file's array that holds
+        it, and the index."""
+        parts = [("text index", "data", self.index), ("co-occurrence", "co_config", self.cooccurrence),
+                 *((f"co-occurrence of first {k} picks", f"first{k}_co_config", self.first_picks[k])
+                   for k in sorted(self.first_picks)),
+                 ("sitting co-occurrence", "session_co_config", self.session),
+                 ("similar sittings", "sit_shape", self.sittings)]
+        return [(name, key, made) for name, key, made in parts if made is not None]
+
+
+def _why(key: str, grown: bool, other_picks: bool, held: bool, cooc_again: bool) -> str:
+    """Why a start from the file made an index again, in the words ``zsrec index`` prints."""
+    if grown:
+        return "the catalog grew since"
+    if other_picks:
+        return "counted from other interactions"
+    if not held:
+        return "not in the file"
+    if cooc_again and key != "co_config":  # counted from the same pairs: made again with the co-occurrence
+        return "made again with the co-occurrence"
+    return "other settings"

@@ -73,7 +73,8 @@ class CandidateGenerator(IndexUpdates, SavedIndex, NewItemSlots):
         self.session: CoOccurrenceIndex | None = None  # pairs picked within session_seconds
         self.sittings: SittingIndex | None = None  # runs of picks within session_seconds, for similar sittings
         self.first_picks: dict[int, CoOccurrenceIndex] = {}  # K -> index of users' first K picks
-        self.index_file_stale = False  # set by with_saved_index: the file lacked an index built here
+        # set by with_saved_index: each index built here that the file lacked or that did not fit, with why
+        self.index_file_rebuilt: tuple[str, ...] = ()
         self._picks_version = 0  # counts of picks put in place (take_picks) and item adds: see take_picks
         from_interactions = sequences is None and interactions is not None
         read: list[Sequence[Sequence[int]]] = []  # the interactions' picks, read once for every index

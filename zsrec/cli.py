@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import sys
+import time
 import warnings
 from dataclasses import replace
 from enum import Enum
@@ -264,8 +265,6 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
     model that the settings will need, and that cannot be used for what is known without loading it
     (a path that is not there), fails here, before the data is read."""
     from .backends.base import GenerationConfig
-    from .candidates import CandidateConfig
-    from .cooccurrence import CoOccurrenceConfig
     from .ranking import RankerConfig
     from .recommender import Recommender
 
@@ -276,24 +275,33 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
     if RankerConfig(k=k, n_candidates=n_candidates, mode=mode, reasons=reasons, fusion_weight=fusion_weight).needs_model:
         spec.check_model()
     data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
-    shortlist = CandidateConfig(n_candidates=n_candidates, bm25_weight=bm25_weight,
-                                popularity_weight=popularity_weight, retriever=retriever,
-                                cooccurrence_weight=cooccurrence_weight,
-                                cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm,
-                                                                window=cooccurrence_window,
-                                                                ordered=cooccurrence_ordered,
-                                                                neighbours=cooccurrence_neighbours,
-                                                                first_picks=cooccurrence_first_picks),
-                                by_length=shortlist_by_length, session_share=session_share,
-                                session_seconds=session_seconds, sittings_share=sittings_share,
-                                sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
-                                new_item_picks=new_item_picks, new_item_query=new_item_query)
+    shortlist = _shortlist_config(
+        n_candidates=n_candidates, bm25_weight=bm25_weight, popularity_weight=popularity_weight, retriever=retriever,
+        cooccurrence_weight=cooccurrence_weight, cooccurrence_norm=cooccurrence_norm,
+        cooccurrence_window=cooccurrence_window, cooccurrence_ordered=cooccurrence_ordered,
+        cooccurrence_neighbours=cooccurrence_neighbours, cooccurrence_first_picks=cooccurrence_first_picks,
+        shortlist_by_length=shortlist_by_length, session_share=session_share, session_seconds=session_seconds,
+        sittings_share=sittings_share, sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
+        new_item_picks=new_item_picks, new_item_query=new_item_query)
     return Recommender(  # a saved index is read, or built and written, there
         data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
         k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
         generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
                                     seed=seed, timeout=timeout),
     )
+
+
+def _shortlist_config(*, cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,
+                      cooccurrence_first_picks, shortlist_by_length, **fields):
+    """The shortlist's settings from the flags that ``rank``, ``serve`` and ``index`` share."""
+    from .candidates import CandidateConfig
+    from .cooccurrence import CoOccurrenceConfig
+
+    return CandidateConfig(cooccurrence=CoOccurrenceConfig(normalisation=cooccurrence_norm, window=cooccurrence_window,
+                                                           ordered=cooccurrence_ordered,
+                                                           neighbours=cooccurrence_neighbours,
+                                                           first_picks=cooccurrence_first_picks),
+                           by_length=shortlist_by_length, **fields)
 
 
 def _backend_spec(name: str, model: str | None, backend_option: list[str] | None = None, batch_size: int | None = None,
@@ -353,11 +361,11 @@ def _load_model(rec, model: str | None) -> None:
         _say("warning:", "yellow", f"{rec.ranker.load_error}; ranking in candidate-generator order")
 
 
-def _check_writable(path: Path) -> None:
+def _check_writable(path: Path, what: str = "--out") -> None:
     """Make the file's folder and check the file can be written, without opening it: an old file there
     is kept until the run has something to write."""
     if path.is_dir():
-        _fail(f"{path}: is a folder; --out names the file to write")
+        _fail(f"{path}: is a folder; {what} names the file to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -625,6 +633,81 @@ def serve(
     server.run()
     if service.model_error:
         _fail(service.model_error)
+
+
+@app.command("index")
+def build_index(
+    index: Annotated[Path, typer.Argument(help="The file (.npz) to write: what --index reads.")],
+    dataset: DatasetOpt = "ml-100k",
+    data_path: DataPathOpt = None,
+    items: ItemsOpt = None,
+    interactions: InteractionsOpt = None,
+    column: ColumnOpt = None,
+    encoding: EncodingOpt = "utf-8",
+    skip_bad_rows: SkipBadRowsOpt = False,
+    picks_log: PicksLogOpt = None,
+    bm25_weight: Bm25WeightOpt = SHORTLIST_BM25_WEIGHT,
+    popularity_weight: PopularityWeightOpt = SHORTLIST_POPULARITY_WEIGHT,
+    cooccurrence_weight: CoWeightOpt = SHORTLIST_COOCCURRENCE_WEIGHT,
+    cooccurrence_norm: CoNormOpt = CoNormalisation.COSINE,
+    cooccurrence_window: CoWindowOpt = None,
+    cooccurrence_ordered: CoOrderedOpt = False,
+    cooccurrence_neighbours: CoNeighboursOpt = 100,
+    cooccurrence_first_picks: CoFirstOpt = None,
+    shortlist_by_length: ByLengthOpt = "auto",
+    session_share: SessionShareOpt = SHORTLIST_SESSION_SHARE,
+    session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
+    sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
+    sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table (one line) or json.")] = OutputFormat.table,
+) -> None:
+    """Build the file of the shortlist's indexes, title search and user lookup ahead of time (an image
+    build, a deploy step), so that zsrec rank and zsrec serve, given --index FILE with the same data
+    and shortlist flags, read it rather than build it. No model is loaded. A file that holds them for
+    these data and settings is read and left as it is; one whose parts do not fit is written again,
+    and the line says which parts and why."""
+    from .recommender import Recommender
+
+    try:
+        _check_writable(index, "zsrec index FILE")  # before the data is read
+        if picks_log is not None and not picks_log.is_file():
+            _fail(f"--picks-log: no file at {picks_log} (zsrec serve --picks-log writes it)")
+        t0 = time.perf_counter()
+        data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
+        read_s = time.perf_counter() - t0
+        shortlist = _shortlist_config(
+            bm25_weight=bm25_weight, popularity_weight=popularity_weight, cooccurrence_weight=cooccurrence_weight,
+            cooccurrence_norm=cooccurrence_norm, cooccurrence_window=cooccurrence_window,
+            cooccurrence_ordered=cooccurrence_ordered, cooccurrence_neighbours=cooccurrence_neighbours,
+            cooccurrence_first_picks=cooccurrence_first_picks, shortlist_by_length=shortlist_by_length,
+            session_share=session_share, session_seconds=session_seconds, sittings_share=sittings_share,
+            sittings_neighbours=sittings_neighbours)
+        with warnings.catch_warnings():  # what was made again is said below, part by part
+            warnings.filterwarnings("ignore", message="the index file")
+            rec = Recommender(data, candidates=shortlist, index=index, picks_log=picks_log,
+                              reasons=ReasonsMode.EVIDENCE, fusion_weight=0.0)
+        index_s = time.perf_counter() - t0 - read_s
+    except ZsrecError as e:
+        _fail(str(e))
+    report = rec.index_report
+    assert report is not None
+    holds = [name for name, _, _ in rec.generator.saved_parts()] + ["title search", "user lookup"]
+    picks = rec.dataset.interactions
+    out = {**report.to_dict(), "holds": holds, "items": len(rec.dataset.catalog), "picks": len(picks),
+           "users": len(picks.user_ids), "data_seconds": round(read_s, 3), "index_seconds": round(index_s, 3),
+           "bytes": index.stat().st_size}
+    if format is OutputFormat.json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    size = f"{out['items']:,} items, {out['picks']:,} picks; data read in {read_s:.1f} s"
+    if report.current:
+        typer.echo(f"{index} is current for these data and settings: read in {index_s:.1f} s, nothing written ({size})")
+    elif report.read:
+        typer.echo(f"{index} written again in {index_s:.1f} s ({out['bytes'] / 1e6:.1f} MB), made again: "
+                   f"{'; '.join(report.rebuilt)} ({size})")
+    else:
+        typer.echo(f"{index} built in {index_s:.1f} s and written ({out['bytes'] / 1e6:.1f} MB): "
+                   f"{', '.join(holds)} ({size})")
 
 
 @app.command("eval")

@@ -63,6 +63,26 @@ def _item_noun(dataset_name: str) -> str:
 
 
 @dataclass(frozen=True)
+class IndexReport:
+    """What a Recommender's ``index=`` file gave it: whether the file was there and read, which of its
+    parts were made again (held for other data or settings, or not held: each with why), and whether
+    the file was written (when it was not there, or a part was made again)."""
+
+    path: str
+    read: bool
+    rebuilt: tuple[str, ...]
+    written: bool
+
+    @property
+    def current(self) -> bool:
+        """Read whole: nothing made again, nothing written."""
+        return self.read and not self.rebuilt
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "rebuilt": list(self.rebuilt), "current": self.current}
+
+
+@dataclass(frozen=True)
 class AddedInteractions:
     """What ``Recommender.add_interactions`` counted in."""
 
@@ -187,9 +207,16 @@ class Recommender:
         self.matcher = saved or TitleMatcher(dataset.catalog, popularity)
         # so is the per-user lookup, made on first need from what the file holds (2 s at 10M picks otherwise)
         lookup = saved_lookup.read(index, dataset.interactions) if from_file else False
-        if index is not None and (not from_file or self.generator.index_file_stale or saved is None or not lookup):
-            self.generator.save_index(index, extra={**self.matcher.arrays(),
-                                                    **saved_lookup.lookup_arrays(dataset.interactions)})
+        self.index_report: IndexReport | None = None  # what the index file gave, and whether it was written
+        if index is not None:
+            rebuilt = [*self.generator.index_file_rebuilt,
+                       *(["title search (other titles, or not in the file)"] if saved is None else []),
+                       *(["user lookup (other picks, or not in the file)"] if not lookup else [])]
+            if not from_file or rebuilt:
+                self.generator.save_index(index, extra={**self.matcher.arrays(),
+                                                        **saved_lookup.lookup_arrays(dataset.interactions)})
+            self.index_report = IndexReport(str(index), read=from_file, rebuilt=tuple(rebuilt) if from_file else (),
+                                            written=not from_file or bool(rebuilt))
         catalog = dataset.catalog  # (the one the copies of this Recommender share, grown in place by add_items)
         # for only_genres: made on first use, or by warm_up, and shared by every variant
         self._genres: BuiltOnce[GenreIndex] = BuiltOnce(lambda: GenreIndex(catalog),

@@ -286,6 +286,12 @@ def test_an_index_file_saved_before_items_were_added_is_built_again_on_restart(m
         again = _rec(ml100k, CandidateConfig(), index=index, picks_log=log)
     said = [str(w.message) for w in caught]  # one warning: every index is built again, so not "other interactions" too
     assert len(said) == 1 and "built before the catalog's last item was added; its indexes" in said[0], said
+    report = again.index_report  # what zsrec index prints: every part made again, and why
+    assert report.read and report.written and not report.current
+    assert report.rebuilt == (*(f"{name} (the catalog grew since)" for name, _, _ in again.generator.saved_parts()),
+                              "title search (other titles, or not in the file)", "user lookup (other picks, or not in the file)")
+    assert first.index_report.to_dict() == {"path": str(index), "read": False, "rebuilt": [], "written": True,
+                                            "current": False}
     whole = _rec(again.dataset, CandidateConfig())  # the data and the log's items and picks, built from scratch
     for history in (["Galactic Rebels (2026)"], ["Star Wars (1977)", "Fargo (1996)"]):
         assert (again.prepare(history).prepared.candidates.indices.tolist()
@@ -293,7 +299,7 @@ def test_an_index_file_saved_before_items_were_added_is_built_again_on_restart(m
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # written again for the grown catalog: read back as it is
         third = _rec(ml100k, CandidateConfig(), index=index, picks_log=log)
-    assert third.generator.index.n_docs == 1683
+    assert third.generator.index.n_docs == 1683 and third.index_report.current
     other = Catalog([*ml100k.catalog.items[:-1], ml100k.catalog.items[0].__class__("x", "Not the same", {})])
     with pytest.raises(DataError, match="built for another catalog"):  # not a grown one: still an error
         CandidateGenerator.with_saved_index(index, Catalog([*other.items, *third.dataset.catalog.items[1682:]]))

@@ -153,6 +153,10 @@ def test_a_saved_index_is_not_used_for_data_it_was_not_built_from(ml100k, tmp_pa
         reloaded = CandidateGenerator.with_saved_index(path, ml100k.catalog, later)
     fresh = CandidateGenerator(ml100k.catalog, later)
     assert reloaded.index_file_stale
+    # each index counted from the picks was counted again, and says why; the text index was read
+    assert reloaded.index_file_rebuilt == tuple(f"{name} (counted from other interactions)"
+                                                for name, _, _ in reloaded.saved_parts() if name != "text index")
+    assert len(reloaded.index_file_rebuilt) == 4 and same.index_file_rebuilt == ()
     for h in ([star_wars], [0, star_wars, 99]):
         assert np.array_equal(reloaded.generate(h, h).indices, fresh.generate(h, h).indices)
     assert not np.array_equal(fresh.generate([star_wars], [star_wars]).indices,
