@@ -437,3 +437,17 @@ def test_bad_model_benchmark_toy(tmp_path):
     assert "| ML-100K | `zsrec serve` | this |" in text
     assert f"| ML-100K | Python API | this | at making the Recommender, raised {api['raised_s']} s into the script: " \
            "GGUF file not found" in text
+
+
+def test_index_command_benchmark_toy(tmp_path):
+    """zsrec index builds the file, finds it current the second time, and zsrec serve starts with and
+    without it, as the benchmark records them."""
+    _run(["index_command.py", "--toy"], tmp_path)
+    out = json.loads((tmp_path / "index_command-toy.json").read_text())
+    assert out["command"] == "python benchmarks/index_command.py --toy"
+    (row,) = out["rows"]
+    assert row["catalog"] == "ml-100k" and row["build"]["written"] and not row["build"]["current"]
+    assert row["again"]["current"] and not row["again"]["written"] and row["again"]["file_mb"] == row["build"]["file_mb"]
+    assert row["build"]["items"] == 1682 and row["build"]["picks"] == 100_000 and row["build"]["peak_mb"] > 0
+    assert [len(s) for s in row["serve_ready_s"].values()] == [1, 1] and all(s[0] > 0 for s in row["serve_ready_s"].values())
+    assert "| ML-100K | " in (tmp_path / "index_command-toy.md").read_text()
