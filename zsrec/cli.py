@@ -283,12 +283,28 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
         shortlist_by_length=shortlist_by_length, session_share=session_share, session_seconds=session_seconds,
         sittings_share=sittings_share, sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
         new_item_picks=new_item_picks, new_item_query=new_item_query)
-    return Recommender(  # a saved index is read, or built and written, there
-        data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
-        k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
-        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
-                                    seed=seed, timeout=timeout),
-    )
+    with warnings.catch_warnings():  # what the index file lacked is said once, below, part by part
+        warnings.filterwarnings("ignore", message="the index file")
+        rec = Recommender(  # a saved index is read, or built and written, there
+            data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
+            k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
+            generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
+                                        seed=seed, timeout=timeout),
+        )
+    _say_index(rec.index_report)
+    return rec
+
+
+def _say_index(report) -> None:
+    """A start that built the --index file, or made parts of it again, takes seconds to minutes on a
+    large catalog: one line says so, and why, where a start that read it whole says nothing."""
+    if report is None or not report.written:
+        return
+    if report.read:
+        _say("index:", "cyan", f"{report.path} written again; made again: {'; '.join(report.rebuilt)}")
+    else:
+        _say("index:", "cyan", f"{report.path} built and written; later starts with the same data and "
+                                "shortlist flags read it (zsrec index builds it ahead)")
 
 
 def _shortlist_config(*, cooccurrence_norm, cooccurrence_window, cooccurrence_ordered, cooccurrence_neighbours,

@@ -189,19 +189,23 @@ def test_index_file_is_written_then_reused(tmp_path, monkeypatch, ml100k):
     code, first, err = _run(args)
     assert code == 0, err
     assert index.is_file()
+    assert f"index: {index} built and written; later starts" in " ".join(err.split())
     stamp = index.stat().st_mtime_ns
     code, second, err = _run(args)
     assert code == 0, err
     assert index.stat().st_mtime_ns == stamp  # loaded, not rebuilt
+    assert "index:" not in err  # read whole: nothing to say
     assert [i["item_id"] for i in json.loads(first)["items"]] == [i["item_id"] for i in json.loads(second)["items"]]
-    # other co-occurrence settings: counted afresh and written back, then loaded as they are
+    # other co-occurrence settings: counted afresh and written back (said, with why), then loaded as they are
     other = args + ["--cooccurrence-first-picks", "30"]
     code, third, err = _run(other)
     assert code == 0, err
     assert index.stat().st_mtime_ns != stamp
+    assert (f"index: {index} written again; made again: co-occurrence (other settings); co-occurrence of first "
+            "10 picks (made again with the co-occurrence)") in " ".join(err.split())
     stamp = index.stat().st_mtime_ns
     code, fourth, err = _run(other)
-    assert code == 0 and index.stat().st_mtime_ns == stamp
+    assert code == 0 and index.stat().st_mtime_ns == stamp and "index:" not in err
     assert [i["item_id"] for i in json.loads(fourth)["items"]] == [i["item_id"] for i in json.loads(third)["items"]]
     code, _, err = _run(args[:-2] + ["--retriever", "rank-bm25"])
     assert code == 0, err

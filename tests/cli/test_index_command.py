@@ -94,3 +94,15 @@ def test_new_picks_since_the_file_are_counted_again_and_said_once(tmp_path):
     assert "co-occurrence (counted from other interactions)" in out and "user lookup (other picks" in out
     assert "(30 items, 102 picks;" in out
     assert not [w for w in caught if "index file" in str(w.message)]  # said in the line, not again as a warning
+    # zsrec rank on a file that no longer fits says the same in one line on stderr, once
+    with events.open("a") as f:
+        f.write("u99,i3,2002\n")
+    rank = ["rank", *files, "--user", "u99", "--index", str(path), "--fusion-weight", "0", "--reasons", "evidence"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, _, err = _run(rank)
+    assert code == 0, err
+    assert f"index: {path} written again; made again: co-occurrence (counted from other interactions)" in err
+    assert not [w for w in caught if "index file" in str(w.message)]
+    code, _, err = _run(rank)
+    assert code == 0 and "index:" not in err
