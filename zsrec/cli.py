@@ -188,8 +188,7 @@ def rank(
         if not history and user is None and not many and not allow_empty_history:
             _fail("no history: pass --history TITLE (repeatable) or --user ID, "
                   "or --allow-empty-history for cold-start (popularity) recommendations")
-        if picks_log is not None and not picks_log.is_file():  # serve makes it; rank only reads it
-            _fail(f"--picks-log: no file at {picks_log} (zsrec serve --picks-log writes it)")
+        _check_picks_log(picks_log)  # serve makes it; rank only reads it
         rec = _make_recommender(
             backend=backend, model=model, device=device, base_url=base_url, concurrency=concurrency,
             tensor_parallel_size=tensor_parallel_size, gpu_memory_utilization=gpu_memory_utilization,
@@ -266,7 +265,6 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
     (a path that is not there), fails here, before the data is read."""
     from .backends.base import GenerationConfig
     from .ranking import RankerConfig
-    from .recommender import Recommender
 
     spec = _backend_spec(backend, model, device=device, base_url=base_url, concurrency=concurrency,
                          tensor_parallel_size=tensor_parallel_size,
@@ -283,16 +281,30 @@ def _make_recommender(*, backend, model, device, base_url, concurrency, tensor_p
         shortlist_by_length=shortlist_by_length, session_share=session_share, session_seconds=session_seconds,
         sittings_share=sittings_share, sittings_neighbours=sittings_neighbours, new_item_slots=new_item_slots,
         new_item_picks=new_item_picks, new_item_query=new_item_query)
-    with warnings.catch_warnings():  # what the index file lacked is said once, below, part by part
-        warnings.filterwarnings("ignore", message="the index file")
-        rec = Recommender(  # a saved index is read, or built and written, there
-            data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
-            k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
-            generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
-                                        seed=seed, timeout=timeout),
-        )
+    rec = _recommender(  # a saved index is read, or built and written, there
+        data, backend=spec, template=template, candidates=shortlist, index=index, picks_log=picks_log,
+        k=k, mode=mode, reasons=reasons, guided=guided, fusion_weight=fusion_weight, **({"item_noun": item_noun} if item_noun else {}),
+        generation=GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature,
+                                    seed=seed, timeout=timeout),
+    )
     _say_index(rec.index_report)
     return rec
+
+
+def _recommender(data, **kwargs):
+    """A Recommender over ``data``, with the index file's warnings quieted: its ``index_report`` says
+    the same, part by part, and rank, serve and index each say it once in their own words."""
+    from .recommender import Recommender
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="the index file")
+        return Recommender(data, **kwargs)
+
+
+def _check_picks_log(picks_log: Path | None) -> None:
+    """``zsrec serve`` makes the picks log; the commands that only read it say at once that it is not there."""
+    if picks_log is not None and not picks_log.is_file():
+        _fail(f"--picks-log: no file at {picks_log} (zsrec serve --picks-log writes it)")
 
 
 def _say_index(report) -> None:
@@ -682,12 +694,9 @@ def build_index(
     and shortlist flags, read it rather than build it. No model is loaded. A file that holds them for
     these data and settings is read and left as it is; one whose parts do not fit is written again,
     and the line says which parts and why."""
-    from .recommender import Recommender
-
     try:
         _check_writable(index, "zsrec index FILE")  # before the data is read
-        if picks_log is not None and not picks_log.is_file():
-            _fail(f"--picks-log: no file at {picks_log} (zsrec serve --picks-log writes it)")
+        _check_picks_log(picks_log)
         t0 = time.perf_counter()
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
         read_s = time.perf_counter() - t0
@@ -698,10 +707,8 @@ def build_index(
             cooccurrence_first_picks=cooccurrence_first_picks, shortlist_by_length=shortlist_by_length,
             session_share=session_share, session_seconds=session_seconds, sittings_share=sittings_share,
             sittings_neighbours=sittings_neighbours)
-        with warnings.catch_warnings():  # what was made again is said below, part by part
-            warnings.filterwarnings("ignore", message="the index file")
-            rec = Recommender(data, candidates=shortlist, index=index, picks_log=picks_log,
-                              reasons=ReasonsMode.EVIDENCE, fusion_weight=0.0)
+        rec = _recommender(data, candidates=shortlist, index=index, picks_log=picks_log,
+                           reasons=ReasonsMode.EVIDENCE, fusion_weight=0.0)
         index_s = time.perf_counter() - t0 - read_s
     except ZsrecError as e:
         _fail(str(e))

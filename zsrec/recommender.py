@@ -179,7 +179,7 @@ class Recommender:
         Where the settings will need the model, what its backend can tell without loading it (a model
         path or GGUF file that is not there, vLLM not installed, a base URL without http://) raises
         ``ModelLoadError`` here, before the indexes are built, not at the first ranking."""
-        cand_cfg = candidates or (generator.config if generator is not None else CandidateConfig())
+        cand_cfg = _shortlist_settings(candidates, generator)
         backend = backend if backend is not None else BackendSpec()
         ranker_config = _checked_config(dataset.name, backend, config, cand_cfg, settings)
         if generator is not None and index is not None:
@@ -209,14 +209,14 @@ class Recommender:
         lookup = saved_lookup.read(index, dataset.interactions) if from_file else False
         self.index_report: IndexReport | None = None  # what the index file gave, and whether it was written
         if index is not None:
-            rebuilt = [*self.generator.index_file_rebuilt,
+            rebuilt = (*self.generator.index_file_rebuilt,
                        *(["title search (other titles, or not in the file)"] if saved is None else []),
-                       *(["user lookup (other picks, or not in the file)"] if not lookup else [])]
-            if not from_file or rebuilt:
+                       *(["user lookup (other picks, or not in the file)"] if not lookup else [])) if from_file else ()
+            written = not from_file or bool(rebuilt)
+            if written:
                 self.generator.save_index(index, extra={**self.matcher.arrays(),
                                                         **saved_lookup.lookup_arrays(dataset.interactions)})
-            self.index_report = IndexReport(str(index), read=from_file, rebuilt=tuple(rebuilt) if from_file else (),
-                                            written=not from_file or bool(rebuilt))
+            self.index_report = IndexReport(str(index), read=from_file, rebuilt=rebuilt, written=written)
         catalog = dataset.catalog  # (the one the copies of this Recommender share, grown in place by add_items)
         # for only_genres: made on first use, or by warm_up, and shared by every variant
         self._genres: BuiltOnce[GenreIndex] = BuiltOnce(lambda: GenreIndex(catalog),
@@ -245,9 +245,9 @@ class Recommender:
         settings and the model are checked first, as the constructor checks them: a typo in a model
         path is said before the data is read."""
         named = inspect.signature(cls.__init__).parameters
-        generator = kwargs.get("generator")
-        _checked_config(name, kwargs.get("backend") or BackendSpec(), kwargs.get("config"),
-                        kwargs.get("candidates") or (generator.config if generator is not None else CandidateConfig()),
+        backend = kwargs.get("backend")
+        _checked_config(name, backend if backend is not None else BackendSpec(), kwargs.get("config"),
+                        _shortlist_settings(kwargs.get("candidates"), kwargs.get("generator")),
                         {k: v for k, v in kwargs.items() if k not in named})
         return cls(load_dataset(name, data_path, skip_bad_rows=skip_bad_rows), **kwargs)
 
@@ -697,9 +697,8 @@ class Recommender:
         checked as the constructor checks it."""
         _check_settings(settings)
         config = replace(self.ranker.config, **settings)
-        handle = self.ranker.handle
-        if config.needs_model and not self.ranker.needs_model and handle.loaded is None and handle.spec is not None:
-            handle.spec.check_model()
+        if config.needs_model and not self.ranker.needs_model:
+            self.ranker.handle.check_model()
         other = copy.copy(self)
         other.ranker = self.ranker.with_config(config)
         return other
@@ -709,6 +708,11 @@ class Recommender:
         other = copy.copy(self)
         other.ranker = self.ranker.with_template(PromptTemplate(template))
         return other
+
+
+def _shortlist_settings(candidates: CandidateConfig | None, generator: CandidateGenerator | None) -> CandidateConfig:
+    """The shortlist's settings: those given, else a lent generator's, else the defaults."""
+    return candidates or (generator.config if generator is not None else CandidateConfig())
 
 
 def _checked_config(dataset_name: str, backend: BackendSpec | LLMBackend, config: RankerConfig | None,

@@ -274,10 +274,8 @@ class Evaluation:
                 todo = [c for c in self.cases if (setting, c.n, c.user, spec.name) not in done]
                 if todo:
                     plan.append((setting, spec, todo))
-        handle = self._backend
-        if handle is not None and handle.spec is not None and handle.loaded is None and \
-                any(self._asks_llm(spec) for _, spec, _ in plan):
-            handle.spec.check_model()  # a model path gone since: said before the trained baselines are fitted
+        if self._backend is not None and any(self._asks_llm(spec) for _, spec, _ in plan):
+            self._backend.check_model()  # a model path gone since: said before the trained baselines are fitted
         total = sum(len(t) for _, _, t in plan)
         finished = 0
         for setting, spec, todo in plan:

@@ -36,6 +36,12 @@ class BackendHandle:
     def loaded(self) -> LLMBackend | None:
         return self._backend
 
+    def check_model(self) -> None:
+        """What the spec's backend can tell of its model without loading it (``BackendSpec.check_model``),
+        while nothing is loaded; a backend loaded, or lent loaded, was checked by its load."""
+        if self._backend is None and self.spec is not None:
+            self.spec.check_model()
+
     def get(self) -> LLMBackend:
         """The backend, loaded on first use; raises if it cannot be loaded."""
         if self._backend is None:
