@@ -4,7 +4,7 @@ index, the co-occurrence index and title search save this way, in one file or se
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -24,9 +24,12 @@ REBUILD = "delete the file (or name another) to have it built again"
 def write_npz(path: str | Path, arrays: Mapping[str, np.ndarray]) -> None:
     """``arrays`` in one .npz file at exactly ``path``. The data goes to a temporary file beside it
     that replaces ``path`` only once complete, so a crash or a full disk never leaves half an index
-    where a later run would load it; a failed write removes its temporary file."""
+    where a later run would load it; a failed write removes its temporary file. The file gets the
+    permissions any new file gets (the umask's), where a temporary file's owner-only ones made a file
+    built by one user (an image build) unreadable to the service's."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = path.parent / f"{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)

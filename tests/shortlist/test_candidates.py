@@ -1,4 +1,5 @@
 import os
+import stat
 import time
 import warnings
 
@@ -131,6 +132,24 @@ def test_index_saves_and_loads(ml100k, tmp_path):
     with pytest.raises(DataError, match="a file stands where a folder is needed"):
         built.save_index(path / "inside.index")  # ``path`` is a file
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.index", "ml100k.index", "new", "taken.index"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes and the umask are POSIX's")
+def test_an_index_file_gets_the_permissions_any_new_file_gets(tmp_path):
+    """Built by one user (an image build), read by another (the service): a temporary file's owner-only
+    mode, kept by the rename, made it unreadable to the second."""
+    from zsrec.npz_files import write_npz
+
+    old = os.umask(0o022)
+    try:
+        write_npz(tmp_path / "shared.npz", {"a": np.arange(3)})
+        os.umask(0o077)
+        write_npz(tmp_path / "private.npz", {"a": np.arange(3)})
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "shared.npz").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "private.npz").stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["private.npz", "shared.npz"]
 
 
 def test_a_saved_index_is_not_used_for_data_it_was_not_built_from(ml100k, tmp_path):
