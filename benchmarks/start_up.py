@@ -115,7 +115,7 @@ def one(size: str, index: Path, with_file: bool) -> dict:
         kept.fingerprint()  # the picks' digest, which a start takes anyway (the co-occurrence index is checked by it)
         parts["picks_digest_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        assert saved_lookup.read(index, kept)  # the file's arrays, read and checked against that digest
+        assert saved_lookup.read(index, kept) is None  # the file's arrays, read and checked against that digest
         parts["user_lookup_read_s"] = time.perf_counter() - t0
         assert kept.user_ids  # and the lookup made from them
         parts["user_lookup_file_s"] = time.perf_counter() - t0

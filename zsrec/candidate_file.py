@@ -5,8 +5,10 @@ so a later start takes only what still holds and counts the rest again. Part of
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from .bm25 import SparseBM25
 from .candidate_types import CandidateConfig
-from .cooccurrence import CoOccurrenceIndex
+from .cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
 from .data import Catalog, Interactions
 from .errors import DataError, OptionError
 from .npz_files import REBUILD, read_npz
@@ -75,64 +77,45 @@ class SavedIndex:
                          **kwargs) -> Generator:
         """A generator from the file at ``path``, taking each index that fits ``catalog``,
         ``interactions`` and ``config``, and making the rest here: ``index_file_rebuilt`` names each
-        one made again and why (``zsrec index`` prints it), ``index_file_stale`` says whether any was."""
+        one made again and why (``zsrec index`` prints it), ``index_file_stale`` says whether any was.
+        Only the indexes taken are read from the file."""
         config = config or CandidateConfig()
-        cooc = None
-        early: dict[int, CoOccurrenceIndex] = {}
-        session = None
-        sittings = None
         with read_npz(path, remedy=REBUILD) as f:
-            held = set(f.files)
-            index = SparseBM25.from_arrays(f)
-            if "co_config" in f.files:
-                cooc = CoOccurrenceIndex.from_arrays(f)
-            if config.uses_session and "session_co_config" in f.files:
-                session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_")
-            if config.uses_sittings and "sit_shape" in f.files:
-                sittings = SittingIndex.from_arrays(f, prefix="sit_")
-            for k in config.first_picks_counts:
-                if f"first{k}_co_config" in f.files:
-                    early[k] = CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_")
-        grown = (index.n_docs < len(catalog) and index.meta.get("skip_fields") == list(config.skip_fields)
-                 and index.meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=index.n_docs))
-        if grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
-            extra = len(catalog) - index.n_docs
+            fit = FileFit.of(f, catalog, interactions, config)
+            index = None if fit.grown else SparseBM25.from_arrays(f)
+            cooc = CoOccurrenceIndex.from_arrays(f) if "co_config" in fit.taken else None
+            session = CoOccurrenceIndex.from_arrays(f, prefix="session_co_") if "session_co_config" in fit.taken else None
+            sittings = SittingIndex.from_arrays(f, prefix="sit_") if "sit_shape" in fit.taken else None
+            early = {k: CoOccurrenceIndex.from_arrays(f, prefix=f"first{k}_co_") for k in config.first_picks_counts
+                     if f"first{k}_co_config" in fit.taken}
+        if fit.grown:  # items added since (Recommender.add_items, kept in a picks log): the same catalog, grown
+            extra = len(catalog) - fit.text_items
             added = "the catalog's last item was" if extra == 1 else f"the catalog's last {extra} items were"
             warnings.warn(f"the index file {path} was built before {added} added; its indexes are "
                           "built again over every item (and the file written again by --index or index=)",
                           stacklevel=2)
-            index = None  # every index, sized for the smaller catalog, is built again from these
-            cooc, early, session, sittings = None, {}, None, None
-        other_picks = (not grown and interactions is not None and cooc is not None
-                       and index.meta.get("interactions") != interactions.fingerprint())
-        if other_picks:
-            # counted from other interactions (new events since, or a file from before fingerprints):
-            # everything counted is counted again from these; the text index only needs the catalog
+        if fit.other_picks:
             warnings.warn(f"the index file {path} was counted from other interactions than these; its "
                           "co-occurrence is counted again from them (and the file written again by --index or index=)",
                           stacklevel=2)
-            cooc, early, session, sittings = None, {}, None, None
-        if cooc is not None and (cooc.config != config.cooccurrence or cooc.n_items != len(catalog)):
-            cooc = None  # saved with other co-occurrence settings: rebuilt from the interactions
-        # the same for each index of users' first picks
-        early = {k: e for k, e in early.items()
-                 if cooc is not None and e.config == config.first_picks_config(k) and e.n_items == len(catalog)}
-        if session is not None and (cooc is None or session.config != config.session_config
-                                    or session.n_items != len(catalog)):
-            session = None
-        if sittings is not None and (cooc is None or sittings.seconds != config.session_seconds
-                                     or sittings.n_items != len(catalog)):
-            sittings = None
         gen = cls(catalog, interactions, config, index=index, cooccurrence=cooc, first_picks=early, session=session,
                   sittings=sittings, **kwargs)
         # what this config needs and the file did not hold (or held for other data or settings) was
         # counted afresh: worth saving again, and worth saying which
-        saved = {"data": index, "co_config": cooc, "session_co_config": session, "sit_shape": sittings,
-                 **{f"first{k}_co_config": e for k, e in early.items()}}
         gen.index_file_rebuilt = () if gen.index is None else tuple(
-            f"{name} ({_why(key, grown, other_picks, key in held, cooc is None and 'co_config' in held)})"
-            for name, key, _ in gen.saved_parts() if saved.get(key) is None)
+            f"{name} ({fit.why(key)})" for name, key, _ in gen.saved_parts() if key not in fit.taken)
         return gen
+
+    @staticmethod
+    def stale_parts(f: Mapping[str, np.ndarray], catalog: Catalog, interactions: Interactions,
+                    config: CandidateConfig) -> tuple[str, ...]:
+        """What ``with_saved_index`` over the open index file ``f`` would make again, in the words of
+        ``index_file_rebuilt``, found from the file's settings and digests alone: nothing is built,
+        and no index is read (``zsrec index --check``)."""
+        if config.retriever != "sparse":
+            raise OptionError("only the sparse retriever's index can be saved")
+        fit = FileFit.of(f, catalog, interactions, config)
+        return tuple(f"{name} ({fit.why(key)})" for name, key in parts_for(config, interactions) if key not in fit.taken)
 
     def saved_parts(self) -> list[tuple[str, str, object]]:
         """The indexes ``save_index`` writes, each with its name in words, the file's array that holds
@@ -145,14 +128,83 @@ class SavedIndex:
         return [(name, key, made) for name, key, made in parts if made is not None]
 
 
-def _why(key: str, grown: bool, other_picks: bool, held: bool, cooc_again: bool) -> str:
-    """Why a start from the file made an index again, in the words ``zsrec index`` prints."""
-    if grown:
-        return "the catalog grew since"
-    if other_picks:
-        return "counted from other interactions"
-    if not held:
-        return "not in the file"
-    if cooc_again and key != "co_config":  # counted from the same pairs: made again with the co-occurrence
-        return "made again with the co-occurrence"
-    return "other settings"
+def parts_for(config: CandidateConfig, interactions: Interactions) -> list[tuple[str, str]]:
+    """The indexes (each as ``saved_parts`` names it, and its array in the file) that a generator
+    counted from ``interactions`` with ``config`` holds: what a start from the file needs."""
+    timed = interactions.timed  # the session signal and sittings stay off without timestamps
+    return [("text index", "data"), *([("co-occurrence", "co_config")] if config.uses_cooccurrence else []),
+            *((f"co-occurrence of first {k} picks", f"first{k}_co_config") for k in config.first_picks_counts),
+            *([("sitting co-occurrence", "session_co_config")] if timed and config.uses_session else []),
+            *([("similar sittings", "sit_shape")] if timed and config.uses_sittings else [])]
+
+
+@dataclass(frozen=True)
+class FileFit:
+    """Which of an index file's parts a generator over these data and settings takes, read from the
+    file's settings, sizes and digests alone (each part's own arrays are read only when taken)."""
+
+    held: frozenset[str]  # the file's arrays
+    taken: frozenset[str]  # the arrays naming each part taken: "data" (the text index), "co_config", ...
+    text_items: int  # the items the text index was built over
+    grown: bool  # the catalog grew since: every part is made again
+    other_picks: bool  # counted from other interactions: every counted part is made again
+
+    @classmethod
+    def of(cls, f: Mapping[str, np.ndarray], catalog: Catalog, interactions: Interactions | None,
+           config: CandidateConfig) -> FileFit:
+        held = frozenset(f.files if hasattr(f, "files") else f)
+        meta = json.loads(str(f["meta"]))
+        text_items = int(f["shape"][1])  # terms x items
+        grown = (text_items < len(catalog) and meta.get("skip_fields") == list(config.skip_fields)
+                 and meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=text_items))
+        if grown:
+            return cls(held, frozenset(), text_items, True, False)
+        check_text_index(text_items, meta, catalog, config)  # another catalog: an error, as for a lent index
+        other_picks = (interactions is not None and "co_config" in held
+                       and meta.get("interactions") != interactions.fingerprint())
+        taken = {"data"}
+        if not other_picks and "co_config" in held and _fits(f, "co_", config.cooccurrence, len(catalog)):
+            taken.add("co_config")  # else saved with other co-occurrence settings: rebuilt from the interactions
+            # the same for each index of users' first picks, and the sittings' two, counted from the same pairs
+            taken.update(f"first{k}_co_config" for k in config.first_picks_counts
+                         if f"first{k}_co_config" in held and _fits(f, f"first{k}_co_", config.first_picks_config(k),
+                                                                    len(catalog)))
+            if config.uses_session and "session_co_config" in held and _fits(f, "session_co_", config.session_config,
+                                                                           len(catalog)):
+                taken.add("session_co_config")
+            if config.uses_sittings and "sit_shape" in held:
+                seconds, _ = f["sit_settings"]
+                if float(seconds) == config.session_seconds and int(f["sit_shape"][1]) == len(catalog):
+                    taken.add("sit_shape")
+        return cls(held, frozenset(taken), text_items, False, other_picks)
+
+    def why(self, key: str) -> str:
+        """Why a start from the file made the part ``key`` again, in the words ``zsrec index`` prints."""
+        if self.grown:
+            return "the catalog grew since"
+        if self.other_picks:
+            return "counted from other interactions"
+        if key not in self.held:
+            return "not in the file"
+        if key != "co_config" and "co_config" in self.held and "co_config" not in self.taken:
+            return "made again with the co-occurrence"  # counted from the same pairs
+        return "other settings"
+
+
+def _fits(f: Mapping[str, np.ndarray], prefix: str, config: CoOccurrenceConfig, n_items: int) -> bool:
+    """Whether the file's co-occurrence index at ``prefix`` was counted with these settings over this many items."""
+    return (CoOccurrenceConfig(**json.loads(str(f[f"{prefix}config"]))) == config
+            and len(f[f"{prefix}item_counts"]) == n_items)
+
+
+def check_text_index(n_docs: int, meta: Mapping, catalog: Catalog, config: CandidateConfig) -> None:
+    """A saved text index built for another catalog (other items, or other fields skipped) is an error
+    naming the remedy: its rows would name other items."""
+    if n_docs != len(catalog) or meta.get("skip_fields") != list(config.skip_fields):
+        raise DataError(f"the saved index was built for another catalog or settings ({n_docs} items, "
+                        f"fields skipped {meta.get('skip_fields')}); this catalog has {len(catalog)} "
+                        f"items, skipping {list(config.skip_fields)}: {REBUILD}")
+    built_for = meta.get("catalog")  # files saved before fingerprints were kept have none
+    if built_for is not None and built_for != catalog.fingerprint(config.skip_fields):
+        raise DataError(f"the saved index was built for another catalog of {len(catalog)} items (their ids "
+                        f"or texts differ from these): {REBUILD}")

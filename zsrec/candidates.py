@@ -28,15 +28,14 @@ import numpy as np
 from scipy import sparse
 
 from .bm25 import EMPTY_DOC, SparseBM25
-from .candidate_file import SavedIndex
+from .candidate_file import SavedIndex, check_text_index
 from .candidate_types import CandidateConfig, Candidates
 from .candidate_updates import CountedPicks, IndexUpdates
 from .cooccurrence import CoOccurrenceIndex
 from .data import Catalog, Interactions
-from .errors import DataError, OptionError
+from .errors import OptionError
 from .length_weights import LengthWeights
 from .new_item_slots import NewItemSlots
-from .npz_files import REBUILD
 from .score_arrays import blend, co_at, find, minmax, scaled, sorted_rows, top_n
 from .sittings import SittingIndex
 from .text import tokenize
@@ -157,14 +156,7 @@ class CandidateGenerator(IndexUpdates, SavedIndex, NewItemSlots):
             docs = [tokenize(item.text(self.config.skip_fields)) for item in catalog]
             self._rank_bm25 = BM25Okapi([d if d else [EMPTY_DOC] for d in docs])
         elif index is not None:
-            if index.n_docs != len(catalog) or index.meta.get("skip_fields") != list(self.config.skip_fields):
-                raise DataError(f"the saved index was built for another catalog or settings ({index.n_docs} items, "
-                                f"fields skipped {index.meta.get('skip_fields')}); this catalog has {len(catalog)} "
-                                f"items, skipping {list(self.config.skip_fields)}: {REBUILD}")
-            built_for = index.meta.get("catalog")  # files saved before fingerprints were kept have none
-            if built_for is not None and built_for != catalog.fingerprint(self.config.skip_fields):
-                raise DataError(f"the saved index was built for another catalog of {len(catalog)} items (their ids "
-                                f"or texts differ from these): {REBUILD}")
+            check_text_index(index.n_docs, index.meta, catalog, self.config)
             self.index = index
         else:
             self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])

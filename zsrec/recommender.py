@@ -31,6 +31,7 @@ from .choices import ReasonsMode
 from .data import Dataset, Interactions
 from .errors import DataError, EmptyHistoryError, OptionError, PromptTooLongError, UnknownItemError, ZsrecError
 from .evidence import EvidenceIndex, Scope
+from .index_file import IndexReport, title_search_unfit
 from .item_filter import Allowed, GenreIndex, describe, scope_name
 from . import picks_log as logged
 from . import saved_lookup
@@ -60,26 +61,6 @@ ALLOWED_KEPT = 64  # filters kept resolved: a run or a service asks for the same
 
 def _item_noun(dataset_name: str) -> str:
     return "movie" if dataset_name.lower().startswith("ml-") else "item"
-
-
-@dataclass(frozen=True)
-class IndexReport:
-    """What a Recommender's ``index=`` file gave it: whether the file was there and read, which of its
-    parts were made again (held for other data or settings, or not held: each with why), and whether
-    the file was written (when it was not there, or a part was made again)."""
-
-    path: str
-    read: bool
-    rebuilt: tuple[str, ...]
-    written: bool
-
-    @property
-    def current(self) -> bool:
-        """Read whole: nothing made again, nothing written."""
-        return self.read and not self.rebuilt
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "rebuilt": list(self.rebuilt), "current": self.current}
 
 
 @dataclass(frozen=True)
@@ -206,12 +187,12 @@ class Recommender:
         saved = TitleMatcher.from_file(index, dataset.catalog, popularity) if from_file else None
         self.matcher = saved or TitleMatcher(dataset.catalog, popularity)
         # so is the per-user lookup, made on first need from what the file holds (2 s at 10M picks otherwise)
-        lookup = saved_lookup.read(index, dataset.interactions) if from_file else False
+        lookup_unfit = saved_lookup.read(index, dataset.interactions) if from_file else None
         self.index_report: IndexReport | None = None  # what the index file gave, and whether it was written
         if index is not None:
             rebuilt = (*self.generator.index_file_rebuilt,
-                       *(["title search (other titles, or not in the file)"] if saved is None else []),
-                       *(["user lookup (other picks, or not in the file)"] if not lookup else [])) if from_file else ()
+                       *([f"title search ({title_search_unfit(index, dataset.catalog)})"] if saved is None else []),
+                       *([f"user lookup ({lookup_unfit})"] if lookup_unfit else [])) if from_file else ()
             written = not from_file or bool(rebuilt)
             if written:
                 self.generator.save_index(index, extra={**self.matcher.arrays(),

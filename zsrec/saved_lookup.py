@@ -38,12 +38,20 @@ def lookup_arrays(interactions: Interactions) -> dict[str, np.ndarray]:
             PREFIX + "rows": rows.astype(np.int32) if small else rows}
 
 
+def unfit(arrays: Mapping[str, np.ndarray], interactions: Interactions) -> str | None:
+    """Why the lookup saved in ``arrays`` cannot serve ``interactions`` ("not in the file", "other
+    picks"), or None where it can: its digest alone is read."""
+    if PREFIX + "digest" not in arrays:
+        return "not in the file"
+    return None if str(arrays[PREFIX + "digest"]) == interactions.fingerprint() else "other picks"
+
+
 def saved_lookup(arrays: Mapping[str, np.ndarray], interactions: Interactions) -> Callable[[], dict[str, np.ndarray]] | None:
     """What makes the lookup ``lookup_arrays`` saved (to give ``Interactions.adopt_lookup``), read
     and checked now; None where the file holds none, or one of other picks than ``interactions``
     (new events since: it is made again from these). Arrays that do not fit together raise
     ``ValueError`` (``read_npz`` turns it into a ``DataError`` naming the file)."""
-    if PREFIX + "digest" not in arrays or str(arrays[PREFIX + "digest"]) != interactions.fingerprint():
+    if unfit(arrays, interactions) is not None:
         return None
     text = np.asarray(arrays[PREFIX + "text"], dtype=np.uint8).tobytes().decode()
     ends = np.asarray(arrays[PREFIX + "ends"], dtype=np.int64)
@@ -65,12 +73,13 @@ def saved_lookup(arrays: Mapping[str, np.ndarray], interactions: Interactions) -
     return make
 
 
-def read(path: str | Path, interactions: Interactions) -> bool:
-    """Hand ``interactions`` the lookup the index file at ``path`` holds for them; False where it holds
-    none for these picks (the file is then written again with one). An unreadable or inconsistent
-    one is a ``DataError`` naming the file."""
+def read(path: str | Path, interactions: Interactions) -> str | None:
+    """Hand ``interactions`` the lookup the index file at ``path`` holds for them, and return None;
+    where it holds none for these picks, return why (``unfit``: the file is then written again with
+    one). An unreadable or inconsistent one is a ``DataError`` naming the file."""
     with read_npz(path, remedy=REBUILD) as f:
-        make = saved_lookup(f, interactions)
+        why = unfit(f, interactions)
+        make = saved_lookup(f, interactions) if why is None else None
     if make is not None:
         interactions.adopt_lookup(make)
-    return make is not None
+    return why

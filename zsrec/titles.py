@@ -380,7 +380,7 @@ class TitleMatcher:
         read 1.7-1.9 s. None where the arrays are missing or were saved for other titles; arrays that
         do not fit together raise ``ValueError``. Only the lookups (a dict of every key) and
         popularity's order are made."""
-        if prefix + "digest" not in arrays or str(arrays[prefix + "digest"]) != _titles_digest(catalog):
+        if saved_titles_unfit(arrays, catalog, prefix) is not None:
             return None
         start = np.asarray(arrays[prefix + "start"], dtype=np.int64)
         if start.shape != (len(catalog) + 1,) or (len(catalog) and (start[0] != 0 or np.any(np.diff(start) < 1))):
@@ -627,6 +627,14 @@ def _fuzzy_pool(tables: dict[str, Any]) -> list[str] | dict[int, str]:
             pool = {int(name): choices[name] for name in np.flatnonzero(top[tables["_name_row"]])}
         tables["_pool"] = pool
     return pool
+
+
+def saved_titles_unfit(arrays: Mapping[str, np.ndarray], catalog: Catalog, prefix: str = "title_") -> str | None:
+    """Why the title search saved in ``arrays`` cannot serve ``catalog`` ("not in the file", "other
+    titles"), or None where it can: its digest alone is read."""
+    if prefix + "digest" not in arrays:
+        return "not in the file"
+    return None if str(arrays[prefix + "digest"]) == _titles_digest(catalog) else "other titles"
 
 
 def _titles_digest(catalog: Catalog) -> str:

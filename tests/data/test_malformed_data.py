@@ -246,7 +246,7 @@ def _damaged(good: bytes, damage: str) -> bytes:
     ("empty", "not a .npz file (it is empty)"),
     ("cut short", "the archive is damaged (File is not a zip file)"),
     ("a byte changed", "the archive is damaged (Bad CRC-32 for file 'data.npy')"),
-    ("another program's .npz", "an array is missing (data is not a file in the archive)"),
+    ("another program's .npz", "an array is missing (meta is not a file in the archive)"),
     ("a .npy", "not a .npz file (it does not start as a zip archive does)"),
 ])
 def test_an_index_file_that_cannot_be_read_says_why_and_is_left_as_it_is(tmp_path, damage, problem):

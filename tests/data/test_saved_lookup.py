@@ -127,11 +127,11 @@ def test_ids_of_any_text_come_back_as_they_were(tmp_path):
     arrays = saved_lookup.lookup_arrays(inter)
     write_npz(tmp_path / "f.npz", arrays)
     again = Interactions(users=users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings)
-    assert saved_lookup.read(tmp_path / "f.npz", again) is True
+    assert saved_lookup.read(tmp_path / "f.npz", again) is None
     made = {k: v.tolist() for k, v in inter._user_rows().items()}
     assert {k: v.tolist() for k, v in again._user_rows().items()} == made and sorted(made) == sorted(set(ids))
     other = Interactions(users=users, items=inter.items, timestamps=inter.timestamps + 1, ratings=inter.ratings)
-    assert saved_lookup.read(tmp_path / "f.npz", other) is False and other._saved is None
+    assert saved_lookup.read(tmp_path / "f.npz", other) == "other picks" and other._saved is None
 
 
 def _picks(n=2000, seed=0):
@@ -203,7 +203,7 @@ def test_a_read_lookup_is_made_before_an_append_and_shared_by_copies(tmp_path, m
     write_npz(tmp_path / "f.npz", saved_lookup.lookup_arrays(inter))
     made = {k: v.tolist() for k, v in inter._user_rows().items()}
     again = Interactions(users=inter.users, items=inter.items, timestamps=inter.timestamps, ratings=inter.ratings)
-    assert saved_lookup.read(tmp_path / "f.npz", again)
+    assert saved_lookup.read(tmp_path / "f.npz", again) is None
     copy = again.copy()
     _refuse_making(monkeypatch)
     assert {k: v.tolist() for k, v in copy._user_rows().items()} == made  # the copy makes it from the file too
