@@ -687,15 +687,23 @@ def build_index(
     session_seconds: SessionSecondsOpt = SHORTLIST_SESSION_SECONDS,
     sittings_share: SittingsShareOpt = SHORTLIST_SITTINGS_SHARE,
     sittings_neighbours: SittingsNeighboursOpt = SHORTLIST_SITTINGS_NEIGHBOURS,
+    check: Annotated[bool, typer.Option("--check", help="Only say whether FILE is current for these data and flags (exit 0) or not (exit 1: missing, or parts a start would make again, named): nothing is built or written.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help="table (one line) or json.")] = OutputFormat.table,
 ) -> None:
     """Build the file of the shortlist's indexes, title search and user lookup ahead of time (an image
     build, a deploy step), so that zsrec rank and zsrec serve, given --index FILE with the same data
     and shortlist flags, read it rather than build it. No model is loaded. A file that holds them for
     these data and settings is read and left as it is; one whose parts do not fit is written again,
-    and the line says which parts and why."""
+    and the line says which parts and why. With --check, only whether it is current is said (and the
+    exit code says it too), from the file's settings and digests: nothing is built or written."""
     try:
-        _check_writable(index, "zsrec index FILE")  # before the data is read
+        if check and index.is_dir():
+            _fail(f"{index}: is a folder; zsrec index --check FILE names the file to check")
+        if check and not index.exists():  # nothing to compare: the data need not be read
+            _check_answer(format, {"path": str(index), "exists": False, "stale": [], "current": False},
+                          f"no file at {index}: zsrec index {index} builds it")
+        if not check:
+            _check_writable(index, "zsrec index FILE")  # before the data is read
         _check_picks_log(picks_log)
         t0 = time.perf_counter()
         data = _load_data(dataset, data_path, items, interactions, column, encoding, skip_bad_rows)
@@ -707,6 +715,8 @@ def build_index(
             cooccurrence_first_picks=cooccurrence_first_picks, shortlist_by_length=shortlist_by_length,
             session_share=session_share, session_seconds=session_seconds, sittings_share=sittings_share,
             sittings_neighbours=sittings_neighbours)
+        if check:
+            _say_check(index, data, shortlist, picks_log, read_s, format)  # exits with its answer
         rec = _recommender(data, candidates=shortlist, index=index, picks_log=picks_log,
                            reasons=ReasonsMode.EVIDENCE, fusion_weight=0.0)
         index_s = time.perf_counter() - t0 - read_s
@@ -731,6 +741,30 @@ def build_index(
     else:
         typer.echo(f"{index} built in {index_s:.1f} s and written ({out['bytes'] / 1e6:.1f} MB): "
                    f"{', '.join(holds)} ({size})")
+
+
+def _say_check(index: Path, data, shortlist, picks_log: Path | None, read_s: float, format: OutputFormat) -> None:
+    """``zsrec index --check`` over data read: whether a start would read FILE whole, and if not, what it
+    would make again."""
+    from .index_file import check_index_file
+
+    t0 = time.perf_counter()
+    found = check_index_file(index, data, shortlist, picks_log)
+    check_s = time.perf_counter() - t0
+    took = f"checked in {check_s:.1f} s; {found.items:,} items, {found.picks:,} picks; data read in {read_s:.1f} s"
+    said = (f"{index} is current for these data and settings: a start reads it and writes nothing ({took})"
+            if found.current else
+            f"{index} is not current: a start would make again {'; '.join(found.stale)}; zsrec index {index} "
+            f"writes it again ({took}; nothing built or written)")
+    _check_answer(format, {**found.to_dict(), "data_seconds": round(read_s, 3), "check_seconds": round(check_s, 3)},
+                  said)
+
+
+def _check_answer(format: OutputFormat, out: dict, line: str) -> None:
+    """``zsrec index --check``'s answer, and its exit: 0 where the file is current, 1 where not (as
+    ``diff`` exits; 2 stays an error's)."""
+    typer.echo(json.dumps(out, indent=2) if format is OutputFormat.json else line)
+    raise typer.Exit(0 if out["current"] else 1)
 
 
 @app.command("eval")

@@ -106,3 +106,35 @@ def test_new_picks_since_the_file_are_counted_again_and_said_once(tmp_path):
     assert not [w for w in caught if "index file" in str(w.message)]
     code, _, err = _run(rank)
     assert code == 0 and "index:" not in err
+
+
+def test_check_says_whether_the_file_is_current_and_builds_and_writes_nothing(ml100k, tmp_path):
+    path = tmp_path / "ml100k.npz"
+    bad_data = ["--items", str(tmp_path / "items.csv"), "--interactions", str(tmp_path / "picks.csv")]
+    code, out, err = _run(["index", str(path), "--check", *bad_data])  # no file: the data is not read
+    assert code == 1 and out.strip() == f"no file at {path}: zsrec index {path} builds it", err
+    assert not path.exists()
+    assert _run(["index", str(path)])[0] == 0
+    os.utime(path, (1, 1))
+    code, out, err = _run(["index", str(path), "--check"])
+    assert code == 0, err
+    assert out.startswith(f"{path} is current for these data and settings: a start reads it and writes nothing (checked in ")
+    code, out, err = _run(["index", str(path), "--check", "--session-seconds", "300"])
+    assert code == 1, err
+    assert (f"{path} is not current: a start would make again sitting co-occurrence (other settings); similar sittings "
+            f"(other settings); zsrec index {path} writes it again (checked in ") in out and "nothing built or written" in out
+    code, out, err = _run(["index", str(path), "--check", "--session-seconds", "300", "--format", "json"])
+    answer = json.loads(out)
+    assert code == 1 and answer["exists"] and not answer["current"] and len(answer["stale"]) == 2
+    assert answer["items"] == 1682 and answer["picks"] == 100_000 and answer["check_seconds"] >= 0
+    assert path.stat().st_mtime == 1  # nothing was written by any check
+    # the start the check foretold makes exactly that again
+    code, out, _ = _run(["index", str(path), "--session-seconds", "300"])
+    assert code == 0 and "made again: sitting co-occurrence (other settings); similar sittings (other settings)" in out
+    assert _run(["index", str(path), "--check", "--session-seconds", "300"])[0] == 0
+    code, _, err = _run(["index", str(tmp_path), "--check"])
+    assert code == 2 and "is a folder; zsrec index --check FILE names the file to check" in err
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"not an index")
+    code, _, err = _run(["index", str(broken), "--check"])
+    assert code == 2 and "cannot read index: not a .npz file" in err and broken.read_bytes() == b"not an index"
