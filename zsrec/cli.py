@@ -236,8 +236,9 @@ def rank(
                 result = rec.rank_prepared([prepared])[0]
     except ZsrecError as e:
         _fail(str(e))
-    if format is OutputFormat.json:
-        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    if format is OutputFormat.json:  # with --index, what the start did to the file (the index: line's fields)
+        said = {**result.to_dict(), **({"index": rec.index_report.to_dict()} if rec.index_report else {})}
+        typer.echo(json.dumps(said, indent=2, ensure_ascii=False))
     else:
         _print_table(result)
 

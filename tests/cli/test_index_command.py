@@ -37,7 +37,10 @@ def test_built_then_read_as_it_is_and_rank_reads_it(ml100k, tmp_path):
     code, with_file, err = _run([*args, "--index", str(path)])
     assert code == 0, err
     assert path.stat().st_mtime == 1
+    assert json.loads(with_file)["index"] == {"path": str(path), "read": True, "rebuilt": [], "written": False,
+                                              "current": True}  # what the start did to the file
     code, without, err = _run(args)
+    assert "index" not in json.loads(without)
     assert [it["item_id"] for it in json.loads(with_file)["items"]] == [it["item_id"] for it in json.loads(without)["items"]]
 
 
@@ -104,8 +107,8 @@ def test_new_picks_since_the_file_are_counted_again_and_said_once(tmp_path):
     assert code == 0, err
     assert f"index: {path} written again; made again: co-occurrence (counted from other interactions)" in err
     assert not [w for w in caught if "index file" in str(w.message)]
-    code, _, err = _run(rank)
-    assert code == 0 and "index:" not in err
+    code, out, err = _run([*rank, "--format", "json"])
+    assert code == 0 and "index:" not in err and json.loads(out)["index"]["current"]
 
 
 def test_check_says_whether_the_file_is_current_and_builds_and_writes_nothing(ml100k, tmp_path):
