@@ -129,9 +129,9 @@ class IndexUpdates:
             return None
         if self.index is not None and self.index.counts is not None:  # the items it has not read, and then these
             unread = [*self.catalog.items[self.index.n_docs:], *items]
-            index = self.index.with_docs([tokenize(item.text(self.config.skip_fields)) for item in unread])
+            index = self.index.with_docs(tokenize(item.text(self.config.skip_fields)) for item in unread)
         else:
-            docs = [tokenize(item.text(self.config.skip_fields)) for item in [*self.catalog.items, *items]]
+            docs = (tokenize(item.text(self.config.skip_fields)) for item in [*self.catalog.items, *items])
             if self._rank_bm25 is not None:
                 from rank_bm25 import BM25Okapi
 

@@ -159,7 +159,7 @@ class CandidateGenerator(IndexUpdates, SavedIndex, NewItemSlots):
             check_text_index(index.n_docs, index.meta, catalog, self.config)
             self.index = index
         else:
-            self.index = SparseBM25.build([tokenize(item.text(self.config.skip_fields)) for item in catalog])
+            self.index = SparseBM25.build(tokenize(item.text(self.config.skip_fields)) for item in catalog)
             self.index.meta = {"skip_fields": list(self.config.skip_fields), "n_docs": len(catalog)}
         # what the counted indexes came from, written beside them by save_index
         self.counted_from = interactions if from_interactions else None

@@ -451,3 +451,22 @@ def test_index_command_benchmark_toy(tmp_path):
     assert row["build"]["items"] == 1682 and row["build"]["picks"] == 100_000 and row["build"]["peak_mb"] > 0
     assert [len(s) for s in row["serve_ready_s"].values()] == [1, 1] and all(s[0] > 0 for s in row["serve_ready_s"].values())
     assert "| ML-100K | " in (tmp_path / "index_command-toy.md").read_text()
+    # --check on the current file (exit 0) and on flags it no longer fits (exit 1, nothing written), and the
+    # write those flags then make: the parts the check named
+    assert row["check"]["exit"] == 0 and row["check"]["current"] and row["check"]["stale"] == []
+    assert row["check_stale"]["exit"] == 1 and len(row["check_stale"]["stale"]) == 4
+    assert row["stale"]["rebuilt"] == row["check_stale"]["stale"] and row["stale"]["written"]
+
+
+def test_text_index_build_benchmark_toy(tmp_path):
+    """The text index built by this code and by a --before checkout (this one, here), each in a process
+    of its own: the same index, and time and memory for each."""
+    root = BENCH.parent
+    _run(["text_index_build.py", "--toy", "--before", str(root)], tmp_path)
+    out = json.loads((tmp_path / "text_index_build-toy.json").read_text())
+    assert out["command"] == f"python benchmarks/text_index_build.py --toy --before {root}"
+    (row,) = out["rows"]
+    assert row["items"] == 2000 and row["same_index"] and set(row["runs"]) == {"this code", "before"}
+    for (run,) in row["runs"].values():
+        assert run["seconds"] >= 0 and run["peak_above_data_mb"] >= 0 and run["postings"] > 2000
+    assert "| 2,000 | " in (tmp_path / "text_index_build-toy.md").read_text()

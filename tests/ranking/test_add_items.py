@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import ScriptedBackend, own_copy
-from zsrec.bm25 import SparseBM25
+from zsrec.bm25 import EMPTY_DOC, SparseBM25
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.data import Catalog, Dataset, Interactions
@@ -322,6 +322,14 @@ def test_the_text_index_grows_from_its_term_counts_to_the_bit(ml100k, tmp_path):
         _same_text_index(part.with_docs(docs[cut:]), whole)
         assert np.array_equal(part.term_docs.data, kept[0]) and part.vocabulary == kept[1]  # left as it was
     _same_text_index(SparseBM25.build(docs[:1000]).with_docs(docs[1000:1600]).with_docs(docs[1600:]), whole)
+    # documents read once, as they come (a catalog's words are never all held at once): the same index
+    streamed = SparseBM25.build(iter(docs))
+    _same_text_index(streamed, whole)
+    _same_text_index(SparseBM25.build(iter(docs[:900])).with_docs(iter(docs[900:])), whole)
+    c = streamed.counts
+    assert (c.indptr.dtype, c.cols.dtype, c.tf.dtype, c.doc_len.dtype) == (np.int64, np.int32, np.uint16, np.int64)
+    assert c.doc_len[-3] == 1 and c.indptr[-1] == len(c.cols) == len(c.tf)  # an empty document counts one word:
+    assert streamed.term_docs[:, len(docs) - 3].nnz == 1 and EMPTY_DOC in streamed.vocabulary  # rank-bm25's stand-in
     whole.save(tmp_path / "index.npz")
     loaded = SparseBM25.load(tmp_path / "index.npz")
     assert loaded.counts is None
