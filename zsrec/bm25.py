@@ -91,8 +91,9 @@ class TermCounts:
               epsilon: float) -> TermCounts:
         """Counts of ``docs``; words not in ``vocabulary`` are added to it, numbered as they come.
         ``docs`` is read once, a document at a time, and the counts go to typed arrays as they come:
-        every document's words held at once, and a Python int per posting, were 2.3 GB of a build's
-        3.6 GB peak at 1M long items (benchmarks/index_command.py)."""
+        with every document's words held at once and a Python int per posting, a build of 1M long
+        items peaked 2.6 GB above the data and took twice as long (0.7 GB now;
+        benchmarks/text_index_build.py)."""
         ends = array("q", [0])  # int64, as indptr
         term_ids = array(INT32)
         counts = array("q")

@@ -2,8 +2,9 @@
 what a start took from it (``IndexReport``), and whether a start would take all of it, found without
 building anything (``check_index_file``, ``zsrec index --check``).
 
-A deploy that must not write, or that wants to know before a 40-second build at 1M items whether
-one is due, asks the second: it reads the data and the file's settings and digests, not its indexes.
+A deploy that must not write, or that wants to know before a half-minute build at 1M items
+whether one is due, asks the second: it reads the data and the file's settings and digests, not
+its indexes.
 """
 
 from __future__ import annotations
