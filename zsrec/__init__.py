@@ -13,6 +13,7 @@ from .choices import RankingMode, ReasonsMode, Retriever
 from .data import Catalog, Dataset, Interactions, Item
 from .errors import OptionError, ZsrecError
 from .evidence import CoPicked, EvidenceIndex, MatchedTerms, PopularityRank, SharedGenres
+from .index_file import IndexCheck, IndexReport, check_index_file
 from .loaders import (load_dataset, load_directory, load_movielens_1m, load_movielens_100k, load_movielens_csv,
                       load_recbole, load_records, load_table)
 from .parsing import ParsedRanking, parse_ranking
@@ -33,5 +34,6 @@ __all__ = [
     "load_movielens_1m", "load_movielens_csv", "load_recbole", "load_records", "load_table", "parse_ranking",
     "CoPicked", "EvidenceIndex", "MatchedTerms", "OptionError", "PopularityRank", "ReasonChecker", "ReasonFlag",
     "ReasonSource", "ReasonsMode", "SharedGenres",
+    "IndexCheck", "IndexReport", "check_index_file",
     "AddedInteractions", "AddedItems", "HiddenItems", "Ability", "BackendSpec", "PreparedUser", "RankingMode", "Repair", "RepairKind", "Retriever", "register_backend",
 ]

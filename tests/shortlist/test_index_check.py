@@ -9,11 +9,10 @@ import warnings
 import numpy as np
 import pytest
 
-from zsrec import CandidateConfig, CandidateGenerator, Catalog, Interactions, Item, Recommender
+from zsrec import CandidateConfig, CandidateGenerator, Catalog, Interactions, Item, Recommender, check_index_file
 from zsrec.candidate_file import parts_for
 from zsrec.cooccurrence import CoOccurrenceConfig
 from zsrec.errors import DataError
-from zsrec.index_file import check_index_file
 
 NO_MODEL = {"reasons": "evidence", "fusion_weight": 0.0}
 
