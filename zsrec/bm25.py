@@ -93,7 +93,7 @@ class TermCounts:
         ``docs`` is read once, a document at a time, and the counts go to typed arrays as they come:
         with every document's words held at once and a Python int per posting, a build of 1M long
         items peaked 2.6 GB above the data and took twice as long (0.7 GB now;
-        benchmarks/text_index_build.py)."""
+        benchmarks/index_build.py)."""
         ends = array("q", [0])  # int64, as indptr
         term_ids = array(INT32)
         counts = array("q")

@@ -458,15 +458,18 @@ def test_index_command_benchmark_toy(tmp_path):
     assert row["stale"]["rebuilt"] == row["check_stale"]["stale"] and row["stale"]["written"]
 
 
-def test_text_index_build_benchmark_toy(tmp_path):
-    """The text index built by this code and by a --before checkout (this one, here), each in a process
-    of its own: the same index, and time and memory for each."""
+def test_index_build_benchmark_toy(tmp_path):
+    """The text index and the co-occurrence index built by this code and by a --before checkout (this one,
+    here), each in a process of its own: the same index, and time and memory for each."""
     root = BENCH.parent
-    _run(["text_index_build.py", "--toy", "--before", str(root)], tmp_path)
-    out = json.loads((tmp_path / "text_index_build-toy.json").read_text())
-    assert out["command"] == f"python benchmarks/text_index_build.py --toy --before {root}"
-    (row,) = out["rows"]
-    assert row["items"] == 2000 and row["same_index"] and set(row["runs"]) == {"this code", "before"}
-    for (run,) in row["runs"].values():
-        assert run["seconds"] >= 0 and run["peak_above_data_mb"] >= 0 and run["postings"] > 2000
-    assert "| 2,000 | " in (tmp_path / "text_index_build-toy.md").read_text()
+    for index, name in (("text", "text_index_build"), ("cooccurrence", "cooccurrence_build")):
+        _run(["index_build.py", "--index", index, "--toy", "--before", str(root)], tmp_path)
+        out = json.loads((tmp_path / f"{name}-toy.json").read_text())
+        flag = "" if index == "text" else " --index cooccurrence"
+        assert out["command"] == f"python benchmarks/index_build.py{flag} --toy --before {root}"
+        (row,) = out["rows"]
+        assert row["items"] == 2000 and row["same_index"] and set(row["runs"]) == {"this code", "before"}
+        for (run,) in row["runs"].values():
+            assert run["seconds"] >= 0 and run["peak_above_data_mb"] >= 0 and run["postings"] > 2000
+            assert (run["words"] is None) == (index == "cooccurrence")
+        assert "| 2,000 | " in (tmp_path / f"{name}-toy.md").read_text()

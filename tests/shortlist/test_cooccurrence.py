@@ -7,6 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from zsrec import cooccurrence
 from zsrec.candidates import CandidateConfig, CandidateGenerator
 from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex, _normalised, _top_per_row
 from zsrec.errors import OptionError
@@ -32,13 +33,20 @@ def _brute(sequences, window=None, ordered=False, max_history=200):
 
 
 @pytest.mark.parametrize("window, ordered", [(None, False), (5, False), (5, True)])
-def test_counts_match_a_brute_force_count(ml100k, window, ordered):
+def test_counts_match_a_brute_force_count(ml100k, window, ordered, monkeypatch):
     seqs = _sequences(ml100k, 40)
     cfg = CoOccurrenceConfig(window=window, ordered=ordered, neighbours=5000, max_history=60)
     index = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), cfg)
     expected = _brute(seqs, window, ordered, max_history=60)
     got = index.counts.tocoo()
     assert dict(zip(zip(got.row.tolist(), got.col.tolist()), got.data.tolist())) == expected
+    # counted a few items at a time (each block laid out as CSR, then joined): the same arrays to the bit
+    monkeypatch.setattr(cooccurrence, "PAIR_CHUNK", 300)
+    small = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), cfg).counts
+    for part in ("indptr", "indices", "data"):
+        a, b = getattr(index.counts, part), getattr(small, part)
+        assert a.dtype == b.dtype and np.array_equal(a, b), part
+    assert small.has_sorted_indices and small.indices.dtype == np.int32
 
 
 def test_normalisations_and_pruning():
