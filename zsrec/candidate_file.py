@@ -116,28 +116,37 @@ class SavedIndex:
             raise OptionError("only the sparse retriever's index can be saved")
         fit = FileFit.of(f, catalog, interactions, config)
         if not fit.grown:  # another catalog: the error a start from the file raises
-            check_text_index(fit.text_items, json.loads(str(f["meta"])), catalog, config)
+            check_text_index(fit.text_items, fit.meta, catalog, config)
         return tuple(f"{name} ({fit.why(key)})" for name, key in parts_for(config, interactions) if key not in fit.taken)
 
     def saved_parts(self) -> list[tuple[str, str, object]]:
         """The indexes ``save_index`` writes, each with its name in words, the file's array that holds
         it, and the index."""
-        parts = [("text index", "data", self.index), ("co-occurrence", "co_config", self.cooccurrence),
-                 *((f"co-occurrence of first {k} picks", f"first{k}_co_config", self.first_picks[k])
-                   for k in sorted(self.first_picks)),
-                 ("sitting co-occurrence", "session_co_config", self.session),
-                 ("similar sittings", "sit_shape", self.sittings)]
-        return [(name, key, made) for name, key, made in parts if made is not None]
+        return _parts(self.index, self.cooccurrence, self.first_picks, self.session, self.sittings)
+
+
+def _parts(text: object, cooccurrence: object, first_picks: Mapping[int, object], session: object,
+           sittings: object) -> list[tuple[str, str, object]]:
+    """Each part given (not None), with its name in words and the file's array that holds it, in the
+    order ``save_index`` writes them: one list of names for ``saved_parts`` and ``parts_for``."""
+    parts = [("text index", "data", text), ("co-occurrence", "co_config", cooccurrence),
+             *((f"co-occurrence of first {k} picks", f"first{k}_co_config", first_picks[k]) for k in sorted(first_picks)),
+             ("sitting co-occurrence", "session_co_config", session), ("similar sittings", "sit_shape", sittings)]
+    return [(name, key, made) for name, key, made in parts if made is not None]
 
 
 def parts_for(config: CandidateConfig, interactions: Interactions) -> list[tuple[str, str]]:
     """The indexes (each as ``saved_parts`` names it, and its array in the file) that a generator
     counted from ``interactions`` with ``config`` holds: what a start from the file needs."""
     timed = interactions.timed  # the session signal and sittings stay off without timestamps
-    return [("text index", "data"), *([("co-occurrence", "co_config")] if config.uses_cooccurrence else []),
-            *((f"co-occurrence of first {k} picks", f"first{k}_co_config") for k in config.first_picks_counts),
-            *([("sitting co-occurrence", "session_co_config")] if timed and config.uses_session else []),
-            *([("similar sittings", "sit_shape")] if timed and config.uses_sittings else [])]
+
+    def held(wanted: bool) -> bool | None:
+        return True if wanted else None
+
+    return [(name, key) for name, key, _ in _parts(True, held(config.uses_cooccurrence),
+                                                   dict.fromkeys(config.first_picks_counts, True),
+                                                   held(timed and config.uses_session),
+                                                   held(timed and config.uses_sittings))]
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class FileFit:
     file's settings, sizes and digests alone (each part's own arrays are read only when taken)."""
 
     held: frozenset[str]  # the file's arrays
+    meta: Mapping  # what the text index was built from (its catalog's digest, the fields skipped, ...)
     taken: frozenset[str]  # the arrays naming each part taken: "data" (the text index), "co_config", ...
     text_items: int  # the items the text index was built over
     grown: bool  # the catalog grew since: every part is made again
@@ -161,7 +171,7 @@ class FileFit:
         grown = (text_items < len(catalog) and meta.get("skip_fields") == list(config.skip_fields)
                  and meta.get("catalog") == catalog.fingerprint(config.skip_fields, upto=text_items))
         if grown:
-            return cls(held, frozenset(), text_items, True, False)
+            return cls(held, meta, frozenset(), text_items, True, False)
         # (a text index of another catalog is the generator's error, as for any index lent it: it takes
         # a digest of every item's text, 1.1-1.4 s at 1M items, so a start from the file takes it once)
         other_picks = (interactions is not None and "co_config" in held
@@ -180,7 +190,7 @@ class FileFit:
                 seconds, _ = f["sit_settings"]
                 if float(seconds) == config.session_seconds and int(f["sit_shape"][1]) == len(catalog):
                     taken.add("sit_shape")
-        return cls(held, frozenset(taken), text_items, False, other_picks)
+        return cls(held, meta, frozenset(taken), text_items, False, other_picks)
 
     def why(self, key: str) -> str:
         """Why a start from the file made the part ``key`` again, in the words ``zsrec index`` prints."""

@@ -140,7 +140,8 @@ def _stacked_rows(blocks: list[sparse.csr_matrix], n_cols: int) -> sparse.csr_ma
     once: the matrix one CSR made from every block's pairs gives, to the bit and the index type.
     Each block is laid out as it is made, so a build holds its kept pairs once, at 12 bytes each,
     where it held each pair's row, column and count (24 bytes) and then copies of them: at 1M items
-    its peak was 4.3 GB above the picks, and is 2.6 GB (benchmarks/index_build.py --index cooccurrence)."""
+    its peak was 4.3 GB above the picks, and is 2.6 GB (benchmarks/index_build.py --index cooccurrence).
+    ``blocks`` is emptied once joined, so each block is freed before the matrix is made."""
     n_rows = sum(b.shape[0] for b in blocks)
     indptr = np.zeros(n_rows + 1, dtype=np.int64)
     at, filled = 0, 0

@@ -78,8 +78,8 @@ def read(path: str | Path, interactions: Interactions) -> str | None:
     where it holds none for these picks, return why (``unfit``: the file is then written again with
     one). An unreadable or inconsistent one is a ``DataError`` naming the file."""
     with read_npz(path, remedy=REBUILD) as f:
-        why = unfit(f, interactions)
-        make = saved_lookup(f, interactions) if why is None else None
-    if make is not None:
-        interactions.adopt_lookup(make)
-    return why
+        make = saved_lookup(f, interactions)
+        if make is None:  # asked again only to say why
+            return unfit(f, interactions)
+    interactions.adopt_lookup(make)
+    return None
