@@ -47,7 +47,7 @@ from scipy import sparse
 
 from zsrec.baselines import EASE, user_item_matrix
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex
+from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex, _pruned
 from zsrec.ranking.fusion import RRF_K, fuse
 from zsrec.evaluation.metrics import hit, ndcg
 from zsrec.evaluation.protocol import Case, EvalConfig, make_cases, popularity_counts, split_users, validation_folds
@@ -154,9 +154,8 @@ def _index_from_counts(counts: np.ndarray, item_counts: np.ndarray) -> CoOccurre
     prunes: how a change to what is counted would reach the shipped shortlist, before building it in."""
     counts = np.array(counts, dtype=np.float64)
     np.fill_diagonal(counts, 0.0)
-    index = CoOccurrenceIndex(sparse.csr_matrix(counts), item_counts, CoOccurrenceConfig())
-    index._prune()
-    return index
+    config = CoOccurrenceConfig()
+    return CoOccurrenceIndex(_pruned(sparse.csr_matrix(counts), item_counts, config), item_counts, config)
 
 
 def _item_item(s: np.ndarray, decay: float = DECAY, combine: Combine = _summed) -> Callable[[list[int]], np.ndarray]:

@@ -26,7 +26,10 @@ from .errors import OptionError
 from .npz_files import read_npz, write_npz
 from .sparse_rows import grown, places_in_rows, with_rows
 
-PAIR_CHUNK = 20_000_000  # pairs counted at a time while building: bounds the build's memory
+# Pairs counted (or cut to each item's neighbours) at a time while building: bounds the build's memory,
+# about 65 bytes a pair at its peak. At 1M items 5M was as fast as 20M and peaked 0.6-0.9 GB lower
+# (benchmarks/index_build.py --index cooccurrence / sitting).
+PAIR_CHUNK = 5_000_000
 NORMALISE_BLOCK = 1 << 20  # stored pairs scored at a time from the counts: their temporaries stay in cache
 
 
@@ -135,24 +138,84 @@ def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarr
     return count / (n[row] ** (1.0 - b) * n[col] ** b)
 
 
-def _stacked_rows(blocks: list[sparse.csr_matrix], n_cols: int) -> sparse.csr_matrix:
-    """Blocks of consecutive rows (CSR, columns in order) as one CSR matrix, their arrays joined
-    once: the matrix one CSR made from every block's pairs gives, to the bit and the index type.
-    Each block is laid out as it is made, so a build holds its kept pairs once, at 12 bytes each,
-    where it held each pair's row, column and count (24 bytes) and then copies of them: at 1M items
-    its peak was 4.3 GB above the picks, and is 2.6 GB (benchmarks/index_build.py --index cooccurrence).
-    ``blocks`` is emptied once joined, so each block is freed before the matrix is made."""
-    n_rows = sum(b.shape[0] for b in blocks)
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    at, filled = 0, 0
-    for b in blocks:
-        indptr[at + 1:at + b.shape[0] + 1] = b.indptr[1:] + filled
-        at, filled = at + b.shape[0], filled + b.nnz
-    indices = np.concatenate([b.indices for b in blocks]) if blocks else np.zeros(0, np.int32)
-    data = np.concatenate([b.data for b in blocks]) if blocks else np.zeros(0)
-    blocks.clear()
-    # scipy gives the joined arrays the index type their contents need, as it gave the one CSR
-    return sparse.csr_matrix((data, indices, indptr), shape=(n_rows, n_cols))
+class _PrunedRows:
+    """A pruned matrix's CSR arrays, written a block of rows at a time as each block is counted and
+    cut: the kept pairs are held once, in their final place (12 bytes a pair). Room is made at the
+    start for the most the rows can keep (``most``: each row's neighbours, or fewer where it has
+    fewer pairs); pages never written take no memory, and the arrays are cut to what was written,
+    in place, at the end. Where each block was kept as a matrix of its own and the blocks joined,
+    the build held its kept pairs twice at the join, its peak at 1M items (the blocks' small arrays
+    are not given back to the system when freed); benchmarks/index_build.py --index cooccurrence."""
+
+    def __init__(self, n_rows: int, n_cols: int, most: int):
+        # the index type a CSR of these contents gets (int64 only past int32's range)
+        self.index_type = np.int32 if max(most, n_rows, n_cols) <= np.iinfo(np.int32).max else np.int64
+        self.shape = (n_rows, n_cols)
+        self.indptr = np.zeros(n_rows + 1, dtype=self.index_type)
+        self.indices = np.empty(most, dtype=self.index_type)
+        self.data = np.empty(most, dtype=np.float64)
+        self.rows = self.filled = 0
+
+    def write(self, block: sparse.csr_matrix) -> None:
+        """The next ``block.shape[0]`` rows (columns in order)."""
+        at, filled, nnz = self.rows, self.filled, block.nnz
+        if filled + nnz > len(self.data):
+            raise ValueError("more pairs kept than there was room for")
+        self.indptr[at + 1:at + block.shape[0] + 1] = block.indptr[1:] + filled
+        self.indices[filled:filled + nnz] = block.indices
+        self.data[filled:filled + nnz] = block.data
+        self.rows, self.filled = at + block.shape[0], filled + nnz
+
+    def matrix(self) -> sparse.csr_matrix:
+        if self.rows != self.shape[0]:
+            raise ValueError(f"{self.rows} of {self.shape[0]} rows written")
+        for part in (self.indices, self.data):
+            part.resize(self.filled, refcheck=False)  # in place: nothing else holds them
+        indices, indptr = self.indices, self.indptr
+        if self.index_type == np.int64 and max(self.filled, *self.shape) <= np.iinfo(np.int32).max:
+            indices, indptr = indices.astype(np.int32), indptr.astype(np.int32)
+        return sparse.csr_matrix((self.data, indices, indptr), shape=self.shape)
+
+
+def _row_blocks(weights: np.ndarray, most: int) -> list[tuple[int, int]]:
+    """Runs of consecutive rows whose ``weights`` (each row's pairs) add up to at most ``most`` (a
+    row heavier than that alone), so a build holds one such run's pairs at a time."""
+    work = np.cumsum(weights, dtype=np.float64)
+    cuts = [0]
+    while cuts[-1] < len(work):
+        done = work[cuts[-1] - 1] if cuts[-1] else 0.0
+        nxt = int(np.searchsorted(work, done + most, side="right"))
+        cuts.append(min(len(work), max(nxt, cuts[-1] + 1)))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _kept_block(row: np.ndarray, col: np.ndarray, count: np.ndarray, start: int, end: int, n_cols: int,
+                n: np.ndarray, config: CoOccurrenceConfig) -> sparse.csr_matrix:
+    """Rows ``start`` to ``end`` of the pruned counts, as CSR, columns in order: each row's
+    ``neighbours`` best of the counted pairs (row, col, count) by the config's score."""
+    score = _normalised(row, col, count, n, config)
+    row, col, count = _top_per_row(row, col, score, count, config.neighbours)
+    del score
+    block = sparse.csr_matrix((np.asarray(count, dtype=np.float64), (row - start, col)), shape=(end - start, n_cols))
+    block.sort_indices()
+    return block
+
+
+def _pruned(counts: sparse.csr_matrix, item_counts: np.ndarray, config: CoOccurrenceConfig) -> sparse.csr_matrix:
+    """``counts`` (CSR, duplicates summed) with each row's ``neighbours`` best by score (ties to the
+    lower column), a run of rows at a time: the scores and the ordering's keys of every counted pair
+    (about 60 bytes a pair) were the peak of the session index's build at 1M items (1.6 GB above
+    the picks), where one run's are now."""
+    n = np.maximum(item_counts, 1.0)
+    ptr = counts.indptr
+    lengths = np.diff(ptr)
+    out = _PrunedRows(*counts.shape, most=int(np.minimum(lengths, config.neighbours).sum()))
+    for start, end in _row_blocks(lengths, PAIR_CHUNK):
+        s, e = ptr[start], ptr[end]
+        row = np.repeat(np.arange(start, end, dtype=np.int64), lengths[start:end])
+        out.write(_kept_block(row, counts.indices[s:e].astype(np.int64), counts.data[s:e], start, end,
+                              counts.shape[1], n, config))
+    return out.matrix()
 
 
 def _top_per_row(row: np.ndarray, col: np.ndarray, score: np.ndarray, count: np.ndarray,
@@ -246,10 +309,8 @@ class CoOccurrenceIndex:
         if config.window is None and not config.ordered and stamps is None:
             counts = cls._count_all_pairs(items, user, n_items, item_counts, config)
             return cls(counts, item_counts, config)
-        counts = cls._count(items, user, n_items, config, stamps)
-        index = cls(counts, item_counts, config)
-        index._prune()
-        return index
+        counts = _pruned(cls._count(items, user, n_items, config, stamps), item_counts, config)
+        return cls(counts, item_counts, config)
 
     @staticmethod
     def _count_all_pairs(items: np.ndarray, user: np.ndarray, n_items: int, item_counts: np.ndarray,
@@ -262,27 +323,20 @@ class CoOccurrenceIndex:
         x.data[:] = 1.0
         xt = x.T.tocsr()
         n = np.maximum(item_counts, 1.0)
-        parts: list[sparse.csr_matrix] = []  # each block's kept rows, laid out as CSR
-        # Blocks of items whose products hold at most PAIR_CHUNK pairs (an item's pairs: the summed
-        # history lengths of its users), so a block of popular items is small and one of rare items large.
-        work = np.cumsum(xt @ np.diff(x.indptr).astype(np.float64))
-        cuts = [0]
-        while cuts[-1] < n_items:
-            done = work[cuts[-1] - 1] if cuts[-1] else 0.0
-            nxt = int(np.searchsorted(work, done + PAIR_CHUNK, side="right"))
-            cuts.append(min(n_items, max(nxt, cuts[-1] + 1)))
-        for start, end in zip(cuts[:-1], cuts[1:]):
+        # An item's pairs are at most the summed history lengths of its users (``work``). Blocks of
+        # items whose products hold at most PAIR_CHUNK pairs, so a block of popular items is small and
+        # one of rare items large.
+        work = xt @ np.diff(x.indptr).astype(np.float64)
+        out = _PrunedRows(n_items, n_items, most=int(np.minimum(work, config.neighbours).sum()))
+        for start, end in _row_blocks(work, PAIR_CHUNK):
             c = (xt[start:end] @ x).tocoo()
             row = c.row.astype(np.int64) + start
             keep = row != c.col
             row, col, count = row[keep], c.col[keep].astype(np.int64), c.data[keep]
-            score = _normalised(row, col, count, n, config)
-            row, col, count = _top_per_row(row, col, score, count, config.neighbours)
-            block = sparse.csr_matrix((count, (row - start, col)), shape=(end - start, n_items))
-            block.sort_indices()
-            parts.append(block)
-            del c, row, col, count, score, keep
-        return _stacked_rows(parts, n_items)
+            del c, keep
+            out.write(_kept_block(row, col, count, start, end, n_items, n, config))
+            del row, col, count
+        return out.matrix()
 
     @staticmethod
     def _count(items: np.ndarray, user: np.ndarray, n_items: int, config: CoOccurrenceConfig,
@@ -365,21 +419,6 @@ class CoOccurrenceIndex:
         data[redo] = _normalised(np.searchsorted(c.indptr, redo, side="right") - 1, c.indices[redo], c.data[redo],
                                  np.maximum(self.item_counts, 1.0), self.config).astype(np.float32)
         return _with_pattern(c, data)
-
-    def _prune(self, rows: np.ndarray | None = None) -> None:
-        """Keep each item's ``neighbours`` best by score (ties to the lower column); ``rows``: only these."""
-        c = self.counts.tocoo()
-        row, col, count = c.row.astype(np.int64), c.col.astype(np.int64), c.data
-        score = _normalised(row, col, count, np.maximum(self.item_counts, 1.0), self.config)
-        if rows is None:
-            row, col, count = _top_per_row(row, col, score, count, self.config.neighbours)
-        else:
-            mine = np.isin(row, rows)
-            top = _top_per_row(row[mine], col[mine], score[mine], count[mine], self.config.neighbours)
-            row, col, count = (np.concatenate([t, x[~mine]]) for t, x in zip(top, (row, col, count)))
-        self.counts = sparse.csr_matrix((count.astype(np.float64), (row, col)), shape=self.counts.shape)
-        self.counts.sort_indices()
-        self.scores = self._normalise(self.counts)
 
     # ------------------------------------------------------------ adding interactions
 

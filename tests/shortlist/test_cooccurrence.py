@@ -6,10 +6,12 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import sparse
 
 from zsrec import cooccurrence
 from zsrec.candidates import CandidateConfig, CandidateGenerator
-from zsrec.cooccurrence import CoOccurrenceConfig, CoOccurrenceIndex, _normalised, _top_per_row
+from zsrec.cooccurrence import (CoOccurrenceConfig, CoOccurrenceIndex, _normalised, _PrunedRows, _row_blocks,
+                                _top_per_row)
 from zsrec.errors import OptionError
 from zsrec.length_weights import LengthWeights, by_length_text, parse_by_length
 
@@ -417,16 +419,61 @@ def _best_by_sorting(row, col, score, k):
 
 
 @pytest.mark.parametrize("norm", ["raw", "cosine", "damped"])
-@pytest.mark.parametrize("window", [None, 3])
-def test_pruning_keeps_each_items_best_neighbours_with_ties_to_the_lower_item(ml100k, norm, window):
-    seqs = _sequences(ml100k, 150)
-    cfg = CoOccurrenceConfig(normalisation=norm, window=window, max_history=60)
-    whole = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=100_000))
+@pytest.mark.parametrize("window", [None, 3, "one sitting"])
+def test_pruning_keeps_each_items_best_neighbours_with_ties_to_the_lower_item(ml100k, norm, window, monkeypatch):
+    """Pruned a block of rows at a time, each block's pairs scored and cut, then the blocks joined: the
+    pairs a sort of every row keeps, and, however many blocks, the same arrays to the bit."""
+    users = sorted(ml100k.interactions.user_ids, key=int)[:150]
+    seqs = [ml100k.interactions.user_history(u).tolist() for u in users]
+    times = [ml100k.interactions.user_times(u).tolist() for u in users] if window == "one sitting" else None
+    cfg = CoOccurrenceConfig(normalisation=norm, max_history=60, **(
+        {"seconds": 3600.0} if window == "one sitting" else {"window": window}))
+    whole = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=100_000), times)
     for k in (1, 7, 40):
-        pruned = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=k))
+        pruned = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=k), times)
         every, kept = whole.counts.tocoo(), pruned.counts.tocoo()
         score = _normalised(every.row, every.col, every.data, np.maximum(whole.item_counts, 1.0), whole.config)
         assert set(zip(kept.row.tolist(), kept.col.tolist())) == _best_by_sorting(every.row, every.col, score, k)
+        assert np.array_equal(kept.data, every.tocsr()[kept.row, kept.col].A1)  # each kept pair's whole count
+        with monkeypatch.context() as m:
+            m.setattr(cooccurrence, "PAIR_CHUNK", 150)  # a few rows a block: hundreds of blocks
+            small = CoOccurrenceIndex.build(seqs, len(ml100k.catalog), replace(cfg, neighbours=k), times)
+        for a, b in ((pruned.counts, small.counts), (pruned.scores, small.scores)):
+            for part in ("indptr", "indices", "data"):
+                assert getattr(a, part).dtype == getattr(b, part).dtype, part
+                assert np.array_equal(getattr(a, part), getattr(b, part)), part
+        assert small.counts.has_sorted_indices
+
+
+def test_blocks_of_rows_written_in_turn_make_the_one_csr_a_build_would_lay_out():
+    rng = np.random.default_rng(3)
+    whole = sparse.random(40, 30, density=0.2, format="csr", random_state=4) * 10
+    cuts = [0, 1, 1, 7, 20, 40]  # an empty block too
+    out = _PrunedRows(40, 30, most=whole.nnz + 5)  # more room than is written: cut to what was, in place
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        out.write(whole[a:b])
+    joined = out.matrix()
+    for part in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(joined, part), getattr(whole, part)), part
+        assert getattr(joined, part).dtype == getattr(whole, part).dtype
+    assert len(joined.data) == len(joined.indices) == whole.nnz and joined.shape == (40, 30)
+    for part in (joined.data, joined.indices):  # the arrays themselves cut, not views of the larger ones
+        assert (part if part.base is None else part.base).size == whole.nnz
+    assert _PrunedRows(0, 5, most=0).matrix().shape == (0, 5)
+    short = _PrunedRows(40, 30, most=whole.nnz - 1)
+    with pytest.raises(ValueError, match="room"):
+        short.write(whole)
+    part_written = _PrunedRows(40, 30, most=whole.nnz)
+    part_written.write(whole[:7])
+    with pytest.raises(ValueError, match="7 of 40 rows"):
+        part_written.matrix()
+    weights = rng.integers(0, 9, 50)
+    runs = _row_blocks(weights, 20)
+    assert runs[0][0] == 0 and runs[-1][1] == 50 and all(a[1] == b[0] for a, b in zip(runs, runs[1:]))
+    for a, b in runs:  # at most 20 a run, unless one row alone weighs more; as few runs as that allows
+        assert weights[a:b].sum() <= 20 or b == a + 1
+        assert b == 50 or weights[a:b + 1].sum() > 20
+    assert _row_blocks(np.array([50, 1, 1]), 20) == [(0, 1), (1, 3)]
 
 
 def test_the_kept_neighbours_are_exact_where_float32_cannot_tell_scores_apart():
