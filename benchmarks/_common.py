@@ -67,6 +67,16 @@ def memory_mb() -> dict[str, float]:
     return out
 
 
+def reset_peak() -> bool:
+    """Start this process's peak (VmHWM) again from its resident set now (Linux: /proc/self/clear_refs),
+    so a later peak is a step's own, not the data's made before it; False where it cannot."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return memory_mb()["VmHWM"] <= memory_mb()["VmRSS"] + 1
+
+
 def in_child(script: str, *args: str, python_path: Path | None = None) -> dict:
     """What ``script`` prints last (one JSON line), run with ``args`` in a process of its own, so that
     its time and peak memory are its own; the benchmark stops with the child's error if it fails.

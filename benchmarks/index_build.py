@@ -8,13 +8,18 @@ its memory left out. Report NAME text_index_build.
 ``--index cooccurrence``: the co-occurrence index with the default settings, counted from
 cooccurrence_scale.py's synthetic picks (10 a item, power-law popularity); the picks are made first
 and their memory left out. Report NAME cooccurrence_build.
+``--index sitting``: the default shortlist's sitting co-occurrence (pairs picked within its session
+seconds, over each user's last picks), from the same picks and their synthetic times. Report NAME
+sitting_build.
+The peak is started again once the data is made (Linux), so it is the build's own.
 Writes benchmarks/results/NAME.{json,md}.
 
     git worktree add /tmp/before 7355c1c
     python benchmarks/index_build.py --before /tmp/before                     # 100k and 1M items (about 3 minutes on 2 cores)
     git worktree add /tmp/before 5a4784e
     python benchmarks/index_build.py --index cooccurrence --before /tmp/before   # 100k and 1M items (about 6 minutes)
-    python benchmarks/index_build.py --toy [--index cooccurrence]             # 2,000 items, this code alone; what CI runs
+    python benchmarks/index_build.py --index sitting --before /tmp/before        # 100k and 1M items (about 2 minutes)
+    python benchmarks/index_build.py --toy [--index cooccurrence|sitting]     # 2,000 items, this code alone; what CI runs
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import RESULTS, commit_of, in_child, machine, machine_line, memory_mb
+from _common import RESULTS, commit_of, in_child, machine, machine_line, memory_mb, reset_peak
 
 
 def build(index: str, size: int, folder: str) -> dict:
@@ -42,20 +47,26 @@ def build(index: str, size: int, folder: str) -> dict:
         data = load_table(str(Path(folder) / "items-long.csv"), str(Path(folder) / "events.csv"))
         make = lambda: CandidateGenerator(data.catalog, None, CandidateConfig(cooccurrence_weight=0.0, by_length=()))  # noqa: E731
     else:
-        from cooccurrence_scale import synthetic_log
+        from cooccurrence_scale import synthetic_log, synthetic_times
 
         from zsrec.cooccurrence import CoOccurrenceIndex
 
         picks = synthetic_log(size, size * 10)
-        make = lambda: CoOccurrenceIndex.build(picks, size, CandidateConfig().cooccurrence)  # noqa: E731
+        if index == "sitting":
+            times = synthetic_times(picks)
+            make = lambda: CoOccurrenceIndex.build(picks, size, CandidateConfig().session_config, times)  # noqa: E731
+        else:
+            make = lambda: CoOccurrenceIndex.build(picks, size, CandidateConfig().cooccurrence)  # noqa: E731
     before = memory_mb()["VmRSS"]
+    if not reset_peak():
+        sys.exit("this benchmark needs /proc/self/clear_refs (Linux) to measure a build's own peak")
     t0 = time.perf_counter()
     made = make()
     seconds = time.perf_counter() - t0
     after = memory_mb()
     m = made.index.term_docs if index == "text" else made.counts
     digest = hashlib.sha256()
-    for part in (m.data, m.indices, m.indptr, np.array(m.shape)):
+    for part in (m.data, m.indices, m.indptr, np.array(m.shape), *(() if index == "text" else (made.scores.data,))):
         digest.update(str(part.dtype).encode())
         digest.update(np.ascontiguousarray(part).tobytes())
     if index == "text":
@@ -108,20 +119,20 @@ def table(rows: list[dict], before: str | None) -> str:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--index", choices=("text", "cooccurrence"), default="text")
+    ap.add_argument("--index", choices=("text", "cooccurrence", "sitting"), default="text")
     ap.add_argument("--sizes", default="100000,1000000")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--before", type=Path, help="another checkout, built beside this code (e.g. a git worktree)")
     ap.add_argument("--toy", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--name", default=None, help="default: text_index_build or cooccurrence_build")
+    ap.add_argument("--name", default=None, help="default: text_index_build, cooccurrence_build or sitting_build")
     ap.add_argument("--build", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.build:
         index, size, folder = args.build
         print(json.dumps(build(index, int(size), folder)))
         return
-    name = args.name or ("text_index_build" if args.index == "text" else "cooccurrence_build")
+    name = args.name or {"text": "text_index_build", "cooccurrence": "cooccurrence_build", "sitting": "sitting_build"}[args.index]
     if args.toy:
         args.sizes, args.rounds = "2000", 1
         name = name if args.name else f"{name}-toy"
@@ -129,7 +140,7 @@ def main() -> None:
     if not all(r["same_index"] for r in rows):
         sys.exit("the two codes built different indexes")
     before = commit_of(args.before) if args.before is not None else None
-    cmd = " ".join(["python benchmarks/index_build.py", *(["--index cooccurrence"] if args.index != "text" else []),
+    cmd = " ".join(["python benchmarks/index_build.py", *([f"--index {args.index}"] if args.index != "text" else []),
                     *(["--toy"] if args.toy else []), *([f"--before {args.before}"] if args.before is not None else []),
                     *([f"--sizes {args.sizes}"] if not args.toy and args.sizes != "100000,1000000" else [])])
     m = machine()
@@ -140,12 +151,18 @@ def main() -> None:
             "cooccurrence_weight=0, by_length=()))`) over load_catalog.py's long CSV (the data read first)"
             if args.index == "text" else
             "`CoOccurrenceIndex.build(picks, n_items, CandidateConfig().cooccurrence)` over cooccurrence_scale.py's "
-            "synthetic picks, 10 an item (made first)")
-    title = "The text index's build" if args.index == "text" else "The co-occurrence index's build"
+            "synthetic picks, 10 an item (made first)" if args.index == "cooccurrence" else
+            "`CoOccurrenceIndex.build(picks, n_items, CandidateConfig().session_config, times)` (pairs picked within "
+            "the default session seconds) over cooccurrence_scale.py's synthetic picks, 10 an item, and their "
+            "synthetic times (made first)")
+    title = {"text": "The text index's build", "cooccurrence": "The co-occurrence index's build",
+             "sitting": "The sitting co-occurrence index's build"}[args.index]
     text = [f"# {title}: time and memory\n", f"Command: `{cmd}`  ", f"Machine: {machine_line(m)}  ",
             f"Each build a process of its own, taking turns, which code goes first alternating by round: {what}. "
-            "Peak: VmHWM less the resident set before the build; kept: the resident set after it, less the same. "
-            "Same index: one digest of the index's arrays (and the text index's vocabulary), dtypes included, for "
+            "Peak: VmHWM less the resident set before the build, the peak started again there (so the data's "
+            "own peak is left out); kept: the resident set after it, less the same. "
+            "Same index: one digest of the index's arrays (the text index's vocabulary, the co-occurrence "
+            "scores), dtypes included, for "
             "every build.\n", table(rows, before), ""]
     (args.out / f"{name}.md").write_text("\n".join(text))
     print("\n".join(text), flush=True)

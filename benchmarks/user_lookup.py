@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import RESULTS, machine, machine_line, memory_mb
+from _common import RESULTS, machine, machine_line, memory_mb, reset_peak
 
 
 ORDERS = {
@@ -107,15 +107,6 @@ def _in_order(order: str, codes: np.ndarray, items: np.ndarray, stamps: np.ndarr
     raise ValueError(order)
 
 
-def _reset_peak() -> None:
-    """Start the peak resident set again from now (Linux): making the log's order peaks higher than
-    some lookups do."""
-    try:
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError:
-        pass
-
-
 def child(log: Path, order: str, way: str) -> dict:
     """One process: the log in ``order`` as a loader gives it (one string per user, shared by their
     picks), then one lookup made ``way``."""
@@ -130,7 +121,7 @@ def child(log: Path, order: str, way: str) -> dict:
     del rows, codes, stamps, saved
     make = _rows_by_user if way == "this code" else _previous
     base = memory_mb()["VmRSS"]
-    _reset_peak()
+    reset_peak()  # making the log's order peaks higher than some lookups do
     t0 = time.perf_counter()
     groups = make(users, times)
     seconds = time.perf_counter() - t0

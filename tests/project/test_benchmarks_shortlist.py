@@ -347,6 +347,9 @@ def test_start_up_benchmark_toy(tmp_path):
     assert size == "ml-100k" and row["same_lists"] and row["file_mb"] > 0
     for start in (row["built"], row["from_file"]):
         assert start["start_s"] > 0 and start["first_request_s"] > 0 and start["request_p50_ms"] > 0
+        # the peak started again once the data was made: above the data's, at least what the start kept
+        assert start["data_mb"] > 0 and start["peak_above_data_mb"] >= start["rss_mb"] - 1
+        assert start["peak_rss_mb"] == pytest.approx(start["data_mb"] + start["peak_above_data_mb"])
     assert all(row["from_file"][part] > 0 for part in ("index_file_s", "title_search_s", "evidence_s", "first_user_s",
                                                         "user_lookup_s", "evidence_no_lookup_s", "first_facts_s"))
     assert "| ml-100k |" in (tmp_path / "start_up-toy.md").read_text()
@@ -459,17 +462,17 @@ def test_index_command_benchmark_toy(tmp_path):
 
 
 def test_index_build_benchmark_toy(tmp_path):
-    """The text index and the co-occurrence index built by this code and by a --before checkout (this one,
-    here), each in a process of its own: the same index, and time and memory for each."""
+    """The text index and the two co-occurrence indexes built by this code and by a --before checkout (this
+    one, here), each in a process of its own: the same index, and time and memory for each."""
     root = BENCH.parent
-    for index, name in (("text", "text_index_build"), ("cooccurrence", "cooccurrence_build")):
+    for index, name in (("text", "text_index_build"), ("cooccurrence", "cooccurrence_build"), ("sitting", "sitting_build")):
         _run(["index_build.py", "--index", index, "--toy", "--before", str(root)], tmp_path)
         out = json.loads((tmp_path / f"{name}-toy.json").read_text())
-        flag = "" if index == "text" else " --index cooccurrence"
+        flag = "" if index == "text" else f" --index {index}"
         assert out["command"] == f"python benchmarks/index_build.py{flag} --toy --before {root}"
         (row,) = out["rows"]
         assert row["items"] == 2000 and row["same_index"] and set(row["runs"]) == {"this code", "before"}
         for (run,) in row["runs"].values():
             assert run["seconds"] >= 0 and run["peak_above_data_mb"] >= 0 and run["postings"] > 2000
-            assert (run["words"] is None) == (index == "cooccurrence")
+            assert (run["words"] is None) == (index != "text")
         assert "| 2,000 | " in (tmp_path / f"{name}-toy.md").read_text()
