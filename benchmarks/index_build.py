@@ -66,7 +66,9 @@ def build(index: str, size: int, folder: str) -> dict:
     after = memory_mb()
     m = made.index.term_docs if index == "text" else made.counts
     digest = hashlib.sha256()
-    for part in (m.data, m.indices, m.indptr, np.array(m.shape), *(() if index == "text" else (made.scores.data,))):
+    # the co-occurrence counts as numbers: held as float64 before stop 71, as float32 (whole numbers) since
+    data = m.data if index == "text" else m.data.astype(np.float64)
+    for part in (data, m.indices, m.indptr, np.array(m.shape), *(() if index == "text" else (made.scores.data,))):
         digest.update(str(part.dtype).encode())
         digest.update(np.ascontiguousarray(part).tobytes())
     if index == "text":
@@ -162,7 +164,8 @@ def main() -> None:
             "Peak: VmHWM less the resident set before the build, the peak started again there (so the data's "
             "own peak is left out); kept: the resident set after it, less the same. "
             "Same index: one digest of the index's arrays (the text index's vocabulary, the co-occurrence "
-            "scores), dtypes included, for "
+            "scores; the co-occurrence counts as float64 numbers, which stop 71 came to hold as float32), dtypes "
+            "included, for "
             "every build.\n", table(rows, before), ""]
     (args.out / f"{name}.md").write_text("\n".join(text))
     print("\n".join(text), flush=True)

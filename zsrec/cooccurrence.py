@@ -140,7 +140,8 @@ def _normalised(row: np.ndarray, col: np.ndarray, count: np.ndarray, n: np.ndarr
 
 class _PrunedRows:
     """A pruned matrix's CSR arrays, written a block of rows at a time as each block is counted and
-    cut: the kept pairs are held once, in their final place (12 bytes a pair). Room is made at the
+    cut: the kept pairs are held once, in their final place (8 bytes a pair: the counts are whole
+    numbers, held as float32, exact up to 2^24 users a pair, as the index file holds them). Room is made at the
     start for the most the rows can keep (``most``: each row's neighbours, or fewer where it has
     fewer pairs); pages never written take no memory, and the arrays are cut to what was written,
     in place, at the end. Where each block was kept as a matrix of its own and the blocks joined,
@@ -153,7 +154,7 @@ class _PrunedRows:
         self.shape = (n_rows, n_cols)
         self.indptr = np.zeros(n_rows + 1, dtype=self.index_type)
         self.indices = np.empty(most, dtype=self.index_type)
-        self.data = np.empty(most, dtype=np.float64)
+        self.data = np.empty(most, dtype=np.float32)
         self.rows = self.filled = 0
 
     def write(self, block: sparse.csr_matrix) -> None:
@@ -552,15 +553,14 @@ class CoOccurrenceIndex:
         """The index as named arrays (saved in the shortlist's index file, beside BM25's; ``prefix``
         tells several indexes in one file apart)."""
         c = self.counts
-        return {f"{prefix}data": c.data.astype(np.float32), f"{prefix}indices": c.indices, f"{prefix}indptr": c.indptr,
+        return {f"{prefix}data": c.data.astype(np.float32, copy=False), f"{prefix}indices": c.indices, f"{prefix}indptr": c.indptr,
                 f"{prefix}item_counts": self.item_counts, f"{prefix}config": np.array(json.dumps(asdict(self.config)))}
 
     @classmethod
     def from_arrays(cls, f, prefix: str = "co_") -> CoOccurrenceIndex:
         """The index ``arrays`` saved. Its counts stay in the file's float32 (whole numbers, exact up to
-        2^24 pairs), where a build holds float64: every score and add computes from them in float64, so
-        the numbers are the same, and a start from the file does not make a float64 copy (0.9 s and
-        212 MB at 1M items)."""
+        2^24 users a pair), as a build holds them: every score and add computes from them in float64,
+        and a start from the file makes no copy of them."""
         cfg = json.loads(str(f[f"{prefix}config"]))
         n = len(f[f"{prefix}item_counts"])
         counts = sparse.csr_matrix((f[f"{prefix}data"], f[f"{prefix}indices"], f[f"{prefix}indptr"]), shape=(n, n))

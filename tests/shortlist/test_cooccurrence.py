@@ -138,10 +138,10 @@ def test_scores_share_the_counts_pattern_and_an_add_to_a_copy_leaves_the_origina
 
 @pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
 def test_a_loaded_index_keeps_the_files_float32_counts_and_scores_and_adds_as_the_built_one(ml100k, norm, tmp_path):
-    """A start from the file keeps the counts in the file's float32 (whole numbers) rather than
-    making a float64 copy: its scores, its damped scores, and every add after (small ones, whose
-    moved scores alone are computed again from the counts, then ones that score every pair again,
-    then room for new items) must equal the built index's, bit for bit."""
+    """A build and a start from the file both keep the counts as float32 (whole numbers), as the file
+    holds them: their scores, their damped scores, and every add after (small ones, whose moved
+    scores alone are computed again from the counts, then ones that score every pair again, then
+    room for new items) must equal, bit for bit, those of the same index with float64 counts."""
     from zsrec.npz_files import write_npz
 
     seqs = _sequences(ml100k, 300)
@@ -152,7 +152,8 @@ def test_a_loaded_index_keeps_the_files_float32_counts_and_scores_and_adds_as_th
     write_npz(tmp_path / "co.npz", built.arrays())
     with np.load(tmp_path / "co.npz") as f:
         loaded = CoOccurrenceIndex.from_arrays(f)
-    assert loaded.counts.data.dtype == np.float32 and built.counts.data.dtype == np.float64
+    wide = CoOccurrenceIndex(built.counts.astype(np.float64), built.item_counts, built.config)
+    assert loaded.counts.data.dtype == built.counts.data.dtype == np.float32 and wide.counts.data.dtype == np.float64
 
     def same(a, b):
         assert np.array_equal(a.counts.indptr, b.counts.indptr) and np.array_equal(a.counts.indices, b.counts.indices)
@@ -165,18 +166,22 @@ def test_a_loaded_index_keeps_the_files_float32_counts_and_scores_and_adds_as_th
                 assert np.array_equal(rows, rows_b) and np.array_equal(vals, vals_b)
 
     same(loaded, built)
+    same(built, wide)
     for new, tails in (([[seqs[250][0]]], None),  # a new user's one pick: one item's scores computed again
                        ([seqs[0][cut[0]:cut[0] + 1]], [seqs[0][:cut[0]]]),  # one more pick: a few rows
                        ([s[c:c + 2] for s, c in zip(seqs[:20], cut)], [s[:c] for s, c in zip(seqs[:20], cut)]),
                        ([s[c:] for s, c in zip(seqs[:200], cut)], [s[:c] for s, c in zip(seqs[:200], cut)]),
                        ([list(s) for s in seqs[200:]], None)):
-        for index in (loaded, built):
+        for index in (loaded, built, wide):
             index.add(new, tails=tails)
         same(loaded, built)
-    for index in (loaded, built):
+        same(built, wide)
+    for index in (loaded, built, wide):
         index.grow(n + 3)
     same(loaded, built)
-    assert loaded.counts.data.dtype == np.float32  # adds write the new counts in the index's own type
+    same(built, wide)
+    # adds write the new counts in the index's own type
+    assert loaded.counts.data.dtype == built.counts.data.dtype == np.float32 and wide.counts.data.dtype == np.float64
 
 
 @pytest.mark.parametrize("norm", ["cosine", "damped", "raw"])
@@ -447,7 +452,7 @@ def test_pruning_keeps_each_items_best_neighbours_with_ties_to_the_lower_item(ml
 
 def test_blocks_of_rows_written_in_turn_make_the_one_csr_a_build_would_lay_out():
     rng = np.random.default_rng(3)
-    whole = sparse.random(40, 30, density=0.2, format="csr", random_state=4) * 10
+    whole = (sparse.random(40, 30, density=0.2, format="csr", random_state=4) * 10).ceil()  # counts: whole numbers
     cuts = [0, 1, 1, 7, 20, 40]  # an empty block too
     out = _PrunedRows(40, 30, most=whole.nnz + 5)  # more room than is written: cut to what was, in place
     for a, b in zip(cuts[:-1], cuts[1:]):
@@ -455,7 +460,8 @@ def test_blocks_of_rows_written_in_turn_make_the_one_csr_a_build_would_lay_out()
     joined = out.matrix()
     for part in ("indptr", "indices", "data"):
         assert np.array_equal(getattr(joined, part), getattr(whole, part)), part
-        assert getattr(joined, part).dtype == getattr(whole, part).dtype
+    assert joined.indices.dtype == joined.indptr.dtype == whole.indices.dtype == np.int32
+    assert joined.data.dtype == np.float32  # whole numbers, as the index file holds them
     assert len(joined.data) == len(joined.indices) == whole.nnz and joined.shape == (40, 30)
     for part in (joined.data, joined.indices):  # the arrays themselves cut, not views of the larger ones
         assert (part if part.base is None else part.base).size == whole.nnz
