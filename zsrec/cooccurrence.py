@@ -27,8 +27,8 @@ from .npz_files import read_npz, write_npz
 from .sparse_rows import grown, places_in_rows, with_rows
 
 # Pairs counted (or cut to each item's neighbours) at a time while building: bounds the build's memory,
-# about 65 bytes a pair at its peak. At 1M items 5M was as fast as 20M and peaked 0.6-0.9 GB lower
-# (benchmarks/index_build.py --index cooccurrence / sitting).
+# about 65 bytes a pair at its peak. At 1M items 5M was as fast as 20M and its build peaked 0.6-1.0 GB
+# lower (benchmarks/index_build.py --index cooccurrence / sitting).
 PAIR_CHUNK = 5_000_000
 NORMALISE_BLOCK = 1 << 20  # stored pairs scored at a time from the counts: their temporaries stay in cache
 

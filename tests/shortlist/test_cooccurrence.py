@@ -426,8 +426,8 @@ def _best_by_sorting(row, col, score, k):
 @pytest.mark.parametrize("norm", ["raw", "cosine", "damped"])
 @pytest.mark.parametrize("window", [None, 3, "one sitting"])
 def test_pruning_keeps_each_items_best_neighbours_with_ties_to_the_lower_item(ml100k, norm, window, monkeypatch):
-    """Pruned a block of rows at a time, each block's pairs scored and cut, then the blocks joined: the
-    pairs a sort of every row keeps, and, however many blocks, the same arrays to the bit."""
+    """Pruned a block of rows at a time, each block's pairs scored, cut and written into the index's
+    arrays: the pairs a sort of every row keeps, and, however many blocks, the same arrays to the bit."""
     users = sorted(ml100k.interactions.user_ids, key=int)[:150]
     seqs = [ml100k.interactions.user_history(u).tolist() for u in users]
     times = [ml100k.interactions.user_times(u).tolist() for u in users] if window == "one sitting" else None
