@@ -149,11 +149,12 @@ class _PrunedRows:
     are not given back to the system when freed); benchmarks/index_build.py --index cooccurrence."""
 
     def __init__(self, n_rows: int, n_cols: int, most: int):
-        # the index type a CSR of these contents gets (int64 only past int32's range)
-        self.index_type = np.int32 if max(most, n_rows, n_cols) <= np.iinfo(np.int32).max else np.int64
+        # int64 only where the room passes int32's range; scipy takes int32 again where what was
+        # written fits, as it did for one CSR of these pairs
+        index_type = np.int32 if max(most, n_rows, n_cols) <= np.iinfo(np.int32).max else np.int64
         self.shape = (n_rows, n_cols)
-        self.indptr = np.zeros(n_rows + 1, dtype=self.index_type)
-        self.indices = np.empty(most, dtype=self.index_type)
+        self.indptr = np.zeros(n_rows + 1, dtype=index_type)
+        self.indices = np.empty(most, dtype=index_type)
         self.data = np.empty(most, dtype=np.float32)
         self.rows = self.filled = 0
 
@@ -172,10 +173,7 @@ class _PrunedRows:
             raise ValueError(f"{self.rows} of {self.shape[0]} rows written")
         for part in (self.indices, self.data):
             part.resize(self.filled, refcheck=False)  # in place: nothing else holds them
-        indices, indptr = self.indices, self.indptr
-        if self.index_type == np.int64 and max(self.filled, *self.shape) <= np.iinfo(np.int32).max:
-            indices, indptr = indices.astype(np.int32), indptr.astype(np.int32)
-        return sparse.csr_matrix((self.data, indices, indptr), shape=self.shape)
+        return sparse.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def _row_blocks(weights: np.ndarray, most: int) -> list[tuple[int, int]]:
