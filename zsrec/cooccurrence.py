@@ -24,7 +24,7 @@ from scipy import sparse
 from .choices import CoNormalisation
 from .errors import OptionError
 from .npz_files import read_npz, write_npz
-from .sparse_rows import grown, places_in_rows, with_rows
+from .sparse_rows import grown, index_type, places_in_rows, with_rows
 
 # Pairs counted (or cut to each item's neighbours) at a time while building: bounds the build's memory,
 # about 65 bytes a pair at its peak. At 1M items 5M was as fast as 20M and its build peaked 0.6-1.0 GB
@@ -151,10 +151,10 @@ class _PrunedRows:
     def __init__(self, n_rows: int, n_cols: int, most: int):
         # int64 only where the room passes int32's range; scipy takes int32 again where what was
         # written fits, as it did for one CSR of these pairs
-        index_type = np.int32 if max(most, n_rows, n_cols) <= np.iinfo(np.int32).max else np.int64
+        kind = index_type(most, n_rows, n_cols)
         self.shape = (n_rows, n_cols)
-        self.indptr = np.zeros(n_rows + 1, dtype=index_type)
-        self.indices = np.empty(most, dtype=index_type)
+        self.indptr = np.zeros(n_rows + 1, dtype=kind)
+        self.indices = np.empty(most, dtype=kind)
         self.data = np.empty(most, dtype=np.float32)
         self.rows = self.filled = 0
 

@@ -20,7 +20,7 @@ from scipy import sparse
 
 from .data import Catalog, Interactions, Item, first_seen_codes
 from .movielens_files import ML100K_GENRES
-from .sparse_rows import grown
+from .sparse_rows import grown, index_type
 from .user_codes import UserCodes
 from .text import tokenize
 
@@ -213,13 +213,13 @@ def _who_picked_what(grouped: tuple[list, np.ndarray, np.ndarray] | None, users:
     else:
         ids, codes = first_seen_codes(users)
     # scipy's own index type, chosen here so that it copies neither array into it
-    index_type = np.int32 if max(len(items), n_items, len(ids)) < 2**31 else np.int64
-    items = items.astype(index_type, copy=False)
+    kind = index_type(len(items), n_items, len(ids))
+    items = items.astype(kind, copy=False)
     ones = np.ones(len(items), dtype=np.float32)
     if grouped is None:  # scipy groups the picks by item in one linear pass, sorts each column's users, sums repeats
-        codes = codes.astype(index_type)  # the 64-bit codes let go first: 80 MB at 10M picks
+        codes = codes.astype(kind)  # the 64-bit codes let go first: 80 MB at 10M picks
         return ids, sparse.coo_matrix((ones, (codes, items)), shape=(len(ids), n_items)).tocsc()
-    starts = np.zeros(len(ids) + 1, dtype=index_type)  # made by user, as the lookup keeps them,
+    starts = np.zeros(len(ids) + 1, dtype=kind)  # made by user, as the lookup keeps them,
     np.cumsum(sizes, out=starts[1:])  # and turned to columns in one linear pass
     return ids, sparse.csr_matrix((ones, items, starts), shape=(len(ids), n_items)).tocsc()
 

@@ -30,6 +30,12 @@ def grown(m: sparse.csr_matrix | sparse.csc_matrix, shape: tuple[int, int]) -> s
 ENTRIES_PER_RUN = 400
 
 
+def index_type(*sizes: int) -> type:
+    """The index type scipy gives a sparse matrix whose shape and stored entries reach ``sizes``:
+    int32 while they fit, int64 past that. Arrays made in it are taken by scipy without a copy."""
+    return np.int32 if max(sizes, default=0) <= np.iinfo(np.int32).max else np.int64
+
+
 def places_in_rows(row: np.ndarray) -> np.ndarray:
     """Each entry's place among its row's entries (0 for the first), for row numbers already sorted:
     where a row's entries go in a CSR layout, and, sorted best first, which are its k best."""

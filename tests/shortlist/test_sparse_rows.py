@@ -6,7 +6,7 @@ import pytest
 from scipy import sparse
 
 from zsrec import sparse_rows
-from zsrec.sparse_rows import grown, with_rows
+from zsrec.sparse_rows import grown, index_type, with_rows
 
 
 def _random(rng, n_rows, n_cols, nnz, dtype):
@@ -54,3 +54,12 @@ def test_grown_adds_empty_rows_or_columns_and_shares_the_entries():
     assert csc.shape == (30, 34) and csc[:, 30:].nnz == 0 and (csc[:, :30] != m).nnz == 0
     with pytest.raises(ValueError, match="only grows"):
         grown(m, (29, 30))
+
+
+def test_the_index_type_is_the_one_scipy_gives_those_sizes():
+    top = np.iinfo(np.int32).max
+    assert index_type(0) == index_type(5, top) == np.int32 and index_type() == np.int32
+    assert index_type(top + 1) == index_type(3, top + 1, 7) == np.int64
+    kind = index_type(2, 3)
+    made = sparse.csr_matrix((np.ones(2), np.array([0, 1], dtype=kind), np.array([0, 1, 2], dtype=kind)), shape=(2, 3))
+    assert made.indices.dtype == made.indptr.dtype == np.int32
